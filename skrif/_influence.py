@@ -1,0 +1,156 @@
+"""Predicted parameter changes from removing training rows: IF, RIF, NS and refit.
+
+Sign convention everywhere: ``Δ(T) = θ̂_{−T} − θ̂``, the value *without* the rows
+minus the value *with* them. With ``g_i = d1_i x̃_i`` the gradient of row i's term
+and ``1 − h_i`` from the factored Hessian:
+
+* ``"if"``:     ``H⁻¹ Σ_T g_i``                      (additive)
+* ``"rif"``:    ``Σ_T H⁻¹ g_i / (1 − h_i)``          (additive; exact one-row Newton step)
+* ``"newton"``: ``(H − Σ_T H_i)⁻¹ Σ_T g_i``           (one Newton step on ``J_{−T}``)
+* ``"refit"``:  ``argmin J_{−T} − θ̂`` by Newton's method to machine precision.
+"""
+
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._problem import warn_not_converged
+from .exceptions import HighLeverageWarning
+
+METHODS = ("if", "rif", "newton", "refit")
+
+#: Rows with ``1 − h_i`` at or below this are treated as leverage one: removing
+#: such a row leaves a parameter direction undetermined by the remaining rows.
+LEVERAGE_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class ParameterChange:
+    """Change of a linear model's parameters caused by removing training rows.
+
+    Attributes
+    ----------
+    coef : ndarray
+        ``coef_`` without the rows minus ``coef_`` with them; shaped like the wrapped
+        estimator's ``coef_``.
+    intercept : float or ndarray
+        The same for ``intercept_`` (zeros when no intercept is fitted).
+    method : str
+        How it was computed: "if", "rif", "newton" or "refit".
+    removed : ndarray of int
+        The removed training rows (sorted positional indices).
+    """
+
+    coef: np.ndarray
+    intercept: object
+    method: str
+    removed: np.ndarray
+
+
+def check_removed_rows(X_removed_idx, n_samples):
+    """Return sorted unique positional indices from integer indices or a boolean mask.
+
+    Negative integers count from the end, as in NumPy. Duplicates, out-of-range
+    values, non-integer input and masks of the wrong length raise ``ValueError``.
+    """
+    if isinstance(X_removed_idx, (numbers.Integral, np.integer)) and not isinstance(
+        X_removed_idx, (bool, np.bool_)
+    ):
+        X_removed_idx = [X_removed_idx]
+    idx = np.asarray(X_removed_idx)
+    if idx.ndim != 1:
+        raise ValueError(
+            "X_removed_idx must be a 1-D array of row indices or a boolean mask of "
+            f"length n_samples={n_samples}; got an array of shape {idx.shape}."
+        )
+    if idx.dtype == bool:
+        if idx.shape[0] != n_samples:
+            raise ValueError(
+                f"A boolean mask X_removed_idx must have length n_samples={n_samples}; "
+                f"got length {idx.shape[0]}."
+            )
+        return np.flatnonzero(idx)
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(
+            "X_removed_idx must hold integer row indices (or be a boolean mask); "
+            f"got dtype {idx.dtype}."
+        )
+    bad = idx[(idx < -n_samples) | (idx >= n_samples)]
+    if bad.size:
+        raise ValueError(
+            f"X_removed_idx holds indices out of range for {n_samples} training rows: "
+            f"{bad[:10].tolist()}."
+        )
+    idx = np.where(idx < 0, idx + n_samples, idx).astype(np.intp)
+    unique, counts = np.unique(idx, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(
+            "X_removed_idx lists some rows more than once "
+            f"({unique[counts > 1][:10].tolist()}); a removal set holds each row once."
+        )
+    return unique
+
+
+def parameter_change(problem, theta, d1, curvature, idx, method):
+    """Return ``Δθ`` of shape (n_outputs, n_params) for removing rows ``idx``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The fitted objective on the training data.
+    theta : ndarray of shape (n_outputs, n_params)
+        The optimum ``θ̂``.
+    d1 : ndarray of shape (n_samples, n_outputs)
+        Per-row gradient coefficients at ``θ̂`` (``g_i = d1_i x̃_i``).
+    curvature : Curvature
+        ``H`` at ``θ̂``, factored.
+    idx : ndarray of int
+        Removed rows (validated, unique).
+    method : {"if", "rif", "newton", "refit"}
+
+    Notes
+    -----
+    Cost after the factorization, with ``k = len(idx)``: "if"/"rif" one solve with
+    ``n_outputs`` columns plus O(k p̃); "newton" O(k p̃² + k³) primal (O(k n² + k³)
+    dual); "refit" a few Hessian factorizations.
+    """
+    n_out, n_params = theta.shape
+    if idx.size == 0:
+        return np.zeros_like(theta)
+    kept_weights = problem.weights.copy()
+    kept_weights[idx] = 0.0
+    problem.objective.check_removal(problem.Y, kept_weights)
+    if method == "refit":
+        refit, n_iter, converged = problem.newton(theta, kept_weights)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit")
+        return refit - theta
+    coeffs = d1[idx]
+    if method == "rif":
+        one_minus = curvature.one_minus_leverage[idx]
+        degenerate = one_minus <= LEVERAGE_TOL
+        if np.any(degenerate):
+            warnings.warn(
+                f"Rows {idx[degenerate][:20].tolist()} have leverage 1 (1 - h_i <= "
+                f"{LEVERAGE_TOL:g}): removing one of them leaves a parameter direction "
+                "undetermined, so their rescaled influence is undefined and reported "
+                "as NaN. Method 'if' stays finite; a penalty makes it well defined.",
+                HighLeverageWarning,
+                stacklevel=3,
+            )
+            return np.full_like(theta, np.nan)
+        coeffs = coeffs / one_minus[:, None]
+    G = problem.design.rows(idx).T @ coeffs
+    if method == "newton":
+        if curvature.singular:
+            raise ValueError(
+                "The group Newton step needs a positive definite Hessian, but this "
+                f"model's Hessian is singular (rank {curvature.rank} < {n_params}); "
+                "use method='refit', or add a penalty."
+            )
+        return curvature.solve_without(idx, G).T
+    return curvature.solve(G).T

@@ -1,0 +1,110 @@
+"""The Objective interface: one small class per model family.
+
+Every supported estimator minimises, in *sum form*,
+
+    J(θ) = c Σ_i s_i Σ_k ℓ(y_ik, z_ik) + ½ λ_w ‖w‖² + ½ λ_b b²,   z_i = X̃_i θ_k
+
+with ``c`` the loss scale, ``s_i`` the effective sample weights and ``θ_k = (w_k, b_k)``
+one parameter row per output. An Objective reads ``c, λ_w, λ_b`` and the intercept
+flag off a (fitted) estimator, converts its targets and weights, and provides the
+pointwise loss with its first two derivatives in ``z``. All the linear algebra is
+generic (``_problem.py``, ``_curvature.py``).
+"""
+
+import numpy as np
+
+from ..exceptions import UnsupportedModelError
+
+
+class Objective:
+    """Base class: sum-form loss + diagonal L2 penalty of a linear model.
+
+    Attributes
+    ----------
+    fit_intercept : bool
+    loss_scale : float
+        ``c`` multiplying the summed loss.
+    penalty_coef : float
+        ``λ_w``: the penalty is ``½ λ_w ‖w‖²``.
+    penalty_intercept : float
+        ``λ_b``; 0 when the intercept is unpenalised.
+    """
+
+    #: estimator classes this objective handles (checked with ``type(est) is cls``).
+    estimator_types = ()
+    is_classifier = False
+
+    def __init__(self, estimator):
+        self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+
+    # -- support ------------------------------------------------------------
+    @classmethod
+    def check_supported(cls, estimator):
+        """Raise :class:`UnsupportedModelError` naming an unsupported setting."""
+
+    @staticmethod
+    def _refuse(estimator, setting, fix):
+        raise UnsupportedModelError(
+            f"{type(estimator).__name__} with {setting} is not supported by skrif: "
+            f"its objective is not twice differentiable or removal is ill-defined. {fix}"
+        )
+
+    # -- data ---------------------------------------------------------------
+    def encode_targets(self, y, estimator):
+        """Return the targets as a float array of shape (n_samples, n_outputs)."""
+        y = np.asarray(y, dtype=float)
+        return y.reshape(len(y), -1)
+
+    def effective_weights(self, y, sample_weight, estimator):
+        """Return ``s_i``: the weights the estimator really used (e.g. × class_weight)."""
+        return sample_weight
+
+    def check_removal(self, Y, kept_weights):
+        """Raise ``ValueError`` if the rows left after a removal cannot be fitted."""
+        if not np.any(kept_weights > 0):
+            raise ValueError(
+                "Removing these rows leaves no training row with positive weight: "
+                "there is no model to compare with."
+            )
+
+    # -- loss ---------------------------------------------------------------
+    def loss(self, Y, Z):  # pragma: no cover - interface
+        """Pointwise loss ``ℓ(y, z)``, shape (n_samples, n_outputs)."""
+        raise NotImplementedError
+
+    def loss_derivatives(self, Y, Z):  # pragma: no cover - interface
+        """Return ``(ℓ'(y, z), ℓ''(y, z))`` of shapes (n, n_outputs) and (n,).
+
+        The second derivative must be shared by all outputs (true of every
+        single-index family here), so one Hessian serves every output.
+        """
+        raise NotImplementedError
+
+    # -- parameters -----------------------------------------------------------
+    def get_theta(self, estimator):
+        """Return θ of shape (n_outputs, n_features + fit_intercept), intercept last."""
+        coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+        if not self.fit_intercept:
+            return coef.copy()
+        intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=float))
+        return np.hstack([coef, intercept.reshape(-1, 1)])
+
+    def split_theta(self, theta, like):
+        """Split θ (or a change Δθ) into ``(coef, intercept)`` shaped like ``like``'s."""
+        coef_shape = np.shape(like.coef_)
+        coef = theta[:, : theta.shape[1] - int(self.fit_intercept)].reshape(coef_shape)
+        intercept_shape = np.shape(like.intercept_)
+        if self.fit_intercept:
+            intercept = theta[:, -1].reshape(intercept_shape)
+        else:
+            intercept = np.zeros(intercept_shape)
+        if intercept.ndim == 0:
+            intercept = float(intercept)
+        return coef, intercept
+
+    def set_theta(self, estimator, theta):
+        """Write θ into ``estimator.coef_`` / ``intercept_`` keeping their shapes."""
+        coef, intercept = self.split_theta(theta, estimator)
+        estimator.coef_ = coef
+        if self.fit_intercept:
+            estimator.intercept_ = intercept

@@ -1,0 +1,89 @@
+"""Binary L2 logistic regression, ``C Σ s_i [log(1 + e^{z_i}) − y_i z_i] + ½‖w‖²``.
+
+``y ∈ {0, 1}`` with ``classes_[1]`` the positive class; ``c = C``, ``λ_w = 1``. With
+``C = inf`` there is no penalty (``c = 1, λ_w = 0``). The liblinear solver fits the
+intercept as the weight of a constant feature ``intercept_scaling``, so it penalises
+``½ (b / intercept_scaling)²``: ``λ_b = 1 / intercept_scaling²``.
+Effective weights include ``class_weight`` (a dict; "balanced" depends on the labels
+of all rows, so removing one row would reweight the others — refused).
+"""
+
+import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+
+from ._base import Objective
+
+
+class LogisticObjective(Objective):
+    estimator_types = (LogisticRegression,)
+    is_classifier = True
+
+    def __init__(self, estimator):
+        super().__init__(estimator)
+        C = float(estimator.C)
+        unpenalised = np.isinf(C) or estimator.penalty is None
+        self.loss_scale = 1.0 if unpenalised else C
+        self.penalty_coef = 0.0 if unpenalised else 1.0
+        self.penalty_intercept = 0.0
+        if estimator.solver == "liblinear" and self.fit_intercept:
+            self.penalty_intercept = 1.0 / float(estimator.intercept_scaling) ** 2
+
+    @classmethod
+    def check_supported(cls, estimator):
+        penalty, l1_ratio = estimator.penalty, estimator.l1_ratio
+        if penalty in ("l1", "elasticnet") or (
+            penalty in ("deprecated", "l2") and l1_ratio not in (0, 0.0, None)
+        ):
+            cls._refuse(
+                estimator,
+                f"an L1 term (penalty={penalty!r}, l1_ratio={l1_ratio!r})",
+                "Use l1_ratio=0 (pure L2) or C=np.inf (no penalty).",
+            )
+        if isinstance(estimator.class_weight, str):
+            cls._refuse(
+                estimator,
+                f"class_weight={estimator.class_weight!r}",
+                "Balanced weights depend on every row's label; pass an explicit "
+                "class_weight dict or sample_weight instead.",
+            )
+        if getattr(estimator, "dual", False):
+            cls._refuse(
+                estimator,
+                "dual=True",
+                "Use dual=False; the dual liblinear formulation is not reconstructed.",
+            )
+
+    def check_classes(self, estimator):
+        if len(estimator.classes_) != 2:
+            self._refuse(
+                estimator,
+                f"{len(estimator.classes_)} classes",
+                "Only binary LogisticRegression is supported so far.",
+            )
+
+    def encode_targets(self, y, estimator):
+        return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
+
+    def effective_weights(self, y, sample_weight, estimator):
+        if not estimator.class_weight:
+            return sample_weight
+        factor = np.array([estimator.class_weight.get(c, 1.0) for c in estimator.classes_])
+        return sample_weight * factor[np.searchsorted(estimator.classes_, y)]
+
+    def check_removal(self, Y, kept_weights):
+        super().check_removal(Y, kept_weights)
+        kept = kept_weights > 0
+        if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
+            raise ValueError(
+                "Removing these rows leaves training rows of a single class: the "
+                "logistic model without them is not defined."
+            )
+
+    def loss(self, Y, Z):
+        # log(1 + e^z) − y z, evaluated stably for large |z|.
+        return np.logaddexp(0.0, Z) - Y * Z
+
+    def loss_derivatives(self, Y, Z):
+        p = expit(Z)
+        return p - Y, (p * (1.0 - p))[:, 0]

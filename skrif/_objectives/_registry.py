@@ -1,0 +1,31 @@
+"""Pick the Objective for a wrapped estimator, or refuse it clearly."""
+
+from ..exceptions import UnsupportedModelError
+from ._logistic import LogisticObjective
+from ._squared import SquaredObjective
+
+OBJECTIVES = (SquaredObjective, LogisticObjective)
+
+
+def _supported_names():
+    return ", ".join(t.__name__ for cls in OBJECTIVES for t in cls.estimator_types)
+
+
+def objective_class_for(estimator):
+    """Return the Objective class for ``estimator`` after checking its settings.
+
+    Raises
+    ------
+    UnsupportedModelError
+        For unknown estimator types (subclasses included: they may change the
+        objective) and for unsupported settings of known ones.
+    """
+    for cls in OBJECTIVES:
+        if type(estimator) in cls.estimator_types:
+            cls.check_supported(estimator)
+            return cls
+    raise UnsupportedModelError(
+        f"skrif cannot attribute {type(estimator).__name__}: it only knows the exact "
+        f"objectives of {_supported_names()}. Wrap one of those (with a smooth, "
+        "L2-only penalty) instead."
+    )
