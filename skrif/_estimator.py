@@ -186,7 +186,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         if np.any(sw < 0):
             raise ValueError("sample_weight must be non-negative.")
         if not np.any(sw > 0):
-            raise ValueError("sample_weight has no positive entry: there is nothing to fit.")
+            raise ValueError("All sample weights are zero: there is nothing to fit.")
         return sw
 
     # -- fit -------------------------------------------------------------------
@@ -357,22 +357,26 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def predict(self, X):
         """Predict with the fitted (polished) estimator."""
-        return self.estimator_.predict(self._validate_X(X))
+        X = self._validate_X(X)
+        return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities from the fitted (polished) estimator."""
-        return self.estimator_.predict_proba(self._validate_X(X))
+        X = self._validate_X(X)
+        return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities from the fitted (polished) estimator."""
-        return self.estimator_.predict_log_proba(self._validate_X(X))
+        X = self._validate_X(X)
+        return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Raw outputs (logits) from the fitted (polished) estimator."""
-        return self.estimator_.decision_function(self._validate_X(X))
+        X = self._validate_X(X)
+        return self.estimator_.decision_function(X)
 
     def score(self, X, y, sample_weight=None):
         """The wrapped estimator's ``score``: accuracy for classifiers, R² otherwise."""
