@@ -7,7 +7,15 @@ refits for comparison.
 
 from ._estimator import InfluenceEstimator
 from ._influence import ParameterChange
+from ._frames import label_training_rows
+from ._pipeline import transform_through
 
 __version__ = "0.1.0"
 
-__all__ = ["InfluenceEstimator", "ParameterChange", "__version__"]
+__all__ = [
+    "InfluenceEstimator",
+    "ParameterChange",
+    "label_training_rows",
+    "transform_through",
+    "__version__",
+]

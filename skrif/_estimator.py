@@ -11,14 +11,17 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from . import _attribution
 from ._attribution import ADDITIVE_METHODS
+from ._frames import change_as_frame, training_index_of
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
 from ._objectives import objective_class_for
 from ._problem import Problem, warn_not_converged
@@ -43,6 +46,17 @@ def _estimator_has(attr):
     return check
 
 
+def _check_prefit(model, n_features):
+    """Check that a frozen model is fitted and matches the training data's width."""
+    check_is_fitted(model)
+    fitted_width = getattr(model, "n_features_in_", n_features)
+    if fitted_width != n_features:
+        raise ValueError(
+            f"The frozen {type(model).__name__} was fitted on {fitted_width} features "
+            f"but X has {n_features}: pass the data the model was trained on."
+        )
+
+
 class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     """Fit a linear model and predict what it would be without some training rows.
 
@@ -64,6 +78,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         and multi-target, dense or sparse ``X``) and binary ``LogisticRegression``
         with an L2 penalty or none (any solver). Anything else raises
         :class:`~skrif.exceptions.UnsupportedModelError` in :meth:`fit`.
+        A model trained elsewhere can be attributed without refitting it by
+        wrapping it in :class:`sklearn.frozen.FrozenEstimator`; :meth:`fit` then
+        only needs the data it was trained on.
     rescaled : bool, default=True
         Default ``method`` of :meth:`influence`: ``True`` uses the rescaled
         influence function ``"rif"``, ``False`` the classical ``"if"``.
@@ -76,7 +93,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         describe the same model. A gap above 1e-6 also emits an
         :class:`~skrif.exceptions.OptimalityWarning`. With ``polish=False`` the
         coefficients are kept and attributions are computed at them (the warning
-        is still emitted).
+        is still emitted). A frozen model (:class:`~sklearn.frozen.FrozenEstimator`)
+        is never modified: with ``polish=True`` the polished parameters are kept
+        inside skrif and attributions describe changes from that optimum, while
+        ``estimator_`` and predictions stay exactly the user's model.
 
     Attributes
     ----------
@@ -89,6 +109,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         column names).
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
+    training_index_ : pandas.Index of shape (n_samples,)
+        Row labels of ``X`` in :meth:`fit`, only when ``X`` was a pandas
+        DataFrame; used to label outputs (``as_frame=True``).
     leverages_ : ndarray of shape (n_samples,)
         Generalized leverage ``h_i = d_i x̃_iᵀ H⁻¹ x̃_i`` of each training row,
         with ``d_i`` the row's curvature (``c s_i ℓ''``). ``0 ≤ h_i ≤ 1``.
@@ -218,8 +241,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         self._check_params()
         estimator = self._get_estimator()
-        objective_cls = objective_class_for(estimator)
+        frozen = isinstance(estimator, FrozenEstimator)
+        model = estimator.estimator if frozen else estimator
+        objective_cls = objective_class_for(model)
         classifier = objective_cls.is_classifier
+        training_index = training_index_of(X)
         X, y = validate_data(
             self,
             X,
@@ -233,34 +259,58 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             check_classification_targets(y)
         sample_weight = self._validate_sample_weight(sample_weight, X.shape[0])
 
-        self.estimator_ = clone(estimator)
-        if sample_weight is None:
-            self.estimator_.fit(X, y)
-        else:
-            self.estimator_.fit(X, y, sample_weight=sample_weight)
+        if training_index is not None:
+            self.training_index_ = training_index
+        elif hasattr(self, "training_index_"):
+            del self.training_index_
 
-        objective = objective_cls(self.estimator_)
+        # A FrozenEstimator is attributed as it is: clone returns it unchanged and
+        # it is never refitted (see "Prefit models" in the user guide).
+        self.estimator_ = clone(estimator)
+        if frozen:
+            _check_prefit(model, X.shape[1])
+        else:
+            model = self.estimator_
+            if sample_weight is None:
+                model.fit(X, y)
+            else:
+                model.fit(X, y, sample_weight=sample_weight)
+
+        objective = objective_cls(model)
         if classifier:
-            objective.check_classes(self.estimator_)
+            objective.check_classes(model)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        weights = objective.effective_weights(y, weights, self.estimator_)
-        problem = Problem(objective, X, objective.encode_targets(y, self.estimator_), weights)
-        self._set_optimum(problem, objective.get_theta(self.estimator_))
+        weights = objective.effective_weights(y, weights, model)
+        problem = Problem(objective, X, objective.encode_targets(y, model), weights)
+        self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
         return self
 
-    def _set_optimum(self, problem, theta):
-        """Measure the optimality gap, polish if asked, factor and store the state."""
+    def _set_optimum(self, problem, theta, frozen=False):
+        """Measure the optimality gap, polish if asked, factor and store the state.
+
+        For a frozen (prefit) model the polished parameters are kept internally
+        only: the user's model is never modified.
+        """
         d1, d2 = problem.row_derivatives(theta)
         curvature = problem.curvature(d2)
         self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
         self.n_polish_steps_ = 0
         if self.optimality_gap_ > WARN_TOL:
-            action = (
-                "skrif polished it with Newton steps on that objective; predictions use "
-                "the polished coefficients (polish=False keeps the original ones)"
-                if self.polish
-                else "attributions are computed at these coefficients (polish=False)"
-            )
+            if frozen and self.polish:
+                action = (
+                    "the model is frozen, so its coefficients and predictions are kept "
+                    "and attributions are computed at the optimum skrif reached with "
+                    "Newton steps (polish=False computes them at the model's own "
+                    "coefficients). If this gap is large, check that you passed the "
+                    "data the model was trained on"
+                )
+            elif self.polish:
+                action = (
+                    "skrif polished it with Newton steps on that objective; predictions use "
+                    "the polished coefficients (polish=False keeps the original ones)"
+                )
+            else:
+                action = "attributions are computed at these coefficients (polish=False)"
             warnings.warn(
                 f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
@@ -273,7 +323,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             theta, self.n_polish_steps_, converged = problem.newton(theta)
             if not converged:
                 warn_not_converged(self.n_polish_steps_, "polishing the fit")
-            problem.objective.set_theta(self.estimator_, theta)
+            if not frozen:
+                problem.objective.set_theta(self.estimator_, theta)
             d1, d2 = problem.row_derivatives(theta)
             curvature = problem.curvature(d2)
 
@@ -303,6 +354,29 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 stacklevel=3,
             )
 
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        skrif consumes ``sample_weight`` itself (the Hessian must use the weights
+        the model was fitted with) and always forwards the same weights to the
+        wrapped estimator's ``fit``, whatever that estimator requests. With
+        metadata routing enabled, request them with
+        ``set_fit_request(sample_weight=True)`` on the InfluenceEstimator.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+            The routing information.
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                estimator=self._get_estimator(),
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            )
+        )
+
     # -- attribution ---------------------------------------------------------
     def _resolve_method(self, method):
         if method is None:
@@ -311,7 +385,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"method must be one of {METHODS} or None; got {method!r}.")
         return method
 
-    def influence(self, X_removed_idx, *, method=None):
+    def influence(self, X_removed_idx, *, method=None, as_frame=False):
         """Predict the parameter change caused by removing training rows.
 
         Parameters
@@ -331,6 +405,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             objective to machine precision (warm-started, independent of the
             wrapped estimator's tolerance).
             ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+        as_frame : bool, default=False
+            Return labelled pandas objects: ``coef`` as a Series indexed by
+            feature name (a DataFrame with one row per output when ``coef_`` is
+            2-D), ``intercept`` as a float or Series, and ``removed`` as the row
+            labels of the training DataFrame (positions if ``X`` was not a
+            DataFrame). Requires pandas.
 
         Returns
         -------
@@ -351,7 +431,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         idx = check_removed_rows(X_removed_idx, self._problem.design.n_samples)
         delta = parameter_change(self._problem, self._theta, self._d1, self._curvature, idx, method)
         coef, intercept = self._problem.objective.split_theta(delta, self.estimator_)
-        return ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
+        change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
+        return change_as_frame(self, change) if as_frame else change
 
     # -- attribution: effects on targets -----------------------------------------
     def _target(self, target):
