@@ -122,16 +122,27 @@ def test_ridge_sparse_and_multi_target(sparse, n_targets):
         _assert_close(change.intercept, refit.intercept_ - full.intercept_, 1e-8, scale)
 
 
-def test_linear_regression_rif_is_exact_leave_one_out():
-    X, y, s = _regression(11, 30, 6)
-    lr = LinearRegression()
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 100_000), st.integers(8, 40), st.integers(1, 6), st.booleans(), st.booleans()
+)
+def test_linear_regression_rif_and_newton_are_exact(seed, n, p, fi, weighted):
+    assume(n >= p + 4)
+    X, y, s = _regression(seed, n, p)
+    s = s if weighted else None
+    lr = LinearRegression(fit_intercept=fi)
     est = InfluenceEstimator(lr).fit(X, y, sample_weight=s)
-    full = exact_refit(lr, X, y, s, np.ones(30, bool))
-    for i in range(0, 30, 7):
-        refit = exact_refit(lr, X, y, s, keep_mask(30, [i]))
-        _assert_close(
-            change_vector(est.influence([i])), theta(refit) - theta(full), 1e-8, np.abs(theta(full)).max()
-        )
+    full = exact_refit(lr, X, y, s, np.ones(n, bool))
+    scale = np.abs(theta(full)).max()
+    rng = np.random.default_rng(seed)
+    for i in rng.choice(n, size=3, replace=False):
+        refit = exact_refit(lr, X, y, s, keep_mask(n, [i]))
+        _assert_close(change_vector(est.influence([i]), fi), theta(refit) - theta(full), 1e-8, scale)
+    T = rng.choice(n, size=2, replace=False)
+    refit = exact_refit(lr, X, y, s, keep_mask(n, T))
+    _assert_close(
+        change_vector(est.influence(T, method="newton"), fi), theta(refit) - theta(full), 1e-7, scale
+    )
 
 
 @settings(max_examples=25, deadline=None)
