@@ -83,7 +83,9 @@ def _apply(target, Z, dZ, Y, J, linearized):
     return target.value(Z + dZ, Y) - target.value(Z, Y)
 
 
-def removal_effect(problem, theta, d1, curvature, idx, X_eval, Y_eval, target, method, linearized=False):
+def removal_effect(
+    problem, theta, d1, curvature, idx, X_eval, Y_eval, target, method, linearized=False
+):
     """Change of the target on each evaluation row when rows ``idx`` are removed.
 
     Parameters
@@ -252,7 +254,18 @@ def top_k(scores, k, direction):
 
 
 def most_influential(
-    problem, theta, d1, curvature, X_eval, Y_eval, target, k, direction, method, output=0, verify=False
+    problem,
+    theta,
+    d1,
+    curvature,
+    X_eval,
+    Y_eval,
+    target,
+    k,
+    direction,
+    method,
+    output=0,
+    verify=False,
 ):
     """The ``k`` training rows whose joint removal most increases/decreases
     ``Σ_j F_{j, output}`` under additivity (the true top-k of the additive scores).

@@ -488,7 +488,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             )
         return X, objective.encode_targets(y, self.estimator_)
 
-    def removal_effect(self, X_removed_idx, X, y=None, *, target="decision_function", method=None, linearized=False):
+    def removal_effect(
+        self, X_removed_idx, X, y=None, *, target="decision_function", method=None, linearized=False
+    ):
         """Predict how a target changes on evaluation rows when training rows are removed.
 
         The sign convention is **value without the rows minus value with them**: a
@@ -679,7 +681,18 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         return target.finalize(values)
 
-    def most_influential(self, X, y=None, *, k, target="loss", direction="increase", method=None, output=None, verify=False):
+    def most_influential(
+        self,
+        X,
+        y=None,
+        *,
+        k,
+        target="loss",
+        direction="increase",
+        method=None,
+        output=None,
+        verify=False,
+    ):
         """The ``k`` training rows whose joint removal most changes the summed target.
 
         Rows are ranked by their additive effect on ``Σ_j F_j`` over the evaluation
