@@ -145,11 +145,19 @@ class PrimalCurvature(Curvature):
 
 
 class DualCurvature(Curvature):
-    """Factor ``B = I + D^½ X Λ⁻¹ Xᵀ D^½`` (n × n): O(n² p + n³) time, O(n²) memory.
+    """Factor ``B = I + D^½ X_c Λ⁻¹ X_cᵀ D^½`` (n × n): O(n² p + n³) time, O(n²) memory.
 
-    Requires ``penalty_coef > 0``. An unpenalised intercept is eliminated exactly:
-    with ``A`` the Hessian of the penalised block, ``c = XᵀD1``, ``u = A⁻¹c`` and
-    ``s = 1ᵀD1 − cᵀu``, ``x̃_iᵀH⁻¹x̃_j = x_iᵀA⁻¹x_j + (1 − uᵀx_i)(1 − uᵀx_j)/s``.
+    Requires ``penalty_coef > 0``. An unpenalised intercept is eliminated exactly by
+    its Schur complement, which amounts to centring: with ``δ = Σ d_i`` and the
+    curvature-weighted mean ``x̄ = Σ d_i x_i / δ``, ``X_c = X − 1x̄ᵀ`` and
+    ``S = X_cᵀ D X_c + Λ``,
+
+        x̃_iᵀ H⁻¹ x̃_j = (x_i − x̄)ᵀ S⁻¹ (x_j − x̄) + 1/δ.
+
+    Centring keeps ``B`` well conditioned when columns have large means (solving
+    with the uncentred kernel lost up to 7 digits of ``1 − h_i`` near ``h_i = 1``).
+    ``X_c`` is never formed: its kernel is ``K − k1ᵀ − 1kᵀ + κ11ᵀ``, so sparse ``X``
+    stays sparse.
     """
 
     def __init__(self, design, d, penalty_coef, penalty_intercept):
@@ -162,49 +170,58 @@ class DualCurvature(Curvature):
         self._inv_pen = np.full(self._P.n_params, 1.0 / penalty_coef)
         if self._P.n_params > design.n_features:
             self._inv_pen[-1] = 1.0 / penalty_intercept
-        self._K = self._P.kernel(1.0 / penalty_coef, self._inv_pen[-1] if self._P.fit_intercept else 0)
+        K = self._P.kernel(1.0 / penalty_coef, self._inv_pen[-1] if self._P.fit_intercept else 0)
+        if self._border:
+            self._delta = d.sum()
+            if not self._delta > 0:
+                raise np.linalg.LinAlgError("No row has curvature: the intercept is undetermined.")
+            self._mean = self._P.rmatvec(d[:, None])[:, 0] / self._delta
+            k = self._P.matvec((self._inv_pen * self._mean)[:, None])[:, 0]
+            K -= k[:, None]
+            K -= k[None, :]
+            K += self._mean @ (self._inv_pen * self._mean)
+        self._K = K
         self._root = np.sqrt(d)
-        B = self._root[:, None] * self._K * self._root[None, :]
+        B = self._root[:, None] * K * self._root[None, :]
         B[np.diag_indices_from(B)] += 1.0
         self._chol = sla.cholesky(B, lower=True, check_finite=False)
         inv, info = lapack.dpotri(self._chol, lower=1)
         if info != 0:  # pragma: no cover - B ⪰ I is always invertible
             raise np.linalg.LinAlgError("dpotri failed on I + D^½KD^½")
         one_minus = np.diag(inv).copy()
-        self.rank = self.n_params
         if self._border:
-            Kd = self._K @ d
-            self._Pu = Kd - self._K @ (self._root * self._B_solve(self._root * Kd))
-            self._u = self._A_solve(self._P.rmatvec(d[:, None]))[:, 0]
-            self._s = d.sum() - d @ self._Pu
-            if not self._s > SINGULAR_RTOL * max(d.sum(), np.finfo(float).tiny):
-                raise np.linalg.LinAlgError("No row has curvature: the intercept is undetermined.")
-            one_minus -= d * (1.0 - self._Pu) ** 2 / self._s
+            one_minus -= d / self._delta
         self.one_minus_leverage = one_minus
+        self.rank = self.n_params
 
     def _B_solve(self, R):
         return sla.cho_solve((self._chol, True), R, check_finite=False)
 
-    def _A_solve(self, V):
-        """``A⁻¹ V`` for the penalised block: ``Λ⁻¹[V − PᵀD^½B⁻¹D^½PΛ⁻¹V]``."""
+    def _center_matvec(self, V):
+        out = self._P.matvec(V)
+        return out - self._mean @ V if self._border else out
+
+    def _center_rmatvec(self, R):
+        out = self._P.rmatvec(R)
+        return out - np.outer(self._mean, R.sum(axis=0)) if self._border else out
+
+    def _S_solve(self, V):
+        """``S⁻¹ V`` for the penalised block: ``Λ⁻¹[V − X_cᵀD^½B⁻¹D^½X_cΛ⁻¹V]``."""
         LV = self._inv_pen[:, None] * V
-        inner = self._root[:, None] * self._B_solve(self._root[:, None] * self._P.matvec(LV))
-        return LV - self._inv_pen[:, None] * self._P.rmatvec(inner)
+        inner = self._root[:, None] * self._B_solve(self._root[:, None] * self._center_matvec(LV))
+        return LV - self._inv_pen[:, None] * self._center_rmatvec(inner)
 
     def solve(self, G):
         if not self._border:
-            return self._A_solve(G)
+            return self._S_solve(G)
         Gw, gb = G[:-1], G[-1]
-        beta = (gb - self._u @ Gw) / self._s
-        return np.vstack([self._A_solve(Gw) - np.outer(self._u, beta), beta])
+        w = self._S_solve(Gw - np.outer(self._mean, gb))
+        return np.vstack([w, gb / self._delta - self._mean @ w])
 
     def inner(self, idx):
         KT = self._K[idx]
         out = KT[:, idx] - (KT * self._root) @ self._B_solve(self._root[:, None] * KT.T)
-        if self._border:
-            a = 1.0 - self._Pu[idx]
-            out += np.outer(a, a) / self._s
-        return out
+        return out + 1.0 / self._delta if self._border else out
 
 
 def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
