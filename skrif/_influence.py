@@ -129,6 +129,10 @@ def parameter_change(problem, theta, d1, curvature, idx, method):
         if not converged:
             warn_not_converged(n_iter, "the exact refit")
         return refit - theta
+    if hasattr(curvature, "parameter_change"):
+        # Per-row Hessians that are not rank one (mean-form penalty shares, coupled
+        # multinomial outputs): the curvature object knows their exact structure.
+        return curvature.parameter_change(problem, theta, d1, idx, method)
     coeffs = d1[idx]
     if method == "rif":
         one_minus = curvature.one_minus_leverage[idx]

@@ -30,10 +30,34 @@ class Problem:
         self.design = AugmentedDesign(X, objective.fit_intercept)
         self.Y = Y
         self.weights = weights
-        p = self.design.n_features
-        self.penalty = np.full(self.design.n_params, objective.penalty_coef)
-        if objective.fit_intercept:
-            self.penalty[p] = objective.penalty_intercept
+        self.shares = (
+            objective.penalty_shares(weights, weights) if objective.mean_form else None
+        )
+        self.penalty = self.penalty_for(None)
+
+    def _penalty_scalars(self, weights=None):
+        """``(λ_w, λ_b)`` for ``weights``; mean-form objectives add ``α Σ_i m_i``."""
+        coef = self.objective.penalty_coef
+        if self.objective.mean_form:
+            shares = (
+                self.shares
+                if weights is None
+                else self.objective.penalty_shares(weights, self.weights)
+            )
+            coef = coef + self.objective.penalty_share_coef * float(np.sum(shares))
+        return coef, self.objective.penalty_intercept
+
+    def penalty_for(self, weights=None):
+        """Diagonal ``Λ`` (n_params,) of the objective with sample weights ``weights``.
+
+        Sum-form objectives have a fixed penalty; for mean-form ones it scales with
+        the penalty shares of the kept rows (a removed row takes its share along).
+        """
+        coef, intercept = self._penalty_scalars(weights)
+        penalty = np.full(self.design.n_params, coef)
+        if self.objective.fit_intercept:
+            penalty[self.design.n_features] = intercept
+        return penalty
 
     def linear_predictor(self, theta):
         return self.design.matvec(theta.T)
@@ -41,8 +65,9 @@ class Problem:
     def value(self, theta, weights=None):
         s = self.weights if weights is None else weights
         loss = self.objective.loss(self.Y, self.linear_predictor(theta))
+        penalty = self.penalty if weights is None else self.penalty_for(weights)
         return self.objective.loss_scale * np.sum(s[:, None] * loss) + 0.5 * np.sum(
-            self.penalty * theta**2
+            penalty * theta**2
         )
 
     def row_derivatives(self, theta, weights=None):
@@ -54,16 +79,35 @@ class Problem:
         s = self.weights if weights is None else weights
         dl, d2l = self.objective.loss_derivatives(self.Y, self.linear_predictor(theta))
         c = self.objective.loss_scale
-        return c * s[:, None] * dl, c * s * d2l
+        # d2l is (n,) for a shared curvature, (n, K, K) for coupled outputs (multinomial).
+        return c * s[:, None] * dl, c * s.reshape((-1,) + (1,) * (d2l.ndim - 1)) * d2l
 
-    def gradient(self, theta, d1):
+    def gradient(self, theta, d1, weights=None):
         """``∇J`` as columns (n_params, n_outputs), from precomputed ``d1``."""
-        return self.design.rmatvec(d1) + self.penalty[:, None] * theta.T
+        penalty = self.penalty if weights is None else self.penalty_for(weights)
+        return self.design.rmatvec(d1) + penalty[:, None] * theta.T
 
-    def curvature(self, d2):
-        return factor_curvature(
-            self.design, d2, self.objective.penalty_coef, self.objective.penalty_intercept
-        )
+    def curvature(self, d2, weights=None):
+        """Factor ``H`` for per-row curvature ``d2``.
+
+        ``weights=None`` means the training objective itself: the factor then also
+        answers removal questions (for mean-form and coupled-output objectives it
+        is a specialised curvature that knows their per-row Hessians). With
+        ``weights`` (Newton steps of a refit) only solves are needed.
+        """
+        coef, intercept = self._penalty_scalars(weights)
+        if np.ndim(d2) == 3:
+            from ._block_curvature import BlockCurvature
+
+            return BlockCurvature(self.design, d2, coef, intercept)
+        if self.objective.mean_form:
+            from ._mean_form import MeanFormCurvature
+
+            shares = self.shares if weights is None else None
+            return MeanFormCurvature(
+                self.design, d2, coef, intercept, self.objective.penalty_share_coef, shares
+            )
+        return factor_curvature(self.design, d2, coef, intercept)
 
     def newton(self, theta, weights=None, *, tol=1e-11, max_iter=100):
         """Minimise ``J(·; weights)`` by damped Newton steps from ``theta``.
@@ -83,8 +127,8 @@ class Problem:
         value = self.value(theta, s)
         for it in range(1, max_iter + 1):
             d1, d2 = self.row_derivatives(theta, s)
-            grad = self.gradient(theta, d1)
-            step = -self.curvature(d2).solve(grad).T
+            grad = self.gradient(theta, d1, s)
+            step = -self.curvature(d2, s).solve(grad).T
             size = np.linalg.norm(step)
             # Backtracking (Armijo); near the optimum the full step is taken.
             slope = np.sum(grad.T * step)

@@ -33,6 +33,24 @@ class Objective:
     #: estimator classes this objective handles (checked with ``type(est) is cls``).
     estimator_types = ()
     is_classifier = False
+    #: Mean-form objectives (``(1/S) Σ s_i ℓ_i + (α/2)‖w‖²``) are handled in sum form
+    #: ``Σ s_i ℓ_i + (α/2) Σ_i m_i ‖w‖²``: each row owns a share ``m_i`` of the
+    #: penalty (:meth:`penalty_shares`) and removing the row removes its share too,
+    #: so its Hessian is not rank one (see ``skrif/_mean_form.py``).
+    mean_form = False
+    #: ``α``: the penalty on ``w`` per unit of penalty share (mean form only).
+    penalty_share_coef = 0.0
+
+    def penalty_shares(self, weights, original_weights):
+        """Penalty share ``m_i`` of every row under ``weights`` (mean form only).
+
+        ``original_weights`` are the training weights: a row whose weight went from
+        positive to 0 was removed (and takes its share along).
+        """
+        return np.zeros_like(weights)
+
+    def check_classes(self, estimator):
+        """Raise :class:`UnsupportedModelError` for an unsupported set of classes."""
 
     def __init__(self, estimator):
         self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))

@@ -1,10 +1,20 @@
 """Pick the Objective for a wrapped estimator, or refuse it clearly."""
 
 from ..exceptions import UnsupportedModelError
+from ._glm import GLMObjective
 from ._logistic import LogisticObjective
+from ._ridge_classifier import RidgeClassifierObjective
+from ._sgd import SGDClassifierObjective, SGDRegressorObjective
 from ._squared import SquaredObjective
 
-OBJECTIVES = (SquaredObjective, LogisticObjective)
+OBJECTIVES = (
+    SquaredObjective,
+    LogisticObjective,
+    RidgeClassifierObjective,
+    GLMObjective,
+    SGDRegressorObjective,
+    SGDClassifierObjective,
+)
 
 
 def _supported_names():

@@ -1,0 +1,85 @@
+"""Generalized linear models: PoissonRegressor, GammaRegressor, TweedieRegressor.
+
+scikit-learn (``sklearn/linear_model/_glm/glm.py``) minimises the *mean-form* objective
+
+    (1/S) Σ_i s_i ℓ(y_i, z_i) + (α/2)‖w‖²,     S = Σ_i s_i,
+
+with ``ℓ`` the half Tweedie deviance of power ``p`` in the raw prediction
+``z = x̃·θ`` (``sklearn/_loss/loss.py``): ``PoissonRegressor`` is ``p = 1`` and
+``GammaRegressor`` ``p = 2``, both with the log link ``μ = e^z``;
+``TweedieRegressor(power=p, link=...)`` uses the identity link ``μ = z`` when
+``link="identity"`` or (``link="auto"``) ``p ≤ 0``, the log link otherwise.
+
+skrif multiplies by ``S``: ``Σ_i s_i ℓ_i + (α/2) Σ_i s_i ‖w‖²``, so row ``i`` owns the
+share ``s_i (α/2)‖w‖²`` of the penalty and removing it removes that share as well
+(gradient ``s_i (ℓ'_i x̃_i + α w̃)``, Hessian ``s_i (ℓ''_i x̃_i x̃_iᵀ + α P)``); the
+exact leave-one-out algebra is in :mod:`skrif._mean_form`. A sample weight of 0 is
+exactly a removal here. Derivatives in ``z`` (valid for every power, including
+the special cases 0, 1, 2):
+
+* log link:      ``ℓ' = e^{(2−p)z} − y e^{(1−p)z}``,
+  ``ℓ'' = (2−p) e^{(2−p)z} − (1−p) y e^{(1−p)z}``;
+* identity link: ``ℓ' = z^{1−p} − y z^{−p}``, ``ℓ'' = (1−p) z^{−p} + p y z^{−p−1}``.
+
+``ℓ''`` can be negative for some rows (``p > 2`` with the log link, ``p ∉ [0, 1]``
+with the identity link); the objective is then not convex everywhere, and skrif
+checks that the Hessian is positive definite at the fitted optimum, refusing with
+:class:`~skrif.exceptions.NotPositiveDefiniteError` otherwise.
+"""
+
+import numpy as np
+from scipy.special import xlogy
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+
+from ._base import Objective
+
+
+class GLMObjective(Objective):
+    estimator_types = (PoissonRegressor, GammaRegressor, TweedieRegressor)
+    mean_form = True
+
+    def __init__(self, estimator):
+        super().__init__(estimator)
+        if isinstance(estimator, PoissonRegressor):
+            self.power, self.log_link = 1.0, True
+        elif isinstance(estimator, GammaRegressor):
+            self.power, self.log_link = 2.0, True
+        else:
+            self.power = float(estimator.power)
+            link = estimator.link
+            self.log_link = link == "log" or (link == "auto" and self.power > 0)
+        self.loss_scale = 1.0
+        self.penalty_coef = 0.0
+        self.penalty_intercept = 0.0
+        self.penalty_share_coef = float(estimator.alpha)
+
+    def penalty_shares(self, weights, original_weights):
+        # (1/S) Σ s_i ℓ_i + (α/2)‖w‖², times S: row i owns s_i of the penalty.
+        return np.asarray(weights, dtype=float)
+
+    def loss(self, Y, Z):
+        """Half Tweedie deviance (scikit-learn's constants: 0 at ``μ = y``)."""
+        p = self.power
+        mu = np.exp(Z) if self.log_link else Z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 0:
+                return 0.5 * (mu - Y) ** 2
+            if p == 1:
+                log_mu = Z if self.log_link else np.log(mu)
+                return mu - Y * log_mu + xlogy(Y, Y) - Y
+            if p == 2:
+                log_mu = Z if self.log_link else np.log(mu)
+                return log_mu + Y / mu - np.log(Y) - 1.0
+            const = np.maximum(Y, 0.0) ** (2 - p) / ((1 - p) * (2 - p))
+            return mu ** (2 - p) / (2 - p) - Y * mu ** (1 - p) / (1 - p) + const
+
+    def loss_derivatives(self, Y, Z):
+        p = self.power
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.log_link:
+                a, b = np.exp((2 - p) * Z), Y * np.exp((1 - p) * Z)
+                return a - b, ((2 - p) * a - (1 - p) * b)[:, 0]
+            return (
+                Z ** (1 - p) - Y * Z ** (-p),
+                ((1 - p) * Z ** (-p) + p * Y * Z ** (-p - 1))[:, 0],
+            )

@@ -1,0 +1,119 @@
+"""SGD linear models, attributed at the exact optimum of their own objective.
+
+``SGDClassifier(loss="log_loss")`` (binary) and ``SGDRegressor(loss="squared_error")``
+with ``penalty="l2"`` (or ``None``) minimise, in expectation over their passes
+(``sklearn/linear_model/_sgd_fast.pyx``: each step shrinks ``w`` by ``1 − ηα`` and
+moves along ``s_i ℓ'_i x̃_i``),
+
+    (1/n) Σ_i s_i ℓ(y_i, z_i) + (α/2)‖w‖²,
+
+with ``n`` the number of rows — *not* ``Σ s_i`` — ``ℓ`` the logistic loss
+``log(1 + e^z) − y z`` (``y ∈ {0, 1}``, ``classes_[1]`` positive) or ``½(y − z)²``,
+and an unpenalised intercept. It has the same optimum as
+``LogisticRegression(C=1/(nα))`` / ``Ridge(alpha=nα)``.
+
+Two consequences, both documented for users:
+
+* **Polishing is required.** SGD stops 1e-4..1e-1 (relative) away from that optimum,
+  which is as large as a single row's effect, so attributions at the SGD
+  coefficients would describe no model at all. skrif therefore always polishes to
+  the exact optimum by Newton's method (``polish=True``, the default) and warns
+  loudly (:class:`~skrif.exceptions.OptimalityWarning`) that predictions then use
+  the polished coefficients. We polish rather than refuse because the polished
+  model is exactly the model SGD is estimating, and is what a converged SGD run
+  returns; with ``polish=False`` the warning says attributions are computed at a
+  point that is not an optimum.
+* **A sample weight of 0 is not a removal.** In sum form the objective is
+  ``Σ_i s_i ℓ_i + (α/2) Σ_i m_i ‖w‖²`` with ``m_i = 1`` for every row present, whatever
+  its weight, so a row with weight 0 still carries its share ``(α/2)‖w‖²`` of the
+  penalty (it changes ``n``). skrif's removals remove the share too.
+
+Multi-class ``SGDClassifier`` (one-vs-rest: K binary problems with different
+Hessians) and every other loss/penalty are refused.
+"""
+
+import numpy as np
+from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+from ._base import Objective
+from ._logistic import LogisticObjective
+
+
+class SGDRegressorObjective(Objective):
+    """``SGDRegressor(loss="squared_error")``: ``ℓ = ½(y − z)²``."""
+
+    estimator_types = (SGDRegressor,)
+    mean_form = True
+    _loss_name = "squared_error"
+
+    def __init__(self, estimator):
+        super().__init__(estimator)
+        self.loss_scale = 1.0
+        self.penalty_coef = 0.0
+        self.penalty_intercept = 0.0
+        self.penalty_share_coef = 0.0 if estimator.penalty is None else float(estimator.alpha)
+
+    @classmethod
+    def check_supported(cls, estimator):
+        if estimator.loss != cls._loss_name:
+            cls._refuse(estimator, f"loss={estimator.loss!r}", f"Use loss={cls._loss_name!r}.")
+        if estimator.penalty not in ("l2", None):
+            cls._refuse(
+                estimator,
+                f"penalty={estimator.penalty!r}",
+                "Use penalty='l2' (or None): L1 terms are not differentiable.",
+            )
+
+    def penalty_shares(self, weights, original_weights):
+        # (1/n) Σ s_i ℓ_i + (α/2)‖w‖², times n: every row present owns one share,
+        # whatever its weight; only removed rows (weight set from > 0 to 0) lose it.
+        removed = (np.asarray(weights) == 0) & (np.asarray(original_weights) > 0)
+        return (~removed).astype(float)
+
+    def loss(self, Y, Z):
+        return 0.5 * (Y - Z) ** 2
+
+    def loss_derivatives(self, Y, Z):
+        return Z - Y, np.ones(Y.shape[0])
+
+
+class SGDClassifierObjective(SGDRegressorObjective):
+    """Binary ``SGDClassifier(loss="log_loss")``: the logistic loss, ``y ∈ {0, 1}``."""
+
+    estimator_types = (SGDClassifier,)
+    is_classifier = True
+    _loss_name = "log_loss"
+
+    @classmethod
+    def check_supported(cls, estimator):
+        super().check_supported(estimator)
+        if isinstance(estimator.class_weight, str):
+            cls._refuse(
+                estimator,
+                f"class_weight={estimator.class_weight!r}",
+                "Balanced weights depend on every row's label; pass an explicit "
+                "class_weight dict or sample_weight instead.",
+            )
+
+    def check_classes(self, estimator):
+        if len(estimator.classes_) != 2:
+            self._refuse(
+                estimator,
+                f"{len(estimator.classes_)} classes",
+                "Multi-class SGDClassifier fits K one-vs-rest problems with different "
+                "Hessians; use LogisticRegression (multinomial) instead.",
+            )
+
+    encode_targets = LogisticObjective.encode_targets
+    effective_weights = LogisticObjective.effective_weights
+
+    def check_removal(self, Y, kept_weights):
+        super().check_removal(Y, kept_weights)
+        kept = kept_weights > 0
+        if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
+            raise ValueError(
+                "Removing these rows leaves training rows of a single class: the "
+                "logistic model without them is not defined."
+            )
+    loss = LogisticObjective.loss
+    loss_derivatives = LogisticObjective.loss_derivatives

@@ -1,0 +1,171 @@
+"""Poisson / Gamma / Tweedie regressors: mean-form objectives with exact removals.
+
+Ground truths are independent of skrif: the leave-one-out objective's gradient and
+Hessian are assembled here from scikit-learn's own loss object (``_base_loss``,
+which is what the estimator minimises) and the mean-form penalty of MODELS.md;
+exact refits are scikit-learn ``newton-cholesky`` fits at tol=1e-14; statsmodels
+gives ``d_params`` for the unpenalised Poisson model.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+
+from skrif import InfluenceEstimator
+from skrif._mean_form import MeanFormCurvature
+from skrif._design import AugmentedDesign
+from skrif.exceptions import NotPositiveDefiniteError
+
+CASES = {
+    "poisson": (PoissonRegressor, {"alpha": 0.5}),
+    "poisson-unpenalised": (PoissonRegressor, {"alpha": 0.0}),
+    "poisson-no-intercept": (PoissonRegressor, {"alpha": 0.2, "fit_intercept": False}),
+    "gamma": (GammaRegressor, {"alpha": 0.3}),
+    "tweedie-1.5-log": (TweedieRegressor, {"power": 1.5, "alpha": 0.2}),
+    "tweedie-0-identity": (TweedieRegressor, {"power": 0.0, "alpha": 0.2}),
+    "tweedie-0-log": (TweedieRegressor, {"power": 0.0, "alpha": 0.2, "link": "log"}),
+    "tweedie-1.5-identity": (TweedieRegressor, {"power": 1.5, "alpha": 0.2, "link": "identity"}),
+    "tweedie-3-log": (TweedieRegressor, {"power": 3.0, "alpha": 0.2}),
+}
+
+
+def _data(name, n=60, p=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * 0.5
+    mu = np.exp(0.3 + X @ np.linspace(-0.5, 0.5, p))
+    if "identity" in name and "tweedie-0" not in name:
+        X = np.abs(X)  # keep μ = x̃·θ positive
+        mu = 1.0 + X @ np.linspace(0.2, 0.6, p)
+    y = rng.gamma(2.0, mu / 2.0) if ("gamma" in name or "tweedie" in name) else rng.poisson(mu)
+    sw = rng.uniform(0.5, 2.0, size=n)
+    return X, y.astype(float), sw
+
+
+def _fit(name, X, y, sw):
+    cls, params = CASES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return InfluenceEstimator(cls(**params)).fit(X, y, sample_weight=sw)
+
+
+def _loo_newton_step(est, X, y, sw, j):
+    """One Newton step on J_{-j} = Σ_{i≠j} s_i ℓ_i + (α/2)(S − s_j)‖w‖² from θ̂."""
+    model = est.estimator_
+    fit_intercept = model.fit_intercept
+    Xt = np.hstack([X, np.ones((len(y), 1))]) if fit_intercept else X
+    theta = np.append(model.coef_, model.intercept_) if fit_intercept else model.coef_.copy()
+    raw = Xt @ theta
+    grad, hess = model._base_loss.gradient_hessian(y_true=y, raw_prediction=raw)
+    keep = np.arange(len(y)) != j
+    s = sw * keep
+    alpha, S = model.alpha, sw.sum() - sw[j]
+    P = np.eye(Xt.shape[1])
+    if fit_intercept:
+        P[-1, -1] = 0.0
+    g = Xt.T @ (s * grad) + alpha * S * P @ theta
+    H = Xt.T @ ((s * hess)[:, None] * Xt) + alpha * S * P
+    return -np.linalg.solve(H, g)
+
+
+def _flat(change, fit_intercept):
+    return np.append(change.coef, change.intercept) if fit_intercept else change.coef
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_rif_is_one_newton_step_on_leave_one_out(name):
+    X, y, sw = _data(name)
+    est = _fit(name, X, y, sw)
+    fit_intercept = est.estimator_.fit_intercept
+    for j in [0, 17, 42]:
+        step = _loo_newton_step(est, X, y, sw, j)
+        rif = _flat(est.influence([j]), fit_intercept)
+        np.testing.assert_allclose(rif, step, rtol=1e-8, atol=1e-12 * np.abs(step).max())
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie-1.5-log", "tweedie-0-identity"])
+def test_refit_matches_sklearn_and_newton_step_is_close(name):
+    X, y, sw = _data(name)
+    est = _fit(name, X, y, sw)
+    cls, params = CASES[name]
+    rows = [3, 8, 21]
+    keep = np.setdiff1d(np.arange(len(y)), rows)
+    ref = cls(**params, solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(
+        X[keep], y[keep], sample_weight=sw[keep]
+    )
+    exact = np.append(ref.coef_, ref.intercept_) - np.append(
+        est.estimator_.coef_, est.estimator_.intercept_
+    )
+    refit = _flat(est.influence(rows, method="refit"), True)
+    np.testing.assert_allclose(refit, exact, rtol=1e-7, atol=1e-10)
+    newton = _flat(est.influence(rows, method="newton"), True)
+    tol = 1e-10 if name == "tweedie-0-identity" else 0.1  # exact for a quadratic loss
+    assert np.linalg.norm(newton - exact) <= tol * np.linalg.norm(exact)
+
+
+def test_weight_zero_equals_removal():
+    X, y, sw = _data("poisson")
+    est = _fit("poisson", X, y, sw)
+    sw0 = sw.copy()
+    sw0[5] = 0.0
+    zero = _fit("poisson", X, y, sw0)
+    np.testing.assert_allclose(
+        est.estimator_.coef_ + est.influence([5], method="refit").coef,
+        zero.estimator_.coef_,
+        atol=1e-10,
+    )
+
+
+def test_penalty_share_is_removed_with_the_row():
+    # Identity-link Tweedie power 0 is quadratic: RIF must be the exact LOO change,
+    # which it is only if the removed row's penalty share leaves with it.
+    X, y, sw = _data("tweedie-0-identity")
+    est = _fit("tweedie-0-identity", X, y, sw)
+    for j in [1, 30]:
+        np.testing.assert_allclose(
+            est.influence([j]).coef, est.influence([j], method="refit").coef, atol=1e-11
+        )
+
+
+def test_rif_closer_than_if_overparameterized():
+    rng = np.random.default_rng(3)
+    n, p = 40, 30
+    X = rng.normal(size=(n, p)) / np.sqrt(p)
+    y = rng.poisson(np.exp(0.5 + X @ rng.normal(size=p)))
+    est = InfluenceEstimator(PoissonRegressor(alpha=0.01, solver="newton-cholesky", tol=1e-12))
+    est.fit(X, y)
+    for j in range(5):
+        exact = est.influence([j], method="refit").coef
+        rif_err = np.linalg.norm(est.influence([j]).coef - exact)
+        if_err = np.linalg.norm(est.influence([j], method="if").coef - exact)
+        assert rif_err < if_err
+
+
+def test_unpenalised_poisson_matches_statsmodels_d_params():
+    X, y, _ = _data("poisson", n=50, p=3)
+    res = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit(tol=1e-14)
+    d_params = res.get_influence().d_params  # θ̂ − θ̂_{−i}, constant first
+    est = InfluenceEstimator(PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-12))
+    est.fit(X, y)
+    for j in range(0, 50, 7):
+        change = est.influence([j])
+        np.testing.assert_allclose(
+            -d_params[j], np.append(change.intercept, change.coef), rtol=1e-8, atol=1e-12
+        )
+
+
+def test_not_positive_definite_hessian_refused():
+    # An unpenalised GLM on duplicated columns has a singular Hessian.
+    X, y, _ = _data("poisson")
+    X = np.hstack([X, X[:, :1]])
+    with pytest.raises(NotPositiveDefiniteError, match="not positive definite"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            InfluenceEstimator(PoissonRegressor(alpha=0.0)).fit(X, y)
+    # Rows of negative curvature (Tweedie power > 2, log link) can make H indefinite.
+    design = AugmentedDesign(X[:, :2], True)
+    d = np.where(np.arange(len(y)) < 40, -1.0, 0.1)
+    with pytest.raises(NotPositiveDefiniteError, match="power > 2"):
+        MeanFormCurvature(design, d, 0.1, 0.0, 0.1, np.ones(len(y)))
