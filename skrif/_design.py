@@ -8,10 +8,11 @@ computed on ``X`` and the intercept column separately.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk
 
-# Rows per block in chunked products: bounds temporary memory to
-# ``_CHUNK_ROWS × n_params`` floats while keeping BLAS-3 efficiency.
-_CHUNK_ROWS = 2048
+# Dense floats per row block in chunked products (32 MB): bounds temporary memory
+# while keeping blocks large enough for BLAS-3 efficiency.
+_BLOCK_FLOATS = 1 << 22
 
 
 class AugmentedDesign:
@@ -54,47 +55,98 @@ class AugmentedDesign:
             block = np.hstack([block, np.ones((block.shape[0], 1))])
         return block
 
+    def rows_matvec(self, idx, V):
+        """Return ``X̃[idx] V`` for ``V`` of shape (n_params, m) without densifying rows.
+
+        Cost O(nnz(X[idx]) m).
+        """
+        out = np.asarray(self.X[idx] @ V[: self.n_features])
+        if self.fit_intercept:
+            out = out + V[self.n_features]
+        return out
+
+    def rows_rmatvec(self, idx, R):
+        """Return ``X̃[idx]ᵀ R`` for ``R`` of shape (len(idx), m) without densifying rows.
+
+        Cost O(nnz(X[idx]) m).
+        """
+        top = np.asarray(self.X[idx].T @ R)
+        if not self.fit_intercept:
+            return top
+        return np.vstack([top, R.sum(axis=0, keepdims=True)])
+
     def row_chunks(self):
-        """Yield ``(slice, dense X̃[slice])`` blocks of at most ``_CHUNK_ROWS`` rows."""
-        for start in range(0, self.n_samples, _CHUNK_ROWS):
-            sl = slice(start, min(start + _CHUNK_ROWS, self.n_samples))
+        """Yield ``(slice, dense X̃[slice])`` blocks of at most :attr:`chunk_rows` rows."""
+        for sl in self.row_slices():
             yield sl, self.rows(sl)
 
     def weighted_gram(self, d):
-        """Return ``X̃ᵀ diag(d) X̃`` (n_params × n_params) for ``d ≥ 0``.
+        """Return ``X̃ᵀ diag(d) X̃`` (n_params × n_params, Fortran order) for ``d ≥ 0``.
 
-        Cost O(n p²) dense (one symmetric product per row block), O(nnz·p) sparse.
+        Cost O(n p̃²) dense: one symmetric rank-k update (BLAS ``dsyrk``, half the
+        flops of a general product) per block of ``_CHUNK_ROWS`` rows, accumulated in
+        place; O(nnz·p) sparse. Temporary memory: one ``_CHUNK_ROWS × p̃`` block.
         """
         p = self.n_features
-        G = np.empty((self.n_params, self.n_params))
         if self.sparse:
+            G = np.empty((self.n_params, self.n_params), order="F")
             Xd = self.X.multiply(d[:, None]).tocsr()
             G[:p, :p] = (self.X.T @ Xd).toarray()
-        else:
-            G[:p, :p] = 0.0
-            root = np.sqrt(d)
-            for start in range(0, self.n_samples, _CHUNK_ROWS):
-                sl = slice(start, min(start + _CHUNK_ROWS, self.n_samples))
-                B = self.X[sl] * root[sl, None]
-                G[:p, :p] += B.T @ B
-        if self.fit_intercept:
-            col = np.asarray(self.X.T @ d).ravel()
-            G[:p, p] = col
-            G[p, :p] = col
-            G[p, p] = d.sum()
+            if self.fit_intercept:
+                col = np.asarray(self.X.T @ d).ravel()
+                G[:p, p] = col
+                G[p, :p] = col
+                G[p, p] = d.sum()
+            return G
+        G = np.zeros((self.n_params, self.n_params), order="F")
+        root = np.sqrt(d)
+        for start in range(0, self.n_samples, _CHUNK_ROWS):
+            sl = slice(start, min(start + _CHUNK_ROWS, self.n_samples))
+            B = np.empty((sl.stop - sl.start, self.n_params))
+            np.multiply(self.X[sl], root[sl, None], out=B[:, :p])
+            if self.fit_intercept:
+                B[:, p] = root[sl]
+            # Bᵀ is Fortran-ordered (p̃ × c): G += (Bᵀ)(Bᵀ)ᵀ in G's lower triangle.
+            G = dsyrk(1.0, B.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+        _symmetrize_lower(G)
         return G
 
     def kernel(self, inv_penalty_coef, inv_penalty_intercept):
         """Return ``X̃ Λ⁻¹ X̃ᵀ`` (n × n) for a diagonal penalty ``Λ``.
 
         ``inv_penalty_intercept`` is ``1/λ_b`` for a penalised intercept, 0 when the
-        intercept is handled separately. Cost O(n² p) dense, O(nnz·n) sparse.
+        intercept is handled separately. Cost O(n² p) dense (a symmetric product),
+        O(nnz·n) sparse; the only n × n array allocated is the result.
         """
         if self.sparse:
             K = (self.X @ self.X.T).toarray()
         else:
-            K = self.X @ self.X.T
+            K = self.X @ self.X.T  # NumPy uses a symmetric rank-k update for A @ A.T
         K *= inv_penalty_coef
         if self.fit_intercept and inv_penalty_intercept:
             K += inv_penalty_intercept
         return K
+
+    def kernel_rows(self, idx, inv_penalty_coef, inv_penalty_intercept):
+        """Return the rows ``idx`` of :meth:`kernel` (len(idx) × n) without the rest.
+
+        Cost O(len(idx) · nnz(X)) (dense: O(len(idx) n p)).
+        """
+        if self.sparse:
+            K = (self.X[idx] @ self.X.T).toarray()
+        else:
+            K = self.X[idx] @ self.X.T
+        K *= inv_penalty_coef
+        if self.fit_intercept and inv_penalty_intercept:
+            K += inv_penalty_intercept
+        return K
+
+
+def _symmetrize_lower(G, block=512):
+    """Copy the lower triangle of square ``G`` into its upper triangle, in place."""
+    m = G.shape[0]
+    for start in range(0, m, block):
+        stop = min(start + block, m)
+        G[start:stop, stop:] = G[stop:, start:stop].T
+        tile = G[start:stop, start:stop]
+        tile[np.triu_indices(stop - start, 1)] = tile.T[np.triu_indices(stop - start, 1)]
