@@ -75,6 +75,17 @@ class AugmentedDesign:
             return top
         return np.vstack([top, R.sum(axis=0, keepdims=True)])
 
+    @property
+    def chunk_rows(self):
+        """Rows per dense block: ``_BLOCK_FLOATS / n_params`` (at least 1)."""
+        return max(1, _BLOCK_FLOATS // self.n_params)
+
+    def row_slices(self):
+        """Yield slices of at most :attr:`chunk_rows` consecutive rows."""
+        step = self.chunk_rows
+        for start in range(0, self.n_samples, step):
+            yield slice(start, min(start + step, self.n_samples))
+
     def row_chunks(self):
         """Yield ``(slice, dense X̃[slice])`` blocks of at most :attr:`chunk_rows` rows."""
         for sl in self.row_slices():
@@ -84,8 +95,8 @@ class AugmentedDesign:
         """Return ``X̃ᵀ diag(d) X̃`` (n_params × n_params, Fortran order) for ``d ≥ 0``.
 
         Cost O(n p̃²) dense: one symmetric rank-k update (BLAS ``dsyrk``, half the
-        flops of a general product) per block of ``_CHUNK_ROWS`` rows, accumulated in
-        place; O(nnz·p) sparse. Temporary memory: one ``_CHUNK_ROWS × p̃`` block.
+        flops of a general product) per block of :attr:`chunk_rows` rows, accumulated in
+        place; O(nnz·p) sparse. Temporary memory: one block of ``_BLOCK_FLOATS`` floats.
         """
         p = self.n_features
         if self.sparse:
@@ -100,8 +111,7 @@ class AugmentedDesign:
             return G
         G = np.zeros((self.n_params, self.n_params), order="F")
         root = np.sqrt(d)
-        for start in range(0, self.n_samples, _CHUNK_ROWS):
-            sl = slice(start, min(start + _CHUNK_ROWS, self.n_samples))
+        for sl in self.row_slices():
             B = np.empty((sl.stop - sl.start, self.n_params))
             np.multiply(self.X[sl], root[sl, None], out=B[:, :p])
             if self.fit_intercept:
