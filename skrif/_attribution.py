@@ -51,20 +51,24 @@ def _check_additive(method, what):
         )
 
 
-def row_coefficients(curvature, d1, method):
+def row_coefficients(curvature, d1, method, one_minus=None, rows=None):
     """Per-row, per-output step coefficients ``c_i`` (shape (n, q)): ``Δ_i = H⁻¹ x̃_i c_i``.
 
     "if": ``d1_i``; "rif": ``d1_i / (1 − h_i)``, NaN (with a
     :class:`~skrif.exceptions.HighLeverageWarning`) where ``1 − h_i ≤ LEVERAGE_TOL``.
+    ``one_minus`` and ``rows`` restrict to a subset of rows (default: all).
+    Only valid for rank-one per-row Hessians (``not structured(curvature)``).
     """
     _check_additive(method, "This computation")
     if method == "if":
         return np.array(d1, dtype=float)
-    one_minus = curvature.one_minus_leverage
+    if one_minus is None:
+        one_minus = curvature.one_minus_leverage
     degenerate = one_minus <= LEVERAGE_TOL
     coef = d1 / np.where(degenerate, 1.0, one_minus)[:, None]
     if np.any(degenerate):
-        rows = np.flatnonzero(degenerate)
+        bad = np.flatnonzero(degenerate)
+        rows = bad if rows is None else np.asarray(rows)[bad]
         warnings.warn(
             f"Rows {rows[:20].tolist()} have leverage 1 (1 - h_i <= {LEVERAGE_TOL:g}): "
             "their rescaled influence is undefined and reported as NaN. Method 'if' "
@@ -72,8 +76,34 @@ def row_coefficients(curvature, d1, method):
             HighLeverageWarning,
             stacklevel=3,
         )
-        coef[rows] = np.nan
+        coef[bad] = np.nan
     return coef
+
+
+def structured(curvature):
+    """Whether per-row Hessians are not rank one ``d_i x̃_i x̃_iᵀ`` (mean-form penalty
+    shares, coupled multinomial outputs): the curvature then computes parameter
+    changes itself (``curvature.parameter_change``) and single-row changes are no
+    longer multiples of ``H⁻¹ x̃_i``."""
+    return hasattr(curvature, "parameter_change")
+
+
+def row_changes(problem, theta, d1, curvature, rows, method):
+    """Single-row parameter changes ``Δ_i`` for ``rows`` (a slice or int array):
+    shape (len(rows), q, p̃). Rank-one curvature: one solve with ``len(rows)``
+    columns; structured curvature: its own exact per-row algebra, row by row."""
+    rows = np.arange(problem.design.n_samples)[rows]
+    if structured(curvature):
+        _check_additive(method, "This computation")
+        return np.stack(
+            [
+                curvature.parameter_change(problem, theta, d1, rows[i : i + 1], method)
+                for i in range(len(rows))
+            ]
+        )
+    coef = row_coefficients(curvature, d1[rows], method, curvature.one_minus_leverage[rows], rows)
+    S = curvature.solve(problem.design.rows(rows).T)  # (p̃, c)
+    return coef[:, :, None] * S.T[:, None, :]
 
 
 def _apply(target, Z, dZ, Y, J, linearized):
@@ -138,20 +168,30 @@ def influence_scores(
     One solve with ``m`` right-hand sides (``S = H⁻¹ X̃_evalᵀ``: O(p̃² m) primal,
     O(n p̃ m + n² m) dual), then ``X̃_chunk S`` over blocks of training rows: O(n p̃ m)
     time in total. Temporary memory O(p̃ m + chunk · m · max(q, r)) beyond the
-    (n, m, r) result.
+    (n, m, r) result. With structured per-row Hessians (mean-form GLM/SGD) each
+    ``Δ_i`` comes from the curvature's exact per-row algebra (O(p̃²) per row) and
+    the products are ``X̃_eval Δ_chunkᵀ``: the same O(n p̃ m).
     """
-    coef = row_coefficients(curvature, d1, method)
     fit_intercept = problem.design.fit_intercept
     design_eval = AugmentedDesign(X_eval, fit_intercept)
     m = design_eval.n_samples
-    n, q = coef.shape
+    n, q = d1.shape
     r = target.n_outputs
     Z = design_eval.matvec(theta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
-    S = curvature.solve(design_eval.rows(slice(None)).T)  # (p̃, m)
     out = np.empty((n, m, r))
-    X = problem.design.X
     chunk = _chunk_rows(m * max(q, r))
+    if structured(curvature):
+        for start in range(0, n, chunk):
+            sl = slice(start, min(start + chunk, n))
+            D = row_changes(problem, theta, d1, curvature, sl, method)  # (c, q, p̃)
+            c = D.shape[0]
+            dZ = design_eval.matvec(D.reshape(c * q, -1).T).reshape(m, c, q).transpose(1, 0, 2)
+            out[sl] = _apply(target, Z, dZ, Y_eval, J, linearized)
+        return out
+    coef = row_coefficients(curvature, d1, method)
+    S = curvature.solve(design_eval.rows(slice(None)).T)  # (p̃, m)
+    X = problem.design.X
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
         M = AugmentedDesign(X[sl], fit_intercept).matvec(S)  # (c, m)
@@ -179,9 +219,15 @@ def self_influence(problem, theta, d1, curvature, target, method, linearized=Fal
     the training targets. No n × n matrix is formed; cost as
     :func:`self_quadratic`.
     """
-    coef = row_coefficients(curvature, d1, method)
     Z = problem.linear_predictor(theta)
-    dZ = coef * self_quadratic(problem.design, curvature)[:, None]
+    if structured(curvature):
+        dZ = np.empty_like(Z)
+        for sl, rows in problem.design.row_chunks():
+            D = row_changes(problem, theta, d1, curvature, sl, method)  # (c, q, p̃)
+            dZ[sl] = np.einsum("cp,cqp->cq", rows, D)
+    else:
+        coef = row_coefficients(curvature, d1, method)
+        dZ = coef * self_quadratic(problem.design, curvature)[:, None]
     Y = problem.Y if target.needs_y else None
     if linearized:
         return np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
@@ -217,11 +263,17 @@ def additive_scores(problem, theta, d1, curvature, X_eval, Y_eval, target, metho
     solve with ``q`` columns: ``G_k = Σ_j J_{j,output,k} x̃_j``, ``s_i = Σ_k c_ik
     x̃_i·H⁻¹G_k``. Cost O(nnz(X_eval) q + p̃² q + nnz(X) q) after the factorization.
     """
-    coef = row_coefficients(curvature, d1, method)
     design_eval = AugmentedDesign(X_eval, problem.design.fit_intercept)
     Z = design_eval.matvec(theta.T)
     J = target.derivative(Z, Y_eval)[:, output, :]  # (m, q)
     G = design_eval.rmatvec(np.ascontiguousarray(J))  # (p̃, q)
+    if structured(curvature):
+        scores = np.empty(problem.design.n_samples)
+        for sl, _ in problem.design.row_chunks():
+            D = row_changes(problem, theta, d1, curvature, sl, method)  # (c, q, p̃)
+            scores[sl] = np.einsum("cqp,pq->c", D, G)
+        return scores
+    coef = row_coefficients(curvature, d1, method)
     M = problem.design.matvec(curvature.solve(G))  # (n, q)
     return np.sum(coef * M, axis=1)
 

@@ -11,10 +11,11 @@ therefore ``∇_{θ_k} F_j = (∂φ/∂z_k)(z_j) x̃_j``, so a target is fully d
 Available targets (``TARGETS``):
 
 ``"decision_function"``
-    The raw output ``z`` (the logit for a binary classifier; the prediction for a
-    regressor). ``r = q``.
+    The raw output ``z``: the logit of a binary classifier, the prediction of a
+    least-squares regressor, the linear predictor (e.g. ``log μ``) of a GLM. ``r = q``.
 ``"predict"``
-    Regressors only: the prediction, equal to ``z`` for every supported regressor.
+    Regressors only: the prediction ``μ(z)``, i.e. ``z`` itself for least squares
+    and identity-link GLMs and ``e^z`` for log-link GLMs (Poisson, Gamma, Tweedie).
 ``"predict_proba"``
     Classifiers only: class probabilities ``(1 − σ(z), σ(z))`` for a binary model
     (softmax of ``z`` for a multi-output one). ``r`` = number of classes.
@@ -80,6 +81,17 @@ class RawOutput(Target):
         return np.broadcast_to(np.eye(q), (m, q, q))
 
 
+class ExpOutput(Target):
+    """``φ(z) = e^z``: the prediction of a log-link GLM."""
+
+    def value(self, Z, Y=None):
+        return np.exp(Z)
+
+    def derivative(self, Z, Y=None):
+        m, q = Z.shape
+        return np.exp(Z)[:, :, None] * np.eye(q)
+
+
 class BinaryProba(Target):
     """``φ(z) = (1 − σ(z), σ(z))`` for a single logit."""
 
@@ -127,7 +139,7 @@ class Loss(Target):
         return np.asarray(first, dtype=float)[:, None, :]
 
 
-def make_target(name, objective, n_model_outputs, multi_output):
+def make_target(name, objective, n_model_outputs, multi_output, probabilistic=True):
     """Return the :class:`Target` called ``name`` for a model of this family.
 
     Parameters
@@ -141,6 +153,9 @@ def make_target(name, objective, n_model_outputs, multi_output):
     multi_output : bool
         Whether the model's own ``predict``/``decision_function`` returns a 2-D
         array (multi-target regression, multinomial classification).
+    probabilistic : bool, default=True
+        Whether the classifier has ``predict_proba`` (a logistic-type loss);
+        ``RidgeClassifier`` does not.
 
     Raises
     ------
@@ -159,6 +174,12 @@ def make_target(name, objective, n_model_outputs, multi_output):
                 "is a regressor; use target='predict' (or 'decision_function', the "
                 "same raw output) or 'loss'."
             )
+        if not probabilistic:
+            raise ValueError(
+                "target='predict_proba' is not available: this classifier has no "
+                "predict_proba (its loss is not a likelihood); use 'decision_function' "
+                "or 'loss'."
+            )
         if q == 1:
             return BinaryProba(name, q, 2, squeeze=False)
         return SoftmaxProba(name, q, q, squeeze=False)
@@ -169,7 +190,9 @@ def make_target(name, objective, n_model_outputs, multi_output):
                 "are a step function of the parameters, so removal effects on them are "
                 "not smooth. Use 'decision_function' (logits), 'predict_proba' or 'loss'."
             )
-        return RawOutput(name, q, q, squeeze=not multi_output)
+        # Log-link GLMs predict μ = e^z; every other supported regressor predicts z.
+        cls = ExpOutput if getattr(objective, "log_link", False) else RawOutput
+        return cls(name, q, q, squeeze=not multi_output)
     if name == "decision_function":
         return RawOutput(name, q, q, squeeze=not multi_output)
     return Loss(name, q, objective)

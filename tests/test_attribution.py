@@ -18,10 +18,20 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import (
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+    RidgeClassifier,
+    SGDRegressor,
+)
+from sklearn.metrics import mean_poisson_deviance
 
 from skrif import InfluenceEstimator
+from skrif._influence import parameter_change
+from skrif.exceptions import OptimalityWarning
 
 
 # -- data and ground truth --------------------------------------------------------
@@ -484,3 +494,158 @@ def test_default_method_follows_rescaled(small_logistic):
     np.testing.assert_allclose(
         est.influence_scores(X_eval), est.influence_scores(X_eval, method="rif")
     )
+
+
+# -- other model families: structured per-row Hessians, links, no predict_proba -----------
+def poisson_data(n=40, p=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n + 6, p)) * 0.5
+    y = rng.poisson(np.exp(0.3 + X @ np.linspace(-0.5, 0.5, p))).astype(float)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def poisson_refit(X, y, keep, alpha):
+    model = PoissonRegressor(alpha=alpha, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    return model.fit(X[keep], y[keep])
+
+
+def half_poisson_deviance(y, mu):
+    return np.array([mean_poisson_deviance([a], [b]) / 2 for a, b in zip(y, mu)])
+
+
+def test_poisson_refit_effects_equal_sklearn_refits():
+    """Log link: "predict" is μ = e^z, "decision_function" log μ, "loss" half deviance."""
+    X, y, X_eval, y_eval = poisson_data()
+    alpha = 0.5
+    est = InfluenceEstimator(PoissonRegressor(alpha=alpha, solver="newton-cholesky", tol=1e-12))
+    est.fit(X, y)
+    full = poisson_refit(X, y, np.ones(len(X), bool), alpha)
+    for removed in ([3], [0, 9, 17, 31]):
+        refit = poisson_refit(X, y, keep_mask(len(X), removed), alpha)
+        mu, mu0 = refit.predict(X_eval), full.predict(X_eval)
+        expected = {
+            "predict": mu - mu0,
+            "decision_function": np.log(mu) - np.log(mu0),
+            "loss": half_poisson_deviance(y_eval, mu) - half_poisson_deviance(y_eval, mu0),
+        }
+        for target, value in expected.items():
+            effect = est.removal_effect(removed, X_eval, y_eval, target=target, method="refit")
+            assert_close(effect, value, 1e-7)
+
+
+@pytest.mark.parametrize("method", ["if", "rif"])
+def test_poisson_scores_self_influence_and_top_k_are_consistent(method):
+    """Mean-form GLMs go through the curvature's own per-row algebra."""
+    X, y, X_eval, y_eval = poisson_data(n=8, seed=1)
+    est = InfluenceEstimator(PoissonRegressor(alpha=0.3, solver="newton-cholesky", tol=1e-12))
+    est.fit(X, y)
+    for target in ("predict", "decision_function", "loss"):
+        scores = est.influence_scores(X_eval, y_eval, target=target, method=method)
+        single = np.stack(
+            [
+                est.removal_effect(
+                    [i], X_eval, y_eval, target=target, method=method, linearized=True
+                )
+                for i in range(8)
+            ]
+        )
+        assert_close(scores, single, 1e-10)
+        for linearized in (False, True):
+            own = np.stack(
+                [
+                    est.removal_effect(
+                        [i],
+                        X[i : i + 1],
+                        y[i : i + 1],
+                        target=target,
+                        method=method,
+                        linearized=linearized,
+                    )[0]
+                    for i in range(8)
+                ]
+            )
+            values = est.self_influence(target=target, method=method, linearized=linearized)
+            assert_close(values, own, 1e-10)
+        rows = est.most_influential(X_eval, y_eval, k=2, target=target, method=method)
+        values = {
+            pair: _additive_value(est, pair, X_eval, y_eval, target, method, None)
+            for pair in itertools.combinations(range(8), 2)
+        }
+        assert set(rows) == set(max(values, key=values.get))
+
+
+def test_sgd_regressor_single_row_effects_are_exact():
+    """SGDRegressor's objective (1/n) Σ ½(y − z)² + (α/2)‖w‖² has the optimum of
+    Ridge(alpha=nα); without one row it is Ridge(alpha=(n−1)α) on the others. The
+    objective is quadratic, so RIF (one exact Newton step) equals that refit."""
+    X, _, y, X_eval, _, _ = ridge_data(False, False, False, seed=9)
+    n, alpha = len(X), 0.05
+    with pytest.warns(OptimalityWarning):
+        est = InfluenceEstimator(SGDRegressor(alpha=alpha, random_state=0)).fit(X, y)
+    full = Ridge(alpha=n * alpha, solver="cholesky").fit(X, y)
+    np.testing.assert_allclose(est.predict(X_eval), full.predict(X_eval), rtol=1e-9)
+    for i in (0, 12):
+        keep = keep_mask(n, [i])
+        refit = Ridge(alpha=(n - 1) * alpha, solver="cholesky").fit(X[keep], y[keep])
+        expected = refit.predict(X_eval) - full.predict(X_eval)
+        assert_close(est.removal_effect([i], X_eval, target="predict"), expected, 1e-8)
+        assert_close(est.influence_scores(X_eval, target="predict")[i], expected, 1e-8)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ridge_classifier_effects_equal_refits(n_classes):
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(36, 4))
+    y = np.array(["a", "b", "c"][:n_classes] * (36 // n_classes))
+    X_eval = rng.normal(size=(5, 4))
+    est = InfluenceEstimator(RidgeClassifier(alpha=1.0)).fit(X, y)
+    full = RidgeClassifier(alpha=1.0, solver="cholesky").fit(X, y)
+    scores = est.influence_scores(X_eval)
+    for i in (1, 20):
+        keep = keep_mask(len(X), [i])
+        refit = RidgeClassifier(alpha=1.0, solver="cholesky").fit(X[keep], y[keep])
+        expected = refit.decision_function(X_eval) - full.decision_function(X_eval)
+        assert_close(est.removal_effect([i], X_eval, method="rif"), expected, 1e-8)
+        assert_close(scores[i], expected, 1e-8)
+    with pytest.raises(ValueError, match="has no predict_proba"):
+        est.removal_effect([0], X_eval, target="predict_proba")
+    with pytest.raises(ValueError, match="step function"):
+        est.self_influence(target="predict")
+
+
+class _StructuredAdapter:
+    """A rank-one curvature dressed as a structured one: forces the generic path."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def parameter_change(self, problem, theta, d1, idx, method):
+        return parameter_change(problem, theta, d1, self._inner, idx, method)
+
+
+@pytest.mark.parametrize("n, p, C", LOGISTIC_CASES)
+def test_generic_per_row_path_equals_rank_one_path(n, p, C):
+    est, X, y, X_eval, y_eval = logistic_estimator(n, p, C, seed=6)
+    generic = clone(est).fit(X, y)
+    generic._curvature = _StructuredAdapter(generic._curvature)
+    for method in ("if", "rif"):
+        for target in ("decision_function", "predict_proba", "loss"):
+            np.testing.assert_allclose(
+                generic.influence_scores(X_eval, y_eval, target=target, method=method),
+                est.influence_scores(X_eval, y_eval, target=target, method=method),
+                rtol=1e-9,
+                atol=1e-12,
+            )
+            np.testing.assert_allclose(
+                generic.self_influence(target=target, method=method),
+                est.self_influence(target=target, method=method),
+                rtol=1e-9,
+                atol=1e-12,
+            )
+        np.testing.assert_array_equal(
+            generic.most_influential(X_eval, y_eval, k=5, method=method),
+            est.most_influential(X_eval, y_eval, k=5, method=method),
+        )

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.metrics import log_loss
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+    RidgeClassifier,
+)
+from sklearn.metrics import log_loss, mean_poisson_deviance
 
 from skrif import InfluenceEstimator
 from skrif._objectives import objective_class_for
@@ -146,3 +152,27 @@ def test_estimator_rejects_targets_it_does_not_have():
         clf.influence_scores(X, target="predict")
     with pytest.raises(ValueError, match="target must be one of"):
         clf.self_influence(target="accuracy")
+
+
+def test_log_link_prediction_target():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 3)) * 0.5
+    y = rng.poisson(np.exp(0.2 + X[:, 0])).astype(float)
+    model = PoissonRegressor(alpha=0.1, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    objective = _objective(model)
+    Z = (X @ model.coef_ + model.intercept_)[:, None]
+    target = make_target("predict", objective, 1, multi_output=False)
+    np.testing.assert_allclose(target.finalize(target.value(Z)), model.predict(X), rtol=1e-12)
+    np.testing.assert_allclose(target.derivative(Z), _finite_difference(target, Z, None), rtol=1e-6)
+    loss = make_target("loss", objective, 1, multi_output=False)
+    expected = [mean_poisson_deviance([a], [b]) / 2 for a, b in zip(y, model.predict(X))]
+    np.testing.assert_allclose(loss.finalize(loss.value(Z, y[:, None])), expected, rtol=1e-9)
+
+
+def test_predict_proba_needs_a_probabilistic_classifier():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = RidgeClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="has no predict_proba"):
+        make_target("predict_proba", _objective(model), 1, False, probabilistic=False)
