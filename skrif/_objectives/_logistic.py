@@ -19,6 +19,15 @@ class LogisticObjective(Objective):
     estimator_types = (LogisticRegression,)
     is_classifier = True
 
+    def __new__(cls, estimator=None):
+        # A fitted estimator with K ≥ 3 classes minimises the multinomial objective,
+        # whose outputs are coupled: hand it to MultinomialObjective.
+        if cls is LogisticObjective and len(getattr(estimator, "classes_", ())) > 2:
+            from ._multinomial import MultinomialObjective
+
+            return MultinomialObjective(estimator)
+        return super().__new__(cls)
+
     def __init__(self, estimator):
         super().__init__(estimator)
         C = float(estimator.C)
