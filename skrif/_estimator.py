@@ -443,7 +443,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             multi_output = n_model_outputs > 1
         else:
             multi_output = np.ndim(self.estimator_.coef_) == 2
-        return make_target(target, self._problem.objective, n_model_outputs, multi_output)
+        return make_target(
+            target,
+            self._problem.objective,
+            n_model_outputs,
+            multi_output,
+            probabilistic=hasattr(self.estimator_, "predict_proba"),
+        )
 
     def _additive_method(self, method, what):
         method = self._resolve_method(method)
@@ -508,10 +514,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         target : {"decision_function", "predict_proba", "predict", "loss"}, \
                 default="decision_function"
             What to attribute, per evaluation row: ``"decision_function"`` the raw
-            output (the logit of a classifier, the prediction of a regressor);
-            ``"predict_proba"`` (classifiers) the class probabilities;
-            ``"predict"`` (regressors) the prediction; ``"loss"`` the model
-            family's own pointwise loss of the row (log-loss, squared error),
+            output ``z = x̃·θ`` (the logit of a classifier, the prediction of a
+            least-squares regressor, the linear predictor of a GLM);
+            ``"predict_proba"`` (classifiers with ``predict_proba``) the class
+            probabilities; ``"predict"`` (regressors) the prediction (``e^z`` for
+            log-link GLMs); ``"loss"`` the model family's own pointwise loss of
+            the row as in its objective (log-loss, squared error, half deviance),
             without the loss scale ``C`` or sample weights.
         method : {"if", "rif", "newton", "refit"}, default=None
             How the parameter change is predicted (see :meth:`influence`);
