@@ -4,24 +4,31 @@
 diagonal L2 penalty (``λ_w`` on the coefficients, ``λ_b`` on the intercept, 0 when
 the intercept is unpenalised). Nothing here knows which model produced ``d``.
 
-Two factorizations answer the same questions (solves, leverages, inner products of
-rows, leave-T-out solves):
+An unpenalised intercept is eliminated exactly by its Schur complement, which
+amounts to centring: with ``δ = Σ d_i``, the curvature-weighted mean
+``x̄ = Σ d_i x_i / δ`` and ``S = (X − 1x̄ᵀ)ᵀ D (X − 1x̄ᵀ) + Λ_w``,
 
-* :class:`PrimalCurvature` (``p̃ ≤ n``): Cholesky of the p̃ × p̃ Hessian, with an
+    x̃_iᵀ H⁻¹ x̃_j = (x_i − x̄)ᵀ S⁻¹ (x_j − x̄) + 1/δ,
+    H⁻¹ (g_w, g_b) = (w, g_b/δ − x̄ᵀw),   w = S⁻¹(g_w − x̄ g_b).
+
+Factoring ``S`` instead of ``H`` keeps the problem as well conditioned as the
+centred data: with raw columns whose means are 1000× their spread, factoring ``H``
+directly lost every digit. Two factorizations of the penalised, centred block
+answer the same questions (solves, leverages, inner products of rows, leave-T-out
+solves):
+
+* :class:`PrimalCurvature` (``p̃ ≤ n``): Cholesky of the p̃ × p̃ block, with an
   eigendecomposition pseudo-inverse when it is singular.
 * :class:`DualCurvature` (``p̃ > n`` and a penalty on every coefficient): Cholesky of
-  the n × n matrix ``B = I + D^½ X Λ⁻¹ Xᵀ D^½``; an unpenalised intercept is
-  handled exactly by a bordered system (Schur complement). No p̃ × p̃ matrix exists.
-
-In both, ``1 - h_i`` is produced directly (in the dual form it is the diagonal of
-``B⁻¹``, free of the cancellation of ``1 - h_i`` near 1).
+  the n × n matrix ``B = I + D^½ X_c Λ⁻¹ X_cᵀ D^½``. No p̃ × p̃ matrix exists, and
+  ``1 − h_i`` comes out of the diagonal of ``B⁻¹`` without cancellation.
 """
 
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from ._design import AugmentedDesign
+from ._centered import CenteredDesign
 
 # A Cholesky pivot below this fraction of the largest diagonal entry means the
 # Hessian is singular to working precision; the pseudo-inverse drops eigenvalues
@@ -34,17 +41,35 @@ class NotPositiveDefiniteError(np.linalg.LinAlgError):
 
 
 class Curvature:
-    """Common interface and the generic leave-T-out (Woodbury) solve."""
+    """Common interface: intercept elimination and the leave-T-out (Woodbury) solve.
+
+    Subclasses factor the penalised block ``S = B̃ᵀ D B̃ + Λ`` for the block design
+    ``B̃`` (the centred ``X`` when the intercept is eliminated, else ``X̃``) and
+    implement ``_factor``, ``_block_solve`` and ``_block_inner``.
+    """
 
     #: ``1 - h_i`` for every training row, shape (n_samples,).
     one_minus_leverage = None
     #: numerical rank of ``H`` (``n_params`` when it is positive definite).
     rank = None
 
-    def __init__(self, design, d):
+    def __init__(self, design, d, penalty_coef, penalty_intercept):
         self.design = design
         self.d = d
         self.n_params = design.n_params
+        self._delta = d.sum()
+        self._border = design.fit_intercept and not penalty_intercept > 0 and self._delta > 0
+        if self._border:
+            self._mean = design.rmatvec(d[:, None])[: design.n_features, 0] / self._delta
+            block = CenteredDesign(design.X, self._mean)
+        else:
+            block = design
+        penalty = np.full(block.n_params, float(penalty_coef))
+        if block.n_params > design.n_features:
+            penalty[-1] = penalty_intercept
+        block_one_minus, block_rank = self._factor(block, d, penalty)
+        self.rank = block_rank + int(self._border)
+        self.one_minus_leverage = block_one_minus - d / self._delta if self._border else block_one_minus
 
     @property
     def singular(self):
@@ -54,13 +79,18 @@ class Curvature:
     def leverages(self):
         return 1.0 - self.one_minus_leverage
 
-    def solve(self, G):  # pragma: no cover - interface
+    def solve(self, G):
         """Return ``H⁻¹ G`` (pseudo-inverse if singular) for ``G`` (n_params, m)."""
-        raise NotImplementedError
+        if not self._border:
+            return self._block_solve(G)
+        Gw, gb = G[:-1], G[-1]
+        w = self._block_solve(Gw - np.outer(self._mean, gb))
+        return np.vstack([w, gb / self._delta - self._mean @ w])
 
-    def inner(self, idx):  # pragma: no cover - interface
+    def inner(self, idx):
         """Return ``X̃_T H⁻¹ X̃_Tᵀ`` (k × k) for the rows ``idx``."""
-        raise NotImplementedError
+        out = self._block_inner(idx)
+        return out + 1.0 / self._delta if self._border else out
 
     def solve_without(self, idx, R):
         """Return ``(H − Σ_{i∈T} d_i x̃_i x̃_iᵀ)⁻¹ R`` by Woodbury.
@@ -89,139 +119,100 @@ class Curvature:
                 "the remaining rows do not determine every parameter."
             )
         HR = self.solve(R)
-        y = sla.cho_solve(factor, root[:, None] * self.design.rows(idx) @ HR)
-        return HR + self.solve(self.design.rows(idx).T @ (root[:, None] * y))
+        y = sla.cho_solve(factor, root[:, None] * self.design.rows_matvec(idx, HR))
+        return HR + self.solve(self.design.rows_rmatvec(idx, root[:, None] * y))
 
+    # -- subclass hooks -------------------------------------------------------
+    def _factor(self, block, d, penalty):  # pragma: no cover - interface
+        """Factor ``S``; return ``(1 − d_i b̃_iᵀS⁻¹b̃_i for every row, rank of S)``."""
+        raise NotImplementedError
 
-def _add_penalty(H, design, penalty_coef, penalty_intercept):
-    p = design.n_features
-    H[np.arange(p), np.arange(p)] += penalty_coef
-    if design.fit_intercept:
-        H[p, p] += penalty_intercept
-    return H
+    def _block_solve(self, G):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _block_inner(self, idx):  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 class PrimalCurvature(Curvature):
-    """Factor the p̃ × p̃ Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory."""
+    """Factor the p̃ × p̃ (centred) Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory."""
 
-    def __init__(self, design, d, penalty_coef, penalty_intercept):
-        super().__init__(design, d)
-        H = _add_penalty(design.weighted_gram(d), design, penalty_coef, penalty_intercept)
-        scale = max(np.max(np.diag(H)), np.finfo(float).tiny)
+    def _factor(self, block, d, penalty):
+        self._block = block
+        S = block.weighted_gram(d)
+        S[np.diag_indices_from(S)] += penalty
+        scale = max(np.max(np.diag(S)), np.finfo(float).tiny)
         self._chol = None
         try:
-            L = sla.cholesky(H, lower=True, check_finite=False)
+            L = sla.cholesky(S, lower=True, check_finite=False)
             if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale:
                 self._chol = L
         except np.linalg.LinAlgError:
             pass
         if self._chol is not None:
-            self.rank = self.n_params
+            rank = block.n_params
         else:
-            # Singular H (e.g. rank-deficient LinearRegression): H⁺ = F Fᵀ.
-            evals, evecs = np.linalg.eigh(H)
+            # Singular (e.g. rank-deficient LinearRegression): S⁺ = F Fᵀ.
+            evals, evecs = np.linalg.eigh(S)
             keep = evals > SINGULAR_RTOL * max(evals.max(), np.finfo(float).tiny)
             self._F = evecs[:, keep] / np.sqrt(evals[keep])
-            self.rank = int(keep.sum())
-        self.one_minus_leverage = np.empty(design.n_samples)
-        for sl, rows in design.row_chunks():
+            rank = int(keep.sum())
+        one_minus = np.empty(block.n_samples)
+        for sl, rows in block.row_chunks():
             W = self._whiten(rows.T)
-            self.one_minus_leverage[sl] = 1.0 - d[sl] * np.einsum("ij,ij->j", W, W)
+            one_minus[sl] = 1.0 - d[sl] * np.einsum("ij,ij->j", W, W)
+        return one_minus, rank
 
     def _whiten(self, G):
-        """``W`` with ``WᵀW = Gᵀ H⁻¹ G``: ``L⁻¹ G`` or ``Fᵀ G``."""
+        """``W`` with ``WᵀW = Gᵀ S⁻¹ G``: ``L⁻¹ G`` or ``Fᵀ G``."""
         if self._chol is not None:
             return sla.solve_triangular(self._chol, G, lower=True, check_finite=False)
         return self._F.T @ G
 
-    def solve(self, G):
+    def _block_solve(self, G):
         if self._chol is not None:
             return sla.cho_solve((self._chol, True), G, check_finite=False)
         return self._F @ (self._F.T @ G)
 
-    def inner(self, idx):
-        W = self._whiten(self.design.rows(idx).T)
+    def _block_inner(self, idx):
+        W = self._whiten(self._block.rows(idx).T)
         return W.T @ W
 
 
 class DualCurvature(Curvature):
-    """Factor ``B = I + D^½ X_c Λ⁻¹ X_cᵀ D^½`` (n × n): O(n² p + n³) time, O(n²) memory.
+    """Factor ``B = I + D^½ B̃ Λ⁻¹ B̃ᵀ D^½`` (n × n): O(n² p + n³) time, O(n²) memory.
 
-    Requires ``penalty_coef > 0``. An unpenalised intercept is eliminated exactly by
-    its Schur complement, which amounts to centring: with ``δ = Σ d_i`` and the
-    curvature-weighted mean ``x̄ = Σ d_i x_i / δ``, ``X_c = X − 1x̄ᵀ`` and
-    ``S = X_cᵀ D X_c + Λ``,
-
-        x̃_iᵀ H⁻¹ x̃_j = (x_i − x̄)ᵀ S⁻¹ (x_j − x̄) + 1/δ.
-
-    Centring keeps ``B`` well conditioned when columns have large means (solving
-    with the uncentred kernel lost up to 7 digits of ``1 − h_i`` near ``h_i = 1``).
-    ``X_c`` is never formed: its kernel is ``K − k1ᵀ − 1kᵀ + κ11ᵀ``, so sparse ``X``
-    stays sparse.
+    Requires a positive penalty on every coefficient (``B̃`` is the centred ``X``, or
+    ``X̃`` with a penalised intercept). ``S⁻¹ = Λ⁻¹ − Λ⁻¹B̃ᵀD^½B⁻¹D^½B̃Λ⁻¹`` and
+    ``1 − d_i b̃_iᵀS⁻¹b̃_i = (B⁻¹)_ii``.
     """
 
-    def __init__(self, design, d, penalty_coef, penalty_intercept):
-        super().__init__(design, d)
-        if not penalty_coef > 0:
+    def _factor(self, block, d, penalty):
+        if not np.all(penalty > 0):
             raise ValueError("The dual form needs a positive penalty on every coefficient.")
-        self._border = design.fit_intercept and not penalty_intercept > 0
-        # The penalised block P: X̃ with a penalised intercept, else X alone.
-        self._P = AugmentedDesign(design.X, design.fit_intercept and not self._border)
-        self._inv_pen = np.full(self._P.n_params, 1.0 / penalty_coef)
-        if self._P.n_params > design.n_features:
-            self._inv_pen[-1] = 1.0 / penalty_intercept
-        K = self._P.kernel(1.0 / penalty_coef, self._inv_pen[-1] if self._P.fit_intercept else 0)
-        if self._border:
-            self._delta = d.sum()
-            if not self._delta > 0:
-                raise np.linalg.LinAlgError("No row has curvature: the intercept is undetermined.")
-            self._mean = self._P.rmatvec(d[:, None])[:, 0] / self._delta
-            k = self._P.matvec((self._inv_pen * self._mean)[:, None])[:, 0]
-            K -= k[:, None]
-            K -= k[None, :]
-            K += self._mean @ (self._inv_pen * self._mean)
-        self._K = K
+        self._block = block
+        self._inv_pen = 1.0 / penalty
+        self._K = block.kernel(self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
         self._root = np.sqrt(d)
-        B = self._root[:, None] * K * self._root[None, :]
+        B = self._root[:, None] * self._K * self._root[None, :]
         B[np.diag_indices_from(B)] += 1.0
         self._chol = sla.cholesky(B, lower=True, check_finite=False)
         inv, info = lapack.dpotri(self._chol, lower=1)
         if info != 0:  # pragma: no cover - B ⪰ I is always invertible
             raise np.linalg.LinAlgError("dpotri failed on I + D^½KD^½")
-        one_minus = np.diag(inv).copy()
-        if self._border:
-            one_minus -= d / self._delta
-        self.one_minus_leverage = one_minus
-        self.rank = self.n_params
+        return np.diag(inv).copy(), block.n_params
 
     def _B_solve(self, R):
         return sla.cho_solve((self._chol, True), R, check_finite=False)
 
-    def _center_matvec(self, V):
-        out = self._P.matvec(V)
-        return out - self._mean @ V if self._border else out
-
-    def _center_rmatvec(self, R):
-        out = self._P.rmatvec(R)
-        return out - np.outer(self._mean, R.sum(axis=0)) if self._border else out
-
-    def _S_solve(self, V):
-        """``S⁻¹ V`` for the penalised block: ``Λ⁻¹[V − X_cᵀD^½B⁻¹D^½X_cΛ⁻¹V]``."""
+    def _block_solve(self, V):
         LV = self._inv_pen[:, None] * V
-        inner = self._root[:, None] * self._B_solve(self._root[:, None] * self._center_matvec(LV))
-        return LV - self._inv_pen[:, None] * self._center_rmatvec(inner)
+        inner = self._root[:, None] * self._B_solve(self._root[:, None] * self._block.matvec(LV))
+        return LV - self._inv_pen[:, None] * self._block.rmatvec(inner)
 
-    def solve(self, G):
-        if not self._border:
-            return self._S_solve(G)
-        Gw, gb = G[:-1], G[-1]
-        w = self._S_solve(Gw - np.outer(self._mean, gb))
-        return np.vstack([w, gb / self._delta - self._mean @ w])
-
-    def inner(self, idx):
+    def _block_inner(self, idx):
         KT = self._K[idx]
-        out = KT[:, idx] - (KT * self._root) @ self._B_solve(self._root[:, None] * KT.T)
-        return out + 1.0 / self._delta if self._border else out
+        return KT[:, idx] - (KT * self._root) @ self._B_solve(self._root[:, None] * KT.T)
 
 
 def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):

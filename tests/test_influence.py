@@ -340,3 +340,24 @@ def test_singular_hessian_warns_and_uses_pseudo_inverse():
     np.testing.assert_allclose(pred, lr.predict(X), rtol=1e-8, atol=1e-8)
     with pytest.raises(ValueError, match="singular"):
         est.influence([7], method="newton")
+
+
+@pytest.mark.parametrize("p", [20, 80])  # primal (p < n) and dual (p > n) forms
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_large_column_means_keep_full_accuracy(p, offset):
+    """Raw features whose means dwarf their spread (years, prices): the unpenalised
+    intercept is eliminated by centring, so no digits are lost."""
+    rng = np.random.default_rng(0)
+    n = 40
+    X = rng.normal(size=(n, p)) + offset * rng.normal(size=p)
+    y = X @ rng.normal(size=p) + rng.normal(size=n)
+    ridge = Ridge(alpha=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in particular no SingularHessianWarning
+        est = InfluenceEstimator(ridge).fit(X, y)
+    full = exact_refit(ridge, X, y, None, np.ones(n, bool))
+    for T in ([3], [3, 4, 5]):
+        true = theta(exact_refit(ridge, X, y, None, keep_mask(n, T))) - theta(full)
+        method = "rif" if len(T) == 1 else "newton"
+        delta = change_vector(est.influence(T, method=method))
+        assert np.linalg.norm(delta - true) <= 1e-7 * np.linalg.norm(true)

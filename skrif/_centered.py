@@ -1,0 +1,82 @@
+"""``X − 1 x̄ᵀ`` as a linear operator: the design after eliminating the intercept.
+
+An unpenalised intercept is eliminated from the Hessian by its Schur complement,
+which amounts to centring the data with the curvature-weighted mean ``x̄``
+(see :mod:`skrif._curvature`). Centring must not copy ``X`` (nor densify sparse
+``X``), and it must not lose precision to large column means either: products
+with vectors subtract the shift after multiplying (exact up to rounding of the
+result), while the Gram and kernel matrices of dense ``X`` centre each row block
+explicitly, since the expanded forms ``XᵀDX − δx̄x̄ᵀ`` or ``K − k1ᵀ − 1kᵀ + κ`` cancel
+digits in proportion to (column mean / column spread)².
+"""
+
+import numpy as np
+
+from ._design import AugmentedDesign
+
+
+class CenteredDesign(AugmentedDesign):
+    """Rows ``x_i − shift`` (no intercept column).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Never copied or modified.
+    shift : ndarray of shape (n_features,)
+    """
+
+    def __init__(self, X, shift):
+        super().__init__(X, fit_intercept=False)
+        self.shift = np.asarray(shift, dtype=float)
+
+    def matvec(self, V):
+        return super().matvec(V) - self.shift @ V
+
+    def rmatvec(self, R):
+        return super().rmatvec(R) - np.outer(self.shift, R.sum(axis=0))
+
+    def rows(self, idx):
+        return super().rows(idx) - self.shift
+
+    def rows_matvec(self, idx, V):
+        return super().rows_matvec(idx, V) - self.shift @ V
+
+    def rows_rmatvec(self, idx, R):
+        return super().rows_rmatvec(idx, R) - np.outer(self.shift, R.sum(axis=0))
+
+    def weighted_gram(self, d):
+        """``(X − 1sᵀ)ᵀ D (X − 1sᵀ)``: O(n p²) dense by centred row blocks, O(nnz·p) sparse."""
+        if not self.sparse:
+            G = np.zeros((self.n_params, self.n_params))
+            root = np.sqrt(d)
+            for sl, rows in self.row_chunks():
+                B = rows * root[sl, None]
+                G += B.T @ B
+            return G
+        # Sparse data are mostly non-negative counts with small means: the expanded
+        # form is accurate there and keeps X sparse.
+        G = super().weighted_gram(d)
+        col = np.asarray(self.X.T @ d).ravel()
+        G -= np.outer(col, self.shift) + np.outer(self.shift, col)
+        G += d.sum() * np.outer(self.shift, self.shift)
+        return G
+
+    def kernel(self, inv_penalty_coef, inv_penalty_intercept=0):
+        """``(X − 1sᵀ) Λ⁻¹ (X − 1sᵀ)ᵀ`` (n × n): O(n² p) dense, O(nnz·n) sparse."""
+        if self.sparse:
+            K = super().kernel(1.0, 0)
+            k = np.asarray(self.X @ self.shift).ravel()
+            K -= k[:, None]
+            K -= k[None, :]
+            K += self.shift @ self.shift
+        else:
+            K = np.empty((self.n_samples, self.n_samples))
+            slices = list(self.row_slices())
+            for a, sa in enumerate(slices):
+                Ca = self.rows(sa)
+                for sb in slices[:a]:
+                    K[sa, sb] = Ca @ self.rows(sb).T
+                    K[sb, sa] = K[sa, sb].T
+                K[sa, sa] = Ca @ Ca.T
+        K *= inv_penalty_coef
+        return K
