@@ -522,3 +522,25 @@ def test_results_identical_with_one_and_two_blas_threads(p):
     assert_allclose(lev1, lev2, rtol=1e-12, atol=1e-15)
     for a, b in zip(changes1, changes2):
         assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+# -- property: labelled output is the numpy output, labelled -------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_X_DF, _Y_S = _frames(n=30)
+_SHUFFLED = np.random.default_rng(7).permutation(30)
+_X_SHUF, _Y_SHUF = _X_DF.iloc[_SHUFFLED], _Y_S.iloc[_SHUFFLED]
+_EST_SHUF = InfluenceEstimator(Ridge()).fit(_X_SHUF, _Y_SHUF)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sets(st.integers(0, 29), max_size=6), st.sampled_from(["if", "rif", "newton"]))
+def test_as_frame_labels_the_numpy_result_of_any_removal(removed, method):
+    idx = sorted(removed)
+    plain = _EST_SHUF.influence(idx, method=method)
+    labelled = _EST_SHUF.influence(idx, method=method, as_frame=True)
+    assert_array_equal(labelled.coef.to_numpy(), plain.coef)
+    assert labelled.intercept == plain.intercept
+    # positions refer to the rows as passed to fit (here shuffled), labels follow them
+    assert labelled.removed.tolist() == _X_SHUF.index[idx].tolist()
