@@ -5,6 +5,7 @@ linear models, with classical influence functions, group Newton steps and exact
 refits for comparison.
 """
 
+from ._display import InfluenceDisplay
 from ._estimator import InfluenceEstimator
 from ._influence import ParameterChange
 from ._frames import label_training_rows
@@ -13,6 +14,7 @@ from ._pipeline import transform_through
 __version__ = "0.1.0"
 
 __all__ = [
+    "InfluenceDisplay",
     "InfluenceEstimator",
     "ParameterChange",
     "label_training_rows",

@@ -1,0 +1,277 @@
+"""InfluenceDisplay: predicted versus actual removal effects (the paper's Figure 1).
+
+Follows scikit-learn's Display convention (e.g.
+:class:`sklearn.metrics.PredictionErrorDisplay`): the constructor stores the data,
+:meth:`InfluenceDisplay.plot` draws it, and the class methods
+:meth:`~InfluenceDisplay.from_estimator` and :meth:`~InfluenceDisplay.from_results`
+compute-and-plot in one call. matplotlib is imported only when plotting (install the
+``plot`` extra: ``pip install skrif[plot]``).
+"""
+
+import numpy as np
+
+from .validation import PREDICTED_METHODS, _columns, summarize, validate_influence
+
+_METHOD_STYLE = {
+    "if": {"label": "IF", "color": "tab:red", "marker": "o"},
+    "rif": {"label": "RIF", "color": "tab:blue", "marker": "s"},
+    "newton": {"label": "NS", "color": "tab:green", "marker": "^"},
+}
+_TARGET_TITLES = {
+    "test_proba": "Σ P(true class), test subset",
+    "test_prediction": "Σ prediction, test subset",
+    "test_loss": "Σ loss, test subset",
+    "self_loss": "Σ loss, all training rows",
+}
+
+
+def _check_matplotlib(caller):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} requires matplotlib, an optional dependency of skrif. Install it "
+            "with `pip install matplotlib` (or `pip install skrif[plot]`)."
+        ) from exc
+
+
+class InfluenceDisplay:
+    """Predicted versus actual effects of removing training rows, per method.
+
+    One panel per target (test-subset probability or prediction, test-subset loss,
+    training loss), one point per removal set and method, and the diagonal
+    ``predicted = actual``: points below it in magnitude mean the method
+    underestimates. Build it with :meth:`from_estimator` (runs
+    :func:`skrif.validation.validate_influence`) or :meth:`from_results` (plots a
+    table it returned).
+
+    Parameters
+    ----------
+    results : dict of ndarray
+        Tidy table with the columns ``target``, ``method``, ``predicted`` and
+        ``actual`` (see :data:`skrif.validation.RESULT_COLUMNS`).
+    summary : dict of ndarray, default=None
+        :func:`skrif.validation.summarize` of ``results``; computed if ``None``.
+
+    Attributes
+    ----------
+    ax_ : ndarray of matplotlib Axes
+        One axes per target.
+    figure_ : matplotlib Figure
+    scatters_ : dict
+        ``{(target, method): PathCollection}``.
+    lines_ : dict
+        ``{target: Line2D}``, the diagonals.
+
+    See Also
+    --------
+    skrif.validation.validate_influence : computes the table.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skrif import InfluenceDisplay
+    >>> table = {"target": ["test_loss"] * 4, "method": ["if", "if", "rif", "rif"],
+    ...          "predicted": [0.5, -1.0, 1.0, -2.1], "actual": [1.0, -2.0, 1.0, -2.0]}
+    >>> display = InfluenceDisplay(results=table).plot()
+    >>> display.ax_.shape
+    (1,)
+    """
+
+    def __init__(self, *, results, summary=None):
+        self.results = results
+        self.summary = summary
+
+    def plot(self, ax=None, *, methods=None, scatter_kwargs=None, line_kwargs=None):
+        """Draw predicted (y-axis) against actual (x-axis) effects.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or array-like of Axes, default=None
+            One axes per target, in the order targets appear in ``results``. If
+            ``None``, a new figure with one row of panels is created.
+        methods : sequence of str, default=None
+            Methods to draw (default: every method in ``results``).
+        scatter_kwargs : dict, default=None
+            Passed to ``Axes.scatter`` (overriding the per-method colors/markers).
+        line_kwargs : dict, default=None
+            Passed to ``Axes.plot`` for the diagonal.
+
+        Returns
+        -------
+        display : InfluenceDisplay
+        """
+        _check_matplotlib(f"{type(self).__name__}.plot")
+        import matplotlib.pyplot as plt
+
+        cols = _columns(self.results)
+        missing = [c for c in ("target", "method", "predicted", "actual") if c not in cols]
+        if missing:
+            raise ValueError(f"results lacks the columns {missing}.")
+        summary = _columns(
+            self.summary if self.summary is not None else summarize(cols, as_frame=False)
+        )
+        targets = list(dict.fromkeys(cols["target"].tolist()))
+        available = list(dict.fromkeys(cols["method"].tolist()))
+        methods = available if methods is None else list(methods)
+        unknown = [m for m in methods if m not in available]
+        if unknown:
+            raise ValueError(f"methods {unknown} are not in the results (they hold {available}).")
+        if not targets:
+            raise ValueError("results is empty: there is nothing to plot.")
+
+        if ax is None:
+            fig, ax = plt.subplots(
+                1, len(targets), figsize=(4.2 * len(targets), 4.6), squeeze=False, layout="constrained"
+            )
+        axes = np.ravel(np.asarray(ax, dtype=object))
+        if axes.size != len(targets):
+            raise ValueError(
+                f"ax must hold one axes per target ({len(targets)}: {targets}); got {axes.size}."
+            )
+
+        scatter_kwargs = dict(scatter_kwargs or {})
+        line_kwargs = {"color": "black", "alpha": 0.7, "linestyle": "--", "linewidth": 1, **(line_kwargs or {})}
+        self.scatters_, self.lines_ = {}, {}
+        predicted = cols["predicted"].astype(float)
+        actual = cols["actual"].astype(float)
+        for axis, target in zip(axes, targets):
+            in_target = cols["target"] == target
+            shown = in_target & np.isin(cols["method"], methods)
+            finite = shown & np.isfinite(predicted) & np.isfinite(actual)
+            values = np.concatenate([predicted[finite], actual[finite]])
+            low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
+            pad = 0.05 * (high - low or 1.0)
+            low, high = low - pad, high + pad
+            self.lines_[target] = axis.plot([low, high], [low, high], **line_kwargs)[0]
+            for method in methods:
+                sel = finite & (cols["method"] == method)
+                style = _METHOD_STYLE.get(method, {"label": method})
+                label = style["label"]
+                row = (summary["method"] == method) & (summary["target"] == target)
+                if np.any(row):
+                    label += f" (slope {float(summary['slope'][row][0]):.2f})"
+                kwargs = {
+                    "s": 18,
+                    "alpha": 0.75,
+                    **{k: v for k, v in style.items() if k != "label"},
+                    "label": label,
+                    **scatter_kwargs,
+                }
+                self.scatters_[(target, method)] = axis.scatter(actual[sel], predicted[sel], **kwargs)
+            axis.set_xlim(low, high)
+            axis.set_ylim(low, high)
+            axis.set_aspect("equal", adjustable="box")
+            axis.set(
+                title=_TARGET_TITLES.get(target, target),
+                xlabel="actual change (exact refit)",
+                ylabel="predicted change",
+            )
+            axis.legend(loc="upper left", fontsize="small")
+        self.ax_ = axes
+        self.figure_ = axes[0].figure
+        return self
+
+    @classmethod
+    def from_results(cls, results, *, ax=None, methods=None, scatter_kwargs=None, line_kwargs=None):
+        """Plot a table computed by :func:`skrif.validation.validate_influence`.
+
+        Parameters
+        ----------
+        results : Bunch, DataFrame or dict of array-like
+            The Bunch returned by ``validate_influence`` or its ``results`` table.
+        ax, methods, scatter_kwargs, line_kwargs
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : InfluenceDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skrif import InfluenceDisplay
+        >>> table = {"target": ["self_loss"] * 2, "method": ["rif"] * 2,
+        ...          "predicted": [1.0, 2.0], "actual": [1.1, 2.0]}
+        >>> InfluenceDisplay.from_results(table).lines_["self_loss"].get_linestyle()
+        '--'
+        """
+        _check_matplotlib(f"{cls.__name__}.from_results")
+        summary = None
+        if hasattr(results, "keys") and "results" in results and "summary" in results:
+            summary = _columns(results["summary"])
+            results = results["results"]
+        display = cls(results=_columns(results), summary=summary)
+        return display.plot(ax=ax, methods=methods, scatter_kwargs=scatter_kwargs, line_kwargs=line_kwargs)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        methods=PREDICTED_METHODS,
+        n_sets=40,
+        n_jobs=None,
+        random_state=None,
+        ax=None,
+        scatter_kwargs=None,
+        line_kwargs=None,
+        **validation_kwargs,
+    ):
+        """Run :func:`skrif.validation.validate_influence` and plot the result.
+
+        Parameters
+        ----------
+        estimator : InfluenceEstimator
+            Fitted.
+        X, y : array-like
+            Evaluation (test) data.
+        methods : sequence of {"if", "rif", "newton"}, default=("if", "rif", "newton")
+        n_sets : int, default=40
+        n_jobs : int, default=None
+        random_state : int, RandomState instance or None, default=None
+        ax, scatter_kwargs, line_kwargs
+            See :meth:`plot`.
+        **validation_kwargs
+            Other arguments of :func:`~skrif.validation.validate_influence`
+            (``strategies``, ``min_fraction``, ``max_fraction``, ``n_eval_rows``,
+            ``progress``).
+
+        Returns
+        -------
+        display : InfluenceDisplay
+            Its ``results`` and ``summary`` hold the tables (dicts of NumPy columns).
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from sklearn.linear_model import Ridge
+        >>> from skrif import InfluenceDisplay, InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(120, 4)); y = X.sum(axis=1) + rng.normal(size=120)
+        >>> est = InfluenceEstimator(Ridge()).fit(X[:100], y[:100])
+        >>> display = InfluenceDisplay.from_estimator(est, X[100:], y[100:], n_sets=8,
+        ...                                           random_state=0)
+        >>> len(display.ax_)
+        3
+        """
+        _check_matplotlib(f"{cls.__name__}.from_estimator")
+        out = validate_influence(
+            estimator,
+            X,
+            y,
+            methods=methods,
+            n_sets=n_sets,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            as_frame=False,
+            **validation_kwargs,
+        )
+        display = cls(results=out["results"], summary=out["summary"])
+        return display.plot(ax=ax, scatter_kwargs=scatter_kwargs, line_kwargs=line_kwargs)
