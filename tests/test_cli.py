@@ -1,0 +1,238 @@
+"""`skrif report`: end-to-end runs in a subprocess, output files, and bad input."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+from matplotlib.image import imread  # noqa: E402
+
+from skrif.cli import INFLUENTIAL_COLUMNS, OUTPUT_FILES, main  # noqa: E402
+from skrif.datasets import make_planted_logistic  # noqa: E402
+from skrif.validation import RESULT_COLUMNS, summarize  # noqa: E402
+
+
+def _run(*args, cwd=None):
+    env = {**os.environ, "PYTHONWARNINGS": "error::DeprecationWarning,error::FutureWarning"}
+    return subprocess.run(
+        [sys.executable, "-m", "skrif", *args],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+    )
+
+
+def _summary_table(md_text):
+    """Rows of the Markdown summary table as {(method, target): [numbers]}."""
+    rows = {}
+    for line in md_text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0] in ("IF", "RIF", "NS"):
+            rows[(cells[0], cells[1])] = [float(c) for c in cells[2:]]
+    return rows
+
+
+def _check_report(folder, stdout, methods=("if", "rif", "newton")):
+    assert sorted(os.listdir(folder)) == sorted(OUTPUT_FILES)  # no temporary files left
+    image = imread(os.path.join(folder, "predicted_vs_actual.png"))
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 600
+    results = pd.read_csv(os.path.join(folder, "results.csv"))
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert set(results["method"]) == set(methods)
+    influential = pd.read_csv(os.path.join(folder, "influential_rows.csv"))
+    assert list(influential.columns) == list(INFLUENTIAL_COLUMNS)
+    assert set(influential["criterion"]) == {"self_loss", "test_loss"}
+    # numbers in the summary are those of the table
+    expected = summarize(results)
+    md = open(os.path.join(folder, "summary.md"), encoding="utf-8").read()
+    table = _summary_table(md)
+    label = {"if": "IF", "rif": "RIF", "newton": "NS"}
+    assert len(table) == len(expected)
+    for _, row in expected.iterrows():
+        n_sets, slope, pearson, spearman, rel = table[(label[row["method"]], row["target"])]
+        assert n_sets == row["n_sets"]
+        assert slope == pytest.approx(row["slope"], abs=6e-5)
+        assert pearson == pytest.approx(row["pearson"], abs=6e-5)
+        assert spearman == pytest.approx(row["spearman"], abs=6e-5)
+        assert rel == pytest.approx(row["median_relative_error"], abs=6e-5)
+    html = open(os.path.join(folder, "summary.html"), encoding="utf-8").read()
+    assert html.startswith("<!DOCTYPE html>") and 'src="predicted_vs_actual.png"' in html
+    for numbers in table.values():
+        assert f"<td>{numbers[1]:.4f}</td>" in html
+    for key in ("leverage", "optimality gap", "timings", "training rows × features"):
+        assert key in md and key in html
+    assert "Report written to" in stdout
+    return results, influential, md
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("default") / "report"
+    proc = _run("report", "--out", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    return folder, proc
+
+
+def test_default_report(default_report):
+    folder, proc = default_report
+    assert "Traceback" not in proc.stderr
+    results, influential, md = _check_report(folder, proc.stdout)
+    assert "300 × 495 (p ≥ n)" in md
+    assert set(results["strategy"]) == {"random", "feature", "distance", "top_score"}
+    assert results["set_id"].nunique() == 40
+    s = summarize(results).set_index(["method", "target"])
+    for target in ("test_proba", "test_loss", "self_loss"):
+        # the bundled default shows the paper's point: IF underestimates, RIF does not
+        assert s.loc[("if", target), "slope"] < 0.75
+        assert 0.9 <= s.loc[("rif", target), "slope"] <= 1.1
+    # the printed summary carries the same numbers as summary.md
+    for line in proc.stdout.splitlines():
+        m = re.match(r"\s+(IF|RIF|NS)\s+(\w+)\s+([-\d.]+)", line)
+        if m:
+            assert f"| {m.group(1)} | {m.group(2)} | 40 | {m.group(3)} |" in md
+    # rows in influential_rows.csv point back at the original breast-cancer table
+    assert influential["id"].between(0, 568).all()
+    assert (influential["rank"].to_numpy()[:20] == np.arange(1, 21)).all()
+
+
+def test_existing_report_is_not_clobbered(default_report, capsys):
+    folder, _ = default_report
+    before = (folder / "summary.md").read_bytes()
+    code = main(["report", "--out", str(folder), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "already holds a report" in err and "--overwrite" in err
+    assert (folder / "summary.md").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    X, y = make_planted_logistic(160, 8, scale=4.0, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    frame.insert(0, "customer", [f"c{i:04d}" for i in range(160)])
+    frame["region"] = np.where(np.arange(160) % 3 == 0, "north", "south")
+    frame["label"] = np.where(y == 1, "yes", "no")
+    frame["amount"] = X[:, 0] * 3.0 + X[:, 1] + np.random.default_rng(0).normal(size=160)
+    path = tmp_path_factory.mktemp("csv") / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_csv_report_logistic_one_hot_with_ids(csv_file, tmp_path):
+    out = tmp_path / "rep"
+    proc = _run(
+        "report", "--data", str(csv_file), "--target", "label", "--id-column", "customer",
+        "--drop", "amount", "--one-hot", "--C", "2", "--n-sets", "8", "--methods", "if,rif",
+        "--out", str(out), "--n-jobs", "1",
+    )
+    assert proc.returncode == 0, proc.stderr
+    results, influential, md = _check_report(out, proc.stdout, methods=("if", "rif"))
+    assert "LogisticRegression(C=2.0" in md and "120 × 10" in md  # 8 + 2 one-hot columns
+    assert influential["id"].str.match(r"c\d{4}$").all()
+    assert set(influential["label"]) <= {"yes", "no"}
+    assert results["set_id"].nunique() == 8
+
+
+def test_csv_report_ridge_in_process(csv_file, tmp_path, capsys):
+    out = tmp_path / "ridge"
+    code = main([
+        "report", "--data", str(csv_file), "--target", "amount", "--drop", "customer,label,region",
+        "--alpha", "0.5", "--n-sets", "4", "--test-size", "40", "--out", str(out),
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    results, _, md = _check_report(out, captured.out)
+    assert "Ridge(alpha=0.5" in md and "120 × 8" in md
+    assert set(results["target"]) == {"test_prediction", "test_loss", "self_loss"}
+    # least squares: the group Newton step is exact
+    newton = results[results["method"] == "newton"]
+    assert np.allclose(newton["predicted"], newton["actual"], rtol=1e-7, atol=1e-9)
+
+
+def _bad_inputs(tmp, csv_file):
+    frame = pd.read_csv(csv_file)
+    paths = {}
+
+    def write(name, df):
+        paths[name] = tmp / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+        return str(paths[name])
+
+    garbage = tmp / "garbage.csv"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\xfa")
+    empty = tmp / "empty.csv"
+    empty.write_text("")
+    with_nan = frame.copy()
+    with_nan.loc[5, "x3"] = np.nan
+    constant = frame.assign(label="yes")
+    lonely = frame.assign(label="no")
+    lonely.loc[0, "label"] = "yes"
+    three = frame.assign(label=np.array(["a", "b", "c"])[np.arange(len(frame)) % 3])
+    afile = tmp / "a_file"
+    afile.write_text("x")
+    base = ["--target", "label", "--id-column", "customer", "--drop", "amount"]
+    return [
+        (["--data", str(tmp / "missing.csv"), *base], "file not found"),
+        (["--data", str(garbage), *base], "cannot read .* as CSV"),
+        (["--data", str(empty), *base], "the file is empty"),
+        (["--data", str(csv_file), "--target", "nope"], "column 'nope' is not in"),
+        (["--data", write("constant", constant), *base, "--one-hot"], "is constant.*single class"),
+        (["--data", str(csv_file), *base], "non-numeric feature columns: region.*--one-hot"),
+        (["--data", write("nan", with_nan), *base, "--one-hot"], "'x3' has 1 missing values"),
+        (["--data", write("lonely", lonely), *base, "--one-hot"], "class 'yes'.*single row"),
+        (["--data", write("three", three), *base, "--one-hot"], "3 distinct values.*binary"),
+        (["--data", write("tiny", frame.iloc[:24]), *base, "--one-hot"], "at least 20 training"),
+        (["--data", str(csv_file), *base, "--one-hot", "--out", str(afile / "sub")], "not a folder|cannot write"),
+        (["--data", str(csv_file), *base, "--one-hot", "--out", str(afile)], "not a folder"),
+        (["--data", str(csv_file)], "needs --target"),
+        (["--target", "label"], "need --data"),
+        (["--model", "ridge"], "classification problem"),
+        (["--n-sets", "2"], "at least 4"),
+        (["--data", str(csv_file), *base, "--one-hot", "--alpha", "1"], "--alpha sets Ridge"),
+    ]
+
+
+def test_bad_input_gives_one_line_and_exit_1(csv_file, tmp_path, capsys):
+    for argv, match in _bad_inputs(tmp_path, csv_file):
+        code = main(["report", *argv, "--out", str(tmp_path / "never")] if "--out" not in argv else ["report", *argv])
+        err = capsys.readouterr().err
+        assert code == 1, (argv, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("skrif: error: "), (argv, err)
+        assert re.search(match, lines[0]), (argv, lines[0], match)
+        assert not (tmp_path / "never").exists(), "a failed run created its output folder"
+
+
+def test_bad_input_subprocess_has_no_traceback(tmp_path):
+    proc = _run("report", "--data", str(tmp_path / "missing.csv"), "--target", "y")
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"skrif: error: file not found: {tmp_path / 'missing.csv'}"
+    )
+    usage = _run("report", "--n-sets", "many")
+    assert usage.returncode == 2 and "--n-sets: expected a positive integer" in usage.stderr
+    assert "Traceback" not in usage.stderr
+
+
+def test_overwrite_replaces_atomically(csv_file, tmp_path, capsys):
+    out = tmp_path / "rep"
+    argv = ["report", "--data", str(csv_file), "--target", "amount", "--drop", "customer,label,region",
+            "--n-sets", "4", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == ""  # --quiet prints nothing
+    (out / "results.csv").write_text("stale")
+    assert main(argv) == 1
+    assert main([*argv, "--overwrite"]) == 0
+    assert (out / "results.csv").read_text().startswith("set_id,")
+    assert sorted(os.listdir(out)) == sorted(OUTPUT_FILES)
+
+
+def test_help_mentions_every_option():
+    proc = _run("report", "--help")
+    assert proc.returncode == 0
+    for option in ("--data", "--target", "--model", "--C", "--alpha", "--test-size", "--random-state",
+                   "--out", "--methods", "--n-sets", "--id-column", "--quiet", "--n-jobs", "--overwrite",
+                   "--one-hot"):
+        assert option in proc.stdout
