@@ -93,13 +93,22 @@ class MeanFormCurvature(Curvature):
             ok = False
         if not ok:
             smallest = float(np.linalg.eigvalsh(H)[0])
+            if smallest < -1e-8 * scale:
+                reason = (
+                    "it has a negative eigenvalue, so the objective is not convex there "
+                    "(e.g. TweedieRegressor with power > 2 and a log link). Use a power "
+                    "in [1, 2] or a larger alpha."
+                )
+            else:
+                reason = (
+                    "it is singular, so the data do not determine every parameter (e.g. "
+                    "separable classes, or constant or collinear features without a "
+                    "penalty). Use a penalty (alpha > 0) or remove redundant features."
+                )
             raise NotPositiveDefiniteError(
                 "The Hessian of the objective is not positive definite at the fitted "
-                f"parameters (smallest eigenvalue {smallest:.3g}, largest {scale:.3g}): "
-                "the objective is not strictly convex there (e.g. TweedieRegressor with "
-                "power > 2 and a log link, or no penalty on collinear features), so "
-                "removal effects are not defined. Use a penalty (alpha > 0) or a power "
-                "in [1, 2]."
+                f"parameters (smallest eigenvalue {smallest:.3g}, largest diagonal entry "
+                f"{scale:.3g}): {reason} Removal effects are not defined."
             )
         self._chol = L
         self.rank = self.n_params

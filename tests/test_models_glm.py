@@ -160,12 +160,12 @@ def test_not_positive_definite_hessian_refused():
     # An unpenalised GLM on duplicated columns has a singular Hessian.
     X, y, _ = _data("poisson")
     X = np.hstack([X, X[:, :1]])
-    with pytest.raises(NotPositiveDefiniteError, match="not positive definite"):
+    with pytest.raises(NotPositiveDefiniteError, match="singular"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             InfluenceEstimator(PoissonRegressor(alpha=0.0)).fit(X, y)
     # Rows of negative curvature (Tweedie power > 2, log link) can make H indefinite.
     design = AugmentedDesign(X[:, :2], True)
     d = np.where(np.arange(len(y)) < 40, -1.0, 0.1)
-    with pytest.raises(NotPositiveDefiniteError, match="power > 2"):
+    with pytest.raises(NotPositiveDefiniteError, match="negative eigenvalue.*power > 2"):
         MeanFormCurvature(design, d, 0.1, 0.0, 0.1, np.ones(len(y)))
