@@ -41,11 +41,9 @@ class NotPositiveDefiniteError(np.linalg.LinAlgError):
 
 
 class Curvature:
-    """Common interface: intercept elimination and the leave-T-out (Woodbury) solve.
+    """Interface of a factored Hessian, and the generic leave-T-out (Woodbury) solve.
 
-    Subclasses factor the penalised block ``S = B̃ᵀ D B̃ + Λ`` for the block design
-    ``B̃`` (the centred ``X`` when the intercept is eliminated, else ``X̃``) and
-    implement ``_factor``, ``_block_solve`` and ``_block_inner``.
+    Subclasses provide ``solve``, ``inner``, ``one_minus_leverage`` and ``rank``.
     """
 
     #: ``1 - h_i`` for every training row, shape (n_samples,).
@@ -53,23 +51,10 @@ class Curvature:
     #: numerical rank of ``H`` (``n_params`` when it is positive definite).
     rank = None
 
-    def __init__(self, design, d, penalty_coef, penalty_intercept):
+    def __init__(self, design, d):
         self.design = design
         self.d = d
         self.n_params = design.n_params
-        self._delta = d.sum()
-        self._border = design.fit_intercept and not penalty_intercept > 0 and self._delta > 0
-        if self._border:
-            self._mean = design.rmatvec(d[:, None])[: design.n_features, 0] / self._delta
-            block = CenteredDesign(design.X, self._mean)
-        else:
-            block = design
-        penalty = np.full(block.n_params, float(penalty_coef))
-        if block.n_params > design.n_features:
-            penalty[-1] = penalty_intercept
-        block_one_minus, block_rank = self._factor(block, d, penalty)
-        self.rank = block_rank + int(self._border)
-        self.one_minus_leverage = block_one_minus - d / self._delta if self._border else block_one_minus
 
     @property
     def singular(self):
@@ -79,18 +64,13 @@ class Curvature:
     def leverages(self):
         return 1.0 - self.one_minus_leverage
 
-    def solve(self, G):
+    def solve(self, G):  # pragma: no cover - interface
         """Return ``H⁻¹ G`` (pseudo-inverse if singular) for ``G`` (n_params, m)."""
-        if not self._border:
-            return self._block_solve(G)
-        Gw, gb = G[:-1], G[-1]
-        w = self._block_solve(Gw - np.outer(self._mean, gb))
-        return np.vstack([w, gb / self._delta - self._mean @ w])
+        raise NotImplementedError
 
-    def inner(self, idx):
+    def inner(self, idx):  # pragma: no cover - interface
         """Return ``X̃_T H⁻¹ X̃_Tᵀ`` (k × k) for the rows ``idx``."""
-        out = self._block_inner(idx)
-        return out + 1.0 / self._delta if self._border else out
+        raise NotImplementedError
 
     def solve_without(self, idx, R):
         """Return ``(H − Σ_{i∈T} d_i x̃_i x̃_iᵀ)⁻¹ R`` by Woodbury.
@@ -122,6 +102,43 @@ class Curvature:
         y = sla.cho_solve(factor, root[:, None] * self.design.rows_matvec(idx, HR))
         return HR + self.solve(self.design.rows_rmatvec(idx, root[:, None] * y))
 
+
+class _LinearCurvature(Curvature):
+    """``H = X̃ᵀ D X̃ + Λ`` with one scalar curvature per row and diagonal ``Λ``.
+
+    Eliminates an unpenalised intercept by centring (module docstring) and lets
+    subclasses factor the penalised block ``S = B̃ᵀ D B̃ + Λ`` of the block design
+    ``B̃`` (the centred ``X`` when the intercept is eliminated, else ``X̃``) through
+    ``_factor``, ``_block_solve`` and ``_block_inner``.
+    """
+
+    def __init__(self, design, d, penalty_coef, penalty_intercept):
+        super().__init__(design, d)
+        self._delta = d.sum()
+        self._border = design.fit_intercept and not penalty_intercept > 0 and self._delta > 0
+        if self._border:
+            self._mean = design.rmatvec(d[:, None])[: design.n_features, 0] / self._delta
+            block = CenteredDesign(design.X, self._mean)
+        else:
+            block = design
+        penalty = np.full(block.n_params, float(penalty_coef))
+        if block.n_params > design.n_features:
+            penalty[-1] = penalty_intercept
+        block_one_minus, block_rank = self._factor(block, d, penalty)
+        self.rank = block_rank + int(self._border)
+        self.one_minus_leverage = block_one_minus - d / self._delta if self._border else block_one_minus
+
+    def solve(self, G):
+        if not self._border:
+            return self._block_solve(G)
+        Gw, gb = G[:-1], G[-1]
+        w = self._block_solve(Gw - np.outer(self._mean, gb))
+        return np.vstack([w, gb / self._delta - self._mean @ w])
+
+    def inner(self, idx):
+        out = self._block_inner(idx)
+        return out + 1.0 / self._delta if self._border else out
+
     # -- subclass hooks -------------------------------------------------------
     def _factor(self, block, d, penalty):  # pragma: no cover - interface
         """Factor ``S``; return ``(1 − d_i b̃_iᵀS⁻¹b̃_i for every row, rank of S)``."""
@@ -134,7 +151,7 @@ class Curvature:
         raise NotImplementedError
 
 
-class PrimalCurvature(Curvature):
+class PrimalCurvature(_LinearCurvature):
     """Factor the p̃ × p̃ (centred) Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory."""
 
     def _factor(self, block, d, penalty):
@@ -179,7 +196,7 @@ class PrimalCurvature(Curvature):
         return W.T @ W
 
 
-class DualCurvature(Curvature):
+class DualCurvature(_LinearCurvature):
     """Factor ``B = I + D^½ B̃ Λ⁻¹ B̃ᵀ D^½`` (n × n): O(n² p + n³) time, O(n²) memory.
 
     Requires a positive penalty on every coefficient (``B̃`` is the centred ``X``, or
