@@ -12,7 +12,9 @@ digits in proportion to (column mean / column spread)².
 
 import numpy as np
 
-from ._design import AugmentedDesign
+from scipy.linalg.blas import dsyrk
+
+from ._design import AugmentedDesign, _symmetrize_lower
 
 
 class CenteredDesign(AugmentedDesign):
@@ -47,11 +49,14 @@ class CenteredDesign(AugmentedDesign):
     def weighted_gram(self, d):
         """``(X − 1sᵀ)ᵀ D (X − 1sᵀ)``: O(n p²) dense by centred row blocks, O(nnz·p) sparse."""
         if not self.sparse:
-            G = np.zeros((self.n_params, self.n_params))
+            # Symmetric rank-k updates of centred blocks, accumulated in place in
+            # G's lower triangle (half the flops of B.T @ B, no p × p temporary).
+            G = np.zeros((self.n_params, self.n_params), order="F")
             root = np.sqrt(d)
             for sl, rows in self.row_chunks():
-                B = rows * root[sl, None]
-                G += B.T @ B
+                rows *= root[sl, None]  # rows() returns a fresh centred block
+                G = dsyrk(1.0, rows.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+            _symmetrize_lower(G)
             return G
         # Sparse data are mostly non-negative counts with small means: the expanded
         # form is accurate there and keeps X sparse.
