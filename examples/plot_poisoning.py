@@ -9,7 +9,7 @@ regression (more features than rows). How much does this single poisoned row mov
 the model's logit on itself? Equivalently: what is the effect of *removing* it
 again?
 
-For each of 30 test rows we compare, on the poisoned row's own logit,
+For each of 20 test rows we compare, on the poisoned row's own logit,
 
 * the classical influence function (IF),
 * the rescaled influence function (RIF),
@@ -45,7 +45,7 @@ def planted_logistic(n, p, *, scale=10.0, offset=0.3, seed=0):
     return X, y
 
 
-n, p, n_poison = 200, 400, 30
+n, p, n_poison = 200, 400, 20
 X, y = planted_logistic(n + n_poison, p, seed=0)
 X_train, y_train, X_test, y_test = X[:n], y[:n], X[n:], y[n:]
 C = 1.0 / (2.2e-2 * (n + 1))

@@ -649,3 +649,90 @@ def test_generic_per_row_path_equals_rank_one_path(n, p, C):
             generic.most_influential(X_eval, y_eval, k=5, method=method),
             est.most_influential(X_eval, y_eval, k=5, method=method),
         )
+
+
+# -- multinomial logistic regression: coupled outputs (K x K per-row Hessians) ----------------
+def multinomial_estimator(n=45, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n + 6, 3))
+    logits = X @ rng.normal(size=(3, 3)) * 1.5
+    y = np.array([rng.choice(3, p=np.exp(z) / np.exp(z).sum()) for z in logits])
+    y[:3] = [0, 1, 2]  # every class present, with room to remove rows
+    model = LogisticRegression(C=2.0, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    est = InfluenceEstimator(model).fit(X[:n], y[:n])
+    return est, X[:n], y[:n], X[n:], y[n:]
+
+
+def test_multinomial_refit_effects_equal_sklearn_refits():
+    est, X, y, X_eval, y_eval = multinomial_estimator()
+    full = logistic_refit(X, y, np.ones(len(X), bool), 2.0)
+    for removed in ([5], [4, 10, 22]):
+        refit = logistic_refit(X, y, keep_mask(len(X), removed), 2.0)
+        P, P0 = refit.predict_proba(X_eval), full.predict_proba(X_eval)
+        rows = np.arange(len(y_eval))
+        expected = {
+            "decision_function": refit.decision_function(X_eval) - full.decision_function(X_eval),
+            "predict_proba": P - P0,
+            "loss": -np.log(P[rows, y_eval]) + np.log(P0[rows, y_eval]),
+        }
+        for target, value in expected.items():
+            effect = est.removal_effect(removed, X_eval, y_eval, target=target, method="refit")
+            assert effect.shape == value.shape
+            assert_close(effect, value, 1e-7)
+
+
+@pytest.mark.parametrize("method", ["if", "rif"])
+def test_multinomial_scores_self_influence_and_top_k_are_consistent(method):
+    est, X, y, X_eval, y_eval = multinomial_estimator(n=9, seed=1)
+    for target in ("decision_function", "predict_proba", "loss"):
+        scores = est.influence_scores(X_eval, y_eval, target=target, method=method)
+        single = np.stack(
+            [
+                est.removal_effect(
+                    [i], X_eval, y_eval, target=target, method=method, linearized=True
+                )
+                for i in range(9)
+            ]
+        )
+        assert scores.shape == ((9, 6) if target == "loss" else (9, 6, 3))
+        assert_close(scores, single, 1e-10)
+        own = np.stack(
+            [
+                est.removal_effect([i], X[i : i + 1], y[i : i + 1], target=target, method=method)[0]
+                for i in range(9)
+            ]
+        )
+        assert_close(est.self_influence(target=target, method=method), own, 1e-10)
+    rows = est.most_influential(X_eval, k=2, target="predict_proba", output=2, method=method)
+    values = {
+        pair: _additive_value(est, pair, X_eval, y_eval, "predict_proba", method, 2)
+        for pair in itertools.combinations(range(3, 9), 2)  # keep one row of each class
+    }
+    scores = est.influence_scores(X_eval, target="predict_proba", method=method)[:, :, 2].sum(1)
+    assert set(rows) == set(np.argsort(-scores)[:2])
+    best = max(values, key=values.get)
+    np.testing.assert_allclose(values[best], np.sort(scores[3:])[-2:].sum(), rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_poisoning_example_reproduces_the_paper(monkeypatch, capsys):
+    """examples/plot_poisoning.py runs and shows IF underestimating, RIF on target."""
+    import re
+    import runpy
+    from pathlib import Path
+
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    script = Path(__file__).resolve().parents[1] / "examples" / "plot_poisoning.py"
+    runpy.run_path(str(script), run_name="__main__")
+    plt.close("all")
+    out = capsys.readouterr().out
+    slope = {
+        name: float(value)
+        for name, value in re.findall(r"(IF|RIF|NS): slope vs refit ([0-9.]+)", out)
+    }
+    assert 0.85 <= slope["RIF"] <= 1.15 and 0.85 <= slope["NS"] <= 1.15
+    assert slope["IF"] < 0.6
