@@ -21,6 +21,7 @@ from scipy.special import expit
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import (
+    LinearRegression,
     LogisticRegression,
     PoissonRegressor,
     Ridge,
@@ -31,7 +32,7 @@ from sklearn.metrics import mean_poisson_deviance
 
 from skrif import InfluenceEstimator
 from skrif._influence import parameter_change
-from skrif.exceptions import OptimalityWarning
+from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 
 
 # -- data and ground truth --------------------------------------------------------
@@ -736,3 +737,26 @@ def test_poisoning_example_reproduces_the_paper(monkeypatch, capsys):
     }
     assert 0.85 <= slope["RIF"] <= 1.15 and 0.85 <= slope["NS"] <= 1.15
     assert slope["IF"] < 0.6
+
+
+def test_leverage_one_rows_are_nan_and_ranked_last():
+    """A row alone determining a coefficient (a one-hot category seen once, no
+    penalty) has no finite rescaled influence: NaN with a warning, never a number."""
+    rng = np.random.default_rng(12)
+    X = np.hstack([rng.normal(size=(20, 2)), np.zeros((20, 1))])
+    X[6, 2] = 1.0
+    y = X[:, 0] + rng.normal(size=20)
+    with pytest.warns(HighLeverageWarning):
+        est = InfluenceEstimator(LinearRegression()).fit(X, y)
+    X_eval = rng.normal(size=(4, 3))
+    with pytest.warns(HighLeverageWarning, match=r"\[6\]"):
+        scores = est.influence_scores(X_eval)
+    assert np.all(np.isnan(scores[6])) and np.all(np.isfinite(np.delete(scores, 6, axis=0)))
+    with pytest.warns(HighLeverageWarning):
+        assert np.isnan(est.self_influence(target="predict")[6])
+    for direction in ("increase", "decrease"):
+        with pytest.warns(HighLeverageWarning):
+            rows = est.most_influential(X_eval, k=19, target="predict", direction=direction)
+        assert 6 not in rows
+    # The classical influence function stays finite.
+    assert np.all(np.isfinite(est.influence_scores(X_eval, method="if")))
