@@ -606,7 +606,8 @@ def validate_influence(
         ``results``: the tidy table, one row per set × target × method, columns
         ``RESULT_COLUMNS`` (``set_id, strategy, size, fraction, target, method,
         predicted, actual, relative_error``; ``relative_error`` is
-        ``|predicted − actual| / |actual|``). Sets whose refit or prediction is
+        ``|predicted − actual| / |actual|``, NaN when the actual change is 0). Sets
+        whose refit or prediction is
         undefined (e.g. the set holds every row of a class) get NaN.
         ``summary``: :func:`summarize` of ``results``.
         ``sets``: list of ``(strategy, rows)``. ``eval_rows``: the test subset
@@ -704,8 +705,9 @@ def validate_influence(
                 columns["method"].append(method)
                 columns["predicted"].append(predicted)
                 columns["actual"].append(actual)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    columns["relative_error"].append(abs(predicted - actual) / abs(actual))
+                columns["relative_error"].append(
+                    abs(predicted - actual) / abs(actual) if actual != 0 else np.nan
+                )
     dtypes = {"set_id": np.intp, "size": np.intp, "strategy": object, "target": object, "method": object}
     columns = {c: np.asarray(v, dtype=dtypes.get(c, float)) for c, v in columns.items()}
     return Bunch(

@@ -88,3 +88,44 @@ def test_clear_error_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match="requires matplotlib.*pip install matplotlib"):
         InfluenceDisplay(results=TABLE).plot()
+
+
+def _run_example(name, monkeypatch, capsys):
+    import runpy
+    from pathlib import Path
+
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    script = Path(__file__).resolve().parents[1] / "examples" / name
+    runpy.run_path(str(script), run_name="__main__")
+    return capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_example_predicted_vs_actual(monkeypatch, capsys):
+    """examples/plot_predicted_vs_actual.py: the paper's Figure 1 on the bundled data."""
+    out = _run_example("plot_predicted_vs_actual.py", monkeypatch, capsys)
+    slope = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] in ("if", "rif", "newton"):
+            slope[(parts[0], parts[1])] = float(parts[2])
+    assert len(slope) == 9
+    for target in ("test_proba", "test_loss", "self_loss"):
+        assert slope[("if", target)] < 0.75
+        assert 0.9 <= slope[("rif", target)] <= 1.1
+
+
+@pytest.mark.slow
+def test_example_sample_size_and_penalty(monkeypatch, capsys):
+    """examples/plot_sample_size_and_penalty.py: IF's error shrinks with n and penalty."""
+    out = _run_example("plot_sample_size_and_penalty.py", monkeypatch, capsys)
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith(("n =", "lambda =")):
+            name, numbers = line[:18].strip(), [float(v) for v in line[18:].split()]
+            rows[name] = dict(zip(("h", "if", "rif", "newton"), numbers))
+    assert len(rows) == 10
+    assert rows["n = 640"]["if"] < 0.5 * rows["n = 40"]["if"]
+    assert rows["lambda = 1"]["if"] < 0.5 * rows["lambda = 0.0001"]["if"]
+    for row in rows.values():
+        assert row["rif"] < row["if"] and row["rif"] < 0.1
