@@ -344,6 +344,8 @@ def test_frozen_model_is_attributed_without_refitting():
     coef_before = model.coef_.copy()
     est = InfluenceEstimator(FrozenEstimator(model)).fit(X, y)
     assert est.estimator_.estimator is model  # the user's object, not a refitted copy
+    assert is_classifier(est)
+    assert_array_equal(est.classes_, model.classes_)
     assert_array_equal(model.coef_, coef_before)
     assert est.optimality_gap_ < 1e-8
     assert_array_equal(est.predict_proba(X), model.predict_proba(X))
