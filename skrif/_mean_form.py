@@ -72,9 +72,11 @@ class MeanFormCurvature(Curvature):
     Raises
     ------
     NotPositiveDefiniteError
-        If ``H`` is not positive definite: the objective is not strictly convex at
-        this point (e.g. ``TweedieRegressor(power > 2)`` with the log link, or an
-        unpenalised model on collinear features).
+        If ``H`` has a negative eigenvalue: the objective is not convex at this point
+        (e.g. ``TweedieRegressor(power > 2)`` with the log link). A singular ``H``
+        (collinear features without a penalty, separable classes with an
+        unpenalised intercept) is handled on its range, as a pseudo-inverse, and
+        reported through ``rank``.
     """
 
     def __init__(self, design, d, penalty_coef, penalty_intercept, share_coef, shares=None):
@@ -86,41 +88,47 @@ class MeanFormCurvature(Curvature):
             H[p, p] += penalty_intercept
         self._H = H
         scale = max(np.max(np.abs(np.diag(H))), np.finfo(float).tiny)
+        self._chol, self._basis = None, None
         try:
             L = sla.cholesky(H, lower=True, check_finite=False)
-            ok = np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale
+            if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale:
+                self._chol = L
         except np.linalg.LinAlgError:
-            ok = False
-        if not ok:
-            smallest = float(np.linalg.eigvalsh(H)[0])
-            if smallest < -1e-8 * scale:
-                reason = (
-                    "it has a negative eigenvalue, so the objective is not convex there "
-                    "(e.g. TweedieRegressor with power > 2 and a log link). Use a power "
-                    "in [1, 2] or a larger alpha."
+            pass
+        if self._chol is not None:
+            self.rank = self.n_params
+        else:
+            evals, evecs = np.linalg.eigh(H)
+            if evals[0] < -1e-8 * max(evals[-1], np.finfo(float).tiny):
+                raise NotPositiveDefiniteError(
+                    "The Hessian of the objective is not positive semi-definite at the "
+                    f"fitted parameters (eigenvalues from {evals[0]:.3g} to "
+                    f"{evals[-1]:.3g}): it has a negative eigenvalue, so the objective "
+                    "is not convex there (e.g. TweedieRegressor with power > 2 and a log "
+                    "link) and removal effects are not defined. Use a power in [1, 2] "
+                    "or a larger alpha."
                 )
-            else:
-                reason = (
-                    "it is singular, so the data do not determine every parameter (e.g. "
-                    "separable classes, or constant or collinear features without a "
-                    "penalty). Use a penalty (alpha > 0) or remove redundant features."
-                )
-            raise NotPositiveDefiniteError(
-                "The Hessian of the objective is not positive definite at the fitted "
-                f"parameters (smallest eigenvalue {smallest:.3g}, largest diagonal entry "
-                f"{scale:.3g}): {reason} Removal effects are not defined."
-            )
-        self._chol = L
-        self.rank = self.n_params
+            # Singular (e.g. separable classes with an unpenalised intercept, or
+            # collinear features without a penalty): work on the range of H, the
+            # same pseudo-inverse convention as the rank-one curvatures.
+            keep = evals > SINGULAR_RTOL * max(evals[-1], np.finfo(float).tiny)
+            self._basis, self._evals = evecs[:, keep], evals[keep]
+            self.rank = int(keep.sum())
         self.share_coef = float(share_coef)
         self.shares = shares
         if shares is None:
             return
-        # Generalized eigenproblem P v = π H v with VᵀHV = I (P singular is fine).
+        # Generalized eigenproblem P v = π H v with VᵀHV = I (P singular is fine);
+        # on the range of H when it is singular (then V Vᵀ = H⁺).
         Pdiag = np.ones(self.n_params)
         if design.fit_intercept:
             Pdiag[p] = 0.0
-        self._pi, self._V = sla.eigh(np.diag(Pdiag), H, check_finite=False)
+        if self._basis is None:
+            self._pi, self._V = sla.eigh(np.diag(Pdiag), H, check_finite=False)
+        else:
+            Q = self._basis
+            self._pi, Vr = sla.eigh((Q.T * Pdiag) @ Q, np.diag(self._evals), check_finite=False)
+            self._V = Q @ Vr
         self._eps = self.share_coef * np.asarray(shares, dtype=float)
         self.one_minus_leverage = np.empty(design.n_samples)
         for start in range(0, design.n_samples, _CHUNK_ROWS):
@@ -133,11 +141,18 @@ class MeanFormCurvature(Curvature):
         """Rows of ``1 / (1 − ε π)`` for each ``ε`` in ``eps``: shape (len(eps), p̃)."""
         return 1.0 / (1.0 - np.multiply.outer(eps, self._pi))
 
+    def _whiten(self, G):
+        if self._chol is not None:
+            return sla.solve_triangular(self._chol, G, lower=True, check_finite=False)
+        return (self._basis.T @ G) / np.sqrt(self._evals)[:, None]
+
     def solve(self, G):
-        return sla.cho_solve((self._chol, True), G, check_finite=False)
+        if self._chol is not None:
+            return sla.cho_solve((self._chol, True), G, check_finite=False)
+        return self._basis @ ((self._basis.T @ G) / self._evals[:, None])
 
     def inner(self, idx):
-        W = sla.solve_triangular(self._chol, self.design.rows(idx).T, lower=True)
+        W = self._whiten(self.design.rows(idx).T)
         return W.T @ W
 
     def parameter_change(self, problem, theta, d1, idx, method):

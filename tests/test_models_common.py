@@ -20,11 +20,6 @@ _OVR = (
     "multi-class SGDClassifier (one-vs-rest: K binary problems with different Hessians) "
     "is refused in fit with UnsupportedModelError"
 )
-_SEPARABLE = (
-    "these checks fit SGDClassifier on well-separated blobs: every row's curvature "
-    "underflows, so the unpenalised intercept is undetermined (singular Hessian) and "
-    "skrif's mean-form curvature refuses it with NotPositiveDefiniteError"
-)
 _ZERO_WEIGHT = (
     "SGD's objective divides by the number of rows n, not by the summed weights: a row "
     "with weight 0 still owns a share of the penalty, so weight 0 is not removal "
@@ -71,9 +66,6 @@ EXPECTED_FAILED = {
                 "check_fit2d_predict1d",
             ]
         },
-        "check_fit_idempotent": _SEPARABLE,
-        "check_fit_check_is_fitted": _SEPARABLE,
-        "check_n_features_in": _SEPARABLE,
     },
 }
 

@@ -17,7 +17,7 @@ from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegres
 from skrif import InfluenceEstimator
 from skrif._mean_form import MeanFormCurvature
 from skrif._design import AugmentedDesign
-from skrif.exceptions import NotPositiveDefiniteError
+from skrif.exceptions import NotPositiveDefiniteError, SingularHessianWarning
 
 CASES = {
     "poisson": (PoissonRegressor, {"alpha": 0.5}),
@@ -156,14 +156,18 @@ def test_unpenalised_poisson_matches_statsmodels_d_params():
         )
 
 
-def test_not_positive_definite_hessian_refused():
-    # An unpenalised GLM on duplicated columns has a singular Hessian.
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_singular_hessian_uses_pseudo_inverse_and_indefinite_is_refused():
+    # An unpenalised GLM on duplicated columns has a singular Hessian: pseudo-inverse
+    # (minimum-norm changes, which split the change equally over the twin columns).
     X, y, _ = _data("poisson")
     X = np.hstack([X, X[:, :1]])
-    with pytest.raises(NotPositiveDefiniteError, match="singular"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            InfluenceEstimator(PoissonRegressor(alpha=0.0)).fit(X, y)
+    with pytest.warns(SingularHessianWarning, match="singular"):
+        est = InfluenceEstimator(PoissonRegressor(alpha=0.0, solver="newton-cholesky")).fit(X, y)
+    assert est.hessian_rank_ == X.shape[1]
+    change = est.influence([4])
+    assert np.all(np.isfinite(change.coef))
+    np.testing.assert_allclose(change.coef[0], change.coef[-1], rtol=1e-8)
     # Rows of negative curvature (Tweedie power > 2, log link) can make H indefinite.
     design = AugmentedDesign(X[:, :2], True)
     d = np.where(np.arange(len(y)) < 40, -1.0, 0.1)

@@ -23,8 +23,10 @@ the special cases 0, 1, 2):
 
 ``ℓ''`` can be negative for some rows (``p > 2`` with the log link, ``p ∉ [0, 1]``
 with the identity link); the objective is then not convex everywhere, and skrif
-checks that the Hessian is positive definite at the fitted optimum, refusing with
-:class:`~skrif.exceptions.NotPositiveDefiniteError` otherwise.
+checks the Hessian at the fitted optimum, refusing with
+:class:`~skrif.exceptions.NotPositiveDefiniteError` if it has a negative eigenvalue
+(a singular Hessian, e.g. collinear features with ``alpha=0``, is handled by a
+pseudo-inverse with a :class:`~skrif.exceptions.SingularHessianWarning`).
 """
 
 import numpy as np
