@@ -21,6 +21,13 @@ so the linearized effect is ``A[i, j] = ∇F_j·Δ_i = J_j δz_ij`` (``J_j = ∂
 ``z_j``) and the effect at the predicted parameters is ``φ(z_j + δz_ij) − φ(z_j)``.
 ``M`` is never formed whole: one solve ``S = H⁻¹ X̃_evalᵀ`` (p̃ × m), then products
 ``X̃_chunk S`` over blocks of training rows.
+
+That shortcut needs rank-one per-row Hessians ``d_i x̃_i x̃_iᵀ``. Mean-form objectives
+(GLMs, SGD: each row owns a share of the penalty) and multinomial logistic regression
+(K × K blocks per row) have others; their curvature objects provide the exact
+single-row changes (``curvature.parameter_change``), and the functions here then
+compute ``δz_ij = x̃_j·Δ_i`` from those (:func:`row_changes`) — same results, same
+O(n p̃ m) order for the score matrix.
 """
 
 import numbers
