@@ -46,8 +46,8 @@ class Curvature:
     Subclasses provide ``solve``, ``inner``, ``one_minus_leverage`` and ``rank``.
     """
 
-    #: ``1 - h_i`` for every training row, shape (n_samples,).
-    one_minus_leverage = None
+    _one_minus = None
+    _quad = None
     #: numerical rank of ``H`` (``n_params`` when it is positive definite).
     rank = None
 
@@ -61,8 +61,40 @@ class Curvature:
         return self.rank < self.n_params
 
     @property
+    def one_minus_leverage(self):
+        """``1 - h_i`` for every training row, shape (n_samples,).
+
+        Subclasses either assign it or compute it on first access through
+        ``_compute_one_minus_leverage`` (then cached): Newton steps and refits factor
+        the Hessian only to solve with it, and leverages can cost as much again.
+        """
+        if self._one_minus is None:
+            self._one_minus = self._compute_one_minus_leverage()
+        return self._one_minus
+
+    @one_minus_leverage.setter
+    def one_minus_leverage(self, value):
+        self._one_minus = value
+
+    def _compute_one_minus_leverage(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
     def leverages(self):
         return 1.0 - self.one_minus_leverage
+
+    def self_quadratic(self):
+        """``x̃_i H⁻¹ x̃_iᵀ`` for every training row, shape (n_samples,) (cached).
+
+        Generic version: chunked solves (one per row's worth of work); the linear
+        curvatures override it with a by-product of their leverages.
+        """
+        if self._quad is None:
+            quad = np.empty(self.design.n_samples)
+            for sl, rows in self.design.row_chunks():
+                quad[sl] = np.einsum("ij,ji->i", rows, self.solve(rows.T))
+            self._quad = quad
+        return self._quad
 
     def solve(self, G):  # pragma: no cover - interface
         """Return ``H⁻¹ G`` (pseudo-inverse if singular) for ``G`` (n_params, m)."""
@@ -124,9 +156,22 @@ class _LinearCurvature(Curvature):
         penalty = np.full(block.n_params, float(penalty_coef))
         if block.n_params > design.n_features:
             penalty[-1] = penalty_intercept
-        block_one_minus, block_rank = self._factor(block, d, penalty)
-        self.rank = block_rank + int(self._border)
-        self.one_minus_leverage = block_one_minus - d / self._delta if self._border else block_one_minus
+        self.rank = self._factor(block, d, penalty) + int(self._border)
+
+    def _compute_one_minus_leverage(self):
+        one_minus = self._block_one_minus()
+        return one_minus - self.d / self._delta if self._border else one_minus
+
+    def self_quadratic(self):
+        """``x̃_i H⁻¹ x̃_iᵀ`` for every training row, shape (n_samples,) (cached).
+
+        A by-product of the leverages (``h_i = d_i x̃_i H⁻¹ x̃_iᵀ``): O(n p̃²) primal,
+        n³/3 dual once the factorization exists, instead of n solves.
+        """
+        if self._quad is None:
+            quad = self._block_quadratic()
+            self._quad = quad + 1.0 / self._delta if self._border else quad
+        return self._quad
 
     def solve(self, G):
         if not self._border:
@@ -141,7 +186,15 @@ class _LinearCurvature(Curvature):
 
     # -- subclass hooks -------------------------------------------------------
     def _factor(self, block, d, penalty):  # pragma: no cover - interface
-        """Factor ``S``; return ``(1 − d_i b̃_iᵀS⁻¹b̃_i for every row, rank of S)``."""
+        """Factor ``S``; return the rank of ``S``."""
+        raise NotImplementedError
+
+    def _block_one_minus(self):  # pragma: no cover - interface
+        """``1 − d_i b̃_iᵀS⁻¹b̃_i`` for every row."""
+        raise NotImplementedError
+
+    def _block_quadratic(self):  # pragma: no cover - interface
+        """``b̃_iᵀS⁻¹b̃_i`` for every row."""
         raise NotImplementedError
 
     def _block_solve(self, G):  # pragma: no cover - interface
@@ -152,33 +205,49 @@ class _LinearCurvature(Curvature):
 
 
 class PrimalCurvature(_LinearCurvature):
-    """Factor the p̃ × p̃ (centred) Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory."""
+    """Factor the p̃ × p̃ (centred) Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory.
+
+    ``S`` is built by symmetric rank-k updates and factored in place (a single
+    p̃ × p̃ array). Leverages, on first use, cost another O(n p̃²): triangular
+    solves of row blocks.
+    """
 
     def _factor(self, block, d, penalty):
         self._block = block
-        S = block.weighted_gram(d)
-        S[np.diag_indices_from(S)] += penalty
+        self._bquad = None
+        S = self._gram(block, d, penalty)
         scale = max(np.max(np.diag(S)), np.finfo(float).tiny)
         self._chol = None
-        try:
-            L = sla.cholesky(S, lower=True, check_finite=False)
-            if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale:
-                self._chol = L
-        except np.linalg.LinAlgError:
-            pass
-        if self._chol is not None:
-            rank = block.n_params
-        else:
-            # Singular (e.g. rank-deficient LinearRegression): S⁺ = F Fᵀ.
-            evals, evecs = np.linalg.eigh(S)
-            keep = evals > SINGULAR_RTOL * max(evals.max(), np.finfo(float).tiny)
-            self._F = evecs[:, keep] / np.sqrt(evals[keep])
-            rank = int(keep.sum())
-        one_minus = np.empty(block.n_samples)
-        for sl, rows in block.row_chunks():
-            W = self._whiten(rows.T)
-            one_minus[sl] = 1.0 - d[sl] * np.einsum("ij,ij->j", W, W)
-        return one_minus, rank
+        L, info = lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        if info == 0 and np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale:
+            self._chol = L
+            return block.n_params
+        # Singular (e.g. rank-deficient LinearRegression): S⁺ = F Fᵀ. The attempted
+        # factorization overwrote S; rebuild it (rare path).
+        del L, S
+        evals, evecs = np.linalg.eigh(self._gram(block, d, penalty))
+        keep = evals > SINGULAR_RTOL * max(evals.max(), np.finfo(float).tiny)
+        self._F = evecs[:, keep] / np.sqrt(evals[keep])
+        return int(keep.sum())
+
+    @staticmethod
+    def _gram(block, d, penalty):
+        S = block.weighted_gram(d)
+        S[np.diag_indices_from(S)] += penalty
+        return S
+
+    def _block_quadratic(self):
+        """``‖L⁻¹ b̃_iᵀ‖²`` by triangular solves of row blocks (cached)."""
+        if self._bquad is None:
+            quad = np.empty(self._block.n_samples)
+            for sl, rows in self._block.row_chunks():
+                W = self._whiten(rows.T)
+                quad[sl] = np.einsum("ij,ij->j", W, W)
+            self._bquad = quad
+        return self._bquad
+
+    def _block_one_minus(self):
+        return 1.0 - self.d * self._block_quadratic()
 
     def _whiten(self, G):
         """``W`` with ``WᵀW = Gᵀ S⁻¹ G``: ``L⁻¹ G`` or ``Fᵀ G``."""
@@ -197,7 +266,10 @@ class PrimalCurvature(_LinearCurvature):
 
 
 class DualCurvature(_LinearCurvature):
-    """Factor ``B = I + D^½ B̃ Λ⁻¹ B̃ᵀ D^½`` (n × n): O(n² p + n³) time, O(n²) memory.
+    """Factor ``B = I + D^½ B̃ Λ⁻¹ B̃ᵀ D^½`` (n × n): O(n² p + n³/3) time, O(n²) memory.
+
+    The kernel and the Cholesky factor of ``B`` are the only n × n arrays kept;
+    leverages (the diagonal of ``B⁻¹``, another n³/3 flops) are computed on first use.
 
     Requires a positive penalty on every coefficient (``B̃`` is the centred ``X``, or
     ``X̃`` with a penalised intercept). ``S⁻¹ = Λ⁻¹ − Λ⁻¹B̃ᵀD^½B⁻¹D^½B̃Λ⁻¹`` and
@@ -211,13 +283,43 @@ class DualCurvature(_LinearCurvature):
         self._inv_pen = 1.0 / penalty
         self._K = block.kernel(self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
         self._root = np.sqrt(d)
-        B = self._root[:, None] * self._K * self._root[None, :]
+        B = self._K * self._root[:, None]
+        B *= self._root[None, :]
         B[np.diag_indices_from(B)] += 1.0
-        self._chol = sla.cholesky(B, lower=True, check_finite=False)
-        inv, info = lapack.dpotri(self._chol, lower=1)
-        if info != 0:  # pragma: no cover - B ⪰ I is always invertible
-            raise np.linalg.LinAlgError("dpotri failed on I + D^½KD^½")
-        return np.diag(inv).copy(), block.n_params
+        # B is symmetric: its transpose is the same matrix in Fortran order, which
+        # LAPACK factors in place (no copy).
+        L, info = lapack.dpotrf(B.T, lower=1, clean=1, overwrite_a=1)
+        if info != 0:  # pragma: no cover - B ⪰ I is always positive definite
+            raise np.linalg.LinAlgError("Cholesky failed on I + D^½KD^½")
+        self._chol = L
+        self._diag_inv = None
+        return block.n_params
+
+    def _diag_B_inverse(self):
+        """``diag(B⁻¹)``: squared column norms of ``L⁻¹`` (one triangular inverse, n³/3)."""
+        if self._diag_inv is None:
+            Linv, info = lapack.dtrtri(self._chol, lower=1)
+            if info != 0:  # pragma: no cover - L has a positive diagonal
+                raise np.linalg.LinAlgError("Triangular inverse of the Cholesky factor failed.")
+            self._diag_inv = np.einsum("ij,ij->j", Linv, Linv)
+        return self._diag_inv
+
+    def _block_one_minus(self):
+        return self._diag_B_inverse().copy()
+
+    def _block_quadratic(self):
+        """``(1 − (B⁻¹)_ii) / d_i``; rows with ``d_i = 0`` from their kernel rows."""
+        d = self.d
+        quad = np.empty(d.shape[0])
+        pos = d > 0
+        quad[pos] = (1.0 - self._diag_B_inverse()[pos]) / d[pos]
+        zero = np.flatnonzero(~pos)
+        for start in range(0, zero.size, 256):
+            idx = zero[start : start + 256]
+            KT = self._K[idx]
+            W = self._B_solve(self._root[:, None] * KT.T)
+            quad[idx] = KT[np.arange(idx.size), idx] - np.einsum("ij,ji->i", KT * self._root, W)
+        return quad
 
     def _B_solve(self, R):
         return sla.cho_solve((self._chol, True), R, check_finite=False)
