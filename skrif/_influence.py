@@ -148,7 +148,7 @@ def parameter_change(problem, theta, d1, curvature, idx, method):
             )
             return np.full_like(theta, np.nan)
         coeffs = coeffs / one_minus[:, None]
-    G = problem.design.rows(idx).T @ coeffs
+    G = problem.design.rows_rmatvec(idx, coeffs)  # X̃_Tᵀ c without densifying sparse rows
     if method == "newton":
         if curvature.singular:
             raise ValueError(
