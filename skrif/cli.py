@@ -22,7 +22,7 @@ add a package for the same help text and parsing).
 
 Every anticipated bad input (missing or unreadable file, unknown or constant target
 column, non-numeric features without ``--one-hot``, missing values, a single class,
-too few rows, an unwritable output folder, existing report files without
+a target with too many classes, too few rows, an unwritable output folder, existing report files without
 ``--overwrite``) ends with a one-line ``skrif: error: ...`` message on stderr and exit
 status 1 (2 for malformed options, as argparse does). Files are written atomically
 (temporary file, then rename), so an interrupted run never leaves half a file.
@@ -47,6 +47,8 @@ OUTPUT_FILES = (
 #: Columns of ``influential_rows.csv``.
 INFLUENTIAL_COLUMNS = ("criterion", "rank", "row", "id", "label", "leverage", "rif", "if")
 MIN_TRAIN_ROWS = 20
+#: More distinct target values than this is not a classification target.
+MAX_CLASSES = 50
 MIN_TEST_ROWS = 5
 _TARGET_LABELS = {
     "test_proba": "test P(true class)",
@@ -160,7 +162,8 @@ def build_parser():
     model = report.add_argument_group("model")
     model.add_argument(
         "--model", choices=("auto", "logistic", "ridge"), default="auto",
-        help="auto (default): logistic for a two-valued or text target, ridge otherwise",
+        help="auto (default): logistic (binary or multinomial) for a two-valued or text "
+        "target, ridge otherwise",
     )
     model.add_argument(
         "--C", dest="C", type=_positive_float, default=None,
@@ -364,16 +367,16 @@ def _load_csv(args):
     kind = args.model
     if kind == "auto":
         kind = "logistic" if (len(values) == 2 or not numeric_target) else "ridge"
-    if kind == "logistic" and len(values) > 2:
+    if kind == "logistic" and len(values) > MAX_CLASSES:
         raise ReportError(
-            f"target column {args.target!r} has {len(values)} distinct values; skrif supports "
-            "binary logistic regression only: pick a two-class target, or --model ridge "
-            "for a numeric one."
+            f"target column {args.target!r} has {len(values)} distinct values, too many for "
+            f"classes (at most {MAX_CLASSES}): is it an identifier? Pick a class column, or "
+            "--model ridge for a numeric one."
         )
     if kind == "ridge" and not numeric_target:
         raise ReportError(
             f"target column {args.target!r} is not numeric, so --model ridge cannot fit it; "
-            "use --model logistic for a two-class target."
+            "use --model logistic for a class label."
         )
     if kind == "ridge" and args.C is not None:
         raise ReportError("--C sets LogisticRegression's penalty; for --model ridge use --alpha.")

@@ -152,6 +152,21 @@ def test_csv_report_ridge_in_process(csv_file, tmp_path, capsys):
     assert np.allclose(newton["predicted"], newton["actual"], rtol=1e-7, atol=1e-9)
 
 
+def test_csv_report_multiclass(csv_file, tmp_path, capsys):
+    frame = pd.read_csv(csv_file)
+    frame["label"] = np.array(["low", "mid", "high"])[np.digitize(frame["x0"], [-0.4, 0.4])]
+    path = tmp_path / "three.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "rep"
+    code = main(["report", "--data", str(path), "--target", "label", "--id-column", "customer",
+                 "--drop", "amount,region", "--n-sets", "4", "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    results, influential, md = _check_report(out, "Report written to")
+    assert set(influential["label"]) <= {"low", "mid", "high"}
+    assert "LogisticRegression(C=1.0" in md
+    assert set(results["target"]) == {"test_proba", "test_loss", "self_loss"}
+
+
 def _bad_inputs(tmp, csv_file):
     frame = pd.read_csv(csv_file)
     paths = {}
@@ -170,7 +185,7 @@ def _bad_inputs(tmp, csv_file):
     constant = frame.assign(label="yes")
     lonely = frame.assign(label="no")
     lonely.loc[0, "label"] = "yes"
-    three = frame.assign(label=np.array(["a", "b", "c"])[np.arange(len(frame)) % 3])
+    many = frame.assign(label=frame["customer"])
     afile = tmp / "a_file"
     afile.write_text("x")
     base = ["--target", "label", "--id-column", "customer", "--drop", "amount"]
@@ -183,7 +198,7 @@ def _bad_inputs(tmp, csv_file):
         (["--data", str(csv_file), *base], "non-numeric feature columns: region.*--one-hot"),
         (["--data", write("nan", with_nan), *base, "--one-hot"], "'x3' has 1 missing values"),
         (["--data", write("lonely", lonely), *base, "--one-hot"], "class 'yes'.*single row"),
-        (["--data", write("three", three), *base, "--one-hot"], "3 distinct values.*binary"),
+        (["--data", write("many", many), *base, "--one-hot"], "160 distinct values.*identifier"),
         (["--data", write("tiny", frame.iloc[:24]), *base, "--one-hot"], "at least 20 training"),
         (["--data", str(csv_file), *base, "--one-hot", "--out", str(afile / "sub")], "not a folder|cannot write"),
         (["--data", str(csv_file), *base, "--one-hot", "--out", str(afile)], "not a folder"),
