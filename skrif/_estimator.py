@@ -75,8 +75,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     estimator : estimator object, default=None
         The linear model to fit and attribute; ``None`` means
         ``LogisticRegression()``. Supported: ``Ridge``, ``LinearRegression`` (single
-        and multi-target, dense or sparse ``X``) and binary ``LogisticRegression``
-        with an L2 penalty or none (any solver). Anything else raises
+        and multi-target, dense or sparse ``X``), ``RidgeClassifier``,
+        ``LogisticRegression`` (binary or multinomial) with an L2 penalty or none
+        (any solver), ``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor``,
+        and ``SGDRegressor(loss="squared_error")`` / binary
+        ``SGDClassifier(loss="log_loss")`` with ``penalty="l2"`` (always polished to
+        their exact optimum; see the "Supported models" guide). Anything else raises
         :class:`~skrif.exceptions.UnsupportedModelError` in :meth:`fit`.
         A model trained elsewhere can be attributed without refitting it by
         wrapping it in :class:`sklearn.frozen.FrozenEstimator`; :meth:`fit` then
