@@ -121,10 +121,21 @@ def write_examples_page():
         parts += [_title(f"examples/{script.name}", "-")]
         if summary:
             parts += [".. code-block:: text", "", f"   {summary}", ""]
-        parts += [".. code-block:: python", ""]
+        language = "python" if _parses(source) else "text"  # never a lexer warning
+        parts += [f".. code-block:: {language}", ""]
         parts += [f"   {line}".rstrip() for line in source.splitlines()]
         parts.append("")
     (HERE / "examples.rst").write_text("\n".join(parts))
+
+
+def _parses(source):
+    import ast
+
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
 
 
 def _module_docstring(source):
