@@ -20,6 +20,7 @@ _METHOD_STYLE = {
 _TARGET_TITLES = {
     "test_proba": "Σ P(true class), test subset",
     "test_prediction": "Σ prediction, test subset",
+    "test_margin": "Σ decision toward true class, test subset",
     "test_loss": "Σ loss, test subset",
     "self_loss": "Σ loss, all training rows",
 }

@@ -50,12 +50,6 @@ MIN_TRAIN_ROWS = 20
 #: More distinct target values than this is not a classification target.
 MAX_CLASSES = 50
 MIN_TEST_ROWS = 5
-_TARGET_LABELS = {
-    "test_proba": "test P(true class)",
-    "test_prediction": "test prediction",
-    "test_loss": "test loss",
-    "self_loss": "training loss",
-}
 _METHOD_LABELS = {"if": "IF", "rif": "RIF", "newton": "NS"}
 
 

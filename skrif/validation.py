@@ -47,8 +47,9 @@ __all__ = [
 
 #: Removal-set strategies, see :func:`removal_sets`.
 STRATEGIES = ("random", "feature", "distance", "top_score")
-#: Targets of :func:`validate_influence`; ``"test_proba"`` is ``"test_prediction"``
-#: for regressors.
+#: Targets of :func:`validate_influence`. The first is ``"test_proba"`` for
+#: classifiers with ``predict_proba``, ``"test_margin"`` for other classifiers and
+#: ``"test_prediction"`` for regressors.
 VALIDATION_TARGETS = ("test_proba", "test_loss", "self_loss")
 PREDICTED_METHODS = ("if", "rif", "newton")
 
@@ -407,37 +408,51 @@ def total_loss_scores(est, X, y, *, method=None):
 
 
 class _TargetEvaluator:
-    """Values of the three validation targets at θ̂ + Δ, minus their values at θ̂."""
+    """Values of the three validation targets at θ̂ + Δ, minus their values at θ̂.
 
-    def __init__(self, est, X_eval, Y_eval):
+    The first target depends on the model: ``"test_proba"`` (probability of the true
+    class) for classifiers with ``predict_proba``, ``"test_margin"`` (decision
+    function toward the true class) for those without (``RidgeClassifier``), and
+    ``"test_prediction"`` (the prediction, e.g. ``exp(z)`` for log-link GLMs) for
+    regressors.
+    """
+
+    def __init__(self, est, X_eval, y_eval, Y_eval):
         state = _state(est)
-        self.objective = state.objective
-        self.classifier = state.classifier
-        q = state.q
         self.theta = state.theta
         self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
         self.design_train = state.problem.design
         self.Y_eval = Y_eval
         self.Y_train = state.problem.Y
-        if self.classifier:
-            self.prediction = est._target("predict_proba")
-            if q == 1:
-                self.true_class = Y_eval[:, 0].astype(int)
-            else:
-                self.true_class = np.argmax(Y_eval, axis=1)
-        else:
-            self.prediction = est._target("decision_function")
         self.loss = est._target("loss")
+        self.kind = "test_prediction"
+        if state.classifier:
+            self.true_class = np.searchsorted(est.classes_, np.asarray(y_eval).ravel())
+            try:
+                self.prediction = est._target("predict_proba")
+                self.kind = "test_proba"
+            except ValueError:  # no predict_proba: use the decision function
+                self.prediction = est._target("decision_function")
+                self.kind = "test_margin"
+        else:
+            self.prediction = est._target("predict")
+        self.names = (self.kind, "test_loss", "self_loss")
         self.Z_eval = self.design_eval.matvec(self.theta.T)
         self.Z_train = self.design_train.matvec(self.theta.T)
         self.base = self._values(self.Z_eval, self.Z_train)
 
+    def _first(self, Z_eval):
+        values = np.asarray(self.prediction.value(Z_eval), dtype=float)
+        rows = np.arange(values.shape[0])
+        if self.kind == "test_proba" or (self.kind == "test_margin" and values.shape[1] > 1):
+            return values[rows, self.true_class]
+        if self.kind == "test_margin":  # one decision value: positive toward classes_[1]
+            return values[:, 0] * (2.0 * self.true_class - 1.0)
+        return values
+
     def _values(self, Z_eval, Z_train):
-        pred = self.prediction.value(Z_eval)
-        if self.classifier:
-            pred = pred[np.arange(pred.shape[0]), self.true_class]
         return {
-            "test_proba": float(np.sum(pred)),
+            self.kind: float(np.sum(self._first(Z_eval))),
             "test_loss": float(np.sum(self.loss.value(Z_eval, self.Y_eval))),
             "self_loss": float(np.sum(self.loss.value(Z_train, self.Y_train))),
         }
@@ -560,8 +575,10 @@ def validate_influence(
 
     * ``"test_proba"``: total predicted probability of the true class over the test
       subset (:func:`select_eval_rows`: half highest-loss rows, half random). For
-      regressors this target is called ``"test_prediction"``: the total prediction
-      (summed over targets for multi-target models).
+      regressors it is ``"test_prediction"``, the total prediction (``exp(z)`` for
+      log-link GLMs; summed over targets for multi-target models); for classifiers
+      without ``predict_proba`` (``RidgeClassifier``) ``"test_margin"``, the total
+      decision function toward the true class.
     * ``"test_loss"``: total loss over the test subset (the model family's own
       pointwise loss: log-loss, squared error; unscaled, unweighted).
     * ``"self_loss"``: total training loss over **all** training rows, including
@@ -666,8 +683,8 @@ def validate_influence(
         max_fraction=max_fraction,
         random_state=rng,
     )
-    evaluator = _TargetEvaluator(est, X_eval, Y_eval)
-    targets = ("test_proba" if state.classifier else "test_prediction", "test_loss", "self_loss")
+    evaluator = _TargetEvaluator(est, X_eval, y_eval, Y_eval)
+    targets = evaluator.names
 
     progress_bar = _Progress(len(sets), progress, "refits")
     outputs = []
@@ -693,7 +710,7 @@ def validate_influence(
     for set_id, ((strategy, rows), (effects, times)) in enumerate(zip(sets, outputs)):
         for method, seconds in times.items():
             timings[method] += seconds
-        for name in VALIDATION_TARGETS:
+        for name in targets:
             actual = effects["refit"][name]
             for method in methods:
                 predicted = effects[method][name]
@@ -701,7 +718,7 @@ def validate_influence(
                 columns["strategy"].append(strategy)
                 columns["size"].append(len(rows))
                 columns["fraction"].append(len(rows) / n_train)
-                columns["target"].append(targets[VALIDATION_TARGETS.index(name)])
+                columns["target"].append(name)
                 columns["method"].append(method)
                 columns["predicted"].append(predicted)
                 columns["actual"].append(actual)

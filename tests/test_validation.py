@@ -241,6 +241,55 @@ def test_overparameterized_logistic_rif_accurate_if_underestimates():
             )
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ridge_classifier_margin_target_matches_sklearn_refits(n_classes):
+    """No predict_proba: the first target is the decision function toward the true class."""
+    from sklearn.linear_model import RidgeClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 5))
+    y = np.digitize(X[:, 0] + rng.normal(size=160), [-0.5, 0.5][: n_classes - 1])
+    est = InfluenceEstimator(RidgeClassifier(alpha=1.0)).fit(X[:120], y[:120])
+    out = validate_influence(est, X[120:], y[120:], n_sets=8, random_state=0, as_frame=False)
+    assert out["targets"] == ("test_margin", "test_loss", "self_loss")
+    ev = out["eval_rows"]
+    Xe, ye = X[120:][ev], y[120:][ev]
+
+    def margin(model):
+        d = model.decision_function(Xe)
+        return np.sum(d * (2 * ye - 1)) if d.ndim == 1 else np.sum(d[np.arange(len(ye)), ye])
+
+    base = margin(RidgeClassifier(alpha=1.0, solver="cholesky").fit(X[:120], y[:120]))
+    for set_id, (_, rows) in enumerate(out["sets"]):
+        keep = np.setdiff1d(np.arange(120), rows)
+        refit = RidgeClassifier(alpha=1.0, solver="cholesky").fit(X[:120][keep], y[:120][keep])
+        actual = margin(refit) - base
+        assert _row(out["results"], set_id, "test_margin", "rif", "actual") == pytest.approx(actual, rel=1e-8, abs=1e-10)
+        # least squares: the group Newton step is exact
+        assert _row(out["results"], set_id, "test_margin", "newton", "predicted") == pytest.approx(actual, rel=1e-8, abs=1e-10)
+
+
+def test_poisson_prediction_target_is_the_mean(ridge_problem):
+    """Log-link GLM: test_prediction sums exp(z), checked against PoissonRegressor refits."""
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 4))
+    y = rng.poisson(np.exp(X @ [0.4, 0.2, 0.0, -0.3]))
+    params = dict(alpha=0.1, tol=1e-12, max_iter=10_000)
+    est = InfluenceEstimator(PoissonRegressor(**params)).fit(X[:120], y[:120])
+    out = validate_influence(est, X[120:], y[120:], n_sets=4, random_state=0, as_frame=False)
+    assert out["targets"][0] == "test_prediction"
+    Xe = X[120:][out["eval_rows"]]
+    base = PoissonRegressor(**params).fit(X[:120], y[:120]).predict(Xe).sum()
+    for set_id, (_, rows) in enumerate(out["sets"]):
+        keep = np.setdiff1d(np.arange(120), rows)
+        refit = PoissonRegressor(**params).fit(X[:120][keep], y[:120][keep]).predict(Xe).sum()
+        assert _row(out["results"], set_id, "test_prediction", "if", "actual") == pytest.approx(
+            refit - base, rel=1e-6, abs=1e-8
+        )
+
+
 def test_predicted_effects_are_evaluated_at_predicted_parameters(ridge_problem):
     """predicted = F(θ̂ + Δ) − F(θ̂) with Δ from est.influence (not the linearization)."""
     est, X, y = ridge_problem
