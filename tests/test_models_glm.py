@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import statsmodels.api as sm
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
@@ -157,6 +159,7 @@ def test_unpenalised_poisson_matches_statsmodels_d_params():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
 def test_singular_hessian_uses_pseudo_inverse_and_indefinite_is_refused():
     # An unpenalised GLM on duplicated columns has a singular Hessian: pseudo-inverse
     # (minimum-norm changes, which split the change equally over the twin columns).
@@ -173,3 +176,25 @@ def test_singular_hessian_uses_pseudo_inverse_and_indefinite_is_refused():
     d = np.where(np.arange(len(y)) < 40, -1.0, 0.1)
     with pytest.raises(NotPositiveDefiniteError, match="negative eigenvalue.*power > 2"):
         MeanFormCurvature(design, d, 0.1, 0.0, 0.1, np.ones(len(y)))
+
+
+_PROPERTY_EST = {}
+
+
+def _property_estimator():
+    if not _PROPERTY_EST:
+        X, y, sw = _data("gamma", n=40)
+        _PROPERTY_EST["est"] = _fit("gamma", X, y, sw)
+    return _PROPERTY_EST["est"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.integers(0, 39), min_size=1, max_size=6, unique=True))
+def test_property_rif_additive_and_one_row_newton_equals_rif(rows):
+    # Two code paths (Sherman–Morrison per row vs Woodbury for a set) must agree on
+    # one row; RIF is additive over rows.
+    est = _property_estimator()
+    singles = [est.influence([r]) for r in rows]
+    np.testing.assert_allclose(est.influence(rows).coef, sum(c.coef for c in singles), atol=1e-12)
+    newton = est.influence(rows[:1], method="newton")
+    np.testing.assert_allclose(newton.coef, singles[0].coef, rtol=1e-9, atol=1e-14)

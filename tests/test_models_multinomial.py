@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
@@ -149,3 +151,25 @@ def test_leverages_and_classifier_interface():
     assert np.all((est.leverages_ >= 0) & (est.leverages_ <= 1))
     assert np.all(est.rescale_factors_ >= 1)
     np.testing.assert_allclose(est.predict_proba(X), est.estimator_.predict_proba(X))
+
+
+_PROPERTY_EST = {}
+
+
+def _property_estimator():
+    if not _PROPERTY_EST:
+        X, y, sw = _data(n=50, p=3, K=4, seed=5)
+        _PROPERTY_EST["est"] = InfluenceEstimator(_model(C=2.0)).fit(X, y, sample_weight=sw)
+    return _PROPERTY_EST["est"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.integers(0, 49), min_size=1, max_size=6, unique=True))
+def test_property_rif_additive_and_symmetric(rows):
+    est = _property_estimator()
+    change = est.influence(rows)
+    singles = [est.influence([r]) for r in rows]
+    np.testing.assert_allclose(change.coef, sum(c.coef for c in singles), atol=1e-12)
+    np.testing.assert_allclose(change.intercept, sum(c.intercept for c in singles), atol=1e-12)
+    np.testing.assert_allclose(change.coef.sum(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.sum(change.intercept), 0.0, atol=1e-12)
