@@ -10,6 +10,7 @@ gives ``d_params`` for the unpenalised Poisson model.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -198,3 +199,16 @@ def test_property_rif_additive_and_one_row_newton_equals_rif(rows):
     np.testing.assert_allclose(est.influence(rows).coef, sum(c.coef for c in singles), atol=1e-12)
     newton = est.influence(rows[:1], method="newton")
     np.testing.assert_allclose(newton.coef, singles[0].coef, rtol=1e-9, atol=1e-14)
+
+
+def test_sparse_input_gives_the_dense_answers():
+    X, y, sw = _data("poisson")
+    X[np.abs(X) < 0.3] = 0.0
+    dense = _fit("poisson", X, y, sw)
+    sparse = _fit("poisson", sp.csr_matrix(X), y, sw)
+    for method in ("if", "rif", "newton", "refit"):
+        np.testing.assert_allclose(
+            sparse.influence([1, 4], method=method).coef,
+            dense.influence([1, 4], method=method).coef,
+            atol=1e-12,
+        )

@@ -9,6 +9,7 @@ null space), and scikit-learn ``newton-cholesky`` refits at tol=1e-14.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,3 +174,16 @@ def test_property_rif_additive_and_symmetric(rows):
     np.testing.assert_allclose(change.intercept, sum(c.intercept for c in singles), atol=1e-12)
     np.testing.assert_allclose(change.coef.sum(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(np.sum(change.intercept), 0.0, atol=1e-12)
+
+
+def test_sparse_input_gives_the_dense_answers():
+    X, y, sw = _data()
+    X[np.abs(X) < 0.7] = 0.0
+    dense = InfluenceEstimator(_model()).fit(X, y, sample_weight=sw)
+    sparse = InfluenceEstimator(_model()).fit(sp.csr_matrix(X), y, sample_weight=sw)
+    for method in ("if", "rif", "newton", "refit"):
+        np.testing.assert_allclose(
+            sparse.influence([1, 4], method=method).coef,
+            dense.influence([1, 4], method=method).coef,
+            atol=1e-12,
+        )
