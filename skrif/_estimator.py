@@ -46,14 +46,25 @@ def _estimator_has(attr):
     return check
 
 
-def _check_prefit(model, n_features):
-    """Check that a frozen model is fitted and matches the training data's width."""
+def _check_prefit(model, n_features, feature_names):
+    """Check that a frozen model is fitted and matches the training data's columns."""
     check_is_fitted(model)
     fitted_width = getattr(model, "n_features_in_", n_features)
     if fitted_width != n_features:
         raise ValueError(
             f"The frozen {type(model).__name__} was fitted on {fitted_width} features "
             f"but X has {n_features}: pass the data the model was trained on."
+        )
+    fitted_names = getattr(model, "feature_names_in_", None)
+    if (
+        fitted_names is not None
+        and feature_names is not None
+        and not np.array_equal(fitted_names, feature_names)
+    ):
+        raise ValueError(
+            f"The frozen {type(model).__name__} was fitted on columns "
+            f"{list(fitted_names)} but X has columns {list(feature_names)}: pass the "
+            "data the model was trained on, with its columns in the same order."
         )
 
 
@@ -271,8 +282,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         # A FrozenEstimator is attributed as it is: clone returns it unchanged and
         # it is never refitted (see "Prefit models" in the user guide).
         self.estimator_ = clone(estimator)
+        # A frozen model fitted on a DataFrame checks feature names itself.
+        self._frozen_names = frozen and hasattr(model, "feature_names_in_")
         if frozen:
-            _check_prefit(model, X.shape[1])
+            _check_prefit(model, X.shape[1], getattr(self, "feature_names_in_", None))
         else:
             model = self.estimator_
             if sample_weight is None:
@@ -781,30 +794,37 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
 
+    def _delegated_X(self, X):
+        """Validate ``X``; a frozen model fitted on a DataFrame gets the (checked) frame."""
+        Xv = self._validate_X(X)
+        if getattr(self, "_frozen_names", False) and hasattr(X, "columns"):
+            return X
+        return Xv
+
     def predict(self, X):
         """Predict with the fitted (polished) estimator."""
-        X = self._validate_X(X)
+        X = self._delegated_X(X)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities from the fitted (polished) estimator."""
-        X = self._validate_X(X)
+        X = self._delegated_X(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities from the fitted (polished) estimator."""
-        X = self._validate_X(X)
+        X = self._delegated_X(X)
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Raw outputs (logits) from the fitted (polished) estimator."""
-        X = self._validate_X(X)
+        X = self._delegated_X(X)
         return self.estimator_.decision_function(X)
 
     def score(self, X, y, sample_weight=None):
         """The wrapped estimator's ``score``: accuracy for classifiers, R² otherwise."""
-        X = self._validate_X(X)
+        X = self._delegated_X(X)
         return self.estimator_.score(X, y, sample_weight=sample_weight)

@@ -13,6 +13,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone, is_classifier, is_regressor
@@ -406,6 +407,84 @@ def test_frozen_model_on_other_data_is_reported():
     assert est.optimality_gap_ > 1e-3
 
 
+def _mixed_frame(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "age": rng.normal(50, 10, n),
+            "dose": rng.normal(size=n),
+            "color": rng.choice(["red", "green", "blue"], n),
+        }
+    )
+    y = (df["dose"] + (df["color"] == "red") + rng.normal(size=n) > 0.5).astype(int)
+    return df, y
+
+
+def _column_transformer(sparse):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["age", "dose"]),
+            ("cat", OneHotEncoder(sparse_output=sparse), ["color"]),
+        ],
+        sparse_threshold=1.0 if sparse else 0.0,
+    )
+
+
+def test_fitted_pipeline_on_a_dataframe_is_attributed_frozen_without_warnings():
+    df, y = _mixed_frame()
+    fitted = Pipeline(
+        [("prep", _column_transformer(False)), ("lr", LogisticRegression(**TIGHT_LOGISTIC))]
+    ).set_output(transform="pandas").fit(df, y)
+    coef_before = fitted[-1].coef_.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no refit, no feature-name warnings
+        attributed = Pipeline(
+            [
+                ("prep", FrozenEstimator(fitted[:-1])),
+                ("model", InfluenceEstimator(FrozenEstimator(fitted[-1]))),
+            ]
+        ).fit(df, y)
+        assert_array_equal(attributed.predict_proba(df), fitted.predict_proba(df))
+        assert attributed.score(df, y) == fitted.score(df, y)
+    assert_array_equal(fitted[-1].coef_, coef_before)
+    model = attributed[-1]
+    assert model.optimality_gap_ < 1e-8
+    assert_array_equal(model.feature_names_in_, fitted[-1].feature_names_in_)
+    Xt = transform_through(attributed, df)
+    exact = logistic_refit(Xt.to_numpy(), y.to_numpy(), None, keep_without(len(y), 0, 1))
+    change = model.influence([0, 1], method="refit", as_frame=True)
+    assert change.coef.columns.tolist() == list(fitted[-1].feature_names_in_)
+    assert_allclose(change.coef.to_numpy(), exact.coef_ - coef_before, atol=1e-9)
+
+    # The frozen model checks that skrif got the columns it was trained on.
+    with pytest.raises(ValueError, match="same order"):
+        InfluenceEstimator(FrozenEstimator(fitted[-1])).fit(Xt[Xt.columns[::-1]], y)
+
+
+def test_column_transformer_with_sparse_one_hot_output():
+    df, y = _mixed_frame()
+    pipe = Pipeline(
+        [("prep", _column_transformer(True)), ("model", InfluenceEstimator(LogisticRegression(**TIGHT_LOGISTIC)))]
+    ).fit(df, y)
+    Xt = transform_through(pipe, df)
+    assert sp.issparse(Xt)
+    removed = [3, 50]
+    exact = logistic_refit(Xt.toarray(), y.to_numpy(), None, keep_without(len(y), *removed))
+    base = pipe[-1].estimator_
+    change = pipe[-1].influence(removed, method="refit")
+    assert_allclose(change.coef, exact.coef_ - base.coef_, atol=1e-9)
+    if hasattr(pipe[-1], "removal_effect"):
+        effect = pipe[-1].removal_effect(removed, Xt[:5], method="refit")
+        assert_allclose(
+            effect,
+            exact.decision_function(Xt[:5].toarray()) - pipe.decision_function(df.iloc[:5]),
+            atol=1e-8,
+        )
+
+
 # -- pandas -------------------------------------------------------------------------
 def _frames(n=40):
     X, y, _ = regression_data(n=n, p=3)
@@ -503,6 +582,18 @@ def test_pickle_and_joblib_round_trip_give_identical_results(tmp_path, wrapped, 
             a, b = est.influence(removed, method=method), other.influence(removed, method=method)
             assert_array_equal(a.coef, b.coef)
             assert_array_equal(a.intercept, b.intercept)
+
+
+def test_pickled_pipeline_gives_identical_attributions():
+    X, y, _ = classification_data()
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("model", InfluenceEstimator(LogisticRegression(**TIGHT_LOGISTIC)))]
+    ).fit(X, y)
+    again = pickle.loads(pickle.dumps(pipe))
+    assert_array_equal(again.predict_proba(X), pipe.predict_proba(X))
+    assert_array_equal(transform_through(again, X), transform_through(pipe, X))
+    a, b = pipe[-1].influence([2, 9]), again[-1].influence([2, 9])
+    assert_array_equal(a.coef, b.coef)
 
 
 # -- BLAS threads -------------------------------------------------------------------
