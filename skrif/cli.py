@@ -68,6 +68,26 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1, got {text!r}")
+    return value
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-zero integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a non-zero integer (-1 = all cores), got 0")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -180,9 +200,9 @@ def build_parser():
         "--top", type=_positive_int, default=20, metavar="K",
         help="rows per criterion in influential_rows.csv (default 20)",
     )
-    check.add_argument("--random-state", type=int, default=0, metavar="SEED", help="default 0")
+    check.add_argument("--random-state", type=_seed, default=0, metavar="SEED", help="default 0")
     check.add_argument(
-        "--n-jobs", type=int, default=None, metavar="N",
+        "--n-jobs", type=_n_jobs, default=None, metavar="N",
         help="parallel refits (joblib; -1 = all cores; default 1)",
     )
     out = report.add_argument_group("output")

@@ -231,6 +231,17 @@ def test_bad_input_subprocess_has_no_traceback(tmp_path):
     assert "Traceback" not in usage.stderr
 
 
+@pytest.mark.parametrize(
+    "option, value, message",
+    [("--n-jobs", "0", "non-zero"), ("--random-state", "-1", "0..2**32-1"), ("--test-size", "1.5", "fraction"),
+     ("--C", "-1", "positive"), ("--methods", "if,magic", "subset of if,rif,newton")],
+)
+def test_malformed_options_exit_2(option, value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", option, value])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_overwrite_replaces_atomically(csv_file, tmp_path, capsys):
     out = tmp_path / "rep"
     argv = ["report", "--data", str(csv_file), "--target", "amount", "--drop", "customer,label,region",
