@@ -108,15 +108,31 @@ class BlockCurvature(Curvature):
             keep = evals > SINGULAR_RTOL * max(evals.max(), np.finfo(float).tiny)
             self._F = evecs[:, keep] / np.sqrt(evals[keep])
             self.rank = int(keep.sum())
-        # Per-row K × K blocks M_i = V_i H⁺ V_iᵀ, by whitened rows in chunks.
-        self._M = np.empty((n, K, K))
-        chunk = max(1, 2**22 // (K * K * pt))
-        for start in range(0, n, chunk):
-            sl = slice(start, min(start + chunk, n))
-            W = self._whiten(self._expand(design.rows(sl)))  # (r, Kp̃', K)
-            self._M[sl] = np.einsum("rak,ral->rkl", W, W)
-        AM = self.A @ self._M
-        self.one_minus_leverage = 1.0 - np.max(np.linalg.eigvals(AM).real, axis=1)
+        self._M_cache = None
+        self._one_minus = None
+
+    @property
+    def _M(self):
+        """Per-row K × K blocks ``M_i = V_i H⁺ V_iᵀ`` (computed on first use: Newton
+        steps of a refit never need them), by whitened rows in chunks."""
+        if self._M_cache is None:
+            n, K, _ = self.A.shape
+            pt = self.design.n_params
+            M = np.empty((n, K, K))
+            chunk = max(1, 2**22 // (K * K * pt))
+            for start in range(0, n, chunk):
+                sl = slice(start, min(start + chunk, n))
+                W = self._whiten(self._expand(self.design.rows(sl)))  # (r, Kp̃', K)
+                M[sl] = np.einsum("rak,ral->rkl", W, W)
+            self._M_cache = M
+        return self._M_cache
+
+    @property
+    def one_minus_leverage(self):
+        if self._one_minus is None:
+            AM = self.A @ self._M
+            self._one_minus = 1.0 - np.max(np.linalg.eigvals(AM).real, axis=1)
+        return self._one_minus
 
     @property
     def singular(self):
