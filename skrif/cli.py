@@ -813,7 +813,10 @@ def main(argv=None):
         )
         return 1
     if not args.quiet:
-        print(text)
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # e.g. `skrif report | head`: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
