@@ -637,3 +637,35 @@ def test_as_frame_labels_the_numpy_result_of_any_removal(removed, method):
     assert labelled.intercept == plain.intercept
     # positions refer to the rows as passed to fit (here shuffled), labels follow them
     assert labelled.removed.tolist() == _X_SHUF.index[idx].tolist()
+
+
+def test_concurrent_fits_in_threads_match_sequential_search():
+    # No global state: a search fitting candidates in two threads at once gives the
+    # same results and the same attributions as a sequential one.
+    X, y, w = classification_data(seed=5)
+    grid = {"estimator__C": [0.1, 1.0, 10.0], "rescaled": [True, False]}
+
+    def search(n_jobs):
+        est = InfluenceEstimator(LogisticRegression(**TIGHT_LOGISTIC))
+        with joblib.parallel_backend("threading", n_jobs=n_jobs):
+            return GridSearchCV(est, grid, cv=3, n_jobs=n_jobs).fit(X, y, sample_weight=w)
+
+    sequential, threaded = search(1), search(2)
+    assert_array_equal(
+        sequential.cv_results_["mean_test_score"], threaded.cv_results_["mean_test_score"]
+    )
+    a = sequential.best_estimator_.influence([0, 4])
+    b = threaded.best_estimator_.influence([0, 4])
+    assert_allclose(a.coef, b.coef, rtol=1e-12, atol=1e-15)
+
+
+def test_frozen_model_trained_with_weights_needs_the_same_weights():
+    X, y, w = regression_data()
+    model = Ridge(solver="cholesky").fit(X, y, sample_weight=w)
+    est = InfluenceEstimator(FrozenEstimator(model)).fit(X, y, sample_weight=w)
+    assert est.optimality_gap_ < 1e-10
+    exact = ridge_refit(X, y, w, keep_without(len(y), 6))
+    change = est.influence([6], method="newton")  # exact for least squares
+    assert_allclose(change.coef, exact.coef_ - model.coef_, atol=1e-10)
+    with pytest.warns(OptimalityWarning):  # the weights it was trained with are missing
+        InfluenceEstimator(FrozenEstimator(model)).fit(X, y)
