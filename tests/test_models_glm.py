@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 import statsmodels.api as sm
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
 from skrif import InfluenceEstimator
@@ -212,3 +213,15 @@ def test_sparse_input_gives_the_dense_answers():
             dense.influence([1, 4], method=method).coef,
             atol=1e-12,
         )
+
+
+def test_non_convex_tweedie_point_refused_through_the_estimator():
+    # Tweedie power 3, log link: ℓ'' = −e^{−z} + 2y e^{−2z} < 0 wherever μ = e^z > 2y.
+    # A (frozen) model whose μ is far above every y sits where H is negative definite.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = rng.gamma(2.0, 1.0, size=50)
+    model = TweedieRegressor(power=3.0, alpha=0.0).fit(X, y)
+    model.intercept_ = np.log(10 * y.max())
+    with pytest.raises(NotPositiveDefiniteError, match="negative eigenvalue.*not convex"):
+        InfluenceEstimator(FrozenEstimator(model), polish=False).fit(X, y)
