@@ -210,8 +210,12 @@ def influence_scores(
 def self_quadratic(design, curvature):
     """``x̃_i H⁻¹ x̃_iᵀ`` for every training row, by chunked solves.
 
-    Cost O(n p̃²) primal, O(n² p̃ + n³) dual; memory O(chunk · p̃).
+    Cost O(n p̃²) primal, O(n² p̃ + n³) dual; memory O(chunk · p̃). Linear
+    curvatures have it already as a by-product of their leverages (O(n) then).
     """
+    fast = getattr(curvature, "self_quadratic", None)
+    if fast is not None and curvature.design is design:
+        return fast()
     quad = np.empty(design.n_samples)
     for sl, rows in design.row_chunks():
         quad[sl] = np.einsum("ij,ji->i", rows, curvature.solve(rows.T))

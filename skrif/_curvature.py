@@ -83,19 +83,6 @@ class Curvature:
     def leverages(self):
         return 1.0 - self.one_minus_leverage
 
-    def self_quadratic(self):
-        """``x̃_i H⁻¹ x̃_iᵀ`` for every training row, shape (n_samples,) (cached).
-
-        Generic version: chunked solves (one per row's worth of work); the linear
-        curvatures override it with a by-product of their leverages.
-        """
-        if self._quad is None:
-            quad = np.empty(self.design.n_samples)
-            for sl, rows in self.design.row_chunks():
-                quad[sl] = np.einsum("ij,ji->i", rows, self.solve(rows.T))
-            self._quad = quad
-        return self._quad
-
     def solve(self, G):  # pragma: no cover - interface
         """Return ``H⁻¹ G`` (pseudo-inverse if singular) for ``G`` (n_params, m)."""
         raise NotImplementedError
