@@ -1,4 +1,4 @@
-"""Hessians with coupled outputs: multinomial logistic regression (primal form).
+"""Hessians with coupled outputs: multinomial logistic regression (primal and dual).
 
 Parameters are ``θ`` of shape (K, p̃) (one row per class, intercept last), flattened
 class-major (``θ.ravel()``). Row i's term has gradient ``g_i = r_i ⊗ x̃_i`` and Hessian
@@ -30,7 +30,9 @@ pseudo-inverse is used instead (then reported by ``singular``).
 
 Cost: forming ``H`` O(n K² p̃²), factoring O(K³ p̃³), the per-row ``M_i`` by
 triangular solves O(n K³ p̃²) in row chunks, each removed row O(K³) after that;
-memory O(K² p̃² + n K²). Only the primal form exists.
+memory O(K² p̃² + n K²) in the primal form (:class:`BlockCurvature`). When
+``p̃ > n`` and every coefficient is penalised, :class:`DualBlockCurvature` works
+with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 """
 
 import warnings
@@ -221,3 +223,155 @@ class BlockCurvature(Curvature):
             )
         c = np.linalg.solve(C, r.reshape(-1)).reshape(k, K)
         return self.solve(rows.T @ c).T
+
+
+class DualBlockCurvature(BlockCurvature):
+    """Multinomial Hessian in the dual form, for ``p̃ > n`` (no (K p̃)² matrix).
+
+    With ``R_i = A_i^½`` and ``Z`` the nK × Kp matrix of rows ``R_iᵀ ⊗ x_iᵀ``, the
+    coefficient block is ``H_ww = λ I + ZᵀZ`` and Woodbury gives
+    ``H_ww⁻¹ = (I − Zᵀ B⁻¹ Z) / λ`` with ``B = λ I + R (XXᵀ ⊗ I_K) R`` (nK × nK,
+    Cholesky). An unpenalised intercept is reparametrized as ``b = Qβ`` with ``Q`` an
+    orthonormal basis of ``1_K⊥`` (this is the pseudo-inverse on the symmetric
+    parametrization, as in the primal form) and eliminated by its
+    (K − 1) × (K − 1) Schur complement ``S = H_ββ − H_βw H_ww⁻¹ H_wβ``.
+
+    Requires ``penalty_coef > 0`` and an unpenalised (or no) intercept. Cost
+    O(n² p + (nK)³) time and O((nK)²) memory; every other quantity (per-row K × K
+    blocks, solves, leave-T-out blocks) is read off the factorization.
+    """
+
+    def __init__(self, design, A, penalty_coef, penalty_intercept):
+        if not penalty_coef > 0 or (design.fit_intercept and penalty_intercept != 0):
+            raise ValueError("The dual multinomial form needs λ_w > 0 and an unpenalised intercept.")
+        Curvature.__init__(self, design, None)
+        self.A = np.asarray(A, dtype=float)
+        n, K, _ = self.A.shape
+        self.n_classes = K
+        self.n_params = K * design.n_params
+        self._lam = float(penalty_coef)
+        X = design.X
+        kern = X @ X.T
+        self._kern = np.asarray(kern.toarray() if hasattr(kern, "toarray") else kern, dtype=float)
+        evals, evecs = np.linalg.eigh(self.A)
+        self._R = (evecs * np.sqrt(np.clip(evals, 0.0, None))[:, None, :]) @ np.swapaxes(evecs, 1, 2)
+        # F = R (XXᵀ ⊗ I_K): (nK × nK), rows/columns ordered (row, class).
+        Rb = self._R  # (n, K, K)
+        F = np.einsum("ikl,ij->iljk", Rb, self._kern).reshape(n * K, n * K)
+        # B = λ I + R (Kern ⊗ I) R: block (i, j) = R_i Kern_ij R_j.
+        B = np.einsum("ikl,ij,jlm->ikjm", Rb, self._kern, Rb).reshape(n * K, n * K)
+        B[np.diag_indices_from(B)] += self._lam
+        self._chol = sla.cholesky(B, lower=True, check_finite=False)
+        self._F = F
+        self._n_null = 1 if design.fit_intercept else 0
+        self._border = design.fit_intercept
+        if self._border:
+            # Orthonormal basis of 1_K⊥.
+            Qfull = np.linalg.qr(np.hstack([np.ones((K, 1)), np.eye(K)[:, : K - 1]]))[0]
+            self._Q = Qfull[:, 1:]
+            AQ = self.A @ self._Q  # (n, K, K-1)
+            # C = H_wβ: columns Σ_i (A_i Q e_m) ⊗ x_i, stored as (K-1, K, p).
+            C = np.stack([np.asarray(X.T @ AQ[:, :, m]).T for m in range(K - 1)])
+            self._UC = np.stack([self._Hww_solve(C[m]) for m in range(K - 1)])  # (K-1, K, p)
+            Hbb = self._Q.T @ self.A.sum(axis=0) @ self._Q
+            S = Hbb - np.einsum("mkj,lkj->ml", C, self._UC)
+            self._S_chol = sla.cholesky(S, lower=True, check_finite=False)
+            if np.min(np.diag(self._S_chol)) ** 2 <= SINGULAR_RTOL * max(np.trace(Hbb), 1e-300):
+                raise np.linalg.LinAlgError("The intercepts are undetermined (no curvature).")
+        self.rank = self.n_params - self._n_null
+        self._M_cache = None
+        self._one_minus = None
+
+    # -- the coefficient block ---------------------------------------------
+    def _Z(self, Wv):
+        """``Z v`` for ``v`` = (K, p) coefficient blocks: (n, K)."""
+        Xw = np.asarray(self.design.X @ Wv.T)  # (n, K)
+        return np.einsum("ikl,il->ik", self._R, Xw)
+
+    def _Zt(self, U):
+        """``Zᵀ u`` for ``u`` of shape (n, K): (K, p)."""
+        RU = np.einsum("ikl,il->ik", self._R, U)
+        return np.asarray(self.design.X.T @ RU).T
+
+    def _Hww_solve(self, Wv):
+        n, K = self.A.shape[:2]
+        z = self._Z(Wv).reshape(-1)
+        y = sla.cho_solve((self._chol, True), z, check_finite=False).reshape(n, K)
+        return (Wv - self._Zt(y)) / self._lam
+
+    def _solve_theta(self, T):
+        """``H⁺ t`` for one θ-shaped (K, p̃) array."""
+        p = self.design.n_features
+        if not self._border:
+            return self._Hww_solve(T)
+        Gw, gb = T[:, :p], self._Q.T @ T[:, p]
+        Hg = self._Hww_solve(Gw)
+        rhs = gb - np.einsum("mkj,kj->m", self._UC, Gw)
+        beta = sla.cho_solve((self._S_chol, True), rhs, check_finite=False)
+        W = Hg - np.einsum("mkj,m->kj", self._UC, beta)
+        return np.hstack([W, (self._Q @ beta)[:, None]])
+
+    def _solve_flat(self, G):
+        K, pt = self.n_classes, self.design.n_params
+        cols = [self._solve_theta(G[:, j].reshape(K, pt)).reshape(-1) for j in range(G.shape[1])]
+        return np.stack(cols, axis=1)
+
+    # -- per-row blocks --------------------------------------------------------
+    def _row_blocks(self, idx):
+        """``V_T H⁺ V_Tᵀ`` (kK × kK), rows ordered (row, class)."""
+        n, K = self.A.shape[:2]
+        idx = np.asarray(idx)
+        k = len(idx)
+        cols = (idx[:, None] * K + np.arange(K)[None, :]).reshape(-1)
+        W = sla.solve_triangular(self._chol, self._F[:, cols], lower=True, check_finite=False)
+        out = (np.kron(self._kern[np.ix_(idx, idx)], np.eye(K)) - W.T @ W) / self._lam
+        if self._border:
+            E = self._border_rows(idx)  # (k, K, K-1): P_i U_C − Q
+            Sinv_Et = sla.cho_solve((self._S_chol, True), E.reshape(k * K, -1).T, check_finite=False)
+            out += E.reshape(k * K, -1) @ Sinv_Et
+        return out
+
+    def _border_rows(self, idx):
+        X = self.design.X[idx]
+        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X)
+        PU = np.einsum("mkj,ij->ikm", self._UC, X)  # (k, K, K-1)
+        return PU - self._Q[None]
+
+    @property
+    def _M(self):
+        if self._M_cache is None:
+            n, K = self.A.shape[:2]
+            M = np.empty((n, K, K))
+            W = sla.solve_triangular(self._chol, self._F, lower=True, check_finite=False)
+            W = W.reshape(n * K, n, K)
+            M[:] = np.einsum("aik,ail->ikl", W, W)
+            M = -M
+            M += np.diag(self._kern)[:, None, None] * np.eye(K)[None]
+            M /= self._lam
+            if self._border:
+                E = self._border_rows(np.arange(n))  # (n, K, K-1)
+                Sinv = sla.cho_solve((self._S_chol, True), np.eye(K - 1), check_finite=False)
+                M += E @ Sinv @ np.swapaxes(E, 1, 2)
+            self._M_cache = M
+        return self._M_cache
+
+    def inner(self, idx):
+        return self._row_blocks(idx)
+
+
+def factor_block_curvature(design, A, penalty_coef, penalty_intercept, mode="auto"):
+    """The cheaper of the primal and dual multinomial forms.
+
+    "auto" uses the dual form when ``p̃ > n``, every coefficient is penalised and
+    the intercept (if any) is unpenalised; it falls back to the primal form if the
+    dual one cannot determine the intercepts.
+    """
+    if mode == "auto":
+        dual_ok = penalty_coef > 0 and not (design.fit_intercept and penalty_intercept != 0)
+        mode = "dual" if dual_ok and design.n_params > design.n_samples else "primal"
+    if mode == "dual":
+        try:
+            return DualBlockCurvature(design, A, penalty_coef, penalty_intercept)
+        except np.linalg.LinAlgError:
+            pass
+    return BlockCurvature(design, A, penalty_coef, penalty_intercept)

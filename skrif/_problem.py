@@ -97,9 +97,9 @@ class Problem:
         """
         coef, intercept = self._penalty_scalars(weights)
         if np.ndim(d2) == 3:
-            from ._block_curvature import BlockCurvature
+            from ._block_curvature import factor_block_curvature
 
-            return BlockCurvature(self.design, d2, coef, intercept)
+            return factor_block_curvature(self.design, d2, coef, intercept)
         if self.objective.mean_form:
             from ._mean_form import MeanFormCurvature
 

@@ -187,3 +187,29 @@ def test_sparse_input_gives_the_dense_answers():
             dense.influence([1, 4], method=method).coef,
             atol=1e-12,
         )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_dual_form_matches_primal_and_newton_step(fit_intercept, sparse):
+    # p̃ > n: the dual (nK × nK) form is used; it must give the primal answers.
+    from skrif._block_curvature import BlockCurvature, DualBlockCurvature
+
+    X, y, sw = _data(n=30, p=45, K=3, seed=4)
+    Xin = sp.csr_matrix(X) if sparse else X
+    est = InfluenceEstimator(_model(C=0.7, fit_intercept=fit_intercept)).fit(
+        Xin, y, sample_weight=sw
+    )
+    dual = est._curvature
+    assert isinstance(dual, DualBlockCurvature)
+    primal = BlockCurvature(dual.design, dual.A, 1.0, 0.0)
+    np.testing.assert_allclose(dual.one_minus_leverage, primal.one_minus_leverage, atol=1e-12)
+    rows = np.array([2, 9, 17])
+    for method in ("if", "rif", "newton"):
+        got = dual.parameter_change(est._problem, est._theta, est._d1, rows, method)
+        want = primal.parameter_change(est._problem, est._theta, est._d1, rows, method)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+    for j in [0, 11]:
+        step = _loo_newton_step(est.estimator_, X, y, sw, j, 0.7)
+        got = _flat(est.influence([j]), fit_intercept)
+        np.testing.assert_allclose(got, step, rtol=1e-8, atol=1e-10 * np.abs(step).max())
