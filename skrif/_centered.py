@@ -85,3 +85,19 @@ class CenteredDesign(AugmentedDesign):
                 K[sa, sa] = Ca @ Ca.T
         K *= inv_penalty_coef
         return K
+
+    def kernel_rows(self, idx, inv_penalty_coef, inv_penalty_intercept=0):
+        """Rows ``idx`` of :meth:`kernel` (len(idx) × n): O(len(idx) · nnz(X))."""
+        if self.sparse:
+            K = super().kernel_rows(idx, 1.0, 0)
+            k = np.asarray(self.X @ self.shift).ravel()
+            K -= k[idx][:, None]
+            K -= k[None, :]
+            K += self.shift @ self.shift
+        else:
+            C = self.rows(idx)
+            K = np.empty((C.shape[0], self.n_samples))
+            for sl in self.row_slices():
+                K[:, sl] = C @ self.rows(sl).T
+        K *= inv_penalty_coef
+        return K

@@ -255,8 +255,10 @@ class PrimalCurvature(_LinearCurvature):
 class DualCurvature(_LinearCurvature):
     """Factor ``B = I + D^½ B̃ Λ⁻¹ B̃ᵀ D^½`` (n × n): O(n² p + n³/3) time, O(n²) memory.
 
-    The kernel and the Cholesky factor of ``B`` are the only n × n arrays kept;
-    leverages (the diagonal of ``B⁻¹``, another n³/3 flops) are computed on first use.
+    The Cholesky factor of ``B`` is the only n × n array kept (built in place from
+    the kernel; kernel rows needed later are recomputed, O(k · nnz(X)) for k rows);
+    leverages (the diagonal of ``B⁻¹``, another n³/3 flops and a temporary n × n
+    triangular inverse) are computed on first use.
 
     Requires a positive penalty on every coefficient (``B̃`` is the centred ``X``, or
     ``X̃`` with a penalised intercept). ``S⁻¹ = Λ⁻¹ − Λ⁻¹B̃ᵀD^½B⁻¹D^½B̃Λ⁻¹`` and
@@ -268,9 +270,12 @@ class DualCurvature(_LinearCurvature):
             raise ValueError("The dual form needs a positive penalty on every coefficient.")
         self._block = block
         self._inv_pen = 1.0 / penalty
-        self._K = block.kernel(self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
+        self._kernel_args = (self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
         self._root = np.sqrt(d)
-        B = self._K * self._root[:, None]
+        # B = I + D^½ K D^½ in place on the kernel: the factor is the only n × n
+        # array kept (kernel rows needed later are recomputed from X).
+        B = block.kernel(*self._kernel_args)
+        B *= self._root[:, None]
         B *= self._root[None, :]
         B[np.diag_indices_from(B)] += 1.0
         # B is symmetric: its transpose is the same matrix in Fortran order, which
@@ -303,7 +308,7 @@ class DualCurvature(_LinearCurvature):
         zero = np.flatnonzero(~pos)
         for start in range(0, zero.size, 256):
             idx = zero[start : start + 256]
-            KT = self._K[idx]
+            KT = self._block.kernel_rows(idx, *self._kernel_args)
             W = self._B_solve(self._root[:, None] * KT.T)
             quad[idx] = KT[np.arange(idx.size), idx] - np.einsum("ij,ji->i", KT * self._root, W)
         return quad
@@ -317,7 +322,7 @@ class DualCurvature(_LinearCurvature):
         return LV - self._inv_pen[:, None] * self._block.rmatvec(inner)
 
     def _block_inner(self, idx):
-        KT = self._K[idx]
+        KT = self._block.kernel_rows(idx, *self._kernel_args)
         return KT[:, idx] - (KT * self._root) @ self._B_solve(self._root[:, None] * KT.T)
 
 

@@ -129,7 +129,14 @@ class AugmentedDesign:
         O(nnz·n) sparse; the only n × n array allocated is the result.
         """
         if self.sparse:
-            K = (self.X @ self.X.T).toarray()
+            # Row blocks of the sparse product, densified one at a time: the
+            # sparse n × n intermediate of X @ X.T would cost more than K itself.
+            K = np.empty((self.n_samples, self.n_samples))
+            step = max(1, _BLOCK_FLOATS // max(self.n_samples, 1))
+            XT = self.X.T
+            for start in range(0, self.n_samples, step):
+                sl = slice(start, min(start + step, self.n_samples))
+                K[sl] = (self.X[sl] @ XT).toarray()
         else:
             K = self.X @ self.X.T  # NumPy uses a symmetric rank-k update for A @ A.T
         K *= inv_penalty_coef

@@ -93,3 +93,16 @@ def test_row_products_and_kernel_rows(sparse, fit_intercept):
     K = Xt @ (Xt.T / pen[:, None])
     np.testing.assert_allclose(design.kernel(0.5, 0.25 if fit_intercept else 0), K)
     np.testing.assert_allclose(design.kernel_rows(idx, 0.5, 0.25 if fit_intercept else 0), K[idx])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_centered_kernel_rows_match_kernel(sparse):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(25, 9)) * (rng.uniform(size=(25, 9)) < 0.5) + 3.0
+    shift = rng.normal(size=9)
+    design = CenteredDesign(sp.csr_matrix(X) if sparse else X, shift)
+    Xc = X - shift
+    K = Xc @ Xc.T * 0.5
+    idx = np.array([3, 24, 0])
+    np.testing.assert_allclose(design.kernel(0.5), K, atol=1e-10)
+    np.testing.assert_allclose(design.kernel_rows(idx, 0.5), K[idx], atol=1e-10)
