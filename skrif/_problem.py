@@ -153,7 +153,9 @@ class Problem:
             step = -factor.solve(grad).T
             size = np.linalg.norm(step)
             if not fresh and not size <= 0.125 * previous:
-                # The reused factorization no longer contracts fast: refactor here.
+                # The reused factorization no longer contracts fast: refactor here
+                # (releasing the old one first: one factorization alive at a time).
+                factor = None
                 factor, fresh = self.curvature(d2, s), True
                 step = -factor.solve(grad).T
                 size = np.linalg.norm(step)
