@@ -123,12 +123,13 @@ def write_report(meta, results, paper_rif, paper_fit):
                 "## Peak memory",
                 "",
                 "One fresh process per shape: data generated in place, then `InfluenceEstimator(default).fit`",
-                "and each attribution stage once. *peak RSS* is the process high-water mark minus",
+                "and each attribution stage once, as a user would run them (self-influence uses",
+                "the factorization stored by fit). *peak RSS* is the process high-water mark minus",
                 "its RSS after imports (so it includes X and the wrapped fit). *budget* =",
                 "size of X + 3·min(n, p)²·8 bytes + 100 MB. Stage columns: peak bytes",
                 "allocated during the stage beyond what was live before it (tracemalloc).",
                 "",
-                "| shape | model | X | peak RSS | budget | within | fit | all-n RIF | scores | newton 5% | refit 5% |",
+                "| shape | model | X | peak RSS | budget | within | fit | self-influence | scores | newton 5% | refit 5% |",
                 "|---|---|---|---|---|---|---|---|---|---|---|",
             ]
             for r in mem:
@@ -139,7 +140,7 @@ def write_report(meta, results, paper_rif, paper_fit):
                 lines.append(
                     f"| {_shape_label(r)} | {r['model']} | {m['X_bytes'] / MB:.0f} MB | {peak / MB:.0f} MB | "
                     f"{budget / MB:.0f} MB | {'yes' if peak <= budget else f'no ({peak / budget:.2f}×)'} | "
-                    + " | ".join(f"{st[k] / MB:.0f} MB" for k in ("skrif_fit", "all_n_rif", "influence_scores_100", "newton_5pct", "refit_5pct"))
+                    + " | ".join(f"{st[k] / MB:.0f} MB" for k in ("skrif_fit", "self_influence", "influence_scores_100", "newton_5pct", "refit_5pct"))
                     + " |"
                 )
     if glm:
