@@ -35,19 +35,34 @@ from .exceptions import HighLeverageWarning
 _CHUNK_ROWS = 2048
 
 
-def signed_gram(design, d):
-    """``X̃ᵀ diag(d) X̃`` for any sign of ``d``: O(n p̃²) dense, O(nnz·p̃) sparse."""
+def column_means(X):
+    """Column means of dense or sparse ``X`` (the centring shift)."""
+    return np.asarray(X.mean(axis=0), dtype=float).ravel()
+
+
+def signed_gram(design, d, shift=None):
+    """``X̃ᵀ diag(d) X̃`` for any sign of ``d``, with rows ``[x_i − shift, 1]`` if given.
+
+    O(n p̃²) dense (centred row blocks: no digits lost to large column means),
+    O(nnz·p̃) sparse (the shift is applied to the products).
+    """
     p = design.n_features
     G = np.empty((design.n_params, design.n_params))
     if design.sparse:
         G[:p, :p] = (design.X.T @ design.X.multiply(d[:, None]).tocsr()).toarray()
+        col = np.asarray(design.X.T @ d).ravel()
+        if shift is not None:
+            G[:p, :p] -= np.outer(col, shift) + np.outer(shift, col) - d.sum() * np.outer(shift, shift)
+            col = col - d.sum() * shift
     else:
         G[:p, :p] = 0.0
+        col = np.zeros(p)
         for start in range(0, design.n_samples, _CHUNK_ROWS):
             sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
-            G[:p, :p] += (design.X[sl] * d[sl, None]).T @ design.X[sl]
+            rows = design.X[sl] if shift is None else design.X[sl] - shift
+            G[:p, :p] += (rows * d[sl, None]).T @ rows
+            col += rows.T @ d[sl]
     if design.fit_intercept:
-        col = np.asarray(design.X.T @ d).ravel()
         G[:p, p] = col
         G[p, :p] = col
         G[p, p] = d.sum()
@@ -81,12 +96,16 @@ class MeanFormCurvature(Curvature):
 
     def __init__(self, design, d, penalty_coef, penalty_intercept, share_coef, shares=None):
         super().__init__(design, np.asarray(d, dtype=float))
-        H = signed_gram(design, self.d)
+        # An unpenalised intercept lets us work in centred coordinates θ_c = (w, b + x̄·w)
+        # (rows [x_i − x̄, 1], same penalty): large column means cost no digits.
+        self._xbar = None
+        if design.fit_intercept and penalty_intercept == 0 and design.n_features:
+            self._xbar = column_means(design.X)
+        H = signed_gram(design, self.d, self._xbar)
         p = design.n_features
         H[np.arange(p), np.arange(p)] += penalty_coef
         if design.fit_intercept:
             H[p, p] += penalty_intercept
-        self._H = H
         scale = max(np.max(np.abs(np.diag(H))), np.finfo(float).tiny)
         self._chol, self._basis = None, None
         try:
@@ -133,7 +152,7 @@ class MeanFormCurvature(Curvature):
         self.one_minus_leverage = np.empty(design.n_samples)
         for start in range(0, design.n_samples, _CHUNK_ROWS):
             sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
-            U = design.rows(sl) @ self._V
+            U = self._rows(sl) @ self._V
             Dinv = self._shift(self._eps[sl])
             self.one_minus_leverage[sl] = 1.0 - self.d[sl] * np.einsum("ij,ij->i", U * Dinv, U)
 
@@ -146,13 +165,39 @@ class MeanFormCurvature(Curvature):
             return sla.solve_triangular(self._chol, G, lower=True, check_finite=False)
         return (self._basis.T @ G) / np.sqrt(self._evals)[:, None]
 
-    def solve(self, G):
+    def _rows(self, idx):
+        """Design rows in the centred coordinates: ``[x_i − x̄, 1]``."""
+        rows = self.design.rows(idx)
+        if self._xbar is not None:
+            rows[:, : self.design.n_features] -= self._xbar
+        return rows
+
+    def _to_centred(self, G):
+        """Gradient-like columns (n_params, m) into centred coordinates (``Tᵀ G``)."""
+        if self._xbar is None:
+            return G
+        G = np.array(G, dtype=float)
+        G[:-1] -= np.outer(self._xbar, G[-1])
+        return G
+
+    def _from_centred(self, D):
+        """Parameter-like columns (n_params, m) back from centred coordinates (``T D``)."""
+        if self._xbar is None:
+            return D
+        D = np.array(D, dtype=float)
+        D[-1] -= self._xbar @ D[:-1]
+        return D
+
+    def _solve_centred(self, G):
         if self._chol is not None:
             return sla.cho_solve((self._chol, True), G, check_finite=False)
         return self._basis @ ((self._basis.T @ G) / self._evals[:, None])
 
+    def solve(self, G):
+        return self._from_centred(self._solve_centred(self._to_centred(G)))
+
     def inner(self, idx):
-        W = self._whiten(self.design.rows(idx).T)
+        W = self._whiten(self._rows(idx).T)
         return W.T @ W
 
     def parameter_change(self, problem, theta, d1, idx, method):
@@ -160,11 +205,11 @@ class MeanFormCurvature(Curvature):
         wt = np.array(theta, dtype=float)
         if self.design.fit_intercept:
             wt[:, -1] = 0.0
-        rows = self.design.rows(idx)
+        rows = self._rows(idx)
         eps = self._eps[idx]
         if method == "if":
             G = rows.T @ d1[idx] + np.sum(eps) * wt.T
-            return self.solve(G).T
+            return self._from_centred(self._solve_centred(G)).T
         U = rows @ self._V  # (k, p̃)
         omega = self._V.T @ wt.T  # (p̃, q)
         dT = self.d[idx]
@@ -186,7 +231,7 @@ class MeanFormCurvature(Curvature):
                 return np.full_like(wt, np.nan)
             proj = np.einsum("kp,kqp->kq", U, Da)
             coords = Da + Du[:, None, :] * (dT[:, None] * proj / one_minus[:, None])[:, :, None]
-            return (self._V @ coords.sum(axis=0).T).T
+            return self._from_centred(self._V @ coords.sum(axis=0).T).T
         # Group Newton step: (H − ε_T P − X̃_Tᵀ D_T X̃_T)⁻¹ Σ_T g_j, Woodbury in V coords.
         Dinv = self._shift(np.array([np.sum(eps)]))[0]  # (p̃,)
         a = self._V.T @ (rows.T @ d1[idx]) + np.sum(eps) * omega  # (p̃, q)
@@ -206,4 +251,4 @@ class MeanFormCurvature(Curvature):
             )
         y = np.linalg.solve(C, dT[:, None] * (U @ Da))
         coords = Da + DU.T @ y
-        return (self._V @ coords).T
+        return self._from_centred(self._V @ coords).T

@@ -225,3 +225,34 @@ def test_non_convex_tweedie_point_refused_through_the_estimator():
     model.intercept_ = np.log(10 * y.max())
     with pytest.raises(NotPositiveDefiniteError, match="negative eigenvalue.*not convex"):
         InfluenceEstimator(FrozenEstimator(model), polish=False).fit(X, y)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_large_column_means_lose_no_digits(offset):
+    # Identity-link Tweedie power 0 is Ridge(alpha=α·S) in closed form (the mean-form
+    # objective times 2S); removing row j gives Ridge(alpha=α·(S − s_j)). Columns with
+    # mean 1e3 and spread 1 make the raw-coordinate Hessian singular to working
+    # precision; skrif works in centred coordinates.
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    n, p, alpha = 60, 4, 0.05
+    X = rng.normal(size=(n, p)) + offset
+    y = (X - offset) @ np.linspace(-1, 1, p) + rng.normal(size=n) + 5
+    sw = rng.uniform(0.5, 2.0, size=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = InfluenceEstimator(TweedieRegressor(power=0.0, alpha=alpha)).fit(X, y, sample_weight=sw)
+    full = Ridge(alpha=alpha * sw.sum(), solver="cholesky").fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(est.estimator_.coef_, full.coef_, rtol=1e-10)
+    for j in [0, 7, 33]:
+        keep = np.arange(n) != j
+        ref = Ridge(alpha=alpha * sw[keep].sum(), solver="cholesky")
+        ref.fit(X[keep], y[keep], sample_weight=sw[keep])
+        change = est.influence([j])
+        np.testing.assert_allclose(
+            est.estimator_.coef_ + change.coef, ref.coef_, rtol=1e-9, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            est.estimator_.intercept_ + change.intercept, ref.intercept_, rtol=1e-9
+        )
