@@ -41,7 +41,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError
-from ._mean_form import signed_gram
+from ._mean_form import column_means, signed_gram
 from .exceptions import HighLeverageWarning
 
 #: ``1 − h_i`` at or below this (``h_i`` the largest eigenvalue of ``A_i M_i``)
@@ -77,10 +77,11 @@ class BlockCurvature(Curvature):
         self.n_classes = K
         pt = design.n_params
         self.n_params = K * pt
+        self._xbar = _centring_shift(design, penalty_intercept)
         H = np.zeros((K, pt, K, pt))
         for k in range(K):
             for m in range(k, K):
-                block = signed_gram(design, self.A[:, k, m])
+                block = signed_gram(design, self.A[:, k, m], self._xbar)
                 H[k, :, m, :] = block
                 H[m, :, k, :] = block.T
         H = H.reshape(K * pt, K * pt)
@@ -124,7 +125,7 @@ class BlockCurvature(Curvature):
             chunk = max(1, 2**22 // (K * K * pt))
             for start in range(0, n, chunk):
                 sl = slice(start, min(start + chunk, n))
-                W = self._whiten(self._expand(self.design.rows(sl)))  # (r, Kp̃', K)
+                W = self._whiten(self._expand(self._rows(sl)))  # (r, Kp̃', K)
                 M[sl] = np.einsum("rak,ral->rkl", W, W)
             self._M_cache = M
         return self._M_cache
@@ -172,16 +173,28 @@ class BlockCurvature(Curvature):
             return self._project(X)
         return self._F @ (self._F.T @ G)
 
+    def _rows(self, idx):
+        """Design rows in centred coordinates ``[x_i − x̄, 1]`` (see ``_centring_shift``)."""
+        rows = self.design.rows(idx)
+        if self._xbar is not None:
+            rows[:, : self.design.n_features] -= self._xbar
+        return rows
+
     def solve(self, G):
-        G = np.asarray(G, dtype=float)
-        pt = self.design.n_params
-        if G.shape[0] == pt and G.ndim == 2 and G.shape[1] == self.n_classes:
-            return self._solve_flat(G.T.reshape(-1, 1)).reshape(self.n_classes, pt).T
-        return self._solve_flat(G)
+        G = np.array(G, dtype=float)
+        K, pt = self.n_classes, self.design.n_params
+        single = G.shape[0] == pt and G.ndim == 2 and G.shape[1] == K
+        blocks = G.T.reshape(K, pt, 1) if single else G.reshape(K, pt, -1)
+        if self._xbar is not None:  # gradients into centred coordinates (Tᵀ g)
+            blocks[:, :-1, :] -= self._xbar[None, :, None] * blocks[:, -1:, :]
+        out = self._solve_flat(blocks.reshape(K * pt, -1)).reshape(K, pt, -1)
+        if self._xbar is not None:  # parameters back (T d)
+            out[:, -1, :] -= np.einsum("j,kjm->km", self._xbar, out[:, :-1, :])
+        return out[:, :, 0].T if single else out.reshape(K * pt, -1)
 
     def inner(self, idx):
         """``V_T H⁺ V_Tᵀ`` (kK × kK), rows ordered (row, class)."""
-        W = self._whiten(self._expand(self.design.rows(idx)))  # (k, Kp̃, K)
+        W = self._whiten(self._expand(self._rows(idx)))  # (k, Kp̃, K)
         W = np.moveaxis(W, 0, 1).reshape(W.shape[1], -1)
         return W.T @ W
 
@@ -251,18 +264,18 @@ class DualBlockCurvature(BlockCurvature):
         self.n_params = K * design.n_params
         self._lam = float(penalty_coef)
         X = design.X
-        kern = X @ X.T
-        self._kern = np.asarray(kern.toarray() if hasattr(kern, "toarray") else kern, dtype=float)
+        self._xbar = _centring_shift(design, penalty_intercept)
+        self._kern = _centred_kernel(X, self._xbar)
         evals, evecs = np.linalg.eigh(self.A)
         self._R = (evecs * np.sqrt(np.clip(evals, 0.0, None))[:, None, :]) @ np.swapaxes(evecs, 1, 2)
         # F = R (XXᵀ ⊗ I_K): (nK × nK), rows/columns ordered (row, class).
         Rb = self._R  # (n, K, K)
-        F = np.einsum("ikl,ij->iljk", Rb, self._kern).reshape(n * K, n * K)
+        RK = np.einsum("ikl,ij->iljk", Rb, self._kern).reshape(n * K, n * K)
         # B = λ I + R (Kern ⊗ I) R: block (i, j) = R_i Kern_ij R_j.
         B = np.einsum("ikl,ij,jlm->ikjm", Rb, self._kern, Rb).reshape(n * K, n * K)
         B[np.diag_indices_from(B)] += self._lam
         self._chol = sla.cholesky(B, lower=True, check_finite=False)
-        self._F = F
+        self._RK = RK
         self._n_null = 1 if design.fit_intercept else 0
         self._border = design.fit_intercept
         if self._border:
@@ -271,7 +284,7 @@ class DualBlockCurvature(BlockCurvature):
             self._Q = Qfull[:, 1:]
             AQ = self.A @ self._Q  # (n, K, K-1)
             # C = H_wβ: columns Σ_i (A_i Q e_m) ⊗ x_i, stored as (K-1, K, p).
-            C = np.stack([np.asarray(X.T @ AQ[:, :, m]).T for m in range(K - 1)])
+            C = np.stack([self._Xt(AQ[:, :, m]).T for m in range(K - 1)])
             self._UC = np.stack([self._Hww_solve(C[m]) for m in range(K - 1)])  # (K-1, K, p)
             Hbb = self._Q.T @ self.A.sum(axis=0) @ self._Q
             S = Hbb - np.einsum("mkj,lkj->ml", C, self._UC)
@@ -283,15 +296,23 @@ class DualBlockCurvature(BlockCurvature):
         self._one_minus = None
 
     # -- the coefficient block ---------------------------------------------
+    def _X(self, V):
+        """Centred ``(X − 1x̄ᵀ) V``, shifting after the product (no copy of X)."""
+        out = np.asarray(self.design.X @ V)
+        return out if self._xbar is None else out - self._xbar @ V
+
+    def _Xt(self, U):
+        """Centred ``(X − 1x̄ᵀ)ᵀ U``."""
+        out = np.asarray(self.design.X.T @ U)
+        return out if self._xbar is None else out - np.outer(self._xbar, U.sum(axis=0))
+
     def _Z(self, Wv):
         """``Z v`` for ``v`` = (K, p) coefficient blocks: (n, K)."""
-        Xw = np.asarray(self.design.X @ Wv.T)  # (n, K)
-        return np.einsum("ikl,il->ik", self._R, Xw)
+        return np.einsum("ikl,il->ik", self._R, self._X(Wv.T))
 
     def _Zt(self, U):
         """``Zᵀ u`` for ``u`` of shape (n, K): (K, p)."""
-        RU = np.einsum("ikl,il->ik", self._R, U)
-        return np.asarray(self.design.X.T @ RU).T
+        return self._Xt(np.einsum("ikl,il->ik", self._R, U)).T
 
     def _Hww_solve(self, Wv):
         n, K = self.A.shape[:2]
@@ -323,7 +344,7 @@ class DualBlockCurvature(BlockCurvature):
         idx = np.asarray(idx)
         k = len(idx)
         cols = (idx[:, None] * K + np.arange(K)[None, :]).reshape(-1)
-        W = sla.solve_triangular(self._chol, self._F[:, cols], lower=True, check_finite=False)
+        W = sla.solve_triangular(self._chol, self._RK[:, cols], lower=True, check_finite=False)
         out = (np.kron(self._kern[np.ix_(idx, idx)], np.eye(K)) - W.T @ W) / self._lam
         if self._border:
             E = self._border_rows(idx)  # (k, K, K-1): P_i U_C − Q
@@ -333,7 +354,7 @@ class DualBlockCurvature(BlockCurvature):
 
     def _border_rows(self, idx):
         X = self.design.X[idx]
-        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X)
+        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X) - self._xbar
         PU = np.einsum("mkj,ij->ikm", self._UC, X)  # (k, K, K-1)
         return PU - self._Q[None]
 
@@ -342,7 +363,7 @@ class DualBlockCurvature(BlockCurvature):
         if self._M_cache is None:
             n, K = self.A.shape[:2]
             M = np.empty((n, K, K))
-            W = sla.solve_triangular(self._chol, self._F, lower=True, check_finite=False)
+            W = sla.solve_triangular(self._chol, self._RK, lower=True, check_finite=False)
             W = W.reshape(n * K, n, K)
             M[:] = np.einsum("aik,ail->ikl", W, W)
             M = -M
@@ -357,6 +378,41 @@ class DualBlockCurvature(BlockCurvature):
 
     def inner(self, idx):
         return self._row_blocks(idx)
+
+
+def _centring_shift(design, penalty_intercept):
+    """Column means when the intercept is unpenalised, else ``None``.
+
+    With an unpenalised intercept skrif works in the centred coordinates
+    ``θ_c = (w_k, b_k + x̄·w_k)`` (rows ``[x_i − x̄, 1]``; same penalty, same null
+    space ``1_K ⊗ ·``): columns with large means then cost no digits. Gradients
+    enter as ``Tᵀ g`` and changes leave as ``T d`` (:meth:`BlockCurvature.solve`).
+    """
+    if design.fit_intercept and penalty_intercept == 0 and design.n_features:
+        return column_means(design.X)
+    return None
+
+
+def _centred_kernel(X, shift, block=1024):
+    """``(X − 1sᵀ)(X − 1sᵀ)ᵀ`` (n × n): centred row blocks for dense X; the
+    expanded form (shift applied to the products) for sparse X."""
+    n = X.shape[0]
+    if hasattr(X, "toarray"):
+        K = np.asarray((X @ X.T).toarray(), dtype=float)
+        if shift is not None:
+            Xs = np.asarray(X @ shift).ravel()
+            K -= Xs[:, None] + Xs[None, :] - shift @ shift
+        return K
+    if shift is None:
+        return X @ X.T
+    K = np.empty((n, n))
+    for a in range(0, n, block):
+        A = X[a : a + block] - shift
+        for b in range(0, a + 1, block):
+            Bm = X[b : b + block] - shift
+            K[a : a + block, b : b + block] = A @ Bm.T
+            K[b : b + block, a : a + block] = K[a : a + block, b : b + block].T
+    return K
 
 
 def factor_block_curvature(design, A, penalty_coef, penalty_intercept, mode="auto"):

@@ -213,3 +213,23 @@ def test_dual_form_matches_primal_and_newton_step(fit_intercept, sparse):
         step = _loo_newton_step(est.estimator_, X, y, sw, j, 0.7)
         got = _flat(est.influence([j]), fit_intercept)
         np.testing.assert_allclose(got, step, rtol=1e-8, atol=1e-10 * np.abs(step).max())
+
+
+@pytest.mark.filterwarnings("ignore")  # scikit-learn's own solver struggles here
+@pytest.mark.parametrize("shape", [(80, 4), (30, 45)], ids=["primal", "dual"])
+def test_large_column_means_lose_no_digits(shape):
+    # Shifting every column by 1e3 leaves the coefficient changes unchanged and moves
+    # the intercept changes by −1e3 Σ_j Δw_kj (translation equivariance); the shifted
+    # problem is singular to working precision in raw coordinates.
+    n, p = shape
+    X, y, sw = _data(n=n, p=p, seed=3)
+    base = InfluenceEstimator(_model()).fit(X, y, sample_weight=sw)
+    shifted = InfluenceEstimator(_model()).fit(X + 1e3, y, sample_weight=sw)
+    for method in ("rif", "newton"):
+        want = base.influence([3, 4], method=method)
+        got = shifted.influence([3, 4], method=method)
+        scale = np.abs(want.coef).max()
+        np.testing.assert_allclose(got.coef, want.coef, atol=1e-9 * scale)
+        np.testing.assert_allclose(
+            got.intercept, want.intercept - 1e3 * want.coef.sum(axis=1), atol=1e-5 * scale
+        )
