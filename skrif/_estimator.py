@@ -19,10 +19,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from . import _attribution
+from . import _attribution, _audit
 from ._attribution import ADDITIVE_METHODS
 from ._frames import change_as_frame, training_index_of
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
+from ._influence import check_fraction
 from ._objectives import objective_class_for
 from ._problem import Problem, warn_not_converged
 from ._targets import make_target
@@ -402,7 +403,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"method must be one of {METHODS} or None; got {method!r}.")
         return method
 
-    def influence(self, X_removed_idx, *, method=None, as_frame=False):
+    def influence(self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0):
         """Predict the parameter change caused by removing training rows.
 
         Parameters
@@ -428,13 +429,25 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             2-D), ``intercept`` as a float or Series, and ``removed`` as the row
             labels of the training DataFrame (positions if ``X`` was not a
             DataFrame). Requires pandas.
+        fraction : float, default=1.0
+            Downweight the rows instead of removing them: their sample weights are
+            multiplied by ``1 − fraction`` (1 removes them, 0.5 halves their
+            weight, a negative value upweights them; at most 1). ``"if"`` scales
+            the gradient by ``t = fraction``, ``"rif"`` is ``t H⁻¹ g_i / (1 − t
+            h_i)`` per row (Sherman–Morrison: still the exact one-row Newton step,
+            exact for least squares), ``"newton"`` ``(H − t Σ H_i)⁻¹ t Σ g_i`` and
+            ``"refit"`` refits with the reweighted sample weights. For
+            mean-form models (GLMs, SGD) and multinomial logistic regression,
+            ``"newton"`` factors the reweighted Hessian afresh and ``"rif"`` does so
+            once per row. ``SGD*`` models keep a downweighted row's share of the
+            penalty (only removal drops it), as their objective does.
 
         Returns
         -------
         change : ParameterChange
             ``change.coef`` and ``change.intercept`` are the parameters *without* the
-            rows minus *with* them, shaped like ``estimator_.coef_`` and
-            ``estimator_.intercept_``.
+            rows (or with them reweighted) minus *with* them, shaped like
+            ``estimator_.coef_`` and ``estimator_.intercept_``.
 
         Notes
         -----
@@ -446,7 +459,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         method = self._resolve_method(method)
         idx = check_removed_rows(X_removed_idx, self._problem.design.n_samples)
-        delta = parameter_change(self._problem, self._theta, self._d1, self._curvature, idx, method)
+        fraction = check_fraction(fraction)
+        delta = parameter_change(
+            self._problem, self._theta, self._d1, self._curvature, idx, method, fraction
+        )
         coef, intercept = self._problem.objective.split_theta(delta, self.estimator_)
         change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
         return change_as_frame(self, change) if as_frame else change
@@ -828,3 +844,214 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """The wrapped estimator's ``score``: accuracy for classifiers, R² otherwise."""
         X = self._delegated_X(X)
         return self.estimator_.score(X, y, sample_weight=sample_weight)
+
+    # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
+    def loo_predict(self, *, target="decision_function", method=None):
+        """Approximate leave-one-out predictions for every training row.
+
+        ``out[i]`` is the target of training row ``i`` evaluated with the model
+        fitted *without* row ``i``: ``F_i(θ̂ + Δ_{−i})``, i.e. its value on the fitted
+        model plus its :meth:`self_influence`. With ``"rif"`` (the default) ``Δ_{−i}``
+        is one exact Newton step on the leave-one-out objective: for least squares
+        (``Ridge``, ``LinearRegression``) these are the exact leave-one-out values
+        (as ``RidgeCV``'s efficient leave-one-out), otherwise a close approximation.
+
+        Parameters
+        ----------
+        target : {"decision_function", "predict_proba", "predict", "loss"}, \
+                default="decision_function"
+            See :meth:`removal_effect`; evaluated on the training rows (with their
+            own targets for ``"loss"``).
+        method : {"if", "rif"}, default=None
+            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+
+        Returns
+        -------
+        loo : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            NaN for rows with leverage 1 under ``"rif"`` (their leave-one-out model
+            is undetermined; a :class:`~skrif.exceptions.HighLeverageWarning` is
+            emitted).
+
+        See Also
+        --------
+        loo_score : the wrapped estimator's score of these predictions.
+
+        Notes
+        -----
+        No refit and no n × n matrix: O(n) beyond the factorization for Ridge,
+        LinearRegression and binary logistic regression (``x̃_i H⁻¹ x̃_iᵀ`` is a
+        by-product of the leverages), O(n p̃²) for mean-form GLMs/SGD and
+        multinomial models.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import Ridge
+        >>> from skrif import InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(30, 3)); y = X @ [1.0, 2.0, 0.0] + rng.normal(size=30)
+        >>> est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+        >>> loo = est.loo_predict()
+        >>> keep = np.arange(30) != 4
+        >>> refit = Ridge(alpha=1.0).fit(X[keep], y[keep])
+        >>> bool(np.isclose(loo[4], refit.predict(X[4:5])[0]))
+        True
+        """
+        target = self._target(target)
+        method = self._additive_method(method, "loo_predict")
+        values = _audit.loo_predict(
+            self._problem, self._theta, self._d1, self._curvature, target, method
+        )
+        return target.finalize(values)
+
+    def loo_score(self, *, method=None):
+        """Leave-one-out score of the model on its training data, without refitting.
+
+        Accuracy of the leave-one-out predicted classes for classifiers, R² of the
+        leave-one-out predictions for regressors (as the wrapped estimator's
+        ``score``, unweighted), from :meth:`loo_predict`.
+
+        Parameters
+        ----------
+        method : {"if", "rif"}, default=None
+            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        ValueError
+            If some leave-one-out prediction is undefined (rows with leverage 1).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from skrif import InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(80, 3)); y = (X[:, 0] + rng.normal(size=80) > 0).astype(int)
+        >>> est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-10))
+        >>> est = est.fit(X, y)
+        >>> bool(est.loo_score() <= est.score(X, y))  # optimism of the training score
+        True
+        """
+        check_is_fitted(self)
+        problem = self._problem
+        classifier = problem.objective.is_classifier
+        loo = self.loo_predict(target="decision_function" if classifier else "predict", method=method)
+        if np.any(np.isnan(loo)):
+            raise ValueError(
+                "Some leave-one-out predictions are undefined (rows with leverage 1); "
+                "use method='if' or add a penalty."
+            )
+        if classifier:
+            Z = loo.reshape(len(loo), -1)
+            return float(np.mean(
+                _audit.predicted_classes(Z) == _audit.true_classes(problem.objective, problem.Y)
+            ))
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(problem.Y.reshape(loo.shape), loo))
+
+    def removal_to_flip(
+        self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=10
+    ):
+        """The smallest set of training rows whose removal flips a conclusion.
+
+        Robustness auditing ("approximate maximum influence perturbation"): how
+        many training rows have to be dropped to flip the predicted class (the
+        sign of the decision function) of one evaluation row, or the sign of one
+        coefficient? Rows are taken in order of their additive single-row effect
+        on that quantity until the predicted change crosses zero; the set is then
+        **verified by an exact refit**. If the refit does not flip, effects are
+        recomputed at the refitted model on the remaining rows and the set is
+        extended; once it flips, rows are dropped again while the refit still
+        flips. The result reports whether the verified refit flipped.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (1, n_features), default=None
+            One evaluation row: flip the sign of its decision function — its
+            predicted class for a binary classifier. For classifiers with one
+            output per class (multinomial logistic regression, multiclass
+            ``RidgeClassifier``), its predicted class (any other class wins).
+        coef : int, default=None
+            Instead of ``X``: a feature index; flip the sign of ``coef_`` there.
+        output : int, default=None
+            For models with several outputs, which output's decision function or
+            which row of ``coef_`` (required for ``coef`` then, and for ``X`` with a
+            multi-target regressor).
+        method : {"if", "rif"}, default=None
+            Single-row effects used to choose the rows; ``None`` uses ``"rif"`` if
+            ``rescaled`` else ``"if"``.
+        max_rows : int, default=None
+            Largest set considered (default: ``n_samples - 1``).
+        max_refits : int, default=10
+            Budget of exact refits (verification, extension and pruning).
+
+        Returns
+        -------
+        result : FlipResult
+            ``rows`` (in the order chosen), ``flipped`` (verified by the exact
+            refit), ``initial`` value of the quantity, ``predicted_change``
+            (additive, at the fitted model) and ``actual_change`` (refit) for those
+            rows, ``n_refits`` and a ``message``.
+
+        Raises
+        ------
+        ValueError
+            If neither or both of ``X`` and ``coef`` are given, ``X`` is not a single
+            row, the quantity is exactly zero, or an argument is out of range.
+
+        Notes
+        -----
+        Greedy by additive effects, so the set is not guaranteed minimal; the
+        verification makes ``flipped`` exact. Cost: one solve and one pass over the
+        training rows for the effects (O(p̃² + nnz(X)) after the fit; O(n p̃²) for
+        mean-form and multinomial models), plus up to ``max_refits`` exact refits
+        (a few factorizations each) and one factorization per extension.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from skrif import InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)); y = (X[:, 0] + 0.5 * rng.normal(size=100) > 0).astype(int)
+        >>> est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-10))
+        >>> est = est.fit(X, y)
+        >>> x = np.array([[0.3, 0.0]])
+        >>> result = est.removal_to_flip(x)
+        >>> result.flipped
+        True
+        >>> keep = np.setdiff1d(np.arange(100), result.rows)
+        >>> refit = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(X[keep], y[keep])
+        >>> bool(refit.predict(x)[0] != est.predict(x)[0])
+        True
+        """
+        check_is_fitted(self)
+        method = self._additive_method(method, "removal_to_flip")
+        if (X is None) == (coef is None):
+            raise ValueError(
+                "Pass exactly one of X (one evaluation row whose prediction to flip) "
+                "and coef (a feature index whose coefficient sign to flip)."
+            )
+        n = self._problem.design.n_samples
+        max_rows = n - 1 if max_rows is None else _audit.check_positive_int(max_rows, "max_rows", n - 1)
+        max_refits = _audit.check_positive_int(max_refits, "max_refits")
+        if X is not None:
+            X = self._validate_X(X)
+            if X.shape[0] != 1:
+                raise ValueError(
+                    f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
+                )
+        classes = self.classes_ if self._problem.objective.is_classifier else None
+        A, names = _audit.flip_functionals(
+            self._problem.design, self._theta, X, coef, output, classes
+        )
+        return _audit.removal_to_flip(
+            self._problem, self._theta, self._d1, self._curvature, A, names, method,
+            max_rows, max_refits,
+        )

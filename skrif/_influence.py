@@ -95,7 +95,7 @@ def check_removed_rows(X_removed_idx, n_samples):
     return unique
 
 
-def parameter_change(problem, theta, d1, curvature, idx, method):
+def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     """Return ``Δθ`` of shape (n_outputs, n_params) for removing rows ``idx``.
 
     Parameters
@@ -111,6 +111,9 @@ def parameter_change(problem, theta, d1, curvature, idx, method):
     idx : ndarray of int
         Removed rows (validated, unique).
     method : {"if", "rif", "newton", "refit"}
+    fraction : float, default=1.0
+        Multiply the rows' weights by ``1 − fraction`` instead of removing them
+        (1 = removal; see :func:`reweighted_change`, used for any other value).
 
     Notes
     -----
@@ -121,6 +124,8 @@ def parameter_change(problem, theta, d1, curvature, idx, method):
     n_out, n_params = theta.shape
     if idx.size == 0:
         return np.zeros_like(theta)
+    if fraction != 1.0:
+        return reweighted_change(problem, theta, d1, curvature, idx, method, fraction)
     kept_weights = problem.weights.copy()
     kept_weights[idx] = 0.0
     problem.objective.check_removal(problem.Y, kept_weights)
@@ -158,3 +163,114 @@ def parameter_change(problem, theta, d1, curvature, idx, method):
             )
         return curvature.solve_without(idx, G).T
     return curvature.solve(G).T
+
+
+def check_fraction(fraction):
+    """Validate the reweighting ``fraction`` (a finite real ``≤ 1``); return a float."""
+    if (
+        isinstance(fraction, (bool, np.bool_))
+        or not isinstance(fraction, (numbers.Real, np.floating, np.integer))
+        or not np.isfinite(fraction)
+        or fraction > 1
+    ):
+        raise ValueError(
+            "fraction must be a finite real number <= 1: the removed rows' weights are "
+            "multiplied by (1 - fraction), so 1 removes them, 0.5 halves their weight "
+            f"and a negative value upweights them; got {fraction!r}."
+        )
+    return float(fraction)
+
+
+def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
+    """``Δθ`` (n_outputs, n_params) for multiplying the weights of rows ``idx`` by ``1 − t``.
+
+    With ``t = fraction``, the objective loses ``t f_T`` (``f_T`` the rows' terms,
+    including their penalty shares for mean-form objectives): gradient ``g_T = t
+    X̃_Tᵀ d1_T + (Λ − Λ_t) θ̂`` and Hessian ``t Σ_T H_i``. Then
+
+    * ``"if"``:     ``H⁻¹ g_T``;
+    * ``"rif"``:    ``Σ_T t H⁻¹ g_i / (1 − t h_i)`` (Sherman–Morrison: the exact one-row
+      Newton step on each reweighted objective; exact for least squares);
+    * ``"newton"``: ``(H − t Σ_T H_i)⁻¹ g_T``;
+    * ``"refit"``:  Newton's method on the objective with weights ``s_i (1 − t)``.
+
+    ``t = 1`` is removal (:func:`parameter_change` handles it); negative ``t``
+    upweights. Rank-one per-row Hessians use the factored ``H`` (Woodbury for
+    "newton": O(k p̃² + k³) primal). Structured curvatures (mean-form GLM/SGD,
+    multinomial) do not provide reweighted per-row algebra: their "newton" step
+    factors the reweighted Hessian afresh (O(n p̃² + p̃³)) and "rif" does so once per
+    row (O(k (n p̃² + p̃³)): meant for small sets).
+    """
+    from ._curvature import SINGULAR_RTOL, NotPositiveDefiniteError
+
+    t = float(fraction)
+    if t == 0.0:
+        return np.zeros_like(theta)
+    design = problem.design
+    weights = problem.weights.copy()
+    weights[idx] *= 1.0 - t
+    problem.objective.check_removal(problem.Y, weights)
+    if method == "refit":
+        refit, n_iter, converged = problem.newton(theta, weights)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit")
+        return refit - theta
+    # Gradient of the removed part t·f_T at θ̂ (columns, one per output).
+    shift = problem.penalty - problem.penalty_for(weights)
+    G = t * design.rows_rmatvec(idx, d1[idx]) + shift[:, None] * theta.T
+    if method == "if":
+        return curvature.solve(G).T
+    if hasattr(curvature, "parameter_change"):
+        # Structured per-row Hessians: exact Newton steps on the reweighted
+        # objectives with a fresh factorization (no reweighted Woodbury algebra).
+        if method == "newton":
+            return _fresh_newton_step(problem, theta, weights, G)
+        total = np.zeros_like(theta)
+        for i in idx:
+            w_i = problem.weights.copy()
+            w_i[i] *= 1.0 - t
+            shift_i = problem.penalty - problem.penalty_for(w_i)
+            G_i = t * design.rows_rmatvec(np.array([i]), d1[[i]]) + shift_i[:, None] * theta.T
+            total += _fresh_newton_step(problem, theta, w_i, G_i)
+        return total
+    if method == "rif":
+        one_minus = (1.0 - t) + t * curvature.one_minus_leverage[idx]  # 1 − t h_i
+        degenerate = one_minus <= LEVERAGE_TOL
+        if np.any(degenerate):
+            warnings.warn(
+                f"Rows {idx[degenerate][:20].tolist()} have leverage 1 (1 - h_i <= "
+                f"{LEVERAGE_TOL:g}): removing one of them leaves a parameter direction "
+                "undetermined, so their rescaled influence is undefined and reported "
+                "as NaN.",
+                HighLeverageWarning,
+                stacklevel=3,
+            )
+            return np.full_like(theta, np.nan)
+        return curvature.solve(t * design.rows_rmatvec(idx, d1[idx] / one_minus[:, None])).T
+    # Group Newton step by Woodbury: (H − X̃_Tᵀ E X̃_T)⁻¹ = H⁻¹ + H⁻¹X̃_Tᵀ (I − E B)⁻¹ E X̃_T H⁻¹
+    # with E = t D_T and B = X̃_T H⁻¹ X̃_Tᵀ.
+    if curvature.singular:
+        raise ValueError(
+            "The group Newton step needs a positive definite Hessian, but this "
+            f"model's Hessian is singular (rank {curvature.rank} < {theta.shape[1]}); "
+            "use method='refit', or add a penalty."
+        )
+    E = t * np.asarray(curvature.d, dtype=float)[idx]
+    C = np.eye(idx.size) - E[:, None] * curvature.inner(idx)
+    # C is similar to I − E½ B E½ (symmetric for E ≥ 0): its eigenvalues are real and
+    # positive exactly when the reweighted Hessian is positive definite.
+    if not np.linalg.eigvals(C).real.min() > SINGULAR_RTOL:
+        raise NotPositiveDefiniteError(
+            "Reweighting these rows leaves a Hessian that is not positive definite: "
+            "the remaining weight does not determine every parameter."
+        )
+    HG = curvature.solve(G)
+    y = np.linalg.solve(C, E[:, None] * design.rows_matvec(idx, HG))
+    return (HG + curvature.solve(design.rows_rmatvec(idx, y))).T
+
+
+def _fresh_newton_step(problem, theta, weights, G):
+    """``H_w⁻¹ G`` with ``H_w`` the Hessian at ``theta`` of the objective with ``weights``,
+    factored afresh: one Newton step from ``theta`` (whose gradient there is ``−G``)."""
+    _, d2 = problem.row_derivatives(theta, weights)
+    return problem.curvature(d2, weights).solve(G).T
