@@ -170,6 +170,23 @@ def _greedy_prefix(scores, values, available, max_rows):
     return best, best_j
 
 
+def _all_helpful(scores, values, max_rows):
+    """Up to ``max_rows`` rows with negative effect, most negative first, for the
+    functional whose additive prediction gets closest to zero; ``(None, None)`` if
+    no row has a negative effect."""
+    best, best_j, best_end = None, None, None
+    for j in range(values.size):
+        s = scores[:, j]
+        cand = np.flatnonzero(np.isfinite(s) & (s < 0))
+        if cand.size == 0:
+            continue
+        cand = cand[np.argsort(s[cand], kind="stable")][:max_rows]
+        end = values[j] + np.sum(s[cand])
+        if best is None or end < best_end:
+            best, best_j, best_end = cand, j, end
+    return best, best_j
+
+
 def _quantity(A, theta):
     return np.einsum("mqp,qp->m", A, theta)
 
@@ -208,6 +225,11 @@ def removal_to_flip(
     scores0 = linear_scores(problem, theta, d1, curvature, As, method)
     available = np.ones(n, dtype=bool)
     rows, j = _greedy_prefix(scores0, sign * initial, available, max_rows)
+    predicted_to_flip = rows is not None
+    if rows is None:
+        # Additive effects underestimate groups that push the same way: still try the
+        # rows that help most (up to max_rows); verification decides.
+        rows, j = _all_helpful(scores0, sign * initial, max_rows)
 
     def result(rows, j, flipped, actual, n_refits, message):
         rows = np.asarray([] if rows is None else rows, dtype=np.intp)
@@ -227,8 +249,8 @@ def removal_to_flip(
     if rows is None:
         return result(
             None, None, False, np.nan, 0,
-            f"No set of at most {max_rows} rows is predicted to flip the sign: the "
-            "rows' additive effects towards zero do not add up to the current value.",
+            "No training row's removal moves the quantity towards zero: no set is "
+            "predicted to flip its sign.",
         )
 
     n_refits = 0
@@ -246,11 +268,18 @@ def removal_to_flip(
 
     chosen = list(rows)
     start = theta
+    n_kept = 0  # length of the last set that could be refitted
     while True:
         try:
             theta_s = refit(np.array(chosen), start)
         except ValueError as exc:
-            return result(chosen, j, False, np.nan, n_refits, f"Stopped: {exc}")
+            # The removal leaves an undefined model (e.g. a single class): keep the
+            # rows with the largest effects only.
+            if len(chosen) <= max(1, n_kept):
+                return result(chosen, j, False, np.nan, n_refits, f"Stopped: {exc}")
+            chosen = chosen[: max(n_kept, len(chosen) // 2)]
+            continue
+        n_kept = len(chosen)
         values = sign * _quantity(A, theta_s)
         if np.min(values) <= 0:
             j = int(np.argmin(values))
@@ -259,9 +288,11 @@ def removal_to_flip(
             actual = (_quantity(A, theta_s) - initial)[j]
             return result(
                 chosen, j, False, actual, n_refits,
-                f"The exact refit without the {len(chosen)} predicted rows does not flip "
-                f"the sign, and the budget (max_refits={max_refits}, max_rows={max_rows}) "
-                "is exhausted.",
+                f"The exact refit without the {len(chosen)} chosen rows does not flip the "
+                f"sign, and the budget (max_refits={max_refits}, max_rows={max_rows}) is "
+                "exhausted."
+                + ("" if predicted_to_flip else " No set within max_rows was predicted to "
+                   "flip it either."),
             )
         # Re-score on the remaining rows at the refitted model and extend the set.
         kept = np.ones(n, dtype=bool)
@@ -277,15 +308,33 @@ def removal_to_flip(
             sub_scores, values, np.ones(kept_idx.size, dtype=bool), max_rows - len(chosen)
         )
         if extra is None:
+            extra, j_new = _all_helpful(sub_scores, values, max_rows - len(chosen))
+        if extra is None:
             return result(
                 chosen, j, False, (_quantity(A, theta_s) - initial)[j], n_refits,
                 "The exact refit does not flip the sign and, at the refitted model, no "
-                f"further set within max_rows={max_rows} is predicted to.",
+                "remaining row's removal moves the quantity towards zero.",
             )
         chosen.extend(kept_idx[extra].tolist())
         j, start = j_new, theta_s
-    # Flipped: drop rows (smallest effect first) while the refit still flips.
+    # Flipped. Additive effects of a group are often smaller than its actual effect
+    # (the set overshoots): bisect on the prefix length (rows are ordered by effect),
+    # then drop single rows (smallest effect first) while the refit still flips.
     best_theta = theta_s
+    lo, hi = 0, len(chosen)  # a prefix of length lo does not flip, of length hi does
+    while hi - lo > 1 and n_refits < max_refits:
+        mid = (lo + hi) // 2
+        try:
+            theta_t = refit(np.array(chosen[:mid]), theta)
+        except ValueError:
+            lo = mid
+            continue
+        values = sign * _quantity(A, theta_t)
+        if np.min(values) <= 0:
+            hi, best_theta, j = mid, theta_t, int(np.argmin(values))
+        else:
+            lo = mid
+    chosen = chosen[:hi]
     for row in list(reversed(chosen)):
         if n_refits >= max_refits or len(chosen) == 1:
             break

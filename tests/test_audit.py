@@ -323,9 +323,30 @@ def test_flip_not_possible_is_reported():
     y = X @ [3.0, 0.0] + 0.1 * rng.normal(size=60)
     est = InfluenceEstimator(Ridge(alpha=0.1)).fit(X, y)
     result = est.removal_to_flip(coef=0, max_rows=3)
-    assert not result.flipped and result.rows.size == 0 and result.n_refits == 0
-    assert "No set of at most 3 rows" in result.message
-    assert np.isnan(result.actual_change)
+    assert not result.flipped and result.rows.size == 3 and result.n_refits == 1
+    assert "does not flip" in result.message and "No set within max_rows" in result.message
+    keep = np.setdiff1d(np.arange(60), result.rows)
+    refit = Ridge(alpha=0.1, solver="cholesky").fit(X[keep], y[keep])
+    assert result.actual_change == pytest.approx(refit.coef_[0] - est.estimator_.coef_[0])
+    assert refit.coef_[0] > 0
+
+
+def test_flip_group_beyond_additive_prediction():
+    """Far from the boundary the additive effects of the helpful rows do not reach zero,
+    but the verified search still finds a flipping set (checked by a scikit-learn refit)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = (X[:, 0] + 0.5 * rng.normal(size=100) > 0).astype(int)
+    est = InfluenceEstimator(logistic()).fit(X, y)
+    x = np.array([[0.5, 0.0]])
+    result = est.removal_to_flip(x)
+    assert result.flipped and result.n_refits <= 10
+    keep = np.setdiff1d(np.arange(100), result.rows)
+    refit = logistic().fit(X[keep], y[keep])
+    assert refit.predict(x)[0] != est.predict(x)[0]
+    assert result.actual_change == pytest.approx(
+        refit.decision_function(x)[0] - est.decision_function(x)[0], abs=1e-7
+    )
 
 
 def test_flip_errors(regression, binary):
