@@ -121,7 +121,8 @@ def _apply(target, Z, dZ, Y, J, linearized):
 
 
 def removal_effect(
-    problem, theta, d1, curvature, idx, X_eval, Y_eval, target, method, linearized=False
+    problem, theta, d1, curvature, idx, X_eval, Y_eval, target, method, linearized=False,
+    fraction=1.0,
 ):
     """Change of the target on each evaluation row when rows ``idx`` are removed.
 
@@ -138,6 +139,9 @@ def removal_effect(
     method : {"if", "rif", "newton", "refit"}
     linearized : bool
         ``False``: ``F(θ̂ + Δ) − F(θ̂)``; ``True``: ``∇F(θ̂)·Δ``.
+    fraction : float
+        Reweight the rows by ``1 − fraction`` instead of removing them (see
+        :func:`~skrif._influence.reweighted_change`).
 
     Returns
     -------
@@ -148,7 +152,7 @@ def removal_effect(
     Cost: the parameter change (see :func:`~skrif._influence.parameter_change`)
     plus two products with ``X̃_eval`` (O(nnz(X_eval) q)).
     """
-    delta = parameter_change(problem, theta, d1, curvature, idx, method)
+    delta = parameter_change(problem, theta, d1, curvature, idx, method, fraction)
     design = AugmentedDesign(X_eval, problem.design.fit_intercept)
     Z = design.matvec(theta.T)
     dZ = design.matvec(delta.T)

@@ -528,7 +528,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return X, objective.encode_targets(y, self.estimator_)
 
     def removal_effect(
-        self, X_removed_idx, X, y=None, *, target="decision_function", method=None, linearized=False
+        self,
+        X_removed_idx,
+        X,
+        y=None,
+        *,
+        target="decision_function",
+        method=None,
+        linearized=False,
+        fraction=1.0,
     ):
         """Predict how a target changes on evaluation rows when training rows are removed.
 
@@ -561,6 +569,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``False`` evaluates the target at the predicted parameters,
             ``F(θ̂ + Δ) − F(θ̂)`` (what the paper plots); ``True`` returns the
             first-order change ``∇F(θ̂)·Δ``. Both coincide for the raw output.
+        fraction : float, default=1.0
+            Multiply the rows' sample weights by ``1 − fraction`` instead of
+            removing them (1 removes, 0.5 halves, negative upweights); see
+            :meth:`influence`.
 
         Returns
         -------
@@ -602,9 +614,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method = self._resolve_method(method)
         X, Y = self._validate_eval(X, y, target)
         idx = check_removed_rows(X_removed_idx, self._problem.design.n_samples)
+        fraction = check_fraction(fraction)
         effect = _attribution.removal_effect(
             self._problem, self._theta, self._d1, self._curvature, idx, X, Y, target, method,
-            linearized=bool(linearized),
+            linearized=bool(linearized), fraction=fraction,
         )
         return target.finalize(effect)
 

@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import expit
 from sklearn.linear_model import (
     LinearRegression,
@@ -376,3 +378,69 @@ def test_flip_errors(regression, binary):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert multi.removal_to_flip(coef=0, output=1).quantity == "coef[1, 0]"
+
+
+def test_sgd_fraction_keeps_penalty_share():
+    """SGDRegressor minimises (1/n) Σ s_i ½(y − z)² + (α/2)‖w‖²: downweighting a row keeps
+    n (a weighted ridge with penalty n α), removing it drops to n − 1 rows."""
+    from sklearn.linear_model import SGDRegressor
+
+    rng = np.random.default_rng(4)
+    n, alpha = 40, 0.05
+    X = rng.normal(size=(n, 3))
+    y = X @ [1.0, -1.0, 0.5] + 0.3 * rng.normal(size=n)
+    sgd = SGDRegressor(alpha=alpha, max_iter=5000, tol=1e-10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = InfluenceEstimator(sgd).fit(X, y)
+    base = params(Ridge(alpha=n * alpha, solver="cholesky").fit(X, y))
+    np.testing.assert_allclose(params(est.estimator_), base, atol=1e-8)
+    sw = np.ones(n)
+    sw[[2, 5]] = 0.3
+    truth = params(Ridge(alpha=n * alpha, solver="cholesky").fit(X, y, sample_weight=sw)) - base
+    for method in ("newton", "refit"):
+        got = change(est, X_removed_idx=[2, 5], method=method, fraction=0.7)
+        np.testing.assert_allclose(got, truth, rtol=0, atol=1e-8)
+    one = np.where(np.arange(n) == 2, 0.3, 1.0)
+    truth = params(Ridge(alpha=n * alpha, solver="cholesky").fit(X, y, sample_weight=one)) - base
+    got = change(est, X_removed_idx=[2], method="rif", fraction=0.7)
+    np.testing.assert_allclose(got, truth, rtol=0, atol=1e-8)
+    keep = np.setdiff1d(np.arange(n), [2, 5])
+    removal = params(Ridge(alpha=(n - 2) * alpha, solver="cholesky").fit(X[keep], y[keep])) - base
+    np.testing.assert_allclose(change(est, X_removed_idx=[2, 5], method="newton"), removal, atol=1e-8)
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    t=st.floats(-3.0, 0.999),
+    row=st.integers(0, 39),
+    alpha=st.floats(0.01, 10.0),
+)
+def test_ridge_single_row_fraction_rif_exact_property(t, row, alpha):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(40, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0] + rng.normal(size=40)
+    est = InfluenceEstimator(Ridge(alpha=alpha)).fit(X, y)
+    sw = np.ones(40)
+    sw[row] = 1 - t
+    refit = Ridge(alpha=alpha, solver="cholesky").fit(X, y, sample_weight=sw)
+    truth = params(refit) - params(est.estimator_)
+    got = change(est, X_removed_idx=[row], method="rif", fraction=t)
+    np.testing.assert_allclose(got, truth, rtol=0, atol=1e-8 * max(1.0, np.abs(truth).max()))
+
+
+def test_removal_effect_fraction(binary):
+    X, y = binary
+    est = InfluenceEstimator(logistic()).fit(X, y)
+    sw = np.ones(len(y))
+    sw[[1, 2, 3]] = 0.4
+    refit = logistic().fit(X, y, sample_weight=sw)
+    effect = est.removal_effect([1, 2, 3], X[:5], y[:5], target="loss", method="refit",
+                                fraction=0.6)
+    p_new, p_old = refit.predict_proba(X[:5]), est.predict_proba(X[:5])
+    truth = -np.log(p_new[np.arange(5), y[:5]]) + np.log(p_old[np.arange(5), y[:5]])
+    np.testing.assert_allclose(effect, truth, rtol=0, atol=1e-7)
+    same = est.removal_effect([1, 2, 3], X[:5], method="rif")
+    assert np.array_equal(same, est.removal_effect([1, 2, 3], X[:5], method="rif", fraction=1))
+    with pytest.raises(ValueError, match="fraction must be"):
+        est.removal_effect([1], X[:5], fraction=2.0)
