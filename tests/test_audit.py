@@ -444,3 +444,30 @@ def test_removal_effect_fraction(binary):
     assert np.array_equal(same, est.removal_effect([1, 2, 3], X[:5], method="rif", fraction=1))
     with pytest.raises(ValueError, match="fraction must be"):
         est.removal_effect([1], X[:5], fraction=2.0)
+
+
+def test_loo_multinomial_and_poisson_close_to_refits():
+    rng = np.random.default_rng(0)
+    n = 40
+    X = rng.normal(size=(n, 6))
+    y = rng.integers(0, 3, size=n)
+    est = InfluenceEstimator(logistic()).fit(X, y)
+    truth = brute_loo(logistic(), X, y, method="predict_proba")
+    P = est.predict_proba(X)
+    err = {}
+    for method in ("rif", "if"):
+        loo = est.loo_predict(target="predict_proba", method=method)
+        assert loo.shape == (n, 3)
+        err[method] = np.median(np.abs(loo - truth).sum(1) / np.abs(truth - P).sum(1))
+    assert err["rif"] < 0.05 and err["if"] > 4 * err["rif"]
+    truth_classes = np.argmax(truth, axis=1)
+    assert est.loo_score() == pytest.approx(np.mean(truth_classes == y), abs=0.05)
+
+    counts = rng.poisson(np.exp(0.5 * X[:, 0]))
+    model = PoissonRegressor(alpha=0.05, solver="newton-cholesky", tol=1e-12)
+    est = InfluenceEstimator(model).fit(X, counts)
+    truth = brute_loo(model, X, counts)
+    mu = est.predict(X)
+    for method, bound in (("rif", 0.05), ("if", 1.0)):
+        loo = est.loo_predict(target="predict", method=method)
+        assert np.median(np.abs(loo - truth) / np.abs(truth - mu)) < bound
