@@ -18,12 +18,15 @@ for a classifier with several outputs, "the predicted class changes" is "some ma
 ``z_k − z_c`` to a competitor class ``c`` reaches zero". Removing row ``i`` alone
 changes ``Q`` by ``s_i = ⟨A, Δ_i⟩`` (one solve for all rows); rows are taken in
 order of their effect towards zero until the additive prediction ``Q + Σ s_i``
-reaches zero. The set is then refitted exactly (Newton's method to machine
-precision). If the refit does not flip, the effects are recomputed at the refitted
-model on the remaining rows and the set is extended the same way; once it flips,
-rows are dropped again (last added first) while the refit still flips. Every step
-is bounded by ``max_refits`` exact refits, and the result says honestly whether the
-final set was verified to flip.
+reaches zero (if no set within ``max_rows`` is predicted to, the rows with the
+largest effects are tried anyway: additive effects of rows pushing the same way
+usually underestimate their joint effect). The set is then refitted exactly
+(Newton's method to machine precision). If the refit does not flip, the effects are
+recomputed at the refitted model on the remaining rows and the set is extended the
+same way; once it flips, the set is shortened by bisection on its length (rows are
+ordered by effect) and then row by row (last added first) while the refit still
+flips. Everything is bounded by ``max_refits`` exact refits, and the result says
+honestly whether the final set was verified to flip.
 """
 
 import numbers

@@ -980,8 +980,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         on that quantity until the predicted change crosses zero; the set is then
         **verified by an exact refit**. If the refit does not flip, effects are
         recomputed at the refitted model on the remaining rows and the set is
-        extended; once it flips, rows are dropped again while the refit still
-        flips. The result reports whether the verified refit flipped.
+        extended; once it flips, the set is shortened (bisection on its length,
+        then row by row) while the refit still flips. Additive effects of rows
+        pushing the same way usually underestimate their joint effect, so when no
+        set within ``max_rows`` is predicted to flip, the rows with the largest
+        effects are refitted anyway. The result reports whether the verified refit
+        flipped.
 
         Parameters
         ----------
