@@ -405,7 +405,8 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
             for m, c in enumerate(others):
                 A[m, k] = xt
                 A[m, c] = -xt
-            names = [f"margin of class {classes[k]!r} over class {classes[c]!r}" for c in others]
+            label = [c.item() if isinstance(c, np.generic) else c for c in classes]
+            names = [f"margin of class {label[k]!r} over class {label[c]!r}" for c in others]
         else:
             raise ValueError(
                 f"This model has {q} outputs: pass output=<index in 0..{q - 1}> to choose "

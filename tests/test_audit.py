@@ -315,6 +315,7 @@ def test_flip_multinomial_predicted_class():
     x = np.array([[0.05, 0.1]])
     result = est.removal_to_flip(x)
     assert result.flipped and result.quantity.startswith("margin of class")
+    assert "np." not in result.quantity
     keep = np.setdiff1d(np.arange(90), result.rows)
     assert logistic().fit(X[keep], y[keep]).predict(x)[0] != est.predict(x)[0]
 
