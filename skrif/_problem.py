@@ -144,6 +144,13 @@ class Problem:
         s = self.weights if weights is None else weights
         theta = np.array(theta, dtype=float)
         value = self.value(theta, s)
+        # A start far out where the loss saturates (e.g. SGD on unscaled columns) can
+        # have numerically zero curvature along directions the gradient points to,
+        # which no (pseudo-inverse) Newton step can follow: start from θ = 0 when it
+        # is already better (never the case for warm starts near the optimum).
+        origin_value = self.value(np.zeros_like(theta), s)
+        if origin_value < value:
+            theta, value, curvature = np.zeros_like(theta), origin_value, None
         factor, fresh, previous = curvature, True, None
         for it in range(1, max_iter + 1):
             d1, d2 = self.row_derivatives(theta, s)

@@ -140,3 +140,16 @@ def test_multiclass_sgd_classifier_refused():
     y3 = np.digitize(y, [-0.5, 0.5])
     with pytest.raises(UnsupportedModelError, match="3 classes"):
         _fit(SGDClassifier(loss="log_loss"), X, y3)
+
+
+def test_sgd_on_unscaled_columns_is_polished_to_the_optimum():
+    # SGD on columns with mean 100 ends where every row's loss saturates (curvature
+    # underflows, the intercept direction looks singular); polishing must still reach
+    # the optimum, i.e. LogisticRegression(C=1/(nα)).
+    rng = np.random.RandomState(0)
+    X = rng.normal(loc=100, size=(80, 2))
+    y = rng.randint(0, 2, 80)
+    est = _fit(SGDClassifier(loss="log_loss", alpha=ALPHA, random_state=0), X, y)
+    lr = LogisticRegression(C=1 / (80 * ALPHA), solver="newton-cholesky", tol=1e-12).fit(X, y)
+    np.testing.assert_allclose(est.estimator_.coef_, lr.coef_, rtol=1e-7)
+    np.testing.assert_allclose(est.estimator_.intercept_, lr.intercept_, rtol=1e-7)
