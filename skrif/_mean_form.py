@@ -21,7 +21,10 @@ and Sherman–Morrison adds the rank-one ``d_j x̃_j x̃_jᵀ``. With ``u_j = V�
 
 O(p̃²) per removed row (forming ``u_j``), after an O(n p̃² + p̃³) setup. The group
 Newton step uses ``ε_T = α Σ_T m_j`` and a k × k Woodbury system. No bound or
-approximation is involved. Only the primal form exists (p̃ × p̃ memory).
+approximation is involved. This is the primal form (p̃ × p̃ memory, any shares, any
+sign of ``d``). When ``p̃ > n`` and every row owning a share owns the same one (SGD;
+GLMs without ``sample_weight``), :class:`UniformShareCurvature` does the same exactly
+with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 """
 
 import warnings
@@ -29,7 +32,7 @@ import warnings
 import numpy as np
 import scipy.linalg as sla
 
-from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError
+from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError, factor_curvature
 from .exceptions import HighLeverageWarning
 
 _CHUNK_ROWS = 2048
@@ -252,3 +255,104 @@ class MeanFormCurvature(Curvature):
         y = np.linalg.solve(C, dT[:, None] * (U @ Da))
         coords = Da + DU.T @ y
         return self._from_centred(self._V @ coords).T
+
+
+class UniformShareCurvature(Curvature):
+    """Mean-form removals in the dual form when every row owns the same share.
+
+    When all rows that carry a penalty share carry the same ``ε = α m`` (SGD always;
+    GLMs without ``sample_weight``), every leave-one-out Hessian is
+    ``H_ε − d_j x̃_j x̃_jᵀ`` with the *same* ``H_ε = H − εP`` (``H`` with penalty
+    ``λ − ε``), so two standard factorizations (of ``H`` and ``H_ε``; n × n dual
+    forms when ``p̃ > n``, see :mod:`skrif._curvature`) answer everything. With
+    ``a = H_ε⁻¹ w̃`` and ``1 − h_j = 1 − d_j x̃_jᵀ H_ε⁻¹ x̃_j``, Sherman–Morrison gives
+
+        RIF_j = H_ε⁻¹ x̃_j c_j + ε a,    c_j = (d1_j + ε d_j x̃_j·a) / (1 − h_j),
+
+    and ``RIF(T) = H_ε⁻¹ X̃_Tᵀ c_T + |T| ε a`` is one solve. The group Newton step
+    factors ``H − ε_T P`` once more and uses its Woodbury update. Requires
+    ``d ≥ 0`` (convex loss) and ``λ > ε``. Rows without a share (GLM rows of weight
+    0) have ``d = d1 = 0``: their change is 0 whichever matrix is used.
+    """
+
+    def __init__(self, design, d, penalty_coef, penalty_intercept, eps_rows):
+        super().__init__(design, np.asarray(d, dtype=float))
+        self._coef, self._intercept = float(penalty_coef), float(penalty_intercept)
+        self._eps_rows = np.asarray(eps_rows, dtype=float)
+        self._eps = float(self._eps_rows.max())
+        self._full = factor_curvature(design, self.d, self._coef, self._intercept)
+        self._loo = factor_curvature(design, self.d, self._coef - self._eps, self._intercept)
+        self.rank = self._full.rank
+        self.one_minus_leverage = self._loo.one_minus_leverage
+        self._a = None
+
+    def solve(self, G):
+        return self._full.solve(G)
+
+    def inner(self, idx):
+        return self._full.inner(idx)
+
+    def parameter_change(self, problem, theta, d1, idx, method):
+        """``Δθ`` (n_outputs, n_params) for removing ``idx`` by "if", "rif" or "newton"."""
+        wt = np.array(theta, dtype=float)
+        if self.design.fit_intercept:
+            wt[:, -1] = 0.0
+        rows = self.design.rows(idx)
+        eps = self._eps_rows[idx]
+        if method == "if":
+            return self._full.solve(rows.T @ d1[idx] + np.sum(eps) * wt.T).T
+        if method == "rif":
+            one_minus = self.one_minus_leverage[idx]
+            degenerate = one_minus <= 1e-8
+            if np.any(degenerate):
+                warnings.warn(
+                    f"Rows {idx[degenerate][:20].tolist()} have leverage 1: removing one "
+                    "of them leaves a parameter direction undetermined, so their "
+                    "rescaled influence is undefined and reported as NaN.",
+                    HighLeverageWarning,
+                    stacklevel=4,
+                )
+                return np.full_like(wt, np.nan)
+            if self._a is None:
+                self._a = self._loo.solve(wt.T)  # (p̃, q)
+            c = (d1[idx] + (eps * self.d[idx])[:, None] * (rows @ self._a)) / one_minus[:, None]
+            return (self._loo.solve(rows.T @ c) + np.sum(eps) * self._a).T
+        eps_T = float(np.sum(eps))
+        if not self._coef - eps_T > 0:
+            raise NotPositiveDefiniteError(
+                "Removing these rows removes the whole penalty: the remaining rows do "
+                "not determine every parameter."
+            )
+        factor = factor_curvature(self.design, self.d, self._coef - eps_T, self._intercept)
+        return factor.solve_without(idx, rows.T @ d1[idx] + eps_T * wt.T).T
+
+
+def mean_form_curvature(design, d, penalty_coef, penalty_intercept, share_coef, shares=None):
+    """Factor a mean-form Hessian in the cheapest exact form.
+
+    The dual form (no p̃ × p̃ matrix) applies when ``p̃ > n``, the coefficients are
+    penalised and ``d ≥ 0``: plain :func:`~skrif._curvature.factor_curvature` for
+    solves (``shares=None``), :class:`UniformShareCurvature` for removals when the
+    penalty shares are uniform. Everything else uses :class:`MeanFormCurvature`
+    (primal, any shares, any sign of ``d``).
+    """
+    d = np.asarray(d, dtype=float)
+    dual = design.n_params > design.n_samples and penalty_coef > 0 and np.all(d >= 0)
+    if dual:
+        try:
+            if shares is None:
+                return factor_curvature(design, d, penalty_coef, penalty_intercept)
+            eps_rows = share_coef * np.asarray(shares, dtype=float)
+            owners = eps_rows > 0
+            eps = eps_rows.max() if owners.any() else 0.0
+            uniform = (
+                owners.any()
+                and np.ptp(eps_rows[owners]) <= 1e-12 * eps
+                and np.all(d[~owners] == 0)
+                and penalty_coef - eps > 0
+            )
+            if uniform:
+                return UniformShareCurvature(design, d, penalty_coef, penalty_intercept, eps_rows)
+        except np.linalg.LinAlgError:
+            pass
+    return MeanFormCurvature(design, d, penalty_coef, penalty_intercept, share_coef, shares)

@@ -101,10 +101,10 @@ class Problem:
 
             return factor_block_curvature(self.design, d2, coef, intercept)
         if self.objective.mean_form:
-            from ._mean_form import MeanFormCurvature
+            from ._mean_form import mean_form_curvature
 
             shares = self.shares if weights is None else None
-            return MeanFormCurvature(
+            return mean_form_curvature(
                 self.design, d2, coef, intercept, self.objective.penalty_share_coef, shares
             )
         return factor_curvature(self.design, d2, coef, intercept)

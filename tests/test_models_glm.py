@@ -256,3 +256,28 @@ def test_large_column_means_lose_no_digits(offset):
         np.testing.assert_allclose(
             est.estimator_.intercept_ + change.intercept, ref.intercept_, rtol=1e-9
         )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_overparameterized_dual_form_is_one_newton_step(weighted):
+    # p̃ > n: with uniform penalty shares (no sample_weight) skrif uses two n × n dual
+    # factorizations (UniformShareCurvature); with varying weights, the primal form.
+    from skrif._mean_form import MeanFormCurvature, UniformShareCurvature
+
+    rng = np.random.default_rng(4)
+    n, p = 40, 70
+    X = rng.normal(size=(n, p)) / np.sqrt(p) + 2.0
+    y = rng.poisson(np.exp(0.3 + (X - 2.0) @ rng.normal(size=p))).astype(float)
+    sw = rng.uniform(0.5, 2.0, size=n) if weighted else np.ones(n)
+    est = InfluenceEstimator(PoissonRegressor(alpha=0.05, solver="newton-cholesky", tol=1e-12))
+    est.fit(X, y, sample_weight=sw if weighted else None)
+    kind = MeanFormCurvature if weighted else UniformShareCurvature
+    assert type(est._curvature) is kind
+    for j in [0, 13, 39]:
+        step = _loo_newton_step(est, X, y, sw, j)
+        rif = _flat(est.influence([j]), True)
+        np.testing.assert_allclose(rif, step, rtol=1e-8, atol=1e-12 * np.abs(step).max())
+    rows = [1, 2, 30]
+    newton = _flat(est.influence(rows, method="newton"), True)
+    refit = _flat(est.influence(rows, method="refit"), True)
+    assert np.linalg.norm(newton - refit) < 0.05 * np.linalg.norm(refit)

@@ -153,3 +153,23 @@ def test_sgd_on_unscaled_columns_is_polished_to_the_optimum():
     lr = LogisticRegression(C=1 / (80 * ALPHA), solver="newton-cholesky", tol=1e-12).fit(X, y)
     np.testing.assert_allclose(est.estimator_.coef_, lr.coef_, rtol=1e-7)
     np.testing.assert_allclose(est.estimator_.intercept_, lr.intercept_, rtol=1e-7)
+
+
+def test_overparameterized_sgd_regressor_exact_in_dual_form():
+    # p̃ > n: two n × n factorizations; removal is still exactly Ridge(alpha=(n−1)α),
+    # also for a zero-weight row (which keeps its penalty share until removed).
+    rng = np.random.default_rng(2)
+    n, p = 30, 60
+    X = rng.normal(size=(n, p)) + 5.0
+    y = (X - 5.0) @ rng.normal(size=p) + rng.normal(size=n)
+    sw = np.ones(n)
+    sw[4] = 0.0
+    est = _fit(SGDRegressor(alpha=ALPHA, random_state=0), X, y, sample_weight=sw)
+    assert type(est._curvature).__name__ == "UniformShareCurvature"
+    for j in [0, 4, 17]:
+        keep = np.arange(n) != j
+        ref = Ridge(alpha=(n - 1) * ALPHA, solver="cholesky")
+        ref.fit(X[keep], y[keep], sample_weight=sw[keep])
+        for method in ("rif", "newton"):
+            change = est.influence([j], method=method)
+            np.testing.assert_allclose(est.estimator_.coef_ + change.coef, ref.coef_, atol=1e-9)
