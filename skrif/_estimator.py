@@ -332,8 +332,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             warnings.warn(
                 f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
-                f"large as a single row's effect; {action}. Tighten the solver "
-                "(e.g. tol=1e-10, solver='newton-cholesky') to silence this warning.",
+                f"large as a single row's effect; {action}. Fit the wrapped estimator "
+                "with a tighter tolerance (e.g. tol=1e-10) to silence this warning.",
                 OptimalityWarning,
                 stacklevel=3,
             )
