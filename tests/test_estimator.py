@@ -130,15 +130,6 @@ def test_unsupported_estimators_raise_in_fit(estimator, match, classification):
         InfluenceEstimator(estimator).fit(X, (y == "yes").astype(int))
 
 
-def test_multiclass_logistic_is_refused_until_supported(rng):
-    X = rng.normal(size=(30, 3))
-    y = np.arange(30) % 3
-    try:
-        InfluenceEstimator(LogisticRegression()).fit(X, y)
-    except UnsupportedModelError as exc:
-        assert "3 classes" in str(exc)
-
-
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_input_is_rejected(regression, bad):
     X, y = regression
