@@ -110,26 +110,38 @@ def test_refit_matches_sklearn_and_newton_step_is_close(name):
 
 
 def test_weight_zero_equals_removal():
+    # scikit-learn's own tight fit with the row's weight set to 0 is the removal
+    # skrif computes (mean form: the row's penalty share goes with its weight).
     X, y, sw = _data("poisson")
     est = _fit("poisson", X, y, sw)
     sw0 = sw.copy()
     sw0[5] = 0.0
-    zero = _fit("poisson", X, y, sw0)
+    ref = PoissonRegressor(alpha=0.5, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    ref.fit(X, y, sample_weight=sw0)
+    removed = est.influence([5], method="refit")
+    np.testing.assert_allclose(est.estimator_.coef_ + removed.coef, ref.coef_, atol=1e-10)
     np.testing.assert_allclose(
-        est.estimator_.coef_ + est.influence([5], method="refit").coef,
-        zero.estimator_.coef_,
-        atol=1e-10,
+        est.estimator_.intercept_ + removed.intercept, ref.intercept_, atol=1e-10
     )
+    zero = _fit("poisson", X, y, sw0)
+    np.testing.assert_allclose(zero.estimator_.coef_, ref.coef_, atol=1e-10)
 
 
 def test_penalty_share_is_removed_with_the_row():
-    # Identity-link Tweedie power 0 is quadratic: RIF must be the exact LOO change,
-    # which it is only if the removed row's penalty share leaves with it.
+    # Identity-link Tweedie power 0 is quadratic: RIF must be the exact LOO change
+    # (scikit-learn's tight refit without the row), which it is only if the removed
+    # row's penalty share leaves with it.
     X, y, sw = _data("tweedie-0-identity")
     est = _fit("tweedie-0-identity", X, y, sw)
+    cls, params = CASES["tweedie-0-identity"]
     for j in [1, 30]:
+        keep = np.arange(len(y)) != j
+        ref = cls(**params, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+        ref.fit(X[keep], y[keep], sample_weight=sw[keep])
+        change = est.influence([j])
+        np.testing.assert_allclose(est.estimator_.coef_ + change.coef, ref.coef_, atol=1e-11)
         np.testing.assert_allclose(
-            est.influence([j]).coef, est.influence([j], method="refit").coef, atol=1e-11
+            est.estimator_.intercept_ + change.intercept, ref.intercept_, atol=1e-11
         )
 
 

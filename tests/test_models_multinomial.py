@@ -17,6 +17,7 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from skrif import InfluenceEstimator
+from skrif.exceptions import OptimalityWarning
 
 
 def _data(n=60, p=4, K=3, seed=0):
@@ -110,15 +111,24 @@ def test_refit_matches_sklearn_symmetric_solution(C):
 
 def test_default_lbfgs_is_polished_and_weight_zero_equals_removal():
     X, y, sw = _data()
-    with pytest.warns(Warning):
+    with pytest.warns(OptimalityWarning, match="polished"):
         est = InfluenceEstimator(LogisticRegression()).fit(X, y)
     sw0 = np.ones(len(y))
     sw0[6] = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         zero = InfluenceEstimator(LogisticRegression()).fit(X, y, sample_weight=sw0)
+    # Ground truth: scikit-learn's own tight fits, with row 6 dropped and with weight 0.
+    full = LogisticRegression(solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(_theta(est.estimator_), _theta(full), atol=1e-9)
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    ref.fit(X, y, sample_weight=sw0)
+    dropped = LogisticRegression(solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    dropped.fit(np.delete(X, 6, axis=0), np.delete(y, 6))
+    np.testing.assert_allclose(_theta(ref), _theta(dropped), atol=1e-9)
     removed = _theta(est.estimator_) + _flat(est.influence([6], method="refit"), True)
-    np.testing.assert_allclose(removed, _theta(zero.estimator_), atol=1e-9)
+    np.testing.assert_allclose(removed, _theta(ref), atol=1e-9)
+    np.testing.assert_allclose(_theta(zero.estimator_), _theta(ref), atol=1e-9)
 
 
 def test_rif_closer_than_if_overparameterized():
