@@ -12,7 +12,7 @@ digits in proportion to (column mean / column spread)².
 
 import numpy as np
 
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dsyr2, dsyrk
 
 from ._design import AugmentedDesign, _symmetrize_lower
 
@@ -62,8 +62,11 @@ class CenteredDesign(AugmentedDesign):
         # form is accurate there and keeps X sparse.
         G = super().weighted_gram(d)
         col = np.asarray(self.X.T @ d).ravel()
-        G -= np.outer(col, self.shift) + np.outer(self.shift, col)
-        G += d.sum() * np.outer(self.shift, self.shift)
+        # G − c sᵀ − s cᵀ + δ s sᵀ = G − u sᵀ − s uᵀ with u = c − δ s / 2: one
+        # in-place symmetric rank-2 update (no p × p temporaries).
+        u = col - 0.5 * d.sum() * self.shift
+        G = dsyr2(-1.0, u, self.shift, a=G, lower=1, overwrite_a=1)
+        _symmetrize_lower(G)
         return G
 
     def kernel(self, inv_penalty_coef, inv_penalty_intercept=0):

@@ -100,8 +100,11 @@ class AugmentedDesign:
         """
         p = self.n_features
         if self.sparse:
-            G = np.empty((self.n_params, self.n_params), order="F")
             Xd = self.X.multiply(d[:, None]).tocsr()
+            if not self.fit_intercept:
+                # Symmetric, so the C-ordered dense result is also its Fortran form.
+                return (self.X.T @ Xd).toarray().T
+            G = np.empty((self.n_params, self.n_params), order="F")
             G[:p, :p] = (self.X.T @ Xd).toarray()
             if self.fit_intercept:
                 col = np.asarray(self.X.T @ d).ravel()
