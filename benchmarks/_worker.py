@@ -185,7 +185,7 @@ def time_mode(shape, model, repeats):
             clone(est).fit(X[:200], y[:200])
     res["est_default"], _ = timed(lambda: clone(default).fit(X, y), repeats)
     if tight is not None:
-        res["est_tight"], _ = timed(lambda: clone(tight).fit(X, y), repeats)
+        res["est_tight"], _ = timed(lambda: clone(tight).fit(X, y), min(repeats, 3))
 
     def skrif_fit(inner):
         _LOG.update(inner_fit=0.0, factor=0.0, n_factor=0)
@@ -198,7 +198,8 @@ def time_mode(shape, model, repeats):
         if inner is None:
             continue
         totals, overheads, factors, nfac = [], [], [], []
-        for _ in range(repeats):
+        # The tight wrapped fits are slow on the big shapes: fewer repeats there.
+        for _ in range(repeats if label == "default" or not shape.big else min(repeats, 2)):
             est, total, log = skrif_fit(inner)
             totals.append(total)
             overheads.append(total - log["inner_fit"])
@@ -231,7 +232,7 @@ def time_mode(shape, model, repeats):
     # Naive loop of exact refits with the wrapped estimator (tight where available):
     # a few rows timed, extrapolated to all n.
     naive = tight if tight is not None else default
-    rows = rng.choice(n, size=3, replace=False)
+    rows = rng.choice(n, size=2 if shape.big else 3, replace=False)
     per_row = []
     for i in rows:
         mask = np.ones(n, dtype=bool)
