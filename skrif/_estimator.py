@@ -299,7 +299,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             objective.check_classes(model)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         weights = objective.effective_weights(y, weights, model)
-        problem = Problem(objective, X, objective.encode_targets(y, model), weights)
+        Y = objective.encode_targets(y, model)
+        objective.check_targets(Y)  # a frozen model was not refitted on these y
+        problem = Problem(objective, X, Y, weights)
         self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
         return self
 
@@ -525,7 +527,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}."
             )
-        return X, objective.encode_targets(y, self.estimator_)
+        Y = objective.encode_targets(y, self.estimator_)
+        objective.check_targets(Y)
+        return X, Y
 
     def removal_effect(
         self,

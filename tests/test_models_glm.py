@@ -293,3 +293,20 @@ def test_overparameterized_dual_form_is_one_newton_step(weighted):
     newton = _flat(est.influence(rows, method="newton"), True)
     refit = _flat(est.influence(rows, method="refit"), True)
     assert np.linalg.norm(newton - refit) < 0.05 * np.linalg.norm(refit)
+
+
+def test_targets_outside_the_deviance_domain_are_refused():
+    # The half deviance is NaN for y < 0 (Poisson) or y ≤ 0 (Gamma): refuse instead
+    # of returning NaN effects, for evaluation rows and for a frozen model's data.
+    X, y, sw = _data("poisson")
+    est = _fit("poisson", X, y, sw)
+    with pytest.raises(ValueError, match=r"y must be >= 0 .* power 1"):
+        est.removal_effect([0], X[:2], [-1.0, 1.0], target="loss")
+    with pytest.raises(ValueError, match=r"y must be >= 0"):
+        est.influence_scores(X[:2], [1.0, -2.0], target="loss")
+    Xg, yg, _ = _data("gamma")
+    model = GammaRegressor(alpha=0.3).fit(Xg, yg)
+    y_bad = yg.copy()
+    y_bad[3] = 0.0
+    with pytest.raises(ValueError, match=r"y must be > 0 .* power 2"):
+        InfluenceEstimator(FrozenEstimator(model)).fit(Xg, y_bad)

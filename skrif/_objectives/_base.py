@@ -77,6 +77,9 @@ class Objective:
         """Return ``s_i``: the weights the estimator really used (e.g. × class_weight)."""
         return sample_weight
 
+    def check_targets(self, Y):
+        """Raise ``ValueError`` if encoded targets lie outside the loss's domain."""
+
     def check_removal(self, Y, kept_weights):
         """Raise ``ValueError`` if the rows left after a removal cannot be fitted."""
         if not np.any(kept_weights > 0):

@@ -59,6 +59,22 @@ class GLMObjective(Objective):
         # (1/S) Σ s_i ℓ_i + (α/2)‖w‖², times S: row i owns s_i of the penalty.
         return np.asarray(weights, dtype=float)
 
+    def check_targets(self, Y):
+        """Targets must lie in the deviance's domain, as scikit-learn's ``fit`` requires:
+        ``y ≥ 0`` for ``0 < p < 2``, ``y > 0`` for ``p ≥ 2`` (any ``y`` for ``p ≤ 0``);
+        elsewhere the loss is NaN."""
+        p = self.power
+        if p <= 0:
+            return
+        Y = np.asarray(Y)
+        bad = Y < 0 if p < 2 else Y <= 0
+        if np.any(bad):
+            raise ValueError(
+                f"y must be {'>= 0' if p < 2 else '> 0'} for the Tweedie deviance of "
+                f"power {p:g} (this model's loss); got values such as "
+                f"{np.unique(Y[bad])[:5].tolist()}."
+            )
+
     def loss(self, Y, Z):
         """Half Tweedie deviance (scikit-learn's constants: 0 at ``μ = y``)."""
         p = self.power
