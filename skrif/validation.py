@@ -482,9 +482,16 @@ def _one_set(est, evaluator, rows, methods):
     for method in (*methods, "refit"):
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 delta = _delta(est, rows, method)
+            if method == "refit" and any(
+                issubclass(w.category, RuntimeWarning) and "did not converge" in str(w.message)
+                for w in caught
+            ):
+                # An unconverged refit is no ground truth: leave the set out (NaN)
+                # rather than score the predictions against a wrong "actual".
+                delta = np.full(est._theta.shape, np.nan)
         except (ValueError, np.linalg.LinAlgError):
             # e.g. the set holds every row of a class, or pins a parameter direction.
             delta = np.full(est._theta.shape, np.nan)
@@ -624,8 +631,8 @@ def validate_influence(
         ``RESULT_COLUMNS`` (``set_id, strategy, size, fraction, target, method,
         predicted, actual, relative_error``; ``relative_error`` is
         ``|predicted − actual| / |actual|``, NaN when the actual change is 0). Sets
-        whose refit or prediction is
-        undefined (e.g. the set holds every row of a class) get NaN.
+        whose refit or prediction is undefined (e.g. the set holds every row of a
+        class), or whose exact refit does not converge, get NaN.
         ``summary``: :func:`summarize` of ``results``.
         ``sets``: list of ``(strategy, rows)``. ``eval_rows``: the test subset
         (indices into ``X``). ``timings``: seconds per method summed over sets

@@ -369,3 +369,23 @@ def test_bundled_dataset_is_overparameterized():
     assert set(np.unique(data.y_train)) == {0, 1}
     with pytest.raises(ValueError, match="n_train must be"):
         load_breast_cancer_quadratic(n_train=5)
+
+
+def test_unconverged_refit_is_no_ground_truth(monkeypatch):
+    """A refit that does not converge yields NaN actual changes, not wrong ones."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4))
+    y = X @ rng.normal(size=4) + rng.normal(size=80)
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X[:60], y[:60])
+    problem = est._problem
+    real_newton = problem.newton
+
+    def stalled_newton(theta, weights=None, **kwargs):
+        _, n_iter, _ = real_newton(theta, weights, **kwargs)
+        return theta, n_iter, False  # stuck at the start, reported as not converged
+
+    monkeypatch.setattr(problem, "newton", stalled_newton)
+    out = validate_influence(est, X[60:], y[60:], n_sets=3, strategies="random",
+                             random_state=0, as_frame=False, n_eval_rows=10)
+    assert np.all(np.isnan(out["results"]["actual"]))
+    assert np.all(np.isnan(out["summary"]["slope"]))
