@@ -47,6 +47,13 @@ def _estimator_has(attr):
     return check
 
 
+def _check_bool(value, name):
+    """Return ``value`` as a bool; anything but True/False raises (``"no"`` is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def _check_prefit(model, n_features, feature_names):
     """Check that a frozen model is fitted and matches the training data's columns."""
     check_is_fitted(model)
@@ -462,6 +469,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method = self._resolve_method(method)
         idx = check_removed_rows(X_removed_idx, self._problem.design.n_samples)
         fraction = check_fraction(fraction)
+        as_frame = _check_bool(as_frame, "as_frame")
         delta = parameter_change(
             self._problem, self._theta, self._d1, self._curvature, idx, method, fraction
         )
@@ -621,7 +629,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         fraction = check_fraction(fraction)
         effect = _attribution.removal_effect(
             self._problem, self._theta, self._d1, self._curvature, idx, X, Y, target, method,
-            linearized=bool(linearized), fraction=fraction,
+            linearized=_check_bool(linearized, "linearized"), fraction=fraction,
         )
         return target.finalize(effect)
 
@@ -735,7 +743,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method = self._additive_method(method, "self_influence")
         values = _attribution.self_influence(
             self._problem, self._theta, self._d1, self._curvature, target, method,
-            linearized=bool(linearized),
+            linearized=_check_bool(linearized, "linearized"),
         )
         return target.finalize(values)
 
@@ -819,7 +827,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         X, Y = self._validate_eval(X, y, target)
         return _attribution.most_influential(
             self._problem, self._theta, self._d1, self._curvature, X, Y, target, k,
-            direction, method, output=output, verify=bool(verify),
+            direction, method, output=output, verify=_check_bool(verify, "verify"),
         )
 
     # -- delegated prediction ------------------------------------------------

@@ -208,6 +208,20 @@ def test_bad_method(regression):
         est.influence([0], method="exact")
 
 
+def test_flags_must_be_booleans(regression):
+    # bool("no") is True: a string flag would silently switch the option on.
+    X, y = regression
+    est = InfluenceEstimator(Ridge()).fit(X, y)
+    with pytest.raises(ValueError, match="as_frame must be True or False; got 'no'"):
+        est.influence([0], as_frame="no")
+    with pytest.raises(ValueError, match="linearized must be True or False; got 'no'"):
+        est.removal_effect([0], X[:2], linearized="no")
+    with pytest.raises(ValueError, match="linearized must be True or False; got 1"):
+        est.self_influence(linearized=1)
+    with pytest.raises(ValueError, match="verify must be True or False; got 'yes'"):
+        est.most_influential(X[:2], y[:2], k=1, verify="yes")
+
+
 def test_removing_a_whole_class_is_refused(classification):
     X, y = classification
     with warnings.catch_warnings():
