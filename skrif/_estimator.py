@@ -843,30 +843,91 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return Xv
 
     def predict(self, X):
-        """Predict with the fitted (polished) estimator."""
+        """Predict with the fitted (polished) estimator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows, with the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            ``estimator_.predict(X)``: class labels for classifiers, predictions
+            for regressors.
+        """
         X = self._delegated_X(X)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """Class probabilities from the fitted (polished) estimator."""
+        """Class probabilities from the fitted (polished) estimator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows, with the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            ``estimator_.predict_proba(X)``, columns in the order of ``classes_``.
+        """
         X = self._delegated_X(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
-        """Log class probabilities from the fitted (polished) estimator."""
+        """Log class probabilities from the fitted (polished) estimator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows, with the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``estimator_.predict_log_proba(X)``, columns in the order of ``classes_``.
+        """
         X = self._delegated_X(X)
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """Raw outputs (logits) from the fitted (polished) estimator."""
+        """Raw outputs (logits) from the fitted (polished) estimator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows, with the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            ``estimator_.decision_function(X)``: one column for binary models,
+            one per class otherwise.
+        """
         X = self._delegated_X(X)
         return self.estimator_.decision_function(X)
 
     def score(self, X, y, sample_weight=None):
-        """The wrapped estimator's ``score``: accuracy for classifiers, R² otherwise."""
+        """The wrapped estimator's ``score``: accuracy for classifiers, R² otherwise.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows, with the columns seen in :meth:`fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the score.
+
+        Returns
+        -------
+        score : float
+            ``estimator_.score(X, y, sample_weight=sample_weight)``.
+        """
         X = self._delegated_X(X)
         return self.estimator_.score(X, y, sample_weight=sample_weight)
 

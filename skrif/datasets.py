@@ -152,7 +152,9 @@ def make_planted_logistic(
     Parameters
     ----------
     n_samples : int, default=300
+        Number of rows.
     n_features : int, default=400
+        Number of columns (the planted model uses all of them).
     scale : float, default=15.0
         Root mean squared norm of the rows.
     signal_std : float, default=6.0
@@ -160,6 +162,7 @@ def make_planted_logistic(
     offset : float, default=0.3
         Planted intercept.
     random_state : int, RandomState instance or None, default=None
+        Makes the data reproducible.
 
     Returns
     -------

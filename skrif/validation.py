@@ -319,10 +319,13 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     est : InfluenceEstimator
         Fitted.
     X : {array-like, sparse matrix} of shape (n_eval, n_features)
+        Evaluation (test) rows.
     y : array-like of shape (n_eval,) or (n_eval, n_targets)
+        Their targets (the loss ranks the rows).
     n_rows : int, default=100
         Size of the subset (all rows if there are fewer).
     random_state : int, RandomState instance or None, default=None
+        Makes the random half reproducible.
 
     Returns
     -------
@@ -372,7 +375,9 @@ def total_loss_scores(est, X, y, *, method=None):
     est : InfluenceEstimator
         Fitted.
     X : {array-like, sparse matrix} of shape (n_eval, n_features)
+        Evaluation rows whose losses are summed.
     y : array-like of shape (n_eval,) or (n_eval, n_targets)
+        Their targets.
     method : {"if", "rif"}, default=None
         ``None`` follows ``est.rescaled``.
 
