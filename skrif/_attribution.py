@@ -31,13 +31,12 @@ O(n p̃ m) order for the score matrix.
 """
 
 import numbers
-import warnings
 
 import numpy as np
 
 from ._design import AugmentedDesign
-from ._influence import LEVERAGE_TOL, parameter_change
-from .exceptions import HighLeverageWarning
+from ._influence import parameter_change
+from ._leverage import LEVERAGE_TOL, warn_leverage_one
 
 #: Methods whose single-row effects are additive (usable for score matrices/top-k).
 ADDITIVE_METHODS = ("if", "rif")
@@ -76,13 +75,7 @@ def row_coefficients(curvature, d1, method, one_minus=None, rows=None):
     if np.any(degenerate):
         bad = np.flatnonzero(degenerate)
         rows = bad if rows is None else np.asarray(rows)[bad]
-        warnings.warn(
-            f"Rows {rows[:20].tolist()} have leverage 1 (1 - h_i <= {LEVERAGE_TOL:g}): "
-            "their rescaled influence is undefined and reported as NaN. Method 'if' "
-            "stays finite; a penalty makes it well defined.",
-            HighLeverageWarning,
-            stacklevel=3,
-        )
+        warn_leverage_one(rows, stacklevel=3)
         coef[bad] = np.nan
     return coef
 

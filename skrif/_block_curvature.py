@@ -35,18 +35,12 @@ memory O(K² p̃² + n K²) in the primal form (:class:`BlockCurvature`). When
 with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 """
 
-import warnings
-
 import numpy as np
 import scipy.linalg as sla
 
 from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError
 from ._mean_form import column_means, signed_gram
-from .exceptions import HighLeverageWarning
-
-#: ``1 − h_i`` at or below this (``h_i`` the largest eigenvalue of ``A_i M_i``)
-#: marks a row whose removal leaves a direction undetermined.
-LEVERAGE_TOL = 1e-8
+from ._leverage import LEVERAGE_TOL, warn_leverage_one
 
 
 class BlockCurvature(Curvature):
@@ -209,14 +203,7 @@ class BlockCurvature(Curvature):
             one_minus = self.one_minus_leverage[idx]
             degenerate = one_minus <= LEVERAGE_TOL
             if np.any(degenerate):
-                warnings.warn(
-                    f"Rows {idx[degenerate][:20].tolist()} have leverage 1 (1 - h_i <= "
-                    f"{LEVERAGE_TOL:g}): removing one of them leaves a parameter "
-                    "direction undetermined, so their rescaled influence is undefined "
-                    "and reported as NaN.",
-                    HighLeverageWarning,
-                    stacklevel=4,
-                )
+                warn_leverage_one(idx[degenerate], stacklevel=4)
                 return np.full_like(theta, np.nan)
             C = np.eye(K) - self.A[idx] @ self._M[idx]
             c = np.linalg.solve(C, r[:, :, None])[:, :, 0]  # (k, K)

@@ -11,19 +11,14 @@ and ``1 − h_i`` from the factored Hessian:
 """
 
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._leverage import LEVERAGE_TOL, warn_leverage_one
 from ._problem import warn_not_converged
-from .exceptions import HighLeverageWarning
 
 METHODS = ("if", "rif", "newton", "refit")
-
-#: Rows with ``1 − h_i`` at or below this are treated as leverage one: removing
-#: such a row leaves a parameter direction undetermined by the remaining rows.
-LEVERAGE_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -143,14 +138,7 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
         one_minus = curvature.one_minus_leverage[idx]
         degenerate = one_minus <= LEVERAGE_TOL
         if np.any(degenerate):
-            warnings.warn(
-                f"Rows {idx[degenerate][:20].tolist()} have leverage 1 (1 - h_i <= "
-                f"{LEVERAGE_TOL:g}): removing one of them leaves a parameter direction "
-                "undetermined, so their rescaled influence is undefined and reported "
-                "as NaN. Method 'if' stays finite; a penalty makes it well defined.",
-                HighLeverageWarning,
-                stacklevel=3,
-            )
+            warn_leverage_one(idx[degenerate], stacklevel=3)
             return np.full_like(theta, np.nan)
         coeffs = coeffs / one_minus[:, None]
     G = problem.design.rows_rmatvec(idx, coeffs)  # X̃_Tᵀ c without densifying sparse rows
@@ -237,14 +225,7 @@ def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
         one_minus = (1.0 - t) + t * curvature.one_minus_leverage[idx]  # 1 − t h_i
         degenerate = one_minus <= LEVERAGE_TOL
         if np.any(degenerate):
-            warnings.warn(
-                f"Rows {idx[degenerate][:20].tolist()} have leverage 1 (1 - h_i <= "
-                f"{LEVERAGE_TOL:g}): removing one of them leaves a parameter direction "
-                "undetermined, so their rescaled influence is undefined and reported "
-                "as NaN.",
-                HighLeverageWarning,
-                stacklevel=3,
-            )
+            warn_leverage_one(idx[degenerate], stacklevel=3)
             return np.full_like(theta, np.nan)
         return curvature.solve(t * design.rows_rmatvec(idx, d1[idx] / one_minus[:, None])).T
     # Group Newton step by Woodbury: (H − X̃_Tᵀ E X̃_T)⁻¹ = H⁻¹ + H⁻¹X̃_Tᵀ (I − E B)⁻¹ E X̃_T H⁻¹

@@ -27,13 +27,11 @@ GLMs without ``sample_weight``), :class:`UniformShareCurvature` does the same ex
 with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 """
 
-import warnings
-
 import numpy as np
 import scipy.linalg as sla
 
 from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError, factor_curvature
-from .exceptions import HighLeverageWarning
+from ._leverage import LEVERAGE_TOL, warn_leverage_one
 
 _CHUNK_ROWS = 2048
 
@@ -222,15 +220,9 @@ class MeanFormCurvature(Curvature):
             Da = Dinv[:, None, :] * a  # (k, q, p̃)
             Du = Dinv * U
             one_minus = 1.0 - dT * np.einsum("kp,kp->k", U, Du)
-            degenerate = one_minus <= 1e-8
+            degenerate = one_minus <= LEVERAGE_TOL
             if np.any(degenerate):
-                warnings.warn(
-                    f"Rows {idx[degenerate][:20].tolist()} have leverage 1: removing one "
-                    "of them leaves a parameter direction undetermined, so their "
-                    "rescaled influence is undefined and reported as NaN.",
-                    HighLeverageWarning,
-                    stacklevel=4,
-                )
+                warn_leverage_one(idx[degenerate], stacklevel=4)
                 return np.full_like(wt, np.nan)
             proj = np.einsum("kp,kqp->kq", U, Da)
             coords = Da + Du[:, None, :] * (dT[:, None] * proj / one_minus[:, None])[:, :, None]
@@ -303,15 +295,9 @@ class UniformShareCurvature(Curvature):
             return self._full.solve(rows.T @ d1[idx] + np.sum(eps) * wt.T).T
         if method == "rif":
             one_minus = self.one_minus_leverage[idx]
-            degenerate = one_minus <= 1e-8
+            degenerate = one_minus <= LEVERAGE_TOL
             if np.any(degenerate):
-                warnings.warn(
-                    f"Rows {idx[degenerate][:20].tolist()} have leverage 1: removing one "
-                    "of them leaves a parameter direction undetermined, so their "
-                    "rescaled influence is undefined and reported as NaN.",
-                    HighLeverageWarning,
-                    stacklevel=4,
-                )
+                warn_leverage_one(idx[degenerate], stacklevel=4)
                 return np.full_like(wt, np.nan)
             if self._a is None:
                 self._a = self._loo.solve(wt.T)  # (p̃, q)

@@ -1,0 +1,25 @@
+"""Leverage-one rows: one threshold and one warning for every curvature and method."""
+
+import warnings
+
+from .exceptions import HighLeverageWarning
+
+#: Rows with ``1 − h_i`` at or below this are treated as leverage one: removing
+#: such a row leaves a parameter direction undetermined by the remaining rows.
+LEVERAGE_TOL = 1e-8
+
+
+def warn_leverage_one(rows, stacklevel):
+    """Warn that ``rows`` have leverage 1, so their rescaled influence is NaN.
+
+    ``stacklevel`` counts from the caller of this function (as for
+    :func:`warnings.warn` called there).
+    """
+    warnings.warn(
+        f"Rows {list(map(int, rows[:20]))} have leverage 1 (1 - h_i <= {LEVERAGE_TOL:g}): "
+        "removing one of them leaves a parameter direction undetermined, so their "
+        "rescaled influence is undefined and reported as NaN. Method 'if' stays "
+        "finite; a penalty makes it well defined.",
+        HighLeverageWarning,
+        stacklevel=stacklevel + 1,
+    )
