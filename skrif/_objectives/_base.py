@@ -16,6 +16,36 @@ import numpy as np
 from ..exceptions import UnsupportedModelError
 
 
+def class_weighted(y, sample_weight, estimator):
+    """``sample_weight`` times the estimator's ``class_weight`` dict entry of each label."""
+    if not estimator.class_weight:
+        return sample_weight
+    classes = estimator.classes_
+    factor = np.array([estimator.class_weight.get(c, 1.0) for c in classes])
+    return sample_weight * factor[np.searchsorted(classes, np.asarray(y))]
+
+
+def check_class_weight(objective_cls, estimator):
+    """Refuse ``class_weight="balanced"`` (any string): it depends on every row's label."""
+    if isinstance(estimator.class_weight, str):
+        objective_cls._refuse(
+            estimator,
+            f"class_weight={estimator.class_weight!r}",
+            "Balanced weights depend on every row's label; pass an explicit "
+            "class_weight dict or sample_weight instead.",
+        )
+
+
+def check_two_classes_left(Y, kept_weights):
+    """Refuse a removal leaving one class of a binary (0/1-encoded) classifier."""
+    kept = kept_weights > 0
+    if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
+        raise ValueError(
+            "Removing these rows leaves training rows of a single class: the "
+            "logistic model without them is not defined."
+        )
+
+
 class Objective:
     """Base class: sum-form loss + diagonal L2 penalty of a linear model.
 

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from ._base import Objective
+from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
 
 
 class LogisticObjective(Objective):
@@ -49,13 +49,7 @@ class LogisticObjective(Objective):
                 f"an L1 term (penalty={penalty!r}, l1_ratio={l1_ratio!r})",
                 "Use l1_ratio=0 (pure L2) or C=np.inf (no penalty).",
             )
-        if isinstance(estimator.class_weight, str):
-            cls._refuse(
-                estimator,
-                f"class_weight={estimator.class_weight!r}",
-                "Balanced weights depend on every row's label; pass an explicit "
-                "class_weight dict or sample_weight instead.",
-            )
+        check_class_weight(cls, estimator)
         if getattr(estimator, "dual", False):
             cls._refuse(
                 estimator,
@@ -75,19 +69,11 @@ class LogisticObjective(Objective):
         return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
 
     def effective_weights(self, y, sample_weight, estimator):
-        if not estimator.class_weight:
-            return sample_weight
-        factor = np.array([estimator.class_weight.get(c, 1.0) for c in estimator.classes_])
-        return sample_weight * factor[np.searchsorted(estimator.classes_, y)]
+        return class_weighted(y, sample_weight, estimator)
 
     def check_removal(self, Y, kept_weights):
         super().check_removal(Y, kept_weights)
-        kept = kept_weights > 0
-        if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
-            raise ValueError(
-                "Removing these rows leaves training rows of a single class: the "
-                "logistic model without them is not defined."
-            )
+        check_two_classes_left(Y, kept_weights)
 
     def loss(self, Y, Z):
         # log(1 + e^z) − y z, evaluated stably for large |z|.

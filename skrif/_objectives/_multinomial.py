@@ -18,7 +18,7 @@ class is refused (scikit-learn would then fit a model with fewer classes).
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from ._base import Objective
+from ._base import Objective, class_weighted
 
 
 class MultinomialObjective(Objective):
@@ -42,10 +42,7 @@ class MultinomialObjective(Objective):
         return (np.asarray(y)[:, None] == estimator.classes_[None, :]).astype(float)
 
     def effective_weights(self, y, sample_weight, estimator):
-        if not estimator.class_weight:
-            return sample_weight
-        factor = np.array([estimator.class_weight.get(c, 1.0) for c in estimator.classes_])
-        return sample_weight * factor[np.searchsorted(estimator.classes_, np.asarray(y))]
+        return class_weighted(y, sample_weight, estimator)
 
     def check_removal(self, Y, kept_weights):
         super().check_removal(Y, kept_weights)

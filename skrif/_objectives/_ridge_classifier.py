@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.linear_model import RidgeClassifier
 from sklearn.preprocessing import LabelBinarizer
 
+from ._base import check_class_weight, class_weighted
 from ._squared import SquaredObjective
 
 
@@ -24,20 +25,11 @@ class RidgeClassifierObjective(SquaredObjective):
     @classmethod
     def check_supported(cls, estimator):
         super().check_supported(estimator)
-        if isinstance(estimator.class_weight, str):
-            cls._refuse(
-                estimator,
-                f"class_weight={estimator.class_weight!r}",
-                "Balanced weights depend on every row's label; pass an explicit "
-                "class_weight dict or sample_weight instead.",
-            )
+        check_class_weight(cls, estimator)
 
     def encode_targets(self, y, estimator):
         binarizer = LabelBinarizer(pos_label=1, neg_label=-1).fit(estimator.classes_)
         return binarizer.transform(np.asarray(y)).astype(float)
 
     def effective_weights(self, y, sample_weight, estimator):
-        if not estimator.class_weight:
-            return sample_weight
-        factor = np.array([estimator.class_weight.get(c, 1.0) for c in estimator.classes_])
-        return sample_weight * factor[np.searchsorted(estimator.classes_, np.asarray(y))]
+        return class_weighted(y, sample_weight, estimator)

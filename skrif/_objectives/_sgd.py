@@ -35,7 +35,7 @@ Hessians) and every other loss/penalty are refused.
 import numpy as np
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
-from ._base import Objective
+from ._base import Objective, check_class_weight, check_two_classes_left
 from ._logistic import LogisticObjective
 
 
@@ -87,13 +87,7 @@ class SGDClassifierObjective(SGDRegressorObjective):
     @classmethod
     def check_supported(cls, estimator):
         super().check_supported(estimator)
-        if isinstance(estimator.class_weight, str):
-            cls._refuse(
-                estimator,
-                f"class_weight={estimator.class_weight!r}",
-                "Balanced weights depend on every row's label; pass an explicit "
-                "class_weight dict or sample_weight instead.",
-            )
+        check_class_weight(cls, estimator)
 
     def check_classes(self, estimator):
         if len(estimator.classes_) != 2:
@@ -109,11 +103,7 @@ class SGDClassifierObjective(SGDRegressorObjective):
 
     def check_removal(self, Y, kept_weights):
         super().check_removal(Y, kept_weights)
-        kept = kept_weights > 0
-        if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
-            raise ValueError(
-                "Removing these rows leaves training rows of a single class: the "
-                "logistic model without them is not defined."
-            )
+        check_two_classes_left(Y, kept_weights)
+
     loss = LogisticObjective.loss
     loss_derivatives = LogisticObjective.loss_derivatives
