@@ -126,8 +126,10 @@ class Objective:
     def loss_derivatives(self, Y, Z):  # pragma: no cover - interface
         """Return ``(ℓ'(y, z), ℓ''(y, z))`` of shapes (n, n_outputs) and (n,).
 
-        The second derivative must be shared by all outputs (true of every
-        single-index family here), so one Hessian serves every output.
+        For independent outputs the second derivative must be shared by all of
+        them (true of every single-index family here), so one Hessian serves every
+        output. Coupled outputs (multinomial) return ``ℓ''`` as (n, K, K) blocks
+        instead, which :mod:`skrif._block_curvature` factors.
         """
         raise NotImplementedError
 

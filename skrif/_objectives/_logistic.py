@@ -57,14 +57,6 @@ class LogisticObjective(Objective):
                 "Use dual=False; the dual liblinear formulation is not reconstructed.",
             )
 
-    def check_classes(self, estimator):
-        if len(estimator.classes_) != 2:
-            self._refuse(
-                estimator,
-                f"{len(estimator.classes_)} classes",
-                "Only binary LogisticRegression is supported so far.",
-            )
-
     def encode_targets(self, y, estimator):
         return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
 
