@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._attribution import row_changes, row_coefficients, self_influence, structured
-from ._problem import Problem, warn_not_converged
+from ._influence import exact_refit
+from ._problem import Problem
 
 
 def loo_predict(problem, theta, d1, curvature, target, method):
@@ -264,10 +265,7 @@ def removal_to_flip(
         weights[removed] = 0.0
         problem.objective.check_removal(problem.Y, weights)
         n_refits += 1
-        new, n_iter, converged = problem.newton(start, weights)
-        if not converged:
-            warn_not_converged(n_iter, "the exact refit")
-        return new
+        return exact_refit(problem, start, weights)
 
     chosen = list(rows)
     start = theta

@@ -125,10 +125,7 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     kept_weights[idx] = 0.0
     problem.objective.check_removal(problem.Y, kept_weights)
     if method == "refit":
-        refit, n_iter, converged = problem.newton(theta, kept_weights)
-        if not converged:
-            warn_not_converged(n_iter, "the exact refit")
-        return refit - theta
+        return exact_refit(problem, theta, kept_weights) - theta
     if hasattr(curvature, "parameter_change"):
         # Per-row Hessians that are not rank one (mean-form penalty shares, coupled
         # multinomial outputs): the curvature object knows their exact structure.
@@ -151,6 +148,15 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
             )
         return curvature.solve_without(idx, G).T
     return curvature.solve(G).T
+
+
+def exact_refit(problem, start, weights):
+    """The optimum of ``problem``'s objective under ``weights``, by Newton's method
+    from ``start`` to machine precision (a ``RuntimeWarning`` if it does not converge)."""
+    refit, n_iter, converged = problem.newton(start, weights)
+    if not converged:
+        warn_not_converged(n_iter, "the exact refit")
+    return refit
 
 
 def check_fraction(fraction):
@@ -199,10 +205,7 @@ def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
     weights[idx] *= 1.0 - t
     problem.objective.check_removal(problem.Y, weights)
     if method == "refit":
-        refit, n_iter, converged = problem.newton(theta, weights)
-        if not converged:
-            warn_not_converged(n_iter, "the exact refit")
-        return refit - theta
+        return exact_refit(problem, theta, weights) - theta
     # Gradient of the removed part t·f_T at θ̂ (columns, one per output).
     shift = problem.penalty - problem.penalty_for(weights)
     G = t * design.rows_rmatvec(idx, d1[idx]) + shift[:, None] * theta.T
