@@ -467,7 +467,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         method = self._resolve_method(method)
-        idx = check_removed_rows(X_removed_idx, self._problem.design.n_samples)
+        idx = self._removed_rows(X_removed_idx)
         fraction = check_fraction(fraction)
         as_frame = _check_bool(as_frame, "as_frame")
         delta = parameter_change(
@@ -476,6 +476,29 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         coef, intercept = self._problem.objective.split_theta(delta, self.estimator_)
         change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
         return change_as_frame(self, change) if as_frame else change
+
+    def _removed_rows(self, X_removed_idx):
+        """Validated positions of removed rows; refuse row *labels* passed as positions.
+
+        ``X_train.index[...]`` is the natural thing to pass with a DataFrame, but its
+        labels are positions only for a default ``RangeIndex``: anything else would
+        silently remove other rows.
+        """
+        n = self._problem.design.n_samples
+        index = getattr(self, "training_index_", None)
+        if (
+            index is not None
+            and hasattr(X_removed_idx, "get_indexer")  # a pandas Index
+            and getattr(X_removed_idx, "dtype", None) != bool
+            and not np.array_equal(np.asarray(index), np.arange(n))
+        ):
+            raise ValueError(
+                "X_removed_idx is a pandas Index, i.e. row labels, but skrif takes row "
+                "positions and the training DataFrame's index is not 0..n-1. Convert "
+                "labels with np.flatnonzero(est.training_index_.isin(labels)), or pass "
+                "a boolean mask."
+            )
+        return check_removed_rows(X_removed_idx, n)
 
     # -- attribution: effects on targets -----------------------------------------
     def _target(self, target):
@@ -625,7 +648,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         target = self._target(target)
         method = self._resolve_method(method)
         X, Y = self._validate_eval(X, y, target)
-        idx = check_removed_rows(X_removed_idx, self._problem.design.n_samples)
+        idx = self._removed_rows(X_removed_idx)
         fraction = check_fraction(fraction)
         effect = _attribution.removal_effect(
             self._problem, self._theta, self._d1, self._curvature, idx, X, Y, target, method,

@@ -275,3 +275,27 @@ def test_refit_is_independent_of_the_users_solver_tolerance(rng):
         rtol=1e-8,
         atol=1e-12,
     )
+
+
+def test_row_labels_are_not_taken_for_positions(regression):
+    # X_train.index after a shuffle split holds labels, not positions: passing it
+    # would silently remove other rows, so it is refused; positions and masks work.
+    pd = pytest.importorskip("pandas")
+    X, y = regression
+    n = len(y)
+    labels = np.random.default_rng(0).permutation(n)
+    X_df = pd.DataFrame(X, index=labels)
+    est = InfluenceEstimator(Ridge()).fit(X_df, pd.Series(y, index=labels))
+    with pytest.raises(ValueError, match="pandas Index, i.e. row labels"):
+        est.influence(X_df.index[:2])
+    with pytest.raises(ValueError, match="pandas Index, i.e. row labels"):
+        est.removal_effect(X_df.index[:2], X[:3])
+    positions = np.flatnonzero(est.training_index_.isin(X_df.index[:2]))
+    np.testing.assert_array_equal(est.influence(positions).coef, est.influence([0, 1]).coef)
+    mask = pd.Index(np.arange(n) < 2)  # a boolean Index is a mask
+    np.testing.assert_array_equal(est.influence(mask).coef, est.influence([0, 1]).coef)
+    # With the default RangeIndex, labels are positions.
+    plain = InfluenceEstimator(Ridge()).fit(pd.DataFrame(X), y)
+    np.testing.assert_array_equal(
+        plain.influence(pd.RangeIndex(n)[3:5]).coef, plain.influence([3, 4]).coef
+    )
