@@ -137,10 +137,16 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         DataFrame; used to label outputs (``as_frame=True``).
     leverages_ : ndarray of shape (n_samples,)
         Generalized leverage ``h_i = d_i x̃_iᵀ H⁻¹ x̃_i`` of each training row,
-        with ``d_i`` the row's curvature (``c s_i ℓ''``). ``0 ≤ h_i ≤ 1``.
+        with ``d_i`` the row's curvature (``c s_i ℓ''``). ``0 ≤ h_i ≤ 1``. For
+        mean-form models (GLMs, SGD) ``H`` is the Hessian without the row's share
+        of the penalty; for multinomial models ``h_i`` is the largest eigenvalue
+        of the row's K × K leverage block (see the "Supported models" guide).
     rescale_factors_ : ndarray of shape (n_samples,)
-        ``1 / (1 − h_i)``, the factor by which RIF exceeds IF for each row; ``inf``
-        where ``1 − h_i ≤ 1e-8`` (such rows are reported by a
+        ``1 / (1 − h_i)``: the factor by which RIF exceeds IF for each row when
+        per-row Hessians are rank one (least squares, binary logistic); the
+        largest amplification for multinomial models, and only indicative for
+        mean-form models, whose RIF also removes a penalty share; ``inf`` where
+        ``1 − h_i ≤ 1e-8`` (such rows are reported by a
         :class:`~skrif.exceptions.HighLeverageWarning`).
     optimality_gap_ : float
         ``‖H⁻¹ ∇J(θ)‖ / ‖θ‖`` for the coefficients the wrapped estimator returned:
