@@ -212,10 +212,6 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return tags
 
     @property
-    def _is_classifier(self):
-        return get_tags(self._get_estimator()).estimator_type == "classifier"
-
-    @property
     def classes_(self):
         """Class labels of the wrapped classifier."""
         return self.estimator_.classes_
