@@ -277,9 +277,10 @@ def removal_sets(
             elif strategy == "feature":
                 if varying is None:
                     if sp.issparse(X):
+                        # max != min exactly: E[x²] − E[x]² rounds to > 0 for constant columns.
                         Xc = X.tocsc()
-                        sq = np.asarray(Xc.multiply(Xc).mean(axis=0)).ravel()
-                        varying = np.flatnonzero(sq - np.asarray(Xc.mean(axis=0)).ravel() ** 2 > 0)
+                        spread = Xc.max(axis=0).toarray() - Xc.min(axis=0).toarray()
+                        varying = np.flatnonzero(spread.ravel() > 0)
                     else:
                         varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
                     if varying.size == 0:

@@ -389,3 +389,16 @@ def test_unconverged_refit_is_no_ground_truth(monkeypatch):
                              random_state=0, as_frame=False, n_eval_rows=10)
     assert np.all(np.isnan(out["results"]["actual"]))
     assert np.all(np.isnan(out["summary"]["slope"]))
+
+
+def test_feature_sets_skip_constant_sparse_columns():
+    # E[x²] − E[x]² of a constant sparse column can round to a tiny positive number;
+    # such a column must not be picked (its "largest values" would be random rows).
+    import scipy.sparse as sp
+
+    X = np.full((37, 3), 0.01)
+    X[:, 1] = np.arange(37.0)
+    for seed in range(5):
+        sets = removal_sets(sp.csr_matrix(X), n_sets=3, strategies=("feature",), random_state=seed)
+        for _, rows in sets:
+            assert np.array_equal(rows, np.arange(37 - len(rows), 37))
