@@ -227,8 +227,11 @@ class PrimalCurvature(_LinearCurvature):
         """``‖L⁻¹ b̃_iᵀ‖²`` by triangular solves of row blocks (cached)."""
         if self._bquad is None:
             quad = np.empty(self._block.n_samples)
+            X = self._block.X
             for sl, rows in self._block.row_chunks():
-                W = self._whiten(rows.T)
+                # Solve in place when the block is a fresh copy (not a view of X).
+                fresh = self._block.sparse or not np.may_share_memory(rows, X)
+                W = self._whiten(rows.T, overwrite=fresh)
                 quad[sl] = np.einsum("ij,ij->j", W, W)
             self._bquad = quad
         return self._bquad
@@ -236,10 +239,12 @@ class PrimalCurvature(_LinearCurvature):
     def _block_one_minus(self):
         return 1.0 - self.d * self._block_quadratic()
 
-    def _whiten(self, G):
+    def _whiten(self, G, overwrite=False):
         """``W`` with ``WᵀW = Gᵀ S⁻¹ G``: ``L⁻¹ G`` or ``Fᵀ G``."""
         if self._chol is not None:
-            return sla.solve_triangular(self._chol, G, lower=True, check_finite=False)
+            return sla.solve_triangular(
+                self._chol, G, lower=True, check_finite=False, overwrite_b=overwrite
+            )
         return self._F.T @ G
 
     def _block_solve(self, G):
