@@ -42,8 +42,8 @@ from ._leverage import LEVERAGE_TOL, warn_leverage_one
 ADDITIVE_METHODS = ("if", "rif")
 DIRECTIONS = ("increase", "decrease")
 
-# Floats per temporary block of influence_scores (chunk × m × outputs): 32 MB.
-_BLOCK_FLOATS = 1 << 22
+# Floats per temporary block of influence_scores (chunk × m × outputs): 8 MB.
+_BLOCK_FLOATS = 1 << 20
 _MIN_CHUNK = 16
 
 

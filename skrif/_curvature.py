@@ -106,9 +106,13 @@ class Curvature:
         """
         idx = np.asarray(idx)
         root = np.sqrt(self.d[idx])
-        C = np.eye(len(idx)) - root[:, None] * self.inner(idx) * root[None, :]
+        # C = I − D_T^½ (X̃_T H⁻¹ X̃_Tᵀ) D_T^½, formed and factored in place (one k × k array).
+        C = self.inner(idx)
+        C *= root[:, None]
+        C *= -root[None, :]
+        C[np.diag_indices_from(C)] += 1.0
         try:
-            factor = sla.cho_factor(C, lower=True, check_finite=False)
+            factor = sla.cho_factor(C, lower=True, overwrite_a=True, check_finite=False)
             pivots = np.diag(factor[0]) ** 2
         except np.linalg.LinAlgError:
             pivots = np.zeros(1)
