@@ -259,7 +259,8 @@ def check_output(target, output):
         or not -r <= output < r
     ):
         raise ValueError(
-            f"output must be an integer in 0..{r - 1} for target={target.name!r}; got {output!r}."
+            f"output must be an integer in 0..{r - 1} (negative values count from the "
+            f"end) for target={target.name!r}; got {output!r}."
         )
     return int(output) % r
 

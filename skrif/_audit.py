@@ -382,8 +382,8 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
             or not -q <= output < q
         ):
             raise ValueError(
-                f"output must be an integer in 0..{q - 1} (the model has {q} "
-                f"output(s)); got {output!r}."
+                f"output must be an integer in 0..{q - 1} (negative values count from "
+                f"the end; the model has {q} output(s)); got {output!r}."
             )
         output = int(output) % q
     if X_row is not None:
@@ -418,7 +418,8 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
             or not -n_features <= coef < n_features
         ):
             raise ValueError(
-                f"coef must be a feature index in 0..{n_features - 1}; got {coef!r}."
+                f"coef must be a feature index in 0..{n_features - 1} (negative values "
+                f"count from the end); got {coef!r}."
             )
         coef = int(coef) % n_features
         if q > 1 and output is None:

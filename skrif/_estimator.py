@@ -810,7 +810,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
         output : int, default=None
             For targets with several outputs (``predict_proba``, multi-target
-            regressors), the column to sum; required for them.
+            regressors), the column to sum; required for them. Negative values
+            count from the end.
         verify : bool, default=False
             Also refit the model exactly without the chosen rows.
 
@@ -1094,10 +1095,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``RidgeClassifier``), its predicted class (any other class wins).
         coef : int, default=None
             Instead of ``X``: a feature index; flip the sign of ``coef_`` there.
+            Negative values count from the end.
         output : int, default=None
             For models with several outputs, which output's decision function or
             which row of ``coef_`` (required for ``coef`` then, and for ``X`` with a
-            multi-target regressor).
+            multi-target regressor). Negative values count from the end.
         method : {"if", "rif"}, default=None
             Single-row effects used to choose the rows; ``None`` uses ``"rif"`` if
             ``rescaled`` else ``"if"``.

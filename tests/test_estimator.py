@@ -299,3 +299,16 @@ def test_row_labels_are_not_taken_for_positions(regression):
     np.testing.assert_array_equal(
         plain.influence(pd.RangeIndex(n)[3:5]).coef, plain.influence([3, 4]).coef
     )
+
+
+def test_negative_output_and_coef_count_from_the_end(classification):
+    X, y = classification
+    est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-12)).fit(X, y)
+    np.testing.assert_array_equal(
+        est.most_influential(X[:5], k=3, target="predict_proba", output=-1),
+        est.most_influential(X[:5], k=3, target="predict_proba", output=1),
+    )
+    last = X.shape[1] - 1
+    assert est.removal_to_flip(coef=-1, max_refits=2).quantity == f"coef[{last}]"
+    with pytest.raises(ValueError, match=r"0\.\.1 \(negative values count from the end\)"):
+        est.most_influential(X[:5], k=3, target="predict_proba", output=2)
