@@ -52,7 +52,7 @@ def loo_predict(problem, theta, d1, curvature, target, method):
     return target.value(Z, Y) + self_influence(problem, theta, d1, curvature, target, method)
 
 
-def true_classes(objective, Y):
+def true_classes(Y):
     """Class indices of encoded classifier targets ``Y`` (n, q)."""
     if Y.shape[1] == 1:
         return (Y[:, 0] > 0).astype(int)

@@ -1061,7 +1061,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         if classifier:
             Z = loo.reshape(len(loo), -1)
             return float(np.mean(
-                _audit.predicted_classes(Z) == _audit.true_classes(problem.objective, problem.Y)
+                _audit.predicted_classes(Z) == _audit.true_classes(problem.Y)
             ))
         from sklearn.metrics import r2_score
 
