@@ -312,3 +312,8 @@ def test_negative_output_and_coef_count_from_the_end(classification):
     assert est.removal_to_flip(coef=-1, max_refits=2).quantity == f"coef[{last}]"
     with pytest.raises(ValueError, match=r"0\.\.1 \(negative values count from the end\)"):
         est.most_influential(X[:5], k=3, target="predict_proba", output=2)
+
+
+def test_estimator_class_instead_of_instance(regression):
+    with pytest.raises(UnsupportedModelError, match=r"instance such as Ridge\(\), not the class"):
+        InfluenceEstimator(Ridge).fit(*regression)

@@ -30,6 +30,11 @@ def objective_class_for(estimator):
         For unknown estimator types (subclasses included: they may change the
         objective) and for unsupported settings of known ones.
     """
+    if isinstance(estimator, type):
+        raise UnsupportedModelError(
+            f"estimator must be an estimator instance such as {estimator.__name__}(), "
+            f"not the class {estimator.__name__}."
+        )
     for cls in OBJECTIVES:
         if type(estimator) in cls.estimator_types:
             cls.check_supported(estimator)
