@@ -49,3 +49,20 @@ def test_docs_build_without_warnings(tmp_path):
     examples = (html / "examples.html").read_text(encoding="utf-8")
     for script in (ROOT / "examples").glob("*.py"):
         assert script.name in examples
+
+
+def test_quickstart_example_rif_tracks_the_refit(capsys):
+    """examples/quickstart.py runs, and on every printed row RIF is closer to the
+    exact refit than IF (the point the script makes)."""
+    import runpy
+
+    runpy.run_path(str(ROOT / "examples" / "quickstart.py"), run_name="__main__")
+    rows = []
+    for line in capsys.readouterr().out.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0].isdigit():
+            rows.append([float(v) for v in parts[2:]])
+    assert len(rows) == 5
+    for if_, rif, refit in rows:
+        assert abs(rif - refit) < abs(if_ - refit)
+        assert abs(rif - refit) < 0.1 * abs(refit)
