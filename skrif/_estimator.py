@@ -168,8 +168,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     ``n`` rows: O(n p̃² + p̃³) time and O(p̃²) memory when ``p̃ ≤ n`` (Cholesky of
     ``H``); O(n² p̃ + n³) time and O(n²) memory when ``p̃ > n`` and every
     coefficient is penalised (an n × n kernel factorization; no p̃ × p̃ matrix). The
-    training data are kept by reference, not copied (unless validation had to
-    convert them).
+    training ``X`` is kept by reference, not copied (unless validation had to
+    convert it): do not modify it while the fitted estimator is in use. Targets and
+    sample weights are copied (O(n q) memory).
 
     References
     ----------
@@ -227,7 +228,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             return None
         if isinstance(sample_weight, numbers.Number):
             sample_weight = np.full(n_samples, sample_weight, dtype=float)
-        sw = np.asarray(sample_weight, dtype=float)
+        # A copy (n floats): the weights define the objective every later removal
+        # refits, so a caller reusing and changing their array must not change it.
+        sw = np.array(sample_weight, dtype=float)
         if sw.shape != (n_samples,):
             raise ValueError(
                 f"sample_weight must have shape ({n_samples},) to match X; got {sw.shape}."

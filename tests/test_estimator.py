@@ -317,3 +317,17 @@ def test_negative_output_and_coef_count_from_the_end(classification):
 def test_estimator_class_instead_of_instance(regression):
     with pytest.raises(UnsupportedModelError, match=r"instance such as Ridge\(\), not the class"):
         InfluenceEstimator(Ridge).fit(*regression)
+
+
+def test_changing_the_weight_or_target_array_after_fit_changes_nothing(regression):
+    X, y = regression
+    sw = np.linspace(0.5, 2.0, len(y))
+    est = InfluenceEstimator(Ridge(alpha=0.5)).fit(X, y, sample_weight=sw)
+    before = change_vector(est.influence([1, 2], method="refit"))
+    sw[:] = 1.0  # the caller reuses their array
+    np.testing.assert_array_equal(change_vector(est.influence([1, 2], method="refit")), before)
+    y_copy = y.copy()
+    est = InfluenceEstimator(Ridge(alpha=0.5)).fit(X, y_copy)
+    before = change_vector(est.influence([1, 2], method="refit"))
+    y_copy[:] = 0.0  # the same for the targets
+    np.testing.assert_array_equal(change_vector(est.influence([1, 2], method="refit")), before)

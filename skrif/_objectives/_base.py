@@ -99,8 +99,12 @@ class Objective:
 
     # -- data ---------------------------------------------------------------
     def encode_targets(self, y, estimator):
-        """Return the targets as a float array of shape (n_samples, n_outputs)."""
-        y = np.asarray(y, dtype=float)
+        """Return the targets as a float array of shape (n_samples, n_outputs).
+
+        Always a copy (n × q floats), so the fitted objective does not change when
+        the caller later changes their ``y``.
+        """
+        y = np.array(y, dtype=float)
         return y.reshape(len(y), -1)
 
     def effective_weights(self, y, sample_weight, estimator):
