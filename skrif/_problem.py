@@ -176,7 +176,11 @@ class Problem:
                     break
                 t *= 0.5
             theta, value = trial, trial_value
-            if t * size <= tol * max(1.0, np.linalg.norm(theta)):
+            # A fresh Newton step of this size leaves an error of order size² (below
+            # rounding); a step with a reused factorization only contracts linearly,
+            # so it must be 1000× smaller before the error is equally negligible.
+            threshold = tol if fresh else 1e-3 * tol
+            if t * size <= threshold * max(1.0, np.linalg.norm(theta)):
                 return theta, it, True
             previous, fresh = t * size, False
             if t < 1.0:
