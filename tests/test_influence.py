@@ -361,3 +361,27 @@ def test_large_column_means_keep_full_accuracy(p, offset):
         method = "rif" if len(T) == 1 else "newton"
         delta = change_vector(est.influence(T, method=method))
         assert np.linalg.norm(delta - true) <= 1e-7 * np.linalg.norm(true)
+
+
+def test_logistic_rif_error_is_second_order_in_the_step():
+    """RIF is one exact Newton step, so its error against scikit-learn's tight refit
+    shrinks quadratically with the size of the perturbation: downweighting the row by
+    t, halving t divides the error by ~4 (MATH.md §2); IF's error is larger."""
+    rng = np.random.default_rng(0)
+    n, p = 40, 6
+    X = rng.normal(size=(n, p))
+    y = (X[:, 0] + rng.normal(size=n) > 0).astype(int)
+    model = LogisticRegression(C=2.0, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    est = InfluenceEstimator(model).fit(X, y)
+    i = int(np.argmax(est.leverages_))
+    errors = {"rif": [], "if": []}
+    for t in (0.4, 0.2, 0.1, 0.05):
+        sw = np.ones(n)
+        sw[i] = 1.0 - t
+        true = theta(exact_refit(model, X, y, sw, np.ones(n, bool))) - theta(est.estimator_)
+        for method, errs in errors.items():
+            errs.append(np.linalg.norm(change_vector(est.influence([i], method=method, fraction=t)) - true))
+    rif, if_ = np.array(errors["rif"]), np.array(errors["if"])
+    ratios = rif[:-1] / rif[1:]
+    assert np.all((ratios > 3.5) & (ratios < 4.6)), ratios
+    assert np.all(rif < 0.5 * if_)
