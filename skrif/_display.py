@@ -182,7 +182,13 @@ class InfluenceDisplay:
         ----------
         results : Bunch, DataFrame or dict of array-like
             The Bunch returned by ``validate_influence`` or its ``results`` table.
-        ax, methods, scatter_kwargs, line_kwargs
+        ax : matplotlib Axes or array-like of Axes, default=None
+            See :meth:`plot`.
+        methods : sequence of str, default=None
+            See :meth:`plot`.
+        scatter_kwargs : dict, default=None
+            See :meth:`plot`.
+        line_kwargs : dict, default=None
             See :meth:`plot`.
 
         Returns
@@ -229,13 +235,23 @@ class InfluenceDisplay:
         ----------
         estimator : InfluenceEstimator
             Fitted.
-        X, y : array-like
-            Evaluation (test) data.
+        X : {array-like, sparse matrix} of shape (n_eval, n_features)
+            Evaluation (test) rows.
+        y : array-like of shape (n_eval,) or (n_eval, n_targets)
+            Their targets.
         methods : sequence of {"if", "rif", "newton"}, default=("if", "rif", "newton")
+            Predictions to check against exact refits.
         n_sets : int, default=40
+            Number of removal sets.
         n_jobs : int, default=None
+            Parallel jobs over sets (joblib).
         random_state : int, RandomState instance or None, default=None
-        ax, scatter_kwargs, line_kwargs
+            Makes the sets and the test subset reproducible.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            See :meth:`plot`.
+        scatter_kwargs : dict, default=None
+            See :meth:`plot`.
+        line_kwargs : dict, default=None
             See :meth:`plot`.
         **validation_kwargs
             Other arguments of :func:`~skrif.validation.validate_influence`
