@@ -168,13 +168,23 @@ class Problem:
                 size = np.linalg.norm(step)
             # Backtracking (Armijo); near the optimum the full step is taken.
             slope = np.sum(grad.T * step)
-            t = 1.0
-            while True:
+            t, accepted = 1.0, False
+            while t >= 1e-8:
                 trial = theta + t * step
                 trial_value = self.value(trial, s)
-                if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value) or t < 1e-8:
+                if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
+                    accepted = True
                     break
                 t *= 0.5
+            if not accepted:
+                # No decrease along the step. With a reused factorization, refactor and
+                # retry; with a fresh one this is the optimum only if the full Newton
+                # step is negligible, otherwise the solve has stalled: say so.
+                if not fresh:
+                    factor, previous = None, np.inf
+                    continue
+                converged = size <= tol * max(1.0, np.linalg.norm(theta))
+                return theta, it, converged
             theta, value = trial, trial_value
             # A fresh Newton step of this size leaves an error of order size² (below
             # rounding); a step with a reused factorization only contracts linearly,

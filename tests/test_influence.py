@@ -385,3 +385,30 @@ def test_logistic_rif_error_is_second_order_in_the_step():
     ratios = rif[:-1] / rif[1:]
     assert np.all((ratios > 3.5) & (ratios < 4.6)), ratios
     assert np.all(rif < 0.5 * if_)
+
+
+def test_newton_reports_a_stalled_line_search_as_not_converged(rng):
+    """If no step length decreases the objective, the solve must not claim success."""
+    from skrif._objectives import SquaredObjective
+    from skrif._problem import Problem
+
+    X = rng.normal(size=(30, 3))
+    y = X @ np.ones(3) + rng.normal(size=30)
+    objective = SquaredObjective(Ridge(alpha=1.0))
+    Y = objective.encode_targets(y, None)
+
+    class Stalled(Problem):
+        start = None
+
+        def value(self, theta, weights=None):
+            # Every point but the start looks worse: the line search cannot progress.
+            return 0.0 if np.array_equal(theta, self.start) else 1.0
+
+    problem = Stalled(objective, X, Y, np.ones(30))
+    # Close to the optimum (a step of ~1e-5): a stalled search there once passed the
+    # step-size test and was reported as converged.
+    optimum = theta(exact_refit(Ridge(alpha=1.0), X, y, None, np.ones(30, bool)))
+    problem.start = (optimum + 1e-5).reshape(1, -1)
+    end, _, converged = problem.newton(problem.start)
+    assert not converged
+    np.testing.assert_array_equal(end, problem.start)
