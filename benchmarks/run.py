@@ -129,7 +129,8 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {
-        "machine": machine_line(rates),
+        "machine": machine_line(rates)
+        + (f"; workers limited to {args.threads} BLAS thread(s) (threadpoolctl)" if args.threads else ""),
         "rates": rates,
         "command": "benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
