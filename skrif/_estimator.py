@@ -352,7 +352,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 stacklevel=3,
             )
         if self.polish and self.optimality_gap_ > POLISH_TOL:
-            theta, self.n_polish_steps_, converged = problem.newton(theta)
+            # The factorization at the starting point serves the first Newton step;
+            # release it before refactoring at the polished optimum.
+            theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
+            curvature = None
             if not converged:
                 warn_not_converged(self.n_polish_steps_, "polishing the fit")
             if not frozen:
