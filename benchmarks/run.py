@@ -64,8 +64,11 @@ def machine_line(rates):
     try:
         from threadpoolctl import threadpool_info
 
-        blas = threadpool_info()[0]
-        blas_s = f"{blas['internal_api']} {blas['version']} ({blas['architecture']}, {blas['num_threads']} threads)"
+        blas_s = " + ".join(
+            f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+            for b in threadpool_info()
+            if b["user_api"] == "blas"
+        )
     except Exception:  # pragma: no cover - informational
         blas_s = "unknown BLAS"
     cpu = "unknown CPU"
