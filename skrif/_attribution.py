@@ -30,10 +30,10 @@ compute ``δz_ij = x̃_j·Δ_i`` from those (:func:`row_changes`) — same resul
 O(n p̃ m) order for the score matrix.
 """
 
-import numbers
 
 import numpy as np
 
+from ._checks import is_integer
 from ._design import AugmentedDesign
 from ._influence import parameter_change
 from ._leverage import LEVERAGE_TOL, warn_leverage_one
@@ -254,8 +254,7 @@ def check_output(target, output):
             )
         return 0
     if (
-        not isinstance(output, (numbers.Integral, np.integer))
-        or isinstance(output, (bool, np.bool_))
+        not is_integer(output)
         or not -r <= output < r
     ):
         raise ValueError(
@@ -289,8 +288,7 @@ def additive_scores(problem, theta, d1, curvature, X_eval, Y_eval, target, metho
 
 def check_k(k, n_samples):
     if (
-        not isinstance(k, (numbers.Integral, np.integer))
-        or isinstance(k, (bool, np.bool_))
+        not is_integer(k)
         or not 1 <= k <= n_samples
     ):
         raise ValueError(

@@ -29,12 +29,12 @@ flips. Everything is bounded by ``max_refits`` exact refits, and the result says
 honestly whether the final set was verified to flip.
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._attribution import row_changes, row_coefficients, self_influence, structured
+from ._checks import is_integer
 from ._influence import exact_refit
 from ._problem import Problem
 
@@ -356,8 +356,7 @@ def removal_to_flip(
 
 def check_positive_int(value, name, upper=None):
     if (
-        not isinstance(value, (numbers.Integral, np.integer))
-        or isinstance(value, (bool, np.bool_))
+        not is_integer(value)
         or value < 1
         or (upper is not None and value > upper)
     ):
@@ -377,8 +376,7 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
     q, pt = theta.shape
     if output is not None:
         if (
-            not isinstance(output, (numbers.Integral, np.integer))
-            or isinstance(output, (bool, np.bool_))
+            not is_integer(output)
             or not -q <= output < q
         ):
             raise ValueError(
@@ -413,8 +411,7 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
     else:
         n_features = design.n_features
         if (
-            not isinstance(coef, (numbers.Integral, np.integer))
-            or isinstance(coef, (bool, np.bool_))
+            not is_integer(coef)
             or not -n_features <= coef < n_features
         ):
             raise ValueError(

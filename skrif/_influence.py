@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import is_integer
 from ._leverage import LEVERAGE_TOL, warn_leverage_one
 from ._problem import warn_not_converged
 
@@ -50,9 +51,7 @@ def check_removed_rows(X_removed_idx, n_samples):
     Negative integers count from the end, as in NumPy. Duplicates, out-of-range
     values, non-integer input and masks of the wrong length raise ``ValueError``.
     """
-    if isinstance(X_removed_idx, (numbers.Integral, np.integer)) and not isinstance(
-        X_removed_idx, (bool, np.bool_)
-    ):
+    if is_integer(X_removed_idx):
         X_removed_idx = [X_removed_idx]
     idx = np.asarray(X_removed_idx)
     if idx.ndim != 1:

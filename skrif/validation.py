@@ -33,6 +33,7 @@ from scipy import stats
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._checks import is_integer
 from ._design import AugmentedDesign
 
 __all__ = [
@@ -80,8 +81,7 @@ SUMMARY_COLUMNS = (
 # -- small helpers -------------------------------------------------------------
 def _check_int(value, name, low, high=None):
     if (
-        not isinstance(value, (numbers.Integral, np.integer))
-        or isinstance(value, (bool, np.bool_))
+        not is_integer(value)
         or value < low
         or (high is not None and value > high)
     ):
