@@ -33,23 +33,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._attribution import row_changes, row_coefficients, self_influence, structured
+from ._attribution import self_influence
 from ._checks import is_integer
-from ._influence import exact_refit
-from ._problem import Problem
 
 
-def loo_predict(problem, theta, d1, curvature, target, method):
+def loo_predict(rm, target, method):
     """Approximate leave-one-out values of ``target`` for every training row: (n, r).
 
     ``F_i(θ̂) + [F_i(θ̂ + Δ_{−i}) − F_i(θ̂)]`` with the self-influence of
     :func:`~skrif._attribution.self_influence` (no n × n matrix; cost as
-    :func:`~skrif._attribution.self_quadratic`: O(n p̃²) primal, O(n² p̃ + n³) dual,
-    O(n) beyond the factorization for linear curvatures).
+    :meth:`~skrif._fitted.RemovalModel.self_change`: O(n p̃²) primal, O(n² p̃ + n³)
+    dual, O(n) beyond the factorization for linear curvatures).
     """
-    Z = problem.linear_predictor(theta)
-    Y = problem.Y if target.needs_y else None
-    return target.value(Z, Y) + self_influence(problem, theta, d1, curvature, target, method)
+    Z = rm.linear_predictor()
+    Y = rm.problem.Y if target.needs_y else None
+    return target.value(Z, Y) + self_influence(rm, target, method)
 
 
 def true_classes(Y):
@@ -115,11 +113,12 @@ class FlipResult:
         )
 
 
-def linear_scores(problem, theta, d1, curvature, A, method):
+def linear_scores(rm, A, method):
     """Effect ``s_i = ⟨A_j, Δ_i⟩`` of removing each row alone on each functional.
 
     Parameters
     ----------
+    rm : RemovalModel
     A : ndarray of shape (m, q, p̃)
         ``m`` linear functionals of the parameters.
 
@@ -129,22 +128,10 @@ def linear_scores(problem, theta, d1, curvature, A, method):
 
     Notes
     -----
-    Rank-one curvatures: one solve with ``m q`` columns and one pass over the rows,
-    O(p̃² m q + nnz(X) m q). Structured curvatures (mean-form, multinomial): the
-    exact single-row changes, O(n p̃²) in total.
+    See :meth:`~skrif._fitted.RemovalModel.functional_changes`: O(p̃² m q + nnz(X) m q)
+    for rank-one per-row Hessians, O(n p̃²) for mean-form and multinomial ones.
     """
-    m, q, pt = A.shape
-    n = problem.design.n_samples
-    if structured(curvature):
-        out = np.empty((n, m))
-        for sl, _ in problem.design.row_chunks():
-            D = row_changes(problem, theta, d1, curvature, sl, method)  # (c, q, p̃)
-            out[sl] = np.einsum("cqp,mqp->cm", D, A)
-        return out
-    coef = row_coefficients(curvature, d1, method)  # (n, q)
-    S = curvature.solve(A.transpose(2, 0, 1).reshape(pt, m * q))  # (p̃, m q)
-    M = problem.design.matvec(S).reshape(n, m, q)
-    return np.einsum("nmq,nq->nm", M, coef)
+    return rm.functional_changes(A, method)
 
 
 def _greedy_prefix(scores, values, available, max_rows):
@@ -195,13 +182,13 @@ def _quantity(A, theta):
     return np.einsum("mqp,qp->m", A, theta)
 
 
-def removal_to_flip(
-    problem, theta, d1, curvature, A, names, method, max_rows, max_refits
-):
+def removal_to_flip(rm, A, names, method, max_rows, max_refits):
     """Greedy smallest removal set that flips the sign of ``⟨A_j, θ⟩`` for some ``j``.
 
     Parameters
     ----------
+    rm : RemovalModel
+        The fitted state.
     A : ndarray of shape (m, q, p̃)
         Functionals, all nonzero at ``theta``. The conclusion flips when one of
         them reaches zero or changes sign (``m > 1``: margins to competitor classes).
@@ -222,11 +209,11 @@ def removal_to_flip(
     Hessian factorizations; each extension after a failed refit one more
     factorization (re-scoring on the remaining rows).
     """
-    n = problem.design.n_samples
+    n, theta = rm.n_samples, rm.theta
     initial = _quantity(A, theta)
     sign = np.sign(initial)
     As = A * sign[:, None, None]  # all functionals positive at θ̂
-    scores0 = linear_scores(problem, theta, d1, curvature, As, method)
+    scores0 = linear_scores(rm, As, method)
     available = np.ones(n, dtype=bool)
     rows, j = _greedy_prefix(scores0, sign * initial, available, max_rows)
     predicted_to_flip = rows is not None
@@ -261,11 +248,8 @@ def removal_to_flip(
 
     def refit(removed, start):
         nonlocal n_refits
-        weights = problem.weights.copy()
-        weights[removed] = 0.0
-        problem.objective.check_removal(problem.Y, weights)
         n_refits += 1
-        return exact_refit(problem, start, weights)
+        return rm.refit_without(removed, start)
 
     chosen = list(rows)
     start = theta
@@ -273,9 +257,9 @@ def removal_to_flip(
     while True:
         try:
             theta_s = refit(np.array(chosen), start)
-        except ValueError as exc:
-            # The removal leaves an undefined model (e.g. a single class): keep the
-            # rows with the largest effects only.
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            # The removal leaves an undefined model (e.g. a single class, or an
+            # unidentified parameter): keep the rows with the largest effects only.
             if len(chosen) <= max(1, n_kept):
                 return result(chosen, j, False, np.nan, n_refits, f"Stopped: {exc}")
             chosen = chosen[: max(n_kept, len(chosen) // 2)]
@@ -299,12 +283,8 @@ def removal_to_flip(
         kept = np.ones(n, dtype=bool)
         kept[chosen] = False
         kept_idx = np.flatnonzero(kept)
-        sub = Problem(
-            problem.objective, problem.design.X[kept_idx], problem.Y[kept_idx],
-            problem.weights[kept_idx],
-        )
-        sub_d1, sub_d2 = sub.row_derivatives(theta_s)
-        sub_scores = linear_scores(sub, theta_s, sub_d1, sub.curvature(sub_d2), As, method)
+        sub = rm.subset(kept_idx, theta_s)
+        sub_scores = linear_scores(sub, As, method)
         extra, j_new = _greedy_prefix(
             sub_scores, values, np.ones(kept_idx.size, dtype=bool), max_rows - len(chosen)
         )
@@ -327,7 +307,7 @@ def removal_to_flip(
         mid = (lo + hi) // 2
         try:
             theta_t = refit(np.array(chosen[:mid]), theta)
-        except ValueError:
+        except (ValueError, np.linalg.LinAlgError):
             lo = mid
             continue
         values = sign * _quantity(A, theta_t)
@@ -342,7 +322,7 @@ def removal_to_flip(
         trial = [r for r in chosen if r != row]
         try:
             theta_t = refit(np.array(trial), best_theta)
-        except ValueError:
+        except (ValueError, np.linalg.LinAlgError):
             continue
         values = sign * _quantity(A, theta_t)
         if np.min(values) <= 0:

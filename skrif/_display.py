@@ -10,12 +10,15 @@ compute-and-plot in one call. matplotlib is imported only when plotting (install
 
 import numpy as np
 
-from .validation import PREDICTED_METHODS, _columns, summarize, validate_influence
+from ._methods import PREDICTED_METHODS
+from ._methods import label as method_label
+from .validation import _columns, summarize, validate_influence
 
+# Colours and markers per method; labels come from the method table.
 _METHOD_STYLE = {
-    "if": {"label": "IF", "color": "tab:red", "marker": "o"},
-    "rif": {"label": "RIF", "color": "tab:blue", "marker": "s"},
-    "newton": {"label": "NS", "color": "tab:green", "marker": "^"},
+    "if": {"color": "tab:red", "marker": "o"},
+    "rif": {"color": "tab:blue", "marker": "s"},
+    "newton": {"color": "tab:green", "marker": "^"},
 }
 _TARGET_TITLES = {
     "test_proba": "Σ P(true class), test subset",
@@ -148,15 +151,15 @@ class InfluenceDisplay:
             self.lines_[target] = axis.plot([low, high], [low, high], **line_kwargs)[0]
             for method in methods:
                 sel = finite & (cols["method"] == method)
-                style = _METHOD_STYLE.get(method, {"label": method})
-                label = style["label"]
+                style = _METHOD_STYLE.get(method, {})
+                label = method_label(method)
                 row = (summary["method"] == method) & (summary["target"] == target)
                 if np.any(row):
                     label += f" (slope {float(summary['slope'][row][0]):.2f})"
                 kwargs = {
                     "s": 18,
                     "alpha": 0.75,
-                    **{k: v for k, v in style.items() if k != "label"},
+                    **style,
                     "label": label,
                     **scatter_kwargs,
                 }

@@ -2,8 +2,9 @@
 
 The estimator clones and fits the wrapped linear model, rebuilds its exact objective
 (:mod:`skrif._objectives`), makes sure the fit is at the optimum, factors the Hessian
-once (:mod:`skrif._curvature`) and answers removal questions through
-:mod:`skrif._influence`.
+once (:mod:`skrif._curvature`) and keeps the fitted removal state in one
+:class:`skrif._fitted.RemovalModel` (``self._removal``), through which every removal
+question is answered.
 """
 
 import numbers
@@ -19,15 +20,25 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
+from sklearn.utils._param_validation import HasMethods, StrOptions
+
 from . import _attribution, _audit
-from ._attribution import ADDITIVE_METHODS
+from ._fitted import RemovalModel
 from ._frames import change_as_frame, training_index_of
-from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
+from ._influence import LEVERAGE_TOL, ParameterChange, check_removed_rows
 from ._influence import check_fraction
+from ._methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from ._objectives import objective_class_for
+from ._params import check_params
 from ._problem import Problem, warn_not_converged
+from ._separation import check_finite_optimum, check_polish_bounded
 from ._targets import make_target
-from .exceptions import HighLeverageWarning, OptimalityWarning, SingularHessianWarning
+from .exceptions import (
+    DataChangedError,
+    HighLeverageWarning,
+    OptimalityWarning,
+    SingularHessianWarning,
+)
 
 #: Below this relative distance to the optimum the fit is used as is; above it,
 #: skrif polishes with Newton steps (one or two reach machine precision).
@@ -49,9 +60,11 @@ def _estimator_has(attr):
 
 def _check_bool(value, name):
     """Return ``value`` as a bool; anything but True/False raises (``"no"`` is truthy)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    check_params({name: ["boolean"]}, {name: value}, messages={name: "True or False"})
     return bool(value)
+
+
+_METHOD_CONSTRAINT = {"method": [StrOptions(set(SPELLINGS)), None]}
 
 
 def _check_prefit(model, n_features, feature_names):
@@ -193,6 +206,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"]), None],
+        "rescaled": ["boolean"],
+        "polish": ["boolean"],
+    }
+
     def __init__(self, estimator=None, *, rescaled=True, polish=True):
         self.estimator = estimator
         self.rescaled = rescaled
@@ -218,10 +237,59 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.classes_
 
     def _check_params(self):
-        for name in ("rescaled", "polish"):
-            value = getattr(self, name)
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"The '{name}' parameter must be True or False; got {value!r}.")
+        """Validate the constructor parameters against ``_parameter_constraints``.
+
+        Called in :meth:`fit` and again by every method that reads a parameter, so
+        ``set_params(rescaled="no")`` after ``fit`` raises instead of being read as
+        truthy.
+        """
+        check_params(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            caller=type(self).__name__,
+            messages={"rescaled": "True or False", "polish": "True or False"},
+            estimator_params=True,
+        )
+
+    def _fitted_removal(self):
+        """The fitted :class:`~skrif._fitted.RemovalModel`, after checking that the
+        attributed model still has the coefficients it was built on (a frozen model
+        edited after wrapping, or an edited ``estimator_``, is refused)."""
+        check_is_fitted(self)
+        model = self.estimator_
+        if isinstance(model, FrozenEstimator):
+            model = model.estimator
+        rm = self._removal
+        try:
+            current = rm.objective.get_theta(model)
+        except (AttributeError, ValueError):
+            current = None
+        if current is None or not np.array_equal(current, self._model_theta):
+            raise DataChangedError(
+                f"The coefficients of the fitted {type(model).__name__} changed after "
+                "InfluenceEstimator.fit (e.g. coef_ or intercept_ was edited, or the "
+                "model inside a FrozenEstimator was refitted): attributions describe "
+                "the model as it was at fit. Call fit again to attribute the current "
+                "model."
+            )
+        return rm
+
+    # Read-only views of the fitted state, for code written before RemovalModel.
+    @property
+    def _problem(self):
+        return self._removal.problem
+
+    @property
+    def _theta(self):
+        return self._removal.theta
+
+    @property
+    def _d1(self):
+        return self._removal.d1
+
+    @property
+    def _curvature(self):
+        return self._removal.curvature
 
     def _validate_sample_weight(self, sample_weight, n_samples):
         if sample_weight is None:
@@ -315,6 +383,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         objective.check_targets(Y)  # a frozen model was not refitted on these y
         problem = Problem(objective, X, Y, weights)
         self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
+        self._model_theta = objective.get_theta(model)
         return self
 
     def _set_optimum(self, problem, theta, frozen=False):
@@ -323,6 +392,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         For a frozen (prefit) model the polished parameters are kept internally
         only: the user's model is never modified.
         """
+        # No finite optimum (separable classes, a level pinned by one feature):
+        # refuse before polishing runs the coefficients away.
+        names = getattr(self, "feature_names_in_", None)
+        check_finite_optimum(problem, theta, names)
         d1, d2 = problem.row_derivatives(theta)
         curvature = problem.curvature(d2)
         self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
@@ -354,8 +427,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         if self.polish and self.optimality_gap_ > POLISH_TOL:
             # The factorization at the starting point serves the first Newton step;
             # release it before refactoring at the polished optimum.
+            start = theta
             theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
             curvature = None
+            check_polish_bounded(problem, start, theta, converged, names)
             if not converged:
                 warn_not_converged(self.n_polish_steps_, "polishing the fit")
             if not frozen:
@@ -363,7 +438,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             d1, d2 = problem.row_derivatives(theta)
             curvature = problem.curvature(d2)
 
-        self._problem, self._theta, self._d1, self._curvature = problem, theta, d1, curvature
+        self._removal = RemovalModel(problem, theta, d1, curvature)
         self.hessian_rank_ = curvature.rank
         if curvature.singular:
             warnings.warn(
@@ -414,11 +489,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
     # -- attribution ---------------------------------------------------------
     def _resolve_method(self, method):
+        """The canonical method name (an alias such as ``"ns"`` is accepted);
+        ``None`` follows ``rescaled``, validated here because it is read here."""
+        self._check_params()
+        check_params(
+            _METHOD_CONSTRAINT, {"method": method}, messages={"method": f"one of {METHODS} or None"}
+        )
         if method is None:
             return "rif" if self.rescaled else "if"
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS} or None; got {method!r}.")
-        return method
+        return canonical(method)
 
     def influence(self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0):
         """Predict the parameter change caused by removing training rows.
@@ -473,15 +552,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         factorizations. Rows with leverage 1 make "rif" NaN (with a
         :class:`~skrif.exceptions.HighLeverageWarning`).
         """
-        check_is_fitted(self)
+        rm = self._fitted_removal()
         method = self._resolve_method(method)
         idx = self._removed_rows(X_removed_idx)
         fraction = check_fraction(fraction)
         as_frame = _check_bool(as_frame, "as_frame")
-        delta = parameter_change(
-            self._problem, self._theta, self._d1, self._curvature, idx, method, fraction
-        )
-        coef, intercept = self._problem.objective.split_theta(delta, self.estimator_)
+        delta = rm.parameter_change(idx, method, fraction)
+        coef, intercept = rm.objective.split_theta(delta, self.estimator_)
         change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
         return change_as_frame(self, change) if as_frame else change
 
@@ -492,7 +569,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         labels are positions only for a default ``RangeIndex``: anything else would
         silently remove other rows.
         """
-        n = self._problem.design.n_samples
+        n = self._removal.n_samples
         index = getattr(self, "training_index_", None)
         if (
             index is not None
@@ -511,15 +588,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     # -- attribution: effects on targets -----------------------------------------
     def _target(self, target):
         """The :class:`~skrif._targets.Target` ``target`` for the fitted model."""
-        check_is_fitted(self)
-        n_model_outputs = self._theta.shape[0]
-        if self._problem.objective.is_classifier:
+        rm = self._fitted_removal()
+        n_model_outputs = rm.n_outputs
+        if rm.objective.is_classifier:
             multi_output = n_model_outputs > 1
         else:
             multi_output = np.ndim(self.estimator_.coef_) == 2
         return make_target(
             target,
-            self._problem.objective,
+            rm.objective,
             n_model_outputs,
             multi_output,
             probabilistic=hasattr(self.estimator_, "predict_proba"),
@@ -545,8 +622,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 f"target={target.name!r} needs the evaluation targets: pass y with one "
                 f"entry per row of X ({X.shape[0]} rows)."
             )
-        objective = self._problem.objective
-        n_out = self._theta.shape[0]
+        objective = self._removal.objective
+        n_out = self._removal.n_outputs
         if objective.is_classifier:
             y = column_or_1d(y, warn=True)
             unknown = np.setdiff1d(np.unique(y), self.classes_)
@@ -659,7 +736,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         idx = self._removed_rows(X_removed_idx)
         fraction = check_fraction(fraction)
         effect = _attribution.removal_effect(
-            self._problem, self._theta, self._d1, self._curvature, idx, X, Y, target, method,
+            self._removal, idx, X, Y, target, method,
             linearized=_check_bool(linearized, "linearized"), fraction=fraction,
         )
         return target.finalize(effect)
@@ -720,9 +797,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         target = self._target(target)
         method = self._additive_method(method, "influence_scores")
         X, Y = self._validate_eval(X, y, target)
-        scores = _attribution.influence_scores(
-            self._problem, self._theta, self._d1, self._curvature, X, Y, target, method
-        )
+        scores = _attribution.influence_scores(self._removal, X, Y, target, method)
         return target.finalize(scores)
 
     def self_influence(self, *, target="loss", method=None, linearized=False):
@@ -773,7 +848,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         target = self._target(target)
         method = self._additive_method(method, "self_influence")
         values = _attribution.self_influence(
-            self._problem, self._theta, self._d1, self._curvature, target, method,
+            self._removal, target, method,
             linearized=_check_bool(linearized, "linearized"),
         )
         return target.finalize(values)
@@ -853,13 +928,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         target = self._target(target)
         method = self._additive_method(method, "most_influential")
-        k = _attribution.check_k(k, self._problem.design.n_samples)
+        k = _attribution.check_k(k, self._removal.n_samples)
         direction = _attribution.check_direction(direction)
         output = _attribution.check_output(target, output)
         X, Y = self._validate_eval(X, y, target)
         return _attribution.most_influential(
-            self._problem, self._theta, self._d1, self._curvature, X, Y, target, k,
-            direction, method, output=output, verify=_check_bool(verify, "verify"),
+            self._removal, X, Y, target, k, direction, method, output=output, verify=_check_bool(verify, "verify"),
         )
 
     # -- delegated prediction ------------------------------------------------
@@ -1017,9 +1091,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         target = self._target(target)
         method = self._additive_method(method, "loo_predict")
-        values = _audit.loo_predict(
-            self._problem, self._theta, self._d1, self._curvature, target, method
-        )
+        values = _audit.loo_predict(self._removal, target, method)
         return target.finalize(values)
 
     def loo_score(self, *, method=None):
@@ -1055,8 +1127,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         >>> bool(est.loo_score() <= est.score(X, y))  # optimism of the training score
         True
         """
-        check_is_fitted(self)
-        problem = self._problem
+        problem = self._fitted_removal().problem
         classifier = problem.objective.is_classifier
         loo = self.loo_predict(target="decision_function" if classifier else "predict", method=method)
         if np.any(np.isnan(loo)):
@@ -1154,14 +1225,14 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         >>> bool(refit.predict(x)[0] != est.predict(x)[0])
         True
         """
-        check_is_fitted(self)
+        rm = self._fitted_removal()
         method = self._additive_method(method, "removal_to_flip")
         if (X is None) == (coef is None):
             raise ValueError(
                 "Pass exactly one of X (one evaluation row whose prediction to flip) "
                 "and coef (a feature index whose coefficient sign to flip)."
             )
-        n = self._problem.design.n_samples
+        n = rm.n_samples
         max_rows = n - 1 if max_rows is None else _audit.check_positive_int(max_rows, "max_rows", n - 1)
         max_refits = _audit.check_positive_int(max_refits, "max_refits")
         if X is not None:
@@ -1170,11 +1241,6 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(
                     f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
                 )
-        classes = self.classes_ if self._problem.objective.is_classifier else None
-        A, names = _audit.flip_functionals(
-            self._problem.design, self._theta, X, coef, output, classes
-        )
-        return _audit.removal_to_flip(
-            self._problem, self._theta, self._d1, self._curvature, A, names, method,
-            max_rows, max_refits,
-        )
+        classes = self.classes_ if rm.objective.is_classifier else None
+        A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
+        return _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)

@@ -203,10 +203,14 @@ class Problem:
         return float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300))
 
 
-def warn_not_converged(n_iter, what):
+def warn_not_converged(n_iter, what, stacklevel=3):
+    """Emit a :class:`~skrif.exceptions.NotConvergedWarning` (a scikit-learn
+    ``ConvergenceWarning``, and a ``RuntimeWarning`` as before)."""
+    from .exceptions import NotConvergedWarning
+
     warnings.warn(
         f"skrif's Newton solve for {what} did not converge in {n_iter} iterations; "
         "the result may be inaccurate.",
-        RuntimeWarning,
-        stacklevel=3,
+        NotConvergedWarning,
+        stacklevel=stacklevel,
     )

@@ -37,6 +37,9 @@ import tempfile
 import time
 import warnings
 
+from ._methods import LABELS as _METHOD_LABELS
+from ._methods import PREDICTED_METHODS, SPELLINGS
+
 OUTPUT_FILES = (
     "predicted_vs_actual.png",
     "summary.md",
@@ -50,7 +53,6 @@ MIN_TRAIN_ROWS = 20
 #: More distinct target values than this is not a classification target.
 MAX_CLASSES = 50
 MIN_TEST_ROWS = 5
-_METHOD_LABELS = {"if": "IF", "rif": "RIF", "newton": "NS"}
 
 
 class ReportError(Exception):
@@ -113,13 +115,10 @@ def _test_size(text):
 
 
 def _methods(text):
-    methods = [m.strip().lower() for m in text.split(",") if m.strip()]
-    aliases = {"ns": "newton"}
-    methods = [aliases.get(m, m) for m in methods]
-    bad = [m for m in methods if m not in ("if", "rif", "newton")]
-    if bad or not methods:
+    methods = [SPELLINGS.get(m.strip().lower()) for m in text.split(",") if m.strip()]
+    if not methods or any(m not in PREDICTED_METHODS for m in methods):
         raise argparse.ArgumentTypeError(
-            f"expected a comma-separated subset of if,rif,newton; got {text!r}"
+            f"expected a comma-separated subset of {','.join(PREDICTED_METHODS)}; got {text!r}"
         )
     return tuple(dict.fromkeys(methods))
 
@@ -189,7 +188,7 @@ def build_parser():
     )
     check = report.add_argument_group("check")
     check.add_argument(
-        "--methods", type=_methods, default=("if", "rif", "newton"), metavar="LIST",
+        "--methods", type=_methods, default=PREDICTED_METHODS, metavar="LIST",
         help="comma-separated predictions to check: if,rif,newton (default all three)",
     )
     check.add_argument(

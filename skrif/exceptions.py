@@ -1,12 +1,23 @@
-"""Exceptions and warnings raised by skrif."""
+"""Exceptions and warnings raised by skrif.
+
+Every warning has its own class, so callers filter by class (``warnings.filterwarnings(
+"ignore", category=...)``), never by message text. Warnings that report an iterative
+solve that did not reach its optimum subclass scikit-learn's
+:class:`~sklearn.exceptions.ConvergenceWarning`.
+"""
 
 __all__ = [
     "UnsupportedModelError",
+    "NoFiniteOptimumError",
+    "DataChangedError",
     "OptimalityWarning",
+    "NotConvergedWarning",
     "HighLeverageWarning",
     "SingularHessianWarning",
     "NotPositiveDefiniteError",
 ]
+
+from sklearn.exceptions import ConvergenceWarning
 
 from ._curvature import NotPositiveDefiniteError
 
@@ -16,9 +27,45 @@ class UnsupportedModelError(ValueError):
     can attribute (L1 terms, constraints, label-dependent weights, unknown types)."""
 
 
-class OptimalityWarning(UserWarning):
+class NoFiniteOptimumError(ValueError):
+    """The model's objective has no finite minimiser on these data.
+
+    Raised in :meth:`~skrif.InfluenceEstimator.fit` for unpenalised (or effectively
+    unpenalised) models whose loss can be driven down forever along some parameter
+    direction: linearly separable or quasi-separable classes, or a class or level
+    that a single feature pins (a one-hot level seen in one class only; a count
+    model's level whose targets are all zero). The coefficients of such a fit grow
+    without bound as the solver's tolerance tightens, and every influence computed
+    at them is meaningless. Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
+    feature(s) named in the message.
+    """
+
+
+class DataChangedError(ValueError):
+    """The training data or the attributed model changed after :meth:`fit`.
+
+    The estimator keeps the training ``X`` by reference, and a
+    :class:`~sklearn.frozen.FrozenEstimator` keeps the user's model: editing either
+    after ``fit`` would silently change what refits and row gathers read. skrif
+    records a checksum of ``X`` and the model's coefficients at ``fit`` and refuses to
+    answer once they differ; fit again on the changed data or model.
+    """
+
+
+class OptimalityWarning(ConvergenceWarning):
     """The wrapped estimator's fit is not at the optimum of its own objective, so
-    attribution would be off by as much as a single row's effect; skrif polished it."""
+    attribution would be off by as much as a single row's effect; skrif polished it.
+
+    A :class:`~sklearn.exceptions.ConvergenceWarning`: filtering that class also
+    silences this one."""
+
+
+class NotConvergedWarning(ConvergenceWarning, RuntimeWarning):
+    """skrif's own Newton solve (polishing the fit, or an exact refit) did not reach
+    machine precision within its iteration budget; the result may be inaccurate.
+
+    A :class:`~sklearn.exceptions.ConvergenceWarning` and, as before, a
+    ``RuntimeWarning``."""
 
 
 class HighLeverageWarning(UserWarning):

@@ -21,20 +21,23 @@ default) and plain ``dict`` s of equal-length NumPy columns otherwise (or with
 other frame type.
 """
 
-import numbers
 import sys
 import time
 import warnings
-from types import SimpleNamespace
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._checks import is_integer
 from ._design import AugmentedDesign
+from ._influence import check_removed_rows
+from ._methods import PREDICTED_METHODS
+from ._params import Integer, check_params, validate_arguments
+from .exceptions import NotConvergedWarning
 
 __all__ = [
     "STRATEGIES",
@@ -52,7 +55,6 @@ STRATEGIES = ("random", "feature", "distance", "top_score")
 #: classifiers with ``predict_proba``, ``"test_margin"`` for other classifiers and
 #: ``"test_prediction"`` for regressors.
 VALIDATION_TARGETS = ("test_proba", "test_loss", "self_loss")
-PREDICTED_METHODS = ("if", "rif", "newton")
 
 #: Columns of the tidy table returned by :func:`validate_influence`.
 RESULT_COLUMNS = (
@@ -78,22 +80,37 @@ SUMMARY_COLUMNS = (
 )
 
 
+# -- parameter constraints (scikit-learn's declarative vocabulary) ----------------
+_FLAG = [StrOptions({"auto"}), "boolean"]
+_FRACTION = [Interval(Real, 0, 1, closed="neither")]
+_CONSTRAINTS = {
+    "est": [HasMethods(["influence", "influence_scores"])],
+    "n_sets": [Integer(1, None, closed="left")],
+    "n_rows": [Integer(1, None, closed="left")],
+    "min_fraction": _FRACTION,
+    "max_fraction": _FRACTION,
+    "progress": _FLAG,
+    "as_frame": _FLAG,
+    "random_state": ["random_state"],
+    "n_jobs": [Integer(None, None, closed="neither"), None],
+}
+_MESSAGES = {
+    "est": "a fitted skrif.InfluenceEstimator (wrap the model: InfluenceEstimator(model).fit(X, y))",
+    "n_sets": "an integer >= 1",
+    "n_rows": "an integer >= 1",
+    "min_fraction": "a number in (0, 1)",
+    "max_fraction": "a number in (0, 1)",
+    "progress": "'auto', True or False",
+    "as_frame": "'auto', True or False",
+}
+
+
+def _validated(func):
+    return validate_arguments(_CONSTRAINTS, _MESSAGES)(func)
+
+
 # -- small helpers -------------------------------------------------------------
-def _check_int(value, name, low, high=None):
-    if (
-        not is_integer(value)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer {bound}; got {value!r}.")
-    return int(value)
-
-
 def _check_fractions(min_fraction, max_fraction):
-    for name, value in (("min_fraction", min_fraction), ("max_fraction", max_fraction)):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 < value < 1:
-            raise ValueError(f"{name} must be a number in (0, 1); got {value!r}.")
     if min_fraction > max_fraction:
         raise ValueError(
             f"min_fraction ({min_fraction}) must not exceed max_fraction ({max_fraction})."
@@ -124,8 +141,7 @@ def _check_methods(methods):
 
 
 def _want_frame(as_frame):
-    if as_frame not in ("auto", True, False):
-        raise ValueError(f"as_frame must be 'auto', True or False; got {as_frame!r}.")
+    check_params(_CONSTRAINTS, {"as_frame": as_frame}, messages=_MESSAGES)
     if as_frame is False:
         return False
     try:
@@ -190,6 +206,7 @@ def _smallest(key, k, rng):
 
 
 # -- public functions --------------------------------------------------------------
+@_validated
 def removal_sets(
     X,
     *,
@@ -253,7 +270,12 @@ def removal_sets(
         raise ValueError(f"X must be 2-D; got shape {X.shape}.")
     n_samples = X.shape[0]
     strategies = _check_strategies(strategies)
-    n_sets = _check_int(n_sets, "n_sets", len(strategies))
+    if n_sets < len(strategies):
+        check_params(
+            {"n_sets": [Integer(len(strategies), None, closed="left")]}, {"n_sets": n_sets},
+            messages={"n_sets": f"an integer >= {len(strategies)} (one set per strategy)"},
+        )
+    n_sets = int(n_sets)
     _check_fractions(min_fraction, max_fraction)
     if n_samples < 4:
         raise ValueError(f"Removal sets need at least 4 training rows; got {n_samples}.")
@@ -298,20 +320,18 @@ def removal_sets(
     return sets
 
 
-def _state(est):
-    """The fitted pieces of an InfluenceEstimator this module reads (no copies)."""
+def _removal_state(est):
+    """The fitted :class:`~skrif._fitted.RemovalModel` of an InfluenceEstimator (checked)."""
+    if not hasattr(est, "_fitted_removal"):
+        raise TypeError(
+            f"skrif.validation needs a fitted skrif.InfluenceEstimator; got "
+            f"{type(est).__name__}. Wrap the model: InfluenceEstimator(model).fit(X, y)."
+        )
     check_is_fitted(est)
-    problem = est._problem
-    return SimpleNamespace(
-        problem=problem,
-        objective=problem.objective,
-        theta=est._theta,
-        fit_intercept=problem.design.fit_intercept,
-        classifier=problem.objective.is_classifier,
-        q=est._theta.shape[0],
-    )
+    return est._fitted_removal()
 
 
+@_validated
 def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     """Choose the test subset: half the highest-loss rows, half random other rows.
 
@@ -346,15 +366,15 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     >>> select_eval_rows(est, X, y, n_rows=10, random_state=0).shape
     (10,)
     """
-    state = _state(est)
+    rm = _removal_state(est)
     loss = est._target("loss")
     X, Y = est._validate_eval(X, y, loss)
-    n_rows = _check_int(n_rows, "n_rows", 1)
+    n_rows = int(n_rows)
     m = X.shape[0]
     if n_rows >= m:
         return np.arange(m)
     rng = check_random_state(random_state)
-    Z = AugmentedDesign(X, state.fit_intercept).matvec(state.theta.T)
+    Z = AugmentedDesign(X, rm.design.fit_intercept).matvec(rm.theta.T)
     loss = loss.value(Z, Y)[:, 0]
     n_top = (n_rows + 1) // 2
     top = np.argsort(-loss, kind="stable")[:n_top]
@@ -363,6 +383,7 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     return np.sort(np.concatenate([top, extra]))
 
 
+@_validated
 def total_loss_scores(est, X, y, *, method=None):
     """Additive effect of removing each training row alone on the total loss over ``X``.
 
@@ -403,14 +424,13 @@ def total_loss_scores(est, X, y, *, method=None):
     """
     from . import _attribution
 
+    rm = _removal_state(est)
     target = est._target("loss")
     method = est._additive_method(method, "total_loss_scores")
     X, Y = est._validate_eval(X, y, target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _attribution.additive_scores(
-            est._problem, est._theta, est._d1, est._curvature, X, Y, target, method
-        )
+        return _attribution.additive_scores(rm, X, Y, target, method)
 
 
 class _TargetEvaluator:
@@ -424,15 +444,15 @@ class _TargetEvaluator:
     """
 
     def __init__(self, est, X_eval, y_eval, Y_eval):
-        state = _state(est)
-        self.theta = state.theta
-        self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
-        self.design_train = state.problem.design
+        rm = _removal_state(est)
+        self.theta = rm.theta
+        self.design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
+        self.design_train = rm.design
         self.Y_eval = Y_eval
-        self.Y_train = state.problem.Y
+        self.Y_train = rm.problem.Y
         self.loss = est._target("loss")
         self.kind = "test_prediction"
-        if state.classifier:
+        if rm.objective.is_classifier:
             self.true_class = np.searchsorted(est.classes_, np.asarray(y_eval).ravel())
             try:
                 self.prediction = est._target("predict_proba")
@@ -474,33 +494,23 @@ class _TargetEvaluator:
         return {t: values[t] - self.base[t] for t in self.base}
 
 
-def _delta(est, rows, method):
-    """``θ`` layout (q, p̃) of ``est.influence(rows, method=method)``."""
-    change = est.influence(rows, method=method)
-    objective = est._problem.objective
-    like = SimpleNamespace(coef_=change.coef, intercept_=change.intercept)
-    return objective.get_theta(like).reshape(est._theta.shape)
-
-
-def _one_set(est, evaluator, rows, methods):
+def _one_set(rm, evaluator, rows, methods):
     """Predicted (each method) and actual effects of removing ``rows``, with timings."""
     out, timings = {}, {}
+    idx = check_removed_rows(rows, rm.n_samples)
     for method in (*methods, "refit"):
         start = time.perf_counter()
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                delta = _delta(est, rows, method)
-            if method == "refit" and any(
-                issubclass(w.category, RuntimeWarning) and "did not converge" in str(w.message)
-                for w in caught
-            ):
+                delta = rm.parameter_change(idx, method)
+            if method == "refit" and any(issubclass(w.category, NotConvergedWarning) for w in caught):
                 # An unconverged refit is no ground truth: leave the set out (NaN)
                 # rather than score the predictions against a wrong "actual".
-                delta = np.full(est._theta.shape, np.nan)
+                delta = np.full(rm.theta.shape, np.nan)
         except (ValueError, np.linalg.LinAlgError):
             # e.g. the set holds every row of a class, or pins a parameter direction.
-            delta = np.full(est._theta.shape, np.nan)
+            delta = np.full(rm.theta.shape, np.nan)
         out[method] = evaluator.effects(delta)
         timings[method] = time.perf_counter() - start
     return out, timings
@@ -519,8 +529,9 @@ def blas_limits(est):
 
     from threadpoolctl import threadpool_limits
 
-    n, p = est._problem.design.n_samples, est._theta.shape[1]
-    if min(n, p) ** 2 * max(n, p) * est._theta.shape[0] < SMALL_PROBLEM_FLOPS:
+    rm = _removal_state(est)
+    n, p = rm.n_samples, rm.n_params
+    if min(n, p) ** 2 * max(n, p) * rm.n_outputs < SMALL_PROBLEM_FLOPS:
         return threadpool_limits(limits=1, user_api="blas")
     return nullcontext()
 
@@ -563,6 +574,7 @@ class _Progress:
             sys.stderr.flush()
 
 
+@_validated
 def validate_influence(
     est,
     X,
@@ -672,9 +684,7 @@ def validate_influence(
     """
     from joblib import Parallel, delayed
 
-    state = _state(est)
-    if progress not in ("auto", True, False):
-        raise ValueError(f"progress must be 'auto', True or False; got {progress!r}.")
+    rm = _removal_state(est)
     methods = _check_methods(methods)
     strategies = _check_strategies(strategies)
     frame = _want_frame(as_frame)
@@ -683,12 +693,12 @@ def validate_influence(
     y = np.asarray(y)
     eval_rows = select_eval_rows(est, X, y, n_rows=n_eval_rows, random_state=rng)
     X_eval, y_eval = X[eval_rows], y[eval_rows]
-    Y_eval = state.objective.encode_targets(y_eval, est.estimator_)
+    Y_eval = rm.objective.encode_targets(y_eval, est.estimator_)
     scores = None
     if "top_score" in strategies:
         scores = np.nan_to_num(total_loss_scores(est, X_eval, y_eval), nan=0.0)
     sets = removal_sets(
-        state.problem.design.X,
+        rm.design.X,
         n_sets=n_sets,
         strategies=strategies,
         scores=scores,
@@ -705,11 +715,11 @@ def validate_influence(
         if n_jobs in (None, 1):
             with blas_limits(est):
                 for _, rows in sets:
-                    outputs.append(_one_set(est, evaluator, rows, methods))
+                    outputs.append(_one_set(rm, evaluator, rows, methods))
                     progress_bar.update()
         else:
             jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_one_set)(est, evaluator, rows, methods) for _, rows in sets
+                delayed(_one_set)(rm, evaluator, rows, methods) for _, rows in sets
             )
             for output in jobs:
                 outputs.append(output)
@@ -719,7 +729,7 @@ def validate_influence(
 
     columns = {c: [] for c in RESULT_COLUMNS}
     timings = dict.fromkeys((*methods, "refit"), 0.0)
-    n_train = state.problem.design.n_samples
+    n_train = rm.n_samples
     for set_id, ((strategy, rows), (effects, times)) in enumerate(zip(sets, outputs)):
         for method, seconds in times.items():
             timings[method] += seconds
@@ -762,6 +772,7 @@ def _correlation(fn, a, b):
     return float(fn(a, b)[0])
 
 
+@_validated
 def summarize(results, *, as_frame="auto"):
     """Per method and target: how well predicted changes match actual ones.
 

@@ -631,7 +631,7 @@ class _StructuredAdapter:
 def test_generic_per_row_path_equals_rank_one_path(n, p, C):
     est, X, y, X_eval, y_eval = logistic_estimator(n, p, C, seed=6)
     generic = clone(est).fit(X, y)
-    generic._curvature = _StructuredAdapter(generic._curvature)
+    generic._removal.curvature = _StructuredAdapter(generic._removal.curvature)
     for method in ("if", "rif"):
         for target in ("decision_function", "predict_proba", "loss"):
             np.testing.assert_allclose(

@@ -70,6 +70,11 @@ class Objective:
     mean_form = False
     #: ``α``: the penalty on ``w`` per unit of penalty share (mean form only).
     penalty_share_coef = 0.0
+    #: Which recession-direction check (:mod:`skrif._separation`) decides whether the
+    #: unpenalised objective has a finite optimum: ``"binary"`` / ``"multinomial"``
+    #: (separable classes) or ``"count"`` (log-link counts with zero targets);
+    #: ``None`` when it always has one (e.g. least squares).
+    recession = None
 
     def penalty_shares(self, weights, original_weights):
         """Penalty share ``m_i`` of every row under ``weights`` (mean form only).

@@ -54,6 +54,8 @@ class GLMObjective(Objective):
         self.penalty_coef = 0.0
         self.penalty_intercept = 0.0
         self.penalty_share_coef = float(estimator.alpha)
+        # Zero targets can be fitted ever better by μ → 0 (z → −∞) for 1 ≤ p < 2.
+        self.recession = "count" if self.log_link and 1.0 <= self.power < 2.0 else None
 
     def penalty_shares(self, weights, original_weights):
         # (1/S) Σ s_i ℓ_i + (α/2)‖w‖², times S: row i owns s_i of the penalty.

@@ -18,6 +18,7 @@ from ._base import Objective, check_class_weight, check_two_classes_left, class_
 class LogisticObjective(Objective):
     estimator_types = (LogisticRegression,)
     is_classifier = True
+    recession = "binary"
 
     def __new__(cls, estimator=None):
         # A fitted estimator with K ≥ 3 classes minimises the multinomial objective,

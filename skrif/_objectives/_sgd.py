@@ -82,6 +82,7 @@ class SGDClassifierObjective(SGDRegressorObjective):
 
     estimator_types = (SGDClassifier,)
     is_classifier = True
+    recession = "binary"
     _loss_name = "log_loss"
 
     @classmethod
