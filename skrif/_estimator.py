@@ -395,7 +395,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         # No finite optimum (separable classes, a level pinned by one feature):
         # refuse before polishing runs the coefficients away.
         names = getattr(self, "feature_names_in_", None)
-        check_finite_optimum(problem, theta, names)
+        model_name = type(self.estimator_.estimator if frozen else self.estimator_).__name__
+        check_finite_optimum(problem, theta, names, model_name)
         d1, d2 = problem.row_derivatives(theta)
         curvature = problem.curvature(d2)
         self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
@@ -430,7 +431,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             start = theta
             theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
             curvature = None
-            check_polish_bounded(problem, start, theta, converged, names)
+            check_polish_bounded(problem, start, theta, converged, names, model_name)
             if not converged:
                 warn_not_converged(self.n_polish_steps_, "polishing the fit")
             if not frozen:

@@ -56,11 +56,23 @@ class DataFingerprint:
         self._r = rng.uniform(0.5, 1.5, X.shape[1]) * rng.choice([-1.0, 1.0], X.shape[1])
         self._nnz = X.nnz if sp.issparse(X) else None
         self._proj = self._project(slice(None))
-        absX = abs(X)
-        self._scale = np.asarray(absX @ np.abs(self._r)).ravel()
+        self._scale = self._abs_project(X)
         # Dot products of the same row may round differently through different
         # kernels: allow a few units of rounding per term.
         self._tol = 4.0 * max(X.shape[1], 1) * np.finfo(float).eps
+
+    def _abs_project(self, X):
+        """``|X| |r|`` without a copy of ``X``: blocks of rows (dense), or the data
+        array only (sparse)."""
+        r = np.abs(self._r)
+        if sp.issparse(X):
+            X = X.tocsr()
+            return np.asarray(sp.csr_matrix((np.abs(X.data), X.indices, X.indptr), shape=X.shape) @ r).ravel()
+        out = np.empty(X.shape[0])
+        block = max(1, (1 << 20) // max(X.shape[1], 1))
+        for start in range(0, X.shape[0], block):
+            out[start : start + block] = np.abs(X[start : start + block]) @ r
+        return out
 
     def _project(self, rows):
         return np.asarray(self._X[rows] @ self._r, dtype=float).ravel()

@@ -65,8 +65,9 @@ def _solve(c, A_ub, b_ub, A_eq=None, b_eq=None):
 def recession_direction(problem):
     """A recession direction of ``problem``'s objective, or ``None``.
 
-    Returns ``(v, margins, kind)``: ``v`` of shape (q, p̃), the margins of the
-    positive-weight rows along it and the objective's ``recession`` kind.
+    Returns ``(v, margins, kind, M)``: ``v`` of shape (q, p̃), the margins of the
+    positive-weight rows along it, the objective's ``recession`` kind and the
+    margin matrix ``M`` (margins are ``M v``).
 
     Cost: one LP with ``n (K−1)`` inequality rows and ``K p̃`` variables (HiGHS; a
     fraction of a second for thousands of rows and tens of features).
@@ -126,7 +127,7 @@ def recession_direction(problem):
     if v is None or not value > _LP_THRESHOLD:
         return None
     margins = M @ v
-    return v.reshape(q, pt), margins, kind
+    return v.reshape(q, pt), margins, kind, M
 
 
 def _row_kron(S, X):
@@ -156,30 +157,60 @@ def _feature_list(v, problem, feature_names):
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
-def _raise(problem, found, feature_names, prefix):
-    v, margins, kind = found
-    features = _feature_list(v, problem, feature_names)
-    strict = margins > 1e-7
+def _completely_separable(M):
+    """Whether some direction gives every row a strictly positive margin (``M v ≥ 1``)."""
+    from scipy.optimize import linprog
+
+    res = linprog(
+        np.zeros(M.shape[1]), A_ub=-M, b_ub=-np.ones(M.shape[0]), bounds=(None, None),
+        method="highs",
+    )
+    return res.status == 0
+
+
+def _cause(problem, found):
+    v, margins, kind, M = found
+    strict = int(np.sum(margins > 1e-7))
     if kind == "count":
-        cause = (
-            f"{int(np.sum(strict))} rows with target 0 can be fitted ever more exactly "
-            "by driving the linear predictor to −∞ along a direction that leaves every "
-            "row with a positive target unchanged (e.g. a level whose targets are all "
-            "zero)"
+        return (
+            f"{strict} rows with target 0 are fitted ever more exactly by driving their "
+            "linear predictor to −∞ along a direction that leaves every row with a "
+            "positive target unchanged (e.g. a level whose targets are all zero)"
         )
-    elif np.all(strict):
-        cause = "the classes are linearly separable (complete separation)"
+    if _completely_separable(M):
+        return "the classes are linearly separable (complete separation)"
+    return (
+        f"the classes are quasi-separable: along one direction of the parameters {strict} "
+        "training rows are classified ever more confidently and no row gets worse (e.g. "
+        "a one-hot level seen in one class only)"
+    )
+
+
+def _raise(problem, found, feature_names, model_name, situation):
+    features = _feature_list(found[0], problem, feature_names)
+    cause = _cause(problem, found)
+    if situation == "unpenalised":
+        text = (
+            f"{model_name} without a penalty has no finite optimum on these data: {cause}. "
+            "Its coefficients grow without bound as the solver tightens, and every "
+            "influence computed at them is meaningless."
+        )
+        fix = "Add a penalty (e.g. C=1.0 instead of C=np.inf, or alpha > 0)"
+    elif situation == "saturated":
+        text = (
+            f"The penalty of this {model_name} is too weak to matter on these data: "
+            f"{cause}, and the fit classifies every training row with certainty (mean "
+            f"training loss <= {SATURATED_LOSS:g}), so every influence is numerically zero."
+        )
+        fix = "Use a stronger penalty (a smaller C, a larger alpha)"
     else:
-        cause = (
-            "the classes are quasi-separable: a direction separates "
-            f"{int(np.sum(strict))} rows and leaves the others on the boundary (e.g. "
-            "a one-hot level seen in one class only)"
+        text = (
+            f"Polishing the {model_name} fit ran its coefficients away ({situation}): "
+            f"{cause}, so its objective has no finite optimum."
         )
+        fix = "Add a penalty"
     raise NoFiniteOptimumError(
-        f"{prefix}{cause}, so its objective has no finite optimum: the coefficients "
-        "grow without bound as the solver tightens and every influence computed at "
-        f"them is meaningless. The direction involves {features}. Add a penalty "
-        "(e.g. LogisticRegression(C=1.0), alpha > 0) or drop those feature(s)."
+        f"{text} The direction involves {features}. {fix} or drop those feature(s)."
     )
 
 
@@ -193,7 +224,7 @@ def _saturated(problem, theta):
     return bool(np.sum(w * loss) <= SATURATED_LOSS * np.sum(w))
 
 
-def check_finite_optimum(problem, theta, feature_names=None):
+def check_finite_optimum(problem, theta, feature_names=None, model_name="model"):
     """Raise :class:`~skrif.exceptions.NoFiniteOptimumError` if the objective has no
     finite optimum (unpenalised), or if a penalised classifier sits at a saturated
     fit on separable data (effectively unpenalised).
@@ -206,32 +237,26 @@ def check_finite_optimum(problem, theta, feature_names=None):
     if _coefficients_unpenalised(problem):
         found = recession_direction(problem)
         if found is not None:
-            name = type(problem.objective).__name__.replace("Objective", "")
-            _raise(problem, found, feature_names, f"This unpenalised {name} model cannot be fitted: ")
+            _raise(problem, found, feature_names, model_name, "unpenalised")
     elif _saturated(problem, theta):
         found = recession_direction(problem)
         if found is not None:
-            _raise(
-                problem, found, feature_names,
-                "The penalty of this model is too weak to matter (every training row is "
-                "fitted with certainty) and ",
-            )
+            _raise(problem, found, feature_names, model_name, "saturated")
 
 
-def check_polish_bounded(problem, start, theta, converged, feature_names=None):
+def check_polish_bounded(problem, start, theta, converged, feature_names=None, model_name="model"):
     """Refuse a polish that ran the coefficients away instead of converging, or that
-    reached a saturated fit on separable data."""
+    reached a saturated fit on separable data (see :func:`check_finite_optimum`)."""
     before, after = np.linalg.norm(start), np.linalg.norm(theta)
     if not converged and after > 2.0 * max(before, 1.0):
         found = recession_direction(problem)
+        norms = f"norm {before:.3g} → {after:.3g}, not converged"
         if found is not None:
-            _raise(problem, found, feature_names, "Polishing this model diverged because ")
+            _raise(problem, found, feature_names, model_name, norms)
         raise NoFiniteOptimumError(
-            f"Polishing the fit ran its coefficients away (norm {before:.3g} → "
-            f"{after:.3g}) without converging: the objective appears to have no finite "
-            "optimum on these data (e.g. separable classes, or a feature that pins a "
-            "class or level). Add a penalty or drop the offending feature(s)."
+            f"Polishing the {model_name} fit ran its coefficients away ({norms}): the "
+            "objective appears to have no finite optimum on these data (e.g. separable "
+            "classes, or a feature that pins a class or level). Add a penalty or drop "
+            "the offending feature(s)."
         )
-    if getattr(problem.objective, "recession", None) is not None and _saturated(problem, theta):
-        if not _coefficients_unpenalised(problem):
-            check_finite_optimum(problem, theta, feature_names)
+    check_finite_optimum(problem, theta, feature_names, model_name)

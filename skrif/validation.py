@@ -328,7 +328,10 @@ def _removal_state(est):
             f"{type(est).__name__}. Wrap the model: InfluenceEstimator(model).fit(X, y)."
         )
     check_is_fitted(est)
-    return est._fitted_removal()
+    rm = est._fitted_removal()
+    # Refits below turn errors into NaN rows: a changed X must raise here instead.
+    rm.check_data()
+    return rm
 
 
 @_validated
