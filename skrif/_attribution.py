@@ -23,10 +23,12 @@ nothing here knows which.
 
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from ._checks import is_integer
 from ._design import AugmentedDesign
-from ._methods import ADDITIVE_METHODS
+from ._methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
+from ._params import Integer, check_params
 
 DIRECTIONS = ("increase", "decrease")
 
@@ -167,20 +169,18 @@ def additive_scores(rm, X_eval, Y_eval, target, method, output=0):
 
 
 def check_k(k, n_samples):
-    if (
-        not is_integer(k)
-        or not 1 <= k <= n_samples
-    ):
-        raise ValueError(
-            f"k must be an integer between 1 and the number of training rows "
-            f"({n_samples}); got {k!r}."
-        )
+    check_params(
+        {"k": [Integer(1, n_samples, closed="both")]}, {"k": k},
+        messages={"k": f"an integer between 1 and the number of training rows ({n_samples})"},
+    )
     return int(k)
 
 
 def check_direction(direction):
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}.")
+    check_params(
+        {"direction": [StrOptions(set(DIRECTIONS))]}, {"direction": direction},
+        messages={"direction": f"one of {DIRECTIONS}"},
+    )
     return direction
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from ._attribution import self_influence
 from ._checks import is_integer
+from ._params import Integer, check_params
 
 
 def loo_predict(rm, target, method):
@@ -335,13 +336,12 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
 
 
 def check_positive_int(value, name, upper=None):
-    if (
-        not is_integer(value)
-        or value < 1
-        or (upper is not None and value > upper)
-    ):
-        bound = "" if upper is None else f" and at most {upper}"
-        raise ValueError(f"{name} must be an integer >= 1{bound}; got {value!r}.")
+    bound = "" if upper is None else f" and at most {upper}"
+    check_params(
+        {name: [Integer(1, upper, closed="both" if upper is not None else "left")]},
+        {name: value},
+        messages={name: f"an integer >= 1{bound}"},
+    )
     return int(value)
 
 

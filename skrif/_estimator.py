@@ -182,8 +182,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     ``H``); O(n² p̃ + n³) time and O(n²) memory when ``p̃ > n`` and every
     coefficient is penalised (an n × n kernel factorization; no p̃ × p̃ matrix). The
     training ``X`` is kept by reference, not copied (unless validation had to
-    convert it): do not modify it while the fitted estimator is in use. Targets and
-    sample weights are copied (O(n q) memory).
+    convert it): do not modify it while the fitted estimator is in use — a checksum
+    of each row taken at :meth:`fit` (O(nnz(X)) time, 2n floats) is verified before
+    refits and row gathers, and a change raises
+    :class:`~skrif.exceptions.DataChangedError`, as does editing the coefficients of
+    the attributed model after :meth:`fit`. Targets and sample weights are copied
+    (O(n q) memory).
 
     References
     ----------
@@ -334,6 +338,14 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         ------
         skrif.exceptions.UnsupportedModelError
             If the wrapped estimator or one of its settings is not supported.
+        skrif.exceptions.NoFiniteOptimumError
+            If the objective has no finite optimum on these data (an unpenalised
+            or effectively unpenalised model on separable or quasi-separable
+            classes, or with a class or level pinned by one feature), or polishing
+            runs the coefficients away.
+        sklearn.utils._param_validation.InvalidParameterError
+            If a constructor parameter is invalid (also raised by every method
+            that reads it, e.g. after ``set_params``).
         """
         self._check_params()
         estimator = self._get_estimator()
