@@ -394,7 +394,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Y = objective.encode_targets(y, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
         problem = Problem(objective, X, Y, weights)
-        self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
+        try:
+            self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
+        except Exception:
+            # A refused fit leaves no fitted state behind (not even a previous one).
+            for name in list(vars(self)):
+                fitted = name.endswith("_") and not name.startswith("__")
+                if fitted or name in ("_removal", "_model_theta", "_frozen_names"):
+                    del self.__dict__[name]
+            raise
         self._model_theta = objective.get_theta(model)
         return self
 
@@ -404,15 +412,16 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         For a frozen (prefit) model the polished parameters are kept internally
         only: the user's model is never modified.
         """
-        # No finite optimum (separable classes, a level pinned by one feature):
-        # refuse before polishing runs the coefficients away.
         names = getattr(self, "feature_names_in_", None)
         model_name = type(self.estimator_.estimator if frozen else self.estimator_).__name__
-        check_finite_optimum(problem, theta, names, model_name)
         d1, d2 = problem.row_derivatives(theta)
         curvature = problem.curvature(d2)
         self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
         self.n_polish_steps_ = 0
+        converged = self.optimality_gap_ <= POLISH_TOL
+        # Warnings wait until the fit is known to have a finite optimum: a refused
+        # fit raises one clear error, not warnings about polishing it.
+        optimality_message = None
         if self.optimality_gap_ > WARN_TOL:
             if frozen and self.polish:
                 action = (
@@ -429,13 +438,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 )
             else:
                 action = "attributions are computed at these coefficients (polish=False)"
-            warnings.warn(
+            optimality_message = (
                 f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
                 f"large as a single row's effect; {action}. Fit the wrapped estimator "
-                "with a tighter tolerance (e.g. tol=1e-10) to silence this warning.",
-                OptimalityWarning,
-                stacklevel=3,
+                "with a tighter tolerance (e.g. tol=1e-10) to silence this warning."
             )
         if self.polish and self.optimality_gap_ > POLISH_TOL:
             # The factorization at the starting point serves the first Newton step;
@@ -444,13 +451,21 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
             curvature = None
             check_polish_bounded(problem, start, theta, converged, names, model_name)
-            if not converged:
-                warn_not_converged(self.n_polish_steps_, "polishing the fit")
             if not frozen:
                 problem.objective.set_theta(self.estimator_, theta)
             d1, d2 = problem.row_derivatives(theta)
             curvature = problem.curvature(d2)
 
+        # No finite optimum (separable classes, a level pinned by one feature): a
+        # converged point with a nonsingular Hessian certifies one; otherwise an LP
+        # decides (see skrif._separation).
+        check_finite_optimum(
+            problem, theta, names, model_name, certified=converged and not curvature.singular
+        )
+        if optimality_message is not None:
+            warnings.warn(optimality_message, OptimalityWarning, stacklevel=3)
+        if self.n_polish_steps_ and not converged:
+            warn_not_converged(self.n_polish_steps_, "polishing the fit")
         self._removal = RemovalModel(problem, theta, d1, curvature)
         self.hessian_rank_ = curvature.rank
         if curvature.singular:

@@ -196,8 +196,9 @@ def test_separable_unpenalised_logistic_is_refused():
     model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=50)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # sklearn's own, on separable data
-        with pytest.raises(NoFiniteOptimumError, match=r"no finite optimum.*separable.*Add a penalty"):
+        with pytest.raises(NoFiniteOptimumError, match="linearly separable") as info:
             InfluenceEstimator(model).fit(X, y)
+    assert "no finite optimum" in str(info.value) and "Add a penalty" in str(info.value)
 
 
 def test_quasi_separable_unpenalised_logistic_is_refused():
@@ -269,6 +270,24 @@ def test_effectively_unpenalised_separable_fit_is_refused():
             InfluenceEstimator(model).fit(X, y)
     # A real penalty on the same data is served.
     InfluenceEstimator(LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12)).fit(X, y)
+
+
+def test_refused_fit_leaves_no_fitted_state():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    est = InfluenceEstimator(LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=5))
+    est.set_params(estimator=LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12))
+    est.fit(X, y)
+    est.set_params(estimator=LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(NoFiniteOptimumError):
+            est.fit(X, y)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        est.influence([0])
 
 
 def test_polish_that_runs_away_is_refused(monkeypatch):
