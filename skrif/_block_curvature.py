@@ -38,9 +38,16 @@ with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 import numpy as np
 import scipy.linalg as sla
 
-from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError
+from ._curvature import (
+    ADDITIVE,
+    _ROW_BLOCK,
+    Curvature,
+    NotPositiveDefiniteError,
+    _check_method,
+    _fraction_one_minus,
+)
+from ._linalg.factor import SINGULAR_RTOL, SPDFactor
 from ._mean_form import column_means, signed_gram
-from ._leverage import LEVERAGE_TOL, warn_leverage_one
 
 
 class BlockCurvature(Curvature):
@@ -91,20 +98,13 @@ class BlockCurvature(Curvature):
         self._n_null = free.size
         sigma = max(np.mean(np.diag(H)), np.finfo(float).tiny)
         Hp = H + sigma * (self._N @ self._N.T)
-        self._chol = None
-        try:
-            L = sla.cholesky(Hp, lower=True, check_finite=False)
-            if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * np.max(np.diag(Hp)):
-                self._chol = L
-        except np.linalg.LinAlgError:
-            pass
-        if self._chol is not None:
-            self.rank = self.n_params - self._n_null
-        else:
-            evals, evecs = np.linalg.eigh(H)
-            keep = evals > SINGULAR_RTOL * max(evals.max(), np.finfo(float).tiny)
-            self._F = evecs[:, keep] / np.sqrt(evals[keep])
-            self.rank = int(keep.sum())
+        del H
+        # Scale-invariant rank decision on H' (SPDFactor); H' is positive definite
+        # whatever the data when every coefficient is penalised.
+        self._spd = SPDFactor(Hp, penalised=bool(penalty_coef > 0))
+        self._chol = self._spd.chol
+        # N is in H''s range by construction (eigenvalue σ): not a missing direction.
+        self.rank = self._spd.rank - self._n_null
         self._M_cache = None
         self._one_minus = None
 
@@ -131,6 +131,8 @@ class BlockCurvature(Curvature):
             self._one_minus = 1.0 - np.max(np.linalg.eigvals(AM).real, axis=1)
         return self._one_minus
 
+    kind = "block"
+
     @property
     def singular(self):
         return self.rank < self.n_params - self._n_null
@@ -148,10 +150,7 @@ class BlockCurvature(Curvature):
         """``W`` with ``WᵀW = Gᵀ H⁺ G`` on the last two axes of G (…, K p̃, m)."""
         shape = G.shape
         flat = np.moveaxis(G, -2, 0).reshape(shape[-2], -1)
-        if self._chol is not None:
-            W = sla.solve_triangular(self._chol, self._project(flat), lower=True, check_finite=False)
-        else:
-            W = self._F.T @ flat
+        W = self._spd.whiten(self._project(flat))
         W = W.reshape((W.shape[0],) + shape[:-2] + shape[-1:])
         return np.moveaxis(W, 0, -2)
 
@@ -162,10 +161,7 @@ class BlockCurvature(Curvature):
         return G - self._N @ (self._N.T @ G)
 
     def _solve_flat(self, G):
-        if self._chol is not None:
-            X = sla.cho_solve((self._chol, True), self._project(G), check_finite=False)
-            return self._project(X)
-        return self._F @ (self._F.T @ G)
+        return self._project(self._spd.solve(self._project(G)))
 
     def _rows(self, idx):
         """Design rows in centred coordinates ``[x_i − x̄, 1]`` (see ``_centring_shift``)."""
@@ -193,27 +189,74 @@ class BlockCurvature(Curvature):
         return W.T @ W
 
     def parameter_change(self, problem, theta, d1, idx, method):
-        """``Δθ`` (K, p̃) for removing rows ``idx`` by "if", "rif" or "newton"."""
+        """Compatibility alias of :meth:`set_change` (removal)."""
+        return self.set_change(np.asarray(idx), d1, theta, method)
+
+    def _row_coefficients(self, rows, d1, method, fraction):
+        """``c_i`` (k, K) with ``Δ_i = H⁺ (c_i ⊗ x̃_i)``: ``t r_i`` ("if") or
+        ``t (I − t A_i M_i)⁻¹ r_i`` ("rif"; batched K × K solves, NaN at leverage one)."""
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        r = t * np.asarray(d1[rows], dtype=float)
+        if method == "if":
+            return r
+        one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
+        bad = self._guard(one_minus, rows, stacklevel=5)
+        K = self.n_classes
+        C = np.eye(K) - t * (self.A[rows] @ self._M[rows])
+        C[bad] = np.eye(K)
+        c = np.linalg.solve(C, r[:, :, None])[:, :, 0]
+        c[bad] = np.nan
+        return c
+
+    def _steps_from(self, rows, c):
+        """``H⁺ (c_i ⊗ x̃_i)`` for each row: (k, K, p̃), one solve with k columns."""
+        K, pt = self.n_classes, self.design.n_params
+        X = self.design.rows(rows)  # (k, p̃)
+        G = np.einsum("ik,ij->kji", c, X).reshape(K * pt, -1)
+        out = self.solve(np.nan_to_num(G)).reshape(K, pt, -1)
+        out = np.moveaxis(out, -1, 0)
+        out[np.isnan(c).any(axis=1)] = np.nan
+        return out
+
+    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+        """Single-row changes (len(rows), K, p̃): batched K × K systems and one
+        solve per block of rows (O(len(rows) K² p̃²) primal)."""
+        rows = self._rows(rows)
+        out = np.empty((rows.size, self.n_classes, self.design.n_params))
+        for start in range(0, rows.size, _ROW_BLOCK):
+            sl = rows[start : start + _ROW_BLOCK]
+            out[start : start + sl.size] = self._steps_from(
+                sl, self._row_coefficients(sl, d1, method, fraction)
+            )
+        return out
+
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_i·Δ_i[k] = (M_i c_i)_k`` (n, K): O(n K²) after the blocks ``M_i``."""
+        c = self._row_coefficients(self._rows(slice(None)), d1, method, fraction)
+        return np.einsum("ikl,il->ik", self._M, c)
+
+    def set_change(self, idx, d1, theta, method, fraction=1.0):
+        """``Δθ`` (K, p̃) for reweighting rows ``idx`` by ``1 − t``.
+
+        "newton": ``H⁺ V_Tᵀ (I − t A_T M_T)⁻¹ t r_T`` (a kK × kK system).
+        """
+        idx = np.asarray(idx)
         K = self.n_classes
         rows = self.design.rows(idx)
-        r = d1[idx]  # (k, K)
-        if method == "if":
-            return self.solve(rows.T @ r).T
-        if method == "rif":
-            one_minus = self.one_minus_leverage[idx]
-            degenerate = one_minus <= LEVERAGE_TOL
-            if np.any(degenerate):
-                warn_leverage_one(idx[degenerate], stacklevel=4)
-                return np.full_like(theta, np.nan)
-            C = np.eye(K) - self.A[idx] @ self._M[idx]
-            c = np.linalg.solve(C, r[:, :, None])[:, :, 0]  # (k, K)
+        if method in ADDITIVE:
+            c = self._row_coefficients(idx, d1, method, fraction)
+            if np.isnan(c).any():
+                return np.full_like(np.asarray(theta, dtype=float), np.nan)
             return self.solve(rows.T @ c).T
-        # Group Newton step: (H − Σ_T H_i)⁺ Σ_T g_i = H⁺ V_Tᵀ (I − A_T M_T)⁻¹ r_T.
+        _check_method(method, ADDITIVE + ("newton",))
+        t = float(fraction)
+        r = t * np.asarray(d1[idx], dtype=float)
         k = len(idx)
         M = self.inner(idx)
         A_T = sla.block_diag(*self.A[idx])
-        C = np.eye(k * K) - A_T @ M
-        # C is similar to I − A½ M A½ (symmetric): its eigenvalues are real.
+        C = np.eye(k * K) - t * (A_T @ M)
+        # C is similar to I − t A½ M A½ (symmetric): its eigenvalues are real.
         ev = np.linalg.eigvals(C).real
         # Each row's A_i has a null vector 1_K, which contributes eigenvalue 1.
         if not ev.min() > SINGULAR_RTOL:

@@ -26,6 +26,7 @@ class MultinomialObjective(Objective):
     # with three classes or more.
     estimator_types = ()
     is_classifier = True
+    hessian_kind = "block"
 
     def __init__(self, estimator):
         super().__init__(estimator)
