@@ -222,7 +222,7 @@ class BlockCurvature(Curvature):
     def row_steps(self, rows, d1, theta, method, fraction=1.0):
         """Single-row changes (len(rows), K, p̃): batched K × K systems and one
         solve per block of rows (O(len(rows) K² p̃²) primal)."""
-        rows = self._rows(rows)
+        rows = self._row_index(rows)
         out = np.empty((rows.size, self.n_classes, self.design.n_params))
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = rows[start : start + _ROW_BLOCK]
@@ -233,7 +233,7 @@ class BlockCurvature(Curvature):
 
     def self_change(self, d1, theta, method, fraction=1.0):
         """``x̃_i·Δ_i[k] = (M_i c_i)_k`` (n, K): O(n K²) after the blocks ``M_i``."""
-        c = self._row_coefficients(self._rows(slice(None)), d1, method, fraction)
+        c = self._row_coefficients(self._row_index(slice(None)), d1, method, fraction)
         return np.einsum("ikl,il->ik", self._M, c)
 
     def set_change(self, idx, d1, theta, method, fraction=1.0):

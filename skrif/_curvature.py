@@ -133,7 +133,8 @@ class Curvature:
         raise NotImplementedError
 
     # -- the protocol: shared parts ---------------------------------------------
-    def _rows(self, rows):
+    def _row_index(self, rows):
+        """Positional row indices from a slice or an index array."""
         return np.arange(self.design.n_samples)[rows]
 
     def _guard(self, one_minus, rows, stacklevel=4):
@@ -164,7 +165,7 @@ class Curvature:
 
         Cost: :meth:`row_steps` plus O(len(rows) q p̃ m), in row blocks.
         """
-        rows = self._rows(slice(None) if rows is None else rows)
+        rows = self._row_index(slice(None) if rows is None else rows)
         out = np.empty((rows.size, d1.shape[1], G.shape[1]))
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = slice(start, min(start + _ROW_BLOCK, rows.size))
@@ -355,7 +356,7 @@ class _LinearCurvature(Curvature):
         """``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``: ``t d1_i`` ("if") or
         ``t d1_i / (1 − t h_i)`` ("rif"; NaN rows, warned, at leverage one)."""
         _check_method(method, ADDITIVE)
-        rows = self._rows(rows)
+        rows = self._row_index(rows)
         t = float(fraction)
         coef = t * np.array(d1[rows], dtype=float)
         if method == "rif":
@@ -370,7 +371,7 @@ class _LinearCurvature(Curvature):
 
         Cost O(len(rows) p̃²) primal, O(n² len(rows)) dual, in row blocks.
         """
-        rows = self._rows(rows)
+        rows = self._row_index(rows)
         coef = self.row_coefficients(rows, d1, method, fraction)
         out = np.empty((rows.size, d1.shape[1], self.n_params))
         for start in range(0, rows.size, _ROW_BLOCK):
@@ -387,7 +388,7 @@ class _LinearCurvature(Curvature):
     def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
         """``c_ik x̃_i·H⁻¹G[:, j]`` (len(rows), q, m): one solve with m columns, then
         O(nnz(X) m)."""
-        rows = self._rows(slice(None) if rows is None else rows)
+        rows = self._row_index(slice(None) if rows is None else rows)
         coef = self.row_coefficients(rows, d1, method, fraction)
         M = self.design.rows_matvec(rows, self.solve(G))  # (r, m)
         return coef[:, :, None] * M[:, None, :]
@@ -426,6 +427,32 @@ class _LinearCurvature(Curvature):
         check_capacitance(C, "Removing these rows" if t == 1 else "Reweighting these rows")
         c = capacitance_coefficients(C, root, M, t * np.asarray(d1[idx], dtype=float), t)
         return self.rows_solve(idx, c).T
+
+    def exact_residuals(self, Y, Z):
+        """Least-squares residuals ``y − z`` at the exact optimum, without cancellation.
+
+        Only meaningful when this Hessian belongs to a quadratic loss
+        (``ℓ = (y − z)²``: Ridge, LinearRegression, RidgeClassifier) whose targets
+        are ``Y`` (n, q); then ``d1 = −d ∘ (y − z)``. Near interpolation the residual
+        ``y − X̃θ̂`` is tiny and inherits the full error of θ̂ (condition number of
+        H); here ``D^½ r = (I − Ĥ) D^½ y`` is computed directly: in the dual,
+        ``(I − Ĥ) = Π B⁻¹ Π`` (a solve with the factor); in the primal, the
+        projection of ``[D^½(y − ȳ); 0]`` off the range of ``[D^½B̃; Λ^½]`` by a
+        Householder QR (O((n + p̃) p̃²) time and an (n + p̃) × p̃ temporary). Rows with
+        ``d_i = 0`` (and a singular H) keep ``Y − Z``.
+        """
+        Y = np.asarray(Y, dtype=float)
+        out = Y - Z
+        if self.singular:
+            return out
+        root = np.sqrt(self.d)
+        pos = root > 0
+        Rw = self._weighted_residuals(root[:, None] * Y)
+        out[pos] = Rw[pos] / root[pos, None]
+        return out
+
+    def _weighted_residuals(self, B):  # pragma: no cover - interface
+        raise NotImplementedError
 
     # -- subclass hooks -------------------------------------------------------
     def _factor(self, block, d, penalty):  # pragma: no cover - interface
@@ -505,6 +532,16 @@ class PrimalCurvature(_LinearCurvature):
         if coeffs is None:
             return self._spd.solve(self._block.rows(idx).T)
         return self._spd.solve(self._block.rows_rmatvec(idx, np.asarray(coeffs, dtype=float)))
+
+    def _weighted_residuals(self, B):
+        root = np.sqrt(self.d)
+        if self._border:
+            B = B - np.outer(root, root @ B) / self._delta  # D^½(y − ȳ): off u
+        A = np.vstack([root[:, None] * self._block.rows(slice(None)),
+                       np.diag(np.sqrt(self._block_penalty))])
+        Q, _ = sla.qr(A, mode="economic", check_finite=False)
+        Baug = np.vstack([B, np.zeros((A.shape[1], B.shape[1]))])
+        return (Baug - Q @ (Q.T @ Baug))[: B.shape[0]]
 
 
 class DualCurvature(_LinearCurvature):
@@ -602,6 +639,14 @@ class DualCurvature(_LinearCurvature):
         Y = self._Y(np.asarray(idx))
         return Y.T @ Y
 
+    def _weighted_residuals(self, B):
+        if self._house is None:
+            return self._B_solve(B)
+        RR = self._reflect(B)
+        RR[0] = 0.0  # Π removes the u direction
+        RR[1:] = sla.cho_solve((self._chol, True), RR[1:], check_finite=False)
+        return self._reflect(RR)
+
     _exact_capacitance = None
 
     def _diag_B_inverse(self):
@@ -685,10 +730,12 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     penalty_coef, penalty_intercept : float
         Diagonal L2 penalty on the coefficients and on the intercept.
     mode : {"auto", "primal", "dual"}
-        "auto" uses the dual form when there are more parameters than rows and every
-        coefficient is penalised.
+        "auto" uses the dual form when there are at least as many parameters as rows
+        and every coefficient is penalised.
     """
     if mode == "auto":
-        mode = "dual" if (design.n_params > design.n_samples and penalty_coef > 0) else "primal"
+        # p̃ ≥ n: the dual costs no more, and near interpolation (p̃ ≈ n) its
+        # I − Ĥ = λ-form solves are exact where the primal loses θ̂'s digits.
+        mode = "dual" if (design.n_params >= design.n_samples and penalty_coef > 0) else "primal"
     cls = DualCurvature if mode == "dual" else PrimalCurvature
     return cls(design, np.asarray(d, dtype=float), penalty_coef, penalty_intercept)

@@ -246,7 +246,7 @@ class MeanFormCurvature(Curvature):
 
     def row_steps(self, rows, d1, theta, method, fraction=1.0):
         """Single-row changes (len(rows), q, p̃), vectorized: O(len(rows) p̃² q)."""
-        rows = self._rows(rows)
+        rows = self._row_index(rows)
         out = np.empty((rows.size, d1.shape[1], self.n_params))
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = slice(start, min(start + _ROW_BLOCK, rows.size))
@@ -388,7 +388,7 @@ class UniformShareCurvature(Curvature):
 
     def row_steps(self, rows, d1, theta, method, fraction=1.0):
         """Single-row changes (len(rows), q, p̃): O(n² len(rows)) dual, in row blocks."""
-        rows = self._rows(rows)
+        rows = self._row_index(rows)
         out = np.empty((rows.size, d1.shape[1], self.n_params))
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = rows[start : start + _ROW_BLOCK]
@@ -401,7 +401,7 @@ class UniformShareCurvature(Curvature):
 
     def self_change(self, d1, theta, method, fraction=1.0):
         """``x̃_j·Δ_j = c_j x̃_jA⁻¹x̃_j + ρε_j x̃_j·a`` (n, q): O(n q) after the leverages."""
-        rows = self._rows(slice(None))
+        rows = self._row_index(slice(None))
         A, coef, eps, a = self._row_parts(rows, d1, theta, method, fraction)
         return coef * A.self_quadratic()[:, None] + eps[:, None] * self.design.matvec(a)
 
