@@ -8,7 +8,12 @@ within 3× for every family.
 
 Run::
 
-    PYTHONPATH=. python benchmarks/per_row.py [--n 2000] [--p 30] [--repeats 3]
+    PYTHONPATH=. python benchmarks/per_row.py [--n 2000] [--p 30] [--repeats 3] [--protocol]
+
+``--protocol`` times the removal-Hessian protocol primitives directly (what the
+fitted removal state calls for these methods): ``self_change`` (self_influence,
+loo_predict), ``row_effects`` with the 50 evaluation rows (influence_scores) and
+with one target gradient (most_influential's scores).
 """
 
 import argparse
@@ -68,13 +73,48 @@ def _best(fn, repeats):
     return best
 
 
+def _state(est):
+    """(theta, d1, hessian) of a fitted InfluenceEstimator (old or new fitted state)."""
+    rm = getattr(est, "_removal", None)
+    if rm is not None and hasattr(rm, "hessian"):
+        return rm.theta, rm.d1, rm.hessian
+    return est._theta, est._d1, est._curvature
+
+
+def _protocol_ops():
+    def rows_t(X, fit_intercept):
+        Xt = np.hstack([X, np.ones((X.shape[0], 1))]) if fit_intercept else X
+        return Xt.T
+
+    def self_change(est, X, y):
+        theta, d1, h = _state(est)
+        return h.self_change(d1, theta, "rif")
+
+    def scores(est, X, y):
+        theta, d1, h = _state(est)
+        return h.row_effects(rows_t(X[:50], est._problem.design.fit_intercept), d1, theta, "rif")
+
+    def ranking(est, X, y):
+        theta, d1, h = _state(est)
+        G = rows_t(X[:50], est._problem.design.fit_intercept).sum(axis=1, keepdims=True)
+        return h.row_effects(G, d1, theta, "rif")
+
+    return {
+        "self_influence": self_change,
+        "influence_scores": scores,
+        "loo_predict": self_change,
+        "most_influential": ranking,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--p", type=int, default=29)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--protocol", action="store_true")
     args = parser.parse_args()
-    ops = {
+    ops = _protocol_ops() if args.protocol else {
         "self_influence": lambda est, X, y: est.self_influence(),
         "influence_scores": lambda est, X, y: est.influence_scores(X[:50]),
         "loo_predict": lambda est, X, y: est.loo_predict(),
@@ -88,7 +128,8 @@ def main():
             times = {op: _best(lambda: fn(est, X, y), args.repeats) for op, fn in ops.items()}
             rows.append((name, times))
     base = rows[0][1]
-    print(f"n={args.n}, parameters={args.p + 1}; seconds (ratio to binary logistic), 1 thread")
+    what = "protocol primitives" if args.protocol else "public methods"
+    print(f"n={args.n}, parameters={args.p + 1}; {what}; seconds (ratio to binary logistic), 1 thread")
     header = f"{'family':38s}" + "".join(f"{op:>26s}" for op in ops)
     print(header)
     for name, times in rows:

@@ -43,6 +43,23 @@ from ._linalg.factor import SINGULAR_RTOL, SPDFactor
 from ._linalg.woodbury import check_capacitance
 
 
+def _cached_single_row(hess, idx, d1, theta, method):
+    """Single-row additive changes for callers that still ask one row at a time
+    (``parameter_change``): the vectorized :meth:`row_steps` of the block of rows
+    containing it is computed once and kept (memory O(block · q · p̃))."""
+    if idx.size != 1 or method not in ADDITIVE:
+        return hess.set_change(idx, d1, theta, method)
+    i = int(idx[0])
+    start = (i // _ROW_BLOCK) * _ROW_BLOCK
+    key = (method, start, id(d1), id(theta))
+    cache = getattr(hess, "_single_row_cache", None)
+    if cache is None or cache[0] != key:
+        rows = np.arange(start, min(start + _ROW_BLOCK, hess.design.n_samples))
+        cache = (key, hess.row_steps(rows, d1, theta, method))
+        hess._single_row_cache = cache
+    return cache[1][i - start].copy()
+
+
 def _full_share(fraction):
     """Default share rule: reweighting by ``1 − t`` removes ``t`` of the row's share."""
     return float(fraction)
@@ -157,12 +174,15 @@ class MeanFormCurvature(Curvature):
             self._V = F @ Vr
         del H
         self._eps = self.share_coef * np.asarray(shares, dtype=float)
+        self._s1 = np.empty(design.n_samples)
+        self._s3_cache = None
         self.one_minus_leverage = np.empty(design.n_samples)
         for start in range(0, design.n_samples, _CHUNK_ROWS):
             sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
             U = self._rows(sl) @ self._V
             Dinv = self._shift(self._eps[sl])
-            self.one_minus_leverage[sl] = 1.0 - self.d[sl] * np.einsum("ij,ij->i", U * Dinv, U)
+            self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
+            self.one_minus_leverage[sl] = 1.0 - self.d[sl] * self._s1[sl]
 
     def _shift(self, eps):
         """Rows of ``1 / (1 − ε π)`` for each ``ε`` in ``eps``: shape (len(eps), p̃)."""
@@ -206,7 +226,7 @@ class MeanFormCurvature(Curvature):
 
     def parameter_change(self, problem, theta, d1, idx, method):
         """Compatibility alias of :meth:`set_change` (removal)."""
-        return self.set_change(np.asarray(idx), d1, theta, method)
+        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
 
     def _coefs_omega(self, theta):
         wt = np.array(theta, dtype=float)
@@ -254,14 +274,104 @@ class MeanFormCurvature(Curvature):
             out[sl] = self._from_centred_steps(coords @ self._V.T)
         return out
 
+    def _s3(self, theta, rows, eps, rho_t_default):
+        """``s3_jk = u_jᵀ D_j ω_k`` (len(rows), q); cached for all rows at ``t = 1``."""
+        omega = self._coefs_omega(theta)
+        key = np.asarray(theta, dtype=float).tobytes()
+        if rho_t_default and self._s3_cache is not None and self._s3_cache[0] == key:
+            return self._s3_cache[1][rows]
+        rows_all = np.arange(self.design.n_samples) if rho_t_default else rows
+        eps_all = self._eps if rho_t_default else eps
+        out = np.empty((rows_all.size, omega.shape[1]))
+        for start in range(0, rows_all.size, _CHUNK_ROWS):
+            sl = slice(start, min(start + _CHUNK_ROWS, rows_all.size))
+            U = self._rows(rows_all[sl]) @ self._V
+            out[sl] = (U * self._shift(eps_all[sl])) @ omega
+        if rho_t_default:
+            self._s3_cache = (key, out)
+            return out[rows]
+        return out
+
     def self_change(self, d1, theta, method, fraction=1.0):
-        """``x̃_j·Δ_j = u_j·c_j`` (n, q): O(n p̃ (p̃ + q)) in row blocks."""
+        """``x̃_j·Δ_j = (t d1_j s1_j + ρε_j s3_j) / (1 − t d_j s1_j)`` (n, q) with
+        ``s1_j = u_jᵀD_ju_j`` and ``s3_j = u_jᵀD_jω`` (``u·c = u·Da / (1 − t h)``).
+
+        O(n q) once ``s1`` (at construction) and ``s3`` (first call, O(n p̃²)) are
+        known for ``t = 1``; O(n p̃²) for other fractions.
+        """
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
         n = self.design.n_samples
+        rows = np.arange(n)
+        if method == "if":
+            return self._own_if_change(d1, theta, t, rho)
+        eps = rho * self._eps
+        if rho == 1.0:
+            s1 = self._s1
+        else:
+            s1 = np.empty(n)
+            for start in range(0, n, _CHUNK_ROWS):
+                sl = slice(start, min(start + _CHUNK_ROWS, n))
+                U = self._rows(sl) @ self._V
+                s1[sl] = np.einsum("ij,ij->i", U * self._shift(eps[sl]), U)
+        s3 = self._s3(theta, rows, eps, rho == 1.0) if np.any(eps) else 0.0
+        one_minus = 1.0 - t * self.d * s1
+        bad = self._guard(one_minus, rows, stacklevel=4)
+        out = (t * d1 * s1[:, None] + eps[:, None] * s3) / np.where(bad, 1.0, one_minus)[:, None]
+        out[bad] = np.nan
+        return out
+
+    def _own_if_change(self, d1, theta, t, rho):
+        """IF self-change ``x̃_j·H⁻¹(t d1_j x̃_j + ρε_j w̃)``: O(n p̃²) in row blocks."""
+        n = self.design.n_samples
+        omega = self._coefs_omega(theta)
         out = np.empty((n, d1.shape[1]))
-        for start in range(0, n, _ROW_BLOCK):
-            sl = np.arange(start, min(start + _ROW_BLOCK, n))
-            coords, U = self._row_coords(sl, d1, theta, method, fraction)
-            out[sl] = np.einsum("kp,kqp->kq", U, coords)
+        for start in range(0, n, _CHUNK_ROWS):
+            sl = slice(start, min(start + _CHUNK_ROWS, n))
+            U = self._rows(sl) @ self._V
+            out[sl] = t * d1[sl] * np.einsum("ij,ij->i", U, U)[:, None] + (
+                rho * self._eps[sl]
+            )[:, None] * (U @ omega)
+        return out
+
+    def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
+        """``Δ_j[k]·G[:, i]`` (len(rows), q, m) without forming the steps:
+        with ``Γ = Vᵀ Tᵀ G``, ``c_jk·Γ = t d1_jk (D_ju_j·Γ) + ρε_j (D_jω_k·Γ) +
+        β_jk (D_ju_j·Γ)``. O(n p̃ (p̃ + q m) + p̃² m), in row blocks.
+        """
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        rows = self._row_index(slice(None) if rows is None else rows)
+        omega = self._coefs_omega(theta)  # (p̃, q)
+        q = omega.shape[1]
+        Gamma = self._V.T @ self._to_centred(np.asarray(G, dtype=float))  # (p̃, m)
+        m = Gamma.shape[1]
+        OG = (omega[:, :, None] * Gamma[:, None, :]).reshape(-1, q * m)  # (p̃, q m)
+        out = np.empty((rows.size, q, m))
+        for start in range(0, rows.size, _CHUNK_ROWS):
+            sl = rows[start : start + _CHUNK_ROWS]
+            U = self._rows(sl) @ self._V
+            eps = rho * self._eps[sl]
+            tdl = t * np.asarray(d1[sl], dtype=float)
+            if method == "if":
+                Dinv = np.ones_like(U)
+            else:
+                Dinv = self._shift(eps)
+            DU = Dinv * U
+            P1 = DU @ Gamma  # (c, m)
+            P2 = (Dinv @ OG).reshape(-1, q, m) if np.any(eps) else 0.0
+            res = tdl[:, :, None] * P1[:, None, :] + eps[:, None, None] * P2
+            if method == "rif":
+                s1 = np.einsum("ij,ij->i", U, DU)
+                one_minus = 1.0 - t * self.d[sl] * s1
+                bad = self._guard(one_minus, sl, stacklevel=4)
+                uDa = tdl * s1[:, None] + eps[:, None] * (DU @ omega)
+                beta = (t * self.d[sl])[:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
+                res = res + beta[:, :, None] * P1[:, None, :]
+                res[bad] = np.nan
+            out[start : start + sl.size] = res
         return out
 
     def set_change(self, idx, d1, theta, method, fraction=1.0):
@@ -344,7 +454,7 @@ class UniformShareCurvature(Curvature):
 
     def parameter_change(self, problem, theta, d1, idx, method):
         """Compatibility alias of :meth:`set_change` (removal)."""
-        return self.set_change(np.asarray(idx), d1, theta, method)
+        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
 
     def _factor_without_share(self, eps):
         """The rank-one factorization of ``H − ε P`` (cached for the LOO share)."""

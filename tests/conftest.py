@@ -104,7 +104,7 @@ def make_removal_case(family, *, n, p, fit_intercept=True, weighted=False, spars
         y = np.argmax(logits, axis=1)
         y[:3] = [0, 1, 2]
     elif family == "poisson":
-        est = PoissonRegressor(alpha=0.1 if alpha is None else alpha, tol=1e-12,
+        est = PoissonRegressor(alpha=0.1 if alpha is None else alpha, tol=1e-6,
                                max_iter=10000, fit_intercept=fit_intercept)
         y = rng.poisson(np.exp(0.5 * z)).astype(float)
     elif family == "sgd":
