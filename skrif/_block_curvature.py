@@ -227,7 +227,7 @@ class BlockCurvature(Curvature):
             sl = rows[start : start + _ROW_BLOCK]
             c = self._row_coefficients(sl, d1, method, fraction)  # (r, K)
             X = self.design.rows(sl)  # (r, p̃)
-            XS = np.einsum("rp,lpa->rla", X, S)  # (r, K, K m)
+            XS = (X @ S.transpose(1, 0, 2).reshape(pt, -1)).reshape(X.shape[0], K, K * m)
             out[start : start + sl.size] = np.einsum("rl,rla->ra", c, XS).reshape(-1, K, m)
         return out
 

@@ -355,13 +355,20 @@ class MeanFormCurvature(Curvature):
             U = self._rows(sl) @ self._V
             eps = rho * self._eps[sl]
             tdl = t * np.asarray(d1[sl], dtype=float)
+            uniform = sl.size and np.ptp(eps) == 0
             if method == "if":
-                Dinv = np.ones_like(U)
+                Dinv = np.ones((1, U.shape[1]))
             else:
-                Dinv = self._shift(eps)
+                # One row of D_j when the rows share ε (SGD; GLMs without weights).
+                Dinv = self._shift(eps[:1]) if uniform else self._shift(eps)
             DU = Dinv * U
             P1 = DU @ Gamma  # (c, m)
-            P2 = (Dinv @ OG).reshape(-1, q, m) if np.any(eps) else 0.0
+            if not np.any(eps):
+                P2 = 0.0
+            elif uniform or method == "if":
+                P2 = (Dinv[:1] @ OG).reshape(1, q, m)
+            else:
+                P2 = (Dinv @ OG).reshape(-1, q, m)
             res = tdl[:, :, None] * P1[:, None, :] + eps[:, None, None] * P2
             if method == "rif":
                 s1 = np.einsum("ij,ij->i", U, DU)
