@@ -228,7 +228,10 @@ class BlockCurvature(Curvature):
             c = self._row_coefficients(sl, d1, method, fraction)  # (r, K)
             X = self.design.rows(sl)  # (r, p̃)
             XS = (X @ S.transpose(1, 0, 2).reshape(pt, -1)).reshape(X.shape[0], K, K * m)
-            out[start : start + sl.size] = np.einsum("rl,rla->ra", c, XS).reshape(-1, K, m)
+            acc = c[:, :1] * XS[:, 0]
+            for l in range(1, K):
+                acc += c[:, l : l + 1] * XS[:, l]
+            out[start : start + sl.size] = acc.reshape(-1, K, m)
         return out
 
     def _row_coefficients(self, rows, d1, method, fraction):
@@ -242,7 +245,8 @@ class BlockCurvature(Curvature):
         one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
         bad = self._guard(one_minus, rows, stacklevel=5)
         if t == 1.0:
-            return np.einsum("ikl,il->ik", self._amplifiers[rows], r)
+            amp = self._amplifiers[rows]
+            return sum(amp[:, :, l] * r[:, l : l + 1] for l in range(r.shape[1]))
         K = self.n_classes
         C = np.eye(K) - t * (self.A[rows] @ self._M[rows])
         C[bad] = np.eye(K)
@@ -275,7 +279,8 @@ class BlockCurvature(Curvature):
     def self_change(self, d1, theta, method, fraction=1.0):
         """``x̃_i·Δ_i[k] = (M_i c_i)_k`` (n, K): O(n K²) after the blocks ``M_i``."""
         c = self._row_coefficients(self._row_index(slice(None)), d1, method, fraction)
-        return np.einsum("ikl,il->ik", self._M, c)
+        M = self._M
+        return sum(M[:, :, l] * c[:, l : l + 1] for l in range(c.shape[1]))
 
     def set_change(self, idx, d1, theta, method, fraction=1.0):
         """``Δθ`` (K, p̃) for reweighting rows ``idx`` by ``1 − t``.
