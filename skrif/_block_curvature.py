@@ -38,9 +38,17 @@ with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 import numpy as np
 import scipy.linalg as sla
 
-from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError
+from ._curvature import (
+    ADDITIVE,
+    _ROW_BLOCK,
+    Curvature,
+    NotPositiveDefiniteError,
+    _check_method,
+    _fraction_one_minus,
+)
+from ._leverage import LEVERAGE_TOL as LEVERAGE_TOL_BLOCK
+from ._linalg.factor import SINGULAR_RTOL, SPDFactor
 from ._mean_form import column_means, signed_gram
-from ._leverage import LEVERAGE_TOL, warn_leverage_one
 
 
 class BlockCurvature(Curvature):
@@ -91,20 +99,13 @@ class BlockCurvature(Curvature):
         self._n_null = free.size
         sigma = max(np.mean(np.diag(H)), np.finfo(float).tiny)
         Hp = H + sigma * (self._N @ self._N.T)
-        self._chol = None
-        try:
-            L = sla.cholesky(Hp, lower=True, check_finite=False)
-            if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * np.max(np.diag(Hp)):
-                self._chol = L
-        except np.linalg.LinAlgError:
-            pass
-        if self._chol is not None:
-            self.rank = self.n_params - self._n_null
-        else:
-            evals, evecs = np.linalg.eigh(H)
-            keep = evals > SINGULAR_RTOL * max(evals.max(), np.finfo(float).tiny)
-            self._F = evecs[:, keep] / np.sqrt(evals[keep])
-            self.rank = int(keep.sum())
+        del H
+        # Scale-invariant rank decision on H' (SPDFactor); H' is positive definite
+        # whatever the data when every coefficient is penalised.
+        self._spd = SPDFactor(Hp, penalised=bool(penalty_coef > 0))
+        self._chol = self._spd.chol
+        # N is in H''s range by construction (eigenvalue σ): not a missing direction.
+        self.rank = self._spd.rank - self._n_null
         self._M_cache = None
         self._one_minus = None
 
@@ -131,6 +132,8 @@ class BlockCurvature(Curvature):
             self._one_minus = 1.0 - np.max(np.linalg.eigvals(AM).real, axis=1)
         return self._one_minus
 
+    kind = "block"
+
     @property
     def singular(self):
         return self.rank < self.n_params - self._n_null
@@ -148,10 +151,7 @@ class BlockCurvature(Curvature):
         """``W`` with ``WᵀW = Gᵀ H⁺ G`` on the last two axes of G (…, K p̃, m)."""
         shape = G.shape
         flat = np.moveaxis(G, -2, 0).reshape(shape[-2], -1)
-        if self._chol is not None:
-            W = sla.solve_triangular(self._chol, self._project(flat), lower=True, check_finite=False)
-        else:
-            W = self._F.T @ flat
+        W = self._spd.whiten(self._project(flat))
         W = W.reshape((W.shape[0],) + shape[:-2] + shape[-1:])
         return np.moveaxis(W, 0, -2)
 
@@ -162,10 +162,7 @@ class BlockCurvature(Curvature):
         return G - self._N @ (self._N.T @ G)
 
     def _solve_flat(self, G):
-        if self._chol is not None:
-            X = sla.cho_solve((self._chol, True), self._project(G), check_finite=False)
-            return self._project(X)
-        return self._F @ (self._F.T @ G)
+        return self._project(self._spd.solve(self._project(G)))
 
     def _rows(self, idx):
         """Design rows in centred coordinates ``[x_i − x̄, 1]`` (see ``_centring_shift``)."""
@@ -193,27 +190,119 @@ class BlockCurvature(Curvature):
         return W.T @ W
 
     def parameter_change(self, problem, theta, d1, idx, method):
-        """``Δθ`` (K, p̃) for removing rows ``idx`` by "if", "rif" or "newton"."""
+        """Compatibility alias of :meth:`set_change` (removal)."""
+        from ._mean_form import _cached_single_row
+
+        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
+
+    @property
+    def _amplifiers(self):
+        """``(I − A_i M_i)⁻¹`` for every row (n, K, K), NaN at leverage one (cached)."""
+        if getattr(self, "_amp_cache", None) is None:
+            K = self.n_classes
+            C = np.eye(K) - self.A @ self._M
+            bad = self.one_minus_leverage <= LEVERAGE_TOL_BLOCK
+            C[bad] = np.eye(K)
+            amp = np.linalg.inv(C)  # K × K per row: batched, tiny
+            amp[bad] = np.nan
+            self._amp_cache = amp
+        return self._amp_cache
+
+    def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
+        """``Δ_i[k]·G[:, j]`` (len(rows), K, m) without forming the steps: one solve
+        ``S = H⁺(I_K ⊗ G)`` with K m columns, then ``Σ_l c_il x̃_i·S_l``.
+
+        O((K p̃)² K m + n K² p̃ m) — K× the binary cost at the same parameter count.
+        """
+        rows = self._row_index(slice(None) if rows is None else rows)
+        K, pt = self.n_classes, self.design.n_params
+        G = np.asarray(G, dtype=float)
+        m = G.shape[1]
+        Gbig = np.zeros((K, pt, K, m))
+        for k in range(K):
+            Gbig[k, :, k, :] = G
+        S = self.solve(Gbig.reshape(K * pt, K * m)).reshape(K, pt, K * m)
+        out = np.empty((rows.size, K, m))
+        for start in range(0, rows.size, _ROW_BLOCK):
+            sl = rows[start : start + _ROW_BLOCK]
+            c = self._row_coefficients(sl, d1, method, fraction)  # (r, K)
+            X = self.design.rows(sl)  # (r, p̃)
+            XS = (X @ S.transpose(1, 0, 2).reshape(pt, -1)).reshape(X.shape[0], K, K * m)
+            acc = c[:, :1] * XS[:, 0]
+            for l in range(1, K):
+                acc += c[:, l : l + 1] * XS[:, l]
+            out[start : start + sl.size] = acc.reshape(-1, K, m)
+        return out
+
+    def _row_coefficients(self, rows, d1, method, fraction):
+        """``c_i`` (k, K) with ``Δ_i = H⁺ (c_i ⊗ x̃_i)``: ``t r_i`` ("if") or
+        ``t (I − t A_i M_i)⁻¹ r_i`` ("rif"; batched K × K solves, NaN at leverage one)."""
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        r = t * np.asarray(d1[rows], dtype=float)
+        if method == "if":
+            return r
+        one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
+        bad = self._guard(one_minus, rows, stacklevel=5)
+        if t == 1.0:
+            amp = self._amplifiers[rows]
+            return sum(amp[:, :, l] * r[:, l : l + 1] for l in range(r.shape[1]))
+        K = self.n_classes
+        C = np.eye(K) - t * (self.A[rows] @ self._M[rows])
+        C[bad] = np.eye(K)
+        c = np.linalg.solve(C, r[:, :, None])[:, :, 0]
+        c[bad] = np.nan
+        return c
+
+    def _steps_from(self, rows, c):
+        """``H⁺ (c_i ⊗ x̃_i)`` for each row: (k, K, p̃), one solve with k columns."""
+        K, pt = self.n_classes, self.design.n_params
+        X = self.design.rows(rows)  # (k, p̃)
+        G = np.einsum("ik,ij->kji", c, X).reshape(K * pt, -1)
+        out = self.solve(np.nan_to_num(G)).reshape(K, pt, -1)
+        out = np.moveaxis(out, -1, 0)
+        out[np.isnan(c).any(axis=1)] = np.nan
+        return out
+
+    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+        """Single-row changes (len(rows), K, p̃): batched K × K systems and one
+        solve per block of rows (O(len(rows) K² p̃²) primal)."""
+        rows = self._row_index(rows)
+        out = np.empty((rows.size, self.n_classes, self.design.n_params))
+        for start in range(0, rows.size, _ROW_BLOCK):
+            sl = rows[start : start + _ROW_BLOCK]
+            out[start : start + sl.size] = self._steps_from(
+                sl, self._row_coefficients(sl, d1, method, fraction)
+            )
+        return out
+
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_i·Δ_i[k] = (M_i c_i)_k`` (n, K): O(n K²) after the blocks ``M_i``."""
+        c = self._row_coefficients(self._row_index(slice(None)), d1, method, fraction)
+        M = self._M
+        return sum(M[:, :, l] * c[:, l : l + 1] for l in range(c.shape[1]))
+
+    def set_change(self, idx, d1, theta, method, fraction=1.0):
+        """``Δθ`` (K, p̃) for reweighting rows ``idx`` by ``1 − t``.
+
+        "newton": ``H⁺ V_Tᵀ (I − t A_T M_T)⁻¹ t r_T`` (a kK × kK system).
+        """
+        idx = np.asarray(idx)
         K = self.n_classes
         rows = self.design.rows(idx)
-        r = d1[idx]  # (k, K)
-        if method == "if":
-            return self.solve(rows.T @ r).T
-        if method == "rif":
-            one_minus = self.one_minus_leverage[idx]
-            degenerate = one_minus <= LEVERAGE_TOL
-            if np.any(degenerate):
-                warn_leverage_one(idx[degenerate], stacklevel=4)
-                return np.full_like(theta, np.nan)
-            C = np.eye(K) - self.A[idx] @ self._M[idx]
-            c = np.linalg.solve(C, r[:, :, None])[:, :, 0]  # (k, K)
+        if method in ADDITIVE:
+            c = self._row_coefficients(idx, d1, method, fraction)
+            if np.isnan(c).any():
+                return np.full_like(np.asarray(theta, dtype=float), np.nan)
             return self.solve(rows.T @ c).T
-        # Group Newton step: (H − Σ_T H_i)⁺ Σ_T g_i = H⁺ V_Tᵀ (I − A_T M_T)⁻¹ r_T.
+        _check_method(method, ADDITIVE + ("newton",))
+        t = float(fraction)
+        r = t * np.asarray(d1[idx], dtype=float)
         k = len(idx)
         M = self.inner(idx)
         A_T = sla.block_diag(*self.A[idx])
-        C = np.eye(k * K) - A_T @ M
-        # C is similar to I − A½ M A½ (symmetric): its eigenvalues are real.
+        C = np.eye(k * K) - t * (A_T @ M)
+        # C is similar to I − t A½ M A½ (symmetric): its eigenvalues are real.
         ev = np.linalg.eigvals(C).real
         # Each row's A_i has a null vector 1_K, which contributes eigenvalue 1.
         if not ev.min() > SINGULAR_RTOL:
@@ -319,10 +408,32 @@ class DualBlockCurvature(BlockCurvature):
         W = Hg - np.einsum("mkj,m->kj", self._UC, beta)
         return np.hstack([W, (self._Q @ beta)[:, None]])
 
+    def _Hww_solve_batch(self, Wv):
+        """:meth:`_Hww_solve` for a batch ``Wv`` of shape (m, K, p): one solve with m
+        columns (O(n K p m + (nK)² m)), no Python loop over the columns."""
+        n, K = self.A.shape[:2]
+        m, _, p = Wv.shape
+        XV = self._X(Wv.reshape(m * K, p).T).reshape(n, m, K)
+        z = np.einsum("ikl,iml->ikm", self._R, XV).reshape(n * K, m)
+        y = sla.cho_solve((self._chol, True), z, check_finite=False).reshape(n, K, m)
+        U = np.einsum("ikl,ilm->ikm", self._R, y).reshape(n, K * m)
+        Zt = self._Xt(U).reshape(p, K, m).transpose(2, 1, 0)
+        return (Wv - Zt) / self._lam
+
     def _solve_flat(self, G):
+        """``H⁺ G`` for flattened columns ``G`` (K p̃, m), all columns at once."""
         K, pt = self.n_classes, self.design.n_params
-        cols = [self._solve_theta(G[:, j].reshape(K, pt)).reshape(-1) for j in range(G.shape[1])]
-        return np.stack(cols, axis=1)
+        p = self.design.n_features
+        T = np.asarray(G, dtype=float).T.reshape(-1, K, pt)  # (m, K, p̃)
+        if not self._border:
+            return self._Hww_solve_batch(T).reshape(T.shape[0], -1).T
+        Gw, gb = T[:, :, :p], T[:, :, p] @ self._Q  # (m, K, p), (m, K-1)
+        Hg = self._Hww_solve_batch(np.ascontiguousarray(Gw))
+        rhs = gb - np.einsum("akj,bkj->ba", self._UC, Gw)
+        beta = sla.cho_solve((self._S_chol, True), rhs.T, check_finite=False).T  # (m, K-1)
+        W = Hg - np.einsum("akj,ba->bkj", self._UC, beta)
+        out = np.concatenate([W, (beta @ self._Q.T)[:, :, None]], axis=2)
+        return out.reshape(T.shape[0], -1).T
 
     # -- per-row blocks --------------------------------------------------------
     def _row_blocks(self, idx):

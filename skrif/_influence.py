@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import is_integer
-from ._leverage import LEVERAGE_TOL, warn_leverage_one
+from ._leverage import LEVERAGE_TOL  # noqa: F401 (re-exported for the estimator)
 from ._problem import warn_not_converged
 
 METHODS = ("if", "rif", "newton", "refit")
@@ -115,7 +115,6 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     ``n_outputs`` columns plus O(k p̃); "newton" O(k p̃² + k³) primal (O(k n² + k³)
     dual); "refit" a few Hessian factorizations.
     """
-    n_out, n_params = theta.shape
     if idx.size == 0:
         return np.zeros_like(theta)
     if fraction != 1.0:
@@ -125,28 +124,9 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     problem.objective.check_removal(problem.Y, kept_weights)
     if method == "refit":
         return exact_refit(problem, theta, kept_weights) - theta
-    if hasattr(curvature, "parameter_change"):
-        # Per-row Hessians that are not rank one (mean-form penalty shares, coupled
-        # multinomial outputs): the curvature object knows their exact structure.
-        return curvature.parameter_change(problem, theta, d1, idx, method)
-    coeffs = d1[idx]
-    if method == "rif":
-        one_minus = curvature.one_minus_leverage[idx]
-        degenerate = one_minus <= LEVERAGE_TOL
-        if np.any(degenerate):
-            warn_leverage_one(idx[degenerate], stacklevel=3)
-            return np.full_like(theta, np.nan)
-        coeffs = coeffs / one_minus[:, None]
-    G = problem.design.rows_rmatvec(idx, coeffs)  # X̃_Tᵀ c without densifying sparse rows
-    if method == "newton":
-        if curvature.singular:
-            raise ValueError(
-                "The group Newton step needs a positive definite Hessian, but this "
-                f"model's Hessian is singular (rank {curvature.rank} < {n_params}); "
-                "use method='refit', or add a penalty."
-            )
-        return curvature.solve_without(idx, G).T
-    return curvature.solve(G).T
+    # Every Hessian kind (rank-one, block, penalty-share) implements the same
+    # removal protocol (skrif._curvature.Curvature).
+    return curvature.set_change(idx, d1, theta, method)
 
 
 def exact_refit(problem, start, weights):
@@ -188,68 +168,19 @@ def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
     * ``"refit"``:  Newton's method on the objective with weights ``s_i (1 − t)``.
 
     ``t = 1`` is removal (:func:`parameter_change` handles it); negative ``t``
-    upweights. Rank-one per-row Hessians use the factored ``H`` (Woodbury for
-    "newton": O(k p̃² + k³) primal). Structured curvatures (mean-form GLM/SGD,
-    multinomial) do not provide reweighted per-row algebra: their "newton" step
-    factors the reweighted Hessian afresh (O(n p̃² + p̃³)) and "rif" does so once per
-    row (O(k (n p̃² + p̃³)): meant for small sets).
+    upweights. Every Hessian kind answers through its ``set_change`` with the
+    factored ``H`` (Woodbury for "newton": O(k p̃² + k³) primal; the penalty-share
+    kind also rescales the removed share ``t ε``); no refactorization per row.
     """
-    from ._curvature import SINGULAR_RTOL, NotPositiveDefiniteError
-
     t = float(fraction)
     if t == 0.0:
         return np.zeros_like(theta)
-    design = problem.design
     weights = problem.weights.copy()
     weights[idx] *= 1.0 - t
     problem.objective.check_removal(problem.Y, weights)
     if method == "refit":
         return exact_refit(problem, theta, weights) - theta
-    # Gradient of the removed part t·f_T at θ̂ (columns, one per output).
-    shift = problem.penalty - problem.penalty_for(weights)
-    G = t * design.rows_rmatvec(idx, d1[idx]) + shift[:, None] * theta.T
-    if method == "if":
-        return curvature.solve(G).T
-    if hasattr(curvature, "parameter_change"):
-        # Structured per-row Hessians: exact Newton steps on the reweighted
-        # objectives with a fresh factorization (no reweighted Woodbury algebra).
-        if method == "newton":
-            return _fresh_newton_step(problem, theta, weights, G)
-        total = np.zeros_like(theta)
-        for i in idx:
-            w_i = problem.weights.copy()
-            w_i[i] *= 1.0 - t
-            shift_i = problem.penalty - problem.penalty_for(w_i)
-            G_i = t * design.rows_rmatvec(np.array([i]), d1[[i]]) + shift_i[:, None] * theta.T
-            total += _fresh_newton_step(problem, theta, w_i, G_i)
-        return total
-    if method == "rif":
-        one_minus = (1.0 - t) + t * curvature.one_minus_leverage[idx]  # 1 − t h_i
-        degenerate = one_minus <= LEVERAGE_TOL
-        if np.any(degenerate):
-            warn_leverage_one(idx[degenerate], stacklevel=3)
-            return np.full_like(theta, np.nan)
-        return curvature.solve(t * design.rows_rmatvec(idx, d1[idx] / one_minus[:, None])).T
-    # Group Newton step by Woodbury: (H − X̃_Tᵀ E X̃_T)⁻¹ = H⁻¹ + H⁻¹X̃_Tᵀ (I − E B)⁻¹ E X̃_T H⁻¹
-    # with E = t D_T and B = X̃_T H⁻¹ X̃_Tᵀ.
-    if curvature.singular:
-        raise ValueError(
-            "The group Newton step needs a positive definite Hessian, but this "
-            f"model's Hessian is singular (rank {curvature.rank} < {theta.shape[1]}); "
-            "use method='refit', or add a penalty."
-        )
-    E = t * np.asarray(curvature.d, dtype=float)[idx]
-    C = np.eye(idx.size) - E[:, None] * curvature.inner(idx)
-    # C is similar to I − E½ B E½ (symmetric for E ≥ 0): its eigenvalues are real and
-    # positive exactly when the reweighted Hessian is positive definite.
-    if not np.linalg.eigvals(C).real.min() > SINGULAR_RTOL:
-        raise NotPositiveDefiniteError(
-            "Reweighting these rows leaves a Hessian that is not positive definite: "
-            "the remaining weight does not determine every parameter."
-        )
-    HG = curvature.solve(G)
-    y = np.linalg.solve(C, E[:, None] * design.rows_matvec(idx, HG))
-    return (HG + curvature.solve(design.rows_rmatvec(idx, y))).T
+    return curvature.set_change(idx, d1, theta, method, fraction=t)
 
 
 def _fresh_newton_step(problem, theta, weights, G):

@@ -2,7 +2,6 @@
 
 import warnings
 
-from .exceptions import HighLeverageWarning
 
 #: Rows with ``1 − h_i`` at or below this are treated as leverage one: removing
 #: such a row leaves a parameter direction undetermined by the remaining rows.
@@ -15,6 +14,8 @@ def warn_leverage_one(rows, stacklevel):
     ``stacklevel`` counts from the caller of this function (as for
     :func:`warnings.warn` called there).
     """
+    from .exceptions import HighLeverageWarning
+
     warnings.warn(
         f"Rows {list(map(int, rows[:20]))} have leverage 1 (1 - h_i <= {LEVERAGE_TOL:g}): "
         "removing one of them leaves a parameter direction undetermined, so their "

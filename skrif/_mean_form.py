@@ -30,8 +30,39 @@ with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 import numpy as np
 import scipy.linalg as sla
 
-from ._curvature import SINGULAR_RTOL, Curvature, NotPositiveDefiniteError, factor_curvature
-from ._leverage import LEVERAGE_TOL, warn_leverage_one
+from ._curvature import (
+    ADDITIVE,
+    _ROW_BLOCK,
+    Curvature,
+    NotPositiveDefiniteError,
+    _check_method,
+    _fraction_one_minus,
+    factor_curvature,
+)
+from ._linalg.factor import SINGULAR_RTOL, SPDFactor
+from ._linalg.woodbury import check_capacitance
+
+
+def _cached_single_row(hess, idx, d1, theta, method):
+    """Single-row additive changes for callers that still ask one row at a time
+    (``parameter_change``): the vectorized :meth:`row_steps` of the block of rows
+    containing it is computed once and kept (memory O(block · q · p̃))."""
+    if idx.size != 1 or method not in ADDITIVE:
+        return hess.set_change(idx, d1, theta, method)
+    i = int(idx[0])
+    start = (i // _ROW_BLOCK) * _ROW_BLOCK
+    key = (method, start, id(d1), id(theta))
+    cache = getattr(hess, "_single_row_cache", None)
+    if cache is None or cache[0] != key:
+        rows = np.arange(start, min(start + _ROW_BLOCK, hess.design.n_samples))
+        cache = (key, hess.row_steps(rows, d1, theta, method))
+        hess._single_row_cache = cache
+    return cache[1][i - start].copy()
+
+
+def _full_share(fraction):
+    """Default share rule: reweighting by ``1 − t`` removes ``t`` of the row's share."""
+    return float(fraction)
 
 _CHUNK_ROWS = 2048
 
@@ -95,8 +126,16 @@ class MeanFormCurvature(Curvature):
         reported through ``rank``.
     """
 
-    def __init__(self, design, d, penalty_coef, penalty_intercept, share_coef, shares=None):
+    kind = "penalty_share"
+
+    def __init__(
+        self, design, d, penalty_coef, penalty_intercept, share_coef, shares=None,
+        share_of_fraction=None,
+    ):
         super().__init__(design, np.asarray(d, dtype=float))
+        #: ``ρ(t)``: the fraction of a row's penalty share that reweighting it by
+        #: ``1 − t`` removes (``t`` for the GLMs; for SGD 1 at ``t = 1``, else 0).
+        self.share_of_fraction = share_of_fraction or _full_share
         # An unpenalised intercept lets us work in centred coordinates θ_c = (w, b + x̄·w)
         # (rows [x_i − x̄, 1], same penalty): large column means cost no digits.
         self._xbar = None
@@ -107,33 +146,17 @@ class MeanFormCurvature(Curvature):
         H[np.arange(p), np.arange(p)] += penalty_coef
         if design.fit_intercept:
             H[p, p] += penalty_intercept
-        scale = max(np.max(np.abs(np.diag(H))), np.finfo(float).tiny)
-        self._chol, self._basis = None, None
-        try:
-            L = sla.cholesky(H, lower=True, check_finite=False)
-            if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale:
-                self._chol = L
-        except np.linalg.LinAlgError:
-            pass
-        if self._chol is not None:
-            self.rank = self.n_params
-        else:
-            evals, evecs = np.linalg.eigh(H)
-            if evals[0] < -1e-8 * max(evals[-1], np.finfo(float).tiny):
-                raise NotPositiveDefiniteError(
-                    "The Hessian of the objective is not positive semi-definite at the "
-                    f"fitted parameters (eigenvalues from {evals[0]:.3g} to "
-                    f"{evals[-1]:.3g}): it has a negative eigenvalue, so the objective "
-                    "is not convex there (e.g. TweedieRegressor with power > 2 and a log "
-                    "link) and removal effects are not defined. Use a power in [1, 2] "
-                    "or a larger alpha."
-                )
-            # Singular (e.g. separable classes with an unpenalised intercept, or
-            # collinear features without a penalty): work on the range of H, the
-            # same pseudo-inverse convention as the rank-one curvatures.
-            keep = evals > SINGULAR_RTOL * max(evals[-1], np.finfo(float).tiny)
-            self._basis, self._evals = evecs[:, keep], evals[keep]
-            self.rank = int(keep.sum())
+        penalised = penalty_coef > 0 and (not design.fit_intercept or penalty_intercept > 0)
+        Hcopy = H.copy()
+        # Scale-invariant rank decision; refuses a Hessian with a negative eigenvalue
+        # (the objective is not convex there, e.g. Tweedie power > 2 with a log link).
+        self._spd = SPDFactor(
+            H, penalised=penalised and bool(np.all(self.d >= 0)),
+            rebuild=lambda: Hcopy.copy(), check_psd=True,
+        )
+        self._chol = self._spd.chol
+        self.rank = self._spd.rank
+        H = Hcopy
         self.share_coef = float(share_coef)
         self.shares = shares
         if shares is None:
@@ -143,28 +166,30 @@ class MeanFormCurvature(Curvature):
         Pdiag = np.ones(self.n_params)
         if design.fit_intercept:
             Pdiag[p] = 0.0
-        if self._basis is None:
+        if self._chol is not None:
             self._pi, self._V = sla.eigh(np.diag(Pdiag), H, check_finite=False)
         else:
-            Q = self._basis
-            self._pi, Vr = sla.eigh((Q.T * Pdiag) @ Q, np.diag(self._evals), check_finite=False)
-            self._V = Q @ Vr
+            F = self._spd.F  # H⁺ = F Fᵀ and FᵀHF = I
+            self._pi, Vr = np.linalg.eigh((F.T * Pdiag) @ F)
+            self._V = F @ Vr
+        del H
         self._eps = self.share_coef * np.asarray(shares, dtype=float)
+        self._s1 = np.empty(design.n_samples)
+        self._s3_cache = None
         self.one_minus_leverage = np.empty(design.n_samples)
         for start in range(0, design.n_samples, _CHUNK_ROWS):
             sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
             U = self._rows(sl) @ self._V
             Dinv = self._shift(self._eps[sl])
-            self.one_minus_leverage[sl] = 1.0 - self.d[sl] * np.einsum("ij,ij->i", U * Dinv, U)
+            self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
+            self.one_minus_leverage[sl] = 1.0 - self.d[sl] * self._s1[sl]
 
     def _shift(self, eps):
         """Rows of ``1 / (1 − ε π)`` for each ``ε`` in ``eps``: shape (len(eps), p̃)."""
         return 1.0 / (1.0 - np.multiply.outer(eps, self._pi))
 
     def _whiten(self, G):
-        if self._chol is not None:
-            return sla.solve_triangular(self._chol, G, lower=True, check_finite=False)
-        return (self._basis.T @ G) / np.sqrt(self._evals)[:, None]
+        return self._spd.whiten(G)
 
     def _rows(self, idx):
         """Design rows in the centred coordinates: ``[x_i − x̄, 1]``."""
@@ -190,9 +215,7 @@ class MeanFormCurvature(Curvature):
         return D
 
     def _solve_centred(self, G):
-        if self._chol is not None:
-            return sla.cho_solve((self._chol, True), G, check_finite=False)
-        return self._basis @ ((self._basis.T @ G) / self._evals[:, None])
+        return self._spd.solve(G)
 
     def solve(self, G):
         return self._from_centred(self._solve_centred(self._to_centred(G)))
@@ -202,51 +225,232 @@ class MeanFormCurvature(Curvature):
         return W.T @ W
 
     def parameter_change(self, problem, theta, d1, idx, method):
-        """``Δθ`` (n_outputs, n_params) for removing ``idx`` by "if", "rif" or "newton"."""
+        """Compatibility alias of :meth:`set_change` (removal)."""
+        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
+
+    def _coefs_omega(self, theta):
         wt = np.array(theta, dtype=float)
         if self.design.fit_intercept:
             wt[:, -1] = 0.0
-        rows = self._rows(idx)
-        eps = self._eps[idx]
+        return self._V.T @ wt.T  # (p̃, q): Vᵀ w̃ (w̃ is unchanged by centring)
+
+    def _from_centred_steps(self, D):
+        """Parameter changes (..., p̃) back from centred coordinates (``T d``)."""
+        if self._xbar is not None:
+            D[..., -1] -= D[..., :-1] @ self._xbar
+        return D
+
+    def _row_coords(self, rows, d1, theta, method, fraction):
+        """V-coordinates ``c_j`` (k, q, p̃) of the single-row steps ``Δ_j = T V c_j``
+        and the rows' ``U = X̃_c V`` (k, p̃). Vectorized Sherman–Morrison on
+        ``H − ρ ε_j P`` (module docstring), ``ρ = share_of_fraction(t)``."""
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        U = self._rows(rows) @ self._V  # (k, p̃)
+        omega = self._coefs_omega(theta)
+        eps = rho * self._eps[rows]
+        a = t * d1[rows][:, :, None] * U[:, None, :] + eps[:, None, None] * omega.T[None]
         if method == "if":
-            G = rows.T @ d1[idx] + np.sum(eps) * wt.T
-            return self._from_centred(self._solve_centred(G)).T
-        U = rows @ self._V  # (k, p̃)
-        omega = self._V.T @ wt.T  # (p̃, q)
-        dT = self.d[idx]
+            return a, U
+        Dinv = self._shift(eps)  # (k, p̃)
+        Da = Dinv[:, None, :] * a  # (k, q, p̃)
+        Du = Dinv * U
+        td = t * self.d[rows]
+        one_minus = 1.0 - td * np.einsum("kp,kp->k", U, Du)
+        bad = self._guard(one_minus, rows, stacklevel=5)
+        proj = np.einsum("kp,kqp->kq", U, Da)
+        coords = Da + Du[:, None, :] * (td[:, None] * proj / np.where(bad, 1.0, one_minus)[:, None])[:, :, None]
+        coords[bad] = np.nan
+        return coords, U
+
+    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+        """Single-row changes (len(rows), q, p̃), vectorized: O(len(rows) p̃² q)."""
+        rows = self._row_index(rows)
+        out = np.empty((rows.size, d1.shape[1], self.n_params))
+        for start in range(0, rows.size, _ROW_BLOCK):
+            sl = slice(start, min(start + _ROW_BLOCK, rows.size))
+            coords, _ = self._row_coords(rows[sl], d1, theta, method, fraction)
+            out[sl] = self._from_centred_steps(coords @ self._V.T)
+        return out
+
+    def _s3(self, theta, rows, eps, rho_t_default):
+        """``s3_jk = u_jᵀ D_j ω_k`` (len(rows), q); cached for all rows at ``t = 1``."""
+        omega = self._coefs_omega(theta)
+        key = np.asarray(theta, dtype=float).tobytes()
+        if rho_t_default and self._s3_cache is not None and self._s3_cache[0] == key:
+            return self._s3_cache[1][rows]
+        rows_all = np.arange(self.design.n_samples) if rho_t_default else rows
+        eps_all = self._eps if rho_t_default else eps
+        out = np.empty((rows_all.size, omega.shape[1]))
+        for start in range(0, rows_all.size, _CHUNK_ROWS):
+            sl = slice(start, min(start + _CHUNK_ROWS, rows_all.size))
+            U = self._rows(rows_all[sl]) @ self._V
+            out[sl] = (U * self._shift(eps_all[sl])) @ omega
+        if rho_t_default:
+            self._s3_cache = (key, out)
+            return out[rows]
+        return out
+
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_j·Δ_j = (t d1_j s1_j + ρε_j s3_j) / (1 − t d_j s1_j)`` (n, q) with
+        ``s1_j = u_jᵀD_ju_j`` and ``s3_j = u_jᵀD_jω`` (``u·c = u·Da / (1 − t h)``).
+
+        O(n q) once ``s1`` (at construction) and ``s3`` (first call, O(n p̃²)) are
+        known for ``t = 1``; O(n p̃²) for other fractions.
+        """
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        n = self.design.n_samples
+        rows = np.arange(n)
+        if method == "if":
+            return self._own_if_change(d1, theta, t, rho)
+        eps = rho * self._eps
+        if rho == 1.0:
+            s1 = self._s1
+        else:
+            s1 = np.empty(n)
+            for start in range(0, n, _CHUNK_ROWS):
+                sl = slice(start, min(start + _CHUNK_ROWS, n))
+                U = self._rows(sl) @ self._V
+                s1[sl] = np.einsum("ij,ij->i", U * self._shift(eps[sl]), U)
+        s3 = self._s3(theta, rows, eps, rho == 1.0) if np.any(eps) else 0.0
+        one_minus = 1.0 - t * self.d * s1
+        bad = self._guard(one_minus, rows, stacklevel=4)
+        out = (t * d1 * s1[:, None] + eps[:, None] * s3) / np.where(bad, 1.0, one_minus)[:, None]
+        out[bad] = np.nan
+        return out
+
+    def _row_effects_uniform(self, rows, Gamma, OG, d1, theta, method, out):
+        """:meth:`row_effects` when every row owns the same share and ``t = 1``:
+        ``D_j = D`` for all rows, so ``D u_j·Γ = x̃_j·(T V D Γ)`` is one product with
+        the design (sparse-friendly) and ``s1``, ``s3`` are cached: O(nnz(X) m)."""
+        q, m = out.shape[1], out.shape[2]
+        eps0 = float(self._eps[0]) if method == "rif" else 0.0
+        Dinv = self._shift(np.array([eps0]))[0] if method == "rif" else np.ones(self.n_params)
+        GV = self._from_centred(self._V @ (Dinv[:, None] * Gamma))  # parameter-like (p̃, m)
+        P2 = (Dinv @ OG).reshape(q, m)
+        eps_rows = self._eps
         if method == "rif":
-            Dinv = self._shift(eps)  # (k, p̃)
-            a = d1[idx][:, :, None] * U[:, None, :] + eps[:, None, None] * omega.T[None]
-            Da = Dinv[:, None, :] * a  # (k, q, p̃)
-            Du = Dinv * U
-            one_minus = 1.0 - dT * np.einsum("kp,kp->k", U, Du)
-            degenerate = one_minus <= LEVERAGE_TOL
-            if np.any(degenerate):
-                warn_leverage_one(idx[degenerate], stacklevel=4)
-                return np.full_like(wt, np.nan)
-            proj = np.einsum("kp,kqp->kq", U, Da)
-            coords = Da + Du[:, None, :] * (dT[:, None] * proj / one_minus[:, None])[:, :, None]
-            return self._from_centred(self._V @ coords.sum(axis=0).T).T
-        # Group Newton step: (H − ε_T P − X̃_Tᵀ D_T X̃_T)⁻¹ Σ_T g_j, Woodbury in V coords.
-        Dinv = self._shift(np.array([np.sum(eps)]))[0]  # (p̃,)
-        a = self._V.T @ (rows.T @ d1[idx]) + np.sum(eps) * omega  # (p̃, q)
+            s3 = self._s3(theta, rows, eps_rows[rows], True)
+        for start in range(0, rows.size, _CHUNK_ROWS):
+            sl = rows[start : start + _CHUNK_ROWS]
+            P1 = self.design.rows_matvec(sl, GV)  # (c, m)
+            eps = eps_rows[sl]
+            d1s = np.asarray(d1[sl], dtype=float)
+            res = d1s[:, :, None] * P1[:, None, :] + eps[:, None, None] * P2[None]
+            if method == "rif":
+                s1 = self._s1[sl]
+                one_minus = 1.0 - self.d[sl] * s1
+                bad = self._guard(one_minus, sl, stacklevel=5)
+                uDa = d1s * s1[:, None] + eps[:, None] * s3[start : start + sl.size]
+                beta = self.d[sl][:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
+                res += beta[:, :, None] * P1[:, None, :]
+                res[bad] = np.nan
+            out[start : start + sl.size] = res
+        return out
+
+    def _own_if_change(self, d1, theta, t, rho):
+        """IF self-change ``x̃_j·H⁻¹(t d1_j x̃_j + ρε_j w̃)``: O(n p̃²) in row blocks."""
+        n = self.design.n_samples
+        omega = self._coefs_omega(theta)
+        out = np.empty((n, d1.shape[1]))
+        for start in range(0, n, _CHUNK_ROWS):
+            sl = slice(start, min(start + _CHUNK_ROWS, n))
+            U = self._rows(sl) @ self._V
+            out[sl] = t * d1[sl] * np.einsum("ij,ij->i", U, U)[:, None] + (
+                rho * self._eps[sl]
+            )[:, None] * (U @ omega)
+        return out
+
+    def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
+        """``Δ_j[k]·G[:, i]`` (len(rows), q, m) without forming the steps:
+        with ``Γ = Vᵀ Tᵀ G``, ``c_jk·Γ = t d1_jk (D_ju_j·Γ) + ρε_j (D_jω_k·Γ) +
+        β_jk (D_ju_j·Γ)``. O(n p̃ (p̃ + q m) + p̃² m), in row blocks.
+        """
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        rows = self._row_index(slice(None) if rows is None else rows)
+        omega = self._coefs_omega(theta)  # (p̃, q)
+        q = omega.shape[1]
+        Gamma = self._V.T @ self._to_centred(np.asarray(G, dtype=float))  # (p̃, m)
+        m = Gamma.shape[1]
+        OG = (omega[:, :, None] * Gamma[:, None, :]).reshape(-1, q * m)  # (p̃, q m)
+        out = np.empty((rows.size, q, m))
+        uniform_all = self._eps.size and np.ptp(self._eps) == 0
+        if uniform_all and (method == "if" or (t == 1.0 and rho == 1.0)):
+            return self._row_effects_uniform(rows, Gamma, OG, d1, theta, method, out)
+        for start in range(0, rows.size, _CHUNK_ROWS):
+            sl = rows[start : start + _CHUNK_ROWS]
+            U = self._rows(sl) @ self._V
+            eps = rho * self._eps[sl]
+            tdl = t * np.asarray(d1[sl], dtype=float)
+            uniform = sl.size and np.ptp(eps) == 0
+            if method == "if":
+                Dinv = np.ones((1, U.shape[1]))
+            else:
+                # One row of D_j when the rows share ε (SGD; GLMs without weights).
+                Dinv = self._shift(eps[:1]) if uniform else self._shift(eps)
+            DU = Dinv * U
+            P1 = DU @ Gamma  # (c, m)
+            if not np.any(eps):
+                P2 = 0.0
+            elif uniform or method == "if":
+                P2 = (Dinv[:1] @ OG).reshape(1, q, m)
+            else:
+                P2 = (Dinv @ OG).reshape(-1, q, m)
+            res = tdl[:, :, None] * P1[:, None, :] + eps[:, None, None] * P2
+            if method == "rif":
+                s1 = np.einsum("ij,ij->i", U, DU)
+                one_minus = 1.0 - t * self.d[sl] * s1
+                bad = self._guard(one_minus, sl, stacklevel=4)
+                uDa = tdl * s1[:, None] + eps[:, None] * (DU @ omega)
+                beta = (t * self.d[sl])[:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
+                res = res + beta[:, :, None] * P1[:, None, :]
+                res[bad] = np.nan
+            out[start : start + sl.size] = res
+        return out
+
+    def set_change(self, idx, d1, theta, method, fraction=1.0):
+        """``Δθ`` (n_outputs, n_params) for reweighting ``idx`` by ``1 − t``.
+
+        "if"/"rif": sums of single-row steps; "newton": Woodbury on
+        ``H − ρ ε_T P − t X̃_TᵀD_TX̃_T`` in V coordinates, O(k p̃² + k³).
+        """
+        idx = np.asarray(idx)
+        if method in ADDITIVE:
+            coords, _ = self._row_coords(idx, d1, theta, method, fraction)
+            if np.isnan(coords).any():
+                return np.full_like(np.asarray(theta, dtype=float), np.nan)
+            return self._from_centred_steps(coords.sum(axis=0) @ self._V.T)
+        _check_method(method, ADDITIVE + ("newton",))
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        rows = self._rows(idx)
+        eps_T = rho * float(np.sum(self._eps[idx]))
+        U = rows @ self._V  # (k, p̃)
+        omega = self._coefs_omega(theta)  # (p̃, q)
+        dT = t * self.d[idx]
+        Dinv = self._shift(np.array([eps_T]))[0]  # (p̃,)
+        a = t * (self._V.T @ (rows.T @ d1[idx])) + eps_T * omega  # (p̃, q)
         Da = Dinv[:, None] * a
         DU = U * Dinv  # (k, p̃)
         M = DU @ U.T  # X̃_T (H − ε_T P)⁻¹ X̃_Tᵀ
         C = np.eye(len(idx)) - dT[:, None] * M
-        if np.all(dT >= 0):
+        if np.all(dT >= 0) and np.all(Dinv > 0):
             root = np.sqrt(dT)
-            smallest = np.linalg.eigvalsh(np.eye(len(idx)) - root[:, None] * M * root)[0]
-        else:
-            smallest = np.min(np.abs(np.linalg.eigvals(C)))
-        if not smallest > SINGULAR_RTOL:
+            Cs = np.eye(len(idx)) - root[:, None] * M * root
+            check_capacitance(Cs, "Removing these rows" if t == 1 else "Reweighting these rows")
+        elif not np.min(np.abs(np.linalg.eigvals(C))) > SINGULAR_RTOL or not np.all(Dinv > 0):
             raise NotPositiveDefiniteError(
                 "Removing these rows leaves a Hessian that is not positive definite: "
                 "the remaining rows do not determine every parameter."
             )
         y = np.linalg.solve(C, dT[:, None] * (U @ Da))
         coords = Da + DU.T @ y
-        return self._from_centred(self._V @ coords).T
+        return self._from_centred_steps((self._V @ coords).T)
 
 
 class UniformShareCurvature(Curvature):
@@ -267,6 +471,9 @@ class UniformShareCurvature(Curvature):
     0) have ``d = d1 = 0``: their change is 0 whichever matrix is used.
     """
 
+    kind = "penalty_share"
+    share_of_fraction = staticmethod(_full_share)
+
     def __init__(self, design, d, penalty_coef, penalty_intercept, eps_rows):
         super().__init__(design, np.asarray(d, dtype=float))
         self._coef, self._intercept = float(penalty_coef), float(penalty_intercept)
@@ -285,35 +492,108 @@ class UniformShareCurvature(Curvature):
         return self._full.inner(idx)
 
     def parameter_change(self, problem, theta, d1, idx, method):
-        """``Δθ`` (n_outputs, n_params) for removing ``idx`` by "if", "rif" or "newton"."""
-        wt = np.array(theta, dtype=float)
-        if self.design.fit_intercept:
-            wt[:, -1] = 0.0
-        rows = self.design.rows(idx)
-        eps = self._eps_rows[idx]
-        if method == "if":
-            return self._full.solve(rows.T @ d1[idx] + np.sum(eps) * wt.T).T
-        if method == "rif":
-            one_minus = self.one_minus_leverage[idx]
-            degenerate = one_minus <= LEVERAGE_TOL
-            if np.any(degenerate):
-                warn_leverage_one(idx[degenerate], stacklevel=4)
-                return np.full_like(wt, np.nan)
-            if self._a is None:
-                self._a = self._loo.solve(wt.T)  # (p̃, q)
-            c = (d1[idx] + (eps * self.d[idx])[:, None] * (rows @ self._a)) / one_minus[:, None]
-            return (self._loo.solve(rows.T @ c) + np.sum(eps) * self._a).T
-        eps_T = float(np.sum(eps))
-        if not self._coef - eps_T > 0:
+        """Compatibility alias of :meth:`set_change` (removal)."""
+        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
+
+    def _factor_without_share(self, eps):
+        """The rank-one factorization of ``H − ε P`` (cached for the LOO share)."""
+        if eps == 0.0:
+            return self._full
+        if eps == self._eps:
+            return self._loo
+        if not self._coef - eps > 0:
             raise NotPositiveDefiniteError(
                 "Removing these rows removes the whole penalty: the remaining rows do "
                 "not determine every parameter."
             )
-        factor = factor_curvature(self.design, self.d, self._coef - eps_T, self._intercept)
-        return factor.solve_without(idx, rows.T @ d1[idx] + eps_T * wt.T).T
+        return factor_curvature(self.design, self.d, self._coef - eps, self._intercept)
+
+    @staticmethod
+    def _w_tilde(theta, fit_intercept):
+        wt = np.array(theta, dtype=float)
+        if fit_intercept:
+            wt[:, -1] = 0.0
+        return wt
+
+    def _row_parts(self, rows, d1, theta, method, fraction):
+        """``(A, c, ρε_rows, a)``: single-row steps ``Δ_j = A⁻¹x̃_j c_j + ρε_j a``."""
+        _check_method(method, ADDITIVE)
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        wt = self._w_tilde(theta, self.design.fit_intercept)
+        eps = rho * self._eps_rows[rows]
+        if method == "if":
+            # H⁻¹ t g_j with the full Hessian.
+            a_full = self._full.solve(wt.T)
+            return self._full, t * np.asarray(d1[rows], dtype=float), eps, a_full
+        A = self._factor_without_share(rho * self._eps)
+        a = A.solve(wt.T)  # (p̃, q)
+        coef = t * (d1[rows] + (eps * self.d[rows])[:, None] * self.design.rows_matvec(rows, a))
+        one_minus = _fraction_one_minus(A.one_minus_leverage[rows], t)
+        bad = self._guard(one_minus, rows, stacklevel=5)
+        coef = coef / np.where(bad, 1.0, one_minus)[:, None]
+        coef[bad] = np.nan
+        return A, coef, eps, a
+
+    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+        """Single-row changes (len(rows), q, p̃): O(n² len(rows)) dual, in row blocks."""
+        rows = self._row_index(rows)
+        out = np.empty((rows.size, d1.shape[1], self.n_params))
+        for start in range(0, rows.size, _ROW_BLOCK):
+            sl = rows[start : start + _ROW_BLOCK]
+            A, coef, eps, a = self._row_parts(sl, d1, theta, method, fraction)
+            V = A.rows_solve(sl)  # (p̃, c)
+            out[start : start + sl.size] = (
+                coef[:, :, None] * V.T[:, None, :] + eps[:, None, None] * a.T[None]
+            )
+        return out
+
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_j·Δ_j = c_j x̃_jA⁻¹x̃_j + ρε_j x̃_j·a`` (n, q): O(n q) after the leverages."""
+        rows = self._row_index(slice(None))
+        A, coef, eps, a = self._row_parts(rows, d1, theta, method, fraction)
+        return coef * A.self_quadratic()[:, None] + eps[:, None] * self.design.matvec(a)
+
+    def set_change(self, idx, d1, theta, method, fraction=1.0):
+        """``Δθ`` (n_outputs, n_params) for reweighting ``idx`` by ``1 − t``.
+
+        "newton": factors ``A = H − ρ ε_T P`` (O(n² p̃ + n³) dual) and applies the
+        exact capacitance of :class:`~skrif._curvature.DualCurvature` to
+        ``(A − t X̃_TᵀD_TX̃_T)⁻¹ (t X̃_Tᵀd1_T + ρ ε_T w̃)``.
+        """
+        idx = np.asarray(idx)
+        if method in ADDITIVE:
+            A, coef, eps, a = self._row_parts(idx, d1, theta, method, fraction)
+            if np.isnan(coef).any():
+                return np.full_like(np.asarray(theta, dtype=float), np.nan)
+            return (A.rows_solve(idx, coef) + np.sum(eps) * a).T
+        _check_method(method, ADDITIVE + ("newton",))
+        t = float(fraction)
+        rho = self.share_of_fraction(t)
+        eps_T = rho * float(np.sum(self._eps_rows[idx]))
+        A = self._factor_without_share(eps_T)
+        wt = self._w_tilde(theta, self.design.fit_intercept)
+        G = t * self.design.rows_rmatvec(idx, d1[idx]) + eps_T * wt.T
+        HG = A.solve(G)
+        W = A._rows_block_solve(idx)
+        M = A._inner_from(idx, W)
+        root = np.sqrt(self.d[idx])
+        if t > 0:
+            C = t * A._capacitance(idx, W, M)
+            C[np.diag_indices_from(C)] += 1.0 - t
+        else:
+            C = -t * (root[:, None] * M * root[None, :])
+            C[np.diag_indices_from(C)] += 1.0
+        C = check_capacitance(C, "Removing these rows" if t == 1 else "Reweighting these rows")
+        y = t * root[:, None] * sla.solve(
+            C, root[:, None] * self.design.rows_matvec(idx, HG), assume_a="pos"
+        )
+        return (HG + A.rows_solve(idx, y)).T
 
 
-def mean_form_curvature(design, d, penalty_coef, penalty_intercept, share_coef, shares=None):
+def mean_form_curvature(
+    design, d, penalty_coef, penalty_intercept, share_coef, shares=None, share_of_fraction=None
+):
     """Factor a mean-form Hessian in the cheapest exact form.
 
     The dual form (no p̃ × p̃ matrix) applies when ``p̃ > n``, the coefficients are
@@ -338,7 +618,11 @@ def mean_form_curvature(design, d, penalty_coef, penalty_intercept, share_coef, 
                 and penalty_coef - eps > 0
             )
             if uniform:
-                return UniformShareCurvature(design, d, penalty_coef, penalty_intercept, eps_rows)
+                curv = UniformShareCurvature(design, d, penalty_coef, penalty_intercept, eps_rows)
+                curv.share_of_fraction = share_of_fraction or _full_share
+                return curv
         except np.linalg.LinAlgError:
             pass
-    return MeanFormCurvature(design, d, penalty_coef, penalty_intercept, share_coef, shares)
+    return MeanFormCurvature(
+        design, d, penalty_coef, penalty_intercept, share_coef, shares, share_of_fraction
+    )

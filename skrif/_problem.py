@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 
-from ._curvature import factor_curvature
 from ._design import AugmentedDesign
 
 
@@ -95,19 +94,11 @@ class Problem:
         is a specialised curvature that knows their per-row Hessians). With
         ``weights`` (Newton steps of a refit) only solves are needed.
         """
+        from ._removal import make_hessian
+
         coef, intercept = self._penalty_scalars(weights)
-        if np.ndim(d2) == 3:
-            from ._block_curvature import factor_block_curvature
-
-            return factor_block_curvature(self.design, d2, coef, intercept)
-        if self.objective.mean_form:
-            from ._mean_form import mean_form_curvature
-
-            shares = self.shares if weights is None else None
-            return mean_form_curvature(
-                self.design, d2, coef, intercept, self.objective.penalty_share_coef, shares
-            )
-        return factor_curvature(self.design, d2, coef, intercept)
+        shares = self.shares if weights is None else None
+        return make_hessian(self.objective, self.design, d2, coef, intercept, shares)
 
     def newton(self, theta, weights=None, *, tol=1e-11, max_iter=100, curvature=None):
         """Minimise ``J(·; weights)`` by damped Newton steps from ``theta``.

@@ -67,3 +67,58 @@ def planted_logistic(n, p, *, scale=10.0, offset=0.3, seed=0):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def make_removal_case(family, *, n, p, fit_intercept=True, weighted=False, sparse=False,
+                      alpha=None, seed=0):
+    """The shared data generator of the removal contract tests: ``(estimator, X, y, w)``.
+
+    ``family`` is one of "ridge", "logistic", "multinomial", "poisson", "sgd";
+    X is standard normal / √p (sparse: ~40% density CSR with the same scale), the
+    targets are drawn from the family's model, weights are uniform in [0.5, 2]
+    (``None`` unless ``weighted``). ``alpha`` overrides the default penalty.
+    """
+    import scipy.sparse as sp
+    from sklearn.linear_model import PoissonRegressor, SGDRegressor
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) / np.sqrt(p)
+    if sparse:
+        X[rng.uniform(size=X.shape) > 0.4] = 0.0
+        X[np.arange(n), rng.integers(0, p, size=n)] = 1.0  # no empty row
+    beta = rng.standard_normal(p)
+    z = X @ beta + 0.3
+    w = rng.uniform(0.5, 2.0, size=n) if weighted else None
+    if family == "ridge":
+        est = Ridge(alpha=1.0 if alpha is None else alpha, fit_intercept=fit_intercept)
+        y = z + 0.3 * rng.standard_normal(n)
+    elif family == "logistic":
+        C = 1.0 if alpha is None else 1.0 / alpha
+        est = LogisticRegression(C=C, tol=1e-12, max_iter=10000, fit_intercept=fit_intercept)
+        y = (rng.uniform(size=n) < 1 / (1 + np.exp(-2 * z))).astype(int)
+        y[:2] = [0, 1]
+    elif family == "multinomial":
+        C = 1.0 if alpha is None else 1.0 / alpha
+        est = LogisticRegression(C=C, tol=1e-12, max_iter=10000, fit_intercept=fit_intercept)
+        logits = 2 * X @ rng.standard_normal((p, 3)) + rng.gumbel(size=(n, 3))
+        y = np.argmax(logits, axis=1)
+        y[:3] = [0, 1, 2]
+    elif family == "poisson":
+        est = PoissonRegressor(alpha=0.1 if alpha is None else alpha, tol=1e-6,
+                               max_iter=10000, fit_intercept=fit_intercept)
+        y = rng.poisson(np.exp(0.5 * z)).astype(float)
+    elif family == "sgd":
+        est = SGDRegressor(alpha=0.1 if alpha is None else alpha, fit_intercept=fit_intercept,
+                           random_state=0, max_iter=50, tol=None)
+        y = z + 0.3 * rng.standard_normal(n)
+    else:  # pragma: no cover
+        raise ValueError(family)
+    if sparse:
+        X = sp.csr_matrix(X)
+    return est, X, y, w
+
+
+@pytest.fixture
+def removal_case():
+    """The shared removal-case generator (:func:`make_removal_case`)."""
+    return make_removal_case

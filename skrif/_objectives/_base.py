@@ -75,6 +75,17 @@ class Objective:
     #: (separable classes) or ``"count"`` (log-link counts with zero targets);
     #: ``None`` when it always has one (e.g. least squares).
     recession = None
+    #: Which removal-Hessian kind factors this objective's Hessian
+    #: (:func:`skrif._removal.make_hessian`): "rank_one" (per-row Hessians
+    #: ``d_i x̃_i x̃_iᵀ`` shared by the outputs), "block" (coupled outputs: K × K
+    #: blocks per row) or "penalty_share" (mean-form: each row also owns a share of
+    #: the penalty).
+    hessian_kind = "rank_one"
+
+    def removed_share(self, fraction):
+        """Fraction ``ρ`` of a row's penalty share removed when its weight is
+        multiplied by ``1 − fraction`` (mean form only; see :meth:`penalty_shares`)."""
+        return float(fraction)
 
     def penalty_shares(self, weights, original_weights):
         """Penalty share ``m_i`` of every row under ``weights`` (mean form only).

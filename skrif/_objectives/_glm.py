@@ -39,6 +39,7 @@ from ._base import Objective
 class GLMObjective(Objective):
     estimator_types = (PoissonRegressor, GammaRegressor, TweedieRegressor)
     mean_form = True
+    hessian_kind = "penalty_share"
 
     def __init__(self, estimator):
         super().__init__(estimator)

@@ -27,6 +27,7 @@ class MultinomialObjective(Objective):
     estimator_types = ()
     is_classifier = True
     recession = "multinomial"
+    hessian_kind = "block"
 
     def __init__(self, estimator):
         super().__init__(estimator)

@@ -44,6 +44,7 @@ class SGDRegressorObjective(Objective):
 
     estimator_types = (SGDRegressor,)
     mean_form = True
+    hessian_kind = "penalty_share"
     _loss_name = "squared_error"
 
     def __init__(self, estimator):
@@ -69,6 +70,10 @@ class SGDRegressorObjective(Objective):
         # whatever its weight; only removed rows (weight set from > 0 to 0) lose it.
         removed = (np.asarray(weights) == 0) & (np.asarray(original_weights) > 0)
         return (~removed).astype(float)
+
+    def removed_share(self, fraction):
+        # A row keeps its whole share unless its weight becomes 0 (removal).
+        return 1.0 if fraction == 1 else 0.0
 
     def loss(self, Y, Z):
         return 0.5 * (Y - Z) ** 2

@@ -1,0 +1,115 @@
+"""The one SPD factorization of skrif: Cholesky, else an eigendecomposition pseudo-inverse.
+
+Rank decisions are **scale invariant**. A Hessian with one column ×1e7 next to
+unit-scale columns has eigenvalues 1e14 apart although every parameter is well
+determined; judging singularity on the raw eigenvalues (or on Cholesky pivots
+relative to the largest diagonal entry) then drops well-determined directions.
+Here a matrix ``S`` is judged on its equilibrated form ``D^-½ S D^-½`` with
+``D = diag(S)`` (unit diagonal): a Cholesky pivot ``L_kk² / S_kk`` is the fraction
+of column k's curvature not explained by the previous columns, which does not
+depend on the units of any column. A matrix whose every diagonal entry carries a
+positive penalty is positive definite whatever the data, and is never declared
+singular.
+"""
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg import lapack
+
+#: An equilibrated Cholesky pivot (or eigenvalue) below this fraction of 1 means
+#: the matrix is singular to working precision.
+SINGULAR_RTOL = 1e-12
+
+
+class SPDFactor:
+    """Factor a symmetric positive semi-definite ``S`` (p × p) once; solve with it.
+
+    Parameters
+    ----------
+    S : ndarray of shape (p, p)
+        Overwritten (it becomes the Cholesky factor when that succeeds).
+    penalised : bool
+        Whether every diagonal entry holds a positive penalty: ``S`` is then
+        positive definite and never treated as singular.
+    rebuild : callable or None
+        Returns ``S`` afresh if the Cholesky attempt (which overwrites ``S``) fails;
+        ``None`` keeps a copy instead (2 × p² memory).
+    check_psd : bool
+        Raise :class:`NotPositiveDefiniteError` (from :mod:`skrif._curvature`) if
+        ``S`` has a clearly negative eigenvalue (a non-convex objective).
+
+    Attributes
+    ----------
+    chol : ndarray or None
+        Lower Cholesky factor of ``S`` (``None`` on the pseudo-inverse path).
+    F : ndarray of shape (p, rank) or None
+        ``S⁺ = F Fᵀ`` on the pseudo-inverse path.
+    rank : int
+
+    Notes
+    -----
+    Cost: O(p³/3) (Cholesky), O(p³) more on the rare singular path (eigh).
+    """
+
+    def __init__(self, S, penalised=False, rebuild=None, check_psd=False):
+        p = S.shape[0]
+        diag = np.diag(S).copy()
+        self.n = p
+        self.chol, self.F = None, None
+        backup = None if rebuild is not None or p == 0 else S.copy()
+        if p == 0:
+            self.chol, self.rank = np.zeros((0, 0)), 0
+            return
+        L, info = lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        if info == 0:
+            pivots = np.diag(L) ** 2
+            positive = diag > 0
+            ratio = np.where(positive, pivots / np.where(positive, diag, 1.0), 0.0)
+            if penalised or (np.all(positive) and ratio.min() > SINGULAR_RTOL):
+                self.chol, self.rank = L, p
+                return
+        del L
+        S = rebuild() if rebuild is not None else backup
+        # Equilibrate (unit diagonal where positive) so that the rank does not depend
+        # on the columns' units, then keep the pseudo-inverse of S on that range.
+        scale = np.sqrt(np.where(diag > 0, diag, 1.0))
+        Se = S / scale[:, None] / scale[None, :]
+        evals, evecs = np.linalg.eigh(Se)
+        top = max(evals[-1], np.finfo(float).tiny)
+        if check_psd and evals[0] < -1e-8 * top:
+            from .._curvature import NotPositiveDefiniteError
+
+            raise NotPositiveDefiniteError(
+                "The Hessian of the objective is not positive semi-definite at the "
+                f"fitted parameters (equilibrated eigenvalues from {evals[0]:.3g} to "
+                f"{evals[-1]:.3g}): it has a negative eigenvalue, so the objective "
+                "is not convex there (e.g. TweedieRegressor with power > 2 and a log "
+                "link) and removal effects are not defined. Use a power in [1, 2] "
+                "or a larger alpha."
+            )
+        keep = evals > SINGULAR_RTOL * top
+        if penalised:
+            keep[:] = True
+        self.rank = int(keep.sum())
+        # Pseudo-inverse on the retained range of the equilibrated matrix, mapped
+        # back: S⁺ = D^-½ Se⁺ D^-½ (the minimum-norm inverse in the equilibrated
+        # metric; equal to S⁻¹ when S is nonsingular).
+        self.F = (evecs[:, keep] / np.sqrt(evals[keep])) / scale[:, None]
+
+    @property
+    def singular(self):
+        return self.rank < self.n
+
+    def solve(self, G):
+        """``S⁻¹ G`` (or ``S⁺ G``): O(p² m)."""
+        if self.chol is not None:
+            return sla.cho_solve((self.chol, True), G, check_finite=False)
+        return self.F @ (self.F.T @ G)
+
+    def whiten(self, G, overwrite=False):
+        """``W`` with ``WᵀW = Gᵀ S⁻¹ G``: ``L⁻¹ G`` or ``Fᵀ G``; O(p² m)."""
+        if self.chol is not None:
+            return sla.solve_triangular(
+                self.chol, G, lower=True, check_finite=False, overwrite_b=overwrite
+            )
+        return self.F.T @ G

@@ -1,0 +1,68 @@
+"""Floor 1 of skrif: the removal algebra, one protocol for three Hessian kinds.
+
+Every kind implements the protocol of :class:`skrif._curvature.Curvature`
+(``solve``, ``one_minus_leverage``, ``rank``/``singular``, ``row_steps``,
+``self_change``, ``row_effects``, ``set_change``):
+
+* ``"rank_one"`` — :class:`~skrif._curvature.PrimalCurvature` /
+  :class:`~skrif._curvature.DualCurvature` (least squares, binary logistic,
+  RidgeClassifier);
+* ``"block"`` — :class:`~skrif._block_curvature.BlockCurvature` /
+  :class:`~skrif._block_curvature.DualBlockCurvature` (multinomial);
+* ``"penalty_share"`` — :class:`~skrif._mean_form.MeanFormCurvature` /
+  :class:`~skrif._mean_form.UniformShareCurvature` (mean-form GLMs and SGD).
+
+The kind is what the objective declares (``Objective.hessian_kind``), never
+inferred from array shapes.
+"""
+
+from .._block_curvature import BlockCurvature, DualBlockCurvature, factor_block_curvature
+from .._curvature import Curvature, DualCurvature, PrimalCurvature, factor_curvature
+from .._mean_form import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
+
+RemovalHessian = Curvature
+
+KINDS = ("rank_one", "block", "penalty_share")
+
+
+def make_hessian(objective, design, d2, penalty_coef, penalty_intercept, shares=None):
+    """Factor the Hessian of ``objective`` on ``design`` with per-row curvature ``d2``.
+
+    Parameters
+    ----------
+    objective : Objective
+        Declares ``hessian_kind`` (and, for "penalty_share", ``penalty_share_coef``
+        and ``removed_share``).
+    design : AugmentedDesign
+    d2 : ndarray
+        Per-row curvature: (n,) for "rank_one"/"penalty_share", (n, K, K) blocks for
+        "block".
+    penalty_coef, penalty_intercept : float
+    shares : ndarray of shape (n,) or None
+        Penalty shares ("penalty_share" only; ``None``: the factor only solves).
+    """
+    kind = objective.hessian_kind
+    if kind == "block":
+        return factor_block_curvature(design, d2, penalty_coef, penalty_intercept)
+    if kind == "penalty_share":
+        return mean_form_curvature(
+            design, d2, penalty_coef, penalty_intercept, objective.penalty_share_coef,
+            shares, share_of_fraction=objective.removed_share,
+        )
+    if kind == "rank_one":
+        return factor_curvature(design, d2, penalty_coef, penalty_intercept)
+    raise ValueError(f"Unknown Hessian kind {kind!r}; expected one of {KINDS}.")
+
+
+__all__ = [
+    "KINDS",
+    "BlockCurvature",
+    "Curvature",
+    "DualBlockCurvature",
+    "DualCurvature",
+    "MeanFormCurvature",
+    "PrimalCurvature",
+    "RemovalHessian",
+    "UniformShareCurvature",
+    "make_hessian",
+]
