@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 
 from . import _attribution, _audit
 from ._attribution import ADDITIVE_METHODS
-from ._frames import change_as_frame, training_index_of
+from ._frames import change_as_frame, removed_rows_from_pandas, training_index_of
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
 from ._influence import check_fraction
 from ._objectives import objective_class_for
@@ -428,7 +428,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         X_removed_idx : array-like of int or bool
             Positional indices of the removed training rows (negative values count
             from the end; each row at most once), or a boolean mask of length
-            ``n_samples``. An empty set gives a zero change.
+            ``n_samples``. An empty set gives a zero change. A boolean pandas
+            Series is a mask keyed by row label and is aligned to
+            ``training_index_``; a pandas Index or non-boolean Series holds row
+            labels and is refused unless the training index is ``0..n-1``.
         method : {"if", "rif", "newton", "refit"}, default=None
             ``"if"``: classical influence function ``H⁻¹ Σ_T g_i``.
             ``"rif"``: rescaled influence function ``Σ_T H⁻¹ g_i / (1 − h_i)``, one
@@ -486,26 +489,16 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return change_as_frame(self, change) if as_frame else change
 
     def _removed_rows(self, X_removed_idx):
-        """Validated positions of removed rows; refuse row *labels* passed as positions.
+        """Validated positions of removed rows; pandas inputs are aligned or refused.
 
         ``X_train.index[...]`` is the natural thing to pass with a DataFrame, but its
-        labels are positions only for a default ``RangeIndex``: anything else would
-        silently remove other rows.
+        labels are positions only for a default ``RangeIndex``, and a boolean Series
+        is keyed by label, not position: either, applied by position, would
+        silently remove other rows (see :func:`~skrif._frames.removed_rows_from_pandas`).
         """
         n = self._problem.design.n_samples
         index = getattr(self, "training_index_", None)
-        if (
-            index is not None
-            and hasattr(X_removed_idx, "get_indexer")  # a pandas Index
-            and getattr(X_removed_idx, "dtype", None) != bool
-            and not np.array_equal(np.asarray(index), np.arange(n))
-        ):
-            raise ValueError(
-                "X_removed_idx is a pandas Index, i.e. row labels, but skrif takes row "
-                "positions and the training DataFrame's index is not 0..n-1. Convert "
-                "labels with np.flatnonzero(est.training_index_.isin(labels)), or pass "
-                "a boolean mask."
-            )
+        X_removed_idx = removed_rows_from_pandas(X_removed_idx, index, n)
         return check_removed_rows(X_removed_idx, n)
 
     # -- attribution: effects on targets -----------------------------------------

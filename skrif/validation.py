@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._checks import is_integer
 from ._design import AugmentedDesign
+from ._frames import align_to_training_rows, training_index_of
 
 __all__ = [
     "STRATEGIES",
@@ -227,7 +228,9 @@ def removal_sets(
         Subset of ``("random", "feature", "distance", "top_score")``.
     scores : array-like of shape (n_samples,), default=None
         Per-row scores ranking the rows for ``"top_score"`` (e.g. each row's
-        additive influence on the test loss); required by that strategy.
+        additive influence on the test loss); required by that strategy. A
+        pandas Series is aligned to the rows of ``X`` by its index (``X`` a
+        DataFrame) and must be indexed ``0..n-1`` otherwise.
     min_fraction, max_fraction : float, default=0.001, 0.05
         Smallest and largest set size as a fraction of ``n_samples``.
     random_state : int, RandomState instance or None, default=None
@@ -247,6 +250,7 @@ def removal_sets(
     >>> [(s, len(rows)) for s, rows in sets]
     [('random', 1), ('random', 3), ('random', 10), ('feature', 1), ('feature', 3), ('feature', 10)]
     """
+    training_index = training_index_of(X)
     if not sp.issparse(X):
         X = np.asarray(X, dtype=float)
     if X.ndim != 2:
@@ -260,6 +264,8 @@ def removal_sets(
     if "top_score" in strategies:
         if scores is None:
             raise ValueError("The 'top_score' strategy needs per-row scores; pass scores=.")
+        # A Series is keyed by row label: align it to X's rows, never by position.
+        scores = align_to_training_rows(scores, training_index, n_samples, "scores")
         scores = np.asarray(scores, dtype=float)
         if scores.shape != (n_samples,):
             raise ValueError(f"scores must have shape ({n_samples},); got {scores.shape}.")

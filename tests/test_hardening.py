@@ -1,0 +1,103 @@
+"""Regression tests for adversarial inputs (issue 17, items E-H, N-P, S).
+
+Each test checks skrif against an independent ground truth (a scikit-learn refit
+at tight tolerance, a closed form) or asserts the error/warning it must raise.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from skrif import InfluenceEstimator
+
+from .conftest import change_vector, exact_refit, keep_mask, theta
+
+pd = pytest.importorskip("pandas")
+
+
+# -- E: pandas inputs keyed by row label ------------------------------------------
+@pytest.fixture
+def shuffled_frame():
+    rng = np.random.default_rng(0)
+    n = 40
+    X = rng.normal(size=(n, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=n)
+    labels = rng.permutation(1000)[:n]  # integer labels, not positions
+    X_df = pd.DataFrame(X, index=labels, columns=["a", "b", "c"])
+    y_s = pd.Series(y, index=labels)
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X_df, y_s)
+    return X, y, X_df, est
+
+
+def _refit_change(X, y, removed):
+    full = Ridge(alpha=1.0, solver="cholesky").fit(X, y)
+    keep = keep_mask(len(y), removed)
+    return theta(exact_refit(Ridge(alpha=1.0), X, y, None, keep)) - theta(full)
+
+
+def test_boolean_series_mask_is_aligned_by_label(shuffled_frame):
+    X, y, X_df, est = shuffled_frame
+    chosen = X_df.index[[3, 17, 25]]
+    # The same mask, but with its index sorted (not in training order).
+    mask = pd.Series(X_df.index.isin(chosen), index=X_df.index).sort_index()
+    assert not mask.index.equals(X_df.index)
+    change = est.influence(mask, method="newton")
+    np.testing.assert_array_equal(change.removed, [3, 17, 25])
+    np.testing.assert_allclose(
+        change_vector(change), _refit_change(X, y, [3, 17, 25]), rtol=1e-8, atol=1e-12
+    )
+    effect = est.removal_effect(mask, X_df.iloc[:4], method="newton")
+    expected = est.removal_effect([3, 17, 25], X_df.iloc[:4], method="newton")
+    np.testing.assert_array_equal(effect, expected)
+
+
+def test_series_of_labels_is_refused(shuffled_frame):
+    _, _, X_df, est = shuffled_frame
+    labels = X_df.index[[3, 17]].to_series()
+    with pytest.raises(ValueError, match="pandas Series of .*row labels"):
+        est.influence(labels)
+    with pytest.raises(ValueError, match="pandas Series of .*row labels"):
+        est.removal_effect(labels, X_df.iloc[:3])
+
+
+def test_boolean_series_with_other_labels_is_refused(shuffled_frame):
+    _, _, X_df, est = shuffled_frame
+    n = len(X_df)
+    with pytest.raises(ValueError, match="does not match the training rows"):
+        est.influence(pd.Series(np.arange(n) < 2))  # RangeIndex, not the labels
+    with pytest.raises(ValueError, match="missing values"):
+        est.influence(pd.Series([True] + [None] * (n - 1), index=X_df.index, dtype="boolean"))
+
+
+def test_series_mask_without_training_labels():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 2))
+    y = X @ [1.0, 1.0] + rng.normal(size=30)
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    mask = pd.Series(np.arange(30) < 3)
+    np.testing.assert_array_equal(est.influence(mask).removed, [0, 1, 2])
+    with pytest.raises(ValueError, match="had no row labels"):
+        est.influence(mask.sort_values())
+    # Labels of an array fit are positions: a Series of ints is fine.
+    np.testing.assert_array_equal(est.influence(pd.Series([4, 7])).removed, [4, 7])
+
+
+def test_label_training_rows_and_removal_sets_align_series(shuffled_frame):
+    from skrif import label_training_rows
+    from skrif.validation import removal_sets
+
+    _, _, X_df, est = shuffled_frame
+    values = pd.Series(np.arange(len(X_df), dtype=float), index=X_df.index)
+    labelled = label_training_rows(est, values.sort_index())
+    pd.testing.assert_series_equal(labelled, values)
+
+    scores = values.to_numpy() ** 2  # top rows are the last positions
+    sets_np = removal_sets(X_df, n_sets=2, strategies=("top_score",), scores=scores,
+                           random_state=0)
+    shuffled = pd.Series(scores, index=X_df.index).sort_index()
+    sets_pd = removal_sets(X_df, n_sets=2, strategies=("top_score",), scores=shuffled,
+                           random_state=0)
+    for (_, a), (_, b) in zip(sets_np, sets_pd):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="had no row labels"):
+        removal_sets(X_df.to_numpy(), n_sets=2, strategies=("top_score",), scores=shuffled)
