@@ -27,7 +27,13 @@ from ._influence import check_fraction
 from ._objectives import objective_class_for
 from ._problem import Problem, warn_not_converged
 from ._targets import make_target
-from .exceptions import HighLeverageWarning, OptimalityWarning, SingularHessianWarning
+from ._checks import undefined_single_removals
+from .exceptions import (
+    HighLeverageWarning,
+    OptimalityWarning,
+    SingularHessianWarning,
+    UndefinedRemovalWarning,
+)
 
 #: Below this relative distance to the optimum the fit is used as is; above it,
 #: skrif polishes with Newton steps (one or two reach machine precision).
@@ -528,6 +534,22 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             )
         return method
 
+    def _nan_undefined_removals(self, values):
+        """NaN the rows of ``values`` (one per training row) whose removal alone is
+        undefined (e.g. the only training row of a class), with a warning: their
+        single-row effects are not numbers, as :meth:`influence` refuses them."""
+        rows = undefined_single_removals(self._problem)
+        if rows.size:
+            values[rows] = np.nan
+            warnings.warn(
+                f"Removing training row(s) {rows[:10].tolist()} alone leaves a model "
+                "that cannot be fitted (each is the only training row of its class): "
+                "their single-row effects are undefined and reported as NaN.",
+                UndefinedRemovalWarning,
+                stacklevel=3,
+            )
+        return values
+
     def _validate_eval(self, X, y, target):
         """Validate evaluation rows; encode ``y`` when the target needs it."""
         X = self._validate_X(X)
@@ -684,7 +706,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         scores : ndarray of shape (n_samples, n_eval) or (n_samples, n_eval, n_outputs)
             Rows are training rows, columns evaluation rows; a trailing axis for
             targets with several outputs. Rows with leverage 1 are NaN under
-            ``"rif"`` (with a :class:`~skrif.exceptions.HighLeverageWarning`).
+            ``"rif"`` (with a :class:`~skrif.exceptions.HighLeverageWarning`); rows whose
+            removal alone is undefined (the only training row of a class) are NaN
+            under both methods (with an
+            :class:`~skrif.exceptions.UndefinedRemovalWarning`).
 
         Notes
         -----
@@ -716,7 +741,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         scores = _attribution.influence_scores(
             self._problem, self._theta, self._d1, self._curvature, X, Y, target, method
         )
-        return target.finalize(scores)
+        return target.finalize(self._nan_undefined_removals(scores))
 
     def self_influence(self, *, target="loss", method=None, linearized=False):
         """Effect of removing each training row on its own target.
@@ -742,6 +767,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self_influence : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            NaN for rows whose removal alone is undefined (the only training row
+            of a class; an :class:`~skrif.exceptions.UndefinedRemovalWarning` is
+            emitted), and for rows with leverage 1 under ``"rif"``.
 
         Notes
         -----
@@ -769,7 +797,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             self._problem, self._theta, self._d1, self._curvature, target, method,
             linearized=_check_bool(linearized, "linearized"),
         )
-        return target.finalize(values)
+        return target.finalize(self._nan_undefined_removals(values))
 
     def most_influential(
         self,
@@ -981,7 +1009,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         loo : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             NaN for rows with leverage 1 under ``"rif"`` (their leave-one-out model
             is undetermined; a :class:`~skrif.exceptions.HighLeverageWarning` is
-            emitted).
+            emitted), and for the only training row of a class (its
+            leave-one-out model has fewer classes; an
+            :class:`~skrif.exceptions.UndefinedRemovalWarning` is emitted).
 
         See Also
         --------
@@ -1013,7 +1043,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         values = _audit.loo_predict(
             self._problem, self._theta, self._d1, self._curvature, target, method
         )
-        return target.finalize(values)
+        return target.finalize(self._nan_undefined_removals(values))
 
     def loo_score(self, *, method=None):
         """Leave-one-out score of the model on its training data, without refitting.
@@ -1034,7 +1064,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If some leave-one-out prediction is undefined (rows with leverage 1).
+            If some leave-one-out prediction is undefined (rows with leverage 1,
+            or the only training row of a class).
 
         Examples
         --------
@@ -1054,8 +1085,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         loo = self.loo_predict(target="decision_function" if classifier else "predict", method=method)
         if np.any(np.isnan(loo)):
             raise ValueError(
-                "Some leave-one-out predictions are undefined (rows with leverage 1); "
-                "use method='if' or add a penalty."
+                "Some leave-one-out predictions are undefined (rows with leverage 1, "
+                "or the only training row of a class): the leave-one-out score is "
+                "undefined. For leverage 1, use method='if' or add a penalty."
             )
         if classifier:
             Z = loo.reshape(len(loo), -1)

@@ -101,3 +101,53 @@ def test_label_training_rows_and_removal_sets_align_series(shuffled_frame):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="had no row labels"):
         removal_sets(X_df.to_numpy(), n_sets=2, strategies=("top_score",), scores=shuffled)
+
+
+# -- F: a class with a single training row ------------------------------------------
+def _one_row_class_data(n_classes):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    if n_classes == 3:
+        y[y == 1] = rng.integers(1, 3, size=np.sum(y == 1))
+    lone = 11
+    y[lone] = n_classes  # the only row of the last class
+    return X, y, lone
+
+
+@pytest.mark.parametrize("n_classes", [1, 3])  # binary (one lone positive), multinomial
+def test_one_row_class_effects_are_nan_with_a_warning(n_classes):
+    from sklearn.linear_model import LogisticRegression
+
+    from skrif.exceptions import UndefinedRemovalWarning
+
+    X, y, lone = _one_row_class_data(n_classes)
+    if n_classes == 1:
+        y = np.where(np.arange(60) == lone, 1, 0)
+    model = LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    est = InfluenceEstimator(model).fit(X, y)
+    # Ground truth: the leave-one-out model has fewer classes, so it is undefined.
+    assert len(np.unique(np.delete(y, lone))) == len(np.unique(y)) - 1
+    with pytest.raises(ValueError, match="Removing these rows leaves"):
+        est.influence([lone])
+    for method in ("if", "rif"):
+        with pytest.warns(UndefinedRemovalWarning, match=rf"row\(s\) \[{lone}\]"):
+            si = est.self_influence(method=method)
+        with pytest.warns(UndefinedRemovalWarning):
+            loo = est.loo_predict(method=method)
+        with pytest.warns(UndefinedRemovalWarning):
+            scores = est.influence_scores(X[:5], method=method)
+        for values in (si, loo, scores):
+            assert np.all(np.isnan(values[lone]))
+            assert np.all(np.isfinite(np.delete(values, lone, axis=0)))
+    with pytest.warns(UndefinedRemovalWarning), pytest.raises(ValueError, match="only training row of a class"):
+        est.loo_score()
+    # Other rows keep their values: rif self-influence of row 0 is one exact Newton
+    # step; compare with the exact refit loss change (close, not equal).
+    keep = keep_mask(60, [0])
+    refit = LogisticRegression(solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X[keep], y[keep])
+    z0 = est.decision_function(X[:1])
+    z1 = refit.decision_function(X[:1])
+    np.testing.assert_allclose(
+        np.ravel(loo[0]), np.ravel(z1), rtol=0.05, atol=0.05 * np.max(np.abs(z1 - z0))
+    )
