@@ -46,3 +46,84 @@ def undefined_single_removals(problem):
         except ValueError:
             undefined.append(i)
     return np.asarray(undefined, dtype=np.intp)
+
+
+_OVERFLOW_HINT = (
+    "This happens when the data are so large that their squares overflow (e.g. "
+    "|y| ≈ 1e200, or a column ≈ 1e160): rescale X or y (e.g. divide y by its "
+    "standard deviation) and fit again."
+)
+
+
+def check_finite_state(problem, theta, d1=None, d2=None, weights=None, *, what):
+    """Raise ``ValueError`` unless ``θ``, the objective value there and the per-row
+    derivatives (when given) are all finite.
+
+    An overflowed objective (``inf``/``NaN``) defeats every later check silently:
+    comparisons with NaN are false, so an optimality gap of NaN would pass and a
+    Newton refit would stop at once and report a zero change. Cost O(nnz(X) q).
+    """
+    with np.errstate(all="ignore"):
+        value = problem.value(theta, weights)
+    parts = (("parameters", theta), ("objective value", value), ("row gradients", d1),
+             ("row curvatures", d2))
+    bad = [name for name, a in parts if a is not None and not np.all(np.isfinite(a))]
+    if d2 is not None and not bad and not np.all(np.isfinite(_hessian_diagonal(problem, d2))):
+        bad = ["Hessian"]
+    if bad:
+        raise ValueError(
+            f"The {', '.join(bad)} of {what} {'is' if len(bad) == 1 else 'are'} not "
+            "finite (overflow or NaN), so "
+            f"skrif cannot attribute it. {_OVERFLOW_HINT}"
+        )
+
+
+def _hessian_diagonal(problem, d2):
+    """``Σ_i d_i x_ij²`` per column (summed over outputs for (n, K, K) curvature
+    blocks): the data part of the Hessian's diagonal. As ``H`` is positive
+    semi-definite, ``|H_jk| ≤ √(H_jj H_kk)``, so a finite diagonal means a finite
+    Hessian. O(nnz(X)) time, one row block of temporary memory (dense X)."""
+    import scipy.sparse as sp
+
+    d = d2 if np.ndim(d2) == 1 else np.einsum("ikk->i", d2)
+    design = problem.design
+    with np.errstate(all="ignore"):
+        if sp.issparse(design.X):
+            return np.asarray(design.X.multiply(design.X).T @ d).ravel()
+        out = np.zeros(design.n_features)
+        for sl in design.row_slices():
+            block = design.X[sl]
+            out += (block * block).T @ d[sl]
+        return out
+
+
+def check_finite_values(values, name, what):
+    """Raise ``ValueError`` if ``values`` (e.g. an optimality gap or leverages) are
+    not all finite: the factored Hessian or a product with it overflowed."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"The {name} of {what} is not finite (overflow or NaN), so skrif cannot "
+            f"attribute it. {_OVERFLOW_HINT}"
+        )
+
+
+def finite_change(parameter_change):
+    """Decorate a function returning ``Δθ``: refuse a change that overflowed.
+
+    An all-NaN change is the documented answer for rows with leverage 1 (with
+    its own warning) and passes; a partly NaN or infinite one is an overflow.
+    """
+    import functools
+
+    @functools.wraps(parameter_change)
+    def checked(*args, **kwargs):
+        delta = parameter_change(*args, **kwargs)
+        nan = np.isnan(delta)
+        if np.any(np.isinf(delta)) or (np.any(nan) and not np.all(nan)):
+            raise ValueError(
+                "The predicted parameter change is not finite (overflow): skrif "
+                f"cannot compute it for this removal. {_OVERFLOW_HINT}"
+            )
+        return delta
+
+    return checked

@@ -27,7 +27,7 @@ from ._influence import check_fraction
 from ._objectives import objective_class_for
 from ._problem import Problem, warn_not_converged
 from ._targets import make_target
-from ._checks import undefined_single_removals
+from ._checks import check_finite_state, check_finite_values, undefined_single_removals
 from .exceptions import (
     HighLeverageWarning,
     OptimalityWarning,
@@ -329,9 +329,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         For a frozen (prefit) model the polished parameters are kept internally
         only: the user's model is never modified.
         """
-        d1, d2 = problem.row_derivatives(theta)
+        what = f"the fitted {type(self.estimator_).__name__}"
+        with np.errstate(over="ignore", invalid="ignore"):
+            d1, d2 = problem.row_derivatives(theta)
+        check_finite_state(problem, theta, d1, d2, what=what)
         curvature = problem.curvature(d2)
         self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
+        check_finite_values(self.optimality_gap_, "optimality gap", what)
         self.n_polish_steps_ = 0
         if self.optimality_gap_ > WARN_TOL:
             if frozen and self.polish:
@@ -366,7 +370,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 warn_not_converged(self.n_polish_steps_, "polishing the fit")
             if not frozen:
                 problem.objective.set_theta(self.estimator_, theta)
-            d1, d2 = problem.row_derivatives(theta)
+            with np.errstate(over="ignore", invalid="ignore"):
+                d1, d2 = problem.row_derivatives(theta)
+            check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
             curvature = problem.curvature(d2)
 
         self._problem, self._theta, self._d1, self._curvature = problem, theta, d1, curvature

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import is_integer
+from ._checks import check_finite_state, finite_change, is_integer
 from ._leverage import LEVERAGE_TOL, warn_leverage_one
 from ._problem import warn_not_converged
 
@@ -89,6 +89,7 @@ def check_removed_rows(X_removed_idx, n_samples):
     return unique
 
 
+@finite_change
 def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     """Return ``Δθ`` of shape (n_outputs, n_params) for removing rows ``idx``.
 
@@ -153,6 +154,7 @@ def exact_refit(problem, start, weights):
     """The optimum of ``problem``'s objective under ``weights``, by Newton's method
     from ``start`` to machine precision (a ``RuntimeWarning`` if it does not converge)."""
     refit, n_iter, converged = problem.newton(start, weights)
+    check_finite_state(problem, refit, weights=weights, what="the exact refit")
     if not converged:
         warn_not_converged(n_iter, "the exact refit")
     return refit

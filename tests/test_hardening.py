@@ -151,3 +151,61 @@ def test_one_row_class_effects_are_nan_with_a_warning(n_classes):
     np.testing.assert_allclose(
         np.ravel(loo[0]), np.ravel(z1), rtol=0.05, atol=0.05 * np.max(np.abs(z1 - z0))
     )
+
+
+# -- G: overflow is an error, never a silent NaN or zero ---------------------------
+def _small_regression(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(30, 3))
+    return X, X @ [1.0, -1.0, 0.5] + rng.normal(size=30)
+
+
+def test_overflowing_objective_is_refused_at_fit():
+    from sklearn.linear_model import LinearRegression
+
+    X, y = _small_regression()
+    for model in (Ridge(alpha=1.0), LinearRegression()):
+        with np.errstate(all="ignore"), pytest.raises(ValueError, match="objective value .*not finite"):
+            InfluenceEstimator(model).fit(X, 1e200 * y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_overflowing_hessian_is_refused_at_fit():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _small_regression()
+    X[:, 0] *= 1e160  # x² overflows: the Hessian is inf
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="Hessian of the fitted"):
+        InfluenceEstimator(LogisticRegression()).fit(X, (y > 0).astype(int))
+
+
+def test_large_but_representable_scale_is_exact():
+    # |y| ≈ 1e150 does not overflow: the answers must be right, not refused.
+    X, y = _small_regression()
+    y = 1e150 * y
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    truth = _refit_change(X, y, [1, 2])
+    for method in ("newton", "refit"):
+        np.testing.assert_allclose(
+            change_vector(est.influence([1, 2], method=method)), truth, rtol=1e-8
+        )
+
+
+def test_refit_that_overflows_is_refused():
+    from skrif._influence import exact_refit
+
+    X, y = _small_regression()
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, 1e150 * y)
+    weights = np.full(30, 1e300)  # the objective's value overflows under these weights
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="exact refit .*not finite"):
+        exact_refit(est._problem, est._theta, weights)
+
+
+def test_finite_change_refuses_overflowed_changes_only():
+    from skrif._checks import finite_change
+
+    full_nan = finite_change(lambda: np.full((1, 3), np.nan))  # leverage 1: documented
+    assert np.all(np.isnan(full_nan()))
+    for bad in ([[1.0, np.inf, 0.0]], [[1.0, np.nan, 0.0]]):
+        with pytest.raises(ValueError, match="parameter change is not finite"):
+            finite_change(lambda bad=bad: np.array(bad))()
