@@ -464,7 +464,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         fraction : float, default=1.0
             Downweight the rows instead of removing them: their sample weights are
             multiplied by ``1 − fraction`` (1 removes them, 0.5 halves their
-            weight, a negative value upweights them; at most 1). ``"if"`` scales
+            weight, a negative value upweights them; between -1e6 and 1: beyond
+            a million-fold weight the reweighted Hessian is too ill-conditioned
+            for accurate answers). ``"if"`` scales
             the gradient by ``t = fraction``, ``"rif"`` is ``t H⁻¹ g_i / (1 − t
             h_i)`` per row (Sherman–Morrison: still the exact one-row Newton step,
             exact for least squares), ``"newton"`` ``(H − t Σ H_i)⁻¹ t Σ g_i`` and
@@ -635,8 +637,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             first-order change ``∇F(θ̂)·Δ``. Both coincide for the raw output.
         fraction : float, default=1.0
             Multiply the rows' sample weights by ``1 − fraction`` instead of
-            removing them (1 removes, 0.5 halves, negative upweights); see
-            :meth:`influence`.
+            removing them (1 removes, 0.5 halves, negative upweights; at least
+            -1e6); see :meth:`influence`.
 
         Returns
         -------

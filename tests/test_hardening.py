@@ -209,3 +209,57 @@ def test_finite_change_refuses_overflowed_changes_only():
     for bad in ([[1.0, np.inf, 0.0]], [[1.0, np.nan, 0.0]]):
         with pytest.raises(ValueError, match="parameter change is not finite"):
             finite_change(lambda bad=bad: np.array(bad))()
+
+
+# -- H: reweighting fractions are bounded to where the answers are accurate -------
+def _exact_weighted_ridge(X, y, w, alpha):
+    """(coef, intercept) of weighted ridge (intercept unpenalised) in exact rational
+    arithmetic from the float inputs: ground truth free of any conditioning."""
+    from fractions import Fraction
+
+    n, p = X.shape
+    m = p + 1
+    rows = [[Fraction(float(v)) for v in X[i]] + [Fraction(1)] for i in range(n)]
+    A = [[Fraction(0)] * m for _ in range(m)]
+    b = [Fraction(0)] * m
+    for i in range(n):
+        wi, yi, r = Fraction(float(w[i])), Fraction(float(y[i])), rows[i]
+        for j in range(m):
+            b[j] += wi * r[j] * yi
+            for k in range(m):
+                A[j][k] += wi * r[j] * r[k]
+    for j in range(p):
+        A[j][j] += Fraction(alpha)
+    for c in range(m):  # Gaussian elimination, exact
+        piv = next(r for r in range(c, m) if A[r][c] != 0)
+        A[c], A[piv], b[c], b[piv] = A[piv], A[c], b[piv], b[c]
+        for r in range(c + 1, m):
+            f = A[r][c] / A[c][c]
+            A[r] = [a - f * ac for a, ac in zip(A[r], A[c])]
+            b[r] -= f * b[c]
+    x = [Fraction(0)] * m
+    for c in reversed(range(m)):
+        x[c] = (b[c] - sum(A[c][k] * x[k] for k in range(c + 1, m))) / A[c][c]
+    return np.array([float(v) for v in x])
+
+
+def test_fraction_lower_bound_is_accurate_and_beyond_is_refused():
+    from skrif._influence import MIN_FRACTION
+
+    X, y = _small_regression(1)
+    n = len(y)
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    base = _exact_weighted_ridge(X, y, np.ones(n), 1)
+    rows = [3, 7]
+    w = np.ones(n)
+    w[rows] = 1 - MIN_FRACTION
+    truth = _exact_weighted_ridge(X, y, w, 1) - base
+    for method, rtol in (("newton", 1e-9), ("refit", 1e-12)):
+        change = change_vector(est.influence(rows, method=method, fraction=MIN_FRACTION))
+        np.testing.assert_allclose(change, truth, rtol=rtol, atol=rtol * np.abs(truth).max())
+    for fraction in (MIN_FRACTION * 1.01, -1e12, -1e15):
+        for method in ("if", "newton", "refit"):
+            with pytest.raises(ValueError, match=r"fraction must be >= -1e\+06"):
+                est.influence(rows, method=method, fraction=fraction)
+        with pytest.raises(ValueError, match=r"fraction must be >= -1e\+06"):
+            est.removal_effect(rows, X[:2], fraction=fraction)
