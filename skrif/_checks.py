@@ -127,3 +127,30 @@ def finite_change(parameter_change):
         return delta
 
     return checked
+
+
+def check_influence_estimator(est, caller):
+    """Raise a clear ``TypeError`` unless ``est`` is an InfluenceEstimator, and
+    ``NotFittedError`` unless it is fitted (a plain scikit-learn model has none
+    of the fitted removal state these functions read)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._estimator import InfluenceEstimator
+
+    if not isinstance(est, InfluenceEstimator):
+        hint = ""
+        if hasattr(est, "steps"):
+            hint = (
+                " For a Pipeline ending in one, pass pipeline[-1] and data transformed "
+                "with skrif.transform_through(pipeline, X)."
+            )
+        elif hasattr(est, "fit"):
+            hint = (
+                f" Wrap the model first: InfluenceEstimator({type(est).__name__}(...))"
+                ".fit(X, y)."
+            )
+        raise TypeError(
+            f"{caller} needs a fitted skrif.InfluenceEstimator; got "
+            f"{type(est).__name__}.{hint}"
+        )
+    check_is_fitted(est)

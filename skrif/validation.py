@@ -31,9 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import check_is_fitted
 
-from ._checks import is_integer
+from ._checks import check_influence_estimator, is_integer
 from ._design import AugmentedDesign
 from ._frames import align_to_training_rows, training_index_of
 
@@ -304,9 +303,9 @@ def removal_sets(
     return sets
 
 
-def _state(est):
+def _state(est, caller="skrif.validation"):
     """The fitted pieces of an InfluenceEstimator this module reads (no copies)."""
-    check_is_fitted(est)
+    check_influence_estimator(est, caller)
     problem = est._problem
     return SimpleNamespace(
         problem=problem,
@@ -352,7 +351,7 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     >>> select_eval_rows(est, X, y, n_rows=10, random_state=0).shape
     (10,)
     """
-    state = _state(est)
+    state = _state(est, "select_eval_rows")
     loss = est._target("loss")
     X, Y = est._validate_eval(X, y, loss)
     n_rows = _check_int(n_rows, "n_rows", 1)
@@ -409,6 +408,7 @@ def total_loss_scores(est, X, y, *, method=None):
     """
     from . import _attribution
 
+    check_influence_estimator(est, "total_loss_scores")
     target = est._target("loss")
     method = est._additive_method(method, "total_loss_scores")
     X, Y = est._validate_eval(X, y, target)
@@ -430,7 +430,7 @@ class _TargetEvaluator:
     """
 
     def __init__(self, est, X_eval, y_eval, Y_eval):
-        state = _state(est)
+        state = _state(est, "validate_influence")
         self.theta = state.theta
         self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
         self.design_train = state.problem.design
@@ -678,7 +678,7 @@ def validate_influence(
     """
     from joblib import Parallel, delayed
 
-    state = _state(est)
+    state = _state(est, "validate_influence")
     if progress not in ("auto", True, False):
         raise ValueError(f"progress must be 'auto', True or False; got {progress!r}.")
     methods = _check_methods(methods)

@@ -263,3 +263,39 @@ def test_fraction_lower_bound_is_accurate_and_beyond_is_refused():
                 est.influence(rows, method=method, fraction=fraction)
         with pytest.raises(ValueError, match=r"fraction must be >= -1e\+06"):
             est.removal_effect(rows, X[:2], fraction=fraction)
+
+
+# -- N: clear errors for the wrong kind of object ----------------------------------
+def test_validation_needs_an_influence_estimator():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skrif.validation import select_eval_rows, total_loss_scores, validate_influence
+
+    X, y = _small_regression()
+    plain = Ridge().fit(X, y)
+    with pytest.raises(TypeError, match=r"validate_influence needs a fitted skrif\.InfluenceEstimator; got Ridge\. Wrap"):
+        validate_influence(plain, X, y, n_sets=4)
+    with pytest.raises(TypeError, match="select_eval_rows needs a fitted"):
+        select_eval_rows(plain, X, y)
+    with pytest.raises(TypeError, match="total_loss_scores needs a fitted"):
+        total_loss_scores(plain, X, y)
+    pipe = make_pipeline(StandardScaler(), InfluenceEstimator(Ridge())).fit(X, y)
+    with pytest.raises(TypeError, match=r"pass pipeline\[-1\]"):
+        validate_influence(pipe, X, y, n_sets=4)
+    with pytest.raises(NotFittedError):
+        validate_influence(InfluenceEstimator(Ridge()), X, y, n_sets=4)
+
+
+def test_display_from_results_refuses_non_tables():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skrif import InfluenceDisplay
+
+    with pytest.raises(TypeError, match="results must be the Bunch returned by .*got int"):
+        InfluenceDisplay.from_results(42)
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['actual'\]"):
+        InfluenceDisplay.from_results({"target": ["x"], "method": ["if"], "predicted": [1.0]})
