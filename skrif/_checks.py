@@ -154,3 +154,47 @@ def check_influence_estimator(est, caller):
             f"{type(est).__name__}.{hint}"
         )
     check_is_fitted(est)
+
+
+def check_class_weight_values(model, y, sample_weight):
+    """Refuse a ``class_weight`` dict whose entries are not finite non-negative
+    numbers, or that gives every row zero weight, before the wrapped fit runs on it.
+
+    scikit-learn accepts ``{1: nan}`` or ``{1: -1.0}`` and then fails deep inside
+    a solver (or fits a non-convex objective); the effective weights ``s_i`` define
+    the objective skrif attributes, so they are checked here with the setting named.
+    """
+    class_weight = getattr(model, "class_weight", None)
+    if not isinstance(class_weight, dict):
+        return
+    for label, value in class_weight.items():
+        if (
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (numbers.Real, np.floating, np.integer))
+            or not np.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(
+                f"class_weight[{label!r}] must be a finite non-negative number; got "
+                f"{value!r} (class_weight={class_weight!r})."
+            )
+    labels, inverse = np.unique(np.asarray(y), return_inverse=True)
+    factor = np.array([float(class_weight.get(label, 1.0)) for label in labels])
+    weights = factor[np.ravel(inverse)]
+    if sample_weight is not None:
+        weights = weights * sample_weight
+    if not np.any(weights > 0):
+        raise ValueError(
+            f"class_weight={class_weight!r} (with sample_weight) gives every training "
+            "row zero weight: there is nothing to fit."
+        )
+
+
+def check_effective_weights(weights):
+    """The weights ``s_i`` of the objective (sample × class weights) must be finite,
+    non-negative and not all zero."""
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not np.any(weights > 0):
+        raise ValueError(
+            "The effective sample weights (sample_weight times class_weight) must be "
+            "finite, non-negative and not all zero; check class_weight and sample_weight."
+        )

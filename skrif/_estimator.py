@@ -27,7 +27,13 @@ from ._influence import check_fraction
 from ._objectives import objective_class_for
 from ._problem import Problem, warn_not_converged
 from ._targets import make_target
-from ._checks import check_finite_state, check_finite_values, undefined_single_removals
+from ._checks import (
+    check_class_weight_values,
+    check_effective_weights,
+    check_finite_state,
+    check_finite_values,
+    undefined_single_removals,
+)
 from .exceptions import (
     HighLeverageWarning,
     OptimalityWarning,
@@ -292,6 +298,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         if classifier:
             check_classification_targets(y)
         sample_weight = self._validate_sample_weight(sample_weight, X.shape[0])
+        if classifier:
+            check_class_weight_values(model, y, sample_weight)
 
         if training_index is not None:
             self.training_index_ = training_index
@@ -317,6 +325,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             objective.check_classes(model)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         weights = objective.effective_weights(y, weights, model)
+        check_effective_weights(weights)
         Y = objective.encode_targets(y, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
         problem = Problem(objective, X, Y, weights)

@@ -299,3 +299,41 @@ def test_display_from_results_refuses_non_tables():
         InfluenceDisplay.from_results(42)
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['actual'\]"):
         InfluenceDisplay.from_results({"target": ["x"], "method": ["if"], "predicted": [1.0]})
+
+
+# -- O: class weights are validated with the setting named ------------------------
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -1.0, "2"])
+@pytest.mark.parametrize("model_name", ["logistic", "ridge_classifier"])
+def test_bad_class_weight_entry_is_refused(bad, model_name):
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier
+
+    X, y = _small_regression()
+    y = (y > 0).astype(int)
+    model_cls = LogisticRegression if model_name == "logistic" else RidgeClassifier
+    with pytest.raises(ValueError, match=r"class_weight\[1\] must be a finite non-negative number"):
+        InfluenceEstimator(model_cls(class_weight={1: bad})).fit(X, y)
+
+
+def test_all_zero_class_weights_are_refused():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _small_regression()
+    y = (y > 0).astype(int)
+    with pytest.raises(ValueError, match="gives every training row zero weight"):
+        InfluenceEstimator(LogisticRegression(class_weight={0: 0.0, 1: 0.0})).fit(X, y)
+
+
+def test_valid_class_weight_matches_refit():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _small_regression()
+    y = (y > 0).astype(int)
+    params = dict(class_weight={1: 2.5, 0: 0.5}, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    est = InfluenceEstimator(LogisticRegression(**params)).fit(X, y)
+    keep = keep_mask(len(y), [4, 9])
+    full = LogisticRegression(**params).fit(X, y)
+    refit = LogisticRegression(**params).fit(X[keep], y[keep])
+    np.testing.assert_allclose(
+        change_vector(est.influence([4, 9], method="refit")), theta(refit) - theta(full),
+        rtol=1e-7, atol=1e-10,
+    )
