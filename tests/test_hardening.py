@@ -337,3 +337,39 @@ def test_valid_class_weight_matches_refit():
         change_vector(est.influence([4, 9], method="refit")), theta(refit) - theta(full),
         rtol=1e-7, atol=1e-10,
     )
+
+
+# -- P: n_sets is bounded, and checked before any work ------------------------------
+def test_n_sets_upper_bound_fails_fast():
+    import time
+
+    from skrif.validation import MAX_N_SETS, removal_sets, validate_influence
+
+    X, y = _small_regression()
+    est = InfluenceEstimator(Ridge()).fit(X, y)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=f"n_sets must be an integer between 4 and {MAX_N_SETS}"):
+        removal_sets(X, n_sets=10**9, strategies=("random", "feature", "distance", "top_score"),
+                     scores=np.zeros(30))
+    with pytest.raises(ValueError, match=f"n_sets must be an integer between 4 and {MAX_N_SETS}"):
+        validate_influence(est, X, y, n_sets=10**9)
+    assert time.perf_counter() - start < 2.0
+    # MAX_N_SETS itself is accepted by the check (the sets are cheap to build here).
+    assert len(removal_sets(X, n_sets=MAX_N_SETS // 100, strategies=("random",), random_state=0)) == 1000
+
+
+def test_total_rows_over_sets_is_bounded():
+    from skrif.validation import removal_sets
+
+    X = np.arange(10_000.0)[:, None]
+    with pytest.raises(ValueError, match="would hold .* row indices in total"):
+        removal_sets(X, n_sets=100_000, strategies=("random",), max_fraction=0.99)
+
+
+def test_cli_n_sets_upper_bound(tmp_path, capsys):
+    from skrif.cli import main
+
+    code = main(["report", "--n-sets", "1000000", "--out", str(tmp_path / "never")])
+    assert code == 1
+    assert "at most 100000" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
