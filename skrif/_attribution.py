@@ -45,6 +45,11 @@ DIRECTIONS = ("increase", "decrease")
 # Floats per temporary block of influence_scores (chunk × m × outputs): 8 MB.
 _BLOCK_FLOATS = 1 << 20
 _MIN_CHUNK = 16
+# Floats per p̃ × block array of influence_scores' solves (32 MB): the evaluation
+# rows are densified and solved this many columns at a time, so memory stays
+# O(p̃ · block) however many evaluation rows there are (sparse text-like data has
+# p̃ in the 10⁵–10⁶ range, where all rows at once would take gigabytes).
+_SOLVE_FLOATS = 1 << 22
 
 
 def _check_additive(method, what):
@@ -157,6 +162,12 @@ def _chunk_rows(per_row):
     return max(_MIN_CHUNK, _BLOCK_FLOATS // max(per_row, 1))
 
 
+def _eval_blocks(m, n_params):
+    """Slices of evaluation rows solved together: at most ``_SOLVE_FLOATS / p̃`` rows."""
+    step = max(1, min(m, _SOLVE_FLOATS // max(n_params, 1)))
+    return [slice(start, min(start + step, m)) for start in range(0, m, step)]
+
+
 def influence_scores(
     problem, theta, d1, curvature, X_eval, Y_eval, target, method, linearized=True
 ):
@@ -169,12 +180,15 @@ def influence_scores(
 
     Notes
     -----
-    One solve with ``m`` right-hand sides (``S = H⁻¹ X̃_evalᵀ``: O(p̃² m) primal,
-    O(n p̃ m + n² m) dual), then ``X̃_chunk S`` over blocks of training rows: O(n p̃ m)
-    time in total. Temporary memory O(p̃ m + chunk · m · max(q, r)) beyond the
-    (n, m, r) result. With structured per-row Hessians (mean-form GLM/SGD) each
-    ``Δ_i`` comes from the curvature's exact per-row algebra (O(p̃²) per row) and
-    the products are ``X̃_eval Δ_chunkᵀ``: the same O(n p̃ m).
+    Solves ``S = H⁻¹ X̃_evalᵀ`` one block of ``b`` evaluation rows at a time (only
+    those rows are densified; ``b ≤ 2²² / p̃``), then ``X̃_chunk S`` over blocks of
+    training rows: O(p̃² m) primal, O(n p̃ m + n² m) dual for the solves and
+    O(nnz(X) m) (dense: O(n p̃ m)) for the products. Temporary memory
+    O(p̃ b + chunk · b · max(q, r)) beyond the (n, m, r) result — independent of
+    ``m``, and sparse ``X_eval`` is never densified whole. With structured
+    per-row Hessians (mean-form GLM/SGD) each ``Δ_i`` comes from the curvature's
+    exact per-row algebra (O(p̃²) per row) and the products are
+    ``X̃_eval Δ_chunkᵀ`` (sparse ``X_eval`` stays sparse): the same O(n p̃ m).
     """
     fit_intercept = problem.design.fit_intercept
     design_eval = AugmentedDesign(X_eval, fit_intercept)
@@ -184,8 +198,9 @@ def influence_scores(
     Z = design_eval.matvec(theta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
     out = np.empty((n, m, r))
-    chunk = _chunk_rows(m * max(q, r))
     if structured(curvature):
+        # Δ for a chunk of rows is (chunk, q, p̃): bound it by p̃ too.
+        chunk = _chunk_rows(max(m * max(q, r), q * theta.shape[1]))
         for start in range(0, n, chunk):
             sl = slice(start, min(start + chunk, n))
             D = row_changes(problem, theta, d1, curvature, sl, method)  # (c, q, p̃)
@@ -194,13 +209,18 @@ def influence_scores(
             out[sl] = _apply(target, Z, dZ, Y_eval, J, linearized)
         return out
     coef = row_coefficients(curvature, d1, method)
-    S = curvature.solve(design_eval.rows(slice(None)).T)  # (p̃, m)
     X = problem.design.X
-    for start in range(0, n, chunk):
-        sl = slice(start, min(start + chunk, n))
-        M = AugmentedDesign(X[sl], fit_intercept).matvec(S)  # (c, m)
-        dZ = M[:, :, None] * coef[sl, None, :]
-        out[sl] = _apply(target, Z, dZ, Y_eval, J, linearized)
+    for block in _eval_blocks(m, design_eval.n_params):
+        S = curvature.solve(design_eval.rows(block).T)  # (p̃, b)
+        Y_b = None if Y_eval is None else Y_eval[block]
+        J_b = None if J is None else J[block]
+        chunk = _chunk_rows(S.shape[1] * max(q, r))
+        for start in range(0, n, chunk):
+            sl = slice(start, min(start + chunk, n))
+            M = AugmentedDesign(X[sl], fit_intercept).matvec(S)  # (c, b)
+            dZ = M[:, :, None] * coef[sl, None, :]
+            out[sl, block] = _apply(target, Z[block], dZ, Y_b, J_b, linearized)
+        del S
     return out
 
 

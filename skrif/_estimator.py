@@ -731,10 +731,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Notes
         -----
         ``scores = diag(c_i) · X̃ H⁻¹ X̃_evalᵀ · diag(∂F_j/∂z_j)`` with ``c_i`` the
-        row's (rescaled) gradient coefficient. Computed with one solve with
-        ``n_eval`` right-hand sides (O(p̃² n_eval) for ``p̃ ≤ n``, O(n p̃ n_eval +
-        n² n_eval) otherwise) and products over blocks of training rows: O(n p̃
-        n_eval) time, and O(p̃ n_eval + block · n_eval) memory beyond the result.
+        row's (rescaled) gradient coefficient. Computed by solves with blocks of
+        ``b ≤ 2²² / p̃`` evaluation rows (O(p̃² n_eval) for ``p̃ ≤ n``, O(n p̃
+        n_eval + n² n_eval) otherwise; only a block of evaluation rows is
+        densified at a time) and products over blocks of training rows: O(n p̃
+        n_eval) time, and O(p̃ b + block · b) memory beyond the (n, n_eval)
+        result, whatever ``n_eval`` (sparse 2000 × 200 000 data: about 170 MB
+        for 1000 evaluation rows, 230 MB for 5000).
 
         Examples
         --------
