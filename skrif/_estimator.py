@@ -21,7 +21,12 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 
 from . import _attribution, _audit
 from ._attribution import ADDITIVE_METHODS
-from ._frames import change_as_frame, removed_rows_from_pandas, training_index_of
+from ._frames import (
+    change_as_frame,
+    check_same_row_order,
+    removed_rows_from_pandas,
+    training_index_of,
+)
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
 from ._influence import check_fraction
 from ._objectives import objective_class_for
@@ -286,6 +291,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         objective_cls = objective_class_for(model)
         classifier = objective_cls.is_classifier
         training_index = training_index_of(X)
+        check_same_row_order(X, y, "y")
+        check_same_row_order(X, sample_weight, "sample_weight")
         X, y = validate_data(
             self,
             X,

@@ -214,3 +214,26 @@ def removed_rows_from_pandas(X_removed_idx, training_index, n_samples):
             "a boolean mask (a boolean Series is aligned to the training rows)."
         )
     return np.asarray(X_removed_idx)
+
+
+def check_same_row_order(X, values, name):
+    """Refuse a pandas ``values`` (``y``, ``sample_weight``) holding the same row
+    labels as DataFrame ``X`` in another order.
+
+    scikit-learn applies such inputs by position, which then pairs rows with
+    another row's target or weight. Labels that differ altogether (e.g. ``y``
+    was re-indexed) are left to that positional convention; the same labels in
+    another order can only be a mismatch. Cost O(n).
+    """
+    index = training_index_of(X)
+    other = getattr(values, "index", None)
+    if index is None or other is None or hasattr(values, "get_indexer"):
+        return
+    if len(other) != len(index) or other.equals(index):
+        return
+    if index.is_unique and other.is_unique and len(index.symmetric_difference(other)) == 0:
+        raise ValueError(
+            f"{name} holds the same row labels as X in a different order; scikit-learn "
+            f"pairs them by position, so rows would get another row's {name}. Align "
+            f"them first, e.g. {name}.loc[X.index]."
+        )

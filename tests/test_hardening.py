@@ -443,3 +443,20 @@ def test_influence_scores_memory_does_not_grow_with_evaluation_rows():
         tracemalloc.stop()
     assert scores.shape == (n, m)
     assert peak < 300 * 2**20, f"influence_scores peaked at {peak / 2**20:.0f} MB"
+
+
+def test_fit_refuses_y_and_weights_in_another_row_order(shuffled_frame):
+    X, y, X_df, _ = shuffled_frame
+    y_s = pd.Series(y, index=X_df.index)
+    with pytest.raises(ValueError, match="y holds the same row labels as X in a different order"):
+        InfluenceEstimator(Ridge()).fit(X_df, y_s.sort_index())
+    w = pd.Series(np.linspace(0.5, 2.0, len(y)), index=X_df.index)
+    with pytest.raises(ValueError, match="sample_weight holds the same row labels"):
+        InfluenceEstimator(Ridge()).fit(X_df, y_s, sample_weight=w.sort_index())
+    # Aligned inputs, and positional ones with unrelated labels, are accepted.
+    est = InfluenceEstimator(Ridge()).fit(X_df, y_s.loc[X_df.index], sample_weight=w)
+    np.testing.assert_allclose(
+        theta(est.estimator_), theta(Ridge(solver="cholesky").fit(X, y, sample_weight=w.to_numpy())),
+        rtol=1e-8,
+    )
+    InfluenceEstimator(Ridge()).fit(X_df, y_s.reset_index(drop=True))
