@@ -39,6 +39,27 @@ def _check_matplotlib(caller):
         ) from exc
 
 
+_REQUIRED_COLUMNS = ("target", "method", "predicted", "actual")
+
+
+def _results_table(results):
+    """Columns of a results table, or a clear error for anything else."""
+    if not hasattr(results, "keys"):
+        raise TypeError(
+            "results must be the Bunch returned by skrif.validation.validate_influence, "
+            "its 'results' table (a DataFrame) or a dict of columns; got "
+            f"{type(results).__name__}."
+        )
+    columns = _columns(results)
+    missing = [c for c in _REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(
+            f"results lacks the column(s) {missing}: it needs {list(_REQUIRED_COLUMNS)} "
+            "(see skrif.validation.RESULT_COLUMNS)."
+        )
+    return columns
+
+
 class InfluenceDisplay:
     """Predicted versus actual effects of removing training rows, per method.
 
@@ -213,7 +234,7 @@ class InfluenceDisplay:
         if hasattr(results, "keys") and "results" in results and "summary" in results:
             summary = _columns(results["summary"])
             results = results["results"]
-        display = cls(results=_columns(results), summary=summary)
+        display = cls(results=_results_table(results), summary=summary)
         return display.plot(ax=ax, methods=methods, scatter_kwargs=scatter_kwargs, line_kwargs=line_kwargs)
 
     @classmethod

@@ -24,7 +24,12 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from . import _attribution, _audit
 from ._fitted import RemovalModel
-from ._frames import change_as_frame, training_index_of
+from ._frames import (
+    change_as_frame,
+    check_same_row_order,
+    removed_rows_from_pandas,
+    training_index_of,
+)
 from ._influence import LEVERAGE_TOL, ParameterChange, check_removed_rows
 from ._influence import check_fraction
 from ._methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
@@ -33,11 +38,19 @@ from ._params import check_params
 from ._problem import Problem, warn_not_converged
 from ._separation import check_finite_optimum, check_polish_bounded
 from ._targets import make_target
+from ._checks import (
+    check_class_weight_values,
+    check_effective_weights,
+    check_finite_state,
+    check_finite_values,
+    undefined_single_removals,
+)
 from .exceptions import (
     DataChangedError,
     HighLeverageWarning,
     OptimalityWarning,
     SingularHessianWarning,
+    UndefinedRemovalWarning,
 )
 
 #: Below this relative distance to the optimum the fit is used as is; above it,
@@ -354,6 +367,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         objective_cls = objective_class_for(model)
         classifier = objective_cls.is_classifier
         training_index = training_index_of(X)
+        check_same_row_order(X, y, "y")
+        check_same_row_order(X, sample_weight, "sample_weight")
         X, y = validate_data(
             self,
             X,
@@ -366,6 +381,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         if classifier:
             check_classification_targets(y)
         sample_weight = self._validate_sample_weight(sample_weight, X.shape[0])
+        if classifier:
+            check_class_weight_values(model, y, sample_weight)
 
         if training_index is not None:
             self.training_index_ = training_index
@@ -391,6 +408,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             objective.check_classes(model)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         weights = objective.effective_weights(y, weights, model)
+        check_effective_weights(weights)
         Y = objective.encode_targets(y, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
         problem = Problem(objective, X, Y, weights)
@@ -414,9 +432,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         names = getattr(self, "feature_names_in_", None)
         model_name = type(self.estimator_.estimator if frozen else self.estimator_).__name__
-        d1, d2 = problem.row_derivatives(theta)
+        what = f"the fitted {type(self.estimator_).__name__}"
+        with np.errstate(over="ignore", invalid="ignore"):
+            d1, d2 = problem.row_derivatives(theta)
+        check_finite_state(problem, theta, d1, d2, what=what)
         curvature = problem.curvature(d2)
         self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
+        check_finite_values(self.optimality_gap_, "optimality gap", what)
         self.n_polish_steps_ = 0
         converged = self.optimality_gap_ <= POLISH_TOL
         # Warnings wait until the fit is known to have a finite optimum: a refused
@@ -453,7 +475,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             check_polish_bounded(problem, start, theta, converged, names, model_name)
             if not frozen:
                 problem.objective.set_theta(self.estimator_, theta)
-            d1, d2 = problem.row_derivatives(theta)
+            with np.errstate(over="ignore", invalid="ignore"):
+                d1, d2 = problem.row_derivatives(theta)
+            check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
             curvature = problem.curvature(d2)
 
         # No finite optimum (separable classes, a level pinned by one feature): a
@@ -535,7 +559,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         X_removed_idx : array-like of int or bool
             Positional indices of the removed training rows (negative values count
             from the end; each row at most once), or a boolean mask of length
-            ``n_samples``. An empty set gives a zero change.
+            ``n_samples``. An empty set gives a zero change. A boolean pandas
+            Series is a mask keyed by row label and is aligned to
+            ``training_index_``; a pandas Index or non-boolean Series holds row
+            labels and is refused unless the training index is ``0..n-1``.
         method : {"if", "rif", "newton", "refit"}, default=None
             ``"if"``: classical influence function ``H⁻¹ Σ_T g_i``.
             ``"rif"``: rescaled influence function ``Σ_T H⁻¹ g_i / (1 − h_i)``, one
@@ -556,7 +583,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         fraction : float, default=1.0
             Downweight the rows instead of removing them: their sample weights are
             multiplied by ``1 − fraction`` (1 removes them, 0.5 halves their
-            weight, a negative value upweights them; at most 1). ``"if"`` scales
+            weight, a negative value upweights them; between -1e6 and 1: beyond
+            a million-fold weight the reweighted Hessian is too ill-conditioned
+            for accurate answers). ``"if"`` scales
             the gradient by ``t = fraction``, ``"rif"`` is ``t H⁻¹ g_i / (1 − t
             h_i)`` per row (Sherman–Morrison: still the exact one-row Newton step,
             exact for least squares), ``"newton"`` ``(H − t Σ H_i)⁻¹ t Σ g_i`` and
@@ -591,26 +620,16 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return change_as_frame(self, change) if as_frame else change
 
     def _removed_rows(self, X_removed_idx):
-        """Validated positions of removed rows; refuse row *labels* passed as positions.
+        """Validated positions of removed rows; pandas inputs are aligned or refused.
 
         ``X_train.index[...]`` is the natural thing to pass with a DataFrame, but its
-        labels are positions only for a default ``RangeIndex``: anything else would
-        silently remove other rows.
+        labels are positions only for a default ``RangeIndex``, and a boolean Series
+        is keyed by label, not position: either, applied by position, would
+        silently remove other rows (see :func:`~skrif._frames.removed_rows_from_pandas`).
         """
         n = self._removal.n_samples
         index = getattr(self, "training_index_", None)
-        if (
-            index is not None
-            and hasattr(X_removed_idx, "get_indexer")  # a pandas Index
-            and getattr(X_removed_idx, "dtype", None) != bool
-            and not np.array_equal(np.asarray(index), np.arange(n))
-        ):
-            raise ValueError(
-                "X_removed_idx is a pandas Index, i.e. row labels, but skrif takes row "
-                "positions and the training DataFrame's index is not 0..n-1. Convert "
-                "labels with np.flatnonzero(est.training_index_.isin(labels)), or pass "
-                "a boolean mask."
-            )
+        X_removed_idx = removed_rows_from_pandas(X_removed_idx, index, n)
         return check_removed_rows(X_removed_idx, n)
 
     # -- attribution: effects on targets -----------------------------------------
@@ -639,6 +658,22 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 "removal_effect(..., method='newton' or 'refit') for a set of rows."
             )
         return method
+
+    def _nan_undefined_removals(self, values):
+        """NaN the rows of ``values`` (one per training row) whose removal alone is
+        undefined (e.g. the only training row of a class), with a warning: their
+        single-row effects are not numbers, as :meth:`influence` refuses them."""
+        rows = undefined_single_removals(self._removal.problem)
+        if rows.size:
+            values[rows] = np.nan
+            warnings.warn(
+                f"Removing training row(s) {rows[:10].tolist()} alone leaves a model "
+                "that cannot be fitted (each is the only training row of its class): "
+                "their single-row effects are undefined and reported as NaN.",
+                UndefinedRemovalWarning,
+                stacklevel=3,
+            )
+        return values
 
     def _validate_eval(self, X, y, target):
         """Validate evaluation rows; encode ``y`` when the target needs it."""
@@ -719,8 +754,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             first-order change ``∇F(θ̂)·Δ``. Both coincide for the raw output.
         fraction : float, default=1.0
             Multiply the rows' sample weights by ``1 − fraction`` instead of
-            removing them (1 removes, 0.5 halves, negative upweights); see
-            :meth:`influence`.
+            removing them (1 removes, 0.5 halves, negative upweights; at least
+            -1e6); see :meth:`influence`.
 
         Returns
         -------
@@ -796,15 +831,21 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         scores : ndarray of shape (n_samples, n_eval) or (n_samples, n_eval, n_outputs)
             Rows are training rows, columns evaluation rows; a trailing axis for
             targets with several outputs. Rows with leverage 1 are NaN under
-            ``"rif"`` (with a :class:`~skrif.exceptions.HighLeverageWarning`).
+            ``"rif"`` (with a :class:`~skrif.exceptions.HighLeverageWarning`); rows whose
+            removal alone is undefined (the only training row of a class) are NaN
+            under both methods (with an
+            :class:`~skrif.exceptions.UndefinedRemovalWarning`).
 
         Notes
         -----
         ``scores = diag(c_i) · X̃ H⁻¹ X̃_evalᵀ · diag(∂F_j/∂z_j)`` with ``c_i`` the
-        row's (rescaled) gradient coefficient. Computed with one solve with
-        ``n_eval`` right-hand sides (O(p̃² n_eval) for ``p̃ ≤ n``, O(n p̃ n_eval +
-        n² n_eval) otherwise) and products over blocks of training rows: O(n p̃
-        n_eval) time, and O(p̃ n_eval + block · n_eval) memory beyond the result.
+        row's (rescaled) gradient coefficient. Computed by solves with blocks of
+        ``b ≤ 2²² / p̃`` evaluation rows (O(p̃² n_eval) for ``p̃ ≤ n``, O(n p̃
+        n_eval + n² n_eval) otherwise; only a block of evaluation rows is
+        densified at a time) and products over blocks of training rows: O(n p̃
+        n_eval) time, and O(p̃ b + block · b) memory beyond the (n, n_eval)
+        result, whatever ``n_eval`` (sparse 2000 × 200 000 data: about 170 MB
+        for 1000 evaluation rows, 230 MB for 5000).
 
         Examples
         --------
@@ -826,7 +867,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method = self._additive_method(method, "influence_scores")
         X, Y = self._validate_eval(X, y, target)
         scores = _attribution.influence_scores(self._removal, X, Y, target, method)
-        return target.finalize(scores)
+        return target.finalize(self._nan_undefined_removals(scores))
 
     def self_influence(self, *, target="loss", method=None, linearized=False):
         """Effect of removing each training row on its own target.
@@ -852,6 +893,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self_influence : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            NaN for rows whose removal alone is undefined (the only training row
+            of a class; an :class:`~skrif.exceptions.UndefinedRemovalWarning` is
+            emitted), and for rows with leverage 1 under ``"rif"``.
 
         Notes
         -----
@@ -879,7 +923,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             self._removal, target, method,
             linearized=_check_bool(linearized, "linearized"),
         )
-        return target.finalize(values)
+        return target.finalize(self._nan_undefined_removals(values))
 
     def most_influential(
         self,
@@ -1090,7 +1134,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         loo : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             NaN for rows with leverage 1 under ``"rif"`` (their leave-one-out model
             is undetermined; a :class:`~skrif.exceptions.HighLeverageWarning` is
-            emitted).
+            emitted), and for the only training row of a class (its
+            leave-one-out model has fewer classes; an
+            :class:`~skrif.exceptions.UndefinedRemovalWarning` is emitted).
 
         See Also
         --------
@@ -1120,7 +1166,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         target = self._target(target)
         method = self._additive_method(method, "loo_predict")
         values = _audit.loo_predict(self._removal, target, method)
-        return target.finalize(values)
+        return target.finalize(self._nan_undefined_removals(values))
 
     def loo_score(self, *, method=None):
         """Leave-one-out score of the model on its training data, without refitting.
@@ -1141,7 +1187,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If some leave-one-out prediction is undefined (rows with leverage 1).
+            If some leave-one-out prediction is undefined (rows with leverage 1,
+            or the only training row of a class).
 
         Examples
         --------
@@ -1160,8 +1207,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         loo = self.loo_predict(target="decision_function" if classifier else "predict", method=method)
         if np.any(np.isnan(loo)):
             raise ValueError(
-                "Some leave-one-out predictions are undefined (rows with leverage 1); "
-                "use method='if' or add a penalty."
+                "Some leave-one-out predictions are undefined (rows with leverage 1, "
+                "or the only training row of a class): the leave-one-out score is "
+                "undefined. For leverage 1, use method='if' or add a penalty."
             )
         if classifier:
             Z = loo.reshape(len(loo), -1)

@@ -699,8 +699,13 @@ def run_report(args):
     start = time.perf_counter()
     _need("pandas", "to write the tables")
     _need("matplotlib", "to draw predicted_vs_actual.png")
-    if args.n_sets < 4:
-        raise ReportError(f"--n-sets must be at least 4 (one set per strategy); got {args.n_sets}.")
+    from .validation import MAX_N_SETS
+
+    if not 4 <= args.n_sets <= MAX_N_SETS:
+        raise ReportError(
+            f"--n-sets must be at least 4 (one set per strategy) and at most {MAX_N_SETS} "
+            f"(each set costs an exact refit); got {args.n_sets}."
+        )
     data = _load_csv(args) if args.data is not None else _load_bundled(args)
     _prepare_out(args.out, args.overwrite)  # before any long computation
 

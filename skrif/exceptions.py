@@ -15,6 +15,7 @@ __all__ = [
     "HighLeverageWarning",
     "SingularHessianWarning",
     "NotPositiveDefiniteError",
+    "UndefinedRemovalWarning",
 ]
 
 from sklearn.exceptions import ConvergenceWarning
@@ -76,3 +77,9 @@ class HighLeverageWarning(UserWarning):
 class SingularHessianWarning(UserWarning):
     """The Hessian of the objective is singular (e.g. rank-deficient data without a
     penalty); skrif uses its pseudo-inverse (minimum-norm parameter changes)."""
+
+
+class UndefinedRemovalWarning(UserWarning):
+    """Removing some training row alone leaves a model that cannot be fitted (e.g.
+    it is the only training row of its class): that row's single-row effects
+    (self-influence, leave-one-out prediction, influence scores) are NaN."""

@@ -39,6 +39,9 @@ from ._methods import PREDICTED_METHODS
 from ._params import Integer, check_params, validate_arguments
 from .exceptions import NotConvergedWarning
 
+from ._checks import is_integer
+from ._frames import align_to_training_rows, training_index_of
+
 __all__ = [
     "STRATEGIES",
     "VALIDATION_TARGETS",
@@ -78,6 +81,41 @@ SUMMARY_COLUMNS = (
     "spearman",
     "median_relative_error",
 )
+
+
+#: Most removal sets :func:`removal_sets` and :func:`validate_influence` build: each
+#: set costs an exact refit, so more is never a validation run that finishes.
+MAX_N_SETS = 100_000
+#: Most row indices all sets may hold together (8 bytes each: 800 MB).
+MAX_SET_ROWS = 10**8
+
+
+def _check_int(value, name, low, high=None):
+    if (
+        not is_integer(value)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {bound}; got {value!r}.")
+    return int(value)
+
+
+def _check_total_rows(n_samples, n_sets, n_strategies, min_fraction, max_fraction):
+    """Refuse sets that would hold more than ``MAX_SET_ROWS`` row indices in total
+    (computed from their sizes before any set is drawn: O(n_sets))."""
+    counts = np.full(n_strategies, n_sets // n_strategies)
+    counts[: n_sets % n_strategies] += 1
+    total = sum(
+        int(_sizes(n_samples, c, min_fraction, max_fraction).sum()) for c in counts if c
+    )
+    if total > MAX_SET_ROWS:
+        raise ValueError(
+            f"These {n_sets} removal sets would hold {total} row indices in total "
+            f"(more than {MAX_SET_ROWS:.0e}, i.e. 800 MB), and each costs an exact refit: "
+            "use fewer sets or a smaller max_fraction."
+        )
+
 
 
 # -- parameter constraints (scikit-learn's declarative vocabulary) ----------------
@@ -239,12 +277,16 @@ def removal_sets(
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Training data (the rows the sets index).
     n_sets : int, default=40
-        Total number of sets.
+        Total number of sets, at least one per strategy and at most
+        ``MAX_N_SETS`` (100 000); all sets together may hold at most
+        ``MAX_SET_ROWS`` (10⁸) row indices.
     strategies : sequence of str, default=STRATEGIES
         Subset of ``("random", "feature", "distance", "top_score")``.
     scores : array-like of shape (n_samples,), default=None
         Per-row scores ranking the rows for ``"top_score"`` (e.g. each row's
-        additive influence on the test loss); required by that strategy.
+        additive influence on the test loss); required by that strategy. A
+        pandas Series is aligned to the rows of ``X`` by its index (``X`` a
+        DataFrame) and must be indexed ``0..n-1`` otherwise.
     min_fraction, max_fraction : float, default=0.001, 0.05
         Smallest and largest set size as a fraction of ``n_samples``.
     random_state : int, RandomState instance or None, default=None
@@ -264,6 +306,7 @@ def removal_sets(
     >>> [(s, len(rows)) for s, rows in sets]
     [('random', 1), ('random', 3), ('random', 10), ('feature', 1), ('feature', 3), ('feature', 10)]
     """
+    training_index = training_index_of(X)
     if not sp.issparse(X):
         X = np.asarray(X, dtype=float)
     if X.ndim != 2:
@@ -276,12 +319,17 @@ def removal_sets(
             messages={"n_sets": f"an integer >= {len(strategies)} (one set per strategy)"},
         )
     n_sets = int(n_sets)
+    if n_sets > MAX_N_SETS:
+        n_sets = _check_int(n_sets, "n_sets", len(strategies), MAX_N_SETS)
     _check_fractions(min_fraction, max_fraction)
     if n_samples < 4:
         raise ValueError(f"Removal sets need at least 4 training rows; got {n_samples}.")
+    _check_total_rows(n_samples, n_sets, len(strategies), min_fraction, max_fraction)
     if "top_score" in strategies:
         if scores is None:
             raise ValueError("The 'top_score' strategy needs per-row scores; pass scores=.")
+        # A Series is keyed by row label: align it to X's rows, never by position.
+        scores = align_to_training_rows(scores, training_index, n_samples, "scores")
         scores = np.asarray(scores, dtype=float)
         if scores.shape != (n_samples,):
             raise ValueError(f"scores must have shape ({n_samples},); got {scores.shape}.")
@@ -625,7 +673,9 @@ def validate_influence(
     methods : sequence of {"if", "rif", "newton"}, default=("if", "rif", "newton")
         Predictions to check (``"newton"`` is the group Newton step, NS).
     n_sets : int, default=40
-        Number of removal sets, spread over ``strategies``.
+        Number of removal sets, spread over ``strategies``; at most
+        ``MAX_N_SETS`` (100 000), checked before any work (see
+        :func:`removal_sets`).
     strategies : sequence of str, default=STRATEGIES
         See :func:`removal_sets`. ``"top_score"`` ranks training rows by their
         additive effect (``est.influence_scores`` with ``target="loss"``, the
@@ -690,6 +740,12 @@ def validate_influence(
     rm = _removal_state(est)
     methods = _check_methods(methods)
     strategies = _check_strategies(strategies)
+    # Before selecting rows and scoring: a huge n_sets must fail at once.
+    _check_int(n_sets, "n_sets", len(strategies), MAX_N_SETS)
+    _check_fractions(min_fraction, max_fraction)
+    _check_total_rows(
+        state.problem.design.n_samples, n_sets, len(strategies), min_fraction, max_fraction
+    )
     frame = _want_frame(as_frame)
     rng = check_random_state(random_state)
     X, _ = est._validate_eval(X, y, est._target("loss"))

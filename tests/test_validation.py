@@ -93,7 +93,7 @@ def test_removal_sets_sparse_equals_dense(X_sets):
         ({"strategies": ("random", "nope")}, "strategies must be"),
         ({"strategies": ("top_score",)}, "needs per-row scores"),
         ({"strategies": ("top_score",), "scores": np.zeros(3)}, "scores must have shape"),
-        ({"n_sets": 2}, "n_sets must be an integer >= 3"),
+        ({"n_sets": 2}, "n_sets must be an integer between 3 and 100000"),
         ({"min_fraction": 0.0}, "min_fraction must be"),
         ({"min_fraction": 0.2, "max_fraction": 0.1}, "must not exceed"),
     ],
