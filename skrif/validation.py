@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import AugmentedDesign
@@ -39,7 +39,7 @@ from ._methods import PREDICTED_METHODS
 from ._params import Integer, check_params, validate_arguments
 from .exceptions import NotConvergedWarning
 
-from ._checks import is_integer
+from ._checks import check_influence_estimator, is_integer
 from ._frames import align_to_training_rows, training_index_of
 
 __all__ = [
@@ -122,7 +122,8 @@ def _check_total_rows(n_samples, n_sets, n_strategies, min_fraction, max_fractio
 _FLAG = [StrOptions({"auto"}), "boolean"]
 _FRACTION = [Interval(Real, 0, 1, closed="neither")]
 _CONSTRAINTS = {
-    "est": [HasMethods(["influence", "influence_scores"])],
+    # Checked by _removal_state, with hints for pipelines and plain models.
+    "est": "no_validation",
     "n_sets": [Integer(1, None, closed="left")],
     "n_rows": [Integer(1, None, closed="left")],
     "min_fraction": _FRACTION,
@@ -313,14 +314,7 @@ def removal_sets(
         raise ValueError(f"X must be 2-D; got shape {X.shape}.")
     n_samples = X.shape[0]
     strategies = _check_strategies(strategies)
-    if n_sets < len(strategies):
-        check_params(
-            {"n_sets": [Integer(len(strategies), None, closed="left")]}, {"n_sets": n_sets},
-            messages={"n_sets": f"an integer >= {len(strategies)} (one set per strategy)"},
-        )
-    n_sets = int(n_sets)
-    if n_sets > MAX_N_SETS:
-        n_sets = _check_int(n_sets, "n_sets", len(strategies), MAX_N_SETS)
+    n_sets = _check_int(n_sets, "n_sets", len(strategies), MAX_N_SETS)
     _check_fractions(min_fraction, max_fraction)
     if n_samples < 4:
         raise ValueError(f"Removal sets need at least 4 training rows; got {n_samples}.")
@@ -368,14 +362,9 @@ def removal_sets(
     return sets
 
 
-def _removal_state(est):
+def _removal_state(est, caller="skrif.validation"):
     """The fitted :class:`~skrif._fitted.RemovalModel` of an InfluenceEstimator (checked)."""
-    if not hasattr(est, "_fitted_removal"):
-        raise TypeError(
-            f"skrif.validation needs a fitted skrif.InfluenceEstimator; got "
-            f"{type(est).__name__}. Wrap the model: InfluenceEstimator(model).fit(X, y)."
-        )
-    check_is_fitted(est)
+    check_influence_estimator(est, caller)
     rm = est._fitted_removal()
     # Refits below turn errors into NaN rows: a changed X must raise here instead.
     rm.check_data()
@@ -417,7 +406,7 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     >>> select_eval_rows(est, X, y, n_rows=10, random_state=0).shape
     (10,)
     """
-    rm = _removal_state(est)
+    rm = _removal_state(est, "select_eval_rows")
     loss = est._target("loss")
     X, Y = est._validate_eval(X, y, loss)
     n_rows = int(n_rows)
@@ -475,7 +464,7 @@ def total_loss_scores(est, X, y, *, method=None):
     """
     from . import _attribution
 
-    rm = _removal_state(est)
+    rm = _removal_state(est, "total_loss_scores")
     target = est._target("loss")
     method = est._additive_method(method, "total_loss_scores")
     X, Y = est._validate_eval(X, y, target)
@@ -495,7 +484,7 @@ class _TargetEvaluator:
     """
 
     def __init__(self, est, X_eval, y_eval, Y_eval):
-        rm = _removal_state(est)
+        rm = _removal_state(est, "validate_influence")
         self.theta = rm.theta
         self.design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
         self.design_train = rm.design
@@ -580,7 +569,7 @@ def blas_limits(est):
 
     from threadpoolctl import threadpool_limits
 
-    rm = _removal_state(est)
+    rm = _removal_state(est, "blas_limits")
     n, p = rm.n_samples, rm.n_params
     if min(n, p) ** 2 * max(n, p) * rm.n_outputs < SMALL_PROBLEM_FLOPS:
         return threadpool_limits(limits=1, user_api="blas")
@@ -737,14 +726,14 @@ def validate_influence(
     """
     from joblib import Parallel, delayed
 
-    rm = _removal_state(est)
+    rm = _removal_state(est, "validate_influence")
     methods = _check_methods(methods)
     strategies = _check_strategies(strategies)
     # Before selecting rows and scoring: a huge n_sets must fail at once.
     _check_int(n_sets, "n_sets", len(strategies), MAX_N_SETS)
     _check_fractions(min_fraction, max_fraction)
     _check_total_rows(
-        state.problem.design.n_samples, n_sets, len(strategies), min_fraction, max_fraction
+        rm.n_samples, n_sets, len(strategies), min_fraction, max_fraction
     )
     frame = _want_frame(as_frame)
     rng = check_random_state(random_state)
