@@ -6,6 +6,7 @@ __all__ = [
     "HighLeverageWarning",
     "SingularHessianWarning",
     "NotPositiveDefiniteError",
+    "SetInteractionWarning",
 ]
 
 from ._curvature import NotPositiveDefiniteError
@@ -29,3 +30,11 @@ class HighLeverageWarning(UserWarning):
 class SingularHessianWarning(UserWarning):
     """The Hessian of the objective is singular (e.g. rank-deficient data without a
     penalty); skrif uses its pseudo-inverse (minimum-norm parameter changes)."""
+
+
+class SetInteractionWarning(UserWarning):
+    """An additive answer (IF or RIF) for a set of rows is likely off because the
+    rows interact (they share a one-hot level, a cluster, near-duplicates): it differs
+    from the group Newton step by more than
+    :data:`skrif._set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
+    ``method="refit"``."""
