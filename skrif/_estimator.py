@@ -29,7 +29,7 @@ from ._problem import Problem, warn_not_converged
 from ._design import AugmentedDesign
 from ._grouped import Groups, fold_splits, group_changes, group_method, group_scores
 from ._grouped import own_rows_change
-from ._set_error import answer_set
+from ._set_error import answer_set, second_newton_step
 from ._targets import make_target
 from .exceptions import HighLeverageWarning, OptimalityWarning, SingularHessianWarning
 
@@ -448,6 +448,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
         return answer_set(
             change, idx, method, leverages=self.leverages_, curvature=self._curvature,
+            second_step=second_newton_step(
+                self._problem, self._theta, self._curvature, fraction
+            ),
             measure=measure, what=what, stacklevel=3,
         )
 

@@ -37,7 +37,7 @@ from ._checks import is_integer
 from ._attribution import ADDITIVE_METHODS
 from ._design import AugmentedDesign
 from ._grouped import Groups
-from ._set_error import SET_INTERACTION_THRESHOLD, relative_gap
+from ._set_error import SET_INTERACTION_THRESHOLD, relative_gap, second_newton_step
 
 __all__ = [
     "STRATEGIES",
@@ -569,7 +569,21 @@ def _one_set(est, evaluator, rows, methods):
             delta = np.full(est._theta.shape, np.nan)
         out[method] = evaluator.effects(delta)
         timings[method] = time.perf_counter() - start
+        if method == "newton":
+            out["reference"] = evaluator.effects(_reference_delta(est, rows, delta))
     return out, timings
+
+
+def _reference_delta(est, rows, newton):
+    """The additive methods' error reference: NS plus one more Newton step where
+    available (:func:`skrif._set_error.second_newton_step`)."""
+    if not np.all(np.isfinite(newton)):
+        return newton
+    step = second_newton_step(est._problem, est._theta, est._curvature)
+    try:
+        return newton + step(np.asarray(rows), newton)
+    except (ValueError, np.linalg.LinAlgError):
+        return newton
 
 
 #: Below this many flops per Hessian factorization (``min(n, p̃)² max(n, p̃)``), the
@@ -709,7 +723,8 @@ def validate_influence(
         predicted, actual, relative_error``; ``relative_error`` is
         ``|predicted − actual| / |actual|``, NaN when the actual change is 0;
         ``error_estimate`` is the additive methods' estimate of that error,
-        ``|predicted − NS| / |NS|`` with NS the group Newton step (see
+        ``|predicted − ref| / |ref|`` with ref the group Newton step, followed by a
+        second Newton step for rank-one Hessians (see
         :class:`~skrif._set_error.SetErrorEstimate`), NaN for ``"newton"``). Sets
         whose refit or prediction is undefined (e.g. the set holds every row of a
         class), or whose exact refit does not converge, get NaN.
@@ -810,7 +825,7 @@ def validate_influence(
             timings[method] += seconds
         for name in targets:
             actual = effects["refit"][name]
-            reference = effects["newton"][name]
+            reference = effects["reference"][name]
             for method in methods:
                 predicted = effects[method][name]
                 columns["error_estimate"].append(
