@@ -965,10 +965,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Z = self._problem.linear_predictor(self._theta)
         dZ = own_rows_change(changes, design, self._theta, groups)
         Y = self._problem.Y if target.needs_y else None
-        if _check_bool(linearized, "linearized"):
-            per_row = np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
-        else:
-            per_row = target.value(Z + dZ, Y) - target.value(Z, Y)
+        # Groups whose removal is undefined carry NaN changes (already warned about).
+        with np.errstate(invalid="ignore"):
+            if _check_bool(linearized, "linearized"):
+                per_row = np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
+            else:
+                per_row = target.value(Z + dZ, Y) - target.value(Z, Y)
         totals = np.zeros((groups.n_groups, per_row.shape[1]))
         np.add.at(totals, groups.codes, per_row)
         return target.finalize(totals)
@@ -978,7 +980,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         Z = self._problem.linear_predictor(self._theta)
         dZ = own_rows_change(changes, self._problem.design, self._theta, groups)
         Y = self._problem.Y if target.needs_y else None
-        return target.finalize(target.value(Z + dZ, Y))
+        with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
+            return target.finalize(target.value(Z + dZ, Y))
 
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
