@@ -147,11 +147,13 @@ def warn_set_interaction(est_error, method, n_rows, what, stacklevel):
     )
     # RIF is exact for one row, so its gap is the rows' interaction; IF also
     # misses each row's own rescaling 1 / (1 − h_i).
-    why = (
-        "the rows interact (e.g. they share a one-hot level or a cluster)"
-        if method == "rif"
-        else "IF ignores each row's leverage and how the rows interact"
-    )
+    interacting = not est_error.joint_leverage - est_error.max_leverage <= 0.05
+    if method == "if":
+        why = "IF ignores each row's leverage and how the rows interact"
+    elif interacting:
+        why = "the rows interact (e.g. they share a one-hot level or a cluster)"
+    else:
+        why = "the loss is far from quadratic over this change, so one Newton step per row is not enough"
     warnings.warn(
         f"The additive {method!r} {what} for these {n_rows} rows is likely off: {how}"
         f"{joint}. {why[0].upper() + why[1:]}; use method='newton' (group Newton "
