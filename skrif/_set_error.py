@@ -147,7 +147,8 @@ def warn_set_interaction(est_error, method, n_rows, what, stacklevel):
     )
     # RIF is exact for one row, so its gap is the rows' interaction; IF also
     # misses each row's own rescaling 1 / (1 − h_i).
-    interacting = not est_error.joint_leverage - est_error.max_leverage <= 0.05
+    # Interaction shows as a joint amplification 1 / (1 − joint) above the rows' own.
+    interacting = not (1.0 - est_error.max_leverage) <= 1.05 * (1.0 - est_error.joint_leverage)
     if method == "if":
         why = "IF ignores each row's leverage and how the rows interact"
     elif interacting:
