@@ -37,6 +37,10 @@ from ._objectives import objective_class_for
 from ._params import check_params
 from ._problem import Problem, warn_not_converged
 from ._separation import check_finite_optimum, check_polish_bounded
+from ._design import AugmentedDesign
+from ._grouped import Groups, fold_splits, group_changes, group_method, group_scores
+from ._grouped import own_rows_change
+from ._set_error import answer_set, second_newton_step
 from ._targets import make_target
 from ._checks import (
     check_class_weight_values,
@@ -540,18 +544,49 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
 
     # -- attribution ---------------------------------------------------------
-    def _resolve_method(self, method):
+    def _resolve_method(self, method, allow_auto=False):
         """The canonical method name (an alias such as ``"ns"`` is accepted);
-        ``None`` follows ``rescaled``, validated here because it is read here."""
+        ``None`` follows ``rescaled``, validated here because it is read here.
+        ``allow_auto`` admits ``"auto"`` (set queries: see :meth:`influence`)."""
         self._check_params()
+        if allow_auto and method == "auto":
+            return method
+        allowed = (*METHODS, "auto") if allow_auto else METHODS
         check_params(
-            _METHOD_CONSTRAINT, {"method": method}, messages={"method": f"one of {METHODS} or None"}
+            _METHOD_CONSTRAINT, {"method": method}, messages={"method": f"one of {allowed} or None"}
         )
         if method is None:
             return "rif" if self.rescaled else "if"
         return canonical(method)
 
-    def influence(self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0):
+    def _groups(self, groups):
+        """Validated :class:`~skrif._grouped.Groups` of the training rows (or None)."""
+        if groups is None:
+            return None
+        return Groups(groups, self._fitted_removal().n_samples)
+
+    def _set_rows(self, X_removed_idx, groups):
+        """Removed rows: positions/mask, or the rows of the named groups."""
+        if groups is None:
+            return self._removed_rows(X_removed_idx)
+        return self._groups(groups).rows_of(X_removed_idx)
+
+    def _answer_set(self, idx, method, fraction, measure=None, what="parameter change"):
+        """Parameter change for a set, the method used and its error estimate."""
+        rm = self._fitted_removal()
+
+        def change(rows, how):
+            return rm.parameter_change(rows, how, fraction)
+
+        return answer_set(
+            change, idx, method, leverages=self.leverages_, curvature=rm.curvature,
+            second_step=second_newton_step(rm.problem, rm.theta, rm.curvature, fraction),
+            measure=measure, what=what, stacklevel=3,
+        )
+
+    def influence(
+        self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, groups=None
+    ):
         """Predict the parameter change caused by removing training rows.
 
         Parameters
@@ -563,7 +598,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             Series is a mask keyed by row label and is aligned to
             ``training_index_``; a pandas Index or non-boolean Series holds row
             labels and is refused unless the training index is ``0..n-1``.
-        method : {"if", "rif", "newton", "refit"}, default=None
+        method : {"if", "rif", "newton", "refit", "auto"}, default=None
             ``"if"``: classical influence function ``H⁻¹ Σ_T g_i``.
             ``"rif"``: rescaled influence function ``Σ_T H⁻¹ g_i / (1 − h_i)``, one
             exact Newton step on each leave-one-out objective, additive over ``T``;
@@ -573,7 +608,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``"refit"``: the exact answer, by Newton's method on the leave-T-out
             objective to machine precision (warm-started, independent of the
             wrapped estimator's tolerance).
+            ``"auto"``: the group Newton step for sets of 2 to 4096 rows (it sees
+            how the rows interact; exact for least squares), RIF for single rows
+            (where the two coincide) and larger sets; ``change.method`` says which.
             ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+
+            Additive answers (``"if"``, ``"rif"``) of sets of 2 to 4096 rows carry
+            an error estimate, ``change.error_estimate`` (their distance to the
+            group Newton step), and raise a
+            :class:`~skrif.exceptions.SetInteractionWarning` when it exceeds 10%.
         as_frame : bool, default=False
             Return labelled pandas objects: ``coef`` as a Series indexed by
             feature name (a DataFrame with one row per output when ``coef_`` is
@@ -594,6 +637,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``"newton"`` factors the reweighted Hessian afresh and ``"rif"`` does so
             once per row. ``SGD*`` models keep a downweighted row's share of the
             penalty (only removal drops it), as their objective does.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the training rows (a category, a site, a user). When
+            given, ``X_removed_idx`` holds the labels of the groups to remove (one
+            label or a list), and all their rows are removed together.
 
         Returns
         -------
@@ -610,13 +657,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         :class:`~skrif.exceptions.HighLeverageWarning`).
         """
         rm = self._fitted_removal()
-        method = self._resolve_method(method)
-        idx = self._removed_rows(X_removed_idx)
+        method = self._resolve_method(method, allow_auto=True)
+        idx = self._set_rows(X_removed_idx, groups)
         fraction = check_fraction(fraction)
         as_frame = _check_bool(as_frame, "as_frame")
-        delta = rm.parameter_change(idx, method, fraction)
+        delta, method, error = self._answer_set(idx, method, fraction)
         coef, intercept = rm.objective.split_theta(delta, self.estimator_)
-        change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
+        change = ParameterChange(
+            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
+        )
         return change_as_frame(self, change) if as_frame else change
 
     def _removed_rows(self, X_removed_idx):
@@ -720,6 +769,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method=None,
         linearized=False,
         fraction=1.0,
+        groups=None,
     ):
         """Predict how a target changes on evaluation rows when training rows are removed.
 
@@ -745,9 +795,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             log-link GLMs); ``"loss"`` the model family's own pointwise loss of
             the row as in its objective (log-loss, squared error, half deviance),
             without the loss scale ``C`` or sample weights.
-        method : {"if", "rif", "newton", "refit"}, default=None
+        method : {"if", "rif", "newton", "refit", "auto"}, default=None
             How the parameter change is predicted (see :meth:`influence`);
-            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``. Additive
+            answers for sets of 2 to 4096 rows raise a
+            :class:`~skrif.exceptions.SetInteractionWarning` when they differ from
+            the group Newton step by more than 10% on these evaluation rows.
         linearized : bool, default=False
             ``False`` evaluates the target at the predicted parameters,
             ``F(θ̂ + Δ) − F(θ̂)`` (what the paper plots); ``True`` returns the
@@ -756,6 +809,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             Multiply the rows' sample weights by ``1 − fraction`` instead of
             removing them (1 removes, 0.5 halves, negative upweights; at least
             -1e6); see :meth:`influence`.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the training rows; ``X_removed_idx`` then names the
+            groups to remove (see :meth:`influence`).
 
         Returns
         -------
@@ -794,17 +850,25 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         True
         """
         target = self._target(target)
-        method = self._resolve_method(method)
+        method = self._resolve_method(method, allow_auto=True)
         X, Y = self._validate_eval(X, y, target)
-        idx = self._removed_rows(X_removed_idx)
+        idx = self._set_rows(X_removed_idx, groups)
         fraction = check_fraction(fraction)
-        effect = _attribution.removal_effect(
-            self._removal, idx, X, Y, target, method,
-            linearized=_check_bool(linearized, "linearized"), fraction=fraction,
-        )
-        return target.finalize(effect)
+        linearized = _check_bool(linearized, "linearized")
+        rm = self._fitted_removal()
+        design = AugmentedDesign(X, rm.design.fit_intercept)
+        Z = design.matvec(rm.theta.T)
+        J = target.derivative(Z, Y) if linearized else None
 
-    def influence_scores(self, X, y=None, *, target="decision_function", method=None):
+        def effect_of(delta):
+            return _attribution._apply(target, Z, design.matvec(delta.T), Y, J, linearized)
+
+        delta, _, _ = self._answer_set(idx, method, fraction, effect_of, "effect")
+        return target.finalize(effect_of(delta))
+
+    def influence_scores(
+        self, X, y=None, *, target="decision_function", method=None, groups=None
+    ):
         """Linearized effect of removing each single training row on each evaluation row.
 
         ``scores[i, j]`` is the first-order change ``∇F_j(θ̂)·Δ_i`` of the target on
@@ -824,7 +888,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 default="decision_function"
             See :meth:`removal_effect`.
         method : {"if", "rif"}, default=None
-            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``. With ``groups``:
+            ``{"if", "rif", "newton"}``, and ``None`` is ``"newton"``.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the training rows: score whole groups instead of rows.
+            ``scores[g]`` is then the effect of removing group ``labels[g]``
+            (``labels = np.unique(groups)``), by the group Newton step per group
+            (Woodbury, exact for least squares; the additive RIF sum, with a
+            :class:`~skrif.exceptions.SetInteractionWarning`, for groups of more
+            than 4096 rows), or the additive sum with ``method="if"``/``"rif"``.
 
         Returns
         -------
@@ -864,12 +936,18 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         True
         """
         target = self._target(target)
+        if groups is not None:
+            X, Y = self._validate_eval(X, y, target)
+            changes, _ = self._group_changes(groups, method)
+            rm = self._fitted_removal()
+            design = AugmentedDesign(X, rm.design.fit_intercept)
+            return target.finalize(group_scores(changes, design, rm.theta, target, Y))
         method = self._additive_method(method, "influence_scores")
         X, Y = self._validate_eval(X, y, target)
         scores = _attribution.influence_scores(self._removal, X, Y, target, method)
         return target.finalize(self._nan_undefined_removals(scores))
 
-    def self_influence(self, *, target="loss", method=None, linearized=False):
+    def self_influence(self, *, target="loss", method=None, linearized=False, groups=None):
         """Effect of removing each training row on its own target.
 
         ``out[i]`` is the change of row ``i``'s own target (by default its loss) when
@@ -889,6 +967,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             As in :meth:`removal_effect`: ``False`` evaluates the target at the
             predicted parameters; ``True`` gives the diagonal of
             :meth:`influence_scores` on the training data.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the training rows: ``out[g]`` is then the change of the
+            total target over group ``labels[g]``'s own rows when the whole group is
+            removed (``labels = np.unique(groups)``), by the group Newton step
+            (``method=None``; see :meth:`influence_scores`) or the additive sum.
 
         Returns
         -------
@@ -896,6 +979,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             NaN for rows whose removal alone is undefined (the only training row
             of a class; an :class:`~skrif.exceptions.UndefinedRemovalWarning` is
             emitted), and for rows with leverage 1 under ``"rif"``.
+            With ``groups``: shape (n_groups,) or (n_groups, n_outputs).
 
         Notes
         -----
@@ -918,6 +1002,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         True
         """
         target = self._target(target)
+        if groups is not None:
+            return self._group_self_influence(groups, target, method, linearized)
         method = self._additive_method(method, "self_influence")
         values = _attribution.self_influence(
             self._removal, target, method,
@@ -1007,6 +1093,111 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return _attribution.most_influential(
             self._removal, X, Y, target, k, direction, method, output=output, verify=_check_bool(verify, "verify"),
         )
+
+    # -- groups as removal units ----------------------------------------------
+    def _group_changes(self, groups, method):
+        """``(changes (G, q, p̃), Groups)`` of removing each group on its own."""
+        rm = self._fitted_removal()
+        groups = self._groups(groups)
+        method = group_method(method, groups)
+
+        def change(rows, how):
+            return rm.parameter_change(rows, how)
+
+        return group_changes(change, groups, method, stacklevel=3), groups
+
+    def _group_self_influence(self, groups, target, method, linearized):
+        changes, groups = self._group_changes(groups, method)
+        rm = self._fitted_removal()
+        Z = rm.linear_predictor()
+        dZ = own_rows_change(changes, rm.design, rm.theta, groups)
+        Y = rm.problem.Y if target.needs_y else None
+        # Groups whose removal is undefined carry NaN changes (already warned about).
+        with np.errstate(invalid="ignore"):
+            if _check_bool(linearized, "linearized"):
+                per_row = np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
+            else:
+                per_row = target.value(Z + dZ, Y) - target.value(Z, Y)
+        totals = np.zeros((groups.n_groups, per_row.shape[1]))
+        np.add.at(totals, groups.codes, per_row)
+        return target.finalize(totals)
+
+    def _group_loo_predict(self, groups, target, method):
+        changes, groups = self._group_changes(groups, method)
+        rm = self._fitted_removal()
+        Z = rm.linear_predictor()
+        dZ = own_rows_change(changes, rm.design, rm.theta, groups)
+        Y = rm.problem.Y if target.needs_y else None
+        with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
+            return target.finalize(target.value(Z + dZ, Y))
+
+    def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
+        """Out-of-fold predictions of every training row from this one fit.
+
+        ``out[i]`` is the target of training row ``i`` evaluated with the model
+        fitted without the fold that holds row ``i`` — what
+        :func:`sklearn.model_selection.cross_val_predict` computes with one refit
+        per fold, here from one group step per fold (exact for ``Ridge`` and
+        ``LinearRegression``; one Newton step from the full fit otherwise).
+
+        Parameters
+        ----------
+        cv : int or cross-validation splitter, default=5
+            Number of folds (``GroupKFold`` when ``groups`` are given, else
+            ``KFold`` without shuffling), or a scikit-learn splitter whose test
+            folds partition the training rows (``KFold``, ``GroupKFold``,
+            ``StratifiedKFold``, ``LeaveOneGroupOut``, ...).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels passed to the splitter.
+        target : {"decision_function", "predict_proba", "predict", "loss"}, \
+                default="decision_function"
+            See :meth:`removal_effect`; evaluated on the training rows.
+        method : {"newton", "refit", "rif", "if"}, default="newton"
+            How each fold's removal is computed: ``"newton"`` the group Newton step,
+            ``"refit"`` an exact refit per fold, ``"rif"``/``"if"`` additive.
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+
+        Notes
+        -----
+        For folds of sizes ``k_f``: Σ_f O(k_f p̃² + k_f³) for ``"newton"`` in the
+        primal form (O(k_f n² + k_f³) in the dual form), plus O(nnz(X) q).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import Ridge
+        >>> from sklearn.model_selection import GroupKFold, cross_val_predict
+        >>> from skrif import InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(60, 3)); y = X @ [1.0, 2.0, 0.0] + rng.normal(size=60)
+        >>> groups = np.repeat(np.arange(12), 5)
+        >>> est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+        >>> fast = est.cv_predict(cv=GroupKFold(4), groups=groups, target="predict")
+        >>> slow = cross_val_predict(Ridge(alpha=1.0), X, y, cv=GroupKFold(4), groups=groups)
+        >>> bool(np.allclose(fast, slow))
+        True
+        """
+        target = self._target(target)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+        rm = self._fitted_removal()
+        problem = rm.problem
+        labels = problem.Y
+        if problem.objective.is_classifier:
+            labels = self.classes_[_audit.true_classes(problem.Y)]
+        if groups is not None:
+            groups = self._groups(groups).codes
+        splits = fold_splits(cv, problem.design.X, labels, groups)
+        Z = rm.linear_predictor()
+        dZ = np.empty_like(Z)
+        for _, test in splits:
+            delta = rm.parameter_change(np.sort(test), method)
+            dZ[test] = problem.design.rows_matvec(test, delta.T)
+        Y = problem.Y if target.needs_y else None
+        return target.finalize(target.value(Z + dZ, Y))
 
     # -- delegated prediction ------------------------------------------------
     def _validate_X(self, X):
@@ -1110,7 +1301,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.score(X, y, sample_weight=sample_weight)
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
-    def loo_predict(self, *, target="decision_function", method=None):
+    def loo_predict(self, *, target="decision_function", method=None, groups=None):
         """Approximate leave-one-out predictions for every training row.
 
         ``out[i]`` is the target of training row ``i`` evaluated with the model
@@ -1127,7 +1318,14 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             See :meth:`removal_effect`; evaluated on the training rows (with their
             own targets for ``"loss"``).
         method : {"if", "rif"}, default=None
-            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+            ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``. With ``groups``:
+            ``{"if", "rif", "newton"}``, and ``None`` is ``"newton"``.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels: leave-one-*group*-out predictions instead, ``out[i]``
+            evaluated with the model fitted without row ``i``'s whole group (the
+            group Newton step: exact for ``Ridge``/``LinearRegression``; NaN, with
+            a :class:`~skrif.exceptions.SetInteractionWarning`, for groups whose
+            removal leaves the model undetermined).
 
         Returns
         -------
@@ -1164,11 +1362,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         True
         """
         target = self._target(target)
+        if groups is not None:
+            return self._group_loo_predict(groups, target, method)
         method = self._additive_method(method, "loo_predict")
         values = _audit.loo_predict(self._removal, target, method)
         return target.finalize(self._nan_undefined_removals(values))
 
-    def loo_score(self, *, method=None):
+    def loo_score(self, *, method=None, groups=None):
         """Leave-one-out score of the model on its training data, without refitting.
 
         Accuracy of the leave-one-out predicted classes for classifiers, R² of the
@@ -1179,6 +1379,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         ----------
         method : {"if", "rif"}, default=None
             ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels: the leave-one-group-out score (see :meth:`loo_predict`).
 
         Returns
         -------
@@ -1204,7 +1406,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         problem = self._fitted_removal().problem
         classifier = problem.objective.is_classifier
-        loo = self.loo_predict(target="decision_function" if classifier else "predict", method=method)
+        loo = self.loo_predict(
+            target="decision_function" if classifier else "predict", method=method, groups=groups
+        )
         if np.any(np.isnan(loo)):
             raise ValueError(
                 "Some leave-one-out predictions are undefined (rows with leverage 1, "

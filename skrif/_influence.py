@@ -37,12 +37,17 @@ class ParameterChange:
         How it was computed: "if", "rif", "newton" or "refit".
     removed : ndarray of int
         The removed training rows (sorted positional indices).
+    error_estimate : SetErrorEstimate or None
+        For additive answers (``"if"``, ``"rif"``) of sets of 2 to 4096 rows: how far
+        the answer is from the group Newton step (see
+        :class:`~skrif._set_error.SetErrorEstimate`); ``None`` otherwise.
     """
 
     coef: np.ndarray
     intercept: object
     method: str
     removed: np.ndarray
+    error_estimate: object = None
 
 
 def check_removed_rows(X_removed_idx, n_samples):

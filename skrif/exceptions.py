@@ -16,6 +16,7 @@ __all__ = [
     "SingularHessianWarning",
     "NotPositiveDefiniteError",
     "UndefinedRemovalWarning",
+    "SetInteractionWarning",
 ]
 
 from sklearn.exceptions import ConvergenceWarning
@@ -83,3 +84,11 @@ class UndefinedRemovalWarning(UserWarning):
     """Removing some training row alone leaves a model that cannot be fitted (e.g.
     it is the only training row of its class): that row's single-row effects
     (self-influence, leave-one-out prediction, influence scores) are NaN."""
+
+
+class SetInteractionWarning(UserWarning):
+    """An additive answer (IF or RIF) for a set of rows is likely off because the
+    rows interact (they share a one-hot level, a cluster, near-duplicates): it differs
+    from the group Newton step by more than
+    :data:`skrif._set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
+    ``method="refit"``."""

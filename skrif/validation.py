@@ -41,6 +41,8 @@ from .exceptions import NotConvergedWarning
 
 from ._checks import check_influence_estimator, is_integer
 from ._frames import align_to_training_rows, training_index_of
+from ._grouped import Groups
+from ._set_error import SET_INTERACTION_THRESHOLD, relative_gap, second_newton_step
 
 __all__ = [
     "STRATEGIES",
@@ -50,6 +52,8 @@ __all__ = [
     "total_loss_scores",
     "validate_influence",
     "summarize",
+    "group_removal_sets",
+    "interaction_calibration",
 ]
 
 #: Removal-set strategies, see :func:`removal_sets`.
@@ -70,6 +74,7 @@ RESULT_COLUMNS = (
     "predicted",
     "actual",
     "relative_error",
+    "error_estimate",
 )
 #: Columns of the table returned by :func:`summarize`.
 SUMMARY_COLUMNS = (
@@ -534,11 +539,71 @@ class _TargetEvaluator:
         return {t: values[t] - self.base[t] for t in self.base}
 
 
+#: Strategies available when the removal units are whole groups.
+GROUP_STRATEGIES = ("random", "top_score")
+
+
+def group_removal_sets(groups, *, n_sets=40, strategies=GROUP_STRATEGIES, scores=None,
+                       min_fraction=0.001, max_fraction=0.05, random_state=None):
+    """Removal sets made of whole groups (see :func:`removal_sets`).
+
+    Sizes are numbers of *groups*, log-spaced from ``min_fraction`` to
+    ``max_fraction`` of the groups (at least one). ``"random"`` draws groups
+    uniformly; ``"top_score"`` ranks groups by the sum of their rows' ``scores``
+    (the true top ``2k`` groups, then a random half; alternating tails).
+
+    Parameters
+    ----------
+    groups : Groups
+        Validated group labels of the training rows.
+
+    Returns
+    -------
+    sets : list of (str, ndarray of int)
+        ``(strategy, sorted row indices)``: the rows of the chosen groups.
+    """
+    bad = [s for s in strategies if s not in GROUP_STRATEGIES]
+    if bad:
+        raise ValueError(
+            f"With groups, strategies must be a subset of {GROUP_STRATEGIES}; got {bad}."
+        )
+    strategies = _check_strategies(strategies)
+    n_sets = _check_int(n_sets, "n_sets", len(strategies))
+    _check_fractions(min_fraction, max_fraction)
+    G = groups.n_groups
+    if G < 2:
+        raise ValueError(f"Group removal sets need at least 2 groups; got {G}.")
+    group_scores = None
+    if "top_score" in strategies:
+        if scores is None:
+            raise ValueError("The 'top_score' strategy needs per-row scores; pass scores=.")
+        group_scores = np.bincount(groups.codes, weights=np.asarray(scores, float), minlength=G)
+    rng = check_random_state(random_state)
+    per_strategy = np.full(len(strategies), n_sets // len(strategies))
+    per_strategy[: n_sets % len(strategies)] += 1
+    sets = []
+    for strategy, count in zip(strategies, per_strategy):
+        sizes = np.minimum(_sizes(G, count, min_fraction, max_fraction), G - 1)
+        for i, k in enumerate(sizes):
+            if strategy == "random":
+                chosen = rng.choice(G, size=k, replace=False)
+            else:
+                signed = group_scores if i % 2 == 0 else -group_scores
+                pool = _smallest(-signed, min(2 * k, G), rng)
+                chosen = rng.choice(pool, size=k, replace=False)
+            rows = np.sort(np.concatenate([groups.members[g] for g in chosen]))
+            sets.append((strategy, rows.astype(np.intp)))
+    return sets
+
+
 def _one_set(rm, evaluator, rows, methods):
     """Predicted (each method) and actual effects of removing ``rows``, with timings."""
     out, timings = {}, {}
     idx = check_removed_rows(rows, rm.n_samples)
-    for method in (*methods, "refit"):
+    # The group Newton step is the reference of the additive methods' error
+    # estimate (skrif._set_error), so it is computed even when not checked.
+    extra = () if "newton" in methods else ("newton",)
+    for method in (*methods, *extra, "refit"):
         start = time.perf_counter()
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -553,7 +618,21 @@ def _one_set(rm, evaluator, rows, methods):
             delta = np.full(rm.theta.shape, np.nan)
         out[method] = evaluator.effects(delta)
         timings[method] = time.perf_counter() - start
+        if method == "newton":
+            out["reference"] = evaluator.effects(_reference_delta(rm, idx, delta))
     return out, timings
+
+
+def _reference_delta(rm, idx, newton):
+    """The additive methods' error reference: NS plus one more Newton step where
+    available (:func:`skrif._set_error.second_newton_step`)."""
+    if not np.all(np.isfinite(newton)):
+        return newton
+    step = second_newton_step(rm.problem, rm.theta, rm.curvature)
+    try:
+        return newton + step(idx, newton)
+    except (ValueError, np.linalg.LinAlgError):
+        return newton
 
 
 #: Below this many flops per Hessian factorization (``min(n, p̃)² max(n, p̃)``), the
@@ -630,6 +709,7 @@ def validate_influence(
     progress="auto",
     as_frame="auto",
     random_state=None,
+    groups=None,
 ):
     """Compare predicted removal effects with exact refits on your own model.
 
@@ -683,6 +763,10 @@ def validate_influence(
         of NumPy columns.
     random_state : int, RandomState instance or None, default=None
         Makes the sets and the test subset reproducible.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels of the training rows: every removal set is then made of
+        whole groups (:func:`group_removal_sets`; strategies ``"random"`` and
+        ``"top_score"``, sizes as fractions of the number of groups).
 
     Returns
     -------
@@ -690,7 +774,11 @@ def validate_influence(
         ``results``: the tidy table, one row per set × target × method, columns
         ``RESULT_COLUMNS`` (``set_id, strategy, size, fraction, target, method,
         predicted, actual, relative_error``; ``relative_error`` is
-        ``|predicted − actual| / |actual|``, NaN when the actual change is 0). Sets
+        ``|predicted − actual| / |actual|``, NaN when the actual change is 0;
+        ``error_estimate`` is the additive methods' estimate of that error,
+        ``|predicted − ref| / |ref|`` with ref the group Newton step, followed by a
+        second Newton step for rank-one Hessians (see
+        :class:`~skrif._set_error.SetErrorEstimate`), NaN for ``"newton"``). Sets
         whose refit or prediction is undefined (e.g. the set holds every row of a
         class), or whose exact refit does not converge, get NaN.
         ``summary``: :func:`summarize` of ``results``.
@@ -745,15 +833,26 @@ def validate_influence(
     scores = None
     if "top_score" in strategies:
         scores = np.nan_to_num(total_loss_scores(est, X_eval, y_eval), nan=0.0)
-    sets = removal_sets(
-        rm.design.X,
-        n_sets=n_sets,
-        strategies=strategies,
-        scores=scores,
-        min_fraction=min_fraction,
-        max_fraction=max_fraction,
-        random_state=rng,
-    )
+    if groups is None:
+        sets = removal_sets(
+            rm.design.X,
+            n_sets=n_sets,
+            strategies=strategies,
+            scores=scores,
+            min_fraction=min_fraction,
+            max_fraction=max_fraction,
+            random_state=rng,
+        )
+    else:
+        sets = group_removal_sets(
+            Groups(groups, rm.n_samples),
+            n_sets=n_sets,
+            strategies=strategies,
+            scores=scores,
+            min_fraction=min_fraction,
+            max_fraction=max_fraction,
+            random_state=rng,
+        )
     evaluator = _TargetEvaluator(est, X_eval, y_eval, Y_eval)
     targets = evaluator.names
 
@@ -776,15 +875,21 @@ def validate_influence(
         progress_bar.close()
 
     columns = {c: [] for c in RESULT_COLUMNS}
-    timings = dict.fromkeys((*methods, "refit"), 0.0)
+    timings = dict.fromkeys((*methods, "newton", "refit"), 0.0)
     n_train = rm.n_samples
     for set_id, ((strategy, rows), (effects, times)) in enumerate(zip(sets, outputs)):
         for method, seconds in times.items():
             timings[method] += seconds
         for name in targets:
             actual = effects["refit"][name]
+            reference = effects["reference"][name]
             for method in methods:
                 predicted = effects[method][name]
+                columns["error_estimate"].append(
+                    relative_gap(predicted, reference)
+                    if method in ADDITIVE_METHODS and len(rows) > 1
+                    else (0.0 if method in ADDITIVE_METHODS else np.nan)
+                )
                 columns["set_id"].append(set_id)
                 columns["strategy"].append(strategy)
                 columns["size"].append(len(rows))
@@ -881,3 +986,51 @@ def summarize(results, *, as_frame="auto"):
     dtypes = {"method": object, "target": object, "n_sets": np.intp}
     out = {c: np.asarray(v, dtype=dtypes.get(c, float)) for c, v in out.items()}
     return _to_table(out, frame)
+
+
+def interaction_calibration(results, *, threshold=SET_INTERACTION_THRESHOLD,
+                            high=0.3, low=0.05):
+    """How well the additive methods' error estimate tracks their actual error.
+
+    Parameters
+    ----------
+    results : DataFrame or dict of arrays
+        The ``results`` table of :func:`validate_influence`.
+    threshold : float, default=SET_INTERACTION_THRESHOLD
+        Estimate above which skrif warns (:class:`~skrif.exceptions.SetInteractionWarning`).
+    high, low : float, default=0.3, 0.05
+        Actual relative errors counted as large (should be warned) and small
+        (should not).
+
+    Returns
+    -------
+    calibration : dict
+        Per additive method (``"if"``, ``"rif"``): ``spearman`` (rank correlation
+        of estimate and actual error over sets of two or more rows), ``hit_rate``
+        (fraction of sets with actual error above ``high`` that would warn),
+        ``false_alarm_rate`` (fraction of sets with actual error below ``low`` that
+        would warn), ``n_sets``, ``n_high``, ``n_low``.
+    """
+    cols = _columns(results)
+    out = {}
+    for method in ADDITIVE_METHODS:
+        keep = (
+            (np.asarray(cols["method"]) == method)
+            & (np.asarray(cols["size"]) > 1)
+            & np.isfinite(np.asarray(cols["relative_error"], dtype=float))
+        )
+        if not np.any(keep):
+            continue
+        err = np.asarray(cols["relative_error"], dtype=float)[keep]
+        estimate = np.asarray(cols["error_estimate"], dtype=float)[keep]
+        warned = ~(estimate <= threshold)
+        big, small = err > high, err < low
+        out[method] = {
+            "spearman": _correlation(stats.spearmanr, estimate, err),
+            "hit_rate": float(np.mean(warned[big])) if big.any() else np.nan,
+            "false_alarm_rate": float(np.mean(warned[small])) if small.any() else np.nan,
+            "n_sets": int(keep.sum()),
+            "n_high": int(big.sum()),
+            "n_low": int(small.sum()),
+        }
+    return out

@@ -34,6 +34,10 @@ from skrif import InfluenceEstimator
 from skrif._influence import parameter_change
 from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 # -- data and ground truth --------------------------------------------------------
 def planted_logistic(n, p, *, scale=10.0, offset=0.3, seed=0):
@@ -315,6 +319,7 @@ def _additive_value(est, subset, X_eval, y_eval, target, method, output):
 @pytest.mark.parametrize(
     "target, output", [("loss", None), ("decision_function", None), ("predict_proba", 1)]
 )
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("direction", ["increase", "decrease"])
 @pytest.mark.parametrize("method", ["rif", "if"])
 def test_most_influential_is_the_best_subset(target, output, direction, method):
@@ -364,6 +369,7 @@ def dual_logistic():
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_linearized_effects_are_additive(dual_logistic, subset, method, target):
     est, _, _, X_eval, y_eval = dual_logistic
     scores = est.influence_scores(X_eval, y_eval, target=target, method=method)
@@ -534,6 +540,7 @@ def test_poisson_refit_effects_equal_sklearn_refits():
             assert_close(effect, value, 1e-7)
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("method", ["if", "rif"])
 def test_poisson_scores_self_influence_and_top_k_are_consistent(method):
     """Mean-form GLMs go through the curvature's own per-row algebra."""
@@ -682,6 +689,7 @@ def test_multinomial_refit_effects_equal_sklearn_refits():
             assert_close(effect, value, 1e-7)
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("method", ["if", "rif"])
 def test_multinomial_scores_self_influence_and_top_k_are_consistent(method):
     est, X, y, X_eval, y_eval = multinomial_estimator(n=9, seed=1)

@@ -20,6 +20,10 @@ from sklearn.linear_model import (
 
 from skrif import FlipResult, InfluenceEstimator
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 def logistic(**kw):
     return LogisticRegression(solver="newton-cholesky", tol=1e-12, **kw)
@@ -70,6 +74,7 @@ def test_ridge_fraction_equals_reweighted_refit(regression, t, weighted):
             np.testing.assert_allclose(got, truth, rtol=0, atol=1e-8, err_msg=method)
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_fraction_one_is_removal_and_zero_is_nothing(regression, binary):
     X, y, _ = regression
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
@@ -124,6 +129,7 @@ def test_logistic_fraction_rif_is_one_newton_step(binary, t):
     np.testing.assert_allclose(got, truth, rtol=0, atol=1e-7)
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_fraction_mean_form_and_multinomial():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(50, 3))

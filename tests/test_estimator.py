@@ -17,6 +17,10 @@ from skrif.exceptions import OptimalityWarning, UnsupportedModelError
 
 from .conftest import change_vector, exact_refit, keep_mask, theta
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 @pytest.fixture
 def regression(rng):
@@ -48,6 +52,7 @@ def test_defaults_and_estimator_type(regression, classification):
     assert not hasattr(reg, "predict_proba")
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_method_default_follows_rescaled(regression):
     X, y = regression
     rif = InfluenceEstimator(Ridge(), rescaled=True).fit(X, y).influence([1, 2])
@@ -249,6 +254,7 @@ def test_dataframe_column_names_consistency():
     check_dataframe_column_names_consistency("InfluenceEstimator", InfluenceEstimator(Ridge()))
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_pickle_round_trip_gives_identical_influence(regression):
     X, y = regression
     est = InfluenceEstimator(Ridge(alpha=0.3)).fit(X, y)

@@ -20,6 +20,10 @@ from skrif.exceptions import HighLeverageWarning, SingularHessianWarning
 
 from .conftest import change_vector, exact_refit, keep_mask, planted_logistic, theta
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 def _regression(seed, n, p, n_targets=1):
     rng = np.random.default_rng(seed)
@@ -74,6 +78,7 @@ def test_ridge_rif_is_exact_leave_one_out(case):
         _assert_close(y_hat[i] + Z[i] @ delta, loo_pred[i], 1e-8, np.abs(y).max())
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @settings(max_examples=30, deadline=None)
 @given(ridge_cases, st.integers(2, 5))
 def test_ridge_group_newton_is_exact_and_rif_is_additive(case, k):
@@ -170,6 +175,7 @@ def test_weight_zero_equals_removal(case):
         )
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_if_tends_to_rif_as_the_penalty_grows():
     X, y, _ = _regression(5, 25, 40)  # p > n: leverages are large for small alpha
     gaps = []
@@ -290,6 +296,7 @@ def test_unpenalised_logistic_rif_equals_statsmodels_d_params(rng):
     np.testing.assert_allclose(ours, expected, rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_logistic_refit_matches_sklearn_and_rif_beats_if_when_overparameterized():
     X, y = planted_logistic(120, 200, seed=4)
     model = LogisticRegression(C=0.5, solver="newton-cholesky", tol=1e-12, max_iter=500)

@@ -23,6 +23,10 @@ from skrif._mean_form import MeanFormCurvature
 from skrif._design import AugmentedDesign
 from skrif.exceptions import NotPositiveDefiniteError, SingularHessianWarning
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 CASES = {
     "poisson": (PoissonRegressor, {"alpha": 0.5}),
     "poisson-unpenalised": (PoissonRegressor, {"alpha": 0.0}),
@@ -202,6 +206,7 @@ def _property_estimator():
     return _PROPERTY_EST["est"]
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @settings(max_examples=25, deadline=None)
 @given(rows=st.lists(st.integers(0, 39), min_size=1, max_size=6, unique=True))
 def test_property_rif_additive_and_one_row_newton_equals_rif(rows):

@@ -19,6 +19,10 @@ from sklearn.linear_model import LogisticRegression
 from skrif import InfluenceEstimator
 from skrif.exceptions import OptimalityWarning
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 def _data(n=60, p=4, K=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -89,6 +93,7 @@ def test_rif_is_one_newton_step_on_leave_one_out(K, C, fit_intercept):
         np.testing.assert_allclose(newton, step, rtol=1e-8, atol=1e-10 * np.abs(step).max())
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("C", [1.0, np.inf])
 def test_refit_matches_sklearn_symmetric_solution(C):
     X, y, sw = _data(n=70)
@@ -174,6 +179,7 @@ def _property_estimator():
     return _PROPERTY_EST["est"]
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @settings(max_examples=25, deadline=None)
 @given(rows=st.lists(st.integers(0, 49), min_size=1, max_size=6, unique=True))
 def test_property_rif_additive_and_symmetric(rows):

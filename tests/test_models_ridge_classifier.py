@@ -8,6 +8,10 @@ from sklearn.linear_model import RidgeClassifier
 from skrif import InfluenceEstimator
 from skrif.exceptions import UnsupportedModelError
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 def _data(n_classes, n=40, p=5, seed=0):
     rng = np.random.default_rng(seed)
@@ -41,6 +45,7 @@ def test_rif_is_exact_leave_one_out(n_classes, fit_intercept):
         )
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.filterwarnings("ignore::skrif.exceptions.OptimalityWarning")
 def test_group_newton_is_exact_leave_set_out(n_classes):

@@ -35,6 +35,10 @@ from sklearn.preprocessing import StandardScaler
 from skrif import InfluenceEstimator, label_training_rows, transform_through
 from skrif.exceptions import OptimalityWarning
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 pd = pytest.importorskip("pandas")
 
 TIGHT_LOGISTIC = dict(solver="newton-cholesky", tol=1e-14, max_iter=1000)
@@ -561,6 +565,7 @@ def test_dataframe_through_pipeline_and_grid_search():
 
 
 # -- persistence --------------------------------------------------------------------
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("wrapped", [Ridge(alpha=0.5), LogisticRegression(**TIGHT_LOGISTIC)])
 @pytest.mark.parametrize("p", [4, 120])  # primal (p < n) and dual (p > n) curvature
 def test_pickle_and_joblib_round_trip_give_identical_results(tmp_path, wrapped, p):
@@ -597,6 +602,7 @@ def test_pickled_pipeline_gives_identical_attributions():
 
 
 # -- BLAS threads -------------------------------------------------------------------
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @pytest.mark.parametrize("p", [40, 300])  # primal and dual curvature
 def test_results_identical_with_one_and_two_blas_threads(p):
     threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -627,6 +633,7 @@ _X_SHUF, _Y_SHUF = _X_DF.iloc[_SHUFFLED], _Y_S.iloc[_SHUFFLED]
 _EST_SHUF = InfluenceEstimator(Ridge()).fit(_X_SHUF, _Y_SHUF)
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 @settings(max_examples=25, deadline=None)
 @given(st.sets(st.integers(0, 29), max_size=6), st.sampled_from(["if", "rif", "newton"]))
 def test_as_frame_labels_the_numpy_result_of_any_removal(removed, method):

@@ -25,6 +25,10 @@ from skrif.validation import (
     validate_influence,
 )
 
+# These tests check additive (IF/RIF) answers for sets on purpose; the
+# SetInteractionWarning such answers raise is tested in test_groups.py.
+ADDITIVE_SETS = "ignore::skrif.exceptions.SetInteractionWarning"
+
 
 # -- removal sets ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -290,6 +294,7 @@ def test_poisson_prediction_target_is_the_mean(ridge_problem):
         )
 
 
+@pytest.mark.filterwarnings(ADDITIVE_SETS)
 def test_predicted_effects_are_evaluated_at_predicted_parameters(ridge_problem):
     """predicted = F(θ̂ + Δ) − F(θ̂) with Δ from est.influence (not the linearization)."""
     est, X, y = ridge_problem
