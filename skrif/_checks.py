@@ -149,7 +149,11 @@ def check_influence_estimator(est, caller):
                 f" Wrap the model first: InfluenceEstimator({type(est).__name__}(...))"
                 ".fit(X, y)."
             )
-        raise TypeError(
+        # InvalidParameterError is both a TypeError and a ValueError, like the
+        # errors of scikit-learn's own parameter validation.
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        raise InvalidParameterError(
             f"{caller} needs a fitted skrif.InfluenceEstimator; got "
             f"{type(est).__name__}.{hint}"
         )

@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._design import AugmentedDesign
 from ._influence import check_removed_rows
-from ._methods import PREDICTED_METHODS
+from ._methods import ADDITIVE_METHODS, PREDICTED_METHODS
 from ._params import Integer, check_params, validate_arguments
 from .exceptions import NotConvergedWarning
 

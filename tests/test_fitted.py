@@ -156,7 +156,7 @@ def test_validation_functions_refuse_a_plain_estimator():
     X, y = rng.normal(size=(20, 2)), rng.normal(size=20)
     plain = Ridge().fit(X, y)
     for call in (lambda: validate_influence(plain, X, y), lambda: select_eval_rows(plain, X, y)):
-        with pytest.raises(InvalidParameterError, match="est must be a fitted skrif.InfluenceEstimator"):
+        with pytest.raises(InvalidParameterError, match="needs a fitted skrif.InfluenceEstimator"):
             call()
 
 
