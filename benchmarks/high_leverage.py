@@ -106,6 +106,17 @@ def small_case(fit_intercept):
         for i in range(n):
             d = _flat(est.influence([i], method="newton"), fit_intercept)
             err_newton = max(err_newton, np.linalg.norm(d - deltas[i]) / np.linalg.norm(deltas[i]))
+    # The same through the protocol with d1 = −d (y − z) from the exact residuals.
+    err_newton_exact = np.nan
+    if hasattr(hess, "exact_residuals"):
+        d1 = -hess.d[:, None] * hess.exact_residuals(
+            est._problem.Y, est._problem.linear_predictor(est._theta))
+        err_newton_exact = 0.0
+        for i in range(n):
+            d = hess.set_change(np.array([i]), d1, est._theta, "newton")[0]
+            d = d if fit_intercept else d
+            err_newton_exact = max(err_newton_exact,
+                                   np.linalg.norm(d - deltas[i]) / np.linalg.norm(deltas[i]))
     err_set = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -122,6 +133,7 @@ def small_case(fit_intercept):
         "loo, exact residuals": err_exact,
         "RidgeCV (same metric)": err_cv,
         "newton, rows": err_newton,
+        "newton, rows, exact d1": err_newton_exact,
         "newton, sets": err_set,
     }
 

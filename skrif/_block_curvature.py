@@ -222,15 +222,14 @@ class BlockCurvature(Curvature):
         for k in range(K):
             Gbig[k, :, k, :] = G
         S = self.solve(Gbig.reshape(K * pt, K * m)).reshape(K, pt, K * m)
+        S2 = np.ascontiguousarray(S.transpose(1, 0, 2).reshape(pt, K * K * m))
         out = np.empty((rows.size, K, m))
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = rows[start : start + _ROW_BLOCK]
             c = self._row_coefficients(sl, d1, method, fraction)  # (r, K)
             X = self.design.rows(sl)  # (r, p̃)
-            XS = (X @ S.transpose(1, 0, 2).reshape(pt, -1)).reshape(X.shape[0], K, K * m)
-            acc = c[:, :1] * XS[:, 0]
-            for l in range(1, K):
-                acc += c[:, l : l + 1] * XS[:, l]
+            XS = (X @ S2).reshape(X.shape[0], K, K * m)
+            acc = np.einsum("rl,rla->ra", c, XS, optimize=True)
             out[start : start + sl.size] = acc.reshape(-1, K, m)
         return out
 

@@ -32,6 +32,7 @@ import scipy.linalg as sla
 
 from ._curvature import (
     ADDITIVE,
+    REFINE_BELOW,
     _ROW_BLOCK,
     Curvature,
     NotPositiveDefiniteError,
@@ -183,6 +184,31 @@ class MeanFormCurvature(Curvature):
             Dinv = self._shift(self._eps[sl])
             self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
             self.one_minus_leverage[sl] = 1.0 - self.d[sl] * self._s1[sl]
+        if self._chol is not None and np.all(self.d >= 0):
+            pen = np.where(Pdiag > 0, penalty_coef, penalty_intercept)
+            self._refine_one_minus(Pdiag, pen)
+
+    def _refine_one_minus(self, Pdiag, pen):
+        """Cancellation-free ``1 − h_j`` where the cheap form lost digits (convex rows).
+
+        With ``v_j = (H − ε_jP)⁻¹x̃_j`` and ``H_{−j} = Σ_{i≠j} d_i x̃_ix̃_iᵀ + Λ − ε_jP``
+        (what remains without row j), ``1 − h_j = v_jᵀH_{−j}v_j / (x̃_j·v_j)``: a ratio
+        of sums of squares. O(nnz(X) + p̃²) per refined row (at most ~rank(H) rows
+        lie below ``REFINE_BELOW``).
+        """
+        refine = np.flatnonzero((self.one_minus_leverage < REFINE_BELOW) & (self.d > 0))
+        for start in range(0, refine.size, _ROW_BLOCK):
+            R = refine[start : start + _ROW_BLOCK]
+            U = self._rows(R) @ self._V
+            eps = self._eps[R]
+            Wv = self._V @ (self._shift(eps) * U).T  # (p̃, r): v_j, centred coordinates
+            Z = self.design.matvec(self._from_centred(Wv))  # (n, r): x̃_i·v_j
+            cols = np.arange(R.size)
+            q = Z[R, cols].copy()
+            Z[R, cols] = 0.0
+            lam = pen[:, None] - eps[None, :] * Pdiag[:, None]  # Λ − ε_jP per column
+            num = np.einsum("ij,ij->j", Z, self.d[:, None] * Z) + np.einsum("ij,ij->j", Wv, lam * Wv)
+            self.one_minus_leverage[R] = num / q
 
     def _shift(self, eps):
         """Rows of ``1 / (1 − ε π)`` for each ``ε`` in ``eps``: shape (len(eps), p̃)."""

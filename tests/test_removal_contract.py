@@ -319,3 +319,37 @@ def test_near_interpolating_ridge(mode, fit_intercept, weighted, sparse):
         true = _svd_ridge(X[keep], y[keep], s[keep], alpha, fit_intercept) - full
         got = change_vector(est.influence([i], method="newton"), fit_intercept)
         np.testing.assert_allclose(got, true, rtol=0, atol=1e-6 * np.abs(true).max())
+
+
+def test_penalty_share_one_minus_near_one():
+    """Mean-form GLM at 1 − h ≈ 2e-9: 1 − h_j = 1 − d_j x̃ᵀ(H − ε_jP)⁻¹x̃ against the
+    same quantity in 40-digit arithmetic (mpmath) on the same H."""
+    mpmath = pytest.importorskip("mpmath")
+    from sklearn.linear_model import PoissonRegressor
+
+    mpmath.mp.dps = 40
+    rng = np.random.default_rng(0)
+    n, p = 10, 9
+    X = rng.standard_normal((n, p))
+    y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float) + 0.5
+    with pytest.warns(HighLeverageWarning, match="leverage 1"):  # 1 − h ≤ 1e-8 rows
+        est = _fit(PoissonRegressor(alpha=1e-9, tol=1e-12, max_iter=10000), X, y, None)
+    problem, theta, d1, hess = _state(est)
+    _, d2 = problem.row_derivatives(theta)
+    Xt = problem.design.rows(slice(None))
+    eps = problem.objective.penalty_share_coef * problem.shares
+    mp = lambda v: mpmath.mpf(float(v))  # noqa: E731
+    H = mpmath.matrix(p + 1, p + 1)
+    for a in range(p + 1):
+        for b in range(p + 1):
+            H[a, b] = mpmath.fsum(mp(d2[i]) * mp(Xt[i, a]) * mp(Xt[i, b]) for i in range(n))
+        H[a, a] += mp(problem.penalty[a])
+    truth = np.empty(n)
+    for j in range(n):
+        A = H.copy()
+        for a in range(p):
+            A[a, a] -= mp(eps[j])
+        x = mpmath.matrix([mp(v) for v in Xt[j]])
+        truth[j] = float(1 - mp(d2[j]) * (x.T * mpmath.lu_solve(A, x))[0])
+    assert truth.min() < 1e-8
+    np.testing.assert_allclose(hess.one_minus_leverage, truth, rtol=1e-8)
