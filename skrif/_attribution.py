@@ -32,9 +32,6 @@ from ._params import Integer, check_params
 
 DIRECTIONS = ("increase", "decrease")
 
-# Floats per temporary block of influence_scores (chunk × m × outputs): 8 MB.
-_BLOCK_FLOATS = 1 << 20
-_MIN_CHUNK = 16
 # Floats per p̃ × block array of influence_scores' solves (32 MB): the evaluation
 # rows are densified and solved this many columns at a time, so memory stays
 # O(p̃ · block) however many evaluation rows there are (sparse text-like data has
@@ -86,13 +83,10 @@ def removal_effect(rm, idx, X_eval, Y_eval, target, method, linearized=False, fr
     return _apply(target, Z, dZ, Y_eval, J, linearized)
 
 
-def _chunk_rows(per_row):
-    return max(_MIN_CHUNK, _BLOCK_FLOATS // max(per_row, 1))
-
-
-def _eval_blocks(m, n_params):
-    """Slices of evaluation rows solved together: at most ``_SOLVE_FLOATS / p̃`` rows."""
-    step = max(1, min(m, _SOLVE_FLOATS // max(n_params, 1)))
+def _eval_blocks(m, n_params, per_column=1):
+    """Slices of evaluation rows solved together: at most ``_SOLVE_FLOATS / p̃`` rows,
+    and at most ``_SOLVE_FLOATS / per_column`` (the temporary per evaluation row)."""
+    step = max(1, min(m, _SOLVE_FLOATS // max(n_params, per_column, 1)))
     return [slice(start, min(start + step, m)) for start in range(0, m, step)]
 
 
@@ -106,15 +100,13 @@ def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
 
     Notes
     -----
-    Solves ``S = H⁻¹ X̃_evalᵀ`` one block of ``b`` evaluation rows at a time (only
-    those rows are densified; ``b ≤ 2²² / p̃``), then ``X̃_chunk S`` over blocks of
-    training rows: O(p̃² m) primal, O(n p̃ m + n² m) dual for the solves and
-    O(nnz(X) m) (dense: O(n p̃ m)) for the products. Temporary memory
-    O(p̃ b + chunk · b · max(q, r)) beyond the (n, m, r) result — independent of
-    ``m``, and sparse ``X_eval`` is never densified whole. With structured
-    per-row Hessians (mean-form GLM/SGD) each ``Δ_i`` comes from the curvature's
-    exact per-row algebra (O(p̃²) per row) and the products are
-    ``X̃_eval Δ_chunkᵀ`` (sparse ``X_eval`` stays sparse): the same O(n p̃ m).
+    Blocks of ``b`` evaluation rows (only those rows are densified; ``b ≤ 2²² / p̃``),
+    each answered by the Hessian kind's vectorized ``row_effects`` on ``X̃_blockᵀ``:
+    for rank-one kinds one solve ``H⁻¹ X̃_blockᵀ`` (O(p̃² b) primal, O(n p̃ b + n² b)
+    dual) and one product with the training rows (O(nnz(X) b)); for structured
+    kinds (mean-form GLM/SGD, multinomial) their exact per-row algebra. O(n p̃ m)
+    in total; temporary memory O(p̃ b + n b q) beyond the (n, m, r) result —
+    independent of ``m``; sparse ``X_eval`` is never densified whole.
     """
     design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
     m = design_eval.n_samples
@@ -123,19 +115,11 @@ def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
     Z = design_eval.matvec(rm.theta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
     out = np.empty((n, m, r))
-    if rm._structured:
-        # Δ for a chunk of rows is (chunk, q, p̃): bound it by p̃ too; sparse X_eval
-        # stays sparse in the products.
-        chunk = _chunk_rows(max(m * max(q, r), q * rm.n_params))
-        for sl, dZ in rm.predictor_changes(design_eval, method, chunk):
-            out[sl] = _apply(target, Z, dZ, Y_eval, J, linearized)
-        return out
-    for block in _eval_blocks(m, design_eval.n_params):
+    for block in _eval_blocks(m, design_eval.n_params, n * max(q, r)):
         sub = AugmentedDesign(X_eval[block], rm.design.fit_intercept)
         Y_b = None if Y_eval is None else Y_eval[block]
         J_b = None if J is None else J[block]
-        chunk = _chunk_rows(sub.n_samples * max(q, r))
-        for sl, dZ in rm.predictor_changes(sub, method, chunk):
+        for sl, dZ in rm.predictor_changes(sub, method, n):
             out[sl, block] = _apply(target, Z[block], dZ, Y_b, J_b, linearized)
     return out
 

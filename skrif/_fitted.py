@@ -19,8 +19,8 @@ Sign convention everywhere: **value without the rows minus value with them**.
 import numpy as np
 import scipy.sparse as sp
 
+from ._curvature import DualCurvature
 from ._influence import parameter_change as _parameter_change
-from ._leverage import LEVERAGE_TOL, warn_leverage_one
 from ._methods import ADDITIVE_METHODS
 from ._problem import Problem, warn_not_converged
 from .exceptions import DataChangedError, NotPositiveDefiniteError
@@ -98,6 +98,35 @@ class DataFingerprint:
             )
 
 
+#: Least-squares residuals are recomputed without cancellation (see
+#: :func:`_exact_gradient_coefficients`) in the primal form only when some row's
+#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
+_NEAR_INTERPOLATION = 1e-4
+
+
+def _exact_gradient_coefficients(problem, theta, d1, curvature):
+    """``d1`` of a least-squares fit from residuals computed without cancellation.
+
+    Near interpolation the residuals ``y − X̃θ̂`` are tiny and carry the full error of
+    ``θ̂`` (condition number of ``H``); every single-row effect is proportional to
+    them. :meth:`~skrif._curvature._LinearCurvature.exact_residuals` computes
+    ``(I − Ĥ) y`` directly: a solve with the existing factor in the dual form
+    (O(n² q)); a Householder QR in the primal form (O((n + p̃) p̃²) time and a dense
+    (n + p̃) × p̃ temporary), used only for dense ``X`` near interpolation. Other
+    losses, singular Hessians and sparse primal problems keep ``d1``.
+    """
+    if not problem.objective.quadratic or curvature.singular:
+        return d1
+    if not isinstance(curvature, DualCurvature) and (
+        problem.design.sparse
+        or not np.min(curvature.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+    ):
+        return d1
+    # Least squares always has the rank-one kind, whose factor computes them.
+    residuals = curvature.exact_residuals(problem.Y, problem.linear_predictor(theta))
+    return -np.asarray(curvature.d, dtype=float)[:, None] * residuals
+
+
 class RemovalModel:
     """The fitted state of an :class:`~skrif.InfluenceEstimator` and its removal measures.
 
@@ -134,7 +163,7 @@ class RemovalModel:
         self.objective = problem.objective
         self.design = problem.design
         self.theta = theta
-        self.d1 = d1
+        self.d1 = _exact_gradient_coefficients(problem, theta, d1, curvature)
         self.curvature = curvature
         self.n_samples = problem.design.n_samples
         self.n_outputs, self.n_params = theta.shape
@@ -150,12 +179,6 @@ class RemovalModel:
     def solve(self, G):
         """``H⁻¹ G`` for ``G`` of shape (p̃, m) (multinomial: (K p̃, m), class-major)."""
         return self.curvature.solve(G)
-
-    @property
-    def _structured(self):
-        # Per-row Hessians that are not rank one (mean-form penalty shares, coupled
-        # multinomial outputs) come with their own exact per-row algebra.
-        return hasattr(self.curvature, "parameter_change")
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -302,121 +325,55 @@ class RemovalModel:
         return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
 
     # -- single rows -------------------------------------------------------------
-    def row_coefficients(self, method, rows=slice(None)):
-        """Rank-one per-row Hessians only: ``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``.
-
-        "if": ``d1_i``; "rif": ``d1_i / (1 − h_i)``, NaN (with a
-        :class:`~skrif.exceptions.HighLeverageWarning`) where ``1 − h_i ≤ 1e-8``.
-        """
-        _check_additive(method, "This computation")
-        d1 = self.d1[rows]
-        if method == "if":
-            return np.array(d1, dtype=float)
-        one_minus = self.curvature.one_minus_leverage[rows]
-        degenerate = one_minus <= LEVERAGE_TOL
-        coef = d1 / np.where(degenerate, 1.0, one_minus)[:, None]
-        if np.any(degenerate):
-            bad = np.flatnonzero(degenerate)
-            warn_leverage_one(np.arange(self.n_samples)[rows][bad], stacklevel=3)
-            coef[bad] = np.nan
-        return coef
-
     def row_steps(self, rows, method):
         """Single-row changes ``Δ_i`` for ``rows`` (slice or int array): (len(rows), q, p̃).
 
-        Rank-one per-row Hessians: one solve with ``len(rows)`` columns; structured
-        ones (mean-form, multinomial): their exact per-row algebra.
+        The Hessian kind's vectorized per-row algebra (no loop over rows in Python):
+        O(len(rows) p̃²) primal, O(n² len(rows)) dual.
         """
-        rows = np.arange(self.n_samples)[rows]
         _check_additive(method, "This computation")
+        rows = np.arange(self.n_samples)[rows]
         self.check_data(rows)
-        if self._structured:
-            return np.stack(
-                [
-                    self.curvature.parameter_change(
-                        self.problem, self.theta, self.d1, rows[i : i + 1], method
-                    )
-                    for i in range(len(rows))
-                ]
-            ).reshape(len(rows), self.n_outputs, self.n_params)
-        coef = self.row_coefficients(method, rows)
-        S = self.curvature.solve(self.design.rows(rows).T)  # (p̃, c)
-        return coef[:, :, None] * S.T[:, None, :]
+        return self.curvature.row_steps(rows, self.d1, self.theta, method)
 
     def self_change(self, method):
         """Change of each row's own linear predictor when it alone is removed: (n, q).
 
-        ``c_i x̃_i H⁻¹ x̃_iᵀ`` for rank-one per-row Hessians (O(n) beyond the
-        factorization for linear curvatures, O(n p̃²) otherwise); ``x̃_i · Δ_i`` from
-        :meth:`row_steps` for structured ones. No n × n matrix.
+        ``x̃_i·Δ_i``, from the Hessian kind: O(n q) beyond the leverages for rank-one
+        and uniform-share kinds, O(n p̃²) otherwise. No n × n matrix.
         """
         _check_additive(method, "This computation")
         self.check_data()
-        if self._structured:
-            dZ = np.empty((self.n_samples, self.n_outputs))
-            for sl, rows in self.design.row_chunks():
-                dZ[sl] = np.einsum("cp,cqp->cq", rows, self.row_steps(sl, method))
-            return dZ
-        coef = self.row_coefficients(method)
-        return coef * self._self_quadratic()[:, None]
-
-    def _self_quadratic(self):
-        """``x̃_i H⁻¹ x̃_iᵀ`` for every training row (chunked solves; a by-product of
-        the leverages for linear curvatures)."""
-        fast = getattr(self.curvature, "self_quadratic", None)
-        if fast is not None and self.curvature.design is self.design:
-            return fast()
-        quad = np.empty(self.n_samples)
-        for sl, rows in self.design.row_chunks():
-            quad[sl] = np.einsum("ij,ji->i", rows, self.curvature.solve(rows.T))
-        return quad
+        return self.curvature.self_change(self.d1, self.theta, method)
 
     def functional_changes(self, A, method):
         """``s_ij = ⟨A_j, Δ_i⟩``: effect of removing each row alone on linear
         functionals ``A`` (m, q, p̃) of the parameters. Returns (n, m).
 
-        Rank-one: one solve with ``m q`` columns and one pass over the rows,
-        O(p̃² m q + nnz(X) m q); structured: the single-row changes, O(n p̃²).
+        One :meth:`row_effects <skrif._curvature.Curvature.row_effects>` call per
+        output: O(p̃² m q + nnz(X) m q) for rank-one kinds.
         """
         _check_additive(method, "This computation")
         self.check_data()
         m, q, pt = A.shape
-        if self._structured:
-            out = np.empty((self.n_samples, m))
-            for sl, _ in self.design.row_chunks():
-                out[sl] = np.einsum("cqp,mqp->cm", self.row_steps(sl, method), A)
-            return out
-        coef = self.row_coefficients(method)  # (n, q)
-        S = self.curvature.solve(A.transpose(2, 0, 1).reshape(pt, m * q))  # (p̃, m q)
-        M = self.design.matvec(S).reshape(self.n_samples, m, q)
-        return np.einsum("nmq,nq->nm", M, coef)
+        out = np.zeros((self.n_samples, m))
+        for k in range(q):
+            G = np.ascontiguousarray(A[:, k, :].T)  # (p̃, m)
+            out += self.curvature.row_effects(G, self.d1, self.theta, method)[:, k, :]
+        return out
 
     def predictor_changes(self, design_eval, method, chunk):
         """Yield ``(rows, dZ)`` over blocks of ``chunk`` training rows, with
         ``dZ[i, j, k]`` (c, m, q) the change of evaluation row ``j``'s linear
         predictor ``k`` when training row ``i`` alone is removed.
 
-        Rank-one: one solve ``H⁻¹ X̃_evalᵀ`` (O(p̃² m) primal) then ``X̃_block S``;
-        structured: ``X̃_eval Δ_blockᵀ``. O(n p̃ m) time in total, O(p̃ m + chunk m q)
-        memory.
+        The Hessian kind's ``row_effects`` on ``X̃_evalᵀ`` (densified: callers block
+        the evaluation rows): O(n p̃ m) time in total, O(p̃ m + n m q) memory
+        (``chunk`` is kept for callers; the rows come in one block).
         """
-        from ._design import AugmentedDesign
-
         _check_additive(method, "This computation")
         self.check_data()
-        n, q = self.n_samples, self.n_outputs
-        m = design_eval.n_samples
-        if self._structured:
-            for start in range(0, n, chunk):
-                sl = slice(start, min(start + chunk, n))
-                D = self.row_steps(sl, method)  # (c, q, p̃)
-                c = D.shape[0]
-                yield sl, design_eval.matvec(D.reshape(c * q, -1).T).reshape(m, c, q).transpose(1, 0, 2)
-            return
-        coef = self.row_coefficients(method)
-        S = self.curvature.solve(design_eval.rows(slice(None)).T)  # (p̃, m)
-        X = self.design.X
-        for start in range(0, n, chunk):
-            sl = slice(start, min(start + chunk, n))
-            M = AugmentedDesign(X[sl], self.design.fit_intercept).matvec(S)  # (c, m)
-            yield sl, M[:, :, None] * coef[sl, None, :]
+        G = design_eval.rows(slice(None)).T  # (p̃, m)
+        # One call: rank-one kinds solve with G once (not once per chunk).
+        D = self.curvature.row_effects(G, self.d1, self.theta, method)  # (n, q, m)
+        yield slice(0, self.n_samples), D.transpose(0, 2, 1)

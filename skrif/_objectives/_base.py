@@ -68,6 +68,10 @@ class Objective:
     #: penalty (:meth:`penalty_shares`) and removing the row removes its share too,
     #: so its Hessian is not rank one (see ``skrif/_mean_form.py``).
     mean_form = False
+    #: Whether the loss is quadratic in ``z`` (least squares): the gradient
+    #: coefficients are then ``−d ∘ r`` with ``r`` the residuals, which skrif can
+    #: compute without cancellation near interpolation (see :mod:`skrif._fitted`).
+    quadratic = False
     #: ``α``: the penalty on ``w`` per unit of penalty share (mean form only).
     penalty_share_coef = 0.0
     #: Which recession-direction check (:mod:`skrif._separation`) decides whether the

@@ -15,6 +15,7 @@ from ._base import Objective
 
 class SquaredObjective(Objective):
     estimator_types = (Ridge, LinearRegression)
+    quadratic = True
 
     def __init__(self, estimator):
         super().__init__(estimator)
