@@ -12,11 +12,15 @@ import numpy as np
 
 from .validation import PREDICTED_METHODS, _columns, summarize, validate_influence
 
+# IF is drawn hollow and on top, so that it stays visible where RIF agrees with it.
 _METHOD_STYLE = {
-    "if": {"label": "IF", "color": "tab:red", "marker": "o"},
-    "rif": {"label": "RIF", "color": "tab:blue", "marker": "s"},
-    "newton": {"label": "NS", "color": "tab:green", "marker": "^"},
+    "if": {"label": "IF", "facecolors": "none", "edgecolors": "tab:red", "marker": "o",
+           "linewidths": 1.1, "zorder": 3},
+    "rif": {"label": "RIF", "color": "tab:blue", "marker": "s", "zorder": 2},
+    "newton": {"label": "NS", "color": "tab:green", "marker": "^", "zorder": 2},
 }
+#: Point size per removal-set strategy (the ``strategy`` column, when present).
+_STRATEGY_SIZE = {"random": 10, "feature": 20, "distance": 32, "top_score": 48}
 _TARGET_TITLES = {
     "test_proba": "Σ P(true class), test subset",
     "test_prediction": "Σ prediction, test subset",
@@ -84,7 +88,10 @@ class InfluenceDisplay:
         self.results = results
         self.summary = summary
 
-    def plot(self, ax=None, *, methods=None, scatter_kwargs=None, line_kwargs=None):
+    def plot(
+        self, ax=None, *, methods=None, scatter_kwargs=None, line_kwargs=None, title=None,
+        scale="symlog",
+    ):
         """Draw predicted (y-axis) against actual (x-axis) effects.
 
         Parameters
@@ -98,12 +105,26 @@ class InfluenceDisplay:
             Passed to ``Axes.scatter`` (overriding the per-method colors/markers).
         line_kwargs : dict, default=None
             Passed to ``Axes.plot`` for the diagonal.
+        title : str, default=None
+            Added under each panel's title (e.g. the data and the model).
+        scale : {"symlog", "linear"}, default="symlog"
+            Axis scale. ``"symlog"`` (linear within the smallest tenth of the
+            effects, logarithmic beyond) keeps the many small sets readable next
+            to a few large ones.
 
         Returns
         -------
         display : InfluenceDisplay
+
+        Notes
+        -----
+        IF is drawn as hollow circles on top of the other methods, so it stays
+        visible where RIF agrees with it. With a ``strategy`` column, the point size
+        tells the removal-set strategy (second legend).
         """
         _check_matplotlib(f"{type(self).__name__}.plot")
+        if scale not in ("symlog", "linear"):
+            raise ValueError(f"scale must be 'symlog' or 'linear'; got {scale!r}.")
         import matplotlib.pyplot as plt
 
         cols = _columns(self.results)
@@ -137,16 +158,28 @@ class InfluenceDisplay:
         self.scatters_, self.lines_ = {}, {}
         predicted = cols["predicted"].astype(float)
         actual = cols["actual"].astype(float)
+        sizes = None
+        if "strategy" in cols:
+            strategy = cols["strategy"].astype(object)
+            sizes = np.array([_STRATEGY_SIZE.get(s, 18) for s in strategy], dtype=float)
         for axis, target in zip(axes, targets):
             in_target = cols["target"] == target
             shown = in_target & np.isin(cols["method"], methods)
             finite = shown & np.isfinite(predicted) & np.isfinite(actual)
             values = np.concatenate([predicted[finite], actual[finite]])
             low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
-            pad = 0.05 * (high - low or 1.0)
-            low, high = low - pad, high + pad
+            if scale == "symlog":
+                magnitude = np.abs(values[values != 0])
+                linthresh = float(np.quantile(magnitude, 0.1)) if magnitude.size else 1.0
+                span = max(abs(low), abs(high), linthresh)
+                # Pad by a constant factor in the log part, linearly inside linthresh.
+                low = -span * 1.3 if low < -linthresh else low - 0.3 * linthresh
+                high = span * 1.3 if high > linthresh else high + 0.3 * linthresh
+            else:
+                pad = 0.05 * (high - low or 1.0)
+                low, high = low - pad, high + pad
             self.lines_[target] = axis.plot([low, high], [low, high], **line_kwargs)[0]
-            for method in methods:
+            for method in methods:  # IF stays on top through its zorder
                 sel = finite & (cols["method"] == method)
                 style = _METHOD_STYLE.get(method, {"label": method})
                 label = style["label"]
@@ -154,22 +187,35 @@ class InfluenceDisplay:
                 if np.any(row):
                     label += f" (slope {float(summary['slope'][row][0]):.2f})"
                 kwargs = {
-                    "s": 18,
-                    "alpha": 0.75,
+                    "s": sizes[sel] if sizes is not None else 18,
+                    "alpha": 0.8,
                     **{k: v for k, v in style.items() if k != "label"},
                     "label": label,
                     **scatter_kwargs,
                 }
                 self.scatters_[(target, method)] = axis.scatter(actual[sel], predicted[sel], **kwargs)
+            if scale == "symlog":
+                axis.set_xscale("symlog", linthresh=linthresh)
+                axis.set_yscale("symlog", linthresh=linthresh)
             axis.set_xlim(low, high)
             axis.set_ylim(low, high)
             axis.set_aspect("equal", adjustable="box")
+            panel_title = _TARGET_TITLES.get(target, target)
             axis.set(
-                title=_TARGET_TITLES.get(target, target),
+                title=panel_title if title is None else f"{panel_title}\n{title}",
                 xlabel="actual change (exact refit)",
                 ylabel="predicted change",
             )
-            axis.legend(loc="upper left", fontsize="small")
+            legend = axis.legend(loc="upper left", fontsize="small")
+            if sizes is not None:
+                present = [s for s in _STRATEGY_SIZE if np.any(shown & (cols["strategy"] == s))]
+                handles = [
+                    axis.scatter([], [], s=_STRATEGY_SIZE[s], color="0.5", marker="o", label=s)
+                    for s in present
+                ]
+                axis.add_artist(legend)
+                axis.legend(handles=handles, loc="lower right", fontsize="x-small", title="set strategy",
+                            title_fontsize="x-small")
         self.ax_ = axes
         self.figure_ = axes[0].figure
         return self
