@@ -728,16 +728,17 @@ def _sets_text(sets, n_requested, n_train):
         else f"{sizes[0]}–{sizes[-1]} rows"
     )
     fractions = f"{100 * sizes[0] / n_train:.2g}%–{100 * sizes[-1] / n_train:.2g}%"
+    distinct = len({rows.tobytes() for _, rows in sets})
     text = (
-        f"removal sets: {len(sets)} distinct ("
+        f"removal sets: {len(sets)} ({distinct} distinct; "
         + ", ".join(f"{s} {c}" for s, c in counts.items())
         + f"), sizes {size_text} ({fractions} of the {n_train} training rows; "
         f"{len(sizes)} distinct sizes)"
     )
-    if len(sets) < n_requested:
+    if distinct < n_requested:
         text += (
             f"; {n_requested} were asked for, but with {n_train} training rows only "
-            f"{len(sets)} distinct sets were found (duplicates are left out)"
+            f"{distinct} distinct sets were found (duplicates are left out)"
         )
     return text + "."
 
