@@ -195,8 +195,13 @@ class InfluenceDisplay:
                 }
                 self.scatters_[(target, method)] = axis.scatter(actual[sel], predicted[sel], **kwargs)
             if scale == "symlog":
-                axis.set_xscale("symlog", linthresh=linthresh)
-                axis.set_yscale("symlog", linthresh=linthresh)
+                from matplotlib.ticker import FuncFormatter
+
+                # Plain "%g" labels: the default 10^k mathtext labels cost seconds to lay out.
+                plain = FuncFormatter(lambda v, _: f"{v:g}")
+                for which in ("x", "y"):
+                    getattr(axis, f"set_{which}scale")("symlog", linthresh=linthresh)
+                    getattr(axis, f"{which}axis").set_major_formatter(plain)
             axis.set_xlim(low, high)
             axis.set_ylim(low, high)
             axis.set_aspect("equal", adjustable="box")

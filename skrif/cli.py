@@ -918,7 +918,7 @@ def _compute(args, data, start):
         title=f"{data['name']} · {_model_text(est.estimator_)}"[:90]
     )
     buffer = io.BytesIO()
-    display.figure_.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    display.figure_.savefig(buffer, format="png", dpi=100)  # constrained layout: no "tight" redraw
     plt.close(display.figure_)
 
     timings = out["timings"]
