@@ -610,7 +610,9 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
     facts = [
         f"data: {data['name']} — {data['split']}",
         f"target: {target_text}",
-        f"features: {p} ({data['features_text']}); {'p ≥ n: more parameters than rows' if p >= n_train else 'p < n'}",
+        f"training rows × features: {n_train} × {p} "
+        + ("(p ≥ n: more parameters than rows)" if p >= n_train else "(p < n)"),
+        f"features: {data['features_text']}",
         f"model: {info['model_text']}",
         "test-split quality: " + quality_text(q, classifier) + f" on {m} test rows; "
         + (

@@ -1,5 +1,6 @@
 """`skrif report`: end-to-end runs in a subprocess, output files, and bad input."""
 
+import base64
 import os
 import re
 import subprocess
@@ -13,8 +14,10 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 from matplotlib.image import imread  # noqa: E402
 
+from skrif._report import COEFFICIENT_COLUMNS, CRITERIA  # noqa: E402
 from skrif.cli import INFLUENTIAL_COLUMNS, OUTPUT_FILES, main  # noqa: E402
-from skrif.datasets import make_planted_logistic  # noqa: E402
+from skrif.datasets import load_breast_cancer_quadratic, make_planted_logistic  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
 from skrif.validation import RESULT_COLUMNS, summarize  # noqa: E402
 
 
@@ -26,26 +29,43 @@ def _run(*args, cwd=None):
     )
 
 
+def _number(cell):
+    return np.nan if cell == "n/a" else float(cell)
+
+
 def _summary_table(md_text):
-    """Rows of the Markdown summary table as {(method, target): [numbers]}."""
+    """Rows of the Markdown approximation table as {(method, target): [numbers]}."""
     rows = {}
     for line in md_text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 7 and cells[0] in ("IF", "RIF", "NS"):
-            rows[(cells[0], cells[1])] = [float(c) for c in cells[2:]]
+            rows[(cells[0], cells[1])] = [_number(c) for c in cells[2:]]
     return rows
 
 
 def _check_report(folder, stdout, methods=("if", "rif", "newton")):
     assert sorted(os.listdir(folder)) == sorted(OUTPUT_FILES)  # no temporary files left
+    png = open(os.path.join(folder, "predicted_vs_actual.png"), "rb").read()
     image = imread(os.path.join(folder, "predicted_vs_actual.png"))
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 600
-    results = pd.read_csv(os.path.join(folder, "results.csv"))
-    assert list(results.columns) == list(RESULT_COLUMNS)
+    results = pd.read_csv(os.path.join(folder, "results.csv"), keep_default_na=False, na_values=[""])
+    assert list(results.columns) == [*RESULT_COLUMNS, "removed_rows", "removed_ids"]
     assert set(results["method"]) == set(methods)
+    # set membership: the listed rows are the set (its size), one membership per set_id
+    for set_id, group in results.groupby("set_id"):
+        rows = group["removed_rows"].astype(str).unique()
+        assert len(rows) == 1 and len(rows[0].split()) == group["size"].iloc[0]
+    members = results.groupby("set_id")["removed_rows"].first().astype(str)
+    assert members.nunique() == len(members), "removal sets are distinct"
     influential = pd.read_csv(os.path.join(folder, "influential_rows.csv"))
-    assert list(influential.columns) == list(INFLUENTIAL_COLUMNS)
-    assert set(influential["criterion"]) == {"self_loss", "test_loss"}
+    assert list(influential.columns[: len(INFLUENTIAL_COLUMNS)]) == list(INFLUENTIAL_COLUMNS)
+    assert set(influential["criterion"]) <= set(CRITERIA) and "own_loss" in set(influential["criterion"])
+    harmful = influential[influential["criterion"] == "test_loss_harmful"]
+    helpful = influential[influential["criterion"] == "test_loss_helpful"]
+    assert (harmful["rif"] < 0).all() and (helpful["rif"] > 0).all()
+    assert harmful["rif"].is_monotonic_increasing and helpful["rif"].is_monotonic_decreasing
+    coefs = pd.read_csv(os.path.join(folder, "coefficients.csv"), keep_default_na=False, na_values=[""])
+    assert list(coefs.columns) == list(COEFFICIENT_COLUMNS)
     # numbers in the summary are those of the table
     expected = summarize(results)
     md = open(os.path.join(folder, "summary.md"), encoding="utf-8").read()
@@ -55,15 +75,25 @@ def _check_report(folder, stdout, methods=("if", "rif", "newton")):
     for _, row in expected.iterrows():
         n_sets, slope, pearson, spearman, rel = table[(label[row["method"]], row["target"])]
         assert n_sets == row["n_sets"]
-        assert slope == pytest.approx(row["slope"], abs=6e-5)
-        assert pearson == pytest.approx(row["pearson"], abs=6e-5)
-        assert spearman == pytest.approx(row["spearman"], abs=6e-5)
-        assert rel == pytest.approx(row["median_relative_error"], abs=6e-5)
+        assert slope == pytest.approx(row["slope"], abs=6e-5, nan_ok=True)
+        assert pearson == pytest.approx(row["pearson"], abs=6e-5, nan_ok=True)
+        assert spearman == pytest.approx(row["spearman"], abs=6e-5, nan_ok=True)
+        assert rel == pytest.approx(row["median_relative_error"], abs=6e-5, nan_ok=True)
+    assert not re.search(r"\bnan\b", md, re.IGNORECASE), "NaN presented as a result"
+    # the answer comes before the check, and every section is there
+    order = [md.index(h) for h in ("## Data and model", "## Which training rows drive the model",
+                                   "## The model without the most harmful rows",
+                                   "## Checking the approximation", "## Glossary", "## Files")]
+    assert order == sorted(order)
+    assert "test subset:" in md and "test-split quality:" in md
     html = open(os.path.join(folder, "summary.html"), encoding="utf-8").read()
-    assert html.startswith("<!DOCTYPE html>") and 'src="predicted_vs_actual.png"' in html
+    assert html.startswith("<!DOCTYPE html>") and 'src="predicted_vs_actual.png"' not in html
+    embedded = re.search(r'src="data:image/png;base64,([^"]+)"', html)
+    assert embedded and base64.b64decode(embedded.group(1)) == png  # self-contained
     for numbers in table.values():
-        assert f"<td>{numbers[1]:.4f}</td>" in html
-    for key in ("leverage", "optimality gap", "timings", "training rows × features"):
+        if np.isfinite(numbers[1]):
+            assert f"<td class=\"n\">{numbers[1]:.4f}</td>" in html
+    for key in ("leverage", "optimality gap", "timings", "Glossary", "test-split quality"):
         assert key in md and key in html
     assert "Report written to" in stdout
     return results, influential, md
@@ -81,7 +111,7 @@ def test_default_report(default_report):
     folder, proc = default_report
     assert "Traceback" not in proc.stderr
     results, influential, md = _check_report(folder, proc.stdout)
-    assert "300 × 495 (p ≥ n)" in md
+    assert "300 × 495 (p ≥ n: more parameters than rows)" in md
     assert set(results["strategy"]) == {"random", "feature", "distance", "top_score"}
     assert results["set_id"].nunique() == 40
     s = summarize(results).set_index(["method", "target"])
@@ -97,6 +127,75 @@ def test_default_report(default_report):
     # rows in influential_rows.csv point back at the original breast-cancer table
     assert influential["id"].between(0, 568).all()
     assert (influential["rank"].to_numpy()[:20] == np.arange(1, 21)).all()
+    data = load_breast_cancer_quadratic(n_train=300, random_state=0)
+    assert (data.train_index[influential["row"]] == influential["id"]).all()
+    raw = load_breast_cancer().data[data.train_index]
+    assert np.allclose(influential["mean radius"], raw[influential["row"], 0])  # original values
+    results = pd.read_csv(folder / "results.csv")
+    for _, r in results.drop_duplicates("set_id").iterrows():
+        rows = np.array(r["removed_rows"].split(), dtype=int)
+        assert (data.train_index[rows] == np.array(str(r["removed_ids"]).split(), dtype=int)).all()
+
+
+def _quality_rows(md):
+    rows = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in ("accuracy", "ROC AUC", "log-loss per row", "R²", "RMSE"):
+            rows[cells[0]] = [float(c) for c in cells[1:3]]
+    return rows
+
+
+def test_default_report_answers_with_independent_refits(default_report):
+    """Test quality and "without the most harmful rows" match scikit-learn refits."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    folder, _ = default_report
+    md = (folder / "summary.md").read_text(encoding="utf-8")
+    data = load_breast_cancer_quadratic(n_train=300, random_state=0)
+
+    def quality(model):
+        proba = model.predict_proba(data.X_test)[:, 1]
+        return {"accuracy": accuracy_score(data.y_test, proba > 0.5), "ROC AUC": roc_auc_score(data.y_test, proba),
+                "log-loss per row": log_loss(data.y_test, proba)}
+
+    full = LogisticRegression(C=0.1, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(data.X_train, data.y_train)
+    with_all = quality(full)
+    m = re.search(r"test-split quality: accuracy ([\d.]+), ROC AUC ([\d.]+), log-loss ([\d.]+)", md)
+    assert [float(g) for g in m.groups()] == pytest.approx(
+        [with_all["accuracy"], with_all["ROC AUC"], with_all["log-loss per row"]], abs=6e-4)
+
+    m = re.search(r"without the (\d+) most harmful rows \(ids ([\d, ]+)\)", md)
+    k, ids = int(m.group(1)), np.array(m.group(2).split(", "), dtype=int)
+    assert k == len(ids) == 10
+    influential = pd.read_csv(folder / "influential_rows.csv")
+    harmful = influential[influential["criterion"] == "test_loss_harmful"]
+    assert set(ids) == set(harmful["id"].iloc[:k])  # the k most harmful rows
+    keep = ~np.isin(data.train_index, ids)
+    refit = LogisticRegression(C=0.1, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(
+        data.X_train[keep], data.y_train[keep])
+    without = quality(refit)
+    table = _quality_rows(md)
+    for name in ("accuracy", "ROC AUC", "log-loss per row"):
+        assert table[name][0] == pytest.approx(with_all[name], abs=6e-4)
+        assert table[name][1] == pytest.approx(without[name], abs=6e-4)
+    # the exact change of the total test loss, in the report's own sentence
+    m = re.search(r"changes the total test loss by (-?[\d.]+)", md)
+    actual = log_loss(data.y_test, refit.predict_proba(data.X_test), normalize=False) - log_loss(
+        data.y_test, full.predict_proba(data.X_test), normalize=False)
+    assert float(m.group(1)) == pytest.approx(actual, rel=1e-3)
+    # the largest coefficients: with and without, from the same refits
+    coefs = pd.read_csv(folder / "coefficients.csv")
+    feats = coefs[coefs["feature"] != "(intercept)"]
+    assert np.allclose(feats["coef"], full.coef_[0], atol=1e-6)
+    assert np.allclose(feats["coef_without_harmful"], refit.coef_[0], atol=1e-6)
+    # the most harmful row is harmful for real: removing it alone lowers the test loss
+    first = ~np.isin(data.train_index, harmful["id"].iloc[:1])
+    alone = LogisticRegression(C=0.1, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(
+        data.X_train[first], data.y_train[first])
+    assert log_loss(data.y_test, alone.predict_proba(data.X_test), normalize=False) < log_loss(
+        data.y_test, full.predict_proba(data.X_test), normalize=False)
 
 
 def test_existing_report_is_not_clobbered(default_report, capsys):
