@@ -441,7 +441,7 @@ def _load_csv(args):
     values = y.unique()
     if len(values) < 2:
         raise ReportError(
-            f"target column {args.target!r} is constant (every row is {values[0]!r}): a "
+            f"target column {args.target!r} is constant (every row is {_fmt_value(values[0])!r}): a "
             "single class, nothing to predict; choose another --target."
         )
     numeric_target = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
