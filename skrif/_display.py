@@ -8,6 +8,8 @@ compute-and-plot in one call. matplotlib is imported only when plotting (install
 ``plot`` extra: ``pip install skrif[plot]``).
 """
 
+import textwrap
+
 import numpy as np
 
 from .validation import PREDICTED_METHODS, _columns, summarize, validate_influence
@@ -28,6 +30,20 @@ _TARGET_TITLES = {
     "test_loss": "Σ loss, test subset",
     "self_loss": "Σ loss, all training rows",
 }
+
+
+def _symlog_ticks(linthresh, low, high):
+    """0 and signed powers of ten outside the linear zone, at most ~5 per side."""
+    first = int(np.ceil(np.log10(linthresh)))  # the first decade outside the linear zone
+    ticks = [0.0]
+    for sign, edge in ((1.0, high), (-1.0, -low)):
+        if edge <= 10.0**first:
+            continue
+        last = int(np.floor(np.log10(edge)))
+        exponents = np.arange(first, last + 1)
+        step = max(1, int(np.ceil(exponents.size / 5)))
+        ticks += [sign * 10.0**k for k in exponents[::-1][::step]]
+    return sorted(ticks)
 
 
 def _check_matplotlib(caller):
@@ -195,19 +211,25 @@ class InfluenceDisplay:
                 }
                 self.scatters_[(target, method)] = axis.scatter(actual[sel], predicted[sel], **kwargs)
             if scale == "symlog":
-                from matplotlib.ticker import FuncFormatter
+                from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+                ticks = _symlog_ticks(linthresh, low, high)
                 # Plain "%g" labels: the default 10^k mathtext labels cost seconds to lay out.
                 plain = FuncFormatter(lambda v, _: f"{v:g}")
                 for which in ("x", "y"):
                     getattr(axis, f"set_{which}scale")("symlog", linthresh=linthresh)
-                    getattr(axis, f"{which}axis").set_major_formatter(plain)
+                    one = getattr(axis, f"{which}axis")
+                    one.set_major_locator(FixedLocator(ticks))
+                    one.set_minor_locator(NullLocator())
+                    one.set_major_formatter(plain)
             axis.set_xlim(low, high)
             axis.set_ylim(low, high)
             axis.set_aspect("equal", adjustable="box")
             panel_title = _TARGET_TITLES.get(target, target)
+            if title is not None:
+                panel_title += "\n" + "\n".join(textwrap.wrap(title, 44))
             axis.set(
-                title=panel_title if title is None else f"{panel_title}\n{title}",
+                title=panel_title,
                 xlabel="actual change (exact refit)",
                 ylabel="predicted change",
             )

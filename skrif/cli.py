@@ -327,6 +327,7 @@ def _load_bundled(args):
         model.set_params(C=args.C)
     return {
         "name": "bundled: breast cancer (scikit-learn), degree-2 monomials of standardized features",
+        "short_name": "breast cancer, degree-2 monomials",
         "X_train": data.X_train,
         "X_test": data.X_test,
         "y_train": data.y_train,
@@ -643,6 +644,12 @@ def _model_text(model):
     return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
 
 
+def _short_model_text(model):
+    params = model.get_params()
+    keep = {k: params[k] for k in ("C", "alpha") if k in params}
+    return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
+
+
 def _verdict(summary):
     """One sentence comparing IF and RIF slopes, when both were checked."""
     import numpy as np
@@ -915,7 +922,7 @@ def _compute(args, data, start):
     )
 
     display = InfluenceDisplay(results=out["results"], summary=out["summary"]).plot(
-        title=f"{data['name']} · {_model_text(est.estimator_)}"[:90]
+        title=f"{data.get('short_name', data['name'])} · {_short_model_text(est.estimator_)}"
     )
     buffer = io.BytesIO()
     display.figure_.savefig(buffer, format="png", dpi=100)  # constrained layout: no "tight" redraw
