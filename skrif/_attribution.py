@@ -325,6 +325,7 @@ def most_influential(
     method,
     output=0,
     verify=False,
+    with_predicted=False,
 ):
     """The ``k`` training rows whose joint removal most increases/decreases
     ``Σ_j F_{j, output}`` under additivity (the true top-k of the additive scores).
@@ -341,9 +342,10 @@ def most_influential(
     """
     scores = additive_scores(problem, theta, d1, curvature, X_eval, Y_eval, target, method, output)
     rows = top_k(scores, k, direction)
-    if not verify:
-        return rows
     predicted = float(np.sum(scores[rows]))
+    if not verify:
+        # with_predicted: (rows, predicted, None), the estimator's one result type.
+        return (rows, predicted, None) if with_predicted else rows
     actual = removal_effect(
         problem, theta, d1, curvature, np.sort(rows), X_eval, Y_eval, target, "refit"
     )

@@ -25,6 +25,7 @@ from ._frames import change_as_frame, training_index_of
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
 from ._influence import check_fraction
 from ._objectives import objective_class_for
+from ._influential import InfluentialRows
 from ._problem import Problem, warn_not_converged
 from ._targets import make_target
 from .exceptions import HighLeverageWarning, OptimalityWarning, SingularHessianWarning
@@ -871,12 +872,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        rows : ndarray of int of shape (k,)
-            Training row indices, largest effect first.
-        predicted : float
-            Only if ``verify``: the predicted (additive) change of the summed target.
-        actual : float
-            Only if ``verify``: the change after an exact refit without ``rows``.
+        result : :class:`~skrif.InfluentialRows`
+            The training row indices, largest effect first (an integer array of
+            shape ``(k,)``), with ``result.rows`` (the plain array),
+            ``result.predicted`` (the predicted additive change of the summed
+            target) and ``result.actual`` (the change after an exact refit without
+            the rows if ``verify``, else ``None``). A verified result also unpacks
+            as ``rows, predicted, actual``.
 
         Notes
         -----
@@ -892,11 +894,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(size=(50, 3)); y = X @ [1.0, 0.5, 0.0] + rng.normal(size=50)
         >>> est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
-        >>> rows, predicted, actual = est.most_influential(
+        >>> result = est.most_influential(
         ...     X[:10], k=3, target="predict", direction="decrease", verify=True)
-        >>> rows.shape
+        >>> result.rows.shape
         (3,)
-        >>> predicted < 0 and bool(np.isclose(predicted, actual, rtol=0.2))
+        >>> result.predicted < 0 and bool(np.isclose(result.predicted, result.actual, rtol=0.2))
         True
         """
         target = self._target(target)
@@ -905,10 +907,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         direction = _attribution.check_direction(direction)
         output = _attribution.check_output(target, output)
         X, Y = self._validate_eval(X, y, target)
-        return _attribution.most_influential(
+        verify = _check_bool(verify, "verify")
+        found = _attribution.most_influential(
             self._problem, self._theta, self._d1, self._curvature, X, Y, target, k,
-            direction, method, output=output, verify=_check_bool(verify, "verify"),
+            direction, method, output=output, verify=verify, with_predicted=True,
         )
+        return InfluentialRows(*found)
 
     # -- delegated prediction ------------------------------------------------
     def _validate_X(self, X):

@@ -152,3 +152,32 @@ def test_figure_shows_if_under_rif_and_readable_scales():
     plt.close(linear.figure_)
     with pytest.raises(ValueError, match="scale must be 'symlog' or 'linear'"):
         InfluenceDisplay(results=table).plot(scale="log")
+
+
+def test_most_influential_has_one_result_type_checked_by_refit():
+    import pickle
+
+    from skrif import InfluentialRows
+
+    Xr, yr = X[:60, :3], TARGETS["real"][:60]
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(Xr[:50], yr[:50])
+    plain = est.most_influential(Xr[50:], yr[50:], k=4)
+    verified = est.most_influential(Xr[50:], yr[50:], k=4, verify=True)
+    assert isinstance(plain, InfluentialRows) and isinstance(verified, InfluentialRows)
+    assert plain.actual is None and not plain.verified and verified.verified
+    assert np.array_equal(plain.rows, verified.rows) and plain.predicted == verified.predicted
+    assert plain.shape == (4,) and int(plain[0]) in plain and list(plain) == list(plain.rows)
+    # the predicted change is the sum of the single-row scores; the actual one a refit
+    scores = est.influence_scores(Xr[50:], yr[50:], target="loss").sum(axis=1)
+    assert verified.predicted == pytest.approx(scores[verified.rows].sum(), rel=1e-10)
+    keep = np.setdiff1d(np.arange(50), verified.rows)
+    refit = Ridge(alpha=1.0).fit(Xr[keep], yr[keep])
+    full = Ridge(alpha=1.0).fit(Xr[:50], yr[:50])
+    exact = np.sum((yr[50:] - refit.predict(Xr[50:])) ** 2) - np.sum((yr[50:] - full.predict(Xr[50:])) ** 2)
+    assert verified.actual == pytest.approx(exact, rel=1e-8)  # loss: (y - z)², unhalved
+    # backward compatible unpacking of a verified result, and pickling
+    rows, predicted, actual = verified
+    assert np.array_equal(rows, verified.rows) and (predicted, actual) == (verified.predicted, verified.actual)
+    again = pickle.loads(pickle.dumps(verified))
+    assert again.verified and again.actual == verified.actual and np.array_equal(again.rows, verified.rows)
+    assert not np.sort(verified).verified  # derived arrays are plain row arrays
