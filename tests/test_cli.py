@@ -385,7 +385,7 @@ def wine_csv(tmp_path_factory):
     return path
 
 
-def test_integer_coded_classes_are_classified_and_said(wine_csv, tmp_path):
+def test_integer_coded_classes_are_classified_and_said(wine_csv, tmp_path, capsys):
     out = tmp_path / "rep"
     proc = _run("report", "--data", str(wine_csv), "--target", "target", "--n-sets", "4",
                 "--methods", "rif", "--out", str(out))
@@ -396,13 +396,13 @@ def test_integer_coded_classes_are_classified_and_said(wine_csv, tmp_path):
     assert note in md and "LogisticRegression(" in md and "3 classes" in md
     # --model ridge keeps the numeric reading, without the note
     out2 = tmp_path / "ridge"
-    proc = _run("report", "--data", str(wine_csv), "--target", "target", "--model", "ridge",
-                "--n-sets", "4", "--methods", "rif", "--out", str(out2), "--quiet")
-    assert proc.returncode == 0 and "treated as classes" not in proc.stderr
+    code = main(["report", "--data", str(wine_csv), "--target", "target", "--model", "ridge",
+                 "--n-sets", "4", "--methods", "rif", "--out", str(out2), "--quiet"])
+    assert code == 0 and "treated as classes" not in capsys.readouterr().err
     assert "Ridge(alpha=1.0" in (out2 / "summary.md").read_text(encoding="utf-8")
 
 
-def test_leaking_column_is_flagged(tmp_path):
+def test_leaking_column_is_flagged(tmp_path, capsys):
     sm = pytest.importorskip("statsmodels.api")
     fair = sm.datasets.fair.load_pandas().data.sample(400, random_state=0)
     fair["had_affair"] = (fair["affairs"] > 0).astype(int)  # derived from a feature: a leak
@@ -417,9 +417,9 @@ def test_leaking_column_is_flagged(tmp_path):
     assert flag in (out / "summary.md").read_text(encoding="utf-8")
     # without the leaking column, no flag
     out2 = tmp_path / "clean"
-    proc = _run("report", "--data", str(path), "--target", "had_affair", "--drop", "affairs",
-                "--n-sets", "4", "--methods", "rif", "--out", str(out2))
-    assert proc.returncode == 0 and "possible leak" not in proc.stdout
+    code = main(["report", "--data", str(path), "--target", "had_affair", "--drop", "affairs",
+                 "--n-sets", "4", "--methods", "rif", "--out", str(out2)])
+    assert code == 0 and "possible leak" not in capsys.readouterr().out
 
 
 # -- small data (item 3) ------------------------------------------------------------------
