@@ -531,10 +531,17 @@ def _row_sentence(criterion, i, scores, data, describe, est, m):
                 f"{ident} ({label}) alone determines a direction of the model (leverage 1): "
                 "removing it leaves a parameter undetermined, so its effect is undefined."
             )
+        fitted = scores["fitted"][i]
+        misfit = (
+            f" Even so the model gives its label only probability {fmt(fitted, 3)}: a "
+            "candidate for a wrong label."
+            if est._problem.objective.is_classifier and np.isfinite(fitted) and fitted < 0.5
+            else " Check its label and values."
+        )
         return (
             f"{ident} ({label}; {values}): removing it alone would raise its own loss by "
-            f"{sig(rif_own)} (RIF; IF says {sig(if_own)}) — the model fits this row partly "
-            "because it is in the training set; check its label and values."
+            f"{sig(rif_own)} (RIF; IF says {sig(if_own)}) — the model bends toward this row "
+            "because it is in the training set." + misfit
         )
     if criterion in ("test_loss_harmful", "test_loss_helpful"):
         r, f = scores["test"]["rif"][i], scores["test"]["if"][i]
@@ -654,7 +661,7 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
         "every feature.",
     ))
     sections = [
-        ("own_loss", "Rows the model fits only because they are in it (their own loss)"),
+        ("own_loss", "Rows that pull the model toward themselves (their own loss)"),
         ("test_loss_harmful", "Harmful rows: removing them lowers the test loss"),
         ("test_loss_helpful", "Helpful rows: removing them raises the test loss"),
         ("test_predictions", "Rows that move the test predictions most"),
