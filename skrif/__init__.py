@@ -9,6 +9,7 @@ from ._audit import FlipResult
 from ._display import InfluenceDisplay
 from ._estimator import InfluenceEstimator
 from ._influence import ParameterChange
+from ._influential import InfluentialRows
 from ._frames import label_training_rows
 from ._pipeline import transform_through
 
@@ -18,6 +19,7 @@ __all__ = [
     "FlipResult",
     "InfluenceDisplay",
     "InfluenceEstimator",
+    "InfluentialRows",
     "ParameterChange",
     "label_training_rows",
     "transform_through",

@@ -202,7 +202,10 @@ def top_k(scores, k, direction):
     return np.argsort(key, kind="stable")[:k]
 
 
-def most_influential(rm, X_eval, Y_eval, target, k, direction, method, output=0, verify=False):
+def most_influential(
+    rm, X_eval, Y_eval, target, k, direction, method, output=0, verify=False,
+    with_predicted=False,
+):
     """The ``k`` training rows whose joint removal most increases/decreases
     ``Σ_j F_{j, output}`` under additivity (the true top-k of the additive scores).
 
@@ -218,8 +221,9 @@ def most_influential(rm, X_eval, Y_eval, target, k, direction, method, output=0,
     """
     scores = additive_scores(rm, X_eval, Y_eval, target, method, output)
     rows = top_k(scores, k, direction)
-    if not verify:
-        return rows
     predicted = float(np.sum(scores[rows]))
+    if not verify:
+        # with_predicted: (rows, predicted, None), the estimator's one result type.
+        return (rows, predicted, None) if with_predicted else rows
     actual = removal_effect(rm, np.sort(rows), X_eval, Y_eval, target, "refit")
     return rows, predicted, float(np.sum(actual[:, output]))

@@ -8,18 +8,23 @@ compute-and-plot in one call. matplotlib is imported only when plotting (install
 ``plot`` extra: ``pip install skrif[plot]``).
 """
 
+import textwrap
+
 import numpy as np
 
 from ._methods import PREDICTED_METHODS
 from ._methods import label as method_label
 from .validation import _columns, summarize, validate_influence
 
-# Colours and markers per method; labels come from the method table.
+# IF is drawn hollow and on top, so that it stays visible where RIF agrees with it.
 _METHOD_STYLE = {
-    "if": {"color": "tab:red", "marker": "o"},
-    "rif": {"color": "tab:blue", "marker": "s"},
-    "newton": {"color": "tab:green", "marker": "^"},
+    "if": {"facecolors": "none", "edgecolors": "tab:red", "marker": "o",
+           "linewidths": 1.1, "zorder": 3},
+    "rif": {"color": "tab:blue", "marker": "s", "zorder": 2},
+    "newton": {"color": "tab:green", "marker": "^", "zorder": 2},
 }
+#: Point size per removal-set strategy (the ``strategy`` column, when present).
+_STRATEGY_SIZE = {"random": 10, "feature": 20, "distance": 32, "top_score": 48}
 _TARGET_TITLES = {
     "test_proba": "Σ P(true class), test subset",
     "test_prediction": "Σ prediction, test subset",
@@ -27,6 +32,20 @@ _TARGET_TITLES = {
     "test_loss": "Σ loss, test subset",
     "self_loss": "Σ loss, all training rows",
 }
+
+
+def _symlog_ticks(linthresh, low, high):
+    """0 and signed powers of ten outside the linear zone, at most ~5 per side."""
+    first = int(np.ceil(np.log10(linthresh)))  # the first decade outside the linear zone
+    ticks = [0.0]
+    for sign, edge in ((1.0, high), (-1.0, -low)):
+        if edge <= 10.0**first:
+            continue
+        last = int(np.floor(np.log10(edge)))
+        exponents = np.arange(first, last + 1)
+        step = max(1, int(np.ceil(exponents.size / 5)))
+        ticks += [sign * 10.0**k for k in exponents[::-1][::step]]
+    return sorted(ticks)
 
 
 def _check_matplotlib(caller):
@@ -108,7 +127,10 @@ class InfluenceDisplay:
         self.results = results
         self.summary = summary
 
-    def plot(self, ax=None, *, methods=None, scatter_kwargs=None, line_kwargs=None):
+    def plot(
+        self, ax=None, *, methods=None, scatter_kwargs=None, line_kwargs=None, title=None,
+        scale="symlog",
+    ):
         """Draw predicted (y-axis) against actual (x-axis) effects.
 
         Parameters
@@ -122,12 +144,26 @@ class InfluenceDisplay:
             Passed to ``Axes.scatter`` (overriding the per-method colors/markers).
         line_kwargs : dict, default=None
             Passed to ``Axes.plot`` for the diagonal.
+        title : str, default=None
+            Added under each panel's title (e.g. the data and the model).
+        scale : {"symlog", "linear"}, default="symlog"
+            Axis scale. ``"symlog"`` (linear within the smallest tenth of the
+            effects, logarithmic beyond) keeps the many small sets readable next
+            to a few large ones.
 
         Returns
         -------
         display : InfluenceDisplay
+
+        Notes
+        -----
+        IF is drawn as hollow circles on top of the other methods, so it stays
+        visible where RIF agrees with it. With a ``strategy`` column, the point size
+        tells the removal-set strategy (second legend).
         """
         _check_matplotlib(f"{type(self).__name__}.plot")
+        if scale not in ("symlog", "linear"):
+            raise ValueError(f"scale must be 'symlog' or 'linear'; got {scale!r}.")
         import matplotlib.pyplot as plt
 
         cols = _columns(self.results)
@@ -161,16 +197,28 @@ class InfluenceDisplay:
         self.scatters_, self.lines_ = {}, {}
         predicted = cols["predicted"].astype(float)
         actual = cols["actual"].astype(float)
+        sizes = None
+        if "strategy" in cols:
+            strategy = cols["strategy"].astype(object)
+            sizes = np.array([_STRATEGY_SIZE.get(s, 18) for s in strategy], dtype=float)
         for axis, target in zip(axes, targets):
             in_target = cols["target"] == target
             shown = in_target & np.isin(cols["method"], methods)
             finite = shown & np.isfinite(predicted) & np.isfinite(actual)
             values = np.concatenate([predicted[finite], actual[finite]])
             low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
-            pad = 0.05 * (high - low or 1.0)
-            low, high = low - pad, high + pad
+            if scale == "symlog":
+                magnitude = np.abs(values[values != 0])
+                linthresh = float(np.quantile(magnitude, 0.1)) if magnitude.size else 1.0
+                span = max(abs(low), abs(high), linthresh)
+                # Pad by a constant factor in the log part, linearly inside linthresh.
+                low = -span * 1.3 if low < -linthresh else low - 0.3 * linthresh
+                high = span * 1.3 if high > linthresh else high + 0.3 * linthresh
+            else:
+                pad = 0.05 * (high - low or 1.0)
+                low, high = low - pad, high + pad
             self.lines_[target] = axis.plot([low, high], [low, high], **line_kwargs)[0]
-            for method in methods:
+            for method in methods:  # IF stays on top through its zorder
                 sel = finite & (cols["method"] == method)
                 style = _METHOD_STYLE.get(method, {})
                 label = method_label(method)
@@ -178,22 +226,46 @@ class InfluenceDisplay:
                 if np.any(row):
                     label += f" (slope {float(summary['slope'][row][0]):.2f})"
                 kwargs = {
-                    "s": 18,
-                    "alpha": 0.75,
+                    "s": sizes[sel] if sizes is not None else 18,
+                    "alpha": 0.8,
                     **style,
                     "label": label,
                     **scatter_kwargs,
                 }
                 self.scatters_[(target, method)] = axis.scatter(actual[sel], predicted[sel], **kwargs)
+            if scale == "symlog":
+                from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+                ticks = _symlog_ticks(linthresh, low, high)
+                # Plain "%g" labels: the default 10^k mathtext labels cost seconds to lay out.
+                plain = FuncFormatter(lambda v, _: f"{v:g}")
+                for which in ("x", "y"):
+                    getattr(axis, f"set_{which}scale")("symlog", linthresh=linthresh)
+                    one = getattr(axis, f"{which}axis")
+                    one.set_major_locator(FixedLocator(ticks))
+                    one.set_minor_locator(NullLocator())
+                    one.set_major_formatter(plain)
             axis.set_xlim(low, high)
             axis.set_ylim(low, high)
             axis.set_aspect("equal", adjustable="box")
+            panel_title = _TARGET_TITLES.get(target, target)
+            if title is not None:
+                panel_title += "\n" + "\n".join(textwrap.wrap(title, 44))
             axis.set(
-                title=_TARGET_TITLES.get(target, target),
+                title=panel_title,
                 xlabel="actual change (exact refit)",
                 ylabel="predicted change",
             )
-            axis.legend(loc="upper left", fontsize="small")
+            legend = axis.legend(loc="upper left", fontsize="small")
+            if sizes is not None:
+                present = [s for s in _STRATEGY_SIZE if np.any(shown & (cols["strategy"] == s))]
+                handles = [
+                    axis.scatter([], [], s=_STRATEGY_SIZE[s], color="0.5", marker="o", label=s)
+                    for s in present
+                ]
+                axis.add_artist(legend)
+                axis.legend(handles=handles, loc="lower right", fontsize="x-small", title="set strategy",
+                            title_fontsize="x-small")
         self.ax_ = axes
         self.figure_ = axes[0].figure
         return self

@@ -35,6 +35,7 @@ from ._influence import check_fraction
 from ._methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from ._objectives import objective_class_for
 from ._params import check_params
+from ._influential import InfluentialRows
 from ._problem import Problem, warn_not_converged
 from ._separation import check_finite_optimum, check_polish_bounded
 from ._design import AugmentedDesign
@@ -62,6 +63,54 @@ from .exceptions import (
 POLISH_TOL = 1e-10
 #: Above this distance, polishing changes attributions visibly: say so.
 WARN_TOL = 1e-6
+
+
+def tighter_fit_params(model):
+    """Parameters that fit ``model`` to the optimum of its objective, or ``None``.
+
+    What :class:`~skrif.exceptions.OptimalityWarning` advises: with them the wrapped
+    estimator stops within skrif's tolerance, so the warning is silenced (checked
+    for every supported family in the tests). ``None`` for SGD models, which do
+    not converge to the optimum at any tolerance.
+    """
+    from sklearn.linear_model import (
+        GammaRegressor, LogisticRegression, PoissonRegressor, Ridge, RidgeClassifier,
+        TweedieRegressor,
+    )
+
+    if isinstance(model, (LogisticRegression, PoissonRegressor, GammaRegressor, TweedieRegressor)):
+        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
+        return {"solver": "newton-cholesky", "tol": 1e-10}
+    if isinstance(model, (Ridge, RidgeClassifier)):
+        # Iterative solvers (sparse_cg, lsqr, sag, saga for sparse X) honour tol.
+        return {"tol": 1e-10}
+    return None
+
+
+def _optimality_advice(model, n_samples):
+    """The "how to silence it" sentence of the OptimalityWarning, for this model."""
+    params = tighter_fit_params(model)
+    name = type(model).__name__
+    if params is not None:
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"Fit {name}({shown}) to reach the optimum and silence this warning."
+    alpha = getattr(model, "alpha", None)
+    if getattr(model, "loss", None) == "log_loss" and alpha:
+        twin = f"LogisticRegression(C={1 / (n_samples * alpha):.6g}, solver='newton-cholesky', tol=1e-10)"
+    elif alpha:
+        twin = f"Ridge(alpha={n_samples * alpha:.6g})"
+    else:
+        twin = None
+    if twin is not None:
+        return (
+            f"{name} does not reach the optimum at any tolerance; {twin} minimises the "
+            "same objective exactly (same coefficients as a converged run) and does not warn."
+        )
+    return (
+        f"{name} does not reach the optimum at any tolerance; filter the warning "
+        "(warnings.filterwarnings('ignore', category=OptimalityWarning)) if the polished "
+        "coefficients are what you want."
+    )
 
 
 def _estimator_has(attr):
@@ -467,8 +516,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             optimality_message = (
                 f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
-                f"large as a single row's effect; {action}. Fit the wrapped estimator "
-                "with a tighter tolerance (e.g. tol=1e-10) to silence this warning."
+                f"large as a single row's effect; {action}. "
+                + _optimality_advice(self.estimator_, problem.design.n_samples),
+                OptimalityWarning,
+                stacklevel=3,
             )
         if self.polish and self.optimality_gap_ > POLISH_TOL:
             # The factorization at the starting point serves the first Newton step;
@@ -1056,12 +1107,13 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        rows : ndarray of int of shape (k,)
-            Training row indices, largest effect first.
-        predicted : float
-            Only if ``verify``: the predicted (additive) change of the summed target.
-        actual : float
-            Only if ``verify``: the change after an exact refit without ``rows``.
+        result : :class:`~skrif.InfluentialRows`
+            The training row indices, largest effect first (an integer array of
+            shape ``(k,)``), with ``result.rows`` (the plain array),
+            ``result.predicted`` (the predicted additive change of the summed
+            target) and ``result.actual`` (the change after an exact refit without
+            the rows if ``verify``, else ``None``). A verified result also unpacks
+            as ``rows, predicted, actual``.
 
         Notes
         -----
@@ -1077,11 +1129,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(size=(50, 3)); y = X @ [1.0, 0.5, 0.0] + rng.normal(size=50)
         >>> est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
-        >>> rows, predicted, actual = est.most_influential(
+        >>> result = est.most_influential(
         ...     X[:10], k=3, target="predict", direction="decrease", verify=True)
-        >>> rows.shape
+        >>> result.rows.shape
         (3,)
-        >>> predicted < 0 and bool(np.isclose(predicted, actual, rtol=0.2))
+        >>> result.predicted < 0 and bool(np.isclose(result.predicted, result.actual, rtol=0.2))
         True
         """
         target = self._target(target)
@@ -1090,9 +1142,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         direction = _attribution.check_direction(direction)
         output = _attribution.check_output(target, output)
         X, Y = self._validate_eval(X, y, target)
-        return _attribution.most_influential(
-            self._removal, X, Y, target, k, direction, method, output=output, verify=_check_bool(verify, "verify"),
+        verify = _check_bool(verify, "verify")
+        found = _attribution.most_influential(
+            self._removal, X, Y, target, k,
+            direction, method, output=output, verify=verify, with_predicted=True,
         )
+        return InfluentialRows(*found)
 
     # -- groups as removal units ----------------------------------------------
     def _group_changes(self, groups, method):

@@ -29,9 +29,11 @@ status 1 (2 for malformed options, as argparse does). Files are written atomical
 """
 
 import argparse
-import html
 import io
+import math
 import os
+import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -39,20 +41,26 @@ import warnings
 
 from ._methods import LABELS as _METHOD_LABELS
 from ._methods import PREDICTED_METHODS, SPELLINGS
+from ._report import INFLUENTIAL_COLUMNS  # noqa: F401  (documented columns)
 
 OUTPUT_FILES = (
-    "predicted_vs_actual.png",
     "summary.md",
     "summary.html",
+    "predicted_vs_actual.png",
     "influential_rows.csv",
+    "coefficients.csv",
     "results.csv",
 )
-#: Columns of ``influential_rows.csv``.
-INFLUENTIAL_COLUMNS = ("criterion", "rank", "row", "id", "label", "leverage", "rif", "if")
+#: Largest --n-sets (each set costs an exact refit).
+MAX_SETS = 2000
 MIN_TRAIN_ROWS = 20
 #: More distinct target values than this is not a classification target.
 MAX_CLASSES = 50
+#: --model auto reads an integer target with at most this many values as classes.
+MAX_INTEGER_CLASSES = 10
 MIN_TEST_ROWS = 5
+#: Largest CSV file read (bytes): the report's refits would not finish on more anyway.
+MAX_CSV_BYTES = 1 << 30
 
 
 class ReportError(Exception):
@@ -109,7 +117,8 @@ def _test_size(text):
         ) from None
     if 0 < value < 1:
         return value
-    if value >= 1 and value == int(value):
+    # Finite first: int(inf) raises OverflowError (e.g. --test-size inf or 1e400).
+    if math.isfinite(value) and value >= 1 and value == int(value):
         return int(value)
     raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1) or a row count, got {text!r}")
 
@@ -219,6 +228,7 @@ def build_parser():
 
 # -- output folder ---------------------------------------------------------------------
 def _prepare_out(path, overwrite):
+    """Check the output folder before any long computation; return True if it was created."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise ReportError(f"--out {path!r} exists and is not a folder; choose another --out.")
     existing = [f for f in OUTPUT_FILES if os.path.exists(os.path.join(path, f))]
@@ -227,6 +237,7 @@ def _prepare_out(path, overwrite):
             f"{path}/ already holds a report ({', '.join(existing)}); pass --overwrite to "
             "replace it or choose another --out."
         )
+    created = not os.path.exists(path)
     try:
         os.makedirs(path, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".skrif-write-test-"):
@@ -236,23 +247,43 @@ def _prepare_out(path, overwrite):
             f"cannot write to output folder {path!r} ({exc.strerror or exc}); choose a "
             "writable --out."
         ) from None
+    return created
 
 
-def _write_atomic(folder, name, data):
-    """Write ``data`` (str or bytes) to ``folder/name`` via a temporary file + rename."""
+def _write_file(folder, name, data):
+    """Write ``data`` (str or bytes) to ``folder/name`` with the usual permissions."""
     mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    with open(os.path.join(folder, name), mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_report(folder, files):
+    """Write every report file, then swap them in: never a mix of old and new files.
+
+    All files are first written (and synced) into a temporary folder inside
+    ``folder``; only when every one is complete are they moved into place with
+    ``os.replace`` (a rename within one file system: no data is written, so a full
+    disk cannot interrupt it). Any failure before that leaves the old report
+    untouched and removes the temporary folder.
+    """
+    stage = tempfile.mkdtemp(dir=folder, prefix=".skrif-staging-")
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as f:
-            f.write(data)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; use the usual permissions
-        os.replace(tmp, os.path.join(folder, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        for name, data in files.items():
+            _write_file(stage, name, data)
+            os.chmod(os.path.join(stage, name), 0o666 & ~umask)  # not mkstemp's 0600
+        for name in files:
+            os.replace(os.path.join(stage, name), os.path.join(folder, name))
+    except OSError as exc:
+        raise ReportError(
+            f"writing the report to {folder}/ failed ({exc.strerror or exc}); the previous "
+            "files there are unchanged."
+        ) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 # -- data -----------------------------------------------------------------------------
@@ -294,17 +325,29 @@ def _load_bundled(args):
         model.set_params(C=args.C)
     return {
         "name": "bundled: breast cancer (scikit-learn), degree-2 monomials of standardized features",
+        "short_name": "breast cancer, degree-2 monomials",
         "X_train": data.X_train,
         "X_test": data.X_test,
         "y_train": data.y_train,
         "y_test": data.y_test,
         "ids_train": data.train_index,
+        "ids_test": data.test_index,
         "id_name": "breast_cancer_row",
+        "id_note": "the row's number in scikit-learn's load_breast_cancer table (0–568)",
         "feature_names": list(data.feature_names),
+        # The user-facing values: the 30 measurements before the monomial map.
+        "raw_train": data.raw_train,
+        "target_name": "diagnosis",
+        "label_names": {0: "malignant", 1: "benign"},
         "model": model,
         "model_kind": "logistic",
         "C": model.C if args.C is None else args.C,
         "default_C": DEFAULT_C,
+        "notes": [],
+        "split": f"{n_total} rows: {n_train} training, {n_total - n_train} test (stratified, "
+        f"--random-state {args.random_state})",
+        "features_text": "30 measurements → standardized → all 495 degree-1 and degree-2 "
+        "monomials → standardized (maps fitted on the training rows)",
     }
 
 
@@ -315,7 +358,33 @@ def _read_csv(path):
     if os.path.isdir(path):
         raise ReportError(f"--data {path!r} is a folder, not a CSV file.")
     try:
-        frame = pd.read_csv(path)
+        info = os.stat(path)
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if not stat.S_ISREG(info.st_mode):
+        # /dev/zero, a FIFO or a terminal would be read forever (or block).
+        raise ReportError(
+            f"--data {path!r} is not a regular file (a device, pipe or socket); save the "
+            "table to a .csv file first."
+        )
+    if info.st_size > MAX_CSV_BYTES:
+        raise ReportError(
+            f"{path} is {info.st_size / 2**20:.0f} MiB, more than skrif report reads "
+            f"({MAX_CSV_BYTES // 2**20} MiB); sample or aggregate the rows first."
+        )
+    try:
+        with open(path, "rb") as f:
+            # Bounded read: a file that grows while it is read stops at the cap.
+            raw = f.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise ReportError(
+            f"{path} grew past {MAX_CSV_BYTES // 2**20} MiB while being read; use a "
+            "finished, smaller file."
+        )
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
     except pd.errors.EmptyDataError:
         raise ReportError(f"cannot read {path} as CSV: the file is empty.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -324,8 +393,6 @@ def _read_csv(path):
             f"cannot read {path} as CSV ({first}); expected comma-separated values "
             "with a header row."
         ) from None
-    except OSError as exc:
-        raise ReportError(f"cannot read {path}: {exc.strerror or exc}.") from None
     if frame.shape[1] < 2 or frame.shape[0] == 0:
         raise ReportError(
             f"{path} has {frame.shape[0]} rows and {frame.shape[1]} columns; expected a "
@@ -373,13 +440,24 @@ def _load_csv(args):
     values = y.unique()
     if len(values) < 2:
         raise ReportError(
-            f"target column {args.target!r} is constant (every row is {values[0]!r}): a "
+            f"target column {args.target!r} is constant (every row is {_fmt_value(values[0])!r}): a "
             "single class, nothing to predict; choose another --target."
         )
     numeric_target = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    notes = []
     kind = args.model
     if kind == "auto":
         kind = "logistic" if (len(values) == 2 or not numeric_target) else "ridge"
+        if kind == "ridge" and _few_integer_values(y):
+            # Integer codes such as 0/1/2 (wine cultivars) are classes far more often
+            # than numbers; say so, and how to get the other reading.
+            shown = ", ".join(_fmt_value(v) for v in sorted(values)[:MAX_INTEGER_CLASSES])
+            kind = "logistic"
+            notes.append(
+                f"target {args.target!r} holds {len(values)} integer values ({shown}): "
+                "treated as classes (--model auto picked multinomial logistic "
+                "regression); pass --model ridge to predict it as a number."
+            )
     if kind == "logistic" and len(values) > MAX_CLASSES:
         raise ReportError(
             f"target column {args.target!r} has {len(values)} distinct values, too many for "
@@ -413,6 +491,18 @@ def _load_csv(args):
     features[bools] = features[bools].astype(float)
     text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     numeric = [c for c in features.columns if c not in text]
+    n = len(frame)
+    # A text column with (nearly) one value per row is an identifier or free text:
+    # one-hot encoding it adds a column per row (fair.csv with a person id became
+    # 4,774 × 4,796 features and a 10-minute run) and attributes nothing useful.
+    id_like = [c for c in text if _looks_like_identifier(features[c], n)]
+    if id_like:
+        col = id_like[0]
+        raise ReportError(
+            f"text column {col!r} has {features[col].nunique()} distinct values in {n} rows: "
+            f"it looks like an identifier; pass --id-column {col} to label rows with it, or "
+            f"--drop {col}."
+        )
     if text and not args.one_hot:
         raise ReportError(
             f"non-numeric feature columns: {_column_list(text)}; pass --one-hot to one-hot "
@@ -424,7 +514,6 @@ def _load_csv(args):
             f"feature column {infinite[0]!r} holds infinite values; fix or --drop it."
         )
 
-    n = len(frame)
     test_size = 0.25 if args.test_size is None else args.test_size
     n_test = int(np.ceil(test_size * n)) if isinstance(test_size, float) else test_size
     n_train = n - n_test
@@ -481,10 +570,20 @@ def _load_csv(args):
 
     if kind == "logistic":
         C = 1.0 if args.C is None else args.C
-        model = LogisticRegression(C=C, max_iter=1000, tol=1e-8)
+        # Newton–Cholesky to tol=1e-10 reaches the optimum skrif attributes at, so
+        # skrif does not have to polish the coefficients (lbfgs stops at ~1e-8).
+        model = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-10, max_iter=1000)
     else:
         C = None
         model = Ridge(alpha=1.0 if args.alpha is None else args.alpha)
+    transform = []
+    if numeric:
+        transform.append(
+            f"{len(numeric)} numeric "
+            + ("as they are (--no-standardize)" if args.no_standardize else "standardized on the training rows")
+        )
+    if text:
+        transform.append(f"{len(text)} text one-hot encoded ({X_train.shape[1] - len(numeric)} columns)")
     return {
         "name": os.path.basename(args.data),
         "X_train": X_train,
@@ -492,185 +591,75 @@ def _load_csv(args):
         "y_train": y_np[train],
         "y_test": y_np[test],
         "ids_train": ids[train],
+        "ids_test": ids[test],
         "id_name": args.id_column or "csv_row",
+        "id_note": (
+            f"the --id-column {args.id_column!r}" if args.id_column else
+            "the row's 0-based position among the CSV's data rows (no --id-column)"
+        ),
         "feature_names": names,
+        "raw_train": features.iloc[train].reset_index(drop=True),
+        "target_name": args.target,
         "model": model,
         "model_kind": kind,
         "C": C,
+        "notes": notes,
+        "split": (
+            f"{n} rows: {len(train)} training, {len(test)} test (random split"
+            + (", stratified by class" if stratify is not None else "")
+            + f", --random-state {args.random_state})"
+        ),
+        "features_text": "; ".join(transform),
     }
 
 
-# -- report ------------------------------------------------------------------------------
-def _fmt(value, digits=4):
+def _few_integer_values(y):
+    """True if a numeric target holds 3 to MAX_INTEGER_CLASSES distinct integers."""
     import numpy as np
 
-    value = float(value)
-    if not np.isfinite(value):
-        return "nan"
-    return f"{value:.{digits}f}"
+    values = np.unique(y.to_numpy(dtype=float))
+    return 2 < values.size <= MAX_INTEGER_CLASSES and bool(np.all(values == np.round(values)))
 
 
+def _looks_like_identifier(column, n_rows):
+    """A text column with many distinct values: more than 50 and over a tenth of the rows."""
+    distinct = column.nunique()
+    return distinct > 50 and distinct > 0.1 * n_rows
+
+
+def _fmt_value(value):
+    import numpy as np
+
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# -- report ------------------------------------------------------------------------------
 def _model_text(model):
     params = model.get_params()
     keep = {k: params[k] for k in ("C", "alpha", "solver", "tol", "max_iter") if k in params}
     return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
 
 
-def _influential_rows(est, data, top):
-    """Rows with the largest self-influence and test-loss effect, RIF and IF side by side."""
-    import numpy as np
-    import pandas as pd
-
-    from .validation import total_loss_scores
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        self_scores = {m: est.self_influence(target="loss", method=m) for m in ("rif", "if")}
-        test_scores = {
-            m: total_loss_scores(est, data["X_test"], data["y_test"], method=m) for m in ("rif", "if")
-        }
-    n = len(self_scores["rif"])
-    k = min(top, n)
-    blocks = []
-    for criterion, scores, key in (
-        ("self_loss", self_scores, np.nan_to_num(self_scores["rif"], nan=np.inf)),
-        ("test_loss", test_scores, np.nan_to_num(np.abs(test_scores["rif"]), nan=np.inf)),
-    ):
-        order = np.argsort(-key, kind="stable")[:k]
-        blocks.append(
-            pd.DataFrame(
-                {
-                    "criterion": criterion,
-                    "rank": np.arange(1, k + 1),
-                    "row": order,
-                    "id": np.asarray(data["ids_train"])[order],
-                    "label": np.asarray(data["y_train"])[order],
-                    "leverage": est.leverages_[order],
-                    "rif": scores["rif"][order],
-                    "if": scores["if"][order],
-                }
-            )
-        )
-    return pd.concat(blocks, ignore_index=True)[list(INFLUENTIAL_COLUMNS)]
-
-
-def _summary_rows(summary):
-    rows = []
-    for i in range(len(summary)):
-        r = summary.iloc[i]
-        rows.append(
-            [
-                _METHOD_LABELS.get(r["method"], r["method"]),
-                r["target"],
-                str(int(r["n_sets"])),
-                _fmt(r["slope"]),
-                _fmt(r["pearson"]),
-                _fmt(r["spearman"]),
-                _fmt(r["median_relative_error"]),
-            ]
-        )
-    return rows
-
-
-_SUMMARY_HEADER = ["method", "target", "n_sets", "slope", "pearson", "spearman", "median_rel_error"]
-
-
-def _facts(data, est, info):
-    import numpy as np
-
-    lev = est.leverages_
-    n_train, p = data["X_train"].shape
-    return [
-        ("data", data["name"]),
-        ("training rows × features", f"{n_train} × {p} ({'p ≥ n' if p >= n_train else 'p < n'})"),
-        ("test rows", f"{data['X_test'].shape[0]} (test subset for the targets: {info['n_eval']})"),
-        ("model", _model_text(est.estimator_)),
-        (
-            "leverage h_i",
-            f"median {_fmt(np.median(lev), 3)}, 90th percentile {_fmt(np.quantile(lev, 0.9), 3)}, "
-            f"max {_fmt(lev.max(), 3)}; rows with h > 0.5: {int(np.sum(lev > 0.5))}",
-        ),
-        (
-            "optimality gap",
-            f"{est.optimality_gap_:.2e} (relative Newton step of the fitted model; "
-            f"{est.n_polish_steps_} polishing steps)",
-        ),
-        ("removal sets", f"{info['n_sets']} (random, feature, distance, top_score; 0.1%–5% of rows)"),
-        (
-            "timings",
-            f"fit + factorization {info['t_fit']:.2f} s; predictions "
-            + ", ".join(f"{_METHOD_LABELS[m]} {info['timings'][m]:.2f} s" for m in info["methods"])
-            + f"; exact refits {info['timings']['refit']:.2f} s; total {info['t_total']:.2f} s",
-        ),
-    ]
-
-
-def _markdown(facts, summary_rows, verdict):
-    lines = ["# skrif report", ""]
-    lines += [f"- **{k}**: {v}" for k, v in facts]
-    lines += [
-        "",
-        "## Predicted vs actual effects of removing training rows",
-        "",
-        "Each removal set's change (without the rows minus with them) predicted by each "
-        "method, against the exact refit. slope: least-squares slope through the origin "
-        "of predicted on actual (1 = unbiased, < 1 = underestimates); median_rel_error: "
-        "median of |predicted − actual| / |actual|.",
-        "",
-        "| " + " | ".join(_SUMMARY_HEADER) + " |",
-        "|" + "|".join("---" for _ in _SUMMARY_HEADER) + "|",
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in summary_rows]
-    lines += ["", verdict, "", "![predicted vs actual](predicted_vs_actual.png)", ""]
-    lines += [
-        "Files: `results.csv` (one row per set × target × method), `influential_rows.csv` "
-        "(rows with the largest effect on their own loss and on the total test loss, "
-        "RIF and IF side by side).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _html(facts, summary_rows, verdict):
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>skrif report</title>',
-        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;"
-        "text-align:right}th{background:#f3f3f3}td:nth-child(-n+2){text-align:left}</style>",
-        "</head><body>",
-        "<h1>skrif report</h1>",
-        "<ul>",
-    ]
-    parts += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in facts]
-    parts += [
-        "</ul>",
-        "<h2>Predicted vs actual effects of removing training rows</h2>",
-        '<table id="summary"><thead><tr>'
-        + "".join(f"<th>{e(h)}</th>" for h in _SUMMARY_HEADER)
-        + "</tr></thead><tbody>",
-    ]
-    parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in summary_rows]
-    parts += [
-        "</tbody></table>",
-        f"<p>{e(verdict)}</p>",
-        '<img src="predicted_vs_actual.png" alt="predicted vs actual" style="max-width:100%">',
-        "</body></html>",
-        "",
-    ]
-    return "\n".join(parts)
+def _short_model_text(model):
+    params = model.get_params()
+    keep = {k: params[k] for k in ("C", "alpha") if k in params}
+    return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
 
 
 def _verdict(summary):
     """One sentence comparing IF and RIF slopes, when both were checked."""
+    import numpy as np
+
     methods = summary["method"].tolist()
     if "if" not in methods or "rif" not in methods:
         return ""
 
     def span(method):
-        s = summary.loc[summary["method"] == method, "slope"]
-        return f"{s.min():.2f}–{s.max():.2f}"
+        s = summary.loc[summary["method"] == method, "slope"].to_numpy(dtype=float)
+        s = s[np.isfinite(s)]
+        return f"{s.min():.2f}–{s.max():.2f}" if s.size else "n/a"
 
     return (
         f"Slopes over the three targets: IF {span('if')}, RIF {span('rif')}"
@@ -680,18 +669,104 @@ def _verdict(summary):
     )
 
 
-def _printable(facts, summary, out):
-    lines = [f"skrif report: {facts[0][1]}"]
-    lines += [f"  {k}: {v}" for k, v in facts[1:]]
-    lines.append("")
-    lines.append(f"  {'method':<7}{'target':<17}{'slope':>8}{'pearson':>9}{'spearman':>9}{'med.rel.err':>12}")
-    for r in _summary_rows(summary):
-        lines.append(f"  {r[0]:<7}{r[1]:<17}{r[3]:>8}{r[4]:>9}{r[5]:>9}{r[6]:>12}")
-    verdict = _verdict(summary)
-    if verdict:
-        lines += ["", "  " + verdict]
-    lines += ["", f"Report written to {out}/ ({', '.join(OUTPUT_FILES)})"]
-    return "\n".join(lines)
+def _available_cpus():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: Seconds to start one joblib worker process (import numpy, scipy, scikit-learn and
+#: skrif, unpickle the estimator), measured on the 2-core machine of the benchmarks.
+WORKER_START_SECONDS = 1.5
+
+
+def _plan_jobs(requested, est, n_sets):
+    """Effective number of jobs and the notes that explain it.
+
+    Capped at the CPUs available (``--n-jobs 1000`` on 2 cores started ~130
+    processes). More than one job only pays when the refits take longer than
+    starting the worker processes: one refit is timed and the plan is stated.
+    """
+    import numpy as np
+
+    notes = []
+    cpus = _available_cpus()
+    n_jobs = 1 if requested is None else requested
+    if n_jobs < 0:  # joblib's convention: -1 all CPUs, -2 all but one, ...
+        n_jobs = max(1, cpus + 1 + n_jobs)
+    if n_jobs > cpus:
+        notes.append(f"--n-jobs {requested} capped at the {cpus} CPUs available.")
+        n_jobs = cpus
+    if n_jobs == 1:
+        return 1, notes
+    n = est.leverages_.shape[0]
+    rows = np.arange(max(1, int(0.05 * n)))
+    start = time.perf_counter()
+    try:
+        est.influence(rows, method="refit")
+    except (ValueError, np.linalg.LinAlgError):
+        pass
+    estimate = (time.perf_counter() - start) * n_sets
+    if estimate < WORKER_START_SECONDS * n_jobs:
+        notes.append(
+            f"--n-jobs {requested}: the {n_sets} exact refits take about {estimate:.2g} s in "
+            f"all, less than starting {n_jobs} worker processes (~{WORKER_START_SECONDS} s "
+            "each), so they ran in this process."
+        )
+        return 1, notes
+    notes.append(
+        f"refits ran in {n_jobs} worker processes, {max(1, cpus // n_jobs)} BLAS thread(s) each."
+    )
+    return n_jobs, notes
+
+
+def _sets_text(sets, n_requested, n_train):
+    import numpy as np
+
+    sizes = sorted({len(rows) for _, rows in sets})
+    counts = {}
+    for strategy, _ in sets:
+        counts[strategy] = counts.get(strategy, 0) + 1
+    size_text = (
+        f"{sizes[0]} row{'s' if sizes[0] > 1 else ''}" if len(sizes) == 1
+        else f"{sizes[0]}–{sizes[-1]} rows"
+    )
+    fractions = f"{100 * sizes[0] / n_train:.2g}%–{100 * sizes[-1] / n_train:.2g}%"
+    distinct = len({rows.tobytes() for _, rows in sets})
+    text = (
+        f"removal sets: {len(sets)} ({distinct} distinct; "
+        + ", ".join(f"{s} {c}" for s, c in counts.items())
+        + f"), sizes {size_text} ({fractions} of the {n_train} training rows; "
+        f"{len(sizes)} distinct sizes)"
+    )
+    if distinct < n_requested:
+        text += (
+            f"; {n_requested} were asked for, but with {n_train} training rows only "
+            f"{distinct} distinct sets were found (duplicates are left out)"
+        )
+    return text + "."
+
+
+def _nan_note(results, methods):
+    import numpy as np
+
+    per_set = results.groupby("set_id")
+    no_refit = int(per_set["actual"].apply(lambda a: not np.all(np.isfinite(a))).sum())
+    parts = []
+    if no_refit:
+        parts.append(
+            f"{no_refit} of {results['set_id'].nunique()} sets have no exact refit (removing "
+            "them leaves the model undefined, or the refit did not converge)"
+        )
+    for method in methods:
+        sel = results["method"] == method
+        bad = results.loc[sel & np.isfinite(results["actual"]) & ~np.isfinite(results["predicted"]), "set_id"].nunique()
+        if bad:
+            parts.append(f"{_METHOD_LABELS[method]} has no finite prediction for {bad} sets")
+    if not parts:
+        return ""
+    return "left out of the statistics: " + "; ".join(parts) + "."
 
 
 def run_report(args):
@@ -699,102 +774,238 @@ def run_report(args):
     start = time.perf_counter()
     _need("pandas", "to write the tables")
     _need("matplotlib", "to draw predicted_vs_actual.png")
-    from .validation import MAX_N_SETS
-
-    if not 4 <= args.n_sets <= MAX_N_SETS:
+    if args.n_sets < 4:
+        raise ReportError(f"--n-sets must be at least 4 (one set per strategy); got {args.n_sets}.")
+    if args.n_sets > MAX_SETS:
         raise ReportError(
-            f"--n-sets must be at least 4 (one set per strategy) and at most {MAX_N_SETS} "
-            f"(each set costs an exact refit); got {args.n_sets}."
+            f"--n-sets {args.n_sets} is more than the report draws ({MAX_SETS}); the "
+            "statistics settle long before that."
         )
     data = _load_csv(args) if args.data is not None else _load_bundled(args)
-    _prepare_out(args.out, args.overwrite)  # before any long computation
+    created = _prepare_out(args.out, args.overwrite)  # before any long computation
+    try:
+        import matplotlib
 
-    import matplotlib
+        matplotlib.use("Agg")
+        from threadpoolctl import threadpool_limits
 
-    matplotlib.use("Agg")
-    from threadpoolctl import threadpool_limits
+        from .validation import SMALL_PROBLEM_FLOPS
 
-    from .validation import SMALL_PROBLEM_FLOPS
+        n, p = data["X_train"].shape
+        if min(n, p + 1) ** 2 * max(n, p + 1) < SMALL_PROBLEM_FLOPS:
+            # Small factorizations: BLAS threads only add contention (see validation).
+            with threadpool_limits(limits=1, user_api="blas"):
+                return _fit_check_write(args, data, start)
+        return _fit_check_write(args, data, start)
+    except BaseException:
+        if created:  # leave no empty folder behind a failed run
+            try:
+                os.rmdir(args.out)
+            except OSError:
+                pass
+        raise
 
-    n, p = data["X_train"].shape
-    if min(n, p + 1) ** 2 * max(n, p + 1) < SMALL_PROBLEM_FLOPS:
-        # Small factorizations: BLAS threads only add contention (see validation).
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _fit_check_write(args, data, start)
-    return _fit_check_write(args, data, start)
+
+def _warning_list(caught):
+    """Distinct warnings as (category name, one-line message), in order of first appearance."""
+    seen = {}
+    for w in caught:
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            continue
+        message = " ".join(str(w.message).split())
+        seen.setdefault((w.category.__name__, message), None)
+    return list(seen)
 
 
 def _fit_check_write(args, data, start):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parts = _compute(args, data, start)
+    seen = _warning_list(caught)
+    for category, message in seen:
+        print(f"skrif: warning: {message} ({category})", file=sys.stderr)
+    for note in parts["info"]["job_notes"] + data.get("notes", []):
+        print(f"skrif: note: {note}", file=sys.stderr)
+
+    from . import _report
+
+    info, summary = parts["info"], parts["summary"]
+    approximation = _report.approximation_blocks(
+        summary, _verdict(summary), info["sets_text"], info["nan_note"], parts["figure"]
+    )
+    approximation[2].items.append(info["timings_text"])
+    blocks = _report.build_document(
+        parts["est"], data, info, parts["scores"], parts["without"], seen, approximation
+    )
+    title = f"skrif report: {data['name']}"
+    files = {
+        "results.csv": parts["results"].to_csv(index=False),
+        "influential_rows.csv": parts["influential"].to_csv(index=False),
+        "coefficients.csv": info["coefficients"].to_csv(index=False),
+        "summary.md": _report.render_markdown(blocks),
+        "summary.html": _report.render_html(blocks, title),
+        "predicted_vs_actual.png": parts["figure"],
+    }
+    _write_report(args.out, files)
+    plt.close("all")
+    return _printable(data, parts, seen, args.out.rstrip("/") or args.out)
+
+
+def _compute(args, data, start):
+    """Fit, attribute, refit without the harmful rows, check the approximations."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import _report
     from ._display import InfluenceDisplay
     from ._estimator import InfluenceEstimator
     from .validation import validate_influence
 
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            est = InfluenceEstimator(data["model"]).fit(data["X_train"], data["y_train"])
-        except ValueError as exc:  # includes UnsupportedModelError
-            raise ReportError(f"fitting {_model_text(data['model'])} failed: {exc}") from None
+    try:
+        est = InfluenceEstimator(data["model"]).fit(data["X_train"], data["y_train"])
+    except ValueError as exc:  # includes UnsupportedModelError
+        raise ReportError(f"fitting {_model_text(data['model'])} failed: {exc}") from None
     t_fit = time.perf_counter() - t0
     n_train = data["X_train"].shape[0]
-    if not np.all(np.isfinite(est.leverages_)):
-        raise ReportError("the model's Hessian could not be factored (non-finite leverages).")
-
-    n_eval = min(100, data["X_test"].shape[0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = validate_influence(
-            est,
-            data["X_test"],
-            data["y_test"],
-            methods=args.methods,
-            n_sets=args.n_sets,
-            n_eval_rows=n_eval,
-            n_jobs=args.n_jobs,
-            progress=not args.quiet and "auto",
-            as_frame=True,
-            random_state=args.random_state,
+    if not np.all(np.isfinite(est.leverages_)) or not np.isfinite(est.optimality_gap_):
+        raise ReportError(
+            "the fitted model has non-finite internals (leverages or optimality gap); "
+            "rescale the features or the target (e.g. drop --no-standardize)."
         )
+    data["leverages"] = est.leverages_
+    data["raw_scale"] = bool(getattr(args, "no_standardize", False))
+    classifier = est._problem.objective.is_classifier
+
+    quality = _report.test_quality(est.estimator_, data["X_test"], data["y_test"], classifier, data["y_train"])
+    leaks = _report.leak_flags(data, quality, classifier)
+    influential, scores = _report.influential_rows(est, data, args.top)
+    without = _report.without_harmful(est, data, scores, classifier)
+    coefficients = _report.coefficient_table(est, data, without)
+
+    n_jobs, job_notes = _plan_jobs(args.n_jobs, est, args.n_sets)
+    n_eval = min(100, data["X_test"].shape[0])
+    # Small training sets: let sizes reach 4 rows so that they vary (5% of 24 rows
+    # is a single row, and every set would be one row).
+    max_fraction = float(min(0.25, max(0.05, 4 / n_train)))
+    kwargs = dict(
+        methods=args.methods, n_sets=args.n_sets, n_eval_rows=n_eval, n_jobs=n_jobs,
+        max_fraction=max_fraction, progress=not args.quiet and "auto", as_frame=True,
+        random_state=args.random_state,
+    )
+    if n_jobs > 1:
+        from joblib import parallel_config
+
+        # Each worker gets an equal share of the cores for its BLAS threads, so that
+        # processes × threads never exceeds the CPUs.
+        with parallel_config(backend="loky", inner_max_num_threads=max(1, _available_cpus() // n_jobs)):
+            out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
+    else:
+        out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
     results, summary = out["results"], out["summary"]
     if not np.any(np.isfinite(results["actual"].to_numpy(dtype=float))):
         raise ReportError(
             f"no removal set could be refitted on {n_train} training rows (each left the "
             "model undefined); use more data."
         )
-    influential = _influential_rows(est, data, args.top)
+    ids = np.asarray(data["ids_train"])
+    members = [" ".join(map(str, rows.tolist())) for _, rows in out["sets"]]
+    member_ids = [" ".join(_report._value_text(v) for v in ids[rows]) for _, rows in out["sets"]]
+    set_ids = results["set_id"].to_numpy()
+    results = results.assign(
+        removed_rows=[members[s] for s in set_ids], removed_ids=[member_ids[s] for s in set_ids]
+    )
 
-    display = InfluenceDisplay.from_results(out)
+    display = InfluenceDisplay(results=out["results"], summary=out["summary"]).plot(
+        title=f"{data.get('short_name', data['name'])} · {_short_model_text(est.estimator_)}"
+    )
     buffer = io.BytesIO()
-    display.figure_.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    display.figure_.savefig(buffer, format="png", dpi=100)  # constrained layout: no "tight" redraw
     plt.close(display.figure_)
 
+    timings = out["timings"]
     info = {
+        "quality": quality,
+        "leaks": leaks,
+        "model_text": _model_text(est.estimator_),
+        "coefficients": coefficients,
+        "top": args.top,
         "n_eval": len(out["eval_rows"]),
-        "n_sets": len(out["sets"]),
-        "t_fit": t_fit,
-        "timings": out["timings"],
-        "methods": out["methods"],
-        "t_total": time.perf_counter() - start,
+        "sets_text": _sets_text(out["sets"], args.n_sets, n_train),
+        "nan_note": _nan_note(results, out["methods"]),
+        "job_notes": job_notes,
+        "timings_text": (
+            f"timings: fit + factorization {t_fit:.2f} s; predictions "
+            + ", ".join(f"{_METHOD_LABELS[m]} {timings[m]:.2f} s" for m in out["methods"])
+            + f"; exact refits {timings['refit']:.2f} s; total {time.perf_counter() - start:.2f} s"
+        ),
     }
-    facts = _facts(data, est, info)
-    rows = _summary_rows(summary)
+    return {
+        "est": est, "info": info, "results": results, "summary": summary,
+        "influential": influential, "scores": scores, "without": without,
+        "figure": buffer.getvalue(),
+    }
+
+
+def _printable(data, parts, seen, out):
+    from . import _report
+
+    est, info, scores, without = parts["est"], parts["info"], parts["scores"], parts["without"]
+    classifier = est._problem.objective.is_classifier
+    lines = [f"skrif report: {data['name']}"]
+    lines.append(f"  {data['split']}; {data['X_train'].shape[1]} features")
+    lines.append(f"  model: {info['model_text']}")
+    lines.append("  test quality: " + _report.quality_text(info["quality"], classifier))
+    harmful = scores["rankings"]["test_loss_harmful"][0][:3]
+    if len(harmful):
+        ids = data["ids_train"]
+        lines.append(
+            "  most harmful rows (removing one lowers the test loss by): "
+            + ", ".join(
+                f"{data['id_name']} {_report._value_text(ids[i])} ({_report.sig(-scores['test']['rif'][i])})"
+                for i in harmful
+            )
+        )
+    if without is not None and "error" not in without:
+        key = "log_loss" if classifier else "rmse"
+        name = "log-loss" if classifier else "RMSE"
+        lines.append(
+            f"  without the {without['k']} most harmful rows (exact refit): test {name} "
+            f"{_report.fmt(without['quality_with'][key])} → {_report.fmt(without['quality_without'][key])}"
+        )
+    for flag in info["leaks"]:
+        lines.append(f"  possible leak: {flag}")
+    lines.append("  " + info["sets_text"])
+    lines.append("")
+    lines.append(f"  {'method':<7}{'target':<17}{'slope':>8}{'pearson':>9}{'spearman':>9}{'med.rel.err':>12}")
+    summary = parts["summary"]
+    for i in range(len(summary)):
+        r = summary.iloc[i]
+        lines.append(
+            f"  {_METHOD_LABELS.get(r['method'], r['method']):<7}{r['target']:<17}"
+            f"{_report.fmt(r['slope']):>8}{_report.fmt(r['pearson']):>9}"
+            f"{_report.fmt(r['spearman']):>9}{_report.fmt(r['median_relative_error']):>12}"
+        )
     verdict = _verdict(summary)
-    _write_atomic(args.out, "results.csv", results.to_csv(index=False))
-    _write_atomic(args.out, "influential_rows.csv", influential.to_csv(index=False))
-    _write_atomic(args.out, "summary.md", _markdown(facts, rows, verdict))
-    _write_atomic(args.out, "summary.html", _html(facts, rows, verdict))
-    _write_atomic(args.out, "predicted_vs_actual.png", buffer.getvalue())
-    return _printable(facts, summary, args.out.rstrip("/") or args.out)
+    if verdict:
+        lines += ["", "  " + verdict]
+    if seen:
+        lines += ["", f"  {len(seen)} warning(s), listed on stderr and in summary.md"]
+    lines += ["", f"Report written to {out}/ ({', '.join(OUTPUT_FILES)})"]
+    return "\n".join(lines)
 
 
 def main(argv=None):
     """Entry point of the ``skrif`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("skrif: interrupted", file=sys.stderr)
+        return 130
     if args.command is None:
         parser.print_help()
         return 2

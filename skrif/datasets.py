@@ -88,7 +88,9 @@ def load_breast_cancer_quadratic(*, n_train=300, random_state=0):
         ``y_test`` (0 = malignant, 1 = benign), ``feature_names`` (495 names such
         as ``"mean radius^2"`` or ``"mean radius worst area"``),
         ``target_names``, ``train_index`` / ``test_index`` (row numbers in the
-        original table) and ``DESCR``.
+        original table), ``raw_train`` (the training rows' 30 original
+        measurements, a DataFrame when pandas is installed, else an array) and
+        ``DESCR``.
 
     Examples
     --------
@@ -119,7 +121,15 @@ def load_breast_cancer_quadratic(*, n_train=300, random_state=0):
     def feature_map(A):
         return second.transform(lift(A))
 
+    raw_train = raw.data[train_index]
+    try:
+        import pandas as pd
+    except ImportError:  # pandas is optional
+        pass
+    else:
+        raw_train = pd.DataFrame(raw_train, columns=list(raw.feature_names))
     return Bunch(
+        raw_train=raw_train,
         X_train=feature_map(raw.data[train_index]),
         X_test=feature_map(raw.data[test_index]),
         y_train=raw.target[train_index],

@@ -301,7 +301,9 @@ def removal_sets(
     Returns
     -------
     sets : list of (str, ndarray of int)
-        ``(strategy, sorted row indices)`` for each set.
+        ``(strategy, sorted row indices)`` for each set. The sets are distinct: a
+        draw that repeats an earlier set is redrawn (up to 20 times) and otherwise
+        left out, so on small data there can be fewer than ``n_sets`` sets.
 
     Examples
     --------
@@ -339,32 +341,49 @@ def removal_sets(
     per_strategy[: n_sets % len(strategies)] += 1
     varying = None
     sets = []
+    seen = set()
+
+    def draw(strategy, i, k):
+        nonlocal varying
+        if strategy == "random":
+            return np.sort(rng.choice(n_samples, size=k, replace=False))
+        if strategy == "feature":
+            if varying is None:
+                if sp.issparse(X):
+                    # max != min exactly: E[x²] − E[x]² rounds to > 0 for constant columns.
+                    Xc = X.tocsc()
+                    spread = Xc.max(axis=0).toarray() - Xc.min(axis=0).toarray()
+                    varying = np.flatnonzero(spread.ravel() > 0)
+                else:
+                    varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
+                if varying.size == 0:
+                    raise ValueError("Every feature is constant: 'feature' sets are undefined.")
+            j = rng.choice(varying)
+            return _smallest(-_feature_column(X, j), k, rng)
+        if strategy == "distance":
+            anchor = rng.randint(n_samples)
+            return _smallest(_squared_distances(X, anchor), k, rng)
+        signed = scores if i % 2 == 0 else -scores
+        pool = _smallest(-signed, min(2 * k, n_samples), rng)
+        return np.sort(rng.choice(pool, size=k, replace=False))
+
     for strategy, count in zip(strategies, per_strategy):
         for i, k in enumerate(_sizes(n_samples, count, min_fraction, max_fraction)):
-            if strategy == "random":
-                rows = np.sort(rng.choice(n_samples, size=k, replace=False))
-            elif strategy == "feature":
-                if varying is None:
-                    if sp.issparse(X):
-                        # max != min exactly: E[x²] − E[x]² rounds to > 0 for constant columns.
-                        Xc = X.tocsc()
-                        spread = Xc.max(axis=0).toarray() - Xc.min(axis=0).toarray()
-                        varying = np.flatnonzero(spread.ravel() > 0)
-                    else:
-                        varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
-                    if varying.size == 0:
-                        raise ValueError("Every feature is constant: 'feature' sets are undefined.")
-                j = rng.choice(varying)
-                rows = _smallest(-_feature_column(X, j), k, rng)
-            elif strategy == "distance":
-                anchor = rng.randint(n_samples)
-                rows = _smallest(_squared_distances(X, anchor), k, rng)
-            else:
-                signed = scores if i % 2 == 0 else -scores
-                pool = _smallest(-signed, min(2 * k, n_samples), rng)
-                rows = np.sort(rng.choice(pool, size=k, replace=False))
-            sets.append((strategy, rows.astype(np.intp)))
+            # Sets are distinct: a duplicate (likely on small data, where many sets
+            # are single rows) would weight the statistics twice. Redraw a few times,
+            # then leave it out, so there are never more sets than distinct candidates.
+            for _ in range(_DISTINCT_TRIES):
+                rows = draw(strategy, i, k).astype(np.intp)
+                key = rows.tobytes()
+                if key not in seen:
+                    seen.add(key)
+                    sets.append((strategy, rows))
+                    break
     return sets
+
+
+#: Draws per removal set before a set that keeps repeating earlier ones is left out.
+_DISTINCT_TRIES = 20
 
 
 def _removal_state(est, caller="skrif.validation"):
@@ -825,14 +844,18 @@ def validate_influence(
     )
     frame = _want_frame(as_frame)
     rng = check_random_state(random_state)
+    X_given = X
     X, _ = est._validate_eval(X, y, est._target("loss"))
     y = np.asarray(y)
-    eval_rows = select_eval_rows(est, X, y, n_rows=n_eval_rows, random_state=rng)
+    # The public helpers get the caller's X (a DataFrame stays one), so that an
+    # estimator fitted on a DataFrame does not warn about missing feature names.
+    eval_rows = select_eval_rows(est, X_given, y, n_rows=n_eval_rows, random_state=rng)
     X_eval, y_eval = X[eval_rows], y[eval_rows]
+    X_eval_given = X_given.iloc[eval_rows] if hasattr(X_given, "iloc") else X_eval
     Y_eval = rm.objective.encode_targets(y_eval, est.estimator_)
     scores = None
     if "top_score" in strategies:
-        scores = np.nan_to_num(total_loss_scores(est, X_eval, y_eval), nan=0.0)
+        scores = np.nan_to_num(total_loss_scores(est, X_eval_given, y_eval), nan=0.0)
     if groups is None:
         sets = removal_sets(
             rm.design.X,
