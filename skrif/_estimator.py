@@ -517,9 +517,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
                 f"large as a single row's effect; {action}. "
-                + _optimality_advice(self.estimator_, problem.design.n_samples),
-                OptimalityWarning,
-                stacklevel=3,
+                + _optimality_advice(self.estimator_, problem.design.n_samples)
             )
         if self.polish and self.optimality_gap_ > POLISH_TOL:
             # The factorization at the starting point serves the first Newton step;
