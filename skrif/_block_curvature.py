@@ -46,7 +46,7 @@ from ._curvature import (
     _check_method,
     _fraction_one_minus,
 )
-from ._leverage import LEVERAGE_TOL as LEVERAGE_TOL_BLOCK
+from ._leverage import BLOCK_LEVERAGE_TOL
 from ._linalg.factor import SINGULAR_RTOL, SPDFactor
 from ._mean_form import column_means, signed_gram
 
@@ -71,6 +71,9 @@ class BlockCurvature(Curvature):
     amplifies IF for row i). ``rank`` counts ``N`` as missing; ``singular`` is only
     true when ``H`` is singular beyond that parametrization null space.
     """
+
+    #: ``1 − h_i = 1 − λ_max(A_i M_i)`` cancels near 1 (see :mod:`skrif._leverage`).
+    leverage_tol = BLOCK_LEVERAGE_TOL
 
     def __init__(self, design, A, penalty_coef, penalty_intercept):
         super().__init__(design, None)
@@ -201,7 +204,7 @@ class BlockCurvature(Curvature):
         if getattr(self, "_amp_cache", None) is None:
             K = self.n_classes
             C = np.eye(K) - self.A @ self._M
-            bad = self.one_minus_leverage <= LEVERAGE_TOL_BLOCK
+            bad = self.one_minus_leverage <= self.leverage_tol
             C[bad] = np.eye(K)
             amp = np.linalg.inv(C)  # K × K per row: batched, tiny
             amp[bad] = np.nan

@@ -87,6 +87,8 @@ class Curvature:
     """
 
     kind = None
+    #: ``1 − h_i`` at or below this counts as leverage one (see :mod:`skrif._leverage`).
+    leverage_tol = LEVERAGE_TOL
     _one_minus = None
     _quad = None
     #: numerical rank of ``H`` (``n_params`` when it is positive definite).
@@ -139,9 +141,11 @@ class Curvature:
 
     def _guard(self, one_minus, rows, stacklevel=4):
         """Boolean mask of leverage-one rows (warned about once, by index)."""
-        degenerate = one_minus <= LEVERAGE_TOL
+        degenerate = one_minus <= self.leverage_tol
         if np.any(degenerate):
-            warn_leverage_one(np.asarray(rows)[degenerate], stacklevel=stacklevel)
+            warn_leverage_one(
+                np.asarray(rows)[degenerate], stacklevel=stacklevel, tol=self.leverage_tol
+            )
         return degenerate
 
     def row_steps(self, rows, d1, theta, method, fraction=1.0):  # pragma: no cover

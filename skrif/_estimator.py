@@ -556,13 +556,14 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             )
         one_minus = curvature.one_minus_leverage
         self.leverages_ = np.clip(1.0 - one_minus, 0.0, 1.0)
-        degenerate = one_minus <= LEVERAGE_TOL
+        tol = curvature.leverage_tol
+        degenerate = one_minus <= tol
         with np.errstate(divide="ignore"):
-            self.rescale_factors_ = np.where(degenerate, np.inf, 1.0 / np.maximum(one_minus, LEVERAGE_TOL))
+            self.rescale_factors_ = np.where(degenerate, np.inf, 1.0 / np.maximum(one_minus, tol))
         if np.any(degenerate):
             rows = np.flatnonzero(degenerate)
             warnings.warn(
-                f"{rows.size} training rows have leverage 1 (1 - h_i <= {LEVERAGE_TOL:g}), "
+                f"{rows.size} training rows have leverage 1 (1 - h_i <= {tol:g}), "
                 f"e.g. rows {rows[:10].tolist()}: each alone determines a parameter "
                 "direction, so their rescaled influence is undefined (NaN).",
                 HighLeverageWarning,

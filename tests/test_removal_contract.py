@@ -15,6 +15,7 @@ import scipy.linalg as sla
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge, RidgeCV
 
+from skrif._leverage import LEVERAGE_TOL
 from skrif import InfluenceEstimator
 from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 
@@ -282,7 +283,7 @@ def test_near_interpolating_ridge(mode, fit_intercept, weighted, sparse):
     Xfit = sp.csr_matrix(X) if sparse else X
     one_minus_true, loo_resid_true = _svd_truth(X, y, s, alpha, fit_intercept)
     ridge = Ridge(alpha=alpha, fit_intercept=fit_intercept)
-    if one_minus_true.min() <= 1e-8:  # below what is computed: NaN with a warning
+    if one_minus_true.min() <= LEVERAGE_TOL:  # below what is computed: NaN with a warning
         with pytest.warns(HighLeverageWarning, match="leverage 1"):
             est = _fit(ridge, Xfit, y, s if weighted else None)
     else:
@@ -293,9 +294,9 @@ def test_near_interpolating_ridge(mode, fit_intercept, weighted, sparse):
     np.testing.assert_allclose(one_minus, one_minus_true, rtol=1e-8)
     # The public path: residuals y − X̃θ̂ at the fitted θ̂.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rows at 1 − h ≤ 1e-8 are NaN, with a warning
+        warnings.simplefilter("ignore")  # rows at 1 − h ≤ LEVERAGE_TOL are NaN, with a warning
         resid = y - est.loo_predict()
-    ok = one_minus_true > 1e-8
+    ok = one_minus_true > LEVERAGE_TOL
     err = np.max(np.abs(resid - loo_resid_true)[ok] / np.abs(loo_resid_true[ok]))
     assert err < 1e-4
     # The protocol's cancellation-free residuals (least squares): r / (1 − h).
@@ -311,7 +312,7 @@ def test_near_interpolating_ridge(mode, fit_intercept, weighted, sparse):
             assert exact_err <= max(3 * cv_err, 1e-13)
     full = _svd_ridge(X, y, s, alpha, fit_intercept)
     for i in np.argsort(one_minus_true)[:3]:
-        if one_minus_true[i] <= 1e-8:
+        if one_minus_true[i] <= LEVERAGE_TOL:
             with pytest.warns(HighLeverageWarning):
                 est.influence([i], method="rif")
             continue
@@ -332,8 +333,11 @@ def test_penalty_share_one_minus_near_one():
     n, p = 10, 9
     X = rng.standard_normal((n, p))
     y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float) + 0.5
-    with pytest.warns(HighLeverageWarning, match="leverage 1"):  # 1 − h ≤ 1e-8 rows
+    # 1 − h ≈ 2e-9 is above LEVERAGE_TOL: computed (no leverage-one warning).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         est = _fit(PoissonRegressor(alpha=1e-9, tol=1e-12, max_iter=10000), X, y, None)
+    assert not any(issubclass(w.category, HighLeverageWarning) for w in caught)
     problem, theta, d1, hess = _state(est)
     _, d2 = problem.row_derivatives(theta)
     Xt = problem.design.rows(slice(None))
