@@ -19,7 +19,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from . import _attribution, _audit
+from . import _amip, _attribution, _audit
 from ._attribution import ADDITIVE_METHODS
 from ._frames import change_as_frame, training_index_of
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
@@ -1074,7 +1074,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
     def removal_to_flip(
-        self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=10
+        self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
+        conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
+        max_fraction=0.1, use_t=None,
     ):
         """The smallest set of training rows whose removal flips a conclusion.
 
@@ -1099,9 +1101,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             predicted class for a binary classifier. For classifiers with one
             output per class (multinomial logistic regression, multiclass
             ``RidgeClassifier``), its predicted class (any other class wins).
-        coef : int, default=None
-            Instead of ``X``: a feature index; flip the sign of ``coef_`` there.
-            Negative values count from the end.
+        coef : int or str, default=None
+            Instead of ``X``: a feature index or name (``feature_names_in_``); audit
+            ``coef_`` there. Negative values count from the end.
         output : int, default=None
             For models with several outputs, which output's decision function or
             which row of ``coef_`` (required for ``coef`` then, and for ``X`` with a
@@ -1110,9 +1112,42 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             Single-row effects used to choose the rows; ``None`` uses ``"rif"`` if
             ``rescaled`` else ``"if"``.
         max_rows : int, default=None
-            Largest set considered (default: ``n_samples - 1``).
-        max_refits : int, default=10
-            Budget of exact refits (verification, extension and pruning).
+            Largest set considered (rows, or groups with ``unit="groups"``); overrides
+            ``max_fraction``.
+        max_refits : int, default=None
+            Budget of exact refits (verification, extension and pruning); ``None``
+            means 10 for the row search of ``conclusion="sign"`` and 50 for the
+            significance and group searches.
+        conclusion : {"sign", "significance", "opposite_significance"}, default="sign"
+            For ``coef``: flip its sign; make it lose significance at level
+            ``alpha`` (p-value ≥ ``alpha``; it must be significant on the full data);
+            or make it significant with the opposite sign. Significance needs
+            standard errors: ``LinearRegression`` (OLS/WLS), unpenalised binary
+            ``LogisticRegression`` (``C=np.inf``) and ``PoissonRegressor(alpha=0)``.
+            The significance search ranks units by the first-order change of the
+            t-statistic and verifies every set by an exact refit with the standard
+            error recomputed (see the "Auditing" guide).
+        alpha : float, default=0.05
+            Significance level, in (0, 1).
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
+            Standard errors as statsmodels defines them (``OLS/WLS/GLM(...).fit(
+            cov_type=...)``); ``"cluster"`` clusters by ``groups``. For the GLMs
+            statsmodels applies no small-sample correction, so ``HC1``–``HC3`` equal
+            ``HC0`` there.
+        groups : array-like of shape (n_samples,), default=None
+            Group label of every training row: the clusters of ``cov_type="cluster"``
+            and/or the removal units of ``unit="groups"``.
+        unit : {"rows", "groups"}, default="rows"
+            Remove single rows, or whole groups of ``groups``.
+        max_fraction : float or None, default=0.1
+            Cap on the set as a fraction of the rows (or groups) when ``max_rows`` is
+            not given: a conclusion not flipped within it is reported as "not
+            flipped within the cap". ``None``: up to all but one.
+        use_t : bool, default=None
+            p-values from the t distribution (``True``) or the normal (``False``);
+            ``None`` is statsmodels' default (t with ``n − p̃`` degrees of freedom for
+            OLS ``"nonrobust"``, normal otherwise). With t, ``"cluster"`` uses
+            ``G − 1`` degrees of freedom as statsmodels does.
 
         Returns
         -------
@@ -1162,8 +1197,37 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 "and coef (a feature index whose coefficient sign to flip)."
             )
         n = self._problem.design.n_samples
-        max_rows = n - 1 if max_rows is None else _audit.check_positive_int(max_rows, "max_rows", n - 1)
-        max_refits = _audit.check_positive_int(max_refits, "max_refits")
+        # -- significance audit (skrif/_amip.py): coef names, caps, new searches --
+        if coef is not None:
+            coef = _amip.resolve_coef(
+                coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
+            )
+        if max_refits is not None:
+            max_refits = _audit.check_positive_int(max_refits, "max_refits")
+        if _amip.uses_search(X, conclusion, cov_type, groups, unit):
+            if X is not None:
+                X = self._validate_X(X)
+                if X.shape[0] != 1:
+                    raise ValueError(
+                        f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
+                    )
+            classes = self.classes_ if self._problem.objective.is_classifier else None
+            A, names = _audit.flip_functionals(
+                self._problem.design, self._theta, X, coef, output, classes
+            )
+            return _amip.run(
+                self, A, names, coef, conclusion=conclusion, alpha=alpha,
+                cov_type=cov_type, groups=groups, unit=unit, max_rows=max_rows,
+                max_fraction=max_fraction, max_refits=max_refits, use_t=use_t,
+                method=method,
+            )
+        _amip.prepare(
+            self, _amip.RemovalState(self), coef, conclusion, alpha, cov_type, groups,
+            unit, use_t,
+        )
+        max_rows = _amip.cap_for(n, max_rows, max_fraction, "rows")
+        max_refits = 10 if max_refits is None else max_refits
+        # -- the historic sign search --
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -1174,7 +1238,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         A, names = _audit.flip_functionals(
             self._problem.design, self._theta, X, coef, output, classes
         )
-        return _audit.removal_to_flip(
+        result = _audit.removal_to_flip(
             self._problem, self._theta, self._d1, self._curvature, A, names, method,
             max_rows, max_refits,
         )
+        return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha)
