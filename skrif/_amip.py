@@ -291,13 +291,26 @@ def greedy_search(criterion, units, theta0, ev0, cap, max_refits):
                 return _ended(removed, False, ev, state_n_refits, first_scores, history,
                               f"the refit budget (max_refits={max_refits}) is exhausted")
             continue
-        limit = None
         history.append((len(removed) + len(batch), ev_new.g, ev_new.flipped))
         if ev_new.flipped:
             return _shrink(criterion, units, removed, batch, ev_new, ev, refit,
                            lambda: state_n_refits, max_refits, first_scores, history)
+        if ev_new.g >= ev.g:
+            # The batch moved the statistic away from the flip (first order misled,
+            # e.g. tiny samples): reject it and try a smaller one; a single unit that
+            # does so is set aside.
+            if len(batch) == 1:
+                exhausted.add(batch[0])
+            else:
+                limit = len(batch) // 2
+            if state_n_refits >= max_refits:
+                return _ended(removed, False, ev, state_n_refits, first_scores, history,
+                              f"the refit budget (max_refits={max_refits}) is exhausted "
+                              "before a flip")
+            continue
         removed = removed + batch
         ev = ev_new
+        limit = None
         if len(removed) >= cap:
             return _ended(removed, False, ev, state_n_refits, first_scores, history,
                           f"not flipped within the cap of {cap} units")
@@ -445,10 +458,7 @@ def _woodbury_bound(criterion, ev0, found_size):
     root = np.sqrt(s)
     u = root * (Xt @ a)
     estar = root * r
-    from scipy import linalg
-
-    Lx = linalg.solve_triangular(fit.chol[0], Xt.T, lower=True)
-    h = s * np.einsum("pn,pn->n", Lx, Lx)
+    h = fit.leverages()
     target = abs(ev0.estimate)
     contrib = np.sort(np.maximum(criterion.sigma0 * u * estar, 0.0))[::-1]
     T1 = np.cumsum(contrib)
@@ -691,7 +701,7 @@ def run(est, A, names, j, *, conclusion, alpha, cov_type, groups, unit, max_rows
     )
 
 
-def annotate(est, result, j, cov_type, groups, use_t, alpha):
+def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
     """Add the refit-verified estimate, standard error and p-value after removal to a
     result of the historic sign search (coefficients of models with standard errors;
     otherwise the estimate only)."""
@@ -703,7 +713,7 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha):
     family, _ = family_of(state.objective, state.n_outputs)
     after = result.initial + result.actual_change if result.rows.size else result.initial
     fields = dict(conclusion="sign", alpha=alpha, estimate=float(after), unit="rows",
-                  n_units=state.n_samples, predicted_statistic="coefficient")
+                  n_units=state.n_samples, cap=cap, predicted_statistic="coefficient")
     if family is not None and j is not None:
         clusters = None
         if cov_type == "cluster":
@@ -727,3 +737,132 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha):
                 criterion, _Units(state.n_samples), ev0, int(result.rows.size), result.flipped
             )
     return dataclasses.replace(result, **fields)
+
+
+# -- the AMIP summary --------------------------------------------------------------
+
+SUMMARY_LABELS = {
+    "sign": "sign",
+    "significance": "significance",
+    "opposite_significance": "both",
+}
+
+
+@dataclass(frozen=True)
+class AMIPSummary:
+    """For each coefficient, how many rows (or groups) must go to flip its sign, its
+    significance, or both (significant with the opposite sign), verified by refits.
+
+    Like zaminfluence's summary (Broderick, Giordano & Meager). Returned by
+    :meth:`~skrif.InfluenceEstimator.amip_summary`.
+
+    Attributes
+    ----------
+    results : dict
+        ``{(coef_name, conclusion): FlipResult}``; ``None`` where the conclusion does
+        not hold at the full data (e.g. a coefficient that is not significant has no
+        significance to lose).
+    labels : dict
+        ``{(coef_name, conclusion): list}``: the removed rows' labels (the training
+        ``DataFrame``'s index when fitted on one, else row positions), or the removed
+        groups' labels.
+    reasons : dict
+        ``{(coef_name, conclusion): str}`` for the entries that are ``None``.
+    """
+
+    results: dict
+    labels: dict
+    reasons: dict
+    alpha: float
+    cov_type: str
+    unit: str
+
+    def table(self):
+        """One dict per (coefficient, conclusion): counts, fractions, refit values."""
+        out = []
+        for (name, conclusion), r in self.results.items():
+            row = {"coef": name, "conclusion": SUMMARY_LABELS[conclusion]}
+            if r is None:
+                row.update(n_removed=None, fraction=None, flipped=None, estimate=None,
+                           se=None, p_value=None, removed=None,
+                           note=self.reasons[(name, conclusion)])
+            else:
+                row.update(
+                    n_removed=r.n_removed if r.flipped else None,
+                    fraction=r.fraction if r.flipped else None,
+                    flipped=r.flipped,
+                    initial=r.initial,
+                    initial_se=r.initial_se,
+                    estimate=r.estimate,
+                    se=r.se,
+                    p_value=r.p_value,
+                    removed=self.labels[(name, conclusion)] if r.flipped else None,
+                    note="" if r.flipped else f"not flipped within the cap ({r.cap} {r.unit})",
+                )
+            out.append(row)
+        return out
+
+    def to_frame(self):
+        """The :meth:`table` as a pandas DataFrame (pandas required)."""
+        from ._frames import _import_pandas
+
+        return _import_pandas().DataFrame(self.table())
+
+    def __repr__(self):
+        lines = [
+            f"AMIP summary ({self.unit} removed; cov_type={self.cov_type!r}, "
+            f"alpha={self.alpha:g}; every flip verified by an exact refit)",
+            f"{'coef':<16} {'flip':<13} {'removed':>8} {'fraction':>9} "
+            f"{'estimate':>10} {'se':>9} {'p':>8}",
+        ]
+        for row in self.table():
+            if row["flipped"] is None:
+                lines.append(f"{row['coef']:<16} {row['conclusion']:<13} {'n/a':>8}  {row['note']}")
+                continue
+            if not row["flipped"]:
+                lines.append(f"{row['coef']:<16} {row['conclusion']:<13} {'-':>8}  {row['note']}")
+                continue
+            lines.append(
+                f"{row['coef']:<16} {row['conclusion']:<13} {row['n_removed']:>8} "
+                f"{row['fraction']:>9.2%} {row['estimate']:>10.4g} {row['se']:>9.3g} "
+                f"{row['p_value']:>8.3g}"
+            )
+        return "\n".join(lines)
+
+
+def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction,
+            max_refits, use_t):
+    """Build an :class:`AMIPSummary` (see :meth:`~skrif.InfluenceEstimator.amip_summary`)."""
+    state = RemovalState(est)
+    family, reason = family_of(state.objective, state.n_outputs)
+    names = getattr(est, "feature_names_in_", None)
+    if coefs is None:
+        indices = list(range(est.n_features_in_))
+    else:
+        if isinstance(coefs, (str, int, np.integer)):
+            coefs = [coefs]
+        indices = [resolve_coef(c, est.n_features_in_, names) for c in coefs]
+    conclusions = CONCLUSIONS if family is not None else ("sign",)
+    index = getattr(est, "training_index_", None)
+    results, labels, reasons = {}, {}, {}
+    for j in indices:
+        name = str(names[j]) if names is not None else f"x{j}"
+        for conclusion in conclusions:
+            key = (name, conclusion)
+            try:
+                r = est.removal_to_flip(
+                    coef=j, conclusion=conclusion, alpha=alpha, cov_type=cov_type,
+                    groups=groups, unit=unit, max_rows=max_rows,
+                    max_fraction=max_fraction, max_refits=max_refits, use_t=use_t,
+                )
+            except ConclusionAlreadyFalse as exc:
+                results[key], reasons[key] = None, str(exc)
+                continue
+            results[key] = r
+            if r.groups is not None:
+                labels[key] = list(r.groups)
+            elif index is not None:
+                labels[key] = list(index[r.rows])
+            else:
+                labels[key] = r.rows.tolist()
+    return AMIPSummary(results, labels, reasons, float(alpha), cov_type, unit)

@@ -183,9 +183,7 @@ class CoefficientFit:
             self.df_inference = self.df_resid
         self.phi, self.delta, self.h = np.ones_like(self.r), 0, None
         if family == "gaussian" and cov_type in ("HC2", "HC3"):
-            # h_i = s_i x̃_iᵀ A⁻¹ x̃_i through the Cholesky factor (no inverse).
-            Lx = linalg.solve_triangular(self.chol[0], Xt.T, lower=True)
-            self.h = s * np.einsum("pn,pn->n", Lx, Lx)
+            self.h = self.leverages()
             self.delta = 1 if cov_type == "HC2" else 2
             with np.errstate(divide="ignore"):
                 self.phi = np.where(self.keep > 0, (1.0 - self.h) ** -float(self.delta), 0.0)
@@ -197,6 +195,11 @@ class CoefficientFit:
             self.sigma2 = float(np.sum(self.w * self.r**2) / self.df_resid)
 
     # -- covariance ---------------------------------------------------------
+    def leverages(self):
+        """``h_i = s_i x̃_iᵀ A⁻¹ x̃_i`` (n,) by Cholesky solves (no inverse), O(n p̃²)."""
+        B = linalg.cho_solve(self.chol, self.Xt.T)
+        return self.s * np.einsum("np,pn->n", self.Xt, B)
+
     def solve(self, b):
         return linalg.cho_solve(self.chol, b)
 
