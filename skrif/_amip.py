@@ -722,11 +722,16 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
         keep[result.rows] = 0.0
         theta = state.refit(keep, state.theta) if result.rows.size else state.theta
         e0, se0, _, p0, _ = full_data_inference(state, j, family, cov_type, clusters, use_t)
-        est_, se, _, p, _ = full_data_inference(
-            state, j, family, cov_type, clusters, use_t, theta=theta, keep=keep
-        )
-        fields.update(cov_type=cov_type, estimate=est_, se=se, p_value=p,
-                      initial_se=se0, initial_p_value=p0)
+        fields.update(cov_type=cov_type, initial_se=se0, initial_p_value=p0)
+        try:
+            est_, se, _, p, _ = full_data_inference(
+                state, j, family, cov_type, clusters, use_t, theta=theta, keep=keep
+            )
+            fields.update(estimate=est_, se=se, p_value=p)
+        except ValueError as exc:
+            # e.g. no residual degrees of freedom left: the estimate stands, the
+            # standard error does not exist.
+            fields.update(message=f"{result.message} No standard error after removal: {exc}")
         if family == "gaussian":
             criterion = StandardErrorCriterion(
                 state, j, "sign", alpha, cov_type, clusters, use_t, family
