@@ -353,7 +353,7 @@ def _shrink(criterion, units, removed, batch, ev_flip, ev_before, refit, n_refit
         if ev_t.flipped:
             chosen, best = trial, ev_t
     return _ended(chosen, True, best, n_refits(), first_scores, history,
-                  f"the exact refit without these {len(chosen)} units flips the conclusion")
+                  f"the exact refit without the {len(chosen)} chosen units flips the conclusion")
 
 
 # -- certificate -----------------------------------------------------------------
