@@ -380,3 +380,57 @@ def test_bad_input_messages():
     lr = lr.fit(X, (y > 0).astype(int))
     with pytest.raises(ValueError, match="C=np.inf"):
         lr.removal_to_flip(coef=0, conclusion="significance")
+
+
+# -- edges -----------------------------------------------------------------------
+
+
+def test_leverage_one_row_makes_hc3_undefined():
+    rng = np.random.default_rng(0)
+    n = 30
+    X = np.column_stack([rng.normal(size=n), np.zeros(n)])
+    X[4, 1] = 1.0  # a dummy set for one row only: its leverage is 1
+    y = X[:, 0] + rng.normal(size=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # HighLeverageWarning from fit, asserted elsewhere
+        est = InfluenceEstimator(ols()).fit(X, y)
+    with pytest.raises(ValueError, match="leverage 1: HC3 is undefined"):
+        est.removal_to_flip(coef=0, conclusion="significance", cov_type="HC3")
+
+
+def test_logistic_rare_class_removal_keeps_both_classes():
+    """Few positives: sets that would remove a whole class cannot be refitted; the
+    search sets them aside and every reported number is a statsmodels refit."""
+    rng = np.random.default_rng(3)
+    n = 120
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + 0.4 * rng.normal(size=n) > 1.6).astype(int)
+    assert 3 <= y.sum() <= 15
+    est = InfluenceEstimator(logit()).fit(X, y)
+    result = est.removal_to_flip(coef=0, conclusion="significance", max_fraction=0.2)
+    keep = np.setdiff1d(np.arange(n), result.rows)
+    assert 0 < y[keep].sum() < keep.size
+    if result.flipped:
+        assert_matches_statsmodels(result, "binomial", X, y, 0, "nonrobust")
+    else:
+        assert "not flipped" in result.message.lower()
+
+
+def test_group_removal_of_one_hot_level():
+    """Groups = the levels of a one-hot feature, the x-effect carried by level 1:
+    removing level 1 or 2 leaves its column all zero (not identified), so those
+    refits fail and the groups are set aside; the flip found instead is verified."""
+    rng = np.random.default_rng(1)
+    n = 120
+    level = np.arange(n) % 6
+    onehot = (level[:, None] == np.arange(1, 3)[None, :]).astype(float)  # levels 1, 2
+    x = rng.normal(size=n)
+    X = np.column_stack([x, onehot])
+    y = 0.1 * x + 1.5 * x * (level == 1) + onehot @ [0.5, -0.5] + rng.normal(size=n)
+    est = InfluenceEstimator(ols()).fit(X, y)
+    result = est.removal_to_flip(coef=0, conclusion="significance", cov_type="HC1",
+                                 groups=level, unit="groups", max_fraction=0.5)
+    assert result.flipped
+    assert 1 not in result.groups and 2 not in result.groups
+    assert result.n_refits > len(result.groups)  # the failed refits were tried first
+    assert_matches_statsmodels(result, "gaussian", X, y, 0, "HC1")
