@@ -9,8 +9,9 @@ Run: ``.venv/bin/python benchmarks/amip_minimality.py`` (a few minutes, 1 BLAS t
    refitting *statsmodels* on every set of up to ``K_MAX`` rows; the greedy set
    (``removal_to_flip(..., max_fraction=None)``) is verified independently by a
    statsmodels refit. Logistic regression uses n = 24, 30 and sets of up to 3 rows
-   (smaller samples are rarely significant without separation). Reports the rate at which the greedy size equals the optimum,
-   is larger, or fails to flip although a set within ``K_MAX`` exists.
+   (smaller samples are rarely significant without separation). Reports the rate at
+   which the greedy size equals the optimum, is larger, or fails to flip although a
+   set within ``K_MAX`` exists.
 2. Certificate gap. OLS sign audits at n = 200..5000: the greedy (verified) size
    next to the Woodbury lower bound (no set smaller than it can flip the sign).
 """
@@ -139,6 +140,6 @@ if __name__ == "__main__":
         minimality("gaussian", "HC1", "significance", [12, 14, 16], seeds, beta=1.0)
         minimality("gaussian", "nonrobust", "significance", [12, 14, 16], seeds, beta=1.0)
         minimality("gaussian", "nonrobust", "sign", [12, 14, 16], seeds, beta=0.4)
-        minimality("binomial", "nonrobust", "significance", [24, 30], range(5), beta=1.2,
+        minimality("binomial", "nonrobust", "significance", [24, 30], range(12), beta=1.6,
                    k_max=3)
         certificate_gap()

@@ -321,7 +321,9 @@ def greedy_search(criterion, units, theta0, ev0, cap, max_refits):
 
 
 def _ended(removed, flipped, ev, n_refits, first_scores, history, message):
-    predicted = float(np.nansum(first_scores[np.asarray(removed, dtype=np.intp)])) if removed else float("nan")
+    predicted = float("nan")
+    if removed:
+        predicted = float(np.nansum(first_scores[np.asarray(removed, dtype=np.intp)]))
     return SearchResult(list(removed), flipped, ev, n_refits, message, predicted, history)
 
 

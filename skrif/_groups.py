@@ -181,9 +181,10 @@ def check_groups(groups, n_samples, *, classes=None, removable=True, name="group
         whole = np.argwhere(counts == class_sizes[None, :])
         if whole.size:
             g, c = whole[0]
+            cls = class_labels[c]
+            cls = cls.item() if isinstance(cls, np.generic) else cls
             raise ValueError(
                 f"Group {result.label(g)!r} of {name} holds every training row of class "
-                f"{class_labels[c].item() if isinstance(class_labels[c], np.generic) else class_labels[c]!r}: "
-                "removing it leaves a classifier without that class."
+                f"{cls!r}: removing it leaves a classifier without that class."
             )
     return result
