@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import statsmodels.api as sm
-from sklearn.linear_model import LinearRegression, PoissonRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's skrif
@@ -42,12 +42,15 @@ def sm_fit(kind, X, y, cov_type, groups=None):
         kw["cov_kwds"] = {"groups": groups}
     if kind == "ols":
         return sm.OLS(y, Xc).fit(**kw)
-    return sm.GLM(y, Xc, family=sm.families.Poisson()).fit(tol=1e-13, maxiter=100, **kw)
+    family = sm.families.Binomial() if kind == "logit" else sm.families.Poisson()
+    return sm.GLM(y, Xc, family=family).fit(tol=1e-13, maxiter=100, **kw)
 
 
 def model(kind):
     if kind == "ols":
         return LinearRegression()
+    if kind == "logit":
+        return LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=300)
     return PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-12, max_iter=300)
 
 
@@ -63,7 +66,8 @@ def audit(kind, X, y, cov_type, groups=None, unit="rows"):
     est = InfluenceEstimator(model(kind)).fit(X, y)
     t_fit = time.perf_counter() - t0
     full = sm_fit(kind, X, y, cov_type, groups)
-    print(f"\n{kind.upper()} mdvis ~ lncoins + 8 controls, n={len(y)}, cov_type={cov_type}"
+    outcome = "any visit (mdvis > 0)" if kind == "logit" else "mdvis"
+    print(f"\n{kind.upper()} {outcome} ~ lncoins + 8 controls, n={len(y)}, cov_type={cov_type}"
           f"{'' if groups is None else f', {len(np.unique(groups))} clusters'}, removing {unit}"
           f" (fit + factorization {t_fit:.2f} s)")
     print(f"  full data: lncoins = {full.params[0]:.4f}, se = {full.bse[0]:.4f}, "
@@ -134,6 +138,7 @@ if __name__ == "__main__":
         X, y = load()
         audit("poisson", X, y, "HC0")
         audit("ols", X, y, "HC1")
+        audit("logit", X, (y > 0).astype(float), "HC0")
         groups = person_proxy(X)
         audit("poisson", X, y, "cluster", groups=groups)
         audit("poisson", X, y, "cluster", groups=groups, unit="groups")

@@ -1202,13 +1202,20 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``rows`` (in the order chosen), ``flipped`` (verified by the exact
             refit), ``initial`` value of the quantity, ``predicted_change``
             (additive, at the fitted model) and ``actual_change`` (refit) for those
-            rows, ``n_refits`` and a ``message``.
+            rows, ``n_refits`` and a ``message``; and, verified by the same refit,
+            the ``estimate``, ``se`` and ``p_value`` after removal (standard errors
+            for the models that have them), ``n_removed``, ``fraction``, the removed
+            ``groups`` and a ``certificate`` (a lower bound, least squares).
 
         Raises
         ------
         ValueError
             If neither or both of ``X`` and ``coef`` are given, ``X`` is not a single
-            row, the quantity is exactly zero, or an argument is out of range.
+            row, the quantity is exactly zero, an argument is out of range (unknown
+            feature name, ``alpha`` outside (0, 1), group labels of the wrong
+            length), the model has no standard errors for a significance audit
+            (penalised models; the message says why), or the conclusion is already
+            false on the full data (a coefficient that is not significant).
 
         Notes
         -----
