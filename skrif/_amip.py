@@ -7,8 +7,10 @@ Giordano & Meager, with the standard errors statsmodels defines
 fit, ``g > 0`` at the full data and flipped once ``g ≤ 0``:
 
 * ``"sign"``: ``g = σ₀ θ_j`` (``σ₀`` the sign of the fitted coefficient);
-* ``"significance"``: ``g = σ₀ t_j − t*`` (``t*`` the two-sided critical value at
-  level α): the coefficient is significant and loses it; flipped means ``p ≥ α``;
+* ``"significance"``: ``g = |t_j| − t*`` (``t*`` the two-sided critical value at
+  level α): the coefficient is significant and loses it; flipped means ``p ≥ α``
+  (a removal that jumps over the band into the opposite significance is not a flip;
+  the search then moves back);
 * ``"opposite_significance"``: ``g = σ₀ t_j + t*``: flipped means significant with
   the opposite sign (``σ₀ θ_j < 0`` and ``p < α``).
 
@@ -148,7 +150,10 @@ class StandardErrorCriterion:
         if self.conclusion == "sign":
             g, flipped = s0 * est, s0 * est <= 0
         elif self.conclusion == "significance":
-            g, flipped = s0 * t - crit, p >= self.alpha
+            # |t| − t*: a removal that jumps over the non-significant band into the
+            # opposite significance is still "not flipped", and the next ranking
+            # (by sign(t)·dt) moves back towards the band.
+            g, flipped = abs(t) - crit, p >= self.alpha
         else:
             g, flipped = s0 * t + crit, (s0 * est < 0) and (p < self.alpha)
         return Evaluation(float(g), bool(flipped), est, se, t, p, df, theta, fit)
@@ -159,7 +164,8 @@ class StandardErrorCriterion:
             d = ev.fit.beta_derivative(self.j)
         else:
             d = ev.fit.t_derivative(self.j)
-        scores = -self.sigma0 * d
+        direction = np.sign(ev.t) if self.conclusion == "significance" else self.sigma0
+        scores = -direction * d
         scores[keep == 0] = np.nan
         return scores
 
@@ -167,7 +173,8 @@ class StandardErrorCriterion:
         """Extra first-order change of ``g`` on removing a whole cluster (``G`` drops)."""
         if self.conclusion == "sign" or self.cov_type != "cluster":
             return 0.0
-        return -self.sigma0 * ev.fit.cluster_count_term(self.j)
+        direction = np.sign(ev.t) if self.conclusion == "significance" else self.sigma0
+        return -direction * ev.fit.cluster_count_term(self.j)
 
 
 class LinearCriterion:
@@ -292,9 +299,27 @@ def greedy_search(criterion, units, theta0, ev0, cap, max_refits):
                               f"the refit budget (max_refits={max_refits}) is exhausted")
             continue
         history.append((len(removed) + len(batch), ev_new.g, ev_new.flipped))
-        if ev_new.flipped:
-            return _shrink(criterion, units, removed, batch, ev_new, ev, refit,
-                           lambda: state_n_refits, max_refits, first_scores, history)
+        if ev_new.flipped or ev_new.g <= 0:
+            # The batch crossed the threshold (flipped, or for significance possibly
+            # jumped over the non-significant band into the opposite significance):
+            # bisect for the shortest crossing prefix.
+            lo, ev_lo, hi, ev_hi, flip_len, ev_flip = _bisect(
+                removed, batch, ev, ev_new, refit, lambda: state_n_refits, max_refits
+            )
+            if ev_flip is not None:
+                return _prune(removed + batch[:flip_len], ev_flip, refit,
+                              lambda: state_n_refits, max_refits, first_scores, history)
+            # Even the shortest crossing prefix jumps over the band: keep the rows
+            # before it, set aside the unit that jumps, and go on.
+            removed = removed + batch[:lo]
+            ev = ev_lo
+            exhausted.add(batch[lo])
+            limit = 1
+            if state_n_refits >= max_refits:
+                return _ended(removed, False, ev, state_n_refits, first_scores, history,
+                              f"the refit budget (max_refits={max_refits}) is exhausted "
+                              "before a flip")
+            continue
         if ev_new.g >= ev.g:
             # The batch moved the statistic away from the flip (first order misled,
             # e.g. tiny samples): reject it and try a smaller one; a single unit that
@@ -327,33 +352,51 @@ def _ended(removed, flipped, ev, n_refits, first_scores, history, message):
     return SearchResult(list(removed), flipped, ev, n_refits, message, predicted, history)
 
 
-def _shrink(criterion, units, removed, batch, ev_flip, ev_before, refit, n_refits, max_refits,
-            first_scores, history):
-    """Shortest flipping prefix of ``batch`` (bisection), then drop single units."""
+def _bisect(removed, batch, ev_before, ev_after, refit, n_refits, max_refits):
+    """Shortest prefix of ``batch`` whose refit crosses the threshold (``g ≤ 0`` or
+    flipped), by bisection (prefixes are ordered by first-order effect).
+
+    Returns ``(lo, ev_lo, hi, ev_hi, flip_len, ev_flip)``: the longest prefix known
+    not to cross, the shortest known to cross, and the shortest *flipped* prefix
+    seen (``(None, None)`` if none).
+    """
     lo, hi = 0, len(batch)
-    best = ev_flip
+    ev_lo, ev_hi = ev_before, ev_after
+    flip_len, ev_flip = (hi, ev_after) if ev_after.flipped else (None, None)
     while hi - lo > 1 and n_refits() < max_refits:
         mid = (lo + hi) // 2
         try:
             ev_mid = refit(removed + batch[:mid], ev_before.theta)
         except ValueError:
-            lo = mid
+            lo = mid  # not a usable set; the crossing lies beyond it
             continue
-        if ev_mid.flipped:
-            hi, best = mid, ev_mid
+        if ev_mid.flipped and (flip_len is None or mid < flip_len):
+            flip_len, ev_flip = mid, ev_mid
+        if ev_mid.flipped or ev_mid.g <= 0:
+            hi, ev_hi = mid, ev_mid
         else:
-            lo = mid
-    chosen = removed + batch[:hi]
-    for unit in list(reversed(chosen)):
-        if n_refits() >= max_refits or len(chosen) == 1:
-            break
-        trial = [u for u in chosen if u != unit]
-        try:
-            ev_t = refit(trial, best.theta)
-        except ValueError:
-            continue
-        if ev_t.flipped:
-            chosen, best = trial, ev_t
+            lo, ev_lo = mid, ev_mid
+    return lo, ev_lo, hi, ev_hi, flip_len, ev_flip
+
+
+def _prune(chosen, best, refit, n_refits, max_refits, first_scores, history):
+    """Drop single units (last added first) while the refit still flips; repeat the
+    pass while it removed something (flips are not monotone in the set) and the
+    budget lasts."""
+    chosen = list(chosen)
+    changed = True
+    while changed and len(chosen) > 1 and n_refits() < max_refits:
+        changed = False
+        for unit in list(reversed(chosen)):
+            if n_refits() >= max_refits or len(chosen) == 1:
+                break
+            trial = [u for u in chosen if u != unit]
+            try:
+                ev_t = refit(trial, best.theta)
+            except ValueError:
+                continue
+            if ev_t.flipped:
+                chosen, best, changed = trial, ev_t, True
     return _ended(chosen, True, best, n_refits(), first_scores, history,
                   f"the exact refit without the {len(chosen)} chosen units flips the conclusion")
 

@@ -435,3 +435,25 @@ def test_group_removal_of_one_hot_level():
     assert 1 not in result.groups and 2 not in result.groups
     assert result.n_refits > len(result.groups)  # the failed refits were tried first
     assert_matches_statsmodels(result, "gaussian", X, y, 0, "HC1")
+
+
+def test_significance_search_recovers_from_jumping_over_the_band():
+    """Two far outliers make a negative slope significantly positive. The first
+    predicted batch overshoots past the non-significant band (|t| < t*) into the
+    opposite significance; the search must move back rather than stop or push on.
+    The optimum (the 2 outliers, p = 0.117; no single row suffices) is checked with
+    statsmodels."""
+    rng = np.random.default_rng(1)
+    n = 300
+    x = rng.normal(size=n)
+    y = -0.2 * x + rng.normal(size=n)
+    x[:2], y[:2] = [25.0, 26.0], [60.0, 64.0]
+    X = x[:, None]
+    est = InfluenceEstimator(ols()).fit(X, y)
+    result = est.removal_to_flip(coef=0, conclusion="significance")
+    assert result.flipped and sorted(result.rows.tolist()) == [0, 1]
+    assert_matches_statsmodels(result, "gaussian", X, y, 0, "nonrobust")
+    Xc = np.column_stack([X, np.ones(n)])
+    for i in range(n):  # no single row removes significance
+        keep = np.arange(n) != i
+        assert sm.OLS(y[keep], Xc[keep]).fit().pvalues[0] < 0.05
