@@ -457,3 +457,17 @@ def test_significance_search_recovers_from_jumping_over_the_band():
     for i in range(n):  # no single row removes significance
         keep = np.arange(n) != i
         assert sm.OLS(y[keep], Xc[keep]).fit().pvalues[0] < 0.05
+
+
+def test_amip_summary_penalised_model_has_sign_only():
+    X, y = make_data("gaussian", 80, seed=4, coef=(0.1, 0.4, 0.0))
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    summary = est.amip_summary(coef=[0, 1], max_fraction=0.2)
+    assert set(summary.results) == {("x0", "sign"), ("x1", "sign")}
+    r = summary.results[("x0", "sign")]
+    if r.flipped:
+        keep = np.setdiff1d(np.arange(80), r.rows)
+        refit = Ridge(alpha=1.0, solver="cholesky").fit(X[keep], y[keep])
+        assert np.sign(refit.coef_[0]) != np.sign(est.estimator_.coef_[0])
+        assert r.estimate == pytest.approx(refit.coef_[0], abs=1e-9)
+    assert [row["conclusion"] for row in summary.table()] == ["sign", "sign"]
