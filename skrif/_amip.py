@@ -127,6 +127,13 @@ class Evaluation:
     df: float
     theta: np.ndarray
     fit: object = None
+    #: Whether the statistic has passed the threshold from the fitted side (for
+    #: significance: ``σ₀ t ≤ t*``, possibly beyond the band); ``None``: ``flipped``.
+    crossed: object = None
+
+    @property
+    def passed(self):
+        return self.flipped or bool(self.crossed)
 
 
 class StandardErrorCriterion:
@@ -156,7 +163,8 @@ class StandardErrorCriterion:
             g, flipped = abs(t) - crit, p >= self.alpha
         else:
             g, flipped = s0 * t + crit, (s0 * est < 0) and (p < self.alpha)
-        return Evaluation(float(g), bool(flipped), est, se, t, p, df, theta, fit)
+        crossed = s0 * t <= crit if self.conclusion == "significance" else None
+        return Evaluation(float(g), bool(flipped), est, se, t, p, df, theta, fit, crossed)
 
     def row_scores(self, ev, keep):
         """Predicted change of ``g`` when each row is removed (first order)."""
@@ -299,7 +307,7 @@ def greedy_search(criterion, units, theta0, ev0, cap, max_refits):
                               f"the refit budget (max_refits={max_refits}) is exhausted")
             continue
         history.append((len(removed) + len(batch), ev_new.g, ev_new.flipped))
-        if ev_new.flipped or ev_new.g <= 0:
+        if ev_new.passed:
             # The batch crossed the threshold (flipped, or for significance possibly
             # jumped over the non-significant band into the opposite significance):
             # bisect for the shortest crossing prefix.
@@ -353,8 +361,9 @@ def _ended(removed, flipped, ev, n_refits, first_scores, history, message):
 
 
 def _bisect(removed, batch, ev_before, ev_after, refit, n_refits, max_refits):
-    """Shortest prefix of ``batch`` whose refit crosses the threshold (``g ≤ 0`` or
-    flipped), by bisection (prefixes are ordered by first-order effect).
+    """Shortest prefix of ``batch`` whose refit passes the threshold (flipped, or for
+    significance ``σ₀ t ≤ t*``), by bisection (prefixes are ordered by first-order
+    effect).
 
     Returns ``(lo, ev_lo, hi, ev_hi, flip_len, ev_flip)``: the longest prefix known
     not to cross, the shortest known to cross, and the shortest *flipped* prefix
@@ -372,7 +381,7 @@ def _bisect(removed, batch, ev_before, ev_after, refit, n_refits, max_refits):
             continue
         if ev_mid.flipped and (flip_len is None or mid < flip_len):
             flip_len, ev_flip = mid, ev_mid
-        if ev_mid.flipped or ev_mid.g <= 0:
+        if ev_mid.passed:
             hi, ev_hi = mid, ev_mid
         else:
             lo, ev_lo = mid, ev_mid
