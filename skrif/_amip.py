@@ -577,7 +577,7 @@ def check_choice(value, options, name):
     return value
 
 
-def cap_for(n_units, max_rows, max_fraction, what):
+def cap_for(n_units, max_rows, max_fraction):
     """Largest number of units to remove: ``max_rows`` if given, else
     ``floor(max_fraction · n_units)`` (at least 1); ``max_fraction=None``: ``n_units − 1``."""
     from ._audit import check_positive_int
@@ -685,7 +685,7 @@ def run(est, A, names, j, *, conclusion, alpha, cov_type, groups, unit, max_rows
     alpha = float(alpha)
     units = _Units(state.n_samples, removal_groups)
     what = "rows" if removal_groups is None else "groups"
-    cap = cap_for(units.n_units, max_rows, max_fraction, what)
+    cap = cap_for(units.n_units, max_rows, max_fraction)
     if family is not None and j is not None:
         criterion = StandardErrorCriterion(
             state, j, conclusion, alpha, cov_type, clusters, use_t, family

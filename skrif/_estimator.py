@@ -1279,7 +1279,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             self, _amip.RemovalState(self), coef, conclusion, alpha, cov_type, groups,
             unit, use_t,
         )
-        max_rows = _amip.cap_for(n, max_rows, max_fraction, "rows")
+        max_rows = _amip.cap_for(n, max_rows, max_fraction)
         max_refits = 10 if max_refits is None else max_refits
         # -- the historic sign search --
         if X is not None:

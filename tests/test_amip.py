@@ -471,3 +471,20 @@ def test_amip_summary_penalised_model_has_sign_only():
         assert np.sign(refit.coef_[0]) != np.sign(est.estimator_.coef_[0])
         assert r.estimate == pytest.approx(refit.coef_[0], abs=1e-9)
     assert [row["conclusion"] for row in summary.table()] == ["sign", "sign"]
+
+
+def test_prediction_flip_by_groups_verified_by_refit():
+    rng = np.random.default_rng(0)
+    n = 120
+    X = rng.normal(size=(n, 2))
+    y = (X[:, 0] + 0.5 * rng.normal(size=n) > 0).astype(int)
+    groups = np.arange(n) % 24
+    model = LogisticRegression(solver="newton-cholesky", tol=1e-12)
+    est = InfluenceEstimator(model).fit(X, y)
+    x = np.array([[0.15, 0.0]])
+    result = est.removal_to_flip(x, groups=groups, unit="groups", max_fraction=0.5)
+    assert result.flipped and result.unit == "groups"
+    keep = ~np.isin(groups, result.groups)
+    refit = model.fit(X[keep], y[keep])
+    assert refit.predict(x)[0] != est.predict(x)[0]
+    assert result.estimate == pytest.approx(refit.decision_function(x)[0], abs=1e-7)
