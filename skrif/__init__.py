@@ -5,6 +5,7 @@ linear models, with classical influence functions, group Newton steps and exact
 refits for comparison.
 """
 
+from ._amip import AMIPSummary
 from ._audit import FlipResult
 from ._display import InfluenceDisplay
 from ._estimator import InfluenceEstimator
@@ -16,6 +17,7 @@ from ._pipeline import transform_through
 __version__ = "0.1.0"
 
 __all__ = [
+    "AMIPSummary",
     "FlipResult",
     "InfluenceDisplay",
     "InfluenceEstimator",

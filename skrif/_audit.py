@@ -94,6 +94,33 @@ class FlipResult:
         Exact refits performed.
     message : str
         How the search ended.
+    conclusion : str
+        ``"sign"``, ``"significance"`` or ``"opposite_significance"``.
+    cov_type : str or None
+        Covariance of the standard errors (``None`` when the model has none).
+    alpha : float
+        Significance level.
+    estimate, se, p_value : float
+        Refit-verified coefficient (or decision function), its standard error and
+        p-value without ``rows`` (at the fitted model if ``rows`` is empty; NaN where
+        the model has no standard errors).
+    initial_se, initial_p_value : float
+        The same at the full data.
+    unit : str
+        ``"rows"`` or ``"groups"``: what was removed.
+    groups : list or None
+        Labels of the removed groups (``unit="groups"``); ``rows`` then holds all
+        their rows.
+    n_units : int
+        Number of rows (or groups) that could be removed.
+    cap : int or None
+        Largest number of units the search could remove (``max_rows`` /
+        ``max_fraction``).
+    certificate : Certificate or None
+        Lower bound on any flipping set (least squares), see the user guide.
+    predicted_statistic : str
+        What ``predicted_change`` predicts: the ``"coefficient"`` (or decision
+        function) for sign flips, its ``"t-statistic"`` for significance.
     """
 
     rows: np.ndarray
@@ -104,13 +131,44 @@ class FlipResult:
     actual_change: float
     n_refits: int
     message: str
+    # -- added by the significance audit (skrif/_amip.py); defaults keep old callers --
+    conclusion: str = "sign"
+    cov_type: object = None
+    alpha: float = 0.05
+    estimate: float = float("nan")
+    se: float = float("nan")
+    p_value: float = float("nan")
+    initial_se: float = float("nan")
+    initial_p_value: float = float("nan")
+    unit: str = "rows"
+    groups: object = None
+    n_units: int = 0
+    cap: object = None
+    certificate: object = None
+    predicted_statistic: str = "coefficient"
+
+    @property
+    def n_removed(self):
+        """Number of removed units (rows, or groups for ``unit="groups"``)."""
+        return len(self.groups) if self.groups is not None else int(self.rows.size)
+
+    @property
+    def fraction(self):
+        """``n_removed`` as a fraction of the removable units."""
+        return self.n_removed / self.n_units if self.n_units else float("nan")
 
     def __repr__(self):
+        extra = ""
+        if self.cov_type is not None:
+            extra = (
+                f", conclusion={self.conclusion!r}, cov_type={self.cov_type!r}, "
+                f"estimate={self.estimate:.4g}, se={self.se:.4g}, p_value={self.p_value:.3g}"
+            )
         return (
             f"FlipResult(rows={self.rows.tolist()}, flipped={self.flipped}, "
             f"quantity={self.quantity!r}, initial={self.initial:.4g}, "
             f"predicted_change={self.predicted_change:.4g}, "
-            f"actual_change={self.actual_change:.4g}, n_refits={self.n_refits})"
+            f"actual_change={self.actual_change:.4g}, n_refits={self.n_refits}{extra})"
         )
 
 

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from . import _attribution, _audit
+from . import _amip, _attribution, _audit
 from ._fitted import RemovalModel
 from ._frames import (
     change_as_frame,
@@ -1478,8 +1478,57 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
+    def amip_summary(
+        self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
+        max_rows=None, max_fraction=0.1, max_refits=None, use_t=None,
+    ):
+        """How many rows (or groups) must go to flip each coefficient's sign, its
+        significance, or both — an AMIP summary like zaminfluence's.
+
+        Runs :meth:`removal_to_flip` for every requested coefficient and every
+        conclusion (``"sign"``, ``"significance"``, ``"opposite_significance"``,
+        reported as sign / significance / both); penalised models get the sign
+        only (they have no standard errors). Every count is verified by an exact
+        refit with the standard error recomputed.
+
+        Parameters
+        ----------
+        coef : int, str or list of them, default=None
+            Coefficients (indices or feature names); ``None``: every feature.
+        alpha, cov_type, groups, unit, max_rows, max_fraction, max_refits, use_t
+            As in :meth:`removal_to_flip`.
+
+        Returns
+        -------
+        summary : AMIPSummary
+            ``results`` (a :class:`FlipResult` per coefficient and conclusion),
+            the removed rows' labels, :meth:`~AMIPSummary.table` and
+            :meth:`~AMIPSummary.to_frame`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from skrif import InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 2)); y = X @ [0.3, 0.0] + rng.normal(size=200)
+        >>> est = InfluenceEstimator(LinearRegression()).fit(X, y)
+        >>> summary = est.amip_summary(coef=0, cov_type="HC1")
+        >>> r = summary.results[("x0", "significance")]
+        >>> r.flipped, r.p_value >= 0.05
+        (True, True)
+        """
+        check_is_fitted(self)
+        return _amip.summary(
+            self, coef, alpha=alpha, cov_type=cov_type, groups=groups, unit=unit,
+            max_rows=max_rows, max_fraction=max_fraction, max_refits=max_refits,
+            use_t=use_t,
+        )
+
     def removal_to_flip(
-        self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=10
+        self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
+        conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
+        max_fraction=0.1, use_t=None,
     ):
         """The smallest set of training rows whose removal flips a conclusion.
 
@@ -1504,9 +1553,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             predicted class for a binary classifier. For classifiers with one
             output per class (multinomial logistic regression, multiclass
             ``RidgeClassifier``), its predicted class (any other class wins).
-        coef : int, default=None
-            Instead of ``X``: a feature index; flip the sign of ``coef_`` there.
-            Negative values count from the end.
+        coef : int or str, default=None
+            Instead of ``X``: a feature index or name (``feature_names_in_``); audit
+            ``coef_`` there. Negative values count from the end.
         output : int, default=None
             For models with several outputs, which output's decision function or
             which row of ``coef_`` (required for ``coef`` then, and for ``X`` with a
@@ -1515,9 +1564,42 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             Single-row effects used to choose the rows; ``None`` uses ``"rif"`` if
             ``rescaled`` else ``"if"``.
         max_rows : int, default=None
-            Largest set considered (default: ``n_samples - 1``).
-        max_refits : int, default=10
-            Budget of exact refits (verification, extension and pruning).
+            Largest set considered (rows, or groups with ``unit="groups"``); overrides
+            ``max_fraction``.
+        max_refits : int, default=None
+            Budget of exact refits (verification, extension and pruning); ``None``
+            means 10 for the row search of ``conclusion="sign"`` and 50 for the
+            significance and group searches.
+        conclusion : {"sign", "significance", "opposite_significance"}, default="sign"
+            For ``coef``: flip its sign; make it lose significance at level
+            ``alpha`` (p-value ≥ ``alpha``; it must be significant on the full data);
+            or make it significant with the opposite sign. Significance needs
+            standard errors: ``LinearRegression`` (OLS/WLS), unpenalised binary
+            ``LogisticRegression`` (``C=np.inf``) and ``PoissonRegressor(alpha=0)``.
+            The significance search ranks units by the first-order change of the
+            t-statistic and verifies every set by an exact refit with the standard
+            error recomputed (see the "Auditing" guide).
+        alpha : float, default=0.05
+            Significance level, in (0, 1).
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
+            Standard errors as statsmodels defines them (``OLS/WLS/GLM(...).fit(
+            cov_type=...)``); ``"cluster"`` clusters by ``groups``. For the GLMs
+            statsmodels applies no small-sample correction, so ``HC1``–``HC3`` equal
+            ``HC0`` there.
+        groups : array-like of shape (n_samples,), default=None
+            Group label of every training row: the clusters of ``cov_type="cluster"``
+            and/or the removal units of ``unit="groups"``.
+        unit : {"rows", "groups"}, default="rows"
+            Remove single rows, or whole groups of ``groups``.
+        max_fraction : float or None, default=0.1
+            Cap on the set as a fraction of the rows (or groups) when ``max_rows`` is
+            not given: a conclusion not flipped within it is reported as "not
+            flipped within the cap". ``None``: up to all but one.
+        use_t : bool, default=None
+            p-values from the t distribution (``True``) or the normal (``False``);
+            ``None`` is statsmodels' default (t with ``n − p̃`` degrees of freedom for
+            OLS ``"nonrobust"``, normal otherwise). With t, ``"cluster"`` uses
+            ``G − 1`` degrees of freedom as statsmodels does.
 
         Returns
         -------
@@ -1525,13 +1607,20 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``rows`` (in the order chosen), ``flipped`` (verified by the exact
             refit), ``initial`` value of the quantity, ``predicted_change``
             (additive, at the fitted model) and ``actual_change`` (refit) for those
-            rows, ``n_refits`` and a ``message``.
+            rows, ``n_refits`` and a ``message``; and, verified by the same refit,
+            the ``estimate``, ``se`` and ``p_value`` after removal (standard errors
+            for the models that have them), ``n_removed``, ``fraction``, the removed
+            ``groups`` and a ``certificate`` (a lower bound, least squares).
 
         Raises
         ------
         ValueError
             If neither or both of ``X`` and ``coef`` are given, ``X`` is not a single
-            row, the quantity is exactly zero, or an argument is out of range.
+            row, the quantity is exactly zero, an argument is out of range (unknown
+            feature name, ``alpha`` outside (0, 1), group labels of the wrong
+            length), the model has no standard errors for a significance audit
+            (penalised models; the message says why), or the conclusion is already
+            false on the full data (a coefficient that is not significant).
 
         Notes
         -----
@@ -1567,8 +1656,35 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 "and coef (a feature index whose coefficient sign to flip)."
             )
         n = rm.n_samples
-        max_rows = n - 1 if max_rows is None else _audit.check_positive_int(max_rows, "max_rows", n - 1)
-        max_refits = _audit.check_positive_int(max_refits, "max_refits")
+        # -- significance audit (skrif/_amip.py): coef names, caps, new searches --
+        if coef is not None:
+            coef = _amip.resolve_coef(
+                coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
+            )
+        if max_refits is not None:
+            max_refits = _audit.check_positive_int(max_refits, "max_refits")
+        if _amip.uses_search(X, conclusion, cov_type, groups, unit):
+            if X is not None:
+                X = self._validate_X(X)
+                if X.shape[0] != 1:
+                    raise ValueError(
+                        f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
+                    )
+            classes = self.classes_ if rm.objective.is_classifier else None
+            A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
+            return _amip.run(
+                self, A, names, coef, conclusion=conclusion, alpha=alpha,
+                cov_type=cov_type, groups=groups, unit=unit, max_rows=max_rows,
+                max_fraction=max_fraction, max_refits=max_refits, use_t=use_t,
+                method=method,
+            )
+        _amip.prepare(
+            self, _amip.RemovalState(self), coef, conclusion, alpha, cov_type, groups,
+            unit, use_t,
+        )
+        max_rows = _amip.cap_for(n, max_rows, max_fraction)
+        max_refits = 10 if max_refits is None else max_refits
+        # -- the historic sign search --
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -1577,4 +1693,5 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
                 )
         classes = self.classes_ if rm.objective.is_classifier else None
         A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
-        return _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
+        result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
+        return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)

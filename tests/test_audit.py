@@ -278,7 +278,7 @@ def test_flip_prediction_minimal_by_exhaustive_search(seed):
         return logistic().fit(X[keep], y[keep]).decision_function(x)[0]
 
     k = minimal_flip(value, n)
-    result = est.removal_to_flip(x)
+    result = est.removal_to_flip(x, max_fraction=None)
     assert isinstance(result, FlipResult)
     assert result.flipped and len(result.rows) == k
     keep = np.setdiff1d(np.arange(n), result.rows)
@@ -301,7 +301,7 @@ def test_flip_ridge_coefficient_sign():
         return Ridge(alpha=1.0, solver="cholesky").fit(X[keep], y[keep]).coef_[1]
 
     k = minimal_flip(value, n)
-    result = est.removal_to_flip(coef=1)
+    result = est.removal_to_flip(coef=1, max_fraction=None)
     assert result.quantity == "coef[1]"
     assert result.flipped and len(result.rows) == k
     keep = np.setdiff1d(np.arange(n), result.rows)
@@ -319,7 +319,7 @@ def test_flip_multinomial_predicted_class():
     y = np.argmax(X @ [[2.0, -1.0, 0.0], [0.0, 1.0, -1.5]] + rng.normal(size=(90, 3)), axis=1)
     est = InfluenceEstimator(logistic()).fit(X, y)
     x = np.array([[0.05, 0.1]])
-    result = est.removal_to_flip(x)
+    result = est.removal_to_flip(x, max_fraction=None)
     assert result.flipped and result.quantity.startswith("margin of class")
     assert "np." not in result.quantity
     keep = np.setdiff1d(np.arange(90), result.rows)
@@ -348,7 +348,7 @@ def test_flip_group_beyond_additive_prediction():
     y = (X[:, 0] + 0.5 * rng.normal(size=100) > 0).astype(int)
     est = InfluenceEstimator(logistic()).fit(X, y)
     x = np.array([[0.5, 0.0]])
-    result = est.removal_to_flip(x)
+    result = est.removal_to_flip(x, max_fraction=None)
     assert result.flipped and result.n_refits <= 10
     keep = np.setdiff1d(np.arange(100), result.rows)
     refit = logistic().fit(X[keep], y[keep])
