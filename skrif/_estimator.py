@@ -39,8 +39,8 @@ from ._influential import InfluentialRows
 from ._problem import Problem, warn_not_converged
 from ._separation import check_finite_optimum, check_polish_bounded
 from ._design import AugmentedDesign
-from ._grouped import Groups, fold_splits, group_changes, group_method, group_scores
-from ._grouped import own_rows_change
+from ._grouped import fold_splits, group_changes, group_method, group_scores
+from ._grouped import own_rows_change, rows_of_labels, training_groups
 from ._set_error import answer_set, second_newton_step
 from ._targets import make_target
 from ._checks import (
@@ -610,16 +610,16 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return canonical(method)
 
     def _groups(self, groups):
-        """Validated :class:`~skrif._grouped.Groups` of the training rows (or None)."""
+        """Validated :class:`~skrif._groups.Groups` of the training rows (or None)."""
         if groups is None:
             return None
-        return Groups(groups, self._fitted_removal().n_samples)
+        return training_groups(groups, self._fitted_removal().n_samples)
 
     def _set_rows(self, X_removed_idx, groups):
         """Removed rows: positions/mask, or the rows of the named groups."""
         if groups is None:
             return self._removed_rows(X_removed_idx)
-        return self._groups(groups).rows_of(X_removed_idx)
+        return rows_of_labels(self._groups(groups), X_removed_idx)
 
     def _answer_set(self, idx, method, fraction, measure=None, what="parameter change"):
         """Parameter change for a set, the method used and its error estimate."""

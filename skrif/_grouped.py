@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from ._groups import check_groups
 from ._set_error import MAX_ESTIMATE_ROWS
 from .exceptions import SetInteractionWarning
 
@@ -24,82 +25,30 @@ from .exceptions import SetInteractionWarning
 GROUP_METHODS = ("if", "rif", "newton")
 
 
-class Groups:
-    """Validated group labels of the training rows.
-
-    Parameters
-    ----------
-    groups : array-like of shape (n_samples,)
-        One label per training row (any hashable, sortable values: ints, strings).
-    n_samples : int
-        Number of training rows.
-
-    Attributes
-    ----------
-    labels : ndarray
-        The distinct labels, sorted (the order of every per-group output).
-    codes : ndarray of int of shape (n_samples,)
-        Position of each row's label in ``labels``.
-    members : list of ndarray of int
-        Sorted training rows of each group, in the order of ``labels``.
-    """
-
-    def __init__(self, groups, n_samples):
-        values = np.asarray(getattr(groups, "to_numpy", lambda: groups)())
-        if values.ndim != 1 or values.shape[0] != n_samples:
-            raise ValueError(
-                f"groups must hold one label per training row ({n_samples} rows); got "
-                f"an array of shape {values.shape}."
-            )
-        missing = _missing(values)
-        if np.any(missing):
-            raise ValueError(
-                f"groups has missing labels (NaN/None) at rows "
-                f"{np.flatnonzero(missing)[:10].tolist()}: give every row a group."
-            )
-        try:
-            self.labels, self.codes = np.unique(values, return_inverse=True)
-        except TypeError as exc:
-            raise ValueError(
-                "groups must hold labels of one sortable type (e.g. all ints or all "
-                f"strings): {exc}"
-            ) from None
-        self.codes = self.codes.reshape(-1)
-        order = np.argsort(self.codes, kind="stable")
-        bounds = np.cumsum(np.bincount(self.codes, minlength=self.labels.size))[:-1]
-        self.members = np.split(order, bounds)
-
-    @property
-    def n_groups(self):
-        return self.labels.size
-
-    def rows_of(self, selected):
-        """Training rows of the groups ``selected`` (one label or a list of labels)."""
-        selected = np.atleast_1d(np.asarray(selected, dtype=self.labels.dtype
-                                            if self.labels.dtype != object else object))
-        if selected.ndim != 1:
-            raise ValueError("Pass the labels of the groups to remove as a 1-D list.")
-        if selected.size == 0:
-            return np.zeros(0, dtype=np.intp)
-        pos = np.searchsorted(self.labels, selected)
-        pos = np.clip(pos, 0, self.labels.size - 1)
-        unknown = selected[self.labels[pos] != selected]
-        if unknown.size:
-            raise ValueError(
-                f"Unknown group labels {unknown[:10].tolist()}; the groups are "
-                f"{self.labels[:10].tolist()}{' ...' if self.labels.size > 10 else ''}."
-            )
-        if np.unique(pos).size != pos.size:
-            raise ValueError("The group labels to remove list some group more than once.")
-        return np.sort(np.concatenate([self.members[g] for g in pos]))
+def training_groups(groups, n_samples):
+    """Validated :class:`~skrif._groups.Groups` of the training rows (the one groups
+    mechanism of skrif, shared with the robustness audit)."""
+    return check_groups(groups, n_samples)
 
 
-def _missing(values):
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    if values.dtype == object:
-        return np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in values])
-    return np.zeros(values.shape, dtype=bool)
+def rows_of_labels(groups, selected):
+    """Training rows of the groups named by ``selected`` (one label or a list)."""
+    labels = groups.labels
+    selected = np.atleast_1d(np.asarray(selected, dtype=labels.dtype if labels.dtype != object else object))
+    if selected.ndim != 1:
+        raise ValueError("Pass the labels of the groups to remove as a 1-D list.")
+    if selected.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    pos = np.clip(np.searchsorted(labels, selected), 0, labels.size - 1)
+    unknown = selected[labels[pos] != selected]
+    if unknown.size:
+        raise ValueError(
+            f"Unknown group labels {unknown[:10].tolist()}; the groups are "
+            f"{labels[:10].tolist()}{' ...' if labels.size > 10 else ''}."
+        )
+    if np.unique(pos).size != pos.size:
+        raise ValueError("The group labels to remove list some group more than once.")
+    return groups.rows(pos)
 
 
 def group_method(method, groups):

@@ -41,7 +41,7 @@ from .exceptions import NotConvergedWarning
 
 from ._checks import check_influence_estimator, is_integer
 from ._frames import align_to_training_rows, training_index_of
-from ._grouped import Groups
+from ._grouped import training_groups
 from ._set_error import SET_INTERACTION_THRESHOLD, relative_gap, second_newton_step
 
 __all__ = [
@@ -573,7 +573,7 @@ def group_removal_sets(groups, *, n_sets=40, strategies=GROUP_STRATEGIES, scores
 
     Parameters
     ----------
-    groups : Groups
+    groups : skrif._groups.Groups
         Validated group labels of the training rows.
 
     Returns
@@ -868,7 +868,7 @@ def validate_influence(
         )
     else:
         sets = group_removal_sets(
-            Groups(groups, rm.n_samples),
+            training_groups(groups, rm.n_samples),
             n_sets=n_sets,
             strategies=strategies,
             scores=scores,
