@@ -6,6 +6,7 @@ refits for comparison.
 """
 
 from ._audit import FlipResult
+from ._diagnostics_display import CooksDistanceDisplay, ResidualsLeverageDisplay
 from ._display import InfluenceDisplay
 from ._estimator import InfluenceEstimator
 from ._influence import ParameterChange
@@ -15,10 +16,12 @@ from ._pipeline import transform_through
 __version__ = "0.1.0"
 
 __all__ = [
+    "CooksDistanceDisplay",
     "FlipResult",
     "InfluenceDisplay",
     "InfluenceEstimator",
     "ParameterChange",
+    "ResidualsLeverageDisplay",
     "label_training_rows",
     "transform_through",
     "__version__",
