@@ -372,3 +372,30 @@ def test_too_few_rows_is_refused():
     est = InfluenceEstimator(Ridge(alpha=1e-3)).fit(X, [1.0, 2.0, 0.0])
     with pytest.raises(ValueError, match="degrees of freedom"):
         est.diagnostics()
+
+
+def test_sparse_input_and_other_models_give_the_dense_table():
+    import scipy.sparse as sparse
+    from sklearn.linear_model import GammaRegressor, SGDRegressor
+
+    rng, X, y = data(n=40)
+    X[np.abs(X) < 0.5] = 0.0
+    dense = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y).diagnostics()
+    sparse_table = InfluenceEstimator(Ridge(alpha=1.0)).fit(sparse.csr_matrix(X), y).diagnostics()
+    pd.testing.assert_frame_equal(dense, sparse_table, rtol=1e-9)
+    # Mean-form models (penalty shares): DFBETA is minus the exact one-row Newton step.
+    yg = np.exp(0.2 * X[:, 0]) * rng.gamma(5.0, 0.2, size=40)
+    for model in (GammaRegressor(alpha=0.1, solver="newton-cholesky", tol=1e-12),
+                  SGDRegressor(alpha=0.01, max_iter=5, tol=None, random_state=0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SGD's OptimalityWarning (polished)
+            est = InfluenceEstimator(model).fit(X, yg)
+        table = est.diagnostics()
+        numeric = table.select_dtypes("number")
+        assert np.all(np.isfinite(numeric.to_numpy()))
+        rif = np.stack([np.append(c.coef, c.intercept)
+                        for c in (est.influence([i]) for i in range(40))])
+        np.testing.assert_allclose(
+            table[["dfbeta_x0", "dfbeta_x1", "dfbeta_x2", "dfbeta_intercept"]], -rif,
+            rtol=1e-9, atol=1e-14,
+        )
