@@ -306,6 +306,8 @@ def compute_diagnostics(est, columns=None):
     if design.fit_intercept:
         penal[-1] = False
     k = keep.size
+    # A slice when every coefficient is kept: no fancy-index copy per block.
+    take = slice(None) if k == design.n_params else keep
     dfbeta = np.empty((n, q, k))
     quad = np.empty((n, q))
     chunk = max(_MIN_CHUNK, _BLOCK_FLOATS // max(q * design.n_params, 1))
@@ -316,7 +318,7 @@ def compute_diagnostics(est, columns=None):
             sl = slice(start, min(start + chunk, n))
             delta = state.row_steps(sl)  # (c, q, p̃) RIF: without minus with
             rows = design.rows(sl)  # (c, p̃)
-            dz = np.einsum("cqp,cp->cq", delta, rows)
+            dz = np.matmul(delta, rows[:, :, None])[:, :, 0]
             # Δ'HΔ = Δ'g_i + Δ'H_iΔ, since H_{−i} Δ_i = g_i for the one-step change:
             # g_i = d1_i x̃_i + ε_i w̃, H_i = d_i x̃_i x̃_iᵀ + ε_i P; both terms ≥ 0.
             eps = state.eps[sl]
@@ -326,9 +328,10 @@ def compute_diagnostics(est, columns=None):
                     np.einsum("cqp,qp->cq", delta, wt)
                     + np.einsum("cqp,cqp->cq", delta[:, :, penal], delta[:, :, penal])
                 )
-            dfbeta[sl] = -delta[:, :, keep]
+            np.negative(delta[:, :, take], out=dfbeta[sl])
     cooks = quad / (scale * p_eff * phi)
-    dfbetas = dfbeta / (np.sqrt(disp_i)[:, :, None] * se)
+    dfbetas = dfbeta / np.sqrt(disp_i)[:, :, None]
+    dfbetas /= se
 
     # R's influence.measures flags, with p_eff for R's k (the number of coefficients).
     n_pos = int(np.count_nonzero(h[fitted] > 0))
@@ -432,15 +435,15 @@ def diagnostics(est, columns=None):
     for k, out in enumerate(outputs):
         # One 2-D block per kind of column (no per-column copies).
         parts = [
-            pd.DataFrame(result["dfb"][:, k, :], index=index,
+            pd.DataFrame(result["dfb"][:, k, :], index=index, copy=False,
                          columns=[f"dfb_{c}" for c in names]),
             pd.DataFrame(
                 {c: result["values"][c][:, k] for c in SUMMARY_COLUMNS + EXTRA_COLUMNS},
                 index=index,
             ),
-            pd.DataFrame(result["dfbeta"][:, k, :], index=index,
+            pd.DataFrame(result["dfbeta"][:, k, :], index=index, copy=False,
                          columns=[f"dfbeta_{c}" for c in names]),
-            pd.DataFrame(result["inf_dfb"][:, k, :], index=index,
+            pd.DataFrame(result["inf_dfb"][:, k, :], index=index, copy=False,
                          columns=[f"inf_dfb_{c}" for c in names]),
             pd.DataFrame({c: result["flags"][c][:, k] for c in FLAG_COLUMNS}, index=index),
         ]
