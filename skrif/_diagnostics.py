@@ -375,7 +375,8 @@ def compute_diagnostics(est, columns=None):
             values[name][~fitted] = np.nan
         flags["inf_hat"][~fitted] = False
     if np.any(degenerate & fitted):
-        warn_leverage_one(np.flatnonzero(degenerate & fitted), stacklevel=3)
+        # Points at the caller of InfluenceEstimator.diagnostics.
+        warn_leverage_one(np.flatnonzero(degenerate & fitted), stacklevel=4)
     flags["influential"] = (
         flags["inf_dffits"] | flags["inf_covratio"] | flags["inf_cooks_d"]
         | flags["inf_hat"] | np.any(inf_dfb, axis=2)
