@@ -7,6 +7,7 @@ refits for comparison.
 
 from ._amip import AMIPSummary
 from ._audit import FlipResult
+from ._diagnostics_display import CooksDistanceDisplay, ResidualsLeverageDisplay
 from ._display import InfluenceDisplay
 from ._estimator import InfluenceEstimator
 from ._influence import ParameterChange
@@ -18,11 +19,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AMIPSummary",
+    "CooksDistanceDisplay",
     "FlipResult",
     "InfluenceDisplay",
     "InfluenceEstimator",
     "InfluentialRows",
     "ParameterChange",
+    "ResidualsLeverageDisplay",
     "label_training_rows",
     "transform_through",
     "__version__",
