@@ -73,26 +73,15 @@ class _State:
 
 
 def _removal_state(est):
-    """The fitted state diagnostics need, from ``est._removal`` when present (the
-    :class:`skrif._fitted.RemovalModel`), else from the four attributes of today."""
-    removal = getattr(est, "_removal", None)
-    if removal is not None:
-        problem, theta, d1 = removal.problem, removal.theta, removal.d1
-        solve = removal.solve
-        one_minus = removal.one_minus_leverage
+    """The fitted state diagnostics need, from the estimator's
+    :class:`skrif._fitted.RemovalModel`."""
+    removal = est._fitted_removal()
+    problem, theta, d1 = removal.problem, removal.theta, removal.d1
+    solve = removal.solve
+    one_minus = removal.one_minus_leverage
 
-        def row_steps(rows):
-            return removal.row_steps(rows, "rif")
-
-    else:
-        from ._attribution import row_changes
-
-        problem, theta, d1, curvature = est._problem, est._theta, est._d1, est._curvature
-        solve = curvature.solve
-        one_minus = curvature.one_minus_leverage
-
-        def row_steps(rows):
-            return row_changes(problem, theta, d1, curvature, rows, "rif")
+    def row_steps(rows):
+        return removal.row_steps(rows, "rif")
 
     objective = problem.objective
     _, d2 = problem.row_derivatives(theta)
