@@ -500,14 +500,62 @@ def coefficient_table(est, data, result):
 
 
 # -- placeholders the lead wires after merging ---------------------------------------
-def diagnostics_section(est, data):
-    """Blocks of the regression-diagnostics section (leverage, Cook's distance).
+#: Rows listed in the diagnostics table (largest Cook's distance first).
+SHOWN_DIAGNOSTICS = 10
 
-    Plug-in point for issue 13: once ``est.diagnostics()`` and its Displays land,
-    return ``[Block("h2", "Diagnostics"), <table Block>, <image Block>]`` built from
-    them. Until then the section is left out (returns an empty list).
-    """
-    return []
+
+def diagnostics_section(est, data):
+    """Blocks of the regression-diagnostics section: the rows with the largest
+    Cook's distance (leverage, studentized residual, R's "influential" flag) and
+    R's ``plot.lm`` panels 5 and 4 (:class:`~skrif.ResidualsLeverageDisplay`,
+    :class:`~skrif.CooksDistanceDisplay`) as ``diagnostics.png``. Empty for
+    models without a per-row influence table (multinomial)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from ._diagnostics_display import CooksDistanceDisplay, ResidualsLeverageDisplay
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = est.diagnostics(columns=[])
+            fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+            ResidualsLeverageDisplay.from_estimator(est, ax=axes[0])
+            CooksDistanceDisplay.from_estimator(est, ax=axes[1])
+    except ValueError:
+        return []
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    cooks = np.asarray(table["cooks_d"], dtype=float)
+    order = np.argsort(-np.where(np.isfinite(cooks), cooks, -np.inf), kind="stable")[:SHOWN_DIAGNOSTICS]
+    ids = np.asarray(data["ids_train"])
+    hat = np.asarray(table["hat_diag"], dtype=float)
+    student = np.asarray(table["student_resid"], dtype=float)
+    flagged = np.asarray(table["influential"], dtype=bool)
+    rows = [
+        [str(ids[i]), str(i), fmt(hat[i], 3), fmt(student[i], 2), fmt(cooks[i], 4),
+         "yes" if flagged[i] else ""]
+        for i in order
+    ]
+    n_flagged = int(flagged.sum())
+    return [
+        Block("h2", "Regression diagnostics"),
+        Block(
+            "p",
+            f"The statistician's view of the same model (R's influence.measures; for a "
+            f"penalised model its generalization, see the guide): {n_flagged} of "
+            f"{len(cooks)} training rows are flagged influential by R's rules. The rows "
+            "with the largest Cook's distance (how far the fitted values move, in units "
+            "of their uncertainty, when the row is left out):",
+        ),
+        Block("table", header=["row", "position (as in the plots)", "leverage",
+                               "studentized residual", "Cook's distance", "R flags it"],
+              items=rows, anchor="diagnostics"),
+        Block("image", text="residuals vs leverage, Cook's distance", image=buffer.getvalue(),
+              anchor="diagnostics.png"),
+    ]
 
 
 def robustness_headline(est, data):

@@ -51,6 +51,8 @@ OUTPUT_FILES = (
     "coefficients.csv",
     "results.csv",
 )
+#: Written when the model has them (the diagnostics figure: not for multinomial models).
+OPTIONAL_OUTPUT_FILES = ("diagnostics.png",)
 #: Largest --n-sets (each set costs an exact refit).
 MAX_SETS = 2000
 MIN_TRAIN_ROWS = 20
@@ -231,7 +233,9 @@ def _prepare_out(path, overwrite):
     """Check the output folder before any long computation; return True if it was created."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise ReportError(f"--out {path!r} exists and is not a folder; choose another --out.")
-    existing = [f for f in OUTPUT_FILES if os.path.exists(os.path.join(path, f))]
+    existing = [
+        f for f in OUTPUT_FILES + OPTIONAL_OUTPUT_FILES if os.path.exists(os.path.join(path, f))
+    ]
     if existing and not overwrite:
         raise ReportError(
             f"{path}/ already holds a report ({', '.join(existing)}); pass --overwrite to "
@@ -849,6 +853,10 @@ def _fit_check_write(args, data, start):
         "summary.html": _report.render_html(blocks, title),
         "predicted_vs_actual.png": parts["figure"],
     }
+    # Other figures of the document (e.g. diagnostics.png) are written next to it.
+    for block in blocks:
+        if block.kind == "image" and block.anchor not in files:
+            files[block.anchor] = block.image
     _write_report(args.out, files)
     plt.close("all")
     return _printable(data, parts, seen, args.out.rstrip("/") or args.out)
@@ -994,7 +1002,8 @@ def _printable(data, parts, seen, out):
         lines += ["", "  " + verdict]
     if seen:
         lines += ["", f"  {len(seen)} warning(s), listed on stderr and in summary.md"]
-    lines += ["", f"Report written to {out}/ ({', '.join(OUTPUT_FILES)})"]
+    written = [f for f in OUTPUT_FILES + OPTIONAL_OUTPUT_FILES if os.path.exists(os.path.join(out, f))]
+    lines += ["", f"Report written to {out}/ ({', '.join(written)})"]
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 from matplotlib.image import imread  # noqa: E402
 
 from skrif._report import COEFFICIENT_COLUMNS, CRITERIA  # noqa: E402
-from skrif.cli import INFLUENTIAL_COLUMNS, OUTPUT_FILES, main  # noqa: E402
+from skrif.cli import INFLUENTIAL_COLUMNS, OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, main  # noqa: E402
 from skrif.datasets import load_breast_cancer_quadratic, make_planted_logistic  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 from skrif.validation import RESULT_COLUMNS, summarize  # noqa: E402
@@ -44,7 +44,7 @@ def _summary_table(md_text):
 
 
 def _check_report(folder, stdout, methods=("if", "rif", "newton")):
-    assert sorted(os.listdir(folder)) == sorted(OUTPUT_FILES)  # no temporary files left
+    assert sorted(f for f in os.listdir(folder) if f not in OPTIONAL_OUTPUT_FILES) == sorted(OUTPUT_FILES)  # no temporary files left
     png = open(os.path.join(folder, "predicted_vs_actual.png"), "rb").read()
     image = imread(os.path.join(folder, "predicted_vs_actual.png"))
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 600
@@ -351,7 +351,7 @@ def test_overwrite_replaces_atomically(csv_file, tmp_path, capsys):
     assert main(argv) == 1
     assert main([*argv, "--overwrite"]) == 0
     assert (out / "results.csv").read_text().startswith("set_id,")
-    assert sorted(os.listdir(out)) == sorted(OUTPUT_FILES)
+    assert sorted(f for f in os.listdir(out) if f not in OPTIONAL_OUTPUT_FILES) == sorted(OUTPUT_FILES)
 
 
 def test_help_mentions_every_option():
@@ -591,5 +591,18 @@ def test_failed_overwrite_leaves_the_old_report_whole(csv_file, tmp_path, capsys
     assert main([*argv, "--random-state", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and "unchanged" in err[0]
-    assert sorted(os.listdir(out)) == sorted(OUTPUT_FILES)  # no staging folder left
+    assert sorted(f for f in os.listdir(out) if f not in OPTIONAL_OUTPUT_FILES) == sorted(OUTPUT_FILES)  # no staging folder left
     assert {name: (out / name).read_bytes() for name in OUTPUT_FILES} == before
+
+
+def test_report_has_diagnostics_and_robustness_sections(tmp_path):
+    # The bundled report shows the regression diagnostics (issue 13) and the
+    # robustness headline (issue 14); their numbers are tested in test_diagnostics.py
+    # and test_amip.py / test_audit.py against statsmodels and exact refits.
+    out = tmp_path / "rep"
+    result = _run("report", "--n-sets", "4", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = (out / "summary.md").read_text()
+    assert "## Regression diagnostics" in summary and "(diagnostics.png)" in summary
+    assert "Robustness:" in summary and "largest coefficient" in summary
+    assert (out / "diagnostics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
