@@ -22,7 +22,8 @@ for least squares.
 
 Classification sets follow Romano, Sesia & Candès (2020), the jackknife+ analogue for
 classes: label ``y`` is in the set of ``x`` when fewer than ``⌈(1 − α)(n + 1)⌉``
-training rows ``i`` have a score ``s_i = s(x_i, y_i; μ̂_{−i})`` strictly below
+training rows ``i`` have a score ``s_i = s(x_i, y_i; μ̂_{−i})`` strictly below (by more than 1e-12, so that
+rounding does not decide ties)
 ``s(x, y; μ̂_{−i})``, with LAC scores ``1 − p̂(y | x)`` or (non-randomized) APS scores,
 the probability mass of the labels at least as likely as ``y``.
 
@@ -44,6 +45,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 INTERVAL_METHODS = ("jackknife", "jackknife+", "jackknife-minmax", "cv+")
 SET_METHODS = ("lac", "aps")
 
+# A score counts as below a test score only by more than this: APS scores tie at
+# exactly 1 (the least likely label) up to rounding, and rounding must not decide.
+TIE_TOL = 1e-12
 # Floats of one (n × block [× classes]) temporary array: 16 MB.
 _BLOCK_FLOATS = 1 << 21
 
@@ -112,15 +116,16 @@ def conformal_rank(alpha, n):
 
 
 def check_enough_rows(alpha, n):
-    """The conformal quantiles exist only with ``n ≥ max(1/α, 1/(1 − α))`` rows."""
+    """The conformal quantile exists only when ``⌈(1 − α)(n + 1)⌉ ≤ n``, i.e. with
+    ``n ≥ (1 − α)/α = 1/α − 1`` rows; below that the interval is infinite."""
     a = Fraction(alpha)
-    need = math.ceil(max(1 / a, 1 / (1 - a)))
+    need = math.ceil((1 - a) / a)
     if n < need:
         raise ValueError(
-            f"alpha={alpha:g} needs at least {need} training rows (at least 1/alpha "
-            f"and 1/(1 - alpha)); the model was fitted on {n}: with fewer rows the "
-            "conformal quantile of level 1 - alpha does not exist (the interval would "
-            "be infinite). Use a larger alpha or more training rows."
+            f"alpha={alpha:g} needs at least {need} training rows (1/alpha - 1); the "
+            f"model was fitted on {n}: with fewer rows than about 1/alpha the "
+            "conformal quantile of level 1 - alpha does not exist (the interval or set "
+            "would be unbounded). Use a larger alpha or more training rows."
         )
 
 
@@ -170,7 +175,7 @@ def _folds(cv, X, y, n):
         if cv > n:
             raise ValueError(f"cv={cv} folds is more than the {n} training rows.")
         cv = KFold(n_splits=int(cv))
-    elif not hasattr(cv, "split"):
+    elif isinstance(cv, (str, bool, np.bool_)) or not hasattr(cv, "get_n_splits"):
         raise ValueError(
             f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
         )
@@ -317,6 +322,6 @@ def predict_set(est, X, alpha, method):
         shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         Z = z[block][None, :, :] + shift.reshape(n, len(block), q)
         T = class_scores(_probabilities(Z), method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
-        below = np.count_nonzero(scores[:, None, None] < T, axis=0)
+        below = np.count_nonzero(scores[:, None, None] < T - TIE_TOL, axis=0)
         out[block] = below < k
     return out

@@ -1081,7 +1081,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method : {"lac", "aps"}, default="lac"
             Score: ``"lac"`` is ``1 − p̂(y | x)``; ``"aps"`` (non-randomized) the
             probability mass of the labels at least as likely as ``y``
-            (``Σ_c p̂_c 1[p̂_c > p̂_y] + p̂_y``).
+            (``Σ_c p̂_c 1[p̂_c > p̂_y] + p̂_y``). With two classes it scores the
+            less likely label exactly 1, so that label joins every set or none
+            depending on how many training rows the leave-one-out models classify
+            right: a knife-edge where the approximate leave-one-out models can
+            tip the sets; prefer ``"lac"`` for binary problems.
 
         Returns
         -------
