@@ -109,6 +109,8 @@ def row_changes(problem, theta, d1, curvature, rows, method):
 def _apply(target, Z, dZ, Y, J, linearized):
     """Effect of moving the linear predictor from ``Z`` by ``dZ`` (shapes (..., m, q))."""
     if linearized:
+        if target.is_identity:  # the raw output: J is the identity, skip the product
+            return dZ
         return np.einsum("...mq,mrq->...mr", dZ, J)
     return target.value(Z + dZ, Y) - target.value(Z, Y)
 

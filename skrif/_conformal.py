@@ -148,13 +148,13 @@ def _blocks(m, per_row):
 
 
 def _kth_smallest(V, k):
-    """``k``-th smallest (1-based) along axis 0; O(n) per column (introselect)."""
-    return np.partition(V, k - 1, axis=0)[k - 1]
+    """``k``-th smallest (1-based) along the last axis; O(n) per row (introselect)."""
+    return np.partition(V, k - 1, axis=-1)[..., k - 1]
 
 
 def _kth_largest(V, k):
-    n = V.shape[0]
-    return np.partition(V, n - k, axis=0)[n - k]
+    n = V.shape[-1]
+    return np.partition(V, n - k, axis=-1)[..., n - k]
 
 
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
@@ -258,13 +258,14 @@ def predict_interval(est, X, alpha, method, cv):
             shift = _fold_shift(coef, intercept, Xv[block])[fold_of]  # (n, b)
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
-        mu = _inverse_link(state, z[block] + shift)  # μ̂_{−i}(x_j), (n, b)
+        # μ̂_{−i}(x_j) as (b, n), C-contiguous: the selections run along rows.
+        mu = _inverse_link(state, np.add(shift.T, z[block, None], order="C"))
         if method == "jackknife-minmax":
-            out[block, 0] = mu.min(axis=0) - width
-            out[block, 1] = mu.max(axis=0) + width
+            out[block, 0] = mu.min(axis=1) - width
+            out[block, 1] = mu.max(axis=1) + width
         else:
-            out[block, 0] = _kth_largest(mu - residuals[:, None], k)
-            out[block, 1] = _kth_smallest(mu + residuals[:, None], k)
+            out[block, 0] = _kth_largest(mu - residuals, k)
+            out[block, 1] = _kth_smallest(np.add(mu, residuals, out=mu), k)
     return out
 
 
