@@ -1041,7 +1041,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         O(n² p̃ + n · n_rows · p̃) in the dual, plus O(n · n_rows) for the order
         statistics. Test rows are processed in blocks, so memory beyond the result
         is O(n · block) (16 MB blocks), never n × n_rows. ``"cv+"`` adds one group
-        Newton step per fold (O(n p̃² + K p̃³) primal).
+        Newton step per fold (O(n p̃² + K p̃³) primal). Mean-form GLMs
+        (Poisson, Gamma, Tweedie) and multinomial models recompute their exact
+        single-row steps for each block of test rows: O(n p̃²) per block of
+        ``≈ 2·10⁶ / n`` rows (about 0.4 s per block at n = 1,000, p̃ = 10).
 
         Examples
         --------
