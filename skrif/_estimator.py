@@ -1004,8 +1004,9 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             ``"jackknife+"``: ``[q̂⁻{μ̂_{−i}(x) − R_i}, q̂⁺{μ̂_{−i}(x) + R_i}]``
             (``"plus"``); ``"jackknife-minmax"``: ``[min_i μ̂_{−i}(x) − q̂⁺{R_i},
             max_i μ̂_{−i}(x) + q̂⁺{R_i}]`` (``"minmax"``); ``"cv+"``: the
-            jackknife+ with the models fitted without each fold (group Newton
-            step, exact for least squares) and out-of-fold residuals.
+            jackknife+ with the models fitted without each fold and out-of-fold
+            residuals; the fold models are exact: a group Newton step for least
+            squares, ``K`` warm-started refits (Newton's method) for GLMs.
         cv : int or cross-validation splitter, default=None
             Folds for ``"cv+"`` only: a number of folds ≥ 2 (unshuffled ``KFold``)
             or a scikit-learn splitter whose test folds partition the training
@@ -1032,7 +1033,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         typically ≈ 1 − α; CV+ with K folds of size n/K has ≥ 1 − 2α − √(2/n)
         in the worst case; the plain jackknife has no such guarantee. For GLMs
         the leave-one-out models are approximate, so these statements hold only
-        approximately. Sample weights shape the fit, but every training row counts
+        approximately (CV+ excepted: its fold models are exact). Sample weights shape the fit, but every training row counts
         once in the conformal quantiles.
 
         Cost: O(n) after the fit for the residuals (O(n p̃²) for mean-form GLMs),
@@ -1041,7 +1042,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         O(n² p̃ + n · n_rows · p̃) in the dual, plus O(n · n_rows) for the order
         statistics. Test rows are processed in blocks, so memory beyond the result
         is O(n · block) (16 MB blocks), never n × n_rows. ``"cv+"`` adds one group
-        Newton step per fold (O(n p̃² + K p̃³) primal). Mean-form GLMs
+        Newton step per fold for least squares (O(n p̃² + K p̃³) primal), a
+        refit per fold (a few factorizations each) for GLMs. Mean-form GLMs
         (Poisson, Gamma, Tweedie) and multinomial models recompute their exact
         single-row steps for each block of test rows: O(n p̃²) per block of
         ``≈ 2·10⁶ / n`` rows (about 0.4 s per block at n = 1,000, p̃ = 10).

@@ -429,3 +429,17 @@ def test_separable_classes_with_a_penalty():
     ours = est.predict_set(X[50:], alpha=ALPHA)
     brute = brute_force_sets(model, X[:50], y[:50], X[50:], lac)
     np.testing.assert_array_equal(ours, brute)
+
+
+def test_glm_cv_plus_uses_exact_fold_models():
+    rng = np.random.default_rng(4)
+    n, p = 80, 3
+    X = rng.normal(size=(n + 10, p)) * 0.5
+    y = rng.poisson(np.exp(0.3 + X @ [0.5, -0.4, 0.2])).astype(float)
+    X, y, X_test = X[:n], y[:n], X[n:]
+    model = PoissonRegressor(alpha=0.01, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    est = InfluenceEstimator(model).fit(X, y)
+    cv = KFold(5, shuffle=True, random_state=0)
+    folds = [t for _, t in cv.split(X)]
+    brute = brute_force_interval(model, X, y, X_test, "jackknife+", folds=folds)
+    np.testing.assert_allclose(est.predict_interval(X_test, method="cv+", cv=cv), brute, atol=1e-8)
