@@ -42,6 +42,8 @@ _SOLVE_FLOATS = 1 << 22
 def _apply(target, Z, dZ, Y, J, linearized):
     """Effect of moving the linear predictor from ``Z`` by ``dZ`` (shapes (..., m, q))."""
     if linearized:
+        if target.is_identity:  # the raw output: J is the identity, skip the product
+            return dZ
         return np.einsum("...mq,mrq->...mr", dZ, J)
     return target.value(Z + dZ, Y) - target.value(Z, Y)
 

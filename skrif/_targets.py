@@ -50,6 +50,8 @@ class Target:
     """
 
     needs_y = False
+    #: Whether ``φ(z) = z`` (its Jacobian is the identity).
+    is_identity = False
 
     def __init__(self, name, n_model_outputs, n_outputs, squeeze):
         self.name = name
@@ -72,6 +74,8 @@ class Target:
 
 class RawOutput(Target):
     """``φ(z) = z``: decision function / regression prediction."""
+
+    is_identity = True
 
     def value(self, Z, Y=None):
         return np.array(Z, dtype=float)
