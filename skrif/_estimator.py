@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from . import _attribution, _audit
+from ._dask_hook import dask_aware, route_fit
 from ._attribution import ADDITIVE_METHODS
 from ._frames import change_as_frame, training_index_of
 from ._influence import LEVERAGE_TOL, METHODS, ParameterChange, check_removed_rows, parameter_change
@@ -268,6 +269,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             If the wrapped estimator or one of its settings is not supported.
         """
         self._check_params()
+        if (fitted := route_fit(self, X, y, sample_weight)) is not None:
+            return fitted  # X is a dask array: skrif._dask fits it on the cluster
         estimator = self._get_estimator()
         frozen = isinstance(estimator, FrozenEstimator)
         model = estimator.estimator if frozen else estimator
@@ -420,6 +423,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"method must be one of {METHODS} or None; got {method!r}.")
         return method
 
+    @dask_aware
     def influence(self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0):
         """Predict the parameter change caused by removing training rows.
 
@@ -570,6 +574,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         objective.check_targets(Y)
         return X, Y
 
+    @dask_aware
     def removal_effect(
         self,
         X_removed_idx,
@@ -664,6 +669,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         return target.finalize(effect)
 
+    @dask_aware
     def influence_scores(self, X, y=None, *, target="decision_function", method=None):
         """Linearized effect of removing each single training row on each evaluation row.
 
@@ -725,6 +731,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         return target.finalize(scores)
 
+    @dask_aware
     def self_influence(self, *, target="loss", method=None, linearized=False):
         """Effect of removing each training row on its own target.
 
@@ -778,6 +785,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         return target.finalize(values)
 
+    @dask_aware
     def most_influential(
         self,
         X,
@@ -874,6 +882,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             return X
         return Xv
 
+    @dask_aware
     def predict(self, X):
         """Predict with the fitted (polished) estimator.
 
@@ -892,6 +901,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
+    @dask_aware
     def predict_proba(self, X):
         """Class probabilities from the fitted (polished) estimator.
 
@@ -909,6 +919,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
+    @dask_aware
     def predict_log_proba(self, X):
         """Log class probabilities from the fitted (polished) estimator.
 
@@ -926,6 +937,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
+    @dask_aware
     def decision_function(self, X):
         """Raw outputs (logits) from the fitted (polished) estimator.
 
@@ -964,6 +976,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.score(X, y, sample_weight=sample_weight)
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
+    @dask_aware
     def loo_predict(self, *, target="decision_function", method=None):
         """Approximate leave-one-out predictions for every training row.
 
@@ -1022,6 +1035,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         return target.finalize(values)
 
+    @dask_aware
     def loo_score(self, *, method=None):
         """Leave-one-out score of the model on its training data, without refitting.
 
@@ -1073,6 +1087,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
 
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
+    @dask_aware
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=10
     ):
