@@ -83,7 +83,7 @@ def _cluster(memory_limit):
 
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     return cluster, Client(cluster)
 

@@ -56,8 +56,11 @@ def flat(change):
 
 @pytest.fixture(scope="module")
 def client():
+    # dashboard_address=":0": the scheduler's HTTP server (which also serves /health
+    # and /metrics when the dashboard is off, dashboard_address=None) takes a free
+    # port, so no "Port 8787 is already in use" warning when another cluster runs.
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     yield client
@@ -230,10 +233,7 @@ def test_any_chunking_gives_the_in_memory_result(client, make):
 
 def test_frozen_model_is_polished_not_modified(client):
     model, X, y = _case("binary")
-    prefit = LogisticRegression(C=0.5, max_iter=5).fit(X - 0.0, y) if False else None
-    rough = LogisticRegression(C=0.5, tol=1e-2)
-    with pytest.warns(Warning):  # a rough lbfgs fit: scikit-learn may say it did not converge
-        rough.fit(X, y)
+    rough = LogisticRegression(C=0.5, tol=1e-2).fit(X, y)  # lbfgs, stopped early
     coef = rough.coef_.copy()
     with pytest.warns(OptimalityWarning):
         mem = InfluenceEstimator(FrozenEstimator(rough)).fit(X, y)
@@ -245,7 +245,6 @@ def test_frozen_model_is_polished_not_modified(client):
     assert abs(dsk.optimality_gap_ - mem.optimality_gap_) <= 1e-8 * mem.optimality_gap_
     assert rel(dsk.leverages_.compute(), mem.leverages_) <= 1e-10
     assert rel(flat(dsk.influence([1, 2])), flat(mem.influence([1, 2]))) <= 1e-10
-    del prefit
 
 
 # -- bad input ------------------------------------------------------------------------
@@ -295,18 +294,20 @@ def test_unavailable_options_raise(client):
                flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
 
 
-class _Dies:
-    """A block function that fails once the fit is under way (a lost worker/cluster)."""
+_CALLS = {"n": 0, "after": None}
+_CALLS_LOCK = threading.Lock()
 
-    def __init__(self, after):
-        self.calls, self.after, self.lock = 0, after, threading.Lock()
 
-    def __call__(self, block):
-        with self.lock:
-            self.calls += 1
-            if self.calls > self.after:
-                raise RuntimeError("worker lost")
-        return block
+def _dies(block):
+    """A block function that fails once the fit is under way (a lost worker/cluster).
+
+    Counts calls in this process (the test cluster runs its workers as threads).
+    """
+    with _CALLS_LOCK:
+        _CALLS["n"] += 1
+        if _CALLS["after"] is not None and _CALLS["n"] > _CALLS["after"]:
+            raise RuntimeError("worker lost")
+    return block
 
 
 def test_failure_mid_fit_surfaces_and_leaves_no_fitted_model(client):
@@ -314,9 +315,14 @@ def test_failure_mid_fit_surfaces_and_leaves_no_fitted_model(client):
     est = InfluenceEstimator(tight(model)).fit(da.from_array(X, chunks=CHUNKS), y)
     check_is_fitted(est)
     # 7 blocks per pass: the validation pass and two Newton passes succeed, then it fails.
-    dying = da.from_array(X, chunks=CHUNKS).map_blocks(_Dies(after=21), dtype=float)
-    with pytest.raises(RuntimeError, match="worker lost"):
-        est.fit(dying, y)
+    _CALLS.update(n=0, after=21)
+    dying = da.from_array(X, chunks=CHUNKS).map_blocks(_dies, dtype=float)
+    try:
+        with pytest.raises(RuntimeError, match="worker lost"):
+            est.fit(dying, y)
+    finally:
+        _CALLS["after"] = None
+    assert _CALLS["n"] > 21  # it failed during the Newton passes, not before
     with pytest.raises(NotFittedError):
         check_is_fitted(est)
     assert not hasattr(est, "leverages_")

@@ -278,13 +278,14 @@ def _sub_slices(c, per_row):
     return [slice(a, min(a + step, c)) for a in range(0, c, step)]
 
 
-def row_algebra(state, B, Y, s, method, want_steps=False):
+def row_algebra(state, B, Y, s, method, want_steps=False, quad=None):
     """Per-row removal algebra for a block: ``(Z, one_minus, dZ_self, steps)``.
 
     ``one_minus`` is ``1 − h_i`` (c,), ``dZ_self`` the change of each row's own
     linear predictor when it alone is removed (c, q) and, if ``want_steps``,
     ``steps`` the single-row parameter changes in centred coordinates (c, q, p̃);
-    ``method`` in {"if", "rif", None} (None: leverages only). Rows with
+    ``method`` in {"if", "rif", None} (None: leverages only); ``quad`` (rank-one
+    curvature only) gives precomputed ``b_iᵀ H⁻¹ b_i`` (no whitening). Rows with
     ``1 − h_i ≤ LEVERAGE_TOL`` get NaN under "rif". Cost O(c p̃²) ("linear",
     "mean"), O(c K³ p̃²) ("block").
     """
@@ -295,10 +296,10 @@ def row_algebra(state, B, Y, s, method, want_steps=False):
     dZ = np.full((c, q), np.nan) if method is not None else None
     steps = np.full((c, q, pt), np.nan) if want_steps else None
     if spec.kind == "linear":
-        quad = np.empty(c)
-        for sl in _sub_slices(c, pt):
-            W = state.factor.whiten(B[sl].T)
-            quad[sl] = np.einsum("ij,ij->j", W, W)
+        if quad is None:
+            quad = quadratic(state, B)
+        else:
+            quad = np.asarray(quad, dtype=float).reshape(-1)
         one_minus = 1.0 - d2 * quad
         if method is not None:
             coef = d1 if method == "if" else d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
@@ -352,22 +353,36 @@ def row_algebra(state, B, Y, s, method, want_steps=False):
     return Z, one_minus, dZ, steps
 
 
+def quadratic(state, B):
+    """``b_iᵀ H⁻¹ b_i`` for each row (rank-one curvature): triangular solves, O(c p̃²)."""
+    quad = np.empty(B.shape[0])
+    for sl in _sub_slices(B.shape[0], B.shape[1]):
+        W = state.factor.whiten(B[sl].T)
+        quad[sl] = np.einsum("ij,ij->j", W, W)
+    return quad
+
+
 # -- per-row kernels (outputs chunked like X) ---------------------------------------
 
 
-def leverage_block(Xb, Yb, Sb, *, state):
+def quad_block(Xb, Yb, Sb, *, state):
+    """``b_iᵀ H⁻¹ b_i`` of each row of the block (cached on the workers after fit)."""
+    return quadratic(state, augment(state.spec, Xb))
+
+
+def leverage_block(Xb, Yb, Sb, quad=None, *, state):
     """``1 − h_i`` of each row of the block: shape (c,)."""
     B = augment(state.spec, Xb)
     s = np.asarray(Sb, dtype=float).reshape(-1)
-    return row_algebra(state, B, np.asarray(Yb, dtype=float), s, None)[1]
+    return row_algebra(state, B, np.asarray(Yb, dtype=float), s, None, quad=quad)[1]
 
 
-def self_block(Xb, Yb, Sb, *, state, method, target, linearized, loo):
+def self_block(Xb, Yb, Sb, quad=None, *, state, method, target, linearized, loo):
     """Self-influence (or leave-one-out value) of each row on its own target: (c, r)."""
     B = augment(state.spec, Xb)
     s = np.asarray(Sb, dtype=float).reshape(-1)
     Y = np.asarray(Yb, dtype=float)
-    Z, _, dZ, _ = row_algebra(state, B, Y, s, method)
+    Z, _, dZ, _ = row_algebra(state, B, Y, s, method, quad=quad)
     Yt = Y if target.needs_y else None
     if linearized:
         out = np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Yt))
@@ -378,7 +393,7 @@ def self_block(Xb, Yb, Sb, *, state, method, target, linearized, loo):
     return out
 
 
-def scores_block(Xb, Yb, Sb, *, state, method, target, Z_eval, Y_eval, J, S_eval, B_eval):
+def scores_block(Xb, Yb, Sb, quad=None, *, state, method, target, Z_eval, Y_eval, J, S_eval, B_eval):
     """Effects of each row of the block on each evaluation row: (c, m, r).
 
     Linearized (``J`` the target's Jacobian at the evaluation rows). Rank-one
@@ -389,7 +404,7 @@ def scores_block(Xb, Yb, Sb, *, state, method, target, Z_eval, Y_eval, J, S_eval
     s = np.asarray(Sb, dtype=float).reshape(-1)
     Y = np.asarray(Yb, dtype=float)
     if state.spec.kind == "linear":
-        Z, one_minus, dZ_self, _ = row_algebra(state, B, Y, s, method)
+        Z, one_minus, dZ_self, _ = row_algebra(state, B, Y, s, method, quad=quad)
         _, d1, _ = derivatives(state.spec, B, Y, s, state.theta)
         coef = d1 if method == "if" else d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
         M = B @ S_eval  # (c, m)
@@ -400,14 +415,14 @@ def scores_block(Xb, Yb, Sb, *, state, method, target, Z_eval, Y_eval, J, S_eval
     return np.einsum("...mq,mrq->...mr", dZ, J)
 
 
-def additive_block(Xb, Yb, Sb, start, *, state, method, G, u):
+def additive_block(Xb, Yb, Sb, start, quad=None, *, state, method, G, u):
     """Additive score of each row on ``Σ_j F_j``: (c,). ``G = B_evalᵀ J`` (p̃, q),
     ``u = H⁻¹ G`` (rank-one curvature)."""
     B = augment(state.spec, Xb)
     s = np.asarray(Sb, dtype=float).reshape(-1)
     Y = np.asarray(Yb, dtype=float)
     if state.spec.kind == "linear":
-        _, one_minus, _, _ = row_algebra(state, B, Y, s, method)
+        _, one_minus, _, _ = row_algebra(state, B, Y, s, method, quad=quad)
         _, d1, _ = derivatives(state.spec, B, Y, s, state.theta)
         coef = d1 if method == "if" else d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
         return np.sum(coef * (B @ u), axis=1)

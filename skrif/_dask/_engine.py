@@ -92,12 +92,17 @@ class DaskDesign:
         )
         return parts.sum(axis=0, split_every=8)
 
-    def per_row(self, func, extra_shape=(), with_start=False, **kwargs):
-        """Lazy per-row output of ``func`` on each block: shape (n,) + extra_shape."""
+    def per_row(self, func, extra_shape=(), with_start=False, rows=None, **kwargs):
+        """Lazy per-row output of ``func`` on each block: shape (n,) + extra_shape.
+
+        ``rows``: an optional (n,) dask array passed to ``func`` after the blocks.
+        """
         letters = "abc"[: len(extra_shape)]
         args = [self.X, "ij", self.Y, "ik", self.S, "il"]
         if with_start:
             args += [self.starts, "i"]
+        if rows is not None:
+            args += [rows, "i"]
         return da.blockwise(
             func, "i" + letters, *args, new_axes=dict(zip(letters, extra_shape)),
             concatenate=True, dtype=float, meta=np.empty((0,) * (1 + len(extra_shape))),
@@ -137,6 +142,17 @@ class DaskDesign:
                     H[m, :, k, :] = H[k, :, m, :].T
             return value, grad, H.reshape(q * pt, q * pt)
         return value, grad, symmetrize(total[1 + pt * q :].reshape(pt, pt))
+
+    def sample(self, max_rows, max_fraction=0.25):
+        """In-memory ``(X, Y, s)`` of a few evenly spaced blocks: at most ``max_rows``
+        rows and ``max_fraction`` of the blocks (at least one block)."""
+        sizes = np.asarray(self.X.chunks[0])
+        n_pick = max(1, min(int(max_fraction * len(sizes)), len(sizes)))
+        picks = np.unique(np.linspace(0, len(sizes) - 1, n_pick).round().astype(int))
+        keep = picks[np.cumsum(sizes[picks]) <= max(max_rows, sizes[picks[0]])]
+        parts = [(self.X.blocks[i], self.Y.blocks[i], self.S.blocks[i]) for i in keep]
+        parts = dask.compute(*parts)
+        return tuple(np.concatenate([part[j] for part in parts]) for j in range(3))
 
     def rows(self, idx):
         """``(B_T, Y_T, s_T)`` for sorted row positions ``idx``: gathers k rows only."""
@@ -265,6 +281,40 @@ class Objective:
                 fresh = False
         return theta, max_iter, passes, False
 
+    def pilot(self, max_rows=100_000):
+        """A starting point for :meth:`newton`: the optimum on a few blocks, in memory.
+
+        Blocks spread over ``X`` (at most ``max_rows`` rows and a quarter of the
+        blocks) are fitted with skrif's in-memory Newton solver, their weights
+        scaled so that they carry the total weight of the data (the penalty keeps
+        its weight relative to the loss). Distributed Newton from there needs a few
+        passes instead of about ten from zero; any failure (a class missing from
+        the sample, no convergence) falls back to ``θ = 0``.
+        """
+        import warnings
+
+        from .._problem import Problem
+
+        spec = self.spec
+        zeros = np.zeros((spec.q, spec.n_params))
+        X, Y, s = self.design.sample(max_rows)
+        s = s.reshape(-1)
+        if not np.sum(s) > 0 or (spec.objective.is_classifier and np.any(Y.sum(axis=0) == 0)) or (
+            spec.objective.is_classifier and spec.q == 1 and np.all(Y == 1)
+        ):
+            return zeros
+        problem = Problem(spec.objective, X, Y, s * (self.weight_total / np.sum(s)))
+        with warnings.catch_warnings():
+            # Only a starting point: its accuracy does not matter.
+            warnings.simplefilter("ignore")
+            try:
+                theta, _, converged = problem.newton(np.zeros((spec.q, spec.n_params)), max_iter=30)
+            except (np.linalg.LinAlgError, ValueError):
+                return zeros
+        if not converged or not np.all(np.isfinite(theta)):
+            return zeros
+        return to_centred(spec, theta)
+
     def state(self, theta):
         """One pass at ``theta``: its Hessian factored, plus the relative Newton step there.
 
@@ -274,7 +324,9 @@ class Objective:
         loss, grad, G = self.design.newton_pass(theta, True)
         grad = grad + pen[:, None] * theta.T
         factor, H = self.factor(G, pen)
-        gap = float(np.linalg.norm(self.solve(factor, grad)) / max(np.linalg.norm(theta), 1e-300))
+        # Measured in the estimator's coordinates (w, b), as in memory.
+        step = to_original(self.spec, self.solve(factor, grad).T)
+        gap = float(np.linalg.norm(step) / max(np.linalg.norm(to_original(self.spec, theta)), 1e-300))
         state = State(self.spec, theta, factor)
         if self.spec.kind == "mean":
             if factor.singular:

@@ -230,7 +230,7 @@ def fit(est, X, y, sample_weight=None):
         spec.shift = sums[:p] / n
     problem = Objective(design, weight_total)
 
-    est.n_polish_steps_ = 0
+    n_polish_steps = 0
     if frozen:
         theta = to_centred(spec, objective.get_theta(model))
         state, gap, _ = problem.state(theta)
@@ -238,14 +238,13 @@ def fit(est, X, y, sample_weight=None):
         _warn_gap(est, gap)
         if est.polish and gap > _polish_tol():
             theta, n_steps, _, converged = problem.newton(theta)
-            est.n_polish_steps_ = n_steps
+            n_polish_steps = n_steps
             if not converged:
                 warn_not_converged(n_steps, "polishing the fit")
             state, _, _ = problem.state(theta)
     else:
         _init_shapes(fitted, q, p, y.ndim, classifier)
-        theta = np.zeros((q, spec.n_params))
-        theta, n_iter, _, converged = problem.newton(theta)
+        theta, n_iter, _, converged = problem.newton(problem.pilot())
         if not converged:
             warn_not_converged(n_iter, "the distributed fit")
         objective.set_theta(fitted, to_original(spec, theta))
@@ -270,15 +269,21 @@ def fit(est, X, y, sample_weight=None):
         )
     # Everything succeeded: only now does the estimator become fitted.
     shipped = _constant_state(state)
-    one_minus = design.per_row(_blocks.leverage_block, state=shipped)
+    quad = None
+    if kind == "linear":
+        # x̃_i H⁻¹ x̃_i for every row, computed once and kept on the workers (n
+        # floats): leverages, self-influence, LOO and scores then need no solves.
+        quad = design.per_row(_blocks.quad_block, state=shipped).persist()
+    one_minus = design.per_row(_blocks.leverage_block, rows=quad, state=shipped)
     est.estimator_ = estimator if frozen else fitted
     est.n_features_in_ = p
+    est.n_polish_steps_ = n_polish_steps
     est.optimality_gap_ = float(optimality_gap)
     est.hessian_rank_ = int(state.factor.rank)
     est.leverages_ = da.clip(1.0 - one_minus, 0.0, 1.0)
     est.rescale_factors_ = da.where(one_minus <= LEVERAGE_TOL, np.inf, 1.0 / da.maximum(one_minus, LEVERAGE_TOL))
     fit_state = DaskFit(design, problem, state, counts, classes)
-    fit_state.shipped = shipped
+    fit_state.shipped, fit_state.quad = shipped, quad
     est._dask_fit = fit_state
     return est
 
@@ -502,7 +507,7 @@ def self_influence(est, *, target="loss", method=None, linearized=False):
     target = _target(est, target)
     method = est._additive_method(method, "self_influence")
     values = fs.design.per_row(
-        _blocks.self_block, (target.n_outputs,), state=fs.shipped, method=method,
+        _blocks.self_block, (target.n_outputs,), rows=fs.quad, state=fs.shipped, method=method,
         target=target, linearized=_check_bool(linearized, "linearized"), loo=False,
     )
     return target.finalize(values)
@@ -514,7 +519,7 @@ def loo_predict(est, *, target="decision_function", method=None):
     target = _target(est, target)
     method = est._additive_method(method, "loo_predict")
     values = fs.design.per_row(
-        _blocks.self_block, (target.n_outputs,), state=fs.shipped, method=method,
+        _blocks.self_block, (target.n_outputs,), rows=fs.quad, state=fs.shipped, method=method,
         target=target, linearized=False, loo=True,
     )
     return target.finalize(values)
@@ -557,7 +562,7 @@ def influence_scores(est, X, y=None, *, target="decision_function", method=None)
     from ._engine import constant
 
     scores = fs.design.per_row(
-        _blocks.scores_block, (B_eval.shape[0], target.n_outputs), state=fs.shipped,
+        _blocks.scores_block, (B_eval.shape[0], target.n_outputs), rows=fs.quad, state=fs.shipped,
         method=method, target=target, Z_eval=None, Y_eval=None, J=constant(J),
         S_eval=constant(S_eval) if S_eval is not None else None, B_eval=constant(B_eval),
     )
@@ -571,7 +576,7 @@ def _additive_scores(est, B_eval, Y_eval, target, method, output):
     G = B_eval.T @ np.ascontiguousarray(J)  # (p̃, q)
     u = solve_theta(fs.state, G) if fs.spec.kind == "linear" else None
     return fs.design.per_row(
-        _blocks.additive_block, (), with_start=True, state=fs.shipped, method=method, G=G, u=u,
+        _blocks.additive_block, (), with_start=True, rows=fs.quad, state=fs.shipped, method=method, G=G, u=u,
     )
 
 
