@@ -301,6 +301,11 @@ def removal_sets(
 def _state(est):
     """The fitted pieces of an InfluenceEstimator this module reads (no copies)."""
     check_is_fitted(est)
+    if "_dask_fit" in vars(est):
+        raise NotImplementedError(
+            "skrif.validation is not available for an InfluenceEstimator fitted on "
+            "Dask yet; validate on an in-memory fit (e.g. of a sample of the rows)."
+        )
     problem = est._problem
     return SimpleNamespace(
         problem=problem,

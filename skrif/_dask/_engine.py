@@ -24,7 +24,7 @@ import scipy.linalg as sla
 from .._curvature import SINGULAR_RTOL, NotPositiveDefiniteError
 from .._leverage import LEVERAGE_TOL
 from . import _blocks
-from ._blocks import Factor, State, Spec, symmetrize
+from ._blocks import Factor, State, symmetrize
 
 #: Relative Newton step below which the iteration stops (as ``Problem.newton``).
 NEWTON_TOL = 1e-11
@@ -161,7 +161,7 @@ class DaskDesign:
         return _blocks.augment(self.spec, X), np.asarray(Y, dtype=float), np.asarray(S, dtype=float).reshape(-1)
 
 
-class Objective:
+class DaskObjective:
     """The penalised objective on a :class:`DaskDesign`, with totals from the check pass.
 
     ``weight_total`` (``Σ s_i``) gives the mean-form penalty ``α Σ m_i``.

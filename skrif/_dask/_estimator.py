@@ -29,7 +29,7 @@ from .._problem import warn_not_converged
 from .._targets import make_target
 from ..exceptions import OptimalityWarning, SingularHessianWarning, UnsupportedModelError
 from . import _blocks
-from ._engine import DaskDesign, Objective, set_change, solve_theta, to_centred, to_original
+from ._engine import DaskDesign, DaskObjective, set_change, solve_theta, to_centred, to_original
 
 #: Estimators whose exact objective the Dask engine solves.
 SUPPORTED = (LogisticRegression, Ridge, LinearRegression, PoissonRegressor)
@@ -228,7 +228,7 @@ def fit(est, X, y, sample_weight=None):
         raise ValueError("All sample weights are zero: there is nothing to fit.")
     if objective.fit_intercept and objective.penalty_intercept == 0:
         spec.shift = sums[:p] / n
-    problem = Objective(design, weight_total)
+    problem = DaskObjective(design, weight_total)
 
     n_polish_steps = 0
     if frozen:
@@ -415,11 +415,11 @@ def _delta(est, idx, method, fraction=1.0):
         delta, degenerate = set_change(fs.state, B, Y, s, method)
         if np.any(degenerate):
             warn_leverage_one(idx[degenerate], stacklevel=4)
-    return to_original(fs.spec, delta) if method != "refit" else to_original(fs.spec, delta)
+    return to_original(fs.spec, delta)
 
 
 def _removed(est, X_removed_idx):
-    return check_removed_rows(X_removed_idx, _fit_state(est).spec and est._dask_fit.design.n_samples)
+    return check_removed_rows(X_removed_idx, _fit_state(est).design.n_samples)
 
 
 # -- public methods ----------------------------------------------------------------------
