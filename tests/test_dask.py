@@ -289,6 +289,10 @@ def test_unavailable_options_raise(client):
         dsk.influence([1], method="rif", fraction=0.5)
     with pytest.raises(NotImplementedError, match="not available for models fitted on Dask"):
         dsk.removal_to_flip(X[:1])
+    from skrif.validation import select_eval_rows
+
+    with pytest.raises(NotImplementedError, match="fitted on Dask"):
+        select_eval_rows(dsk, X, y)
     # Reweighting by refit is available and matches the in-memory refit.
     assert rel(flat(dsk.influence([1, 2], method="refit", fraction=0.5)),
                flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
