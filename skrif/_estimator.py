@@ -31,6 +31,7 @@ from ._frames import (
     training_index_of,
 )
 from ._influence import LEVERAGE_TOL, ParameterChange, check_removed_rows
+from ._dask_hook import dask_aware, route_fit
 from ._influence import check_fraction
 from ._methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from ._objectives import objective_class_for
@@ -425,6 +426,8 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             that reads it, e.g. after ``set_params``).
         """
         self._check_params()
+        if (fitted := route_fit(self, X, y, sample_weight)) is not None:
+            return fitted  # X is a dask array: skrif._dask fits it on the cluster
         estimator = self._get_estimator()
         frozen = isinstance(estimator, FrozenEstimator)
         model = estimator.estimator if frozen else estimator
@@ -645,6 +648,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             measure=measure, what=what, stacklevel=3,
         )
 
+    @dask_aware
     def influence(
         self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, groups=None
     ):
@@ -820,6 +824,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         objective.check_targets(Y)
         return X, Y
 
+    @dask_aware
     def removal_effect(
         self,
         X_removed_idx,
@@ -927,6 +932,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         delta, _, _ = self._answer_set(idx, method, fraction, effect_of, "effect")
         return target.finalize(effect_of(delta))
 
+    @dask_aware
     def influence_scores(
         self, X, y=None, *, target="decision_function", method=None, groups=None
     ):
@@ -1008,6 +1014,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         scores = _attribution.influence_scores(self._removal, X, Y, target, method)
         return target.finalize(self._nan_undefined_removals(scores))
 
+    @dask_aware
     def self_influence(self, *, target="loss", method=None, linearized=False, groups=None):
         """Effect of removing each training row on its own target.
 
@@ -1072,6 +1079,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         return target.finalize(self._nan_undefined_removals(values))
 
+    @dask_aware
     def most_influential(
         self,
         X,
@@ -1276,6 +1284,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             return X
         return Xv
 
+    @dask_aware
     def predict(self, X):
         """Predict with the fitted (polished) estimator.
 
@@ -1294,6 +1303,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
+    @dask_aware
     def predict_proba(self, X):
         """Class probabilities from the fitted (polished) estimator.
 
@@ -1311,6 +1321,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
+    @dask_aware
     def predict_log_proba(self, X):
         """Log class probabilities from the fitted (polished) estimator.
 
@@ -1328,6 +1339,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
+    @dask_aware
     def decision_function(self, X):
         """Raw outputs (logits) from the fitted (polished) estimator.
 
@@ -1592,6 +1604,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         return _conformal.predict_set(self, X, alpha, method)
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
+    @dask_aware
     def loo_predict(self, *, target="decision_function", method=None, groups=None):
         """Approximate leave-one-out predictions for every training row.
 
@@ -1659,6 +1672,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         values = _audit.loo_predict(self._removal, target, method)
         return target.finalize(self._nan_undefined_removals(values))
 
+    @dask_aware
     def loo_score(self, *, method=None, groups=None):
         """Leave-one-out score of the model on its training data, without refitting.
 
@@ -1762,6 +1776,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             use_t=use_t,
         )
 
+    @dask_aware
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",

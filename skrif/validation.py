@@ -389,6 +389,11 @@ _DISTINCT_TRIES = 20
 def _removal_state(est, caller="skrif.validation"):
     """The fitted :class:`~skrif._fitted.RemovalModel` of an InfluenceEstimator (checked)."""
     check_influence_estimator(est, caller)
+    if "_dask_fit" in vars(est):
+        raise NotImplementedError(
+            "skrif.validation is not available for an InfluenceEstimator fitted on "
+            "Dask yet; validate on an in-memory fit (e.g. of a sample of the rows)."
+        )
     rm = est._fitted_removal()
     # Refits below turn errors into NaN rows: a changed X must raise here instead.
     rm.check_data()

@@ -1,0 +1,334 @@
+"""skrif on Dask: a real distributed LocalCluster, compared with in-memory skrif and sklearn.
+
+Ground truth: tightly converged scikit-learn fits and refits (newton-cholesky at
+tol=1e-15, Ridge's Cholesky solver) and the in-memory skrif path on the same data.
+Every test here runs on the cluster started by the ``client`` fixture (no mocks).
+"""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.frozen import FrozenEstimator  # noqa: E402
+from sklearn.linear_model import (  # noqa: E402
+    GammaRegressor,
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
+
+from skrif import InfluenceEstimator  # noqa: E402
+from skrif.exceptions import OptimalityWarning, UnsupportedModelError  # noqa: E402
+
+# Any warning in these tests fails them: the Dask path must not print stray
+# warnings (distributed's port and large-graph warnings included).
+pytestmark = pytest.mark.filterwarnings("error")
+
+N, P = 2000, 20
+CHUNKS = (300, P)
+
+
+def tight(model):
+    """A copy of ``model`` converged to machine precision (ground truth)."""
+    if isinstance(model, (LogisticRegression, PoissonRegressor)):
+        return type(model)(**{**model.get_params(), "solver": "newton-cholesky", "tol": 1e-15, "max_iter": 1000})
+    return clone(model)
+
+
+def rel(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def flat(change):
+    return np.concatenate([np.ravel(change.coef), np.ravel(change.intercept)])
+
+
+@pytest.fixture(scope="module")
+def client():
+    # dashboard_address=":0": the scheduler's HTTP server (which also serves /health
+    # and /metrics when the dashboard is off, dashboard_address=None) takes a free
+    # port, so no "Port 8787 is already in use" warning when another cluster runs.
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    # Column means far from 0: the engine must centre (as the in-memory curvatures).
+    X = rng.normal(size=(N, P)) + 5.0
+    w = rng.normal(size=P) / 3
+    z = (X - 5.0) @ w
+    return rng, X, z
+
+
+def _case(name):
+    rng, X, z = _data()
+    if name == "binary":
+        return LogisticRegression(C=0.5), X, (rng.random(N) < 1 / (1 + np.exp(-z))).astype(int)
+    if name == "multinomial":
+        return LogisticRegression(C=0.5), X, np.digitize(z + rng.normal(size=N), [-0.5, 0.5])
+    if name == "ridge":
+        return Ridge(alpha=3.0), X, np.column_stack([z + rng.normal(size=N), 2 - z])
+    if name == "ols":
+        return LinearRegression(), X, z + rng.normal(size=N)
+    return PoissonRegressor(alpha=0.01), X, rng.poisson(np.exp(z / 2))
+
+
+_CACHE = {}
+
+
+@pytest.fixture(params=["binary", "multinomial", "ridge", "ols", "poisson"])
+def fitted(request, client):
+    """(name, in-memory skrif, Dask skrif, X, y) for one model family (cached)."""
+    name = request.param
+    if name not in _CACHE:
+        model, X, y = _case(name)
+        model = tight(model)
+        mem = InfluenceEstimator(model).fit(X, y)
+        dsk = InfluenceEstimator(model).fit(da.from_array(X, chunks=CHUNKS), y)
+        _CACHE[name] = (name, mem, dsk, X, y)
+    return _CACHE[name]
+
+
+def test_import_skrif_does_not_import_dask():
+    code = "import sys, skrif; print('dask' in sys.modules or 'distributed' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_fit_equals_tight_sklearn_fit(fitted):
+    name, mem, dsk, X, y = fitted
+    model, _, _ = _case(name)
+    sk = tight(model).fit(X, y)
+    assert type(dsk.estimator_) is type(sk)
+    assert rel(dsk.estimator_.coef_, sk.coef_) <= 1e-8
+    assert rel(dsk.estimator_.intercept_, sk.intercept_) <= 1e-8
+    assert np.shape(dsk.estimator_.coef_) == np.shape(sk.coef_)
+    assert np.shape(dsk.estimator_.intercept_) == np.shape(sk.intercept_)
+    assert dsk.estimator_.n_features_in_ == P
+    if hasattr(sk, "classes_"):
+        np.testing.assert_array_equal(dsk.classes_, sk.classes_)
+    if isinstance(sk, LogisticRegression):
+        assert dsk.estimator_.n_iter_.shape == (1,) and dsk.estimator_.n_iter_[0] > 0
+    # The fitted clone predicts like scikit-learn's fit.
+    np.testing.assert_allclose(dsk.estimator_.predict(X), sk.predict(X), rtol=1e-8, atol=1e-10)
+
+
+def test_lazy_attribution_equals_in_memory(fitted):
+    name, mem, dsk, X, y = fitted
+    lazy = {
+        "leverages": (dsk.leverages_, mem.leverages_),
+        "self_influence": (dsk.self_influence(), mem.self_influence()),
+        "self_influence_if": (dsk.self_influence(method="if", target="decision_function"),
+                              mem.self_influence(method="if", target="decision_function")),
+        "loo_predict": (dsk.loo_predict(), mem.loo_predict()),
+        "scores": (dsk.influence_scores(X[:6], y[:6], target="loss"),
+                   mem.influence_scores(X[:6], y[:6], target="loss")),
+    }
+    for what, (lazy_value, expected) in lazy.items():
+        assert isinstance(lazy_value, da.Array), what
+        assert lazy_value.chunks[0] == da.from_array(X, chunks=CHUNKS).chunks[0], what
+        assert rel(lazy_value.compute(), expected) <= 1e-10, (what, rel(lazy_value.compute(), expected))
+
+
+@pytest.mark.parametrize("method", ["if", "rif", "newton"])
+def test_influence_of_sets_equals_in_memory(fitted, method):
+    name, mem, dsk, X, y = fitted
+    idx = [0, 17, 299, 300, 1999]  # across block boundaries
+    a, b = dsk.influence(idx, method=method), mem.influence(idx, method=method)
+    assert np.shape(a.coef) == np.shape(b.coef)
+    assert rel(flat(a), flat(b)) <= 1e-10
+    effect = dsk.removal_effect(idx, X[:5], method=method)
+    assert rel(effect, mem.removal_effect(idx, X[:5], method=method)) <= 1e-10
+
+
+def test_refit_equals_sklearn_refit(fitted):
+    name, mem, dsk, X, y = fitted
+    model, _, _ = _case(name)
+    idx = np.array([3, 50, 700, 1999])
+    keep = np.setdiff1d(np.arange(N), idx)
+    truth = tight(model).fit(X[keep], y[keep])
+    base = tight(model).fit(X, y)
+    expected = np.concatenate([np.ravel(truth.coef_ - base.coef_), np.ravel(truth.intercept_ - base.intercept_)])
+    change = dsk.influence(idx, method="refit")
+    scale = np.max(np.abs(np.concatenate([np.ravel(base.coef_), np.ravel(base.intercept_)])))
+    assert np.max(np.abs(flat(change) - expected)) <= 1e-10 * scale
+    assert rel(flat(change), expected) <= 1e-8
+
+
+def test_most_influential_is_the_in_memory_top_k(fitted):
+    name, mem, dsk, X, y = fitted
+    rows = dsk.most_influential(X[:40], y[:40], k=12)
+    np.testing.assert_array_equal(rows, mem.most_influential(X[:40], y[:40], k=12))
+    if name == "binary":
+        rows, predicted, actual = dsk.most_influential(X[:40], y[:40], k=5, verify=True)
+        _, p_mem, a_mem = mem.most_influential(X[:40], y[:40], k=5, verify=True)
+        assert abs(predicted - p_mem) <= 1e-10 * abs(p_mem)
+        assert abs(actual - a_mem) <= 1e-8 * abs(a_mem)
+
+
+def test_predictions_on_dask_input_are_lazy(client):
+    _, mem, dsk, X, y = _fitted_binary(client)
+    Xd = da.from_array(X, chunks=CHUNKS)
+    for est in (mem, dsk):  # fitted in memory or on Dask: dask in, dask out
+        proba = est.predict_proba(Xd)
+        labels = est.predict(Xd)
+        assert isinstance(proba, da.Array) and isinstance(labels, da.Array)
+        assert proba.chunks == (Xd.chunks[0], (2,))
+        np.testing.assert_allclose(proba.compute(), mem.predict_proba(X), rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(labels.compute(), mem.predict(X))
+        assert isinstance(est.decision_function(Xd), da.Array)
+    effect = dsk.removal_effect([4, 5], Xd, y, target="loss", method="rif")
+    assert isinstance(effect, da.Array)
+    assert rel(effect.compute(), mem.removal_effect([4, 5], X, y, target="loss", method="rif")) <= 1e-10
+    assert abs(dsk.loo_score() - mem.loo_score()) == 0.0
+
+
+def _fitted_binary(client):
+    if "binary" not in _CACHE:
+        model, X, y = _case("binary")
+        model = tight(model)
+        _CACHE["binary"] = ("binary", InfluenceEstimator(model).fit(X, y),
+                            InfluenceEstimator(model).fit(da.from_array(X, chunks=CHUNKS), y), X, y)
+    return _CACHE["binary"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y, w: (da.from_array(X, chunks=(2000, P)), y, w),  # one block
+        lambda X, y, w: (da.from_array(X, chunks=(777, 7)), da.from_array(y, chunks=500), w),  # columns, y chunks
+        lambda X, y, w: (da.from_array(X, chunks=(123, P)), da.from_array(y, chunks=123), da.from_array(w, chunks=1000)),
+    ],
+    ids=["single-block", "column-chunks-and-misaligned-y", "small-blocks-dask-weights"],
+)
+def test_any_chunking_gives_the_in_memory_result(client, make):
+    model, X, y = _case("binary")
+    model = tight(model)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=N)
+    mem = InfluenceEstimator(model).fit(X, y, sample_weight=w)
+    Xd, yd, wd = make(X, y, w)
+    dsk = InfluenceEstimator(model).fit(Xd, yd, sample_weight=wd)
+    assert rel(dsk.estimator_.coef_, mem.estimator_.coef_) <= 1e-10
+    assert rel(dsk.leverages_.compute(), mem.leverages_) <= 1e-10
+    assert rel(dsk.self_influence().compute(), mem.self_influence()) <= 1e-10
+    assert rel(flat(dsk.influence([5, 6, 1500])), flat(mem.influence([5, 6, 1500]))) <= 1e-10
+
+
+def test_frozen_model_is_polished_not_modified(client):
+    model, X, y = _case("binary")
+    rough = LogisticRegression(C=0.5, tol=1e-2).fit(X, y)  # lbfgs, stopped early
+    coef = rough.coef_.copy()
+    with pytest.warns(OptimalityWarning):
+        mem = InfluenceEstimator(FrozenEstimator(rough)).fit(X, y)
+    with pytest.warns(OptimalityWarning):
+        dsk = InfluenceEstimator(FrozenEstimator(rough)).fit(da.from_array(X, chunks=CHUNKS), y)
+    np.testing.assert_array_equal(rough.coef_, coef)
+    np.testing.assert_array_equal(dsk.estimator_.estimator.coef_, coef)
+    assert dsk.n_polish_steps_ > 0
+    assert abs(dsk.optimality_gap_ - mem.optimality_gap_) <= 1e-8 * mem.optimality_gap_
+    assert rel(dsk.leverages_.compute(), mem.leverages_) <= 1e-10
+    assert rel(flat(dsk.influence([1, 2])), flat(mem.influence([1, 2]))) <= 1e-10
+
+
+# -- bad input ------------------------------------------------------------------------
+
+
+def test_unknown_chunk_sizes_raise(client):
+    model, X, y = _case("binary")
+    Xd = da.from_array(X, chunks=CHUNKS)
+    masked = Xd[da.from_array(X[:, 0] > 4.0, chunks=300)]  # NaN row chunks
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        InfluenceEstimator(model).fit(masked, y[X[:, 0] > 4.0])
+
+
+def test_mismatched_rows_raise(client):
+    model, X, y = _case("binary")
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        InfluenceEstimator(model).fit(da.from_array(X, chunks=CHUNKS), y[:-1])
+
+
+def test_unsupported_estimator_on_dask(client):
+    _, X, z = _data()
+    with pytest.raises(UnsupportedModelError, match="supports LogisticRegression .*PoissonRegressor"):
+        InfluenceEstimator(GammaRegressor()).fit(da.from_array(X, chunks=CHUNKS), np.exp(z / 3))
+
+
+def test_sparse_blocks_and_nan_raise(client):
+    import scipy.sparse as sp
+
+    model, X, y = _case("binary")
+    Xs = da.from_array(X, chunks=CHUNKS).map_blocks(sp.csr_matrix, meta=sp.csr_matrix((0, 0)))
+    with pytest.raises(TypeError, match="sparse blocks"):
+        InfluenceEstimator(model).fit(Xs, y)
+    Xn = X.copy()
+    Xn[1234, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        InfluenceEstimator(model).fit(da.from_array(Xn, chunks=CHUNKS), y)
+
+
+def test_unavailable_options_raise(client):
+    _, mem, dsk, X, y = _fitted_binary(client)
+    with pytest.raises(ValueError, match="fraction != 1"):
+        dsk.influence([1], method="rif", fraction=0.5)
+    with pytest.raises(NotImplementedError, match="not available for models fitted on Dask"):
+        dsk.removal_to_flip(X[:1])
+    from skrif.validation import select_eval_rows
+
+    with pytest.raises(NotImplementedError, match="fitted on Dask"):
+        select_eval_rows(dsk, X, y)
+    # Reweighting by refit is available and matches the in-memory refit.
+    assert rel(flat(dsk.influence([1, 2], method="refit", fraction=0.5)),
+               flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
+
+
+_CALLS = {"n": 0, "after": None}
+_CALLS_LOCK = threading.Lock()
+
+
+def _dies(block):
+    """A block function that fails once the fit is under way (a lost worker/cluster).
+
+    Counts calls in this process (the test cluster runs its workers as threads).
+    """
+    with _CALLS_LOCK:
+        _CALLS["n"] += 1
+        if _CALLS["after"] is not None and _CALLS["n"] > _CALLS["after"]:
+            raise RuntimeError("worker lost")
+    return block
+
+
+def test_failure_mid_fit_surfaces_and_leaves_no_fitted_model(client):
+    model, X, y = _case("binary")
+    est = InfluenceEstimator(tight(model)).fit(da.from_array(X, chunks=CHUNKS), y)
+    check_is_fitted(est)
+    # 7 blocks per pass: the validation pass and two Newton passes succeed, then it fails.
+    _CALLS.update(n=0, after=21)
+    dying = da.from_array(X, chunks=CHUNKS).map_blocks(_dies, dtype=float)
+    try:
+        with pytest.raises(RuntimeError, match="worker lost"):
+            est.fit(dying, y)
+    finally:
+        _CALLS["after"] = None
+    assert _CALLS["n"] > 21  # it failed during the Newton passes, not before
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+    assert not hasattr(est, "leverages_")
+    with pytest.raises(NotFittedError):
+        est.influence([0])
