@@ -1091,6 +1091,7 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         method=None,
         output=None,
         verify=False,
+        groups=None,
     ):
         """The ``k`` training rows whose joint removal most changes the summed target.
 
@@ -1122,6 +1123,12 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             count from the end.
         verify : bool, default=False
             Also refit the model exactly without the chosen rows.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the training rows: rank whole groups instead (each by
+            its group Newton step, see :meth:`influence_scores`; ``method`` may then
+            also be ``"newton"``, the default); ``k`` counts groups, the result holds
+            the rows of the ``k`` groups and ``result.groups`` their labels, best
+            first. ``predicted`` is the sum of the groups' effects.
 
         Returns
         -------
@@ -1155,6 +1162,10 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         True
         """
         target = self._target(target)
+        if groups is not None:
+            return self._most_influential_groups(
+                X, y, target, k, direction, method, output, verify, groups
+            )
         method = self._additive_method(method, "most_influential")
         k = _attribution.check_k(k, self._removal.n_samples)
         direction = _attribution.check_direction(direction)
@@ -1178,6 +1189,27 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             return rm.parameter_change(rows, how)
 
         return group_changes(change, groups, method, stacklevel=3), groups
+
+    def _most_influential_groups(self, X, y, target, k, direction, method, output, verify, groups):
+        """:meth:`most_influential` with whole groups as the units."""
+        rm = self._fitted_removal()
+        direction = _attribution.check_direction(direction)
+        output = _attribution.check_output(target, output)
+        X, Y = self._validate_eval(X, y, target)
+        changes, groups = self._group_changes(groups, method)
+        k = _attribution.check_k(k, groups.n_groups)
+        design = AugmentedDesign(X, rm.design.fit_intercept)
+        scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
+        best = _attribution.top_k(scores, k, direction)
+        rows = groups.rows(np.sort(best))
+        actual = None
+        if _check_bool(verify, "verify"):
+            actual = float(np.sum(
+                _attribution.removal_effect(rm, rows, X, Y, target, "refit")[:, output]
+            ))
+        result = InfluentialRows(rows, float(np.sum(scores[best])), actual)
+        result.groups = groups.labels[best]
+        return result
 
     def _group_self_influence(self, groups, target, method, linearized):
         changes, groups = self._group_changes(groups, method)

@@ -250,3 +250,24 @@ def test_whole_class_group_refused():
     est = InfluenceEstimator(tight_logistic(C=1.0)).fit(X, y)
     with pytest.raises(ValueError, match="single class"):
         est.influence([1], groups=y, method="newton")
+
+
+def test_most_influential_groups_against_refits():
+    X, y, groups = ridge_data(seed=9)
+    est = InfluenceEstimator(Ridge(alpha=0.3)).fit(X, y)
+    X_eval = X[:6]
+    result = est.most_influential(X_eval, k=2, target="predict", groups=groups, verify=True)
+    base = est.predict(X_eval).sum()
+    labels = np.unique(groups)
+    brute = np.array([
+        Ridge(alpha=0.3, solver="cholesky").fit(X[groups != g], y[groups != g]).predict(X_eval).sum()
+        - base
+        for g in labels
+    ])
+    top = labels[np.argsort(-brute)[:2]]
+    np.testing.assert_array_equal(result.groups, top)
+    np.testing.assert_allclose(result.predicted, brute[np.argsort(-brute)[:2]].sum(), rtol=1e-9)
+    keep = ~np.isin(groups, top)
+    both = Ridge(alpha=0.3, solver="cholesky").fit(X[keep], y[keep]).predict(X_eval).sum() - base
+    assert result.actual == pytest.approx(both, rel=1e-9)
+    np.testing.assert_array_equal(result.rows, np.flatnonzero(~keep))
