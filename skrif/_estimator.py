@@ -1947,15 +1947,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             )
         if max_refits is not None:
             max_refits = _audit.check_positive_int(max_refits, "max_refits")
+        if X is not None:
+            X = self._validate_X(X)
+            if X.shape[0] != 1:
+                raise ValueError(
+                    f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
+                )
+        classes = self.classes_ if rm.objective.is_classifier else None
+        A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
         if _amip.uses_search(X, conclusion, cov_type, groups, unit):
-            if X is not None:
-                X = self._validate_X(X)
-                if X.shape[0] != 1:
-                    raise ValueError(
-                        f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
-                    )
-            classes = self.classes_ if rm.objective.is_classifier else None
-            A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
             return _amip.run(
                 self, A, names, coef, conclusion=conclusion, alpha=alpha,
                 cov_type=cov_type, groups=groups, unit=unit, max_rows=max_rows,
@@ -1969,13 +1969,5 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
         max_rows = _amip.cap_for(n, max_rows, max_fraction)
         max_refits = 10 if max_refits is None else max_refits
         # -- the historic sign search --
-        if X is not None:
-            X = self._validate_X(X)
-            if X.shape[0] != 1:
-                raise ValueError(
-                    f"X must hold exactly one evaluation row; got {X.shape[0]} rows."
-                )
-        classes = self.classes_ if rm.objective.is_classifier else None
-        A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
         return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
