@@ -504,8 +504,15 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
         curvature = problem.curvature(d2)
-        self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
-        check_finite_values(self.optimality_gap_, "optimality gap", what)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
+        if not np.isfinite(self.optimality_gap_) and np.isfinite(problem.value(theta)):
+            # A finite objective whose Newton step overflows: a fit far out where the
+            # loss saturates (e.g. SGD on unscaled columns). Infinitely far from the
+            # optimum, so it is polished; overflowing data still fail below.
+            self.optimality_gap_ = np.inf
+        check_finite_values(self.optimality_gap_ if self.optimality_gap_ < np.inf else 0.0,
+                            "optimality gap", what)
         self.n_polish_steps_ = 0
         converged = self.optimality_gap_ <= POLISH_TOL
         # Warnings wait until the fit is known to have a finite optimum: a refused
