@@ -101,9 +101,9 @@ def joint_leverage(curvature, idx):
 
     Cost O(k p̃²) primal (O(k n² + k² n) dual) plus O(k³).
     """
-    d = getattr(curvature, "d", None)
-    if d is None or np.ndim(d) != 1 or hasattr(curvature, "parameter_change"):
+    if curvature.kind != "rank_one":
         return np.nan
+    d = curvature.d
     root = np.sqrt(np.clip(np.asarray(d, dtype=float)[idx], 0.0, None))
     B = curvature.inner(idx)
     B *= root[:, None]
@@ -244,8 +244,7 @@ def second_newton_step(problem, theta, curvature, fraction=1.0):
     """
     woodbury = (
         fraction == 1.0
-        and not hasattr(curvature, "parameter_change")
-        and hasattr(curvature, "solve_without")
+        and curvature.kind == "rank_one"
         and not curvature.singular
     )
 
