@@ -419,6 +419,22 @@ class _LinearCurvature(Curvature):
                 f"model's Hessian is singular (rank {self.rank} < {self.n_params}); "
                 "use method='refit', or add a penalty."
             )
+        C, root, M = self.set_capacitance(idx, t)
+        c = capacitance_coefficients(C, root, M, t * np.asarray(d1[idx], dtype=float), t)
+        return self.rows_solve(idx, c).T
+
+    def set_capacitance(self, idx, t):
+        """``(C, D_T^½, M_T)``: the checked capacitance ``I − t D_T^½ M_T D_T^½`` of
+        reweighting rows ``idx`` by ``1 − t``, with ``M_T = X̃_T H⁻¹ X̃_Tᵀ``.
+
+        For ``t > 0`` it is formed without cancellation as ``(1 − t) I + t (I − B_T)``
+        (:meth:`_capacitance`). Cost O(k p̃² + k³) primal, O(n² k + k³) dual.
+
+        Raises
+        ------
+        NotPositiveDefiniteError
+            If the reweighted Hessian is not positive definite.
+        """
         W = self._rows_block_solve(idx)
         M = self._inner_from(idx, W)
         root = np.sqrt(self.d[idx])
@@ -428,9 +444,8 @@ class _LinearCurvature(Curvature):
         else:
             C = -t * (root[:, None] * M * root[None, :])
             C[np.diag_indices_from(C)] += 1.0
-        check_capacitance(C, "Removing these rows" if t == 1 else "Reweighting these rows")
-        c = capacitance_coefficients(C, root, M, t * np.asarray(d1[idx], dtype=float), t)
-        return self.rows_solve(idx, c).T
+        C = check_capacitance(C, "Removing these rows" if t == 1 else "Reweighting these rows")
+        return C, root, M
 
     def exact_residuals(self, Y, Z):
         """Least-squares residuals ``y − z`` at the exact optimum, without cancellation.

@@ -601,16 +601,7 @@ class UniformShareCurvature(Curvature):
         wt = self._w_tilde(theta, self.design.fit_intercept)
         G = t * self.design.rows_rmatvec(idx, d1[idx]) + eps_T * wt.T
         HG = A.solve(G)
-        W = A._rows_block_solve(idx)
-        M = A._inner_from(idx, W)
-        root = np.sqrt(self.d[idx])
-        if t > 0:
-            C = t * A._capacitance(idx, W, M)
-            C[np.diag_indices_from(C)] += 1.0 - t
-        else:
-            C = -t * (root[:, None] * M * root[None, :])
-            C[np.diag_indices_from(C)] += 1.0
-        C = check_capacitance(C, "Removing these rows" if t == 1 else "Reweighting these rows")
+        C, root, _ = A.set_capacitance(idx, t)  # A has the same per-row curvature d
         y = t * root[:, None] * sla.solve(
             C, root[:, None] * self.design.rows_matvec(idx, HG), assume_a="pos"
         )
