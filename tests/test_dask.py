@@ -28,6 +28,7 @@ from sklearn.linear_model import (  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from skrif import InfluenceEstimator  # noqa: E402
+from skrif.exceptions import SingularHessianWarning  # noqa: E402
 from skrif.exceptions import OptimalityWarning, UnsupportedModelError  # noqa: E402
 
 # Any warning in these tests fails them: the Dask path must not print stray
@@ -332,3 +333,28 @@ def test_failure_mid_fit_surfaces_and_leaves_no_fitted_model(client):
     assert not hasattr(est, "leverages_")
     with pytest.raises(NotFittedError):
         est.influence([0])
+
+
+def test_column_scale_is_not_singularity(client):
+    # Issue 17 A on Dask: a ×1e7 column beside unit-scale ones, penalised, is well
+    # determined; the rank decision must be the in-memory one (scale-invariant).
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    X[:, 0] *= 1e7
+    y = X @ [1e-7, 2.0, -1.0] + rng.normal(size=400)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dsk = InfluenceEstimator(Ridge(alpha=1.0)).fit(da.from_array(X, chunks=(100, 3)), y)
+    assert not any(issubclass(w.category, SingularHessianWarning) for w in caught)
+    keep = np.arange(400) != 3
+    sw = np.where(keep, 1.0, 0.0)
+    # Ground truth: the closed-form ridge solution with and without row 3 (centred).
+    def ridge(weights):
+        xm = weights @ X / weights.sum(); ym = weights @ y / weights.sum()
+        Xc, yc = (X - xm) * np.sqrt(weights)[:, None], (y - ym) * np.sqrt(weights)
+        return np.linalg.solve(Xc.T @ Xc + np.eye(3), Xc.T @ yc)
+    truth = ridge(sw) - ridge(np.ones(400))
+    got = np.ravel(dsk.influence([3], method="newton").coef)
+    np.testing.assert_allclose(got, truth, rtol=1e-6, atol=1e-12 * np.abs(truth).max())

@@ -20,6 +20,7 @@ import scipy.linalg as sla
 from scipy.linalg.blas import dsyrk
 
 from .._curvature import SINGULAR_RTOL, NotPositiveDefiniteError
+from .._linalg.factor import SPDFactor
 from .._leverage import LEVERAGE_TOL
 
 # Floats per temporary array inside one kernel call (32 MB): row blocks are split
@@ -191,7 +192,13 @@ class Factor:
 
     def __init__(self, H, null=None, check_psd=False):
         self.N = null if null is not None and null.shape[1] else None
-        n_null = 0 if self.N is None else self.N.shape[1]
+        if self.N is None:
+            # No parametrization null space: the in-memory factorization with its
+            # scale-invariant rank decision (judged on the equilibrated matrix).
+            spd = SPDFactor(np.array(H, dtype=float, order="F"), check_psd=check_psd)
+            self.L, self.F, self.rank = spd.chol, spd.F, spd.rank
+            return
+        n_null = self.N.shape[1]
         Hp = H if self.N is None else H + max(np.mean(np.diag(H)), np.finfo(float).tiny) * (self.N @ self.N.T)
         scale = max(np.max(np.abs(np.diag(Hp))), np.finfo(float).tiny)
         self.L, self.F = None, None
