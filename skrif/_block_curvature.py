@@ -41,6 +41,7 @@ import scipy.linalg as sla
 from ._curvature import (
     ADDITIVE,
     _ROW_BLOCK,
+    _step_table,
     Curvature,
     NotPositiveDefiniteError,
     _check_method,
@@ -266,11 +267,11 @@ class BlockCurvature(Curvature):
         out[np.isnan(c).any(axis=1)] = np.nan
         return out
 
-    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes (len(rows), K, p̃): batched K × K systems and one
         solve per block of rows (O(len(rows) K² p̃²) primal)."""
         rows = self._row_index(rows)
-        out = np.empty((rows.size, self.n_classes, self.design.n_params))
+        out = _step_table(out, rows.size, self.n_classes, self.design.n_params)
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = rows[start : start + _ROW_BLOCK]
             out[start : start + sl.size] = self._steps_from(

@@ -42,6 +42,32 @@ REFINE_BELOW = 1e-3
 ADDITIVE = ("if", "rif")
 #: Rows per block in the vectorized per-row primitives (bounded temporary memory).
 _ROW_BLOCK = 512
+#: Floats per block of solves with training rows (24 MB: below glibc's 32 MB mmap
+#: threshold, so blocks reuse heap memory instead of faulting fresh pages in): triangular solves with
+#: few right-hand sides run far below BLAS speed, so wide models get wider blocks.
+_SOLVE_FLOATS = 3 << 20
+
+
+def _as_slice(rows):
+    """A run of consecutive row positions as a slice (row gathers become views)."""
+    if rows.size and rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def _step_table(out, n_rows, q, n_params):
+    """``out`` (checked) or a new (n_rows, q, n_params) array for row steps."""
+    if out is None:
+        return np.empty((n_rows, q, n_params))
+    if out.shape != (n_rows, q, n_params):
+        raise ValueError(f"out has shape {out.shape}, expected {(n_rows, q, n_params)}.")
+    return out
+
+
+def solve_block_rows(n_params):
+    """Rows per block of solves with training rows: at least ``_ROW_BLOCK``, and
+    about ``_SOLVE_FLOATS`` floats per block."""
+    return max(_ROW_BLOCK, _SOLVE_FLOATS // max(int(n_params), 1))
 
 
 class NotPositiveDefiniteError(np.linalg.LinAlgError):
@@ -69,8 +95,9 @@ class Curvature:
     * ``solve(G)`` — ``H⁻¹ G`` (pseudo-inverse on the range when singular);
     * ``one_minus_leverage`` — ``1 − h_i`` per row, shape (n,), cancellation-free;
     * ``rank`` / ``singular``;
-    * ``row_steps(rows, d1, theta, method, fraction=1.0)`` — single-row parameter
-      changes ``Δ_i``, shape (len(rows), q, p̃), vectorized over rows;
+    * ``row_steps(rows, d1, theta, method, fraction=1.0, out=None)`` — single-row
+      parameter changes ``Δ_i``, shape (len(rows), q, p̃), vectorized over rows
+      (written into ``out`` when given, e.g. a block of a caller's table);
     * ``self_change(d1, theta, method, fraction=1.0)`` — each row's change of its
       own linear predictor ``x̃_i·Δ_i``, shape (n, q);
     * ``row_effects(G, d1, theta, method, rows=None, fraction=1.0)`` —
@@ -148,7 +175,7 @@ class Curvature:
             )
         return degenerate
 
-    def row_steps(self, rows, d1, theta, method, fraction=1.0):  # pragma: no cover
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):  # pragma: no cover
         raise NotImplementedError
 
     def self_change(self, d1, theta, method, fraction=1.0):
@@ -370,18 +397,24 @@ class _LinearCurvature(Curvature):
             coef[bad] = np.nan
         return coef
 
-    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes ``Δ_i = H⁻¹ x̃_i c_i``: (len(rows), q, p̃).
 
-        Cost O(len(rows) p̃²) primal, O(n² len(rows)) dual, in row blocks.
+        Cost O(len(rows) p̃²) primal, O(n² len(rows)) dual, in row blocks of
+        :func:`solve_block_rows` rows.
         """
         rows = self._row_index(rows)
         coef = self.row_coefficients(rows, d1, method, fraction)
-        out = np.empty((rows.size, d1.shape[1], self.n_params))
-        for start in range(0, rows.size, _ROW_BLOCK):
-            sl = slice(start, min(start + _ROW_BLOCK, rows.size))
-            V = self.rows_solve(rows[sl])  # (p̃, c)
-            out[sl] = coef[sl, :, None] * V.T[:, None, :]
+        out = _step_table(out, rows.size, d1.shape[1], self.n_params)
+        block = solve_block_rows(self.n_params)
+        pb = self.n_params - 1 if self._border else self.n_params
+        for start in range(0, rows.size, block):
+            sl = slice(start, min(start + block, rows.size))
+            # rows_solve's two parts, written straight into ``out`` (no stacked copy).
+            W = self._rows_block_solve(rows[sl])  # (p̃_block, c)
+            np.multiply(coef[sl, :, None], W.T[:, None, :], out=out[sl, :, :pb])
+            if self._border:
+                out[sl, :, -1] = coef[sl] * (1.0 / self._delta - self._mean @ W)[:, None]
         return out
 
     def self_change(self, d1, theta, method, fraction=1.0):
@@ -549,7 +582,10 @@ class PrimalCurvature(_LinearCurvature):
 
     def _block_rows_solve(self, idx, coeffs):
         if coeffs is None:
-            return self._spd.solve(self._block.rows(idx).T)
+            rows = self._block.rows(_as_slice(idx))
+            # Solve in place when the block is a fresh copy (not a view of X).
+            fresh = self._block.sparse or not np.may_share_memory(rows, self._block.X)
+            return self._spd.solve(rows.T, overwrite=fresh)
         return self._spd.solve(self._block.rows_rmatvec(idx, np.asarray(coeffs, dtype=float)))
 
     def _weighted_residuals(self, B):

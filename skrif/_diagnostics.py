@@ -40,9 +40,12 @@ from scipy.stats import f as f_dist
 from ._leverage import LEVERAGE_TOL, warn_leverage_one
 from .exceptions import HighLeverageWarning
 
-# Floats of parameter changes per row block (c × q × p̃): 8 MB.
-_BLOCK_FLOATS = 1 << 20
+# Floats of parameter changes per row block (c × q × p̃): 24 MB, so that the
+# block's solves run at BLAS speed.
+_BLOCK_FLOATS = 3 << 20
 _MIN_CHUNK = 16
+# Floats per sub-block of the elementwise passes (1 MB: stays in cache).
+_CACHE_FLOATS = 1 << 17
 
 #: Per-row columns, in the order of the table (``dfb_*`` / ``dfbeta_*`` /
 #: ``inf_dfb_*`` expand to one column per coefficient).
@@ -68,7 +71,8 @@ class _State:
     eps: np.ndarray  # (n,)    each row's penalty share α m_i (0 for sum-form models)
     one_minus: np.ndarray  # (n,) 1 − h_i of the training objective's curvature
     solve: object  # G (p̃, m) -> H⁻¹ G
-    row_steps: object  # rows -> RIF_i, shape (len(rows), q, p̃)
+    row_steps: object  # (rows, out=None) -> RIF_i, shape (len(rows), q, p̃)
+    self_change: object  # () -> x̃_i·RIF_i for every row, shape (n, q)
     rank: int
 
 
@@ -80,8 +84,8 @@ def _removal_state(est):
     solve = removal.solve
     one_minus = removal.one_minus_leverage
 
-    def row_steps(rows):
-        return removal.row_steps(rows, "rif")
+    def row_steps(rows, out=None):
+        return removal.row_steps(rows, "rif", out=out)
 
     objective = problem.objective
     _, d2 = problem.row_derivatives(theta)
@@ -100,6 +104,7 @@ def _removal_state(est):
         objective=objective, design=problem.design, Y=problem.Y, weights=problem.weights,
         theta=theta, d1=d1, d2=np.asarray(d2, dtype=float), eps=eps,
         one_minus=np.asarray(one_minus, dtype=float), solve=solve, row_steps=row_steps,
+        self_change=lambda: removal.self_change("rif"),
         rank=int(est.hessian_rank_),
     )
 
@@ -192,8 +197,11 @@ def check_columns(columns, names):
 
 
 # -- the computation -----------------------------------------------------------------
-def _diag_inverse(solve, n_params, block=256):
-    """``diag(H⁻¹)`` by solves with blocks of identity columns (no p̃ × p̃ inverse)."""
+def _diag_inverse(solve, n_params, block=None):
+    """``diag(H⁻¹)`` by solves with blocks of identity columns (about
+    ``_BLOCK_FLOATS`` floats each: one block up to p̃ ≈ 2000): O(p̃³)."""
+    if block is None:
+        block = max(256, _BLOCK_FLOATS // max(n_params, 1))
     out = np.empty(n_params)
     for start in range(0, n_params, block):
         stop = min(start + block, n_params)
@@ -284,10 +292,13 @@ def compute_diagnostics(est, columns=None):
         covratio = (sigma_i**2 / s2_dev) ** p_eff / safe
     dffits_internal = standard * np.sqrt(hh / safe)
 
-    # Parameter changes, block by block: Cook's distance and DFBETA(S).
+    # Parameter changes, block by block: Cook's distance and DFBETA(S), each block
+    # written straight into the tables (no n × p̃ temporaries).
     scale = objective.loss_scale * family.kappa  # H / scale is the likelihood's Hessian
     disp_i = sigma_i**2 if family.name == "gaussian" else np.broadcast_to(phi, (n, q))
     se = np.sqrt(scale * _diag_inverse(state.solve, design.n_params)[keep])  # (k,)
+    inv_se = 1.0 / se
+    inv_root_disp = 1.0 / np.sqrt(disp_i)  # (n, q)
     wt = np.array(state.theta, dtype=float)
     if design.fit_intercept:
         wt[:, -1] = 0.0
@@ -296,31 +307,46 @@ def compute_diagnostics(est, columns=None):
         penal[-1] = False
     k = keep.size
     # A slice when every coefficient is kept: no fancy-index copy per block.
-    take = slice(None) if k == design.n_params else keep
+    full = k == design.n_params
+    take = slice(None) if full else keep
     dfbeta = np.empty((n, q, k))
-    quad = np.empty((n, q))
+    dfbetas = np.empty((n, q, k))
+    inf_dfb = np.empty((n, q, k), dtype=bool)
     chunk = max(_MIN_CHUNK, _BLOCK_FLOATS // max(q * design.n_params, 1))
+    sub_rows = max(_MIN_CHUNK, _CACHE_FLOATS // max(q * k, 1))
+    scratch = np.empty((min(sub_rows, n), q, k))
     with warnings.catch_warnings():
         # Leverage-one rows are reported once below, not once per block.
         warnings.simplefilter("ignore", HighLeverageWarning)
+        # x̃_i·Δ_i for every row from the Hessian kind (O(n q) after the leverages).
+        dz = state.self_change()  # (n, q)
+        # Δ'HΔ = Δ'g_i + Δ'H_iΔ, since H_{−i} Δ_i = g_i for the one-step change:
+        # g_i = d1_i x̃_i + ε_i w̃, H_i = d_i x̃_i x̃_iᵀ + ε_i P; both terms ≥ 0.
+        quad = state.d1 * dz + state.d2[:, None] * dz**2
         for start in range(0, n, chunk):
             sl = slice(start, min(start + chunk, n))
-            delta = state.row_steps(sl)  # (c, q, p̃) RIF: without minus with
-            rows = design.rows(sl)  # (c, p̃)
-            dz = np.matmul(delta, rows[:, :, None])[:, :, 0]
-            # Δ'HΔ = Δ'g_i + Δ'H_iΔ, since H_{−i} Δ_i = g_i for the one-step change:
-            # g_i = d1_i x̃_i + ε_i w̃, H_i = d_i x̃_i x̃_iᵀ + ε_i P; both terms ≥ 0.
+            # (c, q, p̃) RIF, without minus with; straight into the table when it
+            # keeps every coefficient (negated in place below).
+            delta = state.row_steps(sl, out=dfbeta[sl] if full else None)
             eps = state.eps[sl]
-            quad[sl] = state.d1[sl] * dz + state.d2[sl, None] * dz**2
             if np.any(eps):
                 quad[sl] += eps[:, None] * (
                     np.einsum("cqp,qp->cq", delta, wt)
                     + np.einsum("cqp,cqp->cq", delta[:, :, penal], delta[:, :, penal])
                 )
-            np.negative(delta[:, :, take], out=dfbeta[sl])
+            # Elementwise work in cache-sized sub-blocks: each entry of Δ is read
+            # once and each table entry written once.
+            for sub in range(sl.start, sl.stop, sub_rows):
+                ss = slice(sub, min(sub + sub_rows, sl.stop))
+                local = slice(ss.start - sl.start, ss.stop - sl.start)
+                block, scaled = dfbeta[ss], dfbetas[ss]
+                np.negative(block if full else delta[local][:, :, take], out=block)
+                np.multiply(block, inv_root_disp[ss, :, None], out=scaled)
+                scaled *= inv_se
+                tmp = scratch[: block.shape[0]]
+                np.abs(scaled, out=tmp)
+                np.greater(tmp, 1.0, out=inf_dfb[ss])
     cooks = quad / (scale * p_eff * phi)
-    dfbetas = dfbeta / np.sqrt(disp_i)[:, :, None]
-    dfbetas /= se
 
     # R's influence.measures flags, with p_eff for R's k (the number of coefficients).
     n_pos = int(np.count_nonzero(h[fitted] > 0))
@@ -332,7 +358,6 @@ def compute_diagnostics(est, columns=None):
             "inf_cooks_d": f_dist.cdf(cooks, kk, n_pos - kk) > 0.5,
             "inf_hat": np.broadcast_to(hh > 3.0 * kk / n_pos, (n, q)).copy(),
         }
-        inf_dfb = np.abs(dfbetas) > 1.0
 
     values = {
         "cooks_d": cooks,

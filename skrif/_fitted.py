@@ -325,16 +325,18 @@ class RemovalModel:
         return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
 
     # -- single rows -------------------------------------------------------------
-    def row_steps(self, rows, method):
-        """Single-row changes ``Δ_i`` for ``rows`` (slice or int array): (len(rows), q, p̃).
+    def row_steps(self, rows, method, out=None):
+        """Single-row changes ``Δ_i`` for ``rows`` (slice or int array): (len(rows), q, p̃),
+        written into ``out`` when given.
 
         The Hessian kind's vectorized per-row algebra (no loop over rows in Python):
         O(len(rows) p̃²) primal, O(n² len(rows)) dual.
         """
         _check_additive(method, "This computation")
+        # A slice is checked as a view of X (no gathered copy of its rows).
+        self.check_data(rows if isinstance(rows, slice) else np.asarray(rows))
         rows = np.arange(self.n_samples)[rows]
-        self.check_data(rows)
-        return self.curvature.row_steps(rows, self.d1, self.theta, method)
+        return self.curvature.row_steps(rows, self.d1, self.theta, method, out=out)
 
     def self_change(self, method):
         """Change of each row's own linear predictor when it alone is removed: (n, q).

@@ -34,6 +34,8 @@ from ._curvature import (
     ADDITIVE,
     REFINE_BELOW,
     _ROW_BLOCK,
+    _step_table,
+    solve_block_rows,
     Curvature,
     NotPositiveDefiniteError,
     _check_method,
@@ -290,10 +292,10 @@ class MeanFormCurvature(Curvature):
         coords[bad] = np.nan
         return coords, U
 
-    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes (len(rows), q, p̃), vectorized: O(len(rows) p̃² q)."""
         rows = self._row_index(rows)
-        out = np.empty((rows.size, d1.shape[1], self.n_params))
+        out = _step_table(out, rows.size, d1.shape[1], self.n_params)
         for start in range(0, rows.size, _ROW_BLOCK):
             sl = slice(start, min(start + _ROW_BLOCK, rows.size))
             coords, _ = self._row_coords(rows[sl], d1, theta, method, fraction)
@@ -561,12 +563,13 @@ class UniformShareCurvature(Curvature):
         coef[bad] = np.nan
         return A, coef, eps, a
 
-    def row_steps(self, rows, d1, theta, method, fraction=1.0):
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes (len(rows), q, p̃): O(n² len(rows)) dual, in row blocks."""
         rows = self._row_index(rows)
-        out = np.empty((rows.size, d1.shape[1], self.n_params))
-        for start in range(0, rows.size, _ROW_BLOCK):
-            sl = rows[start : start + _ROW_BLOCK]
+        out = _step_table(out, rows.size, d1.shape[1], self.n_params)
+        block = solve_block_rows(self.n_params)
+        for start in range(0, rows.size, block):
+            sl = rows[start : start + block]
             A, coef, eps, a = self._row_parts(sl, d1, theta, method, fraction)
             V = A.rows_solve(sl)  # (p̃, c)
             out[start : start + sl.size] = (

@@ -14,11 +14,14 @@ singular.
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 #: An equilibrated Cholesky pivot (or eigenvalue) below this fraction of 1 means
 #: the matrix is singular to working precision.
 SINGULAR_RTOL = 1e-12
+
+#: Right-hand sides from which :meth:`SPDFactor.solve` calls BLAS trsm directly.
+_WIDE_SOLVE = 64
 
 
 class SPDFactor:
@@ -100,10 +103,16 @@ class SPDFactor:
     def singular(self):
         return self.rank < self.n
 
-    def solve(self, G):
-        """``S⁻¹ G`` (or ``S⁺ G``): O(p² m)."""
+    def solve(self, G, overwrite=False):
+        """``S⁻¹ G`` (or ``S⁺ G``): O(p² m). ``overwrite`` lets the Cholesky path
+        solve in ``G``'s memory (Fortran-ordered ``G`` avoids a copy)."""
         if self.chol is not None:
-            return sla.cho_solve((self.chol, True), G, check_finite=False)
+            if np.ndim(G) == 2 and G.shape[1] >= _WIDE_SOLVE:
+                # Two triangular solves (BLAS trsm): about 25% faster than LAPACK's
+                # potrs for many right-hand sides, the same arithmetic.
+                W = blas.dtrsm(1.0, self.chol, G, lower=1, overwrite_b=overwrite)
+                return blas.dtrsm(1.0, self.chol, W, lower=1, trans_a=1, overwrite_b=1)
+            return sla.cho_solve((self.chol, True), G, overwrite_b=overwrite, check_finite=False)
         return self.F @ (self.F.T @ G)
 
     def whiten(self, G, overwrite=False):
