@@ -26,7 +26,7 @@ Sign convention of ``dfbeta_*`` / ``dfb_*``: R's, **with the row minus without i
 
 Cost: one pass over row blocks after ``fit``: O(n p̃²) for the parameter changes
 (one solve with the block's rows as right-hand sides), O(n p̃) for everything else,
-plus ``diag(H⁻¹)`` (p̃ solves, in blocks). Memory: the table itself (O(n p̃)) and
+plus ``diag(H⁻¹)`` (from the factor, O(p̃³)). Memory: the table itself (O(n p̃)) and
 one block; never an n × n or p̃ × p̃ matrix beyond the fitted factorization.
 """
 
@@ -71,6 +71,7 @@ class _State:
     eps: np.ndarray  # (n,)    each row's penalty share α m_i (0 for sum-form models)
     one_minus: np.ndarray  # (n,) 1 − h_i of the training objective's curvature
     solve: object  # G (p̃, m) -> H⁻¹ G
+    inverse_diagonal: object  # () -> diag(H⁻¹), shape (p̃,)
     row_steps: object  # (rows, out=None) -> RIF_i, shape (len(rows), q, p̃)
     self_change: object  # () -> x̃_i·RIF_i for every row, shape (n, q)
     rank: int
@@ -104,6 +105,7 @@ def _removal_state(est):
         objective=objective, design=problem.design, Y=problem.Y, weights=problem.weights,
         theta=theta, d1=d1, d2=np.asarray(d2, dtype=float), eps=eps,
         one_minus=np.asarray(one_minus, dtype=float), solve=solve, row_steps=row_steps,
+        inverse_diagonal=removal.inverse_diagonal,
         self_change=lambda: removal.self_change("rif"),
         rank=int(est.hessian_rank_),
     )
@@ -197,20 +199,6 @@ def check_columns(columns, names):
 
 
 # -- the computation -----------------------------------------------------------------
-def _diag_inverse(solve, n_params, block=None):
-    """``diag(H⁻¹)`` by solves with blocks of identity columns (about
-    ``_BLOCK_FLOATS`` floats each: one block up to p̃ ≈ 2000): O(p̃³)."""
-    if block is None:
-        block = max(256, _BLOCK_FLOATS // max(n_params, 1))
-    out = np.empty(n_params)
-    for start in range(0, n_params, block):
-        stop = min(start + block, n_params)
-        E = np.zeros((n_params, stop - start))
-        E[np.arange(start, stop), np.arange(stop - start)] = 1.0
-        out[start:stop] = solve(E)[np.arange(start, stop), np.arange(stop - start)]
-    return out
-
-
 def _hat_diagonal(state):
     """``(h, 1 − h)``: diagonal of the hat matrix ``D^½ X̃ H⁻¹ X̃ᵀ D^½`` of the fit.
 
@@ -296,7 +284,7 @@ def compute_diagnostics(est, columns=None):
     # written straight into the tables (no n × p̃ temporaries).
     scale = objective.loss_scale * family.kappa  # H / scale is the likelihood's Hessian
     disp_i = sigma_i**2 if family.name == "gaussian" else np.broadcast_to(phi, (n, q))
-    se = np.sqrt(scale * _diag_inverse(state.solve, design.n_params)[keep])  # (k,)
+    se = np.sqrt(scale * state.inverse_diagonal()[keep])  # (k,)
     inv_se = 1.0 / se
     inv_root_disp = 1.0 / np.sqrt(disp_i)  # (n, q)
     wt = np.array(state.theta, dtype=float)

@@ -180,6 +180,10 @@ class RemovalModel:
         """``H⁻¹ G`` for ``G`` of shape (p̃, m) (multinomial: (K p̃, m), class-major)."""
         return self.curvature.solve(G)
 
+    def inverse_diagonal(self):
+        """``diag(H⁻¹)`` (p̃,) (multinomial: (K p̃,)), from the Hessian kind: O(p̃³)."""
+        return self.curvature.inverse_diagonal()
+
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
         self.check_data()

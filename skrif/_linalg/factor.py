@@ -115,6 +115,16 @@ class SPDFactor:
             return sla.cho_solve((self.chol, True), G, overwrite_b=overwrite, check_finite=False)
         return self.F @ (self.F.T @ G)
 
+    def inverse_diagonal(self):
+        """``diag(S⁻¹)`` (or of ``S⁺``): squared column norms of ``L⁻¹`` (one
+        triangular solve with the identity, O(p³/3) with trtri), or of ``Fᵀ``."""
+        if self.chol is not None:
+            Linv, info = lapack.dtrtri(self.chol, lower=1)
+            if info != 0:  # pragma: no cover - a successful Cholesky has no zero pivot
+                raise np.linalg.LinAlgError("singular Cholesky factor")
+            return np.einsum("ij,ij->j", Linv, Linv)
+        return np.einsum("ij,ij->i", self.F, self.F)
+
     def whiten(self, G, overwrite=False):
         """``W`` with ``WᵀW = Gᵀ S⁻¹ G``: ``L⁻¹ G`` or ``Fᵀ G``; O(p² m)."""
         if self.chol is not None:
