@@ -20,7 +20,7 @@ parameters leaves the probabilities unchanged, so with an unpenalised intercept
 too when ``C = inf``). scikit-learn returns the symmetric solution (``Σ_k coef_k = 0``
 and ``Σ_k intercept_k = 0``); every ``g_i`` and every ``H_i`` is orthogonal to ``N``
 (``A_i 1 = 0``, ``Σ_k r_ik = 0``). skrif solves with the pseudo-inverse: it factors
-``H' = H + σ N Nᵀ`` (positive definite; ``σ`` the mean diagonal of ``H``) and
+``H' = H + N diag(σ) Nᵀ`` (positive definite; ``σ_j`` the mean diagonal of ``H`` on direction j's coordinates, see :func:`~skrif._linalg.factor.shift_null_space`) and
 projects right-hand sides and results onto ``N⊥``. On ``N⊥``, ``H'⁻¹ = H⁺`` and
 ``(H' − H_i)⁻¹ = (H − H_i)⁺`` (because ``A_i 1 = 0`` the shift never enters
 ``A_i M_i``), so every estimate is the minimum-norm change, which keeps
@@ -48,7 +48,7 @@ from ._curvature import (
     _fraction_one_minus,
 )
 from ._leverage import BLOCK_LEVERAGE_TOL
-from ._linalg.factor import SINGULAR_RTOL, SPDFactor
+from ._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
 from ._mean_form import column_means, signed_gram
 
 
@@ -101,14 +101,13 @@ class BlockCurvature(Curvature):
         N[:, free, np.arange(free.size)] = 1.0 / np.sqrt(K)
         self._N = N.reshape(K * pt, free.size)
         self._n_null = free.size
-        sigma = max(np.mean(np.diag(H)), np.finfo(float).tiny)
-        Hp = H + sigma * (self._N @ self._N.T)
+        Hp = shift_null_space(H, self._N)
         del H
         # Scale-invariant rank decision on H' (SPDFactor); H' is positive definite
         # whatever the data when every coefficient is penalised.
         self._spd = SPDFactor(Hp, penalised=bool(penalty_coef > 0))
         self._chol = self._spd.chol
-        # N is in H''s range by construction (eigenvalue σ): not a missing direction.
+        # N is in H''s range by construction (eigenvalues σ_j): not a missing direction.
         self.rank = self._spd.rank - self._n_null
         self._M_cache = None
         self._one_minus = None

@@ -14,7 +14,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skrif import InfluenceEstimator
 from skrif._curvature import NotPositiveDefiniteError
-from skrif._linalg.factor import SPDFactor
+from skrif._linalg.factor import SPDFactor, shift_null_space
 from skrif._linalg.woodbury import capacitance_coefficients, check_capacitance
 from skrif.exceptions import OptimalityWarning, SingularHessianWarning
 
@@ -160,3 +160,51 @@ def test_scaled_column_logistic():
     keep = np.arange(len(y)) != i
     true = _newton_logistic(X[keep], y[keep], 1.0) - full
     np.testing.assert_allclose(_vec(est.influence([i], method="refit")), true, rtol=1e-7)
+
+
+def test_null_space_shift_keeps_the_rank_scale_invariant():
+    # Multinomial-like H (K = 3 classes × 3 coefficients) whose null space is the
+    # class-sum direction of every coefficient; one coefficient's coordinates ×1e7.
+    K, p = 3, 3
+    rng = np.random.default_rng(2)
+    C = np.eye(K) - 1.0 / K  # null vector 1_K
+    A = rng.standard_normal((40, p))
+    H = np.kron(C, A.T @ A)  # class-major coordinates (k, j)
+    N = np.zeros((K, p, p))
+    N[:, np.arange(p), np.arange(p)] = 1.0 / np.sqrt(K)
+    N = N.reshape(K * p, p)
+    D = np.diag(np.tile([1e7, 1.0, 1.0], K))
+    for M in (H, D @ H @ D):
+        f = SPDFactor(shift_null_space(M, N))
+        assert f.rank == K * p and f.chol is not None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_unpenalised_multinomial_column_scale_is_not_singularity():
+    # Issue 17 A for the block (multinomial) kind: one shared null-space shift used
+    # to dwarf unit-scale coefficients next to a ×1e7 column (rank 2 of 10, warned).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               n_clusters_per_class=1, class_sep=0.5, random_state=0)
+    Xs = X.copy()
+    Xs[:, 1] *= 1e7
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SingularHessianWarning)
+        est = InfluenceEstimator(model).fit(Xs, y)
+        assert est.hessian_rank_ == 10  # 3 classes × 5 parameters − 5 null directions
+        removed = np.arange(5)
+        got = est.influence(removed, method="refit")
+        newton = est.influence(removed, method="newton")
+    # Ground truth: scikit-learn on the unscaled data (well conditioned), mapped to
+    # the scaled coordinates (coefficient 1 divided by 1e7).
+    keep = np.ones(len(y), dtype=bool)
+    keep[removed] = False
+    tight = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    full, part = tight.fit(X, y), LogisticRegression(**tight.get_params()).fit(X[keep], y[keep])
+    truth = part.coef_ - full.coef_
+    truth[:, 1] /= 1e7
+    np.testing.assert_allclose(got.coef, truth, rtol=1e-6, atol=1e-9 * np.abs(truth).max())
+    # The group Newton step is a good approximation at any column scale (2% here).
+    assert np.abs(newton.coef - truth).max() <= 0.05 * np.abs(truth).max()

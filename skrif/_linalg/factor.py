@@ -24,6 +24,21 @@ SINGULAR_RTOL = 1e-12
 _WIDE_SOLVE = 64
 
 
+def shift_null_space(H, N):
+    """``H + N diag(σ) Nᵀ``: a known null space (orthonormal columns ``N``, e.g. the
+    multinomial parametrization ``1_K ⊗ e_j / √K``) moved to eigenvalues ``σ_j``.
+
+    ``σ_j`` is the mean diagonal of ``H`` where ``N_j`` lives (the curvature scale of
+    that direction's coordinates), so the equilibrated matrix, and with it the rank
+    decision of :class:`SPDFactor`, does not depend on the columns' units; one ``σ``
+    for all directions would be tiny next to a ×1e7 column's coordinates and huge
+    next to unit-scale ones, whose remaining pivots would then look singular.
+    Cost O(P² r) for r null directions.
+    """
+    sigma = np.maximum((N * N).T @ np.diag(H), np.finfo(float).tiny)
+    return H + (N * sigma) @ N.T
+
+
 class SPDFactor:
     """Factor a symmetric positive semi-definite ``S`` (p × p) once; solve with it.
 
