@@ -168,6 +168,15 @@ def newton_block(Xb, Yb, Sb, start, *, spec, theta, gram, removed, scale):
     return np.concatenate(parts)[None, :]
 
 
+def loss_totals_block(Xb, Yb, Sb, *, spec, thetas, target):
+    """``[Σ_i F(b_i·θ_j, y_i) for each θ_j in thetas]`` (m, q, p̃) as one row (1, m):
+    a target's total over the block's rows (unweighted, e.g. the training loss) at
+    several parameter vectors in one read of the block."""
+    B = augment(spec, Xb)
+    Y = np.asarray(Yb, dtype=float) if target.needs_y else None
+    return np.array([[np.sum(target.value(B @ theta.T, Y)) for theta in thetas]])
+
+
 def eval_block(Xb, *, spec, theta):
     """Linear predictor ``Z`` (c, q) of a block (for predictions at ``theta``)."""
     return augment(spec, Xb) @ theta.T
