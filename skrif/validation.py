@@ -479,16 +479,17 @@ class _InMemoryRemovals:
             self._second_step = second_newton_step(rm.problem, rm.theta, rm.curvature)
         return self._second_step(idx, delta)
 
-    def train_losses(self, loss, deltas):
-        """Total (unweighted) training ``loss`` at ``θ̂ + Δ`` for each ``Δ`` (``None``: θ̂)."""
+    def train_loss_changes(self, loss, deltas):
+        """Change of the total (unweighted) training ``loss`` at ``θ̂ + Δ`` for each
+        ``Δ`` of ``deltas``: ``Σ_i [ℓ_i(θ̂ + Δ) − ℓ_i(θ̂)]``, differenced row by row
+        (a difference of two totals would lose the digits the totals share)."""
         design = self.rm.design
         if self._Z_train is None:
-            self._Z_train = design.matvec(self.theta.T)
-        Z, Y = self._Z_train, self.rm.problem.Y
-        return [
-            float(np.sum(loss.value(Z if d is None else Z + design.matvec(d.T), Y)))
-            for d in deltas
-        ]
+            Z = design.matvec(self.theta.T)
+            self._Z_train = Z, loss.value(Z, self.rm.problem.Y)
+        Z, base = self._Z_train
+        Y = self.rm.problem.Y
+        return [float(np.sum(loss.value(Z + design.matvec(d.T), Y) - base)) for d in deltas]
 
 
 def _removals(est, caller="skrif.validation"):
@@ -634,7 +635,6 @@ class _TargetEvaluator:
         self.names = (self.kind, "test_loss", "self_loss")
         self.Z_eval = self.design_eval.matvec(self.theta.T)
         self.base = self._test_values(self.Z_eval)
-        self.base["self_loss"] = state.train_losses(self.loss, [None])[0]
 
     def _first(self, Z_eval):
         values = np.asarray(self.prediction.value(Z_eval), dtype=float)
@@ -646,24 +646,28 @@ class _TargetEvaluator:
         return values
 
     def _test_values(self, Z_eval):
-        return {
-            self.kind: float(np.sum(self._first(Z_eval))),
-            "test_loss": float(np.sum(self.loss.value(Z_eval, self.Y_eval))),
-        }
+        """Per-row values of the two test targets (differenced row by row below)."""
+        return {self.kind: self._first(Z_eval), "test_loss": self.loss.value(Z_eval, self.Y_eval)}
 
     def effects(self, deltas):
         """Changes of the three targets at ``θ̂ + Δ`` for each ``Δ`` (q, p̃) of the dict
-        ``deltas``; NaN for a non-finite ``Δ``. Returns a dict of the same keys."""
+        ``deltas``; NaN for a non-finite ``Δ``. Returns a dict of the same keys.
+
+        Each change is a sum of per-row differences, ``Σ_j [F_j(θ̂ + Δ) − F_j(θ̂)]``:
+        a difference of two totals would lose the digits they share (the training
+        loss over all rows is much larger than its change).
+        """
         finite = [key for key, delta in deltas.items() if np.all(np.isfinite(delta))]
-        train = dict(zip(finite, self.state.train_losses(self.loss, [deltas[k] for k in finite])))
+        train = self.state.train_loss_changes(self.loss, [deltas[k] for k in finite])
+        train = dict(zip(finite, train))
         out = {}
         for key, delta in deltas.items():
             if key not in train:
                 out[key] = dict.fromkeys(self.names, np.nan)
                 continue
             values = self._test_values(self.Z_eval + self.design_eval.matvec(delta.T))
-            values["self_loss"] = train[key]
-            out[key] = {t: values[t] - self.base[t] for t in self.names}
+            out[key] = {t: float(np.sum(values[t] - self.base[t])) for t in values}
+            out[key]["self_loss"] = train[key]
         return out
 
 

@@ -94,19 +94,16 @@ class DaskRemovals:
             step = -fs.objective.solve(fs.objective.factor(G, pen)[0], grad).T
         return to_original(spec, step)
 
-    def train_losses(self, loss, deltas):
-        """``Σ_i loss(y_i, z_i)`` over all training rows at ``θ̂ + Δ`` for each ``Δ`` of
-        ``deltas`` (``None``: θ̂ itself), unweighted: one pass for all of them."""
+    def train_loss_changes(self, loss, deltas):
+        """``Σ_i [ℓ_i(θ̂ + Δ) − ℓ_i(θ̂)]`` over all training rows (unweighted) for each
+        ``Δ`` of ``deltas``, differenced row by row: one pass for all of them."""
         if not deltas:
             return []
         spec = self.fs.spec
-        theta = self.fs.state.theta
-        thetas = np.stack([
-            theta if d is None else theta + to_centred(spec, d) for d in deltas
-        ])
+        deltas = np.stack([to_centred(spec, d) for d in deltas])  # (m, q, p̃)
         totals = self.fs.design._reduce(
-            _blocks.loss_totals_block, len(deltas), spec=spec, thetas=constant(thetas),
-            target=loss,
+            _blocks.target_changes_block, len(deltas), spec=spec, theta=self.fs.state.theta,
+            deltas=constant(deltas), target=loss,
         ).compute()
         return [float(t) for t in totals]
 
