@@ -339,7 +339,7 @@ def test_validate_influence_on_dask_with_groups_and_dask_test_data(client):
 
     mem, dsk, Xte, yte, Xtr, ytr, _ = _validation_case(client, "binary")
     groups = np.arange(N_TRAIN) // 8  # 30 groups of 8 rows
-    kw = dict(n_sets=4, groups=groups, strategies=("random", "top_score"), n_eval_rows=10,
+    kw = dict(n_sets=2, groups=groups, strategies=("random", "top_score"), n_eval_rows=10,
               max_fraction=0.1, random_state=1, as_frame=False)
     a = validate_influence(mem, Xte, yte, **kw)
     b = validate_influence(dsk, da.from_array(Xte, chunks=20), da.from_array(yte, chunks=20),
