@@ -31,7 +31,6 @@ import scipy.sparse as sp
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ._design import AugmentedDesign
 from ._influence import check_removed_rows
