@@ -248,6 +248,146 @@ def test_frozen_model_is_polished_not_modified(client):
     assert rel(flat(dsk.influence([1, 2])), flat(mem.influence([1, 2]))) <= 1e-10
 
 
+# -- validation (predicted vs actual changes) with distributed refits ---------------------
+
+_VALIDATION = {}
+N_TRAIN = 240
+
+
+def _validation_case(client, name):
+    """(in-memory skrif, Dask skrif, X_test, y_test, X_train, y_train, model): small data
+    (3 row blocks; column means far from 0), so that a validation run stays quick."""
+    if name not in _VALIDATION:
+        rng = np.random.default_rng(7)
+        X = rng.normal(size=(300, 5)) + 5.0
+        z = (X - 5.0) @ np.array([0.8, -0.5, 0.3, 0.0, 0.6])
+        if name == "ridge":
+            model, y = Ridge(alpha=3.0), z + rng.normal(size=300)
+        elif name == "binary":
+            model, y = LogisticRegression(C=0.5), (rng.random(300) < 1 / (1 + np.exp(-z))).astype(int)
+        elif name == "multinomial":
+            model, y = LogisticRegression(C=0.5), np.digitize(z + rng.normal(size=300), [-0.5, 0.5])
+        else:
+            model, y = PoissonRegressor(alpha=0.01), rng.poisson(np.exp(z / 2))
+        model = tight(model)
+        Xtr, ytr = X[:N_TRAIN], y[:N_TRAIN]
+        mem = InfluenceEstimator(model).fit(Xtr, ytr)
+        dsk = InfluenceEstimator(model).fit(da.from_array(Xtr, chunks=(100, 5)), ytr)
+        _VALIDATION[name] = (mem, dsk, X[N_TRAIN:], y[N_TRAIN:], Xtr, ytr, model)
+    return _VALIDATION[name]
+
+
+def _same_validation(a, b):
+    """The Dask validation ``b`` equals the in-memory one ``a``: same sets and test
+    subset, same table; returns the largest relative differences measured."""
+    assert [s for s, _ in a["sets"]] == [s for s, _ in b["sets"]]
+    for (_, rows_a), (_, rows_b) in zip(a["sets"], b["sets"]):
+        np.testing.assert_array_equal(rows_a, rows_b)
+    np.testing.assert_array_equal(a["eval_rows"], b["eval_rows"])
+    assert a["targets"] == b["targets"] and a["methods"] == b["methods"]
+    ra, rb = a["results"], b["results"]
+    for col in ("set_id", "strategy", "size", "target", "method"):
+        np.testing.assert_array_equal(ra[col], rb[col])
+    worst = {}
+    for col in ("predicted", "actual", "error_estimate"):
+        x, y = ra[col], rb[col]
+        np.testing.assert_array_equal(np.isfinite(x), np.isfinite(y))
+        ok = np.isfinite(x) & (x != 0)
+        np.testing.assert_array_equal(x[~ok & np.isfinite(x)], y[~ok & np.isfinite(y)])
+        worst[col] = float(np.max(np.abs(x[ok] - y[ok]) / np.abs(x[ok]))) if ok.any() else 0.0
+    # Predictions and exact refits: the in-memory values to 1e-10. The error estimate
+    # |pred − ref| / |ref| divides the reference's rounding (a gradient summed over
+    # the rows, ~1e-13 absolute) by the gap, hence the looser bound.
+    assert worst["predicted"] <= 1e-10 and worst["actual"] <= 1e-10, worst
+    assert worst["error_estimate"] <= 1e-9, worst
+    return worst
+
+
+@pytest.mark.parametrize("name", ["ridge", "binary", "multinomial", "poisson"])
+def test_validate_influence_equals_in_memory(client, name):
+    from skrif.validation import STRATEGIES, validate_influence
+
+    mem, dsk, Xte, yte, Xtr, ytr, model = _validation_case(client, name)
+    kw = dict(n_sets=4, strategies=STRATEGIES, n_eval_rows=10, max_fraction=0.1,
+              random_state=0, as_frame=False)
+    a = validate_influence(mem, Xte, yte, **kw)
+    b = validate_influence(dsk, Xte, yte, **kw)
+    assert len(b["sets"]) == 4 and {s for s, _ in b["sets"]} == set(STRATEGIES)
+    _same_validation(a, b)
+    # Ground truth independent of skrif: the "actual" column is the exact refit, so
+    # the first target's change equals a tight scikit-learn refit's.
+    ev = b["eval_rows"]
+    Xe, ye = Xte[ev], yte[ev]
+
+    def first_target(fitted):
+        if name == "ridge" or name == "poisson":
+            return fitted.predict(Xe).sum()
+        proba = fitted.predict_proba(Xe)
+        return proba[np.arange(len(ye)), np.searchsorted(fitted.classes_, ye)].sum()
+
+    base = first_target(tight(model).fit(Xtr, ytr))
+    res = b["results"]
+    for set_id, (_, rows) in enumerate(b["sets"]):
+        keep = np.setdiff1d(np.arange(N_TRAIN), rows)
+        expected = first_target(tight(model).fit(Xtr[keep], ytr[keep])) - base
+        sel = (res["set_id"] == set_id) & (res["target"] == b["targets"][0]) & (res["method"] == "rif")
+        assert abs(res["actual"][sel][0] - expected) <= 1e-8 * abs(expected) + 1e-12, (set_id, expected)
+
+
+def test_validate_influence_on_dask_with_groups_and_dask_test_data(client):
+    from skrif.validation import total_loss_scores, validate_influence
+
+    mem, dsk, Xte, yte, Xtr, ytr, _ = _validation_case(client, "binary")
+    groups = np.arange(N_TRAIN) // 8  # 30 groups of 8 rows
+    kw = dict(n_sets=2, groups=groups, strategies=("random", "top_score"), n_eval_rows=10,
+              max_fraction=0.1, random_state=1, as_frame=False)
+    a = validate_influence(mem, Xte, yte, **kw)
+    b = validate_influence(dsk, da.from_array(Xte, chunks=20), da.from_array(yte, chunks=20),
+                           **{**kw, "groups": da.from_array(groups, chunks=100)})
+    assert all(len(rows) % 8 == 0 for _, rows in b["sets"])
+    _same_validation(a, b)
+    # total_loss_scores stays lazy on Dask (chunked like X) and equals in memory.
+    scores = total_loss_scores(dsk, Xte, yte)
+    assert isinstance(scores, da.Array) and scores.chunks == ((100, 100, 40),)
+    assert rel(scores.compute(), total_loss_scores(mem, Xte, yte)) <= 1e-10
+
+
+def test_removal_sets_and_eval_rows_on_dask_equal_in_memory(client):
+    from skrif.validation import STRATEGIES, removal_sets, select_eval_rows
+
+    mem, dsk, Xte, yte, Xtr, ytr, _ = _validation_case(client, "ridge")
+    scores = np.random.default_rng(3).normal(size=N_TRAIN)
+    kw = dict(n_sets=8, strategies=STRATEGIES, max_fraction=0.1, random_state=5)
+    expected = removal_sets(Xtr, scores=scores, **kw)
+    got = removal_sets(da.from_array(Xtr, chunks=(70, 2)), scores=da.from_array(scores, chunks=70), **kw)
+    assert [s for s, _ in got] == [s for s, _ in expected]
+    for (_, rows_got), (_, rows_expected) in zip(got, expected):
+        np.testing.assert_array_equal(rows_got, rows_expected)
+    np.testing.assert_array_equal(
+        select_eval_rows(dsk, da.from_array(Xte, chunks=25), yte, n_rows=12, random_state=0),
+        select_eval_rows(mem, Xte, yte, n_rows=12, random_state=0),
+    )
+
+
+def test_validation_on_dask_bad_input(client):
+    from skrif.validation import removal_sets, select_eval_rows, validate_influence
+
+    mem, dsk, Xte, yte, Xtr, ytr, _ = _validation_case(client, "ridge")
+    with pytest.raises(ValueError, match="n_jobs=2: for an estimator fitted on Dask .*use n_jobs=None"):
+        validate_influence(dsk, Xte, yte, n_sets=4, n_jobs=2)
+    with pytest.raises(ValueError, match="X and y have different numbers of rows"):
+        validate_influence(dsk, Xte, yte[1:], n_sets=4)
+    with pytest.raises(ValueError, match="expecting 5 features"):
+        select_eval_rows(dsk, Xte[:, :3], yte)
+    with pytest.raises(ValueError, match=r"y must have shape \(n_samples,\)"):
+        select_eval_rows(dsk, Xte, np.column_stack([yte, yte]))
+    Xd = da.from_array(Xtr, chunks=(100, 5))
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        removal_sets(Xd[da.from_array(Xtr[:, 0] > 5.0, chunks=100)], strategies=("random",), n_sets=2)
+    with pytest.raises(ValueError, match="'top_score' strategy needs per-row scores"):
+        removal_sets(Xd, strategies=("top_score",), n_sets=2)
+
+
 # -- bad input ------------------------------------------------------------------------
 
 
@@ -290,10 +430,6 @@ def test_unavailable_options_raise(client):
         dsk.influence([1], method="rif", fraction=0.5)
     with pytest.raises(NotImplementedError, match="not available for models fitted on Dask"):
         dsk.removal_to_flip(X[:1])
-    from skrif.validation import select_eval_rows
-
-    with pytest.raises(NotImplementedError, match="fitted on Dask"):
-        select_eval_rows(dsk, X, y)
     # Reweighting by refit is available and matches the in-memory refit.
     assert rel(flat(dsk.influence([1, 2], method="refit", fraction=0.5)),
                flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8

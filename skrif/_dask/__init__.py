@@ -21,6 +21,7 @@ from ._estimator import (
     removal_to_flip,
     self_influence,
 )
+from ._validation import validation_state
 
 __all__ = [
     "SUPPORTED",
@@ -37,4 +38,5 @@ __all__ = [
     "removal_effect",
     "removal_to_flip",
     "self_influence",
+    "validation_state",
 ]

@@ -168,6 +168,18 @@ def newton_block(Xb, Yb, Sb, start, *, spec, theta, gram, removed, scale):
     return np.concatenate(parts)[None, :]
 
 
+def target_changes_block(Xb, Yb, Sb, *, spec, theta, deltas, target):
+    """``[Σ_i (F_i(θ + Δ_j) − F_i(θ)) for each Δ_j]`` as one row (1, m), ``deltas`` of
+    shape (m, q, p̃): a target's change summed over the block's rows (unweighted,
+    e.g. the training loss), differenced row by row, for several changes in one
+    read of the block."""
+    B = augment(spec, Xb)
+    Y = np.asarray(Yb, dtype=float) if target.needs_y else None
+    Z = B @ theta.T
+    base = target.value(Z, Y)
+    return np.array([[np.sum(target.value(Z + B @ delta.T, Y) - base) for delta in deltas]])
+
+
 def eval_block(Xb, *, spec, theta):
     """Linear predictor ``Z`` (c, q) of a block (for predictions at ``theta``)."""
     return augment(spec, Xb) @ theta.T

@@ -381,23 +381,7 @@ def set_change(state, B, Y, s, method):
             "method='refit', or add a penalty."
         )
     if spec.kind == "linear":
-        # (H − U ᵀU)⁻¹ G by Woodbury, U = D_T^½ B_T.
-        root = np.sqrt(d2)
-        W = state.factor.whiten(B.T)
-        C = np.eye(k) - root[:, None] * (W.T @ W) * root[None, :]
-        try:
-            cf = sla.cho_factor(C, lower=True, check_finite=False)
-            ok = np.min(np.diag(cf[0])) ** 2 > SINGULAR_RTOL
-        except np.linalg.LinAlgError:
-            ok = False
-        if not ok:
-            raise NotPositiveDefiniteError(
-                "Removing these rows leaves a Hessian that is not positive definite: "
-                "the remaining rows do not determine every parameter."
-            )
-        HG = state.factor.solve(G)
-        y = sla.cho_solve(cf, root[:, None] * (B @ HG), check_finite=False)
-        return (HG + state.factor.solve(B.T @ (root[:, None] * y))).T, none
+        return solve_without(state, B, d2, G).T, none
     if spec.kind == "block":
         K, pt = q, spec.n_params
         E = _blocks._expand(B, K)  # (k, Kp̃, K)
@@ -431,6 +415,37 @@ def set_change(state, B, Y, s, method):
     y = np.linalg.solve(C, d2[:, None] * (U @ Da))
     coords = Da + DU.T @ y
     return (state.V @ coords).T, none
+
+
+def solve_without(state, B, d2, G):
+    """``(H − B_Tᵀ D_T B_T)⁻¹ G`` by Woodbury for rank-one curvature ("linear" kind).
+
+    ``B`` (k, p̃) are the gathered centred rows, ``d2`` (k,) their curvatures at θ̂,
+    ``G`` of shape (p̃, m). With ``U = D_T^½ B_T``: ``(H − UᵀU)⁻¹ = H⁻¹ + H⁻¹Uᵀ C⁻¹ U
+    H⁻¹``, ``C = I − U H⁻¹ Uᵀ``. Cost O(k p̃² + k³); no new p̃ × p̃ factorization.
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        If ``C`` (equivalently the leave-T-out Hessian) is not positive definite.
+    """
+    k = B.shape[0]
+    root = np.sqrt(d2)
+    W = state.factor.whiten(B.T)
+    C = np.eye(k) - root[:, None] * (W.T @ W) * root[None, :]
+    try:
+        cf = sla.cho_factor(C, lower=True, check_finite=False)
+        ok = np.min(np.diag(cf[0])) ** 2 > SINGULAR_RTOL
+    except np.linalg.LinAlgError:
+        ok = False
+    if not ok:
+        raise NotPositiveDefiniteError(
+            "Removing these rows leaves a Hessian that is not positive definite: "
+            "the remaining rows do not determine every parameter."
+        )
+    HG = state.factor.solve(G)
+    y = sla.cho_solve(cf, root[:, None] * (B @ HG), check_finite=False)
+    return HG + state.factor.solve(B.T @ (root[:, None] * y))
 
 
 def solve_theta(state, G):

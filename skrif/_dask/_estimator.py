@@ -338,8 +338,10 @@ def _target(est, name):
     return make_target(name, objective, q, multi_output, probabilistic=hasattr(est.estimator_, "predict_proba"))
 
 
-def _eval_rows(est, X, y, target):
-    """Evaluation rows as NumPy (computed if dask): centred rows, encoded targets."""
+def eval_data(est, X, y, target):
+    """Evaluation rows as NumPy (computed if dask): ``(X, Y)``, ``Y`` the encoded
+    targets (``None`` when ``target`` needs none). The checks of the in-memory
+    ``InfluenceEstimator._validate_eval``."""
     fs = _fit_state(est)
     if is_dask(X):
         X = check_dask_X(X, fs.spec.n_features).compute()
@@ -357,7 +359,8 @@ def _eval_rows(est, X, y, target):
                 f"entry per row of X ({Xe.shape[0]} rows)."
             )
         y = np.asarray(y.compute() if is_dask(y) else y)
-        if fs.spec.objective.is_classifier:
+        objective = fs.spec.objective
+        if objective.is_classifier:
             y = column_or_1d(y)
             unknown = np.setdiff1d(np.unique(y), fs.classes)
             if unknown.size:
@@ -365,13 +368,27 @@ def _eval_rows(est, X, y, target):
                     f"y holds labels the model was not fitted on: {unknown[:10].tolist()}; "
                     f"known classes are {fs.classes.tolist()}."
                 )
+        else:
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            q = fs.spec.q
+            if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != q) or (y.ndim == 1 and q != 1):
+                raise ValueError(
+                    f"y must have shape (n_samples,{'' if q == 1 else f' {q}'}) "
+                    f"for this model with {q} target(s); got {y.shape}."
+                )
         if y.shape[0] != Xe.shape[0]:
             raise ValueError(
                 f"X and y have different numbers of rows: {Xe.shape[0]} and {y.shape[0]}."
             )
-        Ye = fs.spec.objective.encode_targets(y, est.estimator_).reshape(Xe.shape[0], -1)
-        fs.spec.objective.check_targets(Ye)
-    return _blocks.augment(fs.spec, Xe), Ye
+        Ye = objective.encode_targets(y, est.estimator_).reshape(Xe.shape[0], -1)
+        objective.check_targets(Ye)
+    return Xe, Ye
+
+
+def _eval_rows(est, X, y, target):
+    """Evaluation rows as NumPy (computed if dask): centred rows, encoded targets."""
+    Xe, Ye = eval_data(est, X, y, target)
+    return _blocks.augment(_fit_state(est).spec, Xe), Ye
 
 
 def _check_removal(fs, B, Y, s):
@@ -388,8 +405,12 @@ def _check_removal(fs, B, Y, s):
     fs.spec.objective.check_removal(Ysyn, kept)
 
 
-def _delta(est, idx, method, fraction=1.0):
-    """``Δθ`` in original coordinates (q, p̃) for removing (or reweighting) rows ``idx``."""
+def _delta(est, idx, method, fraction=1.0, rows=None):
+    """``Δθ`` in original coordinates (q, p̃) for removing (or reweighting) rows ``idx``.
+
+    ``rows``: ``design.rows(idx)`` if the caller already gathered them (validation
+    asks several methods about one set: the rows are read once).
+    """
     fs = _fit_state(est)
     theta = fs.state.theta
     if idx.size == 0 or fraction == 0.0:
@@ -399,7 +420,7 @@ def _delta(est, idx, method, fraction=1.0):
             f"On Dask, fraction != 1 (reweighting instead of removal) is available for "
             f"method='refit' only; got method={method!r} with fraction={fraction!r}."
         )
-    B, Y, s = fs.design.rows(idx)
+    B, Y, s = fs.design.rows(idx) if rows is None else rows
     if fraction == 1.0:
         _check_removal(fs, B, Y, s)
     if method == "refit":
