@@ -471,6 +471,31 @@ def test_failure_mid_fit_surfaces_and_leaves_no_fitted_model(client):
         est.influence([0])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_multinomial_column_scale_is_not_singularity(client):
+    # Issue 17 A for the Dask multinomial factor (null-space branch): unpenalised,
+    # a ×1e7 column; truth is scikit-learn on the unscaled data, mapped back.
+    import warnings
+
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               n_clusters_per_class=1, class_sep=0.5, random_state=0)
+    Xs = X.copy()
+    Xs[:, 1] *= 1e7
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SingularHessianWarning)
+        dsk = InfluenceEstimator(model).fit(da.from_array(Xs, chunks=(100, 4)), y)
+        assert dsk.hessian_rank_ == 10
+        got = dsk.influence(np.arange(5), method="refit").coef
+    tight = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    full = tight.fit(X, y).coef_.copy()
+    truth = tight.fit(X[5:], y[5:]).coef_ - full
+    truth[:, 1] /= 1e7
+    np.testing.assert_allclose(got, truth, rtol=1e-6, atol=1e-9 * np.abs(truth).max())
+
+
 def test_column_scale_is_not_singularity(client):
     # Issue 17 A on Dask: a ×1e7 column beside unit-scale ones, penalised, is well
     # determined; the rank decision must be the in-memory one (scale-invariant).

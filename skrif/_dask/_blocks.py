@@ -19,8 +19,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg.blas import dsyrk
 
-from .._curvature import SINGULAR_RTOL, NotPositiveDefiniteError
-from .._linalg.factor import SPDFactor
+from .._linalg.factor import SPDFactor, shift_null_space
 from .._leverage import LEVERAGE_TOL
 
 # Floats per temporary array inside one kernel call (32 MB): row blocks are split
@@ -196,13 +195,17 @@ class Factor:
     H : ndarray of shape (P, P)
     null : ndarray of shape (P, r) or None
         Orthonormal basis of a known null space (multinomial parametrization):
-        ``H + σ N Nᵀ`` is factored and right-hand sides and results are projected
+        ``H + N diag(σ) Nᵀ`` (:func:`~skrif._linalg.factor.shift_null_space`) is
+        factored and right-hand sides and results are projected
         onto ``N⊥`` (as :class:`skrif._block_curvature.BlockCurvature`).
     check_psd : bool
         Raise :class:`NotPositiveDefiniteError` for a negative eigenvalue.
+    penalised : bool
+        Every coefficient carries a penalty (multinomial): the shifted ``H`` is then
+        positive definite and never judged singular, as in memory.
     """
 
-    def __init__(self, H, null=None, check_psd=False):
+    def __init__(self, H, null=None, check_psd=False, penalised=False):
         self.N = null if null is not None and null.shape[1] else None
         if self.N is None:
             # No parametrization null space: the in-memory factorization with its
@@ -210,29 +213,14 @@ class Factor:
             spd = SPDFactor(np.array(H, dtype=float, order="F"), check_psd=check_psd)
             self.L, self.F, self.rank = spd.chol, spd.F, spd.rank
             return
-        n_null = self.N.shape[1]
-        Hp = H if self.N is None else H + max(np.mean(np.diag(H)), np.finfo(float).tiny) * (self.N @ self.N.T)
-        scale = max(np.max(np.abs(np.diag(Hp))), np.finfo(float).tiny)
-        self.L, self.F = None, None
-        try:
-            L = sla.cholesky(Hp, lower=True, check_finite=False)
-            if np.min(np.diag(L)) ** 2 > SINGULAR_RTOL * scale:
-                self.L = L
-        except np.linalg.LinAlgError:
-            pass
-        if self.L is not None:
-            self.rank = H.shape[0] - n_null
-            return
-        evals, evecs = np.linalg.eigh(H)
-        top = max(evals[-1], np.finfo(float).tiny)
-        if check_psd and evals[0] < -1e-8 * top:
-            raise NotPositiveDefiniteError(
-                "The Hessian of the objective is not positive semi-definite at these "
-                f"parameters (eigenvalues from {evals[0]:.3g} to {evals[-1]:.3g})."
-            )
-        keep = evals > SINGULAR_RTOL * top
-        self.F = evecs[:, keep] / np.sqrt(evals[keep])
-        self.rank = int(keep.sum())
+        # The in-memory rule (skrif._block_curvature): the null space moved to
+        # eigenvalues of its own coordinates' scale, then the scale-invariant factor.
+        spd = SPDFactor(
+            np.asfortranarray(shift_null_space(np.asarray(H, dtype=float), self.N)),
+            penalised=penalised, check_psd=check_psd,
+        )
+        self.L, self.F = spd.chol, spd.F
+        self.rank = spd.rank - self.N.shape[1]
 
     @property
     def singular(self):
@@ -247,13 +235,13 @@ class Factor:
         """``H⁺ G`` for ``G`` of shape (P, m)."""
         if self.L is not None:
             return self._project(sla.cho_solve((self.L, True), self._project(G), check_finite=False))
-        return self.F @ (self.F.T @ G)
+        return self._project(self.F @ (self.F.T @ self._project(G)))
 
     def whiten(self, G):
         """``W`` with ``WᵀW = Gᵀ H⁺ G`` for ``G`` of shape (P, m)."""
         if self.L is not None:
             return sla.solve_triangular(self.L, self._project(G), lower=True, check_finite=False)
-        return self.F.T @ G
+        return self.F.T @ self._project(G)
 
 
 @dataclass

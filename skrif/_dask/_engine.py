@@ -198,7 +198,12 @@ class DaskObjective:
         H = np.array(gram, dtype=float)
         reps = self.spec.q if self.spec.kind == "block" else 1
         H[np.diag_indices_from(H)] += np.tile(pen, reps)
-        return Factor(H, self.null_space(pen), check_psd=self.spec.objective.mean_form), H
+        # As in memory: a multinomial model whose coefficients are all penalised has a
+        # positive definite shifted Hessian (only its intercepts' shift is free).
+        coef = pen[:-1] if self.spec.fit_intercept else pen
+        penalised = self.spec.kind == "block" and coef.size > 0 and bool(np.all(coef > 0))
+        return Factor(H, self.null_space(pen), check_psd=self.spec.objective.mean_form,
+                      penalised=penalised), H
 
     def solve(self, factor, G):
         if self.spec.kind != "block":
