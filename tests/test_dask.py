@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted  # noqa: E402
 from skrif import InfluenceEstimator  # noqa: E402
 from skrif.exceptions import SingularHessianWarning  # noqa: E402
 from skrif.exceptions import OptimalityWarning, UnsupportedModelError  # noqa: E402
+from .conftest import change_vector, exact_refit, theta  # noqa: E402
 
 # Any warning in these tests fails them: the Dask path must not print stray
 # warnings (distributed's port and large-graph warnings included).
@@ -494,6 +495,32 @@ def test_multinomial_column_scale_is_not_singularity(client):
     truth = tight.fit(X[5:], y[5:]).coef_ - full
     truth[:, 1] /= 1e7
     np.testing.assert_allclose(got, truth, rtol=1e-6, atol=1e-9 * np.abs(truth).max())
+
+
+@pytest.mark.parametrize("model", [LinearRegression(), LogisticRegression(C=np.inf)])
+def test_refit_of_an_unidentified_model_is_refused(client, model):
+    # Issue 17 C on Dask: column 2 is nonzero only in rows 0-5, without a penalty;
+    # removing them leaves its coefficient undetermined.
+    from skrif._curvature import NotPositiveDefiniteError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    X[6:, 2] = 0.0
+    z = X @ [1.0, -1.0, 0.5]
+    if isinstance(model, LinearRegression):
+        y = z + rng.normal(size=80)
+    else:  # mixed labels where column 2 lives: no separation, a finite optimum
+        y = (z + rng.logistic(size=80) > 0).astype(int)
+        y[:6] = [0, 1, 0, 1, 1, 0]
+    dsk = InfluenceEstimator(model).fit(da.from_array(X, chunks=(20, 3)), y)
+    with pytest.raises(NotPositiveDefiniteError, match="not identified"):
+        dsk.influence(np.arange(6), method="refit")
+    # A removal that keeps the model identified is refitted: scikit-learn's truth.
+    keep = np.arange(80) != 0
+    full = theta(exact_refit(model, X, y, None, np.ones(80, dtype=bool)))
+    truth = theta(exact_refit(model, X, y, None, keep)) - full
+    got = change_vector(dsk.influence([0], method="refit"), True)
+    np.testing.assert_allclose(got, truth, rtol=1e-7, atol=1e-9 * np.abs(truth).max())
 
 
 def test_column_scale_is_not_singularity(client):

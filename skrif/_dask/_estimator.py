@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .. import _attribution
+from .._curvature import NotPositiveDefiniteError
 from .._dask_hook import is_dask
 from .._frames import change_as_frame
 from .._influence import ParameterChange, check_fraction, check_removed_rows
@@ -405,6 +406,34 @@ def _check_removal(fs, B, Y, s):
     fs.spec.objective.check_removal(Ysyn, kept)
 
 
+def _check_identified(fs, idx, rows):
+    """Refuse a refit whose remaining rows leave a parameter undetermined (a column
+    nonzero only in the removed rows, without a penalty), as in memory
+    (:meth:`skrif._fitted.RemovalModel.check_identified`): the refit would return
+    one arbitrary solution among many.
+
+    Without a penalty on every coefficient the curvatures ``d_j`` are positive, so
+    ``H_{−T}`` at θ̂ is singular exactly when the kept rows do not identify the
+    model; that is the capacitance test of the group Newton step on the gathered
+    rows, O(k p̃² + k³) on the client, no pass over ``X``. A model that was
+    rank-deficient to begin with (served by a pseudo-inverse, warned at fit) is
+    not refused again.
+    """
+    pen = fs.objective.penalty(0.0)
+    coef = pen[:-1] if fs.spec.fit_intercept else pen
+    if (coef.size and np.all(coef > 0)) or fs.state.factor.singular:
+        return
+    try:
+        set_change(fs.state, *rows, "newton")
+    except NotPositiveDefiniteError:
+        raise NotPositiveDefiniteError(
+            f"Removing these {len(idx)} rows leaves a model that is not identified: the "
+            "remaining rows do not determine every parameter direction the full data "
+            "determine (e.g. a column that is nonzero only in the removed rows). The "
+            "refit has no unique answer; add a penalty, or remove fewer rows."
+        ) from None
+
+
 def _delta(est, idx, method, fraction=1.0, rows=None):
     """``Δθ`` in original coordinates (q, p̃) for removing (or reweighting) rows ``idx``.
 
@@ -424,6 +453,8 @@ def _delta(est, idx, method, fraction=1.0, rows=None):
     if fraction == 1.0:
         _check_removal(fs, B, Y, s)
     if method == "refit":
+        if fraction == 1.0:
+            _check_identified(fs, idx, (B, Y, s))
         share = fraction * float(np.sum(fs.spec.objective.penalty_shares(s, s)))
         refit, n_iter, _, converged = fs.objective.newton(
             theta, removed=idx, removed_share=share if fs.spec.objective.mean_form else 0.0,
