@@ -292,7 +292,7 @@ def main(argv=None):
     parser.add_argument("--n-a", type=int, default=2_000_000)
     parser.add_argument("--n-b", type=int, default=3_750_000)
     parser.add_argument("--p-b", type=int, default=100)
-    parser.add_argument("--rows-c", type=int, nargs="+", default=[1_000_000, 2_000_000, 4_000_000])
+    parser.add_argument("--rows-c", type=int, nargs="+", default=[1_000_000, 2_000_000, 4_000_000, 10_000_000])
     parser.add_argument("--p-c", type=int, default=100)
     parser.add_argument("--repeats-c", type=int, default=2)
     parser.add_argument("--limit-b", type=float, default=0.75e9, help="memory_limit per worker (bytes)")

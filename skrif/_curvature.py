@@ -42,9 +42,10 @@ REFINE_BELOW = 1e-3
 ADDITIVE = ("if", "rif")
 #: Rows per block in the vectorized per-row primitives (bounded temporary memory).
 _ROW_BLOCK = 512
-#: Floats per block of solves with training rows (24 MB: below glibc's 32 MB mmap
-#: threshold, so blocks reuse heap memory instead of faulting fresh pages in): triangular solves with
-#: few right-hand sides run far below BLAS speed, so wide models get wider blocks.
+#: Floats per block of solves with training rows. Triangular solves with few
+#: right-hand sides run far below BLAS speed, so wide models get wider blocks; 24 MB
+#: stays below glibc's 32 MB mmap threshold, so blocks reuse heap memory instead of
+#: faulting fresh pages in.
 _SOLVE_FLOATS = 3 << 20
 
 
