@@ -122,3 +122,23 @@ def make_removal_case(family, *, n, p, fit_intercept=True, weighted=False, spars
 def removal_case():
     """The shared removal-case generator (:func:`make_removal_case`)."""
     return make_removal_case
+
+
+def scaled_multinomial_case(scale=1e7, n_removed=5):
+    """Unpenalised 3-class logistic data with column 1 multiplied by ``scale``
+    (issue 17 A for the multinomial kind): ``(Xs, y, model, truth)``, ``truth`` the
+    coefficient change of removing the first ``n_removed`` rows, from tight
+    scikit-learn fits on the *unscaled* data (well conditioned), mapped to the
+    scaled coordinates."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               n_clusters_per_class=1, class_sep=0.5, random_state=0)
+    Xs = X.copy()
+    Xs[:, 1] *= scale
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    tight = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    full = tight.fit(X, y).coef_.copy()
+    truth = tight.fit(X[n_removed:], y[n_removed:]).coef_ - full
+    truth[:, 1] /= scale
+    return Xs, y, model, truth

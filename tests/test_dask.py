@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted  # noqa: E402
 from skrif import InfluenceEstimator  # noqa: E402
 from skrif.exceptions import SingularHessianWarning  # noqa: E402
 from skrif.exceptions import OptimalityWarning, UnsupportedModelError  # noqa: E402
-from .conftest import change_vector, exact_refit, theta  # noqa: E402
+from .conftest import change_vector, exact_refit, scaled_multinomial_case, theta  # noqa: E402
 
 # Any warning in these tests fails them: the Dask path must not print stray
 # warnings (distributed's port and large-graph warnings included).
@@ -478,22 +478,12 @@ def test_multinomial_column_scale_is_not_singularity(client):
     # a ×1e7 column; truth is scikit-learn on the unscaled data, mapped back.
     import warnings
 
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, n_classes=3,
-                               n_clusters_per_class=1, class_sep=0.5, random_state=0)
-    Xs = X.copy()
-    Xs[:, 1] *= 1e7
-    model = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    Xs, y, model, truth = scaled_multinomial_case()
     with warnings.catch_warnings():
         warnings.simplefilter("error", SingularHessianWarning)
         dsk = InfluenceEstimator(model).fit(da.from_array(Xs, chunks=(100, 4)), y)
         assert dsk.hessian_rank_ == 10
         got = dsk.influence(np.arange(5), method="refit").coef
-    tight = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000)
-    full = tight.fit(X, y).coef_.copy()
-    truth = tight.fit(X[5:], y[5:]).coef_ - full
-    truth[:, 1] /= 1e7
     np.testing.assert_allclose(got, truth, rtol=1e-6, atol=1e-9 * np.abs(truth).max())
 
 

@@ -18,6 +18,8 @@ from skrif._linalg.factor import SPDFactor, shift_null_space
 from skrif._linalg.woodbury import capacitance_coefficients, check_capacitance
 from skrif.exceptions import OptimalityWarning, SingularHessianWarning
 
+from .conftest import scaled_multinomial_case
+
 
 def _spd(p, seed=0):
     A = np.random.default_rng(seed).standard_normal((3 * p, p))
@@ -183,13 +185,7 @@ def test_null_space_shift_keeps_the_rank_scale_invariant():
 def test_unpenalised_multinomial_column_scale_is_not_singularity():
     # Issue 17 A for the block (multinomial) kind: one shared null-space shift used
     # to dwarf unit-scale coefficients next to a ×1e7 column (rank 2 of 10, warned).
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, n_classes=3,
-                               n_clusters_per_class=1, class_sep=0.5, random_state=0)
-    Xs = X.copy()
-    Xs[:, 1] *= 1e7
-    model = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    Xs, y, model, truth = scaled_multinomial_case()
     with warnings.catch_warnings():
         warnings.simplefilter("error", SingularHessianWarning)
         est = InfluenceEstimator(model).fit(Xs, y)
@@ -197,14 +193,6 @@ def test_unpenalised_multinomial_column_scale_is_not_singularity():
         removed = np.arange(5)
         got = est.influence(removed, method="refit")
         newton = est.influence(removed, method="newton")
-    # Ground truth: scikit-learn on the unscaled data (well conditioned), mapped to
-    # the scaled coordinates (coefficient 1 divided by 1e7).
-    keep = np.ones(len(y), dtype=bool)
-    keep[removed] = False
-    tight = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000)
-    full, part = tight.fit(X, y), LogisticRegression(**tight.get_params()).fit(X[keep], y[keep])
-    truth = part.coef_ - full.coef_
-    truth[:, 1] /= 1e7
     np.testing.assert_allclose(got.coef, truth, rtol=1e-6, atol=1e-9 * np.abs(truth).max())
     # The group Newton step is a good approximation at any column scale (2% here).
     assert np.abs(newton.coef - truth).max() <= 0.05 * np.abs(truth).max()
