@@ -110,7 +110,7 @@ def timed(fn, repeats):
 # -- skrif stages (the attribution helpers of issue 4 are used when present) -----------
 def factor_leverages(est):
     """A fresh Hessian factorization at θ̂ and the leverages of every row."""
-    prob, theta = est._problem, est._theta
+    prob, theta = est._removal.problem, est._removal.theta
     d1, d2 = prob.row_derivatives(theta)
     curv = prob.curvature(d2)
     curv.one_minus_leverage
@@ -121,7 +121,7 @@ def self_influence(est):
     """Every row's RIF effect on its own loss (public API when present)."""
     if hasattr(est, "self_influence"):
         return est.self_influence()
-    curv, d1 = est._curvature, est._d1
+    curv, d1 = est._removal.curvature, est._removal.d1
     one_minus = curv.one_minus_leverage
     q = (1.0 - one_minus) / np.maximum(curv.d, 1e-300)  # x̃ᵢᵀ H⁻¹ x̃ᵢ
     return q * d1[:, 0] ** 2 / one_minus
@@ -137,17 +137,17 @@ def influence_scores(est, X_eval):
     """(n_train, n_eval) RIF effects on the eval rows' outputs, blockwise."""
     if hasattr(est, "influence_scores"):
         return est.influence_scores(X_eval)
-    prob, curv = est._problem, est._curvature
+    prob, curv = est._removal.problem, est._removal.curvature
     E = X_eval.toarray() if sp.issparse(X_eval) else X_eval
     Et = np.vstack([E.T, np.ones((1, E.shape[0]))]) if prob.design.fit_intercept else E.T
     V = curv.solve(Et)  # H⁻¹ X̃_evalᵀ, (p̃, m)
-    coef = est._d1[:, 0] / curv.one_minus_leverage
+    coef = est._removal.d1[:, 0] / curv.one_minus_leverage
     return prob.design.matvec(V) * coef[:, None]
 
 
 def all_row_params(est):
     """Every row's one-step leave-one-out parameter change (n, p̃) — GLMInfluence.d_params."""
-    prob, theta = est._problem, est._theta
+    prob, theta = est._removal.problem, est._removal.theta
     d1, d2 = prob.row_derivatives(theta)
     curv = prob.curvature(d2)
     coef = d1[:, 0] / curv.one_minus_leverage
@@ -215,8 +215,8 @@ def time_mode(shape, model, repeats):
             est_default = est
 
     est = est_default
-    res["form"] = type(est._curvature).__name__
-    res["p_tilde"] = est._problem.design.n_params
+    res["form"] = type(est._removal.curvature).__name__
+    res["p_tilde"] = est._removal.problem.design.n_params
     res["max_leverage"] = float(est.leverages_.max())
     res["rate"] = matmul_rate()
     res["factor_leverages"], _ = timed(lambda: factor_leverages(est), repeats)

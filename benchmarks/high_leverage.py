@@ -81,7 +81,6 @@ def small_case(fit_intercept):
     for i in range(n):
         keep = np.setdiff1d(np.arange(n), [i])
         th, _, _ = _mp_ridge(X, y, alpha, fit_intercept, keep)
-        th_np = np.array([float(v) for v in th])
         z = sum(mpmath.mpf(float(X[i, j])) * th[j] for j in range(X.shape[1]))
         if fit_intercept:
             z += th[X.shape[1]]
@@ -91,10 +90,11 @@ def small_case(fit_intercept):
     loo = est.loo_predict()
     err_loo = np.max(np.abs((y - loo) - resid_true) / np.abs(resid_true))
     # The protocol's cancellation-free least-squares residuals (where available).
-    hess = getattr(est, "_curvature", None)
+    hess = est._removal.curvature
     err_exact = np.nan
     if hasattr(hess, "exact_residuals"):
-        r = hess.exact_residuals(est._problem.Y, est._problem.linear_predictor(est._theta))[:, 0]
+        rm = est._removal
+        r = hess.exact_residuals(rm.problem.Y, rm.problem.linear_predictor(rm.theta))[:, 0]
         err_exact = np.max(np.abs(r / hess.one_minus_leverage - resid_true) / np.abs(resid_true))
     cv = RidgeCV(alphas=[alpha], store_cv_results=True, fit_intercept=fit_intercept).fit(X, y)
     resid_cv = np.sqrt(np.ravel(cv.cv_results_))
@@ -110,10 +110,10 @@ def small_case(fit_intercept):
     err_newton_exact = np.nan
     if hasattr(hess, "exact_residuals"):
         d1 = -hess.d[:, None] * hess.exact_residuals(
-            est._problem.Y, est._problem.linear_predictor(est._theta))
+            est._removal.problem.Y, est._removal.problem.linear_predictor(est._removal.theta))
         err_newton_exact = 0.0
         for i in range(n):
-            d = hess.set_change(np.array([i]), d1, est._theta, "newton")[0]
+            d = hess.set_change(np.array([i]), d1, est._removal.theta, "newton")[0]
             d = d if fit_intercept else d
             err_newton_exact = max(err_newton_exact,
                                    np.linalg.norm(d - deltas[i]) / np.linalg.norm(deltas[i]))

@@ -356,23 +356,6 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
             )
         return rm
 
-    # Read-only views of the fitted state, for code written before RemovalModel.
-    @property
-    def _problem(self):
-        return self._removal.problem
-
-    @property
-    def _theta(self):
-        return self._removal.theta
-
-    @property
-    def _d1(self):
-        return self._removal.d1
-
-    @property
-    def _curvature(self):
-        return self._removal.curvature
-
     def _validate_sample_weight(self, sample_weight, n_samples):
         if sample_weight is None:
             return None

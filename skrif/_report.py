@@ -268,27 +268,13 @@ def leak_flags(data, quality, classifier):
 
 
 def _prediction_target(est):
-    if est._problem.objective.is_classifier:
+    if est._fitted_removal().objective.is_classifier:
         try:
             est._target("predict_proba")
             return "predict_proba"
         except ValueError:
             return "decision_function"
     return "predict"
-
-
-def _row_steps(est, rows, method):
-    """Single-row parameter changes ``Δθ_i``, shape (len(rows), q, p̃).
-
-    The one adapter to the fitted removal state: ``est._removal.row_steps`` once
-    the fitted-state refactor lands, the four fitted attributes until then.
-    """
-    removal = getattr(est, "_removal", None)
-    if removal is not None:
-        return removal.row_steps(rows, method)
-    from . import _attribution
-
-    return _attribution.row_changes(est._problem, est._theta, est._d1, est._curvature, rows, method)
 
 
 def _prediction_changes(est, X_test, method):
@@ -302,9 +288,10 @@ def _prediction_changes(est, X_test, method):
 
     target_name = _prediction_target(est)
     target = est._target(target_name)
-    theta = est._theta
+    removal = est._fitted_removal()
+    theta = removal.theta
     q, p_aug = theta.shape
-    design = AugmentedDesign(est._validate_X(X_test), est._problem.design.fit_intercept)
+    design = AugmentedDesign(est._validate_X(X_test), removal.design.fit_intercept)
     Z = design.matvec(theta.T)  # (m, q)
     base = np.asarray(target.value(Z), dtype=float)
     n, m = est.leverages_.shape[0], Z.shape[0]
@@ -312,7 +299,7 @@ def _prediction_changes(est, X_test, method):
     mean, best, where = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
     for start in range(0, n, block):
         rows = np.arange(start, min(n, start + block))
-        steps = _row_steps(est, rows, method)  # (b, q, p̃)
+        steps = removal.row_steps(rows, method)  # (b, q, p̃)
         dZ = design.matvec(steps.reshape(-1, p_aug).T)  # (m, b·q)
         for k, i in enumerate(rows):
             if not np.all(np.isfinite(steps[k])):
@@ -333,7 +320,7 @@ def _prediction_changes(est, X_test, method):
 def _fitted_values(est, X_train, y_train):
     """Per training row: fitted probability of its label (classifiers) or prediction."""
     model = est.estimator_
-    if est._problem.objective.is_classifier:
+    if est._fitted_removal().objective.is_classifier:
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(X_train)
             return proba[np.arange(len(y_train)), np.searchsorted(model.classes_, y_train)]
@@ -608,7 +595,7 @@ def _row_sentence(criterion, i, scores, data, describe, est, m):
         misfit = (
             f" Even so the model gives its label only probability {fmt(fitted, 3)}: a "
             "candidate for a wrong label."
-            if est._problem.objective.is_classifier and np.isfinite(fitted) and fitted < 0.5
+            if est._fitted_removal().objective.is_classifier and np.isfinite(fitted) and fitted < 0.5
             else " Check its label and values."
         )
         return (
@@ -664,7 +651,7 @@ def _rows_table(criterion, scores, data, describe):
 
 def build_document(est, data, info, scores, result, warnings_seen, approximation):
     """The report as a list of :class:`Block`."""
-    classifier = est._problem.objective.is_classifier
+    classifier = est._fitted_removal().objective.is_classifier
     m = scores["n_test"]
     n_train, p = data["X_train"].shape
     describe = _notable_values(data)

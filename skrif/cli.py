@@ -886,7 +886,7 @@ def _compute(args, data, start):
         )
     data["leverages"] = est.leverages_
     data["raw_scale"] = bool(getattr(args, "no_standardize", False))
-    classifier = est._problem.objective.is_classifier
+    classifier = est._fitted_removal().objective.is_classifier
 
     quality = _report.test_quality(est.estimator_, data["X_test"], data["y_test"], classifier, data["y_train"])
     leaks = _report.leak_flags(data, quality, classifier)
@@ -962,7 +962,7 @@ def _printable(data, parts, seen, out):
     from . import _report
 
     est, info, scores, without = parts["est"], parts["info"], parts["scores"], parts["without"]
-    classifier = est._problem.objective.is_classifier
+    classifier = est._fitted_removal().objective.is_classifier
     lines = [f"skrif report: {data['name']}"]
     lines.append(f"  {data['split']}; {data['X_train'].shape[1]} features")
     lines.append(f"  model: {info['model_text']}")

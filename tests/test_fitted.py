@@ -100,13 +100,6 @@ def test_row_steps_refuse_non_additive_methods():
         est._removal.row_steps(np.array([0]), "newton")
 
 
-def test_estimator_keeps_read_only_views_of_the_state():
-    est, _, _ = _ridge()
-    rm = est._removal
-    assert est._problem is rm.problem and est._theta is rm.theta
-    assert est._d1 is rm.d1 and est._curvature is rm.curvature
-
-
 # -- the method table ----------------------------------------------------------------
 def test_method_table():
     assert METHODS == ("if", "rif", "newton", "refit")

@@ -198,7 +198,7 @@ def test_refit_that_overflows_is_refused():
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, 1e150 * y)
     weights = np.full(30, 1e300)  # the objective's value overflows under these weights
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="exact refit .*not finite"):
-        exact_refit(est._problem, est._theta, weights)
+        exact_refit(est._removal.problem, est._removal.theta, weights)
 
 
 def test_finite_change_refuses_overflowed_changes_only():

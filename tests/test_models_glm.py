@@ -289,7 +289,7 @@ def test_overparameterized_dual_form_is_one_newton_step(weighted):
     est = InfluenceEstimator(PoissonRegressor(alpha=0.05, solver="newton-cholesky", tol=1e-12))
     est.fit(X, y, sample_weight=sw if weighted else None)
     kind = MeanFormCurvature if weighted else UniformShareCurvature
-    assert type(est._curvature) is kind
+    assert type(est._removal.curvature) is kind
     for j in [0, 13, 39]:
         step = _loo_newton_step(est, X, y, sw, j)
         rif = _flat(est.influence([j]), True)

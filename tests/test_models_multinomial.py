@@ -216,14 +216,15 @@ def test_dual_form_matches_primal_and_newton_step(fit_intercept, sparse):
     est = InfluenceEstimator(_model(C=0.7, fit_intercept=fit_intercept)).fit(
         Xin, y, sample_weight=sw
     )
-    dual = est._curvature
+    rm = est._removal
+    dual = rm.curvature
     assert isinstance(dual, DualBlockCurvature)
     primal = BlockCurvature(dual.design, dual.A, 1.0, 0.0)
     np.testing.assert_allclose(dual.one_minus_leverage, primal.one_minus_leverage, atol=1e-12)
     rows = np.array([2, 9, 17])
     for method in ("if", "rif", "newton"):
-        got = dual.parameter_change(est._problem, est._theta, est._d1, rows, method)
-        want = primal.parameter_change(est._problem, est._theta, est._d1, rows, method)
+        got = dual.parameter_change(rm.problem, rm.theta, rm.d1, rows, method)
+        want = primal.parameter_change(rm.problem, rm.theta, rm.d1, rows, method)
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
     for j in [0, 11]:
         step = _loo_newton_step(est.estimator_, X, y, sw, j, 0.7)

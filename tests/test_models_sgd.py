@@ -165,7 +165,7 @@ def test_overparameterized_sgd_regressor_exact_in_dual_form():
     sw = np.ones(n)
     sw[4] = 0.0
     est = _fit(SGDRegressor(alpha=ALPHA, random_state=0), X, y, sample_weight=sw)
-    assert type(est._curvature).__name__ == "UniformShareCurvature"
+    assert type(est._removal.curvature).__name__ == "UniformShareCurvature"
     for j in [0, 4, 17]:
         keep = np.arange(n) != j
         ref = Ridge(alpha=(n - 1) * ALPHA, solver="cholesky")

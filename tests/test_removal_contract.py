@@ -35,10 +35,8 @@ def _fit(est, X, y, w):
 
 def _state(est):
     """(problem, theta, d1, hessian) of a fitted InfluenceEstimator."""
-    rm = getattr(est, "_removal", None)
-    if rm is not None and hasattr(rm, "hessian"):
-        return rm.problem, rm.theta, rm.d1, rm.hessian
-    return est._problem, est._theta, est._d1, est._curvature
+    rm = est._removal
+    return rm.problem, rm.theta, rm.d1, rm.curvature
 
 
 class DenseReference:

@@ -382,7 +382,7 @@ def test_unconverged_refit_is_no_ground_truth(monkeypatch):
     X = rng.normal(size=(80, 4))
     y = X @ rng.normal(size=4) + rng.normal(size=80)
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X[:60], y[:60])
-    problem = est._problem
+    problem = est._removal.problem
     real_newton = problem.newton
 
     def stalled_newton(theta, weights=None, **kwargs):

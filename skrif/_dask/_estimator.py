@@ -42,7 +42,7 @@ _SUPPORTED_NAMES = (
 _FITTED = (
     "estimator_", "n_features_in_", "feature_names_in_", "training_index_", "leverages_",
     "rescale_factors_", "optimality_gap_", "n_polish_steps_", "hessian_rank_",
-    "_problem", "_theta", "_d1", "_curvature", "_removal", "_frozen_names", "_dask_fit",
+    "_removal", "_frozen_names", "_dask_fit",
 )
 
 
