@@ -202,3 +202,45 @@ def check_effective_weights(weights):
             "The effective sample weights (sample_weight times class_weight) must be "
             "finite, non-negative and not all zero; check class_weight and sample_weight."
         )
+
+
+def check_eval_targets(y, n_rows, target, objective, model, classes, n_outputs):
+    """The encoded, checked targets of ``n_rows`` evaluation rows for ``target``
+    (``None`` when it needs none): one set of checks and messages for the in-memory
+    and the Dask paths.
+
+    Classifiers get labels the model was fitted on (``classes``); regressors a
+    float array of shape (n,) or (n, n_outputs).
+    """
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    if not target.needs_y:
+        return None
+    if y is None:
+        raise ValueError(
+            f"target={target.name!r} needs the evaluation targets: pass y with one "
+            f"entry per row of X ({n_rows} rows)."
+        )
+    if objective.is_classifier:
+        y = column_or_1d(y, warn=True)
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(
+                f"y holds labels the model was not fitted on: {unknown[:10].tolist()}; "
+                f"known classes are {classes.tolist()}."
+            )
+    else:
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        q = n_outputs
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != q) or (y.ndim == 1 and q != 1):
+            raise ValueError(
+                f"y must have shape (n_samples,{'' if q == 1 else f' {q}'}) "
+                f"for this model with {q} target(s); got {y.shape}."
+            )
+    if y.shape[0] != n_rows:
+        raise ValueError(
+            f"X and y have different numbers of rows: {n_rows} and {y.shape[0]}."
+        )
+    Y = objective.encode_targets(y, model)
+    objective.check_targets(Y)
+    return Y

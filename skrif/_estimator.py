@@ -18,7 +18,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
@@ -46,6 +46,7 @@ from ._set_error import answer_set, second_newton_step
 from ._targets import make_target
 from ._checks import (
     check_class_weight_values,
+    check_eval_targets,
     check_effective_weights,
     check_finite_state,
     check_finite_values,
@@ -782,36 +783,11 @@ class InfluenceEstimator(MetaEstimatorMixin, BaseEstimator):
     def _validate_eval(self, X, y, target):
         """Validate evaluation rows; encode ``y`` when the target needs it."""
         X = self._validate_X(X)
-        if not target.needs_y:
-            return X, None
-        if y is None:
-            raise ValueError(
-                f"target={target.name!r} needs the evaluation targets: pass y with one "
-                f"entry per row of X ({X.shape[0]} rows)."
-            )
-        objective = self._removal.objective
-        n_out = self._removal.n_outputs
-        if objective.is_classifier:
-            y = column_or_1d(y, warn=True)
-            unknown = np.setdiff1d(np.unique(y), self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"y holds labels the model was not fitted on: {unknown[:10].tolist()}; "
-                    f"known classes are {self.classes_.tolist()}."
-                )
-        else:
-            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-            if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != n_out) or (y.ndim == 1 and n_out != 1):
-                raise ValueError(
-                    f"y must have shape (n_samples,{'' if n_out == 1 else f' {n_out}'}) "
-                    f"for this model with {n_out} target(s); got {y.shape}."
-                )
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}."
-            )
-        Y = objective.encode_targets(y, self.estimator_)
-        objective.check_targets(Y)
+        rm = self._removal
+        Y = check_eval_targets(
+            y, X.shape[0], target, rm.objective, self.estimator_, getattr(self, "classes_", None),
+            rm.n_outputs,
+        )
         return X, Y
 
     @dask_aware

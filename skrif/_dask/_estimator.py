@@ -16,9 +16,10 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .. import _attribution
+from .._checks import check_eval_targets
 from .._curvature import NotPositiveDefiniteError
 from .._dask_hook import is_dask
 from .._frames import change_as_frame
@@ -352,37 +353,13 @@ def eval_data(est, X, y, target):
             f"X has {Xe.shape[1]} features, but InfluenceEstimator is expecting "
             f"{fs.spec.n_features} features as input."
         )
-    Ye = None
-    if target.needs_y:
-        if y is None:
-            raise ValueError(
-                f"target={target.name!r} needs the evaluation targets: pass y with one "
-                f"entry per row of X ({Xe.shape[0]} rows)."
-            )
-        y = np.asarray(y.compute() if is_dask(y) else y)
-        objective = fs.spec.objective
-        if objective.is_classifier:
-            y = column_or_1d(y)
-            unknown = np.setdiff1d(np.unique(y), fs.classes)
-            if unknown.size:
-                raise ValueError(
-                    f"y holds labels the model was not fitted on: {unknown[:10].tolist()}; "
-                    f"known classes are {fs.classes.tolist()}."
-                )
-        else:
-            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-            q = fs.spec.q
-            if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != q) or (y.ndim == 1 and q != 1):
-                raise ValueError(
-                    f"y must have shape (n_samples,{'' if q == 1 else f' {q}'}) "
-                    f"for this model with {q} target(s); got {y.shape}."
-                )
-        if y.shape[0] != Xe.shape[0]:
-            raise ValueError(
-                f"X and y have different numbers of rows: {Xe.shape[0]} and {y.shape[0]}."
-            )
-        Ye = objective.encode_targets(y, est.estimator_).reshape(Xe.shape[0], -1)
-        objective.check_targets(Ye)
+    if target.needs_y and is_dask(y):
+        y = y.compute()
+    Ye = check_eval_targets(
+        y, Xe.shape[0], target, fs.spec.objective, est.estimator_, fs.classes, fs.spec.q
+    )
+    if Ye is not None:
+        Ye = Ye.reshape(Xe.shape[0], -1)
     return Xe, Ye
 
 
