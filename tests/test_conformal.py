@@ -186,15 +186,20 @@ def test_conformal_rank_is_exact_at_integer_levels():
         assert _conformal.conformal_rank(0.2, n) == rank(n, 8)
 
 
-def test_glm_intervals_are_close_to_refits():
-    # Poisson: leave-one-out models from RIF (one Newton step), not exact.
+def _poisson_case():
+    """A penalised Poisson fit on 80 rows and 10 test rows: (model, est, X, y, X_test)."""
     rng = np.random.default_rng(4)
     n, p = 80, 3
     X = rng.normal(size=(n + 10, p)) * 0.5
     y = rng.poisson(np.exp(0.3 + X @ [0.5, -0.4, 0.2])).astype(float)
     X, y, X_test = X[:n], y[:n], X[n:]
     model = PoissonRegressor(alpha=0.01, solver="newton-cholesky", tol=1e-12, max_iter=1000)
-    est = InfluenceEstimator(model).fit(X, y)
+    return model, InfluenceEstimator(model).fit(X, y), X, y, X_test
+
+
+def test_glm_intervals_are_close_to_refits():
+    # Poisson: leave-one-out models from RIF (one Newton step), not exact.
+    model, est, X, y, X_test = _poisson_case()
     ours = est.predict_interval(X_test, method="jackknife+")
     brute = brute_force_interval(model, X, y, X_test, "jackknife+")
     width = brute[:, 1] - brute[:, 0]
@@ -436,13 +441,7 @@ def test_separable_classes_with_a_penalty():
 
 
 def test_glm_cv_plus_uses_exact_fold_models():
-    rng = np.random.default_rng(4)
-    n, p = 80, 3
-    X = rng.normal(size=(n + 10, p)) * 0.5
-    y = rng.poisson(np.exp(0.3 + X @ [0.5, -0.4, 0.2])).astype(float)
-    X, y, X_test = X[:n], y[:n], X[n:]
-    model = PoissonRegressor(alpha=0.01, solver="newton-cholesky", tol=1e-12, max_iter=1000)
-    est = InfluenceEstimator(model).fit(X, y)
+    model, est, X, y, X_test = _poisson_case()
     cv = KFold(5, shuffle=True, random_state=0)
     folds = [t for _, t in cv.split(X)]
     brute = brute_force_interval(model, X, y, X_test, "jackknife+", folds=folds)
