@@ -285,6 +285,28 @@ def _sub_slices(c, per_row):
     return [slice(a, min(a + step, c)) for a in range(0, c, step)]
 
 
+def block_inputs(spec, Xb, Yb, Sb):
+    """A block's rows ``b_i`` (centred, augmented), targets and weights as floats."""
+    return augment(spec, Xb), np.asarray(Yb, dtype=float), np.asarray(Sb, dtype=float).reshape(-1)
+
+
+def rank_one_parts(state, B, Y, s, method, quad=None):
+    """Rank-one curvature: ``(Z, one_minus, quad, coef)`` of a block, with
+    ``Δ_i = H⁻¹ b_i coef_i``: ``d1_i`` ("if"), ``d1_i / (1 − h_i)`` ("rif"; NaN at
+    leverage one) or ``None`` (``method=None``). ``quad``: precomputed
+    ``b_iᵀ H⁻¹ b_i`` (else whitened here, O(c p̃²))."""
+    Z, d1, d2 = derivatives(state.spec, B, Y, s, state.theta)
+    quad = quadratic(state, B) if quad is None else np.asarray(quad, dtype=float).reshape(-1)
+    one_minus = 1.0 - d2 * quad
+    if method is None:
+        coef = None
+    elif method == "if":
+        coef = d1
+    else:
+        coef = d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
+    return Z, one_minus, quad, coef
+
+
 def row_algebra(state, B, Y, s, method, want_steps=False, quad=None):
     """Per-row removal algebra for a block: ``(Z, one_minus, dZ_self, steps)``.
 
@@ -297,24 +319,19 @@ def row_algebra(state, B, Y, s, method, want_steps=False, quad=None):
     "mean"), O(c K³ p̃²) ("block").
     """
     spec, theta = state.spec, state.theta
-    Z, d1, d2 = derivatives(spec, B, Y, s, theta)
     c, pt = B.shape
     q = spec.q
     dZ = np.full((c, q), np.nan) if method is not None else None
     steps = np.full((c, q, pt), np.nan) if want_steps else None
     if spec.kind == "linear":
-        if quad is None:
-            quad = quadratic(state, B)
-        else:
-            quad = np.asarray(quad, dtype=float).reshape(-1)
-        one_minus = 1.0 - d2 * quad
+        Z, one_minus, quad, coef = rank_one_parts(state, B, Y, s, method, quad)
         if method is not None:
-            coef = d1 if method == "if" else d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
             dZ = coef * quad[:, None]
             if want_steps:
                 S = state.factor.solve(B.T)  # (p̃, c)
                 steps = coef[:, :, None] * S.T[:, None, :]
         return Z, one_minus, dZ, steps
+    Z, d1, d2 = derivatives(spec, B, Y, s, theta)
     if spec.kind == "block":
         K = q
         one_minus = np.empty(c)
@@ -379,16 +396,13 @@ def quad_block(Xb, Yb, Sb, *, state):
 
 def leverage_block(Xb, Yb, Sb, quad=None, *, state):
     """``1 − h_i`` of each row of the block: shape (c,)."""
-    B = augment(state.spec, Xb)
-    s = np.asarray(Sb, dtype=float).reshape(-1)
-    return row_algebra(state, B, np.asarray(Yb, dtype=float), s, None, quad=quad)[1]
+    B, Y, s = block_inputs(state.spec, Xb, Yb, Sb)
+    return row_algebra(state, B, Y, s, None, quad=quad)[1]
 
 
 def self_block(Xb, Yb, Sb, quad=None, *, state, method, target, linearized, loo):
     """Self-influence (or leave-one-out value) of each row on its own target: (c, r)."""
-    B = augment(state.spec, Xb)
-    s = np.asarray(Sb, dtype=float).reshape(-1)
-    Y = np.asarray(Yb, dtype=float)
+    B, Y, s = block_inputs(state.spec, Xb, Yb, Sb)
     Z, _, dZ, _ = row_algebra(state, B, Y, s, method, quad=quad)
     Yt = Y if target.needs_y else None
     if linearized:
@@ -407,13 +421,9 @@ def scores_block(Xb, Yb, Sb, quad=None, *, state, method, target, Z_eval, Y_eval
     curvature uses ``S_eval = H⁻¹ B_evalᵀ`` (p̃, m); structured ones the explicit
     single-row steps against ``B_eval`` (m, p̃).
     """
-    B = augment(state.spec, Xb)
-    s = np.asarray(Sb, dtype=float).reshape(-1)
-    Y = np.asarray(Yb, dtype=float)
+    B, Y, s = block_inputs(state.spec, Xb, Yb, Sb)
     if state.spec.kind == "linear":
-        Z, one_minus, dZ_self, _ = row_algebra(state, B, Y, s, method, quad=quad)
-        _, d1, _ = derivatives(state.spec, B, Y, s, state.theta)
-        coef = d1 if method == "if" else d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
+        coef = rank_one_parts(state, B, Y, s, method, quad)[3]
         M = B @ S_eval  # (c, m)
         dZ = M[:, :, None] * coef[:, None, :]
     else:
@@ -425,13 +435,9 @@ def scores_block(Xb, Yb, Sb, quad=None, *, state, method, target, Z_eval, Y_eval
 def additive_block(Xb, Yb, Sb, start, quad=None, *, state, method, G, u):
     """Additive score of each row on ``Σ_j F_j``: (c,). ``G = B_evalᵀ J`` (p̃, q),
     ``u = H⁻¹ G`` (rank-one curvature)."""
-    B = augment(state.spec, Xb)
-    s = np.asarray(Sb, dtype=float).reshape(-1)
-    Y = np.asarray(Yb, dtype=float)
+    B, Y, s = block_inputs(state.spec, Xb, Yb, Sb)
     if state.spec.kind == "linear":
-        _, one_minus, _, _ = row_algebra(state, B, Y, s, method, quad=quad)
-        _, d1, _ = derivatives(state.spec, B, Y, s, state.theta)
-        coef = d1 if method == "if" else d1 / np.where(one_minus <= LEVERAGE_TOL, np.nan, one_minus)[:, None]
+        coef = rank_one_parts(state, B, Y, s, method, quad)[3]
         return np.sum(coef * (B @ u), axis=1)
     steps = row_algebra(state, B, Y, s, method, want_steps=True)[3]
     return np.einsum("cqp,pq->c", steps, G)
