@@ -1004,26 +1004,12 @@ def validate_influence(
     if "top_score" in strategies:
         scores = np.asarray(_in_memory(total_loss_scores(est, X_eval_given, y_eval)), dtype=float)
         scores = np.nan_to_num(scores, nan=0.0)
+    draw = dict(n_sets=n_sets, strategies=strategies, scores=scores,
+                min_fraction=min_fraction, max_fraction=max_fraction, random_state=rng)
     if groups is None:
-        sets = removal_sets(
-            state.X,
-            n_sets=n_sets,
-            strategies=strategies,
-            scores=scores,
-            min_fraction=min_fraction,
-            max_fraction=max_fraction,
-            random_state=rng,
-        )
+        sets = removal_sets(state.X, **draw)
     else:
-        sets = group_removal_sets(
-            training_groups(_in_memory(groups), state.n_samples),
-            n_sets=n_sets,
-            strategies=strategies,
-            scores=scores,
-            min_fraction=min_fraction,
-            max_fraction=max_fraction,
-            random_state=rng,
-        )
+        sets = group_removal_sets(training_groups(_in_memory(groups), state.n_samples), **draw)
     evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval)
     targets = evaluator.names
 
