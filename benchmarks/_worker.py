@@ -21,7 +21,7 @@ import scipy.sparse as sp  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 
-import skrif._problem as _problem_mod  # noqa: E402
+import skrif._core.problem as _problem_mod  # noqa: E402
 from _data import GLM_SHAPES, SHAPES, make_data  # noqa: E402
 from skrif import InfluenceEstimator  # noqa: E402
 

@@ -8,7 +8,7 @@ and additive method, the rank correlation between the estimated error
 (``|additive − NS| / |NS|``) and the actual error against exact refits, and the
 warning's hit rate (sets with actual error > 30% that warn) and false-alarm rate
 (sets with actual error < 5% that warn) at the threshold skrif uses
-(``skrif._set_error.SET_INTERACTION_THRESHOLD``). It also prints the group example
+(``skrif._core.set_error.SET_INTERACTION_THRESHOLD``). It also prints the group example
 of the guide (statsmodels ``fair``: removing one occupation).
 """
 
@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from skrif import InfluenceEstimator
-from skrif._set_error import SET_INTERACTION_THRESHOLD
+from skrif._core.set_error import SET_INTERACTION_THRESHOLD
 from skrif.datasets import default_model, load_breast_cancer_quadratic
 from skrif.validation import interaction_calibration, validate_influence
 

@@ -91,7 +91,7 @@ def child(n, p, density, n_eval):
 
 
 def _previous_attribution():
-    """``skrif._attribution`` as of commit PREVIOUS, imported inside the skrif package."""
+    """``skrif._features.attribution`` as of commit PREVIOUS, imported inside the skrif package."""
     import importlib.util
 
     source = subprocess.run(

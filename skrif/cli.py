@@ -39,9 +39,9 @@ import tempfile
 import time
 import warnings
 
-from ._methods import LABELS as _METHOD_LABELS
-from ._methods import PREDICTED_METHODS, SPELLINGS
-from ._report import INFLUENTIAL_COLUMNS  # noqa: F401  (documented columns)
+from ._core.methods import LABELS as _METHOD_LABELS
+from ._core.methods import PREDICTED_METHODS, SPELLINGS
+from ._report.document import INFLUENTIAL_COLUMNS  # noqa: F401  (documented columns)
 
 OUTPUT_FILES = (
     "summary.md",
@@ -834,7 +834,7 @@ def _fit_check_write(args, data, start):
     for note in parts["info"]["job_notes"] + data.get("notes", []):
         print(f"skrif: note: {note}", file=sys.stderr)
 
-    from . import _report
+    from ._report import document as _report
 
     info, summary = parts["info"], parts["summary"]
     approximation = _report.approximation_blocks(
@@ -867,9 +867,9 @@ def _compute(args, data, start):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from . import _report
-    from ._display import InfluenceDisplay
-    from ._estimator import InfluenceEstimator
+    from ._report import document as _report
+    from ._display.influence import InfluenceDisplay
+    from ._estimator.estimator import InfluenceEstimator
     from .validation import validate_influence
 
     t0 = time.perf_counter()
@@ -959,7 +959,7 @@ def _compute(args, data, start):
 
 
 def _printable(data, parts, seen, out):
-    from . import _report
+    from ._report import document as _report
 
     est, info, scores, without = parts["est"], parts["info"], parts["scores"], parts["without"]
     classifier = est._fitted_removal().objective.is_classifier

@@ -19,9 +19,12 @@ __all__ = [
     "SetInteractionWarning",
 ]
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._curvature import NotPositiveDefiniteError
+
+class NotPositiveDefiniteError(np.linalg.LinAlgError):
+    """The leave-T-out Hessian is not positive definite (T pins a direction)."""
 
 
 class UnsupportedModelError(ValueError):
@@ -90,5 +93,5 @@ class SetInteractionWarning(UserWarning):
     """An additive answer (IF or RIF) for a set of rows is likely off because the
     rows interact (they share a one-hot level, a cluster, near-duplicates): it differs
     from the group Newton step by more than
-    :data:`skrif._set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
+    :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
     ``method="refit"``."""

@@ -13,8 +13,8 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
 
 from skrif import InfluenceEstimator
-from skrif._groups import check_groups
-from skrif._robust_se import CoefficientFit
+from skrif._utils.groups import check_groups
+from skrif._features.robust_se import CoefficientFit
 
 sm = pytest.importorskip("statsmodels.api")
 

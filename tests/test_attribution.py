@@ -31,7 +31,7 @@ from sklearn.linear_model import (
 from sklearn.metrics import mean_poisson_deviance
 
 from skrif import InfluenceEstimator
-from skrif._influence import parameter_change
+from skrif._core.influence import parameter_change
 from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 
 # These tests check additive (IF/RIF) answers for sets on purpose; the

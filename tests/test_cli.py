@@ -14,7 +14,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 from matplotlib.image import imread  # noqa: E402
 
-from skrif._report import COEFFICIENT_COLUMNS, CRITERIA  # noqa: E402
+from skrif._report.document import COEFFICIENT_COLUMNS, CRITERIA  # noqa: E402
 from skrif.cli import INFLUENTIAL_COLUMNS, OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, main  # noqa: E402
 from skrif.datasets import load_breast_cancer_quadratic, make_planted_logistic  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
@@ -448,7 +448,7 @@ def test_small_data_sets_are_distinct_and_sizes_vary(tmp_path):
 def test_every_skrif_warning_is_surfaced(tmp_path, capsys, monkeypatch):
     import warnings as _warnings
 
-    from skrif import _report
+    from skrif._report import document as _report
     from skrif.exceptions import OptimalityWarning
 
     real = _report.test_quality

@@ -1,4 +1,4 @@
-"""Conformal intervals and sets (skrif._conformal) against MAPIE and brute-force refits.
+"""Conformal intervals and sets (skrif._features.conformal) against MAPIE and brute-force refits.
 
 Ground truth: MAPIE's CrossConformalRegressor / CrossConformalClassifier, which refit
 the estimator on every leave-one-out / leave-fold-out training set, and an
@@ -21,7 +21,7 @@ from sklearn.linear_model import (
 from sklearn.model_selection import KFold, LeaveOneOut, ShuffleSplit
 
 from skrif import InfluenceEstimator
-from skrif import _conformal
+from skrif._features import conformal as _conformal
 from skrif.exceptions import HighLeverageWarning
 
 mapie_regression = pytest.importorskip("mapie.regression")

@@ -491,7 +491,7 @@ def test_multinomial_column_scale_is_not_singularity(client):
 def test_refit_of_an_unidentified_model_is_refused(client, model):
     # Issue 17 C on Dask: column 2 is nonzero only in rows 0-5, without a penalty;
     # removing them leaves its coefficient undetermined.
-    from skrif._curvature import NotPositiveDefiniteError
+    from skrif.exceptions import NotPositiveDefiniteError
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 3))

@@ -18,7 +18,7 @@ from sklearn.linear_model import (
 )
 
 from skrif import InfluenceEstimator
-from skrif._estimator import tighter_fit_params
+from skrif._core.fitting import tighter_fit_params
 from skrif.exceptions import OptimalityWarning
 from skrif.validation import removal_sets, validate_influence
 

@@ -7,9 +7,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skrif._centered import CenteredDesign
-from skrif._curvature import factor_curvature
-from skrif._design import AugmentedDesign
+from skrif._linalg.centered import CenteredDesign
+from skrif._removal.rank_one import factor_curvature
+from skrif._linalg.design import AugmentedDesign
 
 
 def _data(seed, n, p, sparse):

@@ -27,8 +27,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skrif import InfluenceEstimator
-from skrif._fitted import RemovalModel
-from skrif._methods import ADDITIVE_METHODS, LABELS, METHODS, PREDICTED_METHODS, canonical
+from skrif._core.fitted import RemovalModel
+from skrif._core.methods import ADDITIVE_METHODS, LABELS, METHODS, PREDICTED_METHODS, canonical
 from skrif.exceptions import (
     DataChangedError,
     NoFiniteOptimumError,
@@ -117,7 +117,8 @@ def test_method_alias_is_the_same_method():
 
 
 def test_cli_and_display_read_the_table():
-    from skrif import _display, cli
+    from skrif import cli
+    from skrif._display import influence as _display
 
     assert cli._methods("IF,ns") == ("if", "newton")
     assert cli._METHOD_LABELS is LABELS
@@ -289,7 +290,7 @@ def test_refused_fit_leaves_no_fitted_state():
 
 
 def test_polish_that_runs_away_is_refused(monkeypatch):
-    from skrif import _problem
+    from skrif._core import problem as _problem
 
     rng = np.random.default_rng(4)
     X = rng.normal(size=(50, 2))

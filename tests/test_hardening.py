@@ -192,7 +192,7 @@ def test_large_but_representable_scale_is_exact():
 
 
 def test_refit_that_overflows_is_refused():
-    from skrif._influence import exact_refit
+    from skrif._core.influence import exact_refit
 
     X, y = _small_regression()
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, 1e150 * y)
@@ -202,7 +202,7 @@ def test_refit_that_overflows_is_refused():
 
 
 def test_finite_change_refuses_overflowed_changes_only():
-    from skrif._checks import finite_change
+    from skrif._utils.checks import finite_change
 
     full_nan = finite_change(lambda: np.full((1, 3), np.nan))  # leverage 1: documented
     assert np.all(np.isnan(full_nan()))
@@ -244,7 +244,7 @@ def _exact_weighted_ridge(X, y, w, alpha):
 
 
 def test_fraction_lower_bound_is_accurate_and_beyond_is_refused():
-    from skrif._influence import MIN_FRACTION
+    from skrif._core.influence import MIN_FRACTION
 
     X, y = _small_regression(1)
     n = len(y)
@@ -398,7 +398,7 @@ def _tight_ridge():
 def test_blocked_influence_scores_match_unblocked_and_refits(monkeypatch):
     from sklearn.linear_model import LogisticRegression
 
-    from skrif import _attribution
+    from skrif._features import attribution as _attribution
 
     n, p, m = 50, 400, 13  # p̃ > n: the dual factorization
     X, y, X_eval = _sparse_regression(n, p, 0.05, m)

@@ -19,8 +19,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
 from skrif import InfluenceEstimator
-from skrif._mean_form import MeanFormCurvature
-from skrif._design import AugmentedDesign
+from skrif._removal.penalty_share import MeanFormCurvature
+from skrif._linalg.design import AugmentedDesign
 from skrif.exceptions import NotPositiveDefiniteError, SingularHessianWarning
 
 # These tests check additive (IF/RIF) answers for sets on purpose; the
@@ -279,7 +279,7 @@ def test_large_column_means_lose_no_digits(offset):
 def test_overparameterized_dual_form_is_one_newton_step(weighted):
     # p̃ > n: with uniform penalty shares (no sample_weight) skrif uses two n × n dual
     # factorizations (UniformShareCurvature); with varying weights, the primal form.
-    from skrif._mean_form import MeanFormCurvature, UniformShareCurvature
+    from skrif._removal.penalty_share import MeanFormCurvature, UniformShareCurvature
 
     rng = np.random.default_rng(4)
     n, p = 40, 70

@@ -209,7 +209,7 @@ def test_sparse_input_gives_the_dense_answers():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_dual_form_matches_primal_and_newton_step(fit_intercept, sparse):
     # p̃ > n: the dual (nK × nK) form is used; it must give the primal answers.
-    from skrif._block_curvature import BlockCurvature, DualBlockCurvature
+    from skrif._removal.block import BlockCurvature, DualBlockCurvature
 
     X, y, sw = _data(n=30, p=45, K=3, seed=4)
     Xin = sp.csr_matrix(X) if sparse else X

@@ -8,7 +8,7 @@ from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ri
 from sklearn.svm import LinearSVC
 
 from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
-from skrif._problem import Problem
+from skrif._core.problem import Problem
 from skrif.exceptions import UnsupportedModelError
 
 

@@ -15,7 +15,7 @@ import scipy.linalg as sla
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge, RidgeCV
 
-from skrif._leverage import LEVERAGE_TOL
+from skrif._removal.leverage import LEVERAGE_TOL
 from skrif import InfluenceEstimator
 from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 

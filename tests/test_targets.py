@@ -16,7 +16,7 @@ from sklearn.metrics import log_loss, mean_poisson_deviance
 
 from skrif import InfluenceEstimator
 from skrif._objectives import objective_class_for
-from skrif._targets import TARGETS, make_target
+from skrif._core.targets import TARGETS, make_target
 
 
 def _objective(estimator):

@@ -1,8 +1,10 @@
 """skrif on Dask: the wrapped estimator's objective solved by distributed Newton.
 
 Imported only when an :class:`~skrif.InfluenceEstimator` meets a dask array
-(:mod:`skrif._dask_hook`); ``import skrif`` never imports dask. See the user guide
+(:mod:`skrif._estimator.dask_routing`); ``import skrif`` never imports dask. See the user guide
 page "Scaling out with Dask".
+
+Floor 7. May import: :mod:`skrif._features`, :mod:`skrif._core` and everything below.
 """
 
 from ._estimator import (

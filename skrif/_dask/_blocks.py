@@ -20,7 +20,7 @@ import scipy.linalg as sla
 from scipy.linalg.blas import dsyrk
 
 from .._linalg.factor import SPDFactor, shift_null_space
-from .._leverage import LEVERAGE_TOL
+from .._removal.leverage import LEVERAGE_TOL
 
 # Floats per temporary array inside one kernel call (32 MB): row blocks are split
 # further so that multinomial expansions (c × K p̃ × K) stay bounded.
@@ -197,7 +197,7 @@ class Factor:
         Orthonormal basis of a known null space (multinomial parametrization):
         ``H + N diag(σ) Nᵀ`` (:func:`~skrif._linalg.factor.shift_null_space`) is
         factored and right-hand sides and results are projected
-        onto ``N⊥`` (as :class:`skrif._block_curvature.BlockCurvature`).
+        onto ``N⊥`` (as :class:`skrif._removal.block.BlockCurvature`).
     check_psd : bool
         Raise :class:`NotPositiveDefiniteError` for a negative eigenvalue.
     penalised : bool
@@ -213,7 +213,7 @@ class Factor:
             spd = SPDFactor(np.array(H, dtype=float, order="F"), check_psd=check_psd)
             self.L, self.F, self.rank = spd.chol, spd.F, spd.rank
             return
-        # The in-memory rule (skrif._block_curvature): the null space moved to
+        # The in-memory rule (skrif._removal.block): the null space moved to
         # eigenvalues of its own coordinates' scale, then the scale-invariant factor.
         spd = SPDFactor(
             np.asfortranarray(shift_null_space(np.asarray(H, dtype=float), self.N)),

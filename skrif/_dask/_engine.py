@@ -21,8 +21,9 @@ import dask
 import dask.array as da
 import scipy.linalg as sla
 
-from .._curvature import SINGULAR_RTOL, NotPositiveDefiniteError
-from .._leverage import LEVERAGE_TOL
+from .._removal.rank_one import SINGULAR_RTOL
+from ..exceptions import NotPositiveDefiniteError
+from .._removal.leverage import LEVERAGE_TOL
 from . import _blocks
 from ._blocks import Factor, State, symmetrize
 
@@ -298,7 +299,7 @@ class DaskObjective:
         """
         import warnings
 
-        from .._problem import Problem
+        from .._core.problem import Problem
 
         spec = self.spec
         zeros = np.zeros((spec.q, spec.n_params))

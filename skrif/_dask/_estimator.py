@@ -18,18 +18,18 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRe
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .. import _attribution
-from .._checks import check_eval_targets
-from .._curvature import NotPositiveDefiniteError
-from .._dask_hook import is_dask
-from .._frames import change_as_frame
-from .._influence import ParameterChange, check_fraction, check_removed_rows
-from .._leverage import LEVERAGE_TOL, warn_leverage_one
+from .._features import attribution as _attribution
+from .._core.fitting import POLISH_TOL, WARN_TOL, check_prefit
+from .._utils.checks import check_bool, check_eval_targets
+from .._utils.dask import is_dask
+from .._utils.frames import change_as_frame
+from .._core.influence import ParameterChange, check_fraction, check_removed_rows
+from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
 from .._objectives import objective_class_for
 from .._objectives._multinomial import MultinomialObjective
-from .._problem import warn_not_converged
-from .._targets import make_target
-from ..exceptions import OptimalityWarning, SingularHessianWarning, UnsupportedModelError
+from .._core.problem import warn_not_converged
+from .._core.targets import make_target
+from ..exceptions import NotPositiveDefiniteError, OptimalityWarning, SingularHessianWarning, UnsupportedModelError
 from . import _blocks
 from ._engine import DaskDesign, DaskObjective, set_change, solve_theta, to_centred, to_original
 
@@ -185,9 +185,7 @@ def fit(est, X, y, sample_weight=None):
         w = _as_rows(sample_weight, X, "sample_weight").astype(float)
 
     if frozen:
-        from .._estimator import _check_prefit
-
-        _check_prefit(model, p, None)
+        check_prefit(model, p, None)
         fitted = model
     else:
         fitted = clone(model)
@@ -297,14 +295,10 @@ def _constant_state(state):
 
 
 def _polish_tol():
-    from .._estimator import POLISH_TOL
-
     return POLISH_TOL
 
 
 def _warn_gap(est, gap):
-    from .._estimator import WARN_TOL
-
     if gap > WARN_TOL:
         action = (
             "the model is frozen, so its coefficients and predictions are kept and "
@@ -386,7 +380,7 @@ def _check_removal(fs, B, Y, s):
 def _check_identified(fs, idx, rows):
     """Refuse a refit whose remaining rows leave a parameter undetermined (a column
     nonzero only in the removed rows, without a penalty), as in memory
-    (:meth:`skrif._fitted.RemovalModel.check_identified`): the refit would return
+    (:meth:`skrif._core.fitted.RemovalModel.check_identified`): the refit would return
     one arbitrary solution among many.
 
     Without a penalty on every coefficient the curvatures ``d_j`` are positive, so
@@ -456,13 +450,12 @@ def _removed(est, X_removed_idx):
 
 def influence(est, X_removed_idx, *, method=None, as_frame=False, fraction=1.0):
     """Parameter change for removing rows: gathers only the removed rows."""
-    from .._estimator import _check_bool
 
     fs = _fit_state(est)
     method = est._resolve_method(method)
     idx = _removed(est, X_removed_idx)
     fraction = check_fraction(fraction)
-    as_frame = _check_bool(as_frame, "as_frame")
+    as_frame = check_bool(as_frame, "as_frame")
     delta = _delta(est, idx, method, fraction)
     coef, intercept = fs.spec.objective.split_theta(delta, est.estimator_)
     change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
@@ -483,12 +476,11 @@ def removal_effect(
     linearized=False, fraction=1.0,
 ):
     """Change of the target on evaluation rows; lazy (dask) when ``X`` is a dask array."""
-    from .._estimator import _check_bool
 
     fs = _fit_state(est)
     target = _target(est, target)
     method = est._resolve_method(method)
-    linearized = _check_bool(linearized, "linearized")
+    linearized = check_bool(linearized, "linearized")
     idx = _removed(est, X_removed_idx)
     fraction = check_fraction(fraction)
     spec = fs.spec
@@ -530,14 +522,13 @@ def to_centred_change(spec, delta):
 
 def self_influence(est, *, target="loss", method=None, linearized=False):
     """Lazy self-influence of every training row, chunked like ``X``."""
-    from .._estimator import _check_bool
 
     fs = _fit_state(est)
     target = _target(est, target)
     method = est._additive_method(method, "self_influence")
     values = fs.design.per_row(
         _blocks.self_block, (target.n_outputs,), rows=fs.quad, state=fs.shipped, method=method,
-        target=target, linearized=_check_bool(linearized, "linearized"), loo=False,
+        target=target, linearized=check_bool(linearized, "linearized"), loo=False,
     )
     return target.finalize(values)
 
@@ -614,7 +605,6 @@ def most_influential(
     verify=False,
 ):
     """Top-k rows by additive effect: blockwise candidates, merged on the client."""
-    from .._estimator import _check_bool
 
     fs = _fit_state(est)
     target = _target(est, target)
@@ -622,7 +612,7 @@ def most_influential(
     k = _attribution.check_k(k, fs.design.n_samples)
     direction = _attribution.check_direction(direction)
     output = _attribution.check_output(target, output)
-    verify = _check_bool(verify, "verify")
+    verify = check_bool(verify, "verify")
     B_eval, Y_eval = _eval_rows(est, X, y, target)
     scores = _additive_scores(est, B_eval, Y_eval, target, method, output)
     candidates = da.blockwise(

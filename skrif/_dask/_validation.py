@@ -73,7 +73,7 @@ class DaskRemovals:
 
     def second_step(self, idx, delta):
         """The next Newton step on the objective without ``idx`` from ``θ̂ + delta``
-        (as :func:`skrif._set_error.second_newton_step`): one gradient pass, then
+        (as :func:`skrif._core.set_error.second_newton_step`): one gradient pass, then
         the Woodbury-updated Hessian at θ̂ (rank-one curvature) or, for coupled
         outputs and penalty shares, the Hessian at the moved point (same pass)."""
         fs = self.fs

@@ -1,6 +1,173 @@
-"""The design operators (``X̃ = [X, 1]``, centred ``X − 1sᵀ``), re-exported from their modules."""
+"""The augmented design matrix ``X̃ = [X, 1]`` without ever forming it.
 
-from .._centered import CenteredDesign
-from .._design import AugmentedDesign
+Every linear model skrif supports sees the data only through ``z = X̃ θ``. Appending
+a column of ones to ``X`` would copy an ``n × p`` matrix (and densify sparse input),
+so this module offers the handful of products the rest of the package needs,
+computed on ``X`` and the intercept column separately.
+"""
 
-__all__ = ["AugmentedDesign", "CenteredDesign"]
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk
+
+# Dense floats per row block in chunked products (16 MB): bounds temporary memory
+# (a few blocks are alive at once) while keeping blocks large enough for BLAS-3
+# efficiency (≥ 600 rows up to p̃ = 3300).
+_BLOCK_FLOATS = 1 << 21
+
+
+class AugmentedDesign:
+    """``X̃ = [X, 1]`` (or ``X`` alone) as a linear operator.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        Training data; never copied or modified.
+    fit_intercept : bool
+        Whether a column of ones is appended (the intercept is the last parameter).
+    """
+
+    def __init__(self, X, fit_intercept):
+        self.X = X
+        self.fit_intercept = bool(fit_intercept)
+        self.sparse = sp.issparse(X)
+        self.n_samples, self.n_features = X.shape
+        self.n_params = self.n_features + int(self.fit_intercept)
+
+    def matvec(self, V):
+        """Return ``X̃ V`` for ``V`` of shape (n_params, m); cost O(nnz(X) m)."""
+        out = np.asarray(self.X @ V[: self.n_features])
+        if self.fit_intercept:
+            out = out + V[self.n_features]
+        return out
+
+    def rmatvec(self, R):
+        """Return ``X̃ᵀ R`` for ``R`` of shape (n_samples, m); cost O(nnz(X) m)."""
+        top = np.asarray(self.X.T @ R)
+        if not self.fit_intercept:
+            return top
+        return np.vstack([top, R.sum(axis=0, keepdims=True)])
+
+    def rows(self, idx):
+        """Return the dense rows ``X̃[idx]``, shape (len(idx), n_params)."""
+        block = self.X[idx]
+        block = block.toarray() if self.sparse else np.asarray(block, dtype=float)
+        if self.fit_intercept:
+            block = np.hstack([block, np.ones((block.shape[0], 1))])
+        return block
+
+    def rows_matvec(self, idx, V):
+        """Return ``X̃[idx] V`` for ``V`` of shape (n_params, m) without densifying rows.
+
+        Cost O(nnz(X[idx]) m).
+        """
+        out = np.asarray(self.X[idx] @ V[: self.n_features])
+        if self.fit_intercept:
+            out = out + V[self.n_features]
+        return out
+
+    def rows_rmatvec(self, idx, R):
+        """Return ``X̃[idx]ᵀ R`` for ``R`` of shape (len(idx), m) without densifying rows.
+
+        Cost O(nnz(X[idx]) m).
+        """
+        top = np.asarray(self.X[idx].T @ R)
+        if not self.fit_intercept:
+            return top
+        return np.vstack([top, R.sum(axis=0, keepdims=True)])
+
+    @property
+    def chunk_rows(self):
+        """Rows per dense block: ``_BLOCK_FLOATS / n_params`` (at least 1)."""
+        return max(1, _BLOCK_FLOATS // self.n_params)
+
+    def row_slices(self):
+        """Yield slices of at most :attr:`chunk_rows` consecutive rows."""
+        step = self.chunk_rows
+        for start in range(0, self.n_samples, step):
+            yield slice(start, min(start + step, self.n_samples))
+
+    def row_chunks(self):
+        """Yield ``(slice, dense X̃[slice])`` blocks of at most :attr:`chunk_rows` rows."""
+        for sl in self.row_slices():
+            yield sl, self.rows(sl)
+
+    def weighted_gram(self, d):
+        """Return ``X̃ᵀ diag(d) X̃`` (n_params × n_params, Fortran order) for ``d ≥ 0``.
+
+        Cost O(n p̃²) dense: one symmetric rank-k update (BLAS ``dsyrk``, half the
+        flops of a general product) per block of :attr:`chunk_rows` rows, accumulated in
+        place; O(nnz·p) sparse. Temporary memory: one block of ``_BLOCK_FLOATS`` floats.
+        """
+        p = self.n_features
+        if self.sparse:
+            Xd = self.X.multiply(d[:, None]).tocsr()
+            if not self.fit_intercept:
+                # Symmetric, so the C-ordered dense result is also its Fortran form.
+                return (self.X.T @ Xd).toarray().T
+            G = np.empty((self.n_params, self.n_params), order="F")
+            G[:p, :p] = (self.X.T @ Xd).toarray()
+            if self.fit_intercept:
+                col = np.asarray(self.X.T @ d).ravel()
+                G[:p, p] = col
+                G[p, :p] = col
+                G[p, p] = d.sum()
+            return G
+        G = np.zeros((self.n_params, self.n_params), order="F")
+        root = np.sqrt(d)
+        for sl in self.row_slices():
+            B = np.empty((sl.stop - sl.start, self.n_params))
+            np.multiply(self.X[sl], root[sl, None], out=B[:, :p])
+            if self.fit_intercept:
+                B[:, p] = root[sl]
+            # Bᵀ is Fortran-ordered (p̃ × c): G += (Bᵀ)(Bᵀ)ᵀ in G's lower triangle.
+            G = dsyrk(1.0, B.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+        _symmetrize_lower(G)
+        return G
+
+    def kernel(self, inv_penalty_coef, inv_penalty_intercept):
+        """Return ``X̃ Λ⁻¹ X̃ᵀ`` (n × n) for a diagonal penalty ``Λ``.
+
+        ``inv_penalty_intercept`` is ``1/λ_b`` for a penalised intercept, 0 when the
+        intercept is handled separately. Cost O(n² p) dense (a symmetric product),
+        O(nnz·n) sparse; the only n × n array allocated is the result.
+        """
+        if self.sparse:
+            # Row blocks of the sparse product, densified one at a time: the
+            # sparse n × n intermediate of X @ X.T would cost more than K itself.
+            K = np.empty((self.n_samples, self.n_samples))
+            step = max(1, _BLOCK_FLOATS // max(self.n_samples, 1))
+            XT = self.X.T
+            for start in range(0, self.n_samples, step):
+                sl = slice(start, min(start + step, self.n_samples))
+                K[sl] = (self.X[sl] @ XT).toarray()
+        else:
+            K = self.X @ self.X.T  # NumPy uses a symmetric rank-k update for A @ A.T
+        K *= inv_penalty_coef
+        if self.fit_intercept and inv_penalty_intercept:
+            K += inv_penalty_intercept
+        return K
+
+    def kernel_rows(self, idx, inv_penalty_coef, inv_penalty_intercept):
+        """Return the rows ``idx`` of :meth:`kernel` (len(idx) × n) without the rest.
+
+        Cost O(len(idx) · nnz(X)) (dense: O(len(idx) n p)).
+        """
+        if self.sparse:
+            K = (self.X[idx] @ self.X.T).toarray()
+        else:
+            K = self.X[idx] @ self.X.T
+        K *= inv_penalty_coef
+        if self.fit_intercept and inv_penalty_intercept:
+            K += inv_penalty_intercept
+        return K
+
+
+def _symmetrize_lower(G, block=512):
+    """Copy the lower triangle of square ``G`` into its upper triangle, in place."""
+    m = G.shape[0]
+    for start in range(0, m, block):
+        stop = min(start + block, m)
+        G[start:stop, stop:] = G[stop:, start:stop].T
+        tile = G[start:stop, start:stop]
+        tile[np.triu_indices(stop - start, 1)] = tile.T[np.triu_indices(stop - start, 1)]

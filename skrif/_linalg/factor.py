@@ -53,7 +53,7 @@ class SPDFactor:
         Returns ``S`` afresh if the Cholesky attempt (which overwrites ``S``) fails;
         ``None`` keeps a copy instead (2 × p² memory).
     check_psd : bool
-        Raise :class:`NotPositiveDefiniteError` (from :mod:`skrif._curvature`) if
+        Raise :class:`NotPositiveDefiniteError` (from :mod:`skrif.exceptions`) if
         ``S`` has a clearly negative eigenvalue (a non-convex objective).
 
     Attributes
@@ -95,7 +95,7 @@ class SPDFactor:
         evals, evecs = np.linalg.eigh(Se)
         top = max(evals[-1], np.finfo(float).tiny)
         if check_psd and evals[0] < -1e-8 * top:
-            from .._curvature import NotPositiveDefiniteError
+            from ..exceptions import NotPositiveDefiniteError
 
             raise NotPositiveDefiniteError(
                 "The Hessian of the objective is not positive semi-definite at the "

@@ -25,7 +25,7 @@ def check_capacitance(C, what="Removing these rows"):
     the removed rows: a non-positive one means the remaining rows do not
     determine every parameter.
     """
-    from .._curvature import NotPositiveDefiniteError
+    from ..exceptions import NotPositiveDefiniteError
 
     C = 0.5 * (C + C.T)
     smallest = np.linalg.eigvalsh(C)[0] if C.size else 1.0

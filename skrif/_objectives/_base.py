@@ -66,15 +66,15 @@ class Objective:
     #: Mean-form objectives (``(1/S) Σ s_i ℓ_i + (α/2)‖w‖²``) are handled in sum form
     #: ``Σ s_i ℓ_i + (α/2) Σ_i m_i ‖w‖²``: each row owns a share ``m_i`` of the
     #: penalty (:meth:`penalty_shares`) and removing the row removes its share too,
-    #: so its Hessian is not rank one (see ``skrif/_mean_form.py``).
+    #: so its Hessian is not rank one (see ``skrif/_removal/penalty_share.py``).
     mean_form = False
     #: Whether the loss is quadratic in ``z`` (least squares): the gradient
     #: coefficients are then ``−d ∘ r`` with ``r`` the residuals, which skrif can
-    #: compute without cancellation near interpolation (see :mod:`skrif._fitted`).
+    #: compute without cancellation near interpolation (see :mod:`skrif._core.fitted`).
     quadratic = False
     #: ``α``: the penalty on ``w`` per unit of penalty share (mean form only).
     penalty_share_coef = 0.0
-    #: Which recession-direction check (:mod:`skrif._separation`) decides whether the
+    #: Which recession-direction check (:mod:`skrif._core.separation`) decides whether the
     #: unpenalised objective has a finite optimum: ``"binary"`` / ``"multinomial"``
     #: (separable classes) or ``"count"`` (log-link counts with zero targets);
     #: ``None`` when it always has one (e.g. least squares).
@@ -153,7 +153,7 @@ class Objective:
         For independent outputs the second derivative must be shared by all of
         them (true of every single-index family here), so one Hessian serves every
         output. Coupled outputs (multinomial) return ``ℓ''`` as (n, K, K) blocks
-        instead, which :mod:`skrif._block_curvature` factors.
+        instead, which :mod:`skrif._removal.block` factors.
         """
         raise NotImplementedError
 

@@ -13,7 +13,7 @@ with ``ℓ`` the half Tweedie deviance of power ``p`` in the raw prediction
 skrif multiplies by ``S``: ``Σ_i s_i ℓ_i + (α/2) Σ_i s_i ‖w‖²``, so row ``i`` owns the
 share ``s_i (α/2)‖w‖²`` of the penalty and removing it removes that share as well
 (gradient ``s_i (ℓ'_i x̃_i + α w̃)``, Hessian ``s_i (ℓ''_i x̃_i x̃_iᵀ + α P)``); the
-exact leave-one-out algebra is in :mod:`skrif._mean_form`. A sample weight of 0 is
+exact leave-one-out algebra is in :mod:`skrif._removal.penalty_share`. A sample weight of 0 is
 exactly a removal here. Derivatives in ``z`` (valid for every power, including
 the special cases 0, 1, 2):
 

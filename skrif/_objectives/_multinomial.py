@@ -9,7 +9,7 @@ symmetric solution ``Σ_k coef_k = 0``, ``Σ_k intercept_k = 0``. In skrif's ter
 ``Y`` is the one-hot (n, K) encoding of the labels over ``classes_``,
 ``ℓ' = p_i − y_i`` (K values) and ``ℓ'' = diag(p_i) − p_i p_iᵀ`` (a K × K block per
 row, not one scalar shared by the outputs), so the Hessian and its removal algebra
-live in :mod:`skrif._block_curvature` (K × K Woodbury per row, pseudo-inverse on
+live in :mod:`skrif._removal.block` (K × K Woodbury per row, pseudo-inverse on
 the intercept null space). ``influence`` returns ``coef`` of shape (K, p) and
 ``intercept`` of shape (K,). The class set is kept fixed: removing every row of a
 class is refused (scikit-learn would then fit a model with fewer classes).

@@ -1,24 +1,26 @@
-"""Floor 1 of skrif: the removal algebra, one protocol for three Hessian kinds.
+"""Floor 4: the removal algebra, one protocol for three Hessian kinds.
 
-Every kind implements the protocol of :class:`skrif._curvature.Curvature`
+Every kind implements the protocol of :class:`skrif._removal.rank_one.Curvature`
 (``solve``, ``one_minus_leverage``, ``rank``/``singular``, ``row_steps``,
 ``self_change``, ``row_effects``, ``set_change``):
 
-* ``"rank_one"`` — :class:`~skrif._curvature.PrimalCurvature` /
-  :class:`~skrif._curvature.DualCurvature` (least squares, binary logistic,
+* ``"rank_one"`` — :class:`~skrif._removal.rank_one.PrimalCurvature` /
+  :class:`~skrif._removal.rank_one.DualCurvature` (least squares, binary logistic,
   RidgeClassifier);
-* ``"block"`` — :class:`~skrif._block_curvature.BlockCurvature` /
-  :class:`~skrif._block_curvature.DualBlockCurvature` (multinomial);
-* ``"penalty_share"`` — :class:`~skrif._mean_form.MeanFormCurvature` /
-  :class:`~skrif._mean_form.UniformShareCurvature` (mean-form GLMs and SGD).
+* ``"block"`` — :class:`~skrif._removal.block.BlockCurvature` /
+  :class:`~skrif._removal.block.DualBlockCurvature` (multinomial);
+* ``"penalty_share"`` — :class:`~skrif._removal.penalty_share.MeanFormCurvature` /
+  :class:`~skrif._removal.penalty_share.UniformShareCurvature` (mean-form GLMs and SGD).
 
 The kind is what the objective declares (``Objective.hessian_kind``), never
 inferred from array shapes.
+
+May import: :mod:`skrif._linalg`, :mod:`skrif._utils`, :mod:`skrif.exceptions`.
 """
 
-from .._block_curvature import BlockCurvature, DualBlockCurvature, factor_block_curvature
-from .._curvature import Curvature, DualCurvature, PrimalCurvature, factor_curvature
-from .._mean_form import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
+from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
+from .rank_one import Curvature, DualCurvature, PrimalCurvature, factor_curvature
+from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
 
 RemovalHessian = Curvature
 

@@ -1,0 +1,385 @@
+"""The fitted removal state of an InfluenceEstimator: one object, built once in ``fit``.
+
+:class:`RemovalModel` captures everything a removal question needs — the objective on
+the training data (``problem``), the optimum ``θ̂``, the per-row gradient coefficients
+``d1`` and the factored Hessian (``curvature``) — and answers each measure in a few
+lines on that state, in the manner of statsmodels' ``MLEInfluence``. Attribution
+(:mod:`skrif._features.attribution`), auditing (:mod:`skrif._features.audit`), validation
+(:mod:`skrif.validation`), the display and the command line use it through its
+methods; nothing above it reads the pieces positionally or dispatches on the kind of
+Hessian.
+
+The Hessian kinds themselves (rank-one per row, multinomial K × K blocks, mean-form
+with a per-row penalty share) live one floor below, in the curvature objects and
+:func:`skrif._core.influence.parameter_change`.
+
+Sign convention everywhere: **value without the rows minus value with them**.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._removal.rank_one import DualCurvature
+from .influence import parameter_change as _parameter_change
+from .methods import ADDITIVE_METHODS
+from .problem import Problem, warn_not_converged
+from ..exceptions import DataChangedError, NotPositiveDefiniteError
+
+#: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
+#: this fraction of the largest are zero.
+IDENTIFICATION_RTOL = 1e-12
+
+
+def _check_additive(method, what):
+    if method not in ADDITIVE_METHODS:
+        raise ValueError(
+            f"{what} uses additive single-row effects, so method must be one of "
+            f"{ADDITIVE_METHODS} (or None); got {method!r}. For a group Newton step "
+            "or an exact refit of a set, use removal_effect(..., method='newton' or "
+            "'refit')."
+        )
+
+
+class DataFingerprint:
+    """A cheap checksum of the training ``X`` (kept by reference), per row.
+
+    ``X r`` for a fixed pseudo-random vector ``r`` (and ``|X| |r|`` for the rounding
+    tolerance), computed once at ``fit``: O(nnz(X)) time, 2n floats. Checking rows
+    recomputes their products (O(nnz of those rows)); any edit of an entry larger
+    than rounding moves some product (``r`` has no zero entry). Sparse matrices also
+    compare their structure (shape, ``nnz``).
+    """
+
+    def __init__(self, X):
+        self._X = X
+        rng = np.random.default_rng(20250606)
+        self._r = rng.uniform(0.5, 1.5, X.shape[1]) * rng.choice([-1.0, 1.0], X.shape[1])
+        self._nnz = X.nnz if sp.issparse(X) else None
+        self._proj = self._project(slice(None))
+        self._scale = self._abs_project(X)
+        # Dot products of the same row may round differently through different
+        # kernels: allow a few units of rounding per term.
+        self._tol = 4.0 * max(X.shape[1], 1) * np.finfo(float).eps
+
+    def _abs_project(self, X):
+        """``|X| |r|`` without a copy of ``X``: blocks of rows (dense), or the data
+        array only (sparse)."""
+        r = np.abs(self._r)
+        if sp.issparse(X):
+            X = X.tocsr()
+            return np.asarray(sp.csr_matrix((np.abs(X.data), X.indices, X.indptr), shape=X.shape) @ r).ravel()
+        out = np.empty(X.shape[0])
+        block = max(1, (1 << 20) // max(X.shape[1], 1))
+        for start in range(0, X.shape[0], block):
+            out[start : start + block] = np.abs(X[start : start + block]) @ r
+        return out
+
+    def _project(self, rows):
+        return np.asarray(self._X[rows] @ self._r, dtype=float).ravel()
+
+    def changed_rows(self, rows=slice(None)):
+        """Positions (within ``rows``) whose entries no longer match the fit."""
+        if self._nnz is not None and self._X.nnz != self._nnz:
+            return np.arange(self._proj.shape[0])[rows]
+        got = self._project(rows)
+        bad = ~(np.abs(got - self._proj[rows]) <= self._tol * self._scale[rows])
+        return np.arange(self._proj.shape[0])[rows][bad]
+
+    def check(self, rows=slice(None)):
+        """Raise :class:`~skrif.exceptions.DataChangedError` if ``X[rows]`` changed."""
+        bad = self.changed_rows(rows)
+        if bad.size:
+            raise DataChangedError(
+                f"The training X was modified after fit (e.g. rows {bad[:10].tolist()} "
+                "changed): InfluenceEstimator keeps X by reference, so refits and "
+                "per-row effects would mix the old model with the new data. Fit again "
+                "on the changed data, or pass a copy of X to fit (X.copy()) if you "
+                "need to edit it afterwards."
+            )
+
+
+#: Least-squares residuals are recomputed without cancellation (see
+#: :func:`_exact_gradient_coefficients`) in the primal form only when some row's
+#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
+_NEAR_INTERPOLATION = 1e-4
+
+
+def _exact_gradient_coefficients(problem, theta, d1, curvature):
+    """``d1`` of a least-squares fit from residuals computed without cancellation.
+
+    Near interpolation the residuals ``y − X̃θ̂`` are tiny and carry the full error of
+    ``θ̂`` (condition number of ``H``); every single-row effect is proportional to
+    them. :meth:`~skrif._removal.rank_one._LinearCurvature.exact_residuals` computes
+    ``(I − Ĥ) y`` directly: a solve with the existing factor in the dual form
+    (O(n² q)); a Householder QR in the primal form (O((n + p̃) p̃²) time and a dense
+    (n + p̃) × p̃ temporary), used only for dense ``X`` near interpolation. Other
+    losses, singular Hessians and sparse primal problems keep ``d1``.
+    """
+    if not problem.objective.quadratic or curvature.singular:
+        return d1
+    if not isinstance(curvature, DualCurvature) and (
+        problem.design.sparse
+        or not np.min(curvature.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+    ):
+        return d1
+    # Least squares always has the rank-one kind, whose factor computes them.
+    residuals = curvature.exact_residuals(problem.Y, problem.linear_predictor(theta))
+    return -np.asarray(curvature.d, dtype=float)[:, None] * residuals
+
+
+class RemovalModel:
+    """The fitted state of an :class:`~skrif.InfluenceEstimator` and its removal measures.
+
+    Built once in :meth:`~skrif.InfluenceEstimator.fit` after polishing and the
+    Hessian factorization, and available as ``est._removal``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The objective on the training data (design, encoded targets, weights).
+    theta : ndarray of shape (n_outputs, n_params)
+        The optimum ``θ̂`` (intercept last).
+    d1 : ndarray of shape (n_samples, n_outputs)
+        Per-row gradient coefficients at ``θ̂`` (``g_i = d1_i x̃_i``).
+    curvature : Curvature
+        ``H`` at ``θ̂``, factored.
+    check_data : bool, default=True
+        Record a checksum of ``X`` and verify it before refits and row gathers.
+
+    Attributes
+    ----------
+    problem, theta, d1, curvature
+        As passed.
+    objective : Objective
+        ``problem.objective``.
+    design : AugmentedDesign
+        ``problem.design``: the training ``X`` with its intercept column.
+    n_samples, n_params, n_outputs : int
+        ``n``, ``p̃`` (parameters per output, intercept included) and ``q``.
+    """
+
+    def __init__(self, problem, theta, d1, curvature, *, check_data=True):
+        self.problem = problem
+        self.objective = problem.objective
+        self.design = problem.design
+        self.theta = theta
+        self.d1 = _exact_gradient_coefficients(problem, theta, d1, curvature)
+        self.curvature = curvature
+        self.n_samples = problem.design.n_samples
+        self.n_outputs, self.n_params = theta.shape
+        self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
+        self._full_rank = None
+
+    # -- the factored Hessian ----------------------------------------------------
+    @property
+    def one_minus_leverage(self):
+        """``1 − h_i`` for every training row, shape (n_samples,)."""
+        return self.curvature.one_minus_leverage
+
+    def solve(self, G):
+        """``H⁻¹ G`` for ``G`` of shape (p̃, m) (multinomial: (K p̃, m), class-major)."""
+        return self.curvature.solve(G)
+
+    def inverse_diagonal(self):
+        """``diag(H⁻¹)`` (p̃,) (multinomial: (K p̃,)), from the Hessian kind: O(p̃³)."""
+        return self.curvature.inverse_diagonal()
+
+    def linear_predictor(self, theta=None):
+        """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
+        self.check_data()
+        return self.problem.linear_predictor(self.theta if theta is None else theta)
+
+    # -- data integrity ----------------------------------------------------------
+    def check_data(self, rows=slice(None)):
+        """Raise :class:`~skrif.exceptions.DataChangedError` if ``X[rows]`` changed
+        since ``fit`` (O(nnz of those rows))."""
+        if self._fingerprint is not None:
+            self._fingerprint.check(rows)
+
+    # -- sets of rows ------------------------------------------------------------
+    def parameter_change(self, idx, method, fraction=1.0):
+        """``Δθ`` (q, p̃) for removing rows ``idx`` (or reweighting them by ``1 − fraction``).
+
+        ``idx``: validated, unique positions. ``method``: a canonical name of the
+        method table. ``"refit"`` goes through :meth:`refit` (checks identification);
+        the approximations through :func:`skrif._core.influence.parameter_change`.
+        """
+        idx = np.asarray(idx, dtype=np.intp)
+        if idx.size == 0:
+            return np.zeros_like(self.theta)
+        self.check_data(idx)
+        if method == "refit" and fraction != 0.0:
+            if fraction == 1.0:
+                return self.refit_without(idx) - self.theta
+            weights = self.problem.weights.copy()
+            weights[idx] *= 1.0 - fraction
+            self.objective.check_removal(self.problem.Y, weights)
+            return self.refit(weights) - self.theta
+        return _parameter_change(
+            self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
+        )
+
+    def refit(self, weights, start=None):
+        """``θ`` minimising the training objective with sample ``weights`` (n,).
+
+        Newton's method from ``start`` (default ``θ̂``) to machine precision, with a
+        :class:`~skrif.exceptions.NotConvergedWarning` if it does not converge. A row
+        whose weight drops from positive to 0 is a removal (it also leaves its share
+        of a mean-form penalty). Cost: a few Hessian factorizations.
+        """
+        self.check_data()
+        start = self.theta if start is None else start
+        theta, n_iter, converged = self.problem.newton(start, weights)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+        return theta
+
+    def refit_without(self, idx, start=None):
+        """``θ`` refitted without rows ``idx`` (validated positions).
+
+        Unlike :meth:`refit` with zero weights, this removes a row whose training
+        weight is already 0 too (with its share of an SGD penalty, which every row
+        carries whatever its weight). Raises ``ValueError`` when the remaining rows
+        cannot be fitted (e.g. a single class) and
+        :class:`~skrif.exceptions.NotPositiveDefiniteError` when they leave some
+        parameter undetermined (a rank decision on the equilibrated Gram matrix of
+        the remaining rows, so independent of column scales).
+        """
+        idx = np.asarray(idx, dtype=np.intp)
+        weights = self.problem.weights.copy()
+        weights[idx] = 0.0
+        self.objective.check_removal(self.problem.Y, weights)
+        self.check_identified(idx)
+        problem = self.problem
+        if problem.objective.mean_form and np.any(problem.weights[idx] == 0):
+            # A zero-weight row still owns a penalty share, which only dropping the
+            # row (not its weight) removes: refit on the remaining rows.
+            kept = np.ones(self.n_samples, dtype=bool)
+            kept[idx] = False
+            self.check_data()
+            problem = Problem(
+                problem.objective, problem.design.X[kept], problem.Y[kept],
+                problem.weights[kept],
+            )
+            start = self.theta if start is None else start
+            theta, n_iter, converged = problem.newton(start)
+            if not converged:
+                warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+            return theta
+        return self.refit(weights, start)
+
+    def _penalised_coefficients(self, weights):
+        """Whether the objective with ``weights`` penalises every coefficient."""
+        penalty = self.problem.penalty_for(weights)
+        return bool(np.all(penalty[: self.design.n_features] > 0))
+
+    def _identified_rank(self, support):
+        """Rank of ``X̃`` restricted to the rows in ``support`` (bool, n), judged on the
+        equilibrated, centred Gram matrix: scale-invariant. O(n p̃² + p̃³)."""
+        from .._removal.penalty_share import signed_gram
+
+        w = support.astype(float)
+        total = w.sum()
+        if total == 0:
+            return 0
+        X = self.design.X
+        mean = np.asarray(X.T @ w).ravel() / total
+        p = self.design.n_features
+        G = signed_gram(self.design, w, shift=mean if self.design.fit_intercept else None)
+        G = G[:p, :p]
+        diag = np.diag(G).copy()
+        live = diag > 0
+        if not np.any(live):
+            return int(self.design.fit_intercept)
+        s = 1.0 / np.sqrt(diag[live])
+        E = G[np.ix_(live, live)] * s[:, None] * s[None, :]
+        ev = np.linalg.eigvalsh(E)
+        rank = int(np.sum(ev > IDENTIFICATION_RTOL * ev[-1]))
+        return rank + int(self.design.fit_intercept)
+
+    def check_identified(self, idx):
+        """Raise :class:`~skrif.exceptions.NotPositiveDefiniteError` if removing rows
+        ``idx`` leaves a parameter that the remaining rows do not determine (only
+        possible without a penalty on every coefficient). Compared with the full
+        data's rank, so a model that was rank-deficient to begin with (served by a
+        pseudo-inverse, with a SingularHessianWarning) is not refused again."""
+        weights = self.problem.weights.copy()
+        weights[idx] = 0.0
+        if self._penalised_coefficients(weights) or self.design.n_params > self.n_samples + 1:
+            return
+        if self._full_rank is None:
+            self._full_rank = self._identified_rank(self.problem.weights > 0)
+        rank = self._identified_rank(weights > 0)
+        if rank < self._full_rank:
+            raise NotPositiveDefiniteError(
+                f"Removing these {len(idx)} rows leaves a model that is not identified: "
+                f"the remaining rows determine only {rank} of the "
+                f"{self._full_rank} parameter directions the full data determine (e.g. a "
+                "column that is nonzero only in the removed rows). The refit has no "
+                "unique answer; add a penalty, or remove fewer rows."
+            )
+
+    def subset(self, rows, theta):
+        """A RemovalModel of the objective on training ``rows`` only, at ``theta``
+        (e.g. a refitted optimum): copies those rows and factors its Hessian."""
+        self.check_data(rows)
+        p = self.problem
+        sub = Problem(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
+        d1, d2 = sub.row_derivatives(theta)
+        return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
+
+    # -- single rows -------------------------------------------------------------
+    def row_steps(self, rows, method, out=None):
+        """Single-row changes ``Δ_i`` for ``rows`` (slice or int array): (len(rows), q, p̃),
+        written into ``out`` when given.
+
+        The Hessian kind's vectorized per-row algebra (no loop over rows in Python):
+        O(len(rows) p̃²) primal, O(n² len(rows)) dual.
+        """
+        _check_additive(method, "This computation")
+        # A slice is checked as a view of X (no gathered copy of its rows).
+        self.check_data(rows if isinstance(rows, slice) else np.asarray(rows))
+        rows = np.arange(self.n_samples)[rows]
+        return self.curvature.row_steps(rows, self.d1, self.theta, method, out=out)
+
+    def self_change(self, method):
+        """Change of each row's own linear predictor when it alone is removed: (n, q).
+
+        ``x̃_i·Δ_i``, from the Hessian kind: O(n q) beyond the leverages for rank-one
+        and uniform-share kinds, O(n p̃²) otherwise. No n × n matrix.
+        """
+        _check_additive(method, "This computation")
+        self.check_data()
+        return self.curvature.self_change(self.d1, self.theta, method)
+
+    def functional_changes(self, A, method):
+        """``s_ij = ⟨A_j, Δ_i⟩``: effect of removing each row alone on linear
+        functionals ``A`` (m, q, p̃) of the parameters. Returns (n, m).
+
+        One :meth:`row_effects <skrif._removal.rank_one.Curvature.row_effects>` call per
+        output: O(p̃² m q + nnz(X) m q) for rank-one kinds.
+        """
+        _check_additive(method, "This computation")
+        self.check_data()
+        m, q, pt = A.shape
+        out = np.zeros((self.n_samples, m))
+        for k in range(q):
+            G = np.ascontiguousarray(A[:, k, :].T)  # (p̃, m)
+            out += self.curvature.row_effects(G, self.d1, self.theta, method)[:, k, :]
+        return out
+
+    def predictor_changes(self, design_eval, method, chunk):
+        """Yield ``(rows, dZ)`` over blocks of ``chunk`` training rows, with
+        ``dZ[i, j, k]`` (c, m, q) the change of evaluation row ``j``'s linear
+        predictor ``k`` when training row ``i`` alone is removed.
+
+        The Hessian kind's ``row_effects`` on ``X̃_evalᵀ`` (densified: callers block
+        the evaluation rows): O(n p̃ m) time in total, O(p̃ m + n m q) memory
+        (``chunk`` is kept for callers; the rows come in one block).
+        """
+        _check_additive(method, "This computation")
+        self.check_data()
+        G = design_eval.rows(slice(None)).T  # (p̃, m)
+        # One call: rank-one kinds solve with G once (not once per chunk).
+        D = self.curvature.row_effects(G, self.d1, self.theta, method)  # (n, q, m)
+        yield slice(0, self.n_samples), D.transpose(0, 2, 1)

@@ -1,0 +1,456 @@
+"""Regression diagnostics: the statistician's per-row influence table.
+
+For every training row: leverage, residuals (response, Pearson, deviance),
+standardized and studentized residuals, Cook's distance, DFFITS, DFBETA(S),
+COVRATIO and R's ``influence.measures`` flags. Column names follow statsmodels'
+``summary_frame()``; values follow R's ``influence.measures`` / ``rstudent`` /
+``cooks.distance`` / ``covratio`` and statsmodels where the two agree (see the
+"Regression diagnostics" guide for the exact definitions and the two places where R
+and statsmodels disagree for GLMs).
+
+Unpenalised models reduce to R's and statsmodels' numbers. Penalised models use the
+same formulas with
+
+* the parameter change ``Δ_i`` of the one-step (exact Newton) leave-one-out change of
+  the *penalised* objective, i.e. skrif's RIF (exact for ridge; it includes the
+  removed row's penalty share for mean-form GLMs and SGD);
+* the penalised Hessian, in the likelihood's units, as Cook's metric and for the
+  standard errors of DFBETAS;
+* the effective degrees of freedom ``p_eff = tr(hat matrix) = Σ_i h_i`` wherever R
+  uses the number of coefficients ``p``.
+
+Notation (per row ``i``): prior weight ``s_i``, mean ``μ_i``, variance function
+``V``, unit deviance ``dev_i``, hat diagonal ``h_i``, ``n`` rows with positive weight.
+Sign convention of ``dfbeta_*`` / ``dfb_*``: R's, **with the row minus without it**
+(``−RIF``), the opposite of skrif's own convention elsewhere.
+
+Cost: one pass over row blocks after ``fit``: O(n p̃²) for the parameter changes
+(one solve with the block's rows as right-hand sides), O(n p̃) for everything else,
+plus ``diag(H⁻¹)`` (from the factor, O(p̃³)). Memory: the table itself (O(n p̃)) and
+one block; never an n × n or p̃ × p̃ matrix beyond the fitted factorization.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+from scipy.stats import f as f_dist
+
+from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
+from ..exceptions import HighLeverageWarning
+
+# Floats of parameter changes per row block (c × q × p̃): 24 MB, so that the
+# block's solves run at BLAS speed.
+_BLOCK_FLOATS = 3 << 20
+_MIN_CHUNK = 16
+# Floats per sub-block of the elementwise passes (1 MB: stays in cache).
+_CACHE_FLOATS = 1 << 17
+
+#: Per-row columns, in the order of the table (``dfb_*`` / ``dfbeta_*`` /
+#: ``inf_dfb_*`` expand to one column per coefficient).
+SUMMARY_COLUMNS = (
+    "cooks_d", "standard_resid", "hat_diag", "dffits_internal", "student_resid", "dffits",
+)
+EXTRA_COLUMNS = (
+    "covratio", "resid_response", "resid_pearson", "resid_deviance", "standard_resid_deviance",
+)
+FLAG_COLUMNS = ("inf_dffits", "inf_covratio", "inf_cooks_d", "inf_hat", "influential")
+
+
+# -- the fitted state: ONE adapter ------------------------------------------------
+@dataclass
+class _State:
+    objective: object
+    design: object
+    Y: np.ndarray  # (n, q) encoded targets
+    weights: np.ndarray  # (n,) effective sample weights s_i
+    theta: np.ndarray  # (q, p̃)
+    d1: np.ndarray  # (n, q)  c s_i ℓ'
+    d2: np.ndarray  # (n,)    c s_i ℓ''
+    eps: np.ndarray  # (n,)    each row's penalty share α m_i (0 for sum-form models)
+    one_minus: np.ndarray  # (n,) 1 − h_i of the training objective's curvature
+    solve: object  # G (p̃, m) -> H⁻¹ G
+    inverse_diagonal: object  # () -> diag(H⁻¹), shape (p̃,)
+    row_steps: object  # (rows, out=None) -> RIF_i, shape (len(rows), q, p̃)
+    self_change: object  # () -> x̃_i·RIF_i for every row, shape (n, q)
+    rank: int
+
+
+def _removal_state(est):
+    """The fitted state diagnostics need, from the estimator's
+    :class:`skrif._core.fitted.RemovalModel`."""
+    removal = est._fitted_removal()
+    problem, theta, d1 = removal.problem, removal.theta, removal.d1
+    solve = removal.solve
+    one_minus = removal.one_minus_leverage
+
+    def row_steps(rows, out=None):
+        return removal.row_steps(rows, "rif", out=out)
+
+    objective = problem.objective
+    _, d2 = problem.row_derivatives(theta)
+    if np.ndim(d2) != 1:
+        raise ValueError(
+            "diagnostics() is not available for multinomial logistic regression: its rows "
+            "have K × K curvature blocks, for which R and statsmodels define no "
+            "influence table. Use influence(), self_influence() or leverages_ instead, "
+            "or fit one binary model per class."
+        )
+    if objective.mean_form:
+        eps = objective.penalty_share_coef * np.asarray(problem.shares, dtype=float)
+    else:
+        eps = np.zeros(problem.design.n_samples)
+    return _State(
+        objective=objective, design=problem.design, Y=problem.Y, weights=problem.weights,
+        theta=theta, d1=d1, d2=np.asarray(d2, dtype=float), eps=eps,
+        one_minus=np.asarray(one_minus, dtype=float), solve=solve, row_steps=row_steps,
+        inverse_diagonal=removal.inverse_diagonal,
+        self_change=lambda: removal.self_change("rif"),
+        rank=int(est.hessian_rank_),
+    )
+
+
+# -- the exponential family of each objective ---------------------------------------
+@dataclass
+class _Family:
+    """Mean, variance function and dispersion of a model's loss.
+
+    ``kappa`` relates skrif's pointwise loss to the unit deviance: ``dev = 2ℓ/κ`` and,
+    for canonical links, ``ℓ'' = κ V(μ)``; the Hessian in likelihood units is
+    ``H / (c κ)`` (``c`` the loss scale).
+    """
+
+    name: str
+    kappa: float
+    fixed_dispersion: bool
+    power: float = 0.0
+    log_link: bool = False
+
+    def mean(self, Z):
+        if self.name == "binomial":
+            return expit(Z)
+        return np.exp(Z) if self.log_link else Z
+
+    def variance(self, mu):
+        if self.name == "binomial":
+            return mu * (1.0 - mu)
+        if self.name == "gaussian":
+            return np.ones_like(mu)
+        return mu**self.power
+
+
+def _family(objective):
+    from .._objectives._glm import GLMObjective
+    from .._objectives._logistic import LogisticObjective
+    from .._objectives._sgd import SGDClassifierObjective, SGDRegressorObjective
+    from .._objectives._squared import SquaredObjective
+
+    if isinstance(objective, SquaredObjective):  # Ridge, LinearRegression, RidgeClassifier
+        return _Family("gaussian", kappa=2.0, fixed_dispersion=False)
+    if isinstance(objective, SGDClassifierObjective) or isinstance(objective, LogisticObjective):
+        return _Family("binomial", kappa=1.0, fixed_dispersion=True)
+    if isinstance(objective, SGDRegressorObjective):
+        return _Family("gaussian", kappa=1.0, fixed_dispersion=False)
+    if isinstance(objective, GLMObjective):
+        power, log_link = objective.power, objective.log_link
+        if power == 0 and not log_link:
+            return _Family("gaussian", kappa=1.0, fixed_dispersion=False)
+        return _Family(
+            "poisson" if power == 1 else "tweedie", kappa=1.0,
+            fixed_dispersion=power == 1, power=power, log_link=log_link,
+        )
+    raise ValueError(f"diagnostics() does not know the family of {type(objective).__name__}.")
+
+
+def _is_unpenalised(objective):
+    return (
+        objective.penalty_coef == 0
+        and objective.penalty_intercept == 0
+        and getattr(objective, "penalty_share_coef", 0.0) == 0
+    )
+
+
+# -- validation -------------------------------------------------------------------
+def coefficient_names(feature_names, fit_intercept):
+    return list(map(str, feature_names)) + (["intercept"] if fit_intercept else [])
+
+
+def check_columns(columns, names):
+    """Positions of the coefficients named in ``columns`` (all when ``None``)."""
+    if columns is None:
+        return np.arange(len(names))
+    if isinstance(columns, str) or not np.iterable(columns):
+        raise ValueError(
+            f"columns must be a list of coefficient names (feature names or "
+            f"'intercept'); got {columns!r}."
+        )
+    columns = list(columns)
+    position = {name: j for j, name in enumerate(names)}
+    unknown = [c for c in columns if not isinstance(c, str) or c not in position]
+    if unknown:
+        raise ValueError(
+            f"columns names unknown coefficients {unknown[:10]}; the model's are "
+            f"{names[:20]}{' ...' if len(names) > 20 else ''}."
+        )
+    if len(set(columns)) != len(columns):
+        raise ValueError("columns lists a coefficient more than once.")
+    return np.array([position[c] for c in columns], dtype=int)
+
+
+# -- the computation -----------------------------------------------------------------
+def _hat_diagonal(state):
+    """``(h, 1 − h)``: diagonal of the hat matrix ``D^½ X̃ H⁻¹ X̃ᵀ D^½`` of the fit.
+
+    The curvature's own ``1 − h_i`` (cancellation-free) when rows own no penalty
+    share; otherwise ``d_i x̃_i H⁻¹ x̃_iᵀ`` by block solves, O(n p̃²) (mean-form
+    curvatures report leverages without the row's share, a different quantity).
+    """
+    if not np.any(state.eps):
+        one_minus = state.one_minus
+        return np.clip(1.0 - one_minus, 0.0, 1.0), one_minus
+    design = state.design
+    quad = np.empty(design.n_samples)
+    for sl, rows in design.row_chunks():
+        quad[sl] = np.einsum("ij,ji->i", rows, state.solve(rows.T))
+    h = state.d2 * quad
+    return h, 1.0 - h
+
+
+def compute_diagnostics(est, columns=None):
+    """Per-row diagnostics of a fitted InfluenceEstimator.
+
+    Returns
+    -------
+    table : dict
+        ``{"names": coefficient names kept, "outputs": q, "values": {column: array}}``
+        with arrays of shape (n, q) (scalar columns) or (n, q, k) (the ``dfb*``
+        blocks, k kept coefficients).
+    """
+    state = _removal_state(est)
+    objective, design = state.objective, state.design
+    family = _family(objective)
+    names = coefficient_names(_feature_names(est), design.fit_intercept)
+    keep = check_columns(columns, names)
+
+    n, q = state.d1.shape
+    s = state.weights
+    fitted = s > 0
+    Z = design.matvec(state.theta.T)  # (n, q)
+    mu = family.mean(Z)
+    Y = state.Y
+    resid = Y - mu
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pearson = np.sqrt(s)[:, None] * resid / np.sqrt(family.variance(mu))
+        unit_dev = np.maximum(2.0 * objective.loss(Y, Z) / family.kappa, 0.0)
+    deviance = np.sign(resid) * np.sqrt(s[:, None] * unit_dev)
+
+    h, one_minus = _hat_diagonal(state)
+    degenerate = one_minus <= LEVERAGE_TOL
+    n_fit = int(np.count_nonzero(fitted))
+    p_eff = float(state.rank) if _is_unpenalised(objective) else float(np.sum(h[fitted]))
+    df = n_fit - p_eff
+    if not df > 1:
+        raise ValueError(
+            f"diagnostics() needs more rows with positive weight ({n_fit}) than the "
+            f"model's effective degrees of freedom plus one ({p_eff:.4g} + 1): the "
+            "residual variance is not defined."
+        )
+    safe = np.where(degenerate, 1.0, one_minus)[:, None]  # (n, 1)
+    hh = h[:, None]
+
+    # Dispersion: fixed at 1 (binomial, Poisson) or Pearson χ² / (n − p_eff).
+    pearson_fit = np.where(fitted[:, None], pearson, 0.0)
+    deviance_fit = np.where(fitted[:, None], deviance, 0.0)
+    phi = (
+        np.ones(q) if family.fixed_dispersion else np.sum(pearson_fit**2, axis=0) / df
+    )
+    # R's leave-one-out scale (lminfl): σ_(i)² = (Σ dev − dev_i/(1−h_i)) / (n − p − 1).
+    dev_total = np.sum(deviance_fit**2, axis=0)
+    sigma_i = np.sqrt(np.maximum(dev_total - deviance**2 / safe, 0.0) / (df - 1.0))
+    s2_dev = dev_total / df
+
+    standard = pearson / np.sqrt(phi * safe)
+    standard_dev = deviance / np.sqrt(phi * safe)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        student = np.sign(deviance) * np.sqrt(deviance**2 + hh * pearson**2 / safe)
+        if not family.fixed_dispersion:
+            student = student / sigma_i
+        dffits = deviance * np.sqrt(hh) / (sigma_i * safe)
+        covratio = (sigma_i**2 / s2_dev) ** p_eff / safe
+    dffits_internal = standard * np.sqrt(hh / safe)
+
+    # Parameter changes, block by block: Cook's distance and DFBETA(S), each block
+    # written straight into the tables (no n × p̃ temporaries).
+    scale = objective.loss_scale * family.kappa  # H / scale is the likelihood's Hessian
+    disp_i = sigma_i**2 if family.name == "gaussian" else np.broadcast_to(phi, (n, q))
+    se = np.sqrt(scale * state.inverse_diagonal()[keep])  # (k,)
+    inv_se = 1.0 / se
+    inv_root_disp = 1.0 / np.sqrt(disp_i)  # (n, q)
+    wt = np.array(state.theta, dtype=float)
+    if design.fit_intercept:
+        wt[:, -1] = 0.0
+    penal = np.ones(design.n_params, dtype=bool)
+    if design.fit_intercept:
+        penal[-1] = False
+    k = keep.size
+    # A slice when every coefficient is kept: no fancy-index copy per block.
+    full = k == design.n_params
+    take = slice(None) if full else keep
+    dfbeta = np.empty((n, q, k))
+    dfbetas = np.empty((n, q, k))
+    inf_dfb = np.empty((n, q, k), dtype=bool)
+    chunk = max(_MIN_CHUNK, _BLOCK_FLOATS // max(q * design.n_params, 1))
+    sub_rows = max(_MIN_CHUNK, _CACHE_FLOATS // max(q * k, 1))
+    scratch = np.empty((min(sub_rows, n), q, k))
+    with warnings.catch_warnings():
+        # Leverage-one rows are reported once below, not once per block.
+        warnings.simplefilter("ignore", HighLeverageWarning)
+        # x̃_i·Δ_i for every row from the Hessian kind (O(n q) after the leverages).
+        dz = state.self_change()  # (n, q)
+        # Δ'HΔ = Δ'g_i + Δ'H_iΔ, since H_{−i} Δ_i = g_i for the one-step change:
+        # g_i = d1_i x̃_i + ε_i w̃, H_i = d_i x̃_i x̃_iᵀ + ε_i P; both terms ≥ 0.
+        quad = state.d1 * dz + state.d2[:, None] * dz**2
+        for start in range(0, n, chunk):
+            sl = slice(start, min(start + chunk, n))
+            # (c, q, p̃) RIF, without minus with; straight into the table when it
+            # keeps every coefficient (negated in place below).
+            delta = state.row_steps(sl, out=dfbeta[sl] if full else None)
+            eps = state.eps[sl]
+            if np.any(eps):
+                quad[sl] += eps[:, None] * (
+                    np.einsum("cqp,qp->cq", delta, wt)
+                    + np.einsum("cqp,cqp->cq", delta[:, :, penal], delta[:, :, penal])
+                )
+            # Elementwise work in cache-sized sub-blocks: each entry of Δ is read
+            # once and each table entry written once.
+            for sub in range(sl.start, sl.stop, sub_rows):
+                ss = slice(sub, min(sub + sub_rows, sl.stop))
+                local = slice(ss.start - sl.start, ss.stop - sl.start)
+                block, scaled = dfbeta[ss], dfbetas[ss]
+                np.negative(block if full else delta[local][:, :, take], out=block)
+                np.multiply(block, inv_root_disp[ss, :, None], out=scaled)
+                scaled *= inv_se
+                tmp = scratch[: block.shape[0]]
+                np.abs(scaled, out=tmp)
+                np.greater(tmp, 1.0, out=inf_dfb[ss])
+    cooks = quad / (scale * p_eff * phi)
+
+    # R's influence.measures flags, with p_eff for R's k (the number of coefficients).
+    n_pos = int(np.count_nonzero(h[fitted] > 0))
+    kk = p_eff
+    with np.errstate(invalid="ignore"):
+        flags = {
+            "inf_dffits": np.abs(dffits) > 3.0 * np.sqrt(kk / (n_pos - kk)),
+            "inf_covratio": np.abs(1.0 - covratio) > 3.0 * kk / (n_pos - kk),
+            "inf_cooks_d": f_dist.cdf(cooks, kk, n_pos - kk) > 0.5,
+            "inf_hat": np.broadcast_to(hh > 3.0 * kk / n_pos, (n, q)).copy(),
+        }
+
+    values = {
+        "cooks_d": cooks,
+        "standard_resid": standard,
+        "hat_diag": np.broadcast_to(hh, (n, q)).copy(),
+        "dffits_internal": dffits_internal,
+        "student_resid": student,
+        "dffits": dffits,
+        "covratio": covratio,
+        "resid_response": resid,
+        "resid_pearson": pearson,
+        "resid_deviance": deviance,
+        "standard_resid_deviance": standard_dev,
+    }
+    # Undefined values: rows with leverage 1 (removing them leaves a direction
+    # undetermined) and rows with weight 0 (not part of the fit; R drops them).
+    undefined = degenerate | ~fitted
+    if np.any(undefined):
+        for name in ("cooks_d", "standard_resid", "dffits_internal", "student_resid",
+                     "dffits", "covratio", "standard_resid_deviance"):
+            values[name][undefined] = np.nan
+        dfbeta[undefined] = np.nan
+        dfbetas[undefined] = np.nan
+        for name in ("inf_dffits", "inf_covratio", "inf_cooks_d"):
+            flags[name][undefined] = False
+        inf_dfb[undefined] = False
+    if not np.all(fitted):
+        for name in ("resid_pearson", "resid_deviance", "hat_diag"):
+            values[name][~fitted] = np.nan
+        flags["inf_hat"][~fitted] = False
+    if np.any(degenerate & fitted):
+        # Points at the caller of InfluenceEstimator.diagnostics.
+        warn_leverage_one(np.flatnonzero(degenerate & fitted), stacklevel=4)
+    flags["influential"] = (
+        flags["inf_dffits"] | flags["inf_covratio"] | flags["inf_cooks_d"]
+        | flags["inf_hat"] | np.any(inf_dfb, axis=2)
+    )
+    return {
+        "names": [names[j] for j in keep],
+        "n_outputs": q,
+        "p_eff": p_eff,
+        "values": values,
+        "dfb": dfbetas,
+        "dfbeta": dfbeta,
+        "inf_dfb": inf_dfb,
+        "flags": flags,
+    }
+
+
+def _feature_names(est):
+    from .._utils.frames import _feature_names
+
+    return _feature_names(est)
+
+
+def _output_labels(est, q):
+    classes = getattr(est.estimator_, "classes_", None)
+    if classes is not None and len(classes) == q:
+        return list(classes)
+    return list(range(q))
+
+
+def diagnostics(est, columns=None):
+    """The table of :meth:`InfluenceEstimator.diagnostics` (see its docstring)."""
+    result = compute_diagnostics(est, columns)
+    names, q = result["names"], result["n_outputs"]
+    order = (
+        [(f"dfb_{c}", result["dfb"], j) for j, c in enumerate(names)]
+        + [(c, result["values"][c], None) for c in SUMMARY_COLUMNS + EXTRA_COLUMNS]
+        + [(f"dfbeta_{c}", result["dfbeta"], j) for j, c in enumerate(names)]
+        + [(f"inf_dfb_{c}", result["inf_dfb"], j) for j, c in enumerate(names)]
+        + [(c, result["flags"][c], None) for c in FLAG_COLUMNS]
+    )
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is installed with the tests
+        pd = None
+    outputs = _output_labels(est, q) if q > 1 else [None]
+    if pd is None:  # pragma: no cover
+        table = {}
+        for k, out in enumerate(outputs):
+            for name, arr, j in order:
+                col = arr[:, k] if j is None else arr[:, k, j]
+                table[name if out is None else (out, name)] = col
+        return table
+    index = getattr(est, "training_index_", None)
+    if index is None:
+        index = pd.RangeIndex(result["values"]["hat_diag"].shape[0])
+    frames = []
+    for k, out in enumerate(outputs):
+        # One 2-D block per kind of column (no per-column copies).
+        parts = [
+            pd.DataFrame(result["dfb"][:, k, :], index=index, copy=False,
+                         columns=[f"dfb_{c}" for c in names]),
+            pd.DataFrame(
+                {c: result["values"][c][:, k] for c in SUMMARY_COLUMNS + EXTRA_COLUMNS},
+                index=index,
+            ),
+            pd.DataFrame(result["dfbeta"][:, k, :], index=index, copy=False,
+                         columns=[f"dfbeta_{c}" for c in names]),
+            pd.DataFrame(result["inf_dfb"][:, k, :], index=index, copy=False,
+                         columns=[f"inf_dfb_{c}" for c in names]),
+            pd.DataFrame({c: result["flags"][c][:, k] for c in FLAG_COLUMNS}, index=index),
+        ]
+        frames.append(pd.concat(parts, axis=1))
+    if q == 1:
+        return frames[0]
+    return pd.concat(frames, axis=1, keys=outputs)

@@ -1,0 +1,816 @@
+"""The Hessian ``H = X̃ᵀ D X̃ + Λ`` of a linear model, factored once.
+
+``D = diag(d)`` holds each row's curvature (``c s_i ℓ''(y_i, z_i)``) and ``Λ`` the
+diagonal L2 penalty (``λ_w`` on the coefficients, ``λ_b`` on the intercept, 0 when
+the intercept is unpenalised). Nothing here knows which model produced ``d``.
+
+An unpenalised intercept is eliminated exactly by its Schur complement, which
+amounts to centring: with ``δ = Σ d_i``, the curvature-weighted mean
+``x̄ = Σ d_i x_i / δ`` and ``S = (X − 1x̄ᵀ)ᵀ D (X − 1x̄ᵀ) + Λ_w``,
+
+    x̃_iᵀ H⁻¹ x̃_j = (x_i − x̄)ᵀ S⁻¹ (x_j − x̄) + 1/δ,
+    H⁻¹ (g_w, g_b) = (w, g_b/δ − x̄ᵀw),   w = S⁻¹(g_w − x̄ g_b).
+
+Factoring ``S`` instead of ``H`` keeps the problem as well conditioned as the
+centred data: with raw columns whose means are 1000× their spread, factoring ``H``
+directly lost every digit. Two factorizations of the penalised, centred block
+answer the same questions (solves, leverages, inner products of rows, leave-T-out
+solves):
+
+* :class:`PrimalCurvature` (``p̃ ≤ n``): Cholesky of the p̃ × p̃ block, with an
+  eigendecomposition pseudo-inverse when it is singular.
+* :class:`DualCurvature` (``p̃ > n`` and a penalty on every coefficient): Cholesky of
+  the n × n matrix ``B = I + D^½ X_c Λ⁻¹ X_cᵀ D^½``. No p̃ × p̃ matrix exists, and
+  ``1 − h_i`` comes out of the diagonal of ``B⁻¹`` without cancellation.
+"""
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg import lapack
+
+from .._linalg.centered import CenteredDesign
+from .leverage import LEVERAGE_TOL, warn_leverage_one
+from .._linalg.factor import SINGULAR_RTOL, SPDFactor
+from .._linalg.woodbury import capacitance_coefficients, check_capacitance
+
+#: Below this computed ``1 − h_i`` (or smallest capacitance eigenvalue) the cheap
+#: form ``1 − d_i x̃_iᵀH⁻¹x̃_i`` has lost more than 3 digits to cancellation; such rows
+#: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
+#: cancellation-free form of :meth:`_LinearCurvature._exact_capacitance`.
+REFINE_BELOW = 1e-3
+
+ADDITIVE = ("if", "rif")
+#: Rows per block in the vectorized per-row primitives (bounded temporary memory).
+_ROW_BLOCK = 512
+#: Floats per block of solves with training rows. Triangular solves with few
+#: right-hand sides run far below BLAS speed, so wide models get wider blocks; 24 MB
+#: stays below glibc's 32 MB mmap threshold, so blocks reuse heap memory instead of
+#: faulting fresh pages in.
+_SOLVE_FLOATS = 3 << 20
+
+
+def _as_slice(rows):
+    """A run of consecutive row positions as a slice (row gathers become views)."""
+    if rows.size and rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def _step_table(out, n_rows, q, n_params):
+    """``out`` (checked) or a new (n_rows, q, n_params) array for row steps."""
+    if out is None:
+        return np.empty((n_rows, q, n_params))
+    if out.shape != (n_rows, q, n_params):
+        raise ValueError(f"out has shape {out.shape}, expected {(n_rows, q, n_params)}.")
+    return out
+
+
+def solve_block_rows(n_params):
+    """Rows per block of solves with training rows: at least ``_ROW_BLOCK``, and
+    about ``_SOLVE_FLOATS`` floats per block."""
+    return max(_ROW_BLOCK, _SOLVE_FLOATS // max(int(n_params), 1))
+
+
+def _check_method(method, allowed):
+    if method not in allowed:
+        raise ValueError(f"method must be one of {allowed} here; got {method!r}.")
+
+
+def _fraction_one_minus(one_minus, t):
+    """``1 − t h`` from ``1 − h`` without cancellation: ``(1 − t) + t (1 − h)`` for
+    ``0 ≤ t ≤ 1`` (two non-negative terms), ``1 + |t| h`` for ``t < 0``."""
+    if t < 0:
+        return 1.0 - t * (1.0 - one_minus)
+    return (1.0 - t) + t * one_minus
+
+
+class Curvature:
+    """The removal-Hessian protocol: one interface for every Hessian kind.
+
+    Every kind (``kind``: "rank_one", "block", "penalty_share") answers:
+
+    * ``solve(G)`` — ``H⁻¹ G`` (pseudo-inverse on the range when singular);
+    * ``one_minus_leverage`` — ``1 − h_i`` per row, shape (n,), cancellation-free;
+    * ``rank`` / ``singular``;
+    * ``row_steps(rows, d1, theta, method, fraction=1.0, out=None)`` — single-row
+      parameter changes ``Δ_i``, shape (len(rows), q, p̃), vectorized over rows
+      (written into ``out`` when given, e.g. a block of a caller's table);
+    * ``self_change(d1, theta, method, fraction=1.0)`` — each row's change of its
+      own linear predictor ``x̃_i·Δ_i``, shape (n, q);
+    * ``row_effects(G, d1, theta, method, rows=None, fraction=1.0)`` —
+      ``Δ_i[k]·G[:, j]``, shape (len(rows), q, m), e.g. ``G = X̃_evalᵀ`` for score
+      matrices or a target gradient for rankings;
+    * ``set_change(idx, d1, theta, method, fraction=1.0)`` — ``Δθ`` (q, p̃) for
+      removing (``fraction=1``) or reweighting by ``1 − fraction`` the rows ``idx``
+      by "if", "rif" (additive) or "newton" (the group step).
+
+    ``d1`` (n, q) are the per-row gradient coefficients at ``theta`` (q, p̃), as in
+    :meth:`skrif._core.problem.Problem.row_derivatives`. Single-row methods are "if" and
+    "rif"; rows with ``1 − t h_i ≤ LEVERAGE_TOL`` get NaN changes and one
+    :class:`~skrif.exceptions.HighLeverageWarning` naming them.
+    """
+
+    kind = None
+    #: ``1 − h_i`` at or below this counts as leverage one (see :mod:`skrif._removal.leverage`).
+    leverage_tol = LEVERAGE_TOL
+    _one_minus = None
+    _quad = None
+    #: numerical rank of ``H`` (``n_params`` when it is positive definite).
+    rank = None
+
+    def __init__(self, design, d):
+        self.design = design
+        self.d = d
+        self.n_params = design.n_params
+
+    @property
+    def singular(self):
+        return self.rank < self.n_params
+
+    @property
+    def one_minus_leverage(self):
+        """``1 - h_i`` for every training row, shape (n_samples,).
+
+        Subclasses either assign it or compute it on first access through
+        ``_compute_one_minus_leverage`` (then cached): Newton steps and refits factor
+        the Hessian only to solve with it, and leverages can cost as much again.
+        """
+        if self._one_minus is None:
+            self._one_minus = self._compute_one_minus_leverage()
+        return self._one_minus
+
+    @one_minus_leverage.setter
+    def one_minus_leverage(self, value):
+        self._one_minus = value
+
+    def _compute_one_minus_leverage(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def leverages(self):
+        return 1.0 - self.one_minus_leverage
+
+    def solve(self, G):  # pragma: no cover - interface
+        """Return ``H⁻¹ G`` (pseudo-inverse if singular) for ``G`` (n_params, m)."""
+        raise NotImplementedError
+
+    def inverse_diagonal(self):
+        """``diag(H⁻¹)`` (n_params,): solves with blocks of identity columns, O(p̃³)
+        time, at most ``_SOLVE_FLOATS`` floats of temporary memory."""
+        p = self.n_params
+        out = np.empty(p)
+        block = max(1, min(p, _SOLVE_FLOATS // max(p, 1)))
+        for start in range(0, p, block):
+            stop = min(start + block, p)
+            E = np.zeros((p, stop - start))
+            cols = np.arange(stop - start)
+            E[start + cols, cols] = 1.0
+            out[start:stop] = self.solve(E)[start + cols, cols]
+        return out
+
+    def inner(self, idx):  # pragma: no cover - interface
+        """Return ``X̃_T H⁻¹ X̃_Tᵀ`` (k × k) for the rows ``idx``."""
+        raise NotImplementedError
+
+    # -- the protocol: shared parts ---------------------------------------------
+    def _row_index(self, rows):
+        """Positional row indices from a slice or an index array."""
+        return np.arange(self.design.n_samples)[rows]
+
+    def _guard(self, one_minus, rows, stacklevel=4):
+        """Boolean mask of leverage-one rows (warned about once, by index)."""
+        degenerate = one_minus <= self.leverage_tol
+        if np.any(degenerate):
+            warn_leverage_one(
+                np.asarray(rows)[degenerate], stacklevel=stacklevel, tol=self.leverage_tol
+            )
+        return degenerate
+
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):  # pragma: no cover
+        raise NotImplementedError
+
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_i·Δ_i`` for every row (n, q), from :meth:`row_steps` in row blocks.
+
+        Cost: that of :meth:`row_steps` for all rows plus O(n q p̃).
+        """
+        n, q = d1.shape
+        out = np.empty((n, q))
+        for start in range(0, n, _ROW_BLOCK):
+            sl = slice(start, min(start + _ROW_BLOCK, n))
+            D = self.row_steps(sl, d1, theta, method, fraction)
+            out[sl] = np.einsum("cp,cqp->cq", self.design.rows(sl), D)
+        return out
+
+    def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
+        """``Δ_i[k]·G[:, j]`` for each row i of ``rows`` (default all): (len(rows), q, m).
+
+        Cost: :meth:`row_steps` plus O(len(rows) q p̃ m), in row blocks.
+        """
+        rows = self._row_index(slice(None) if rows is None else rows)
+        out = np.empty((rows.size, d1.shape[1], G.shape[1]))
+        for start in range(0, rows.size, _ROW_BLOCK):
+            sl = slice(start, min(start + _ROW_BLOCK, rows.size))
+            D = self.row_steps(rows[sl], d1, theta, method, fraction)
+            out[sl] = D @ G
+        return out
+
+    def solve_without(self, idx, R):
+        """Return ``(H − Σ_{i∈T} d_i x̃_i x̃_iᵀ)⁻¹ R`` by Woodbury.
+
+        With ``U = D_T^½ X̃_T`` (k × p̃): ``(H − UᵀU)⁻¹ = H⁻¹ + H⁻¹Uᵀ C⁻¹ U H⁻¹``,
+        ``C = I − U H⁻¹ Uᵀ``. Cost: two solves with ``R``'s columns, one k × k
+        inner-product block (O(k p̃²) primal, O(k n² + k² n) dual) and O(k³); no new
+        p̃ × p̃ factorization.
+
+        Raises
+        ------
+        NotPositiveDefiniteError
+            If ``C`` (equivalently the leave-T-out Hessian) is not positive definite.
+        """
+        idx = np.asarray(idx)
+        root = np.sqrt(self.d[idx])
+        C = self._capacitance(idx)
+        C = check_capacitance(C)
+        factor = sla.cho_factor(C, lower=True, check_finite=False)
+        HR = self.solve(R)
+        y = sla.cho_solve(factor, root[:, None] * self.design.rows_matvec(idx, HR))
+        return HR + self.solve(self.design.rows_rmatvec(idx, root[:, None] * y))
+
+    def _capacitance(self, idx):
+        """``I − D_T^½ X̃_T H⁻¹ X̃_Tᵀ D_T^½`` (k × k)."""
+        root = np.sqrt(self.d[idx])
+        C = -(root[:, None] * self.inner(idx) * root[None, :])
+        C[np.diag_indices_from(C)] += 1.0
+        return C
+
+
+class _LinearCurvature(Curvature):
+    """``H = X̃ᵀ D X̃ + Λ`` with one scalar curvature per row and diagonal ``Λ``.
+
+    The rank-one Hessian kind (least squares, binary logistic, RidgeClassifier).
+    Eliminates an unpenalised intercept by centring (module docstring) and lets
+    subclasses factor the penalised block ``S = B̃ᵀ D B̃ + Λ`` of the block design
+    ``B̃`` (the centred ``X`` when the intercept is eliminated, else ``X̃``) through
+    ``_factor``, ``_block_solve``, ``_block_inner`` and ``_block_rows_solve``.
+
+    **Cancellation-free 1 − h and capacitance.** With ``P`` the orthogonal projector
+    of the augmented least-squares system ``[D^½ X̃; Λ^½]`` (its data block is the
+    weighted hat matrix, ``h_i = P_ii``) and ``V_T = H⁻¹X̃_Tᵀ``, idempotence
+    ``P² = P`` gives for a row set T, with ``B_T = P_TT`` and ``C_T = I − B_T``,
+
+        C_T B_T = N_T = D_T^½ V_Tᵀ H_{−T} V_T D_T^½,
+        H_{−T} = Σ_{j∉T} d_j x̃_j x̃_jᵀ + Λ,
+
+    a sum of squares: ``N_T`` (and so ``C_T = B_T⁻¹ N_T`` on the directions where
+    ``B_T`` is not small) is computed without subtracting nearly equal numbers. For one
+    row ``1 − h_i = [Σ_{j≠i} d_j (x̃_j·v_i)² + v_iᵀΛv_i] / (x̃_i·v_i)``. The cheap form
+    ``1 − d_i x̃_iᵀH⁻¹x̃_i`` is used where it is accurate (above ``REFINE_BELOW``); the
+    exact one costs O(nnz(X) + solve) per refined row or set.
+    """
+
+    kind = "rank_one"
+
+    def __init__(self, design, d, penalty_coef, penalty_intercept):
+        super().__init__(design, d)
+        self._delta = d.sum()
+        self._border = design.fit_intercept and not penalty_intercept > 0 and self._delta > 0
+        if self._border:
+            self._mean = design.rmatvec(d[:, None])[: design.n_features, 0] / self._delta
+            block = CenteredDesign(design.X, self._mean)
+        else:
+            block = design
+        penalty = np.full(block.n_params, float(penalty_coef))
+        if block.n_params > design.n_features:
+            penalty[-1] = penalty_intercept
+        self._block_design = block
+        self._block_penalty = penalty
+        self.rank = self._factor(block, d, penalty) + int(self._border)
+
+    def _compute_one_minus_leverage(self):
+        one_minus = self._block_one_minus()
+        if self._border:
+            one_minus = one_minus - self.d / self._delta
+        # Cancellation-free recomputation where the cheap form lost digits.
+        refine = np.flatnonzero((one_minus < REFINE_BELOW) & (self.d > 0))
+        if refine.size and not self.singular:
+            for start in range(0, refine.size, _ROW_BLOCK):
+                rows = refine[start : start + _ROW_BLOCK]
+                one_minus[rows] = self._exact_one_minus(rows)
+        one_minus[self.d == 0] = 1.0  # h_i = d_i x̃_iᵀH⁻¹x̃_i is exactly 0
+        return one_minus
+
+    def self_quadratic(self):
+        """``x̃_i H⁻¹ x̃_iᵀ`` for every training row, shape (n_samples,) (cached).
+
+        A by-product of the leverages (``h_i = d_i x̃_i H⁻¹ x̃_i``): O(n p̃²) primal,
+        n³/3 dual once the factorization exists, instead of n solves.
+        """
+        if self._quad is None:
+            quad = self._block_quadratic()
+            self._quad = quad + 1.0 / self._delta if self._border else quad
+        return self._quad
+
+    def solve(self, G):
+        if not self._border:
+            return self._block_solve(G)
+        Gw, gb = G[:-1], G[-1]
+        w = self._block_solve(Gw - np.outer(self._mean, gb))
+        return np.vstack([w, gb / self._delta - self._mean @ w])
+
+    def inner(self, idx):
+        out = self._block_inner(idx)
+        return out + 1.0 / self._delta if self._border else out
+
+    # -- accurate solves with training rows --------------------------------------
+    def _rows_block_solve(self, idx, coeffs=None):
+        """``S⁻¹ B̃_Tᵀ C`` (block coordinates; ``C`` defaults to the identity)."""
+        return self._block_rows_solve(np.asarray(idx), coeffs)
+
+    def rows_solve(self, idx, coeffs=None):
+        """``H⁻¹ X̃_Tᵀ C`` (p̃, m) for rows ``idx`` and coefficients ``C`` (k, m)
+        (default the identity: the columns ``H⁻¹ x̃_i``).
+
+        Exact forms for training rows (push-through in the dual, no cancellation).
+        Cost O(k p̃²) primal, O(n² m + nnz(X) m) dual.
+        """
+        idx = np.asarray(idx)
+        W = self._rows_block_solve(idx, coeffs)
+        if not self._border:
+            return W
+        gb = np.ones(idx.size) if coeffs is None else np.asarray(coeffs).sum(axis=0)
+        return np.vstack([W, gb / self._delta - self._mean @ W])
+
+    def _inner_from(self, idx, W):
+        """``X̃_T H⁻¹ X̃_Tᵀ`` from ``W = S⁻¹ B̃_Tᵀ`` (k × k, symmetrized)."""
+        M = self._block_design.rows_matvec(idx, W)
+        if self._border:
+            M = M + 1.0 / self._delta
+        return 0.5 * (M + M.T)
+
+    def _exact_capacitance(self, idx, W, M):
+        """``C_T = I − B_T`` without cancellation (class docstring), k × k.
+
+        Cost O(nnz(X) k + n k² + k³).
+        """
+        root = np.sqrt(self.d[idx])
+        B = root[:, None] * M * root[None, :]
+        Z = self._block_design.matvec(W)  # (n, k): x̃_j·v_i (block coordinates)
+        if self._border:
+            Z = Z + 1.0 / self._delta
+        Z[idx] = 0.0  # rows of T are not in H_{−T}
+        N = Z.T @ (self.d[:, None] * Z) + W.T @ (self._block_penalty[:, None] * W)
+        N = root[:, None] * N * root[None, :]
+        beta, U = np.linalg.eigh(B)
+        nu = np.einsum("ij,ik,kj->j", U, N, U)
+        big = beta > 0.5
+        c = np.where(big, nu / np.where(big, beta, 1.0), 1.0 - beta)
+        return (U * c) @ U.T
+
+    def _exact_one_minus(self, rows):
+        """``1 − h_i`` for ``rows`` by the sum-of-squares form; O(nnz(X) + solve) each."""
+        W = self._rows_block_solve(rows)  # (p̃_block, r)
+        Z = self._block_design.matvec(W)
+        if self._border:
+            Z = Z + 1.0 / self._delta
+        cols = np.arange(rows.size)
+        q = Z[rows, cols].copy()
+        Z[rows, cols] = 0.0
+        num = np.einsum("ij,ij->j", Z, self.d[:, None] * Z) + np.einsum(
+            "ij,ij->j", W, self._block_penalty[:, None] * W
+        )
+        return num / q
+
+    def _capacitance(self, idx, W=None, M=None):
+        idx = np.asarray(idx)
+        if W is None:
+            W = self._rows_block_solve(idx)
+            M = self._inner_from(idx, W)
+        root = np.sqrt(self.d[idx])
+        C = -(root[:, None] * M * root[None, :])
+        C[np.diag_indices_from(C)] += 1.0
+        if idx.size and np.linalg.eigvalsh(C)[0] < REFINE_BELOW and not self.singular:
+            C = self._exact_capacitance(idx, W, M)
+        return C
+
+    # -- the protocol ------------------------------------------------------------
+    def row_coefficients(self, rows, d1, method, fraction=1.0):
+        """``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``: ``t d1_i`` ("if") or
+        ``t d1_i / (1 − t h_i)`` ("rif"; NaN rows, warned, at leverage one)."""
+        _check_method(method, ADDITIVE)
+        rows = self._row_index(rows)
+        t = float(fraction)
+        coef = t * np.array(d1[rows], dtype=float)
+        if method == "rif":
+            one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
+            bad = self._guard(one_minus, rows, stacklevel=5)
+            coef /= np.where(bad, 1.0, one_minus)[:, None]
+            coef[bad] = np.nan
+        return coef
+
+    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
+        """Single-row changes ``Δ_i = H⁻¹ x̃_i c_i``: (len(rows), q, p̃).
+
+        Cost O(len(rows) p̃²) primal, O(n² len(rows)) dual, in row blocks of
+        :func:`solve_block_rows` rows.
+        """
+        rows = self._row_index(rows)
+        coef = self.row_coefficients(rows, d1, method, fraction)
+        out = _step_table(out, rows.size, d1.shape[1], self.n_params)
+        block = solve_block_rows(self.n_params)
+        pb = self.n_params - 1 if self._border else self.n_params
+        for start in range(0, rows.size, block):
+            sl = slice(start, min(start + block, rows.size))
+            # rows_solve's two parts, written straight into ``out`` (no stacked copy).
+            W = self._rows_block_solve(rows[sl])  # (p̃_block, c)
+            np.multiply(coef[sl, :, None], W.T[:, None, :], out=out[sl, :, :pb])
+            if self._border:
+                out[sl, :, -1] = coef[sl] * (1.0 / self._delta - self._mean @ W)[:, None]
+        return out
+
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_i·Δ_i = c_i x̃_iH⁻¹x̃_i`` (n, q): O(n q) after the leverages."""
+        coef = self.row_coefficients(slice(None), d1, method, fraction)
+        return coef * self.self_quadratic()[:, None]
+
+    def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
+        """``c_ik x̃_i·H⁻¹G[:, j]`` (len(rows), q, m): one solve with m columns, then
+        O(nnz(X) m)."""
+        rows = self._row_index(slice(None) if rows is None else rows)
+        coef = self.row_coefficients(rows, d1, method, fraction)
+        M = self.design.rows_matvec(rows, self.solve(G))  # (r, m)
+        return coef[:, :, None] * M[:, None, :]
+
+    def set_change(self, idx, d1, theta, method, fraction=1.0):
+        """``Δθ`` (q, p̃) for reweighting rows ``idx`` by ``1 − t`` (``t = fraction``).
+
+        "if"/"rif": ``H⁻¹X̃_Tᵀ c_T`` (one solve); "newton":
+        ``(H − t X̃_TᵀD_TX̃_T)⁻¹ t X̃_Tᵀd1_T = V_T (I − t D_T M_T)⁻¹ t d1_T`` with the
+        capacitance formed without cancellation. Cost O(k p̃² + k³) primal,
+        O(n² k + k³) dual (plus O(nnz(X) k) when the capacitance is ill-conditioned).
+        """
+        idx = np.asarray(idx)
+        t = float(fraction)
+        if method in ADDITIVE:
+            coef = self.row_coefficients(idx, d1, method, t)
+            if np.isnan(coef).any():
+                return np.full_like(theta, np.nan)
+            return self.rows_solve(idx, coef).T
+        _check_method(method, ADDITIVE + ("newton",))
+        if self.singular:
+            raise ValueError(
+                "The group Newton step needs a positive definite Hessian, but this "
+                f"model's Hessian is singular (rank {self.rank} < {self.n_params}); "
+                "use method='refit', or add a penalty."
+            )
+        C, root, M = self.set_capacitance(idx, t)
+        c = capacitance_coefficients(C, root, M, t * np.asarray(d1[idx], dtype=float), t)
+        return self.rows_solve(idx, c).T
+
+    def set_capacitance(self, idx, t):
+        """``(C, D_T^½, M_T)``: the checked capacitance ``I − t D_T^½ M_T D_T^½`` of
+        reweighting rows ``idx`` by ``1 − t``, with ``M_T = X̃_T H⁻¹ X̃_Tᵀ``.
+
+        For ``t > 0`` it is formed without cancellation as ``(1 − t) I + t (I − B_T)``
+        (:meth:`_capacitance`). Cost O(k p̃² + k³) primal, O(n² k + k³) dual.
+
+        Raises
+        ------
+        NotPositiveDefiniteError
+            If the reweighted Hessian is not positive definite.
+        """
+        W = self._rows_block_solve(idx)
+        M = self._inner_from(idx, W)
+        root = np.sqrt(self.d[idx])
+        if t > 0:
+            C = t * self._capacitance(idx, W, M)
+            C[np.diag_indices_from(C)] += 1.0 - t
+        else:
+            C = -t * (root[:, None] * M * root[None, :])
+            C[np.diag_indices_from(C)] += 1.0
+        C = check_capacitance(C, "Removing these rows" if t == 1 else "Reweighting these rows")
+        return C, root, M
+
+    def exact_residuals(self, Y, Z):
+        """Least-squares residuals ``y − z`` at the exact optimum, without cancellation.
+
+        Only meaningful when this Hessian belongs to a quadratic loss
+        (``ℓ = (y − z)²``: Ridge, LinearRegression, RidgeClassifier) whose targets
+        are ``Y`` (n, q); then ``d1 = −d ∘ (y − z)``. Near interpolation the residual
+        ``y − X̃θ̂`` is tiny and inherits the full error of θ̂ (condition number of
+        H); here ``D^½ r = (I − Ĥ) D^½ y`` is computed directly: in the dual,
+        ``(I − Ĥ) = Π B⁻¹ Π`` (a solve with the factor); in the primal, the
+        projection of ``[D^½(y − ȳ); 0]`` off the range of ``[D^½B̃; Λ^½]`` by a
+        Householder QR (O((n + p̃) p̃²) time and an (n + p̃) × p̃ temporary). Rows with
+        ``d_i = 0`` (and a singular H) keep ``Y − Z``.
+        """
+        Y = np.asarray(Y, dtype=float)
+        out = Y - Z
+        if self.singular:
+            return out
+        root = np.sqrt(self.d)
+        pos = root > 0
+        Rw = self._weighted_residuals(root[:, None] * Y)
+        out[pos] = Rw[pos] / root[pos, None]
+        return out
+
+    def _weighted_residuals(self, B):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # -- subclass hooks -------------------------------------------------------
+    def _factor(self, block, d, penalty):  # pragma: no cover - interface
+        """Factor ``S``; return the rank of ``S``."""
+        raise NotImplementedError
+
+    def _block_one_minus(self):  # pragma: no cover - interface
+        """``1 − d_i b̃_iᵀS⁻¹b̃_i`` for every row."""
+        raise NotImplementedError
+
+    def _block_quadratic(self):  # pragma: no cover - interface
+        """``b̃_iᵀS⁻¹b̃_i`` for every row."""
+        raise NotImplementedError
+
+    def _block_solve(self, G):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _block_inner(self, idx):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _block_rows_solve(self, idx, coeffs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class PrimalCurvature(_LinearCurvature):
+    """Factor the p̃ × p̃ (centred) Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory.
+
+    ``S`` is built by symmetric rank-k updates and factored in place (a single
+    p̃ × p̃ array) by :class:`~skrif._linalg.factor.SPDFactor` (scale-invariant rank
+    decision; never singular when every parameter is penalised). Leverages, on first
+    use, cost another O(n p̃²): triangular solves of row blocks.
+    """
+
+    def _factor(self, block, d, penalty):
+        self._block = block
+        self._bquad = None
+        S = self._gram(block, d, penalty)
+        self._spd = SPDFactor(
+            S, penalised=bool(np.all(penalty > 0)), rebuild=lambda: self._gram(block, d, penalty)
+        )
+        self._chol = self._spd.chol
+        return self._spd.rank
+
+    @staticmethod
+    def _gram(block, d, penalty):
+        S = block.weighted_gram(d)
+        S[np.diag_indices_from(S)] += penalty
+        return S
+
+    def _block_quadratic(self):
+        """``‖L⁻¹ b̃_iᵀ‖²`` by triangular solves of row blocks (cached)."""
+        if self._bquad is None:
+            quad = np.empty(self._block.n_samples)
+            X = self._block.X
+            for sl, rows in self._block.row_chunks():
+                # Solve in place when the block is a fresh copy (not a view of X).
+                fresh = self._block.sparse or not np.may_share_memory(rows, X)
+                W = self._spd.whiten(rows.T, overwrite=fresh)
+                quad[sl] = np.einsum("ij,ij->j", W, W)
+            self._bquad = quad
+        return self._bquad
+
+    def _block_one_minus(self):
+        return 1.0 - self.d * self._block_quadratic()
+
+    def _whiten(self, G, overwrite=False):
+        return self._spd.whiten(G, overwrite=overwrite)
+
+    def _block_solve(self, G):
+        return self._spd.solve(G)
+
+    def inverse_diagonal(self):
+        """``diag(H⁻¹)`` from the factor (one triangular solve, O(p̃³/3)); the
+        intercept's entry is ``1/δ + x̄ᵀS⁻¹x̄`` (Schur complement)."""
+        diag = self._spd.inverse_diagonal()
+        if not self._border:
+            return diag
+        w = self._spd.whiten(self._mean[:, None])[:, 0]
+        return np.append(diag, 1.0 / self._delta + w @ w)
+
+    def _block_inner(self, idx):
+        W = self._spd.whiten(self._block.rows(idx).T)
+        return W.T @ W
+
+    def _block_rows_solve(self, idx, coeffs):
+        if coeffs is None:
+            rows = self._block.rows(_as_slice(idx))
+            # Solve in place when the block is a fresh copy (not a view of X).
+            fresh = self._block.sparse or not np.may_share_memory(rows, self._block.X)
+            return self._spd.solve(rows.T, overwrite=fresh)
+        return self._spd.solve(self._block.rows_rmatvec(idx, np.asarray(coeffs, dtype=float)))
+
+    def _weighted_residuals(self, B):
+        root = np.sqrt(self.d)
+        if self._border:
+            B = B - np.outer(root, root @ B) / self._delta  # D^½(y − ȳ): off u
+        A = np.vstack([root[:, None] * self._block.rows(slice(None)),
+                       np.diag(np.sqrt(self._block_penalty))])
+        Q, _ = sla.qr(A, mode="economic", check_finite=False)
+        Baug = np.vstack([B, np.zeros((A.shape[1], B.shape[1]))])
+        return (Baug - Q @ (Q.T @ Baug))[: B.shape[0]]
+
+
+class DualCurvature(_LinearCurvature):
+    """Factor ``B = I + D^½ B̃ Λ⁻¹ B̃ᵀ D^½`` (n × n): O(n² p + n³/3) time, O(n²) memory.
+
+    The Cholesky factor of ``B`` is the only n × n array kept (built in place from
+    the kernel; kernel rows needed later are recomputed, O(k · nnz(X)) for k rows);
+    leverages (the diagonal of ``B⁻¹``, another n³/3 flops and a temporary n × n
+    triangular inverse) are computed on first use.
+
+    Requires a positive penalty on every coefficient (``B̃`` is the centred ``X``, or
+    ``X̃`` with a penalised intercept). ``S⁻¹ = Λ⁻¹ − Λ⁻¹B̃ᵀD^½B⁻¹D^½B̃Λ⁻¹`` and
+    ``1 − d_i b̃_iᵀS⁻¹b̃_i = (B⁻¹)_ii``. Solves with training rows use the
+    push-through form ``S⁻¹B̃ᵀ = Λ⁻¹B̃ᵀ(I + DK)⁻¹`` instead, which subtracts nothing.
+    """
+
+    def _factor(self, block, d, penalty):
+        if not np.all(penalty > 0):
+            raise ValueError("The dual form needs a positive penalty on every coefficient.")
+        self._block = block
+        self._inv_pen = 1.0 / penalty
+        self._kernel_args = (self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
+        self._root = np.sqrt(d)
+        # B = I + D^½ K D^½ in place on the kernel: the factor is the only n × n
+        # array kept (kernel rows needed later are recomputed from X).
+        B = block.kernel(*self._kernel_args)
+        B *= self._root[:, None]
+        B *= self._root[None, :]
+        B[np.diag_indices_from(B)] += 1.0
+        self._house = None
+        if self._border:
+            # With the intercept eliminated, I − (weighted hat matrix) = Π B⁻¹ Π,
+            # Π = I − uuᵀ, u = D^½1/‖D^½1‖, and B u = u. A Householder reflector
+            # R = I − βvvᵀ (R u = ±e_1) splits B = R diag(1, B_Q) R with
+            # B_Q = QᵀBQ over u⊥: then Π B⁻¹ Π = Q B_Q⁻¹ Qᵀ, and 1 − h_i and the
+            # set capacitance are sums of squares of L_Q⁻¹Qᵀe_i — no subtraction of
+            # nearly equal numbers (the expanded (B⁻¹)_ii − d_i/δ loses them all).
+            u = self._root / np.linalg.norm(self._root)
+            v = u.copy()
+            v[0] += np.copysign(1.0, u[0])
+            beta = 2.0 / (v @ v)
+            pvec = beta * (B @ v)
+            w = pvec - 0.5 * beta * (v @ pvec) * v
+            B -= np.outer(v, w)
+            B -= np.outer(w, v)
+            self._house = (v, beta)
+            B = np.asfortranarray(B[1:, 1:])
+            L, info = lapack.dpotrf(B, lower=1, clean=1, overwrite_a=1)
+        else:
+            # B is symmetric: its transpose is the same matrix in Fortran order, which
+            # LAPACK factors in place (no copy).
+            L, info = lapack.dpotrf(B.T, lower=1, clean=1, overwrite_a=1)
+        if info != 0:  # pragma: no cover - B ⪰ I is always positive definite
+            raise np.linalg.LinAlgError("Cholesky failed on I + D^½KD^½")
+        self._chol = L
+        self._diag_inv = None
+        self._border_one_minus = None
+        return block.n_params
+
+    def _reflect(self, R):
+        """``(I − βvvᵀ) R`` for ``R`` of shape (n, m)."""
+        v, beta = self._house
+        return R - np.outer(v, beta * (v @ R))
+
+    def _Q_rows(self, idx):
+        """``Qᵀ E_T`` (n − 1, k): rows 2..n of the reflector's columns ``idx``."""
+        v, beta = self._house
+        out = -beta * np.outer(v[1:], v[idx])
+        hit = np.flatnonzero(idx > 0)
+        out[idx[hit] - 1, hit] += 1.0
+        return out
+
+    def _Y(self, idx):
+        """``Y_T`` with ``Y_TᵀY_T = (I − B̂)_TT`` (B̂ the weighted hat matrix)."""
+        E = self._Q_rows(idx) if self._house is not None else np.eye(self.design.n_samples)[:, idx]
+        return sla.solve_triangular(self._chol, E, lower=True, check_finite=False)
+
+    def _compute_one_minus_leverage(self):
+        out = (self._diag_B_inverse() if self._house is None else self._one_minus_border()).copy()
+        out[self.d == 0] = 1.0  # h_i = d_i x̃_iᵀH⁻¹x̃_i is exactly 0
+        return out
+
+    def _one_minus_border(self):
+        if self._border_one_minus is None:
+            n = self.design.n_samples
+            out = np.empty(n)
+            for start in range(0, n, 1024):
+                idx = np.arange(start, min(start + 1024, n))
+                Y = self._Y(idx)
+                out[idx] = np.einsum("ij,ij->j", Y, Y)
+            self._border_one_minus = out
+        return self._border_one_minus
+
+    def _capacitance(self, idx, W=None, M=None):
+        Y = self._Y(np.asarray(idx))
+        return Y.T @ Y
+
+    def _weighted_residuals(self, B):
+        if self._house is None:
+            return self._B_solve(B)
+        RR = self._reflect(B)
+        RR[0] = 0.0  # Π removes the u direction
+        RR[1:] = sla.cho_solve((self._chol, True), RR[1:], check_finite=False)
+        return self._reflect(RR)
+
+    _exact_capacitance = None
+
+    def _diag_B_inverse(self):
+        """``diag(B⁻¹)``: squared column norms of ``L⁻¹`` (one triangular inverse, n³/3);
+        with the reflector, ``(ΠB⁻¹Π)_ii + u_i²``."""
+        if self._diag_inv is None and self._house is not None:
+            self._diag_inv = self._one_minus_border() + self._root**2 / self._delta
+        if self._diag_inv is None:
+            Linv, info = lapack.dtrtri(self._chol, lower=1)
+            if info != 0:  # pragma: no cover - L has a positive diagonal
+                raise np.linalg.LinAlgError("Triangular inverse of the Cholesky factor failed.")
+            self._diag_inv = np.einsum("ij,ij->j", Linv, Linv)
+        return self._diag_inv
+
+    def _block_one_minus(self):
+        return self._diag_B_inverse().copy()
+
+    def _block_quadratic(self):
+        """``(1 − (B⁻¹)_ii) / d_i``; rows with ``d_i = 0`` from their kernel rows."""
+        d = self.d
+        quad = np.empty(d.shape[0])
+        pos = d > 0
+        quad[pos] = (1.0 - self._diag_B_inverse()[pos]) / d[pos]
+        zero = np.flatnonzero(~pos)
+        for start in range(0, zero.size, 256):
+            idx = zero[start : start + 256]
+            KT = self._block.kernel_rows(idx, *self._kernel_args)
+            W = self._B_solve(self._root[:, None] * KT.T)
+            quad[idx] = KT[np.arange(idx.size), idx] - np.einsum("ij,ji->i", KT * self._root, W)
+        return quad
+
+    def _B_solve(self, R):
+        if self._house is None:
+            return sla.cho_solve((self._chol, True), R, check_finite=False)
+        RR = self._reflect(np.asarray(R, dtype=float).reshape(R.shape[0], -1))
+        RR[1:] = sla.cho_solve((self._chol, True), RR[1:], check_finite=False)
+        return self._reflect(RR).reshape(R.shape)
+
+    def _block_solve(self, V):
+        LV = self._inv_pen[:, None] * V
+        inner = self._root[:, None] * self._B_solve(self._root[:, None] * self._block.matvec(LV))
+        return LV - self._inv_pen[:, None] * self._block.rmatvec(inner)
+
+    def _block_inner(self, idx):
+        KT = self._block.kernel_rows(idx, *self._kernel_args)
+        return KT[:, idx] - (KT * self._root) @ self._B_solve(self._root[:, None] * KT.T)
+
+    def _block_rows_solve(self, idx, coeffs):
+        """``S⁻¹B̃_TᵀC = Λ⁻¹B̃ᵀ y``, ``y = (I + DK)⁻¹ E_T C`` (n, m), by parts:
+        rows with ``d_i > 0`` give ``D^½B⁻¹D^-½ e`` (no subtraction), rows with
+        ``d_i = 0`` give ``e − D^½B⁻¹D^½K e``. Cost O(n² m + nnz(X) m)."""
+        n = self.design.n_samples
+        k = idx.size
+        C = np.eye(k) if coeffs is None else np.asarray(coeffs, dtype=float)
+        m = C.shape[1]
+        root = self._root
+        pos = root[idx] > 0
+        E = np.zeros((n, m))
+        if np.any(pos):
+            E[idx[pos]] = C[pos] / root[idx[pos], None]
+            y = root[:, None] * self._B_solve(E)
+        else:
+            y = np.zeros((n, m))
+        if not np.all(pos):
+            zi = idx[~pos]
+            Cz = C[~pos]
+            KT = self._block.kernel_rows(zi, *self._kernel_args)  # (kz, n)
+            y -= root[:, None] * self._B_solve(root[:, None] * (KT.T @ Cz))
+            np.add.at(y, zi, Cz)
+        return self._inv_pen[:, None] * self._block.rmatvec(y)
+
+
+def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
+    """Factor ``H = X̃ᵀ diag(d) X̃ + Λ`` in the cheaper of the two forms.
+
+    Parameters
+    ----------
+    design : AugmentedDesign
+    d : ndarray of shape (n_samples,)
+        Non-negative per-row curvature.
+    penalty_coef, penalty_intercept : float
+        Diagonal L2 penalty on the coefficients and on the intercept.
+    mode : {"auto", "primal", "dual"}
+        "auto" uses the dual form when there are at least as many parameters as rows
+        and every coefficient is penalised.
+    """
+    if mode == "auto":
+        # p̃ ≥ n: the dual costs no more, and near interpolation (p̃ ≈ n) its
+        # I − Ĥ = λ-form solves are exact where the primal loses θ̂'s digits.
+        mode = "dual" if (design.n_params >= design.n_samples and penalty_coef > 0) else "primal"
+    cls = DualCurvature if mode == "dual" else PrimalCurvature
+    return cls(design, np.asarray(d, dtype=float), penalty_coef, penalty_intercept)

@@ -1,0 +1,894 @@
+"""Contents of the ``skrif report`` folder: the user's answer first, the check second.
+
+The report answers "which training rows drive my model, and what would it be without
+them?" before it checks the approximations:
+
+1. data and model, with the quality of the fitted model on the test split;
+2. the most influential training rows — on their own loss, on the test loss
+   (harmful and helpful rows) and on the test predictions — with their labels,
+   feature values and one plain sentence each;
+3. the model refitted without the most harmful rows (test quality and largest
+   coefficients, exact refit);
+4. placeholders for the regression diagnostics and the robustness audit
+   (:func:`diagnostics_section`, :func:`robustness_headline`);
+5. the approximation check (IF, RIF, NS against exact refits: table and figure);
+6. a glossary of every term and sign, and the columns of every CSV file.
+
+The document is a list of blocks (:class:`Block`) rendered twice, as Markdown
+(``summary.md``) and as one self-contained HTML file (``summary.html``, figures
+embedded as base64), so the two never disagree. Every function here is private to
+the command line (``skrif.cli``); nothing is public API.
+"""
+
+import base64
+import copy
+import html
+from dataclasses import dataclass, field
+
+import warnings
+
+import numpy as np
+
+#: Rows per criterion shown (with a sentence each) in summary.md / summary.html.
+SHOWN_ROWS = 5
+#: At most this many harmful rows are removed for "the model without them".
+MAX_HARMFUL_REMOVED = 10
+#: Coefficients listed in the summary (largest |coefficient| first).
+SHOWN_COEFS = 8
+#: Floats per block (training rows × test rows × outputs) when evaluating every
+#: single-row removal on the test predictions.
+_PREDICTION_BLOCK_FLOATS = 4_000_000
+_METHOD_LABELS = {"if": "IF", "rif": "RIF", "newton": "NS"}
+
+#: Criteria of ``influential_rows.csv``, in order, with their documentation.
+CRITERIA = {
+    "own_loss": "change of the row's own loss when it alone is removed (≥ 0: the model "
+    "fits the row partly because the row is in the training set)",
+    "test_loss_harmful": "change of the total loss over the test split when the row "
+    "alone is removed, rows with a negative change (removing them lowers the test loss), "
+    "most negative first",
+    "test_loss_helpful": "same change, rows with a positive change (removing them raises "
+    "the test loss), largest first",
+    "test_predictions": "mean absolute change of the test predictions (probability of "
+    "class 1 for binary classifiers; half the summed absolute change of the class "
+    "probabilities for multiclass; the prediction for regressors) when the row alone "
+    "is removed, largest first",
+}
+#: Leading columns of ``influential_rows.csv``; one column per feature follows.
+INFLUENTIAL_COLUMNS = (
+    "criterion", "rank", "row", "id", "label", "fitted", "leverage", "rif", "if",
+)
+#: Columns of ``coefficients.csv``.
+COEFFICIENT_COLUMNS = ("output", "feature", "coef", "coef_without_harmful", "change")
+
+
+# -- document blocks ------------------------------------------------------------------
+@dataclass
+class Block:
+    """One piece of the report: heading, paragraph, list, table or image."""
+
+    kind: str  # "h1", "h2", "h3", "p", "list", "table", "image"
+    text: str = ""
+    items: list = field(default_factory=list)  # list items, or table rows
+    header: list = field(default_factory=list)
+    image: bytes = b""
+    anchor: str = ""
+
+
+def _esc_md(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks):
+    """The blocks as GitHub-flavoured Markdown."""
+    marks = {"h1": "#", "h2": "##", "h3": "###"}
+    lines = []
+    for b in blocks:
+        if b.kind in marks:
+            lines += [f"{marks[b.kind]} {b.text}", ""]
+        elif b.kind == "p":
+            lines += [b.text, ""]
+        elif b.kind == "list":
+            lines += [f"- {item}" for item in b.items] + [""]
+        elif b.kind == "table":
+            lines.append("| " + " | ".join(_esc_md(h) for h in b.header) + " |")
+            lines.append("|" + "|".join("---" for _ in b.header) + "|")
+            lines += ["| " + " | ".join(_esc_md(c) for c in row) + " |" for row in b.items]
+            lines.append("")
+        elif b.kind == "image":
+            lines += [f"![{b.text}]({b.anchor})", ""]
+    return "\n".join(lines)
+
+
+def render_html(blocks, title):
+    """The blocks as one self-contained HTML page (images embedded as base64)."""
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>',
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;"
+        "line-height:1.4}table{border-collapse:collapse;margin:.5em 0 1em}"
+        "td,th{border:1px solid #ccc;padding:.25em .6em;vertical-align:top}"
+        "th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+        "img{max-width:100%}</style>",
+        "</head><body>",
+    ]
+    for b in blocks:
+        if b.kind in ("h1", "h2", "h3"):
+            parts.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
+        elif b.kind == "p":
+            parts.append(f"<p>{e(b.text)}</p>")
+        elif b.kind == "list":
+            parts.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in b.items) + "</ul>")
+        elif b.kind == "table":
+            head = "".join(f"<th>{e(str(h))}</th>" for h in b.header)
+            body = []
+            for row in b.items:
+                cells = "".join(
+                    f'<td class="n">{e(str(c))}</td>' if _numeric_text(c) else f"<td>{e(str(c))}</td>"
+                    for c in row
+                )
+                body.append(f"<tr>{cells}</tr>")
+            ident = f' id="{e(b.anchor)}"' if b.anchor else ""
+            parts.append(f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        elif b.kind == "image":
+            data = base64.b64encode(b.image).decode("ascii")
+            parts.append(f'<img src="data:image/png;base64,{data}" alt="{e(b.text)}">')
+    parts += ["</body></html>", ""]
+    return "\n".join(parts)
+
+
+def _numeric_text(cell):
+    try:
+        float(str(cell).replace("−", "-"))
+    except ValueError:
+        return False
+    return True
+
+
+# -- number formatting ----------------------------------------------------------------
+def fmt(value, digits=4):
+    """Fixed-point, or ``n/a`` for a non-finite value (never "nan" as a result)."""
+    value = float(value)
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def sig(value, digits=3):
+    """Significant digits, or ``n/a``."""
+    value = float(value)
+    if not np.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    text = f"{value:.{digits}g}"
+    return text.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+
+
+def _label_text(value, data):
+    names = data.get("label_names") or {}
+    text = _value_text(value)
+    return f"{text} ({names[value]})" if value in names else text
+
+
+def _value_text(value):
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return str(int(value)) if value.is_integer() else sig(value, 4)
+    return str(value)
+
+
+# -- the computations -----------------------------------------------------------------
+def test_quality(model, X, y, classifier, y_train):
+    """Accuracy, ROC AUC, log-loss (classifiers) or R², RMSE (regressors) on ``X, y``."""
+    from sklearn.metrics import accuracy_score, log_loss, r2_score, roc_auc_score
+
+    if classifier:
+        classes = model.classes_
+        proba = model.predict_proba(X)
+        predicted = classes[np.argmax(proba, axis=1)]
+        try:
+            if len(classes) == 2:
+                auc = roc_auc_score(y == classes[1], proba[:, 1])
+            else:
+                auc = roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+        except ValueError:  # a class absent from the test split
+            auc = np.nan
+        values, counts = np.unique(y_train, return_counts=True)
+        majority = values[np.argmax(counts)]
+        return {
+            "accuracy": accuracy_score(y, predicted),
+            "roc_auc": auc,
+            "log_loss": log_loss(y, proba, labels=classes),
+            "baseline_accuracy": float(np.mean(y == majority)),
+            "majority": majority,
+        }
+    predicted = model.predict(X)
+    rmse = float(np.sqrt(np.mean((y - predicted) ** 2)))
+    return {
+        "r2": r2_score(y, predicted),
+        "rmse": rmse,
+        "baseline_rmse": float(np.sqrt(np.mean((y - np.mean(y_train)) ** 2))),
+    }
+
+
+def quality_text(q, classifier):
+    if classifier:
+        return (
+            f"accuracy {fmt(q['accuracy'], 3)}, ROC AUC {fmt(q['roc_auc'], 3)}, "
+            f"log-loss {fmt(q['log_loss'], 3)} per row"
+        )
+    return f"R² {fmt(q['r2'], 3)}, RMSE {sig(q['rmse'], 4)}"
+
+
+def leak_flags(data, quality, classifier):
+    """Notes when the test quality is nearly perfect or one feature nearly is the target."""
+    flags = []
+    X, y = data["X_train"], np.asarray(data["y_train"])
+    names = data["feature_names"]
+    if classifier and quality["accuracy"] >= 0.995 and len(data["y_test"]) >= 20:
+        flags.append(
+            f"test accuracy is {fmt(quality['accuracy'], 3)}: nearly perfect predictions "
+            "usually mean a feature is derived from the target (a leak)"
+        )
+    if not classifier and quality["r2"] >= 0.995:
+        flags.append(
+            f"test R² is {fmt(quality['r2'], 4)}: nearly perfect predictions usually mean "
+            "a feature is derived from the target (a leak)"
+        )
+    from scipy.stats import rankdata
+
+    if classifier and len(np.unique(y)) == 2:
+        # One feature alone separating the classes: its AUC (rank-sum form) ≈ 0 or 1.
+        positive = y == np.unique(y)[1]
+        n1, n0 = positive.sum(), (~positive).sum()
+        ranks = rankdata(X, axis=0)
+        auc = (ranks[positive].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
+        strength = np.maximum(auc, 1 - auc)
+        for j in np.flatnonzero(strength >= 0.995)[:3]:
+            flags.append(
+                f"feature {names[j]!r} alone separates the training classes (AUC "
+                f"{fmt(strength[j], 3)})"
+            )
+    elif not classifier:
+        Xc = X - X.mean(axis=0)
+        yc = y - y.mean()
+        denom = np.sqrt((Xc**2).sum(axis=0) * (yc @ yc))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.where(denom > 0, (Xc.T @ yc) / denom, 0.0)
+        for j in np.flatnonzero(np.abs(corr) >= 0.99)[:3]:
+            flags.append(f"feature {names[j]!r} has correlation {fmt(corr[j], 3)} with the target")
+    if flags:
+        flags[-1] += (
+            ": a possible leak. If such a column is computed from the target or recorded "
+            "after it, --drop it."
+        )
+    return flags
+
+
+def _prediction_target(est):
+    if est._fitted_removal().objective.is_classifier:
+        try:
+            est._target("predict_proba")
+            return "predict_proba"
+        except ValueError:
+            return "decision_function"
+    return "predict"
+
+
+def _prediction_changes(est, X_test, method):
+    """Per training row: mean and max |change| of the test predictions, and where the max is.
+
+    Each row's change is evaluated at the predicted parameters ``θ̂ + Δθ_i`` (not
+    linearized, so probabilities stay probabilities). Blocked over training rows:
+    memory ``O(block · n_test · q)``; time ``O(n_train · nnz(X_test) · q)``.
+    """
+    from .._linalg.design import AugmentedDesign
+
+    target_name = _prediction_target(est)
+    target = est._target(target_name)
+    removal = est._fitted_removal()
+    theta = removal.theta
+    q, p_aug = theta.shape
+    design = AugmentedDesign(est._validate_X(X_test), removal.design.fit_intercept)
+    Z = design.matvec(theta.T)  # (m, q)
+    base = np.asarray(target.value(Z), dtype=float)
+    n, m = est.leverages_.shape[0], Z.shape[0]
+    block = max(1, min(n, _PREDICTION_BLOCK_FLOATS // max(1, m * q)))
+    mean, best, where = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(n, start + block))
+        steps = removal.row_steps(rows, method)  # (b, q, p̃)
+        dZ = design.matvec(steps.reshape(-1, p_aug).T)  # (m, b·q)
+        for k, i in enumerate(rows):
+            if not np.all(np.isfinite(steps[k])):
+                mean[i] = best[i] = np.nan
+                continue
+            change = np.asarray(target.value(Z + dZ[:, k * q:(k + 1) * q]), dtype=float) - base
+            if change.ndim == 2 and change.shape[1] == 2 and target_name == "predict_proba":
+                change = np.abs(change[:, 1])  # binary: the probability of class 1
+            elif change.ndim == 2 and change.shape[1] > 1:
+                change = 0.5 * np.abs(change).sum(axis=1)  # total variation over classes
+            else:
+                change = np.abs(change.reshape(m))
+            mean[i], where[i] = change.mean(), int(np.argmax(change))
+            best[i] = change[where[i]]
+    return mean, best, where, target_name
+
+
+def _fitted_values(est, X_train, y_train):
+    """Per training row: fitted probability of its label (classifiers) or prediction."""
+    model = est.estimator_
+    if est._fitted_removal().objective.is_classifier:
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(X_train)
+            return proba[np.arange(len(y_train)), np.searchsorted(model.classes_, y_train)]
+        return np.full(len(y_train), np.nan)
+    fitted = model.predict(X_train)
+    return fitted if fitted.ndim == 1 else fitted[:, 0]
+
+
+def _notable_values(data, limit=3):
+    """Per training row, the feature values to show: all if few, else the most unusual.
+
+    Returns a function ``row -> str`` and the raw frame of feature values.
+    """
+    raw = data["raw_train"]
+    columns = list(raw.columns)
+    numeric = [c for c in columns if np.issubdtype(np.asarray(raw[c]).dtype, np.number)]
+    values = raw[numeric].to_numpy(dtype=float) if numeric else np.zeros((len(raw), 0))
+    std = values.std(axis=0) if values.size else np.zeros(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(std > 0, (values - values.mean(axis=0)) / np.where(std > 0, std, 1), 0.0)
+
+    def describe(i):
+        if len(columns) <= 6:
+            return ", ".join(f"{c} = {_value_text(raw.iloc[i][c])}" for c in columns)
+        order = np.argsort(-np.abs(z[i]), kind="stable")[:limit]
+        shown = [
+            f"{numeric[j]} = {_value_text(values[i, j])} (z {z[i, j]:+.1f})" for j in order
+        ]
+        return "most unusual: " + ", ".join(shown)
+
+    return describe
+
+
+def influential_rows(est, data, top):
+    """The four rankings of training rows: a tidy frame and the pieces the text needs."""
+    import pandas as pd
+
+    from ..validation import total_loss_scores
+
+    X_test, y_test = data["X_test"], data["y_test"]
+    y_train = np.asarray(data["y_train"])
+    own = {m: np.asarray(est.self_influence(target="loss", method=m), dtype=float) for m in ("rif", "if")}
+    own = {m: v if v.ndim == 1 else v.sum(axis=1) for m, v in own.items()}
+    test = {m: total_loss_scores(est, X_test, y_test, method=m) for m in ("rif", "if")}
+    pred = {m: _prediction_changes(est, X_test, m) for m in ("rif", "if")}
+    fitted = _fitted_values(est, data["X_train"], y_train)
+    n = len(own["rif"])
+    k = min(top, n)
+
+    rankings = {}
+    key = np.nan_to_num(own["rif"], nan=np.inf)  # leverage-1 rows (undefined) first
+    rankings["own_loss"] = (np.argsort(-key, kind="stable")[:k], own)
+    harmful = np.flatnonzero(test["rif"] < 0)
+    rankings["test_loss_harmful"] = (harmful[np.argsort(test["rif"][harmful], kind="stable")][:k], test)
+    helpful = np.flatnonzero(test["rif"] > 0)
+    rankings["test_loss_helpful"] = (helpful[np.argsort(-test["rif"][helpful], kind="stable")][:k], test)
+    pred_key = np.nan_to_num(pred["rif"][0], nan=-np.inf)
+    rankings["test_predictions"] = (
+        np.argsort(-pred_key, kind="stable")[:k],
+        {m: pred[m][0] for m in ("rif", "if")},
+    )
+
+    raw = data["raw_train"]
+    blocks = []
+    for criterion, (order, scores) in rankings.items():
+        frame = pd.DataFrame(
+            {
+                "criterion": criterion,
+                "rank": np.arange(1, len(order) + 1),
+                "row": order,
+                "id": np.asarray(data["ids_train"])[order],
+                "label": y_train[order],
+                "fitted": fitted[order],
+                "leverage": est.leverages_[order],
+                "rif": scores["rif"][order],
+                "if": scores["if"][order],
+            }
+        )
+        features = raw.iloc[order].reset_index(drop=True)
+        features.columns = [
+            f"{c} (feature)" if str(c) in INFLUENTIAL_COLUMNS else str(c) for c in features.columns
+        ]
+        blocks.append(pd.concat([frame, features], axis=1))
+    table = pd.concat(blocks, ignore_index=True)
+    return table, {
+        "own": own, "test": test, "pred": pred, "fitted": fitted, "rankings": rankings,
+        "harmful": harmful, "n_test": X_test.shape[0], "prediction_target": pred[("rif")][3],
+    }
+
+
+def without_harmful(est, data, scores, classifier):
+    """Refit without the k most harmful rows (most negative RIF test-loss change)."""
+    harmful = scores["rankings"]["test_loss_harmful"][0]
+    n = est.leverages_.shape[0]
+    k = min(MAX_HARMFUL_REMOVED, len(harmful), max(1, n // 20))
+    if k == 0:
+        return None
+    rows = np.sort(harmful[:k])
+    X_test, y_test = data["X_test"], data["y_test"]
+    try:
+        change = est.influence(rows, method="refit")
+        actual = float(np.sum(est.removal_effect(rows, X_test, y_test, target="loss", method="refit")))
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return {"rows": rows, "k": k, "error": str(exc).splitlines()[0]}
+    try:
+        newton = float(np.sum(est.removal_effect(rows, X_test, y_test, target="loss", method="newton")))
+    except (ValueError, np.linalg.LinAlgError):
+        newton = np.nan
+    with_model = est.estimator_
+    without = copy.deepcopy(with_model)
+    without.coef_ = with_model.coef_ + change.coef
+    without.intercept_ = with_model.intercept_ + change.intercept
+    q_with = test_quality(with_model, X_test, y_test, classifier, data["y_train"])
+    q_without = test_quality(without, X_test, y_test, classifier, np.delete(data["y_train"], rows))
+    coef = np.atleast_2d(with_model.coef_)
+    coef_without = np.atleast_2d(without.coef_)
+    intercept = np.atleast_1d(with_model.intercept_)
+    intercept_without = np.atleast_1d(without.intercept_)
+    return {
+        "rows": rows,
+        "k": k,
+        "ids": np.asarray(data["ids_train"])[rows],
+        "predicted_rif": float(np.sum(scores["test"]["rif"][rows])),
+        "predicted_if": float(np.sum(scores["test"]["if"][rows])),
+        "predicted_newton": newton,
+        "actual": actual,
+        "quality_with": q_with,
+        "quality_without": q_without,
+        "coef": coef,
+        "coef_without": coef_without,
+        "intercept": intercept,
+        "intercept_without": intercept_without,
+    }
+
+
+def _output_names(est, n_outputs):
+    classes = getattr(est.estimator_, "classes_", None)
+    if classes is None:
+        return [""] * n_outputs
+    if len(classes) == 2 and n_outputs == 1:
+        return [f"class {_value_text(classes[1])}"]
+    return [f"class {_value_text(c)}" for c in classes]
+
+
+def coefficient_table(est, data, result):
+    """All coefficients with and without the harmful rows (``coefficients.csv``)."""
+    import pandas as pd
+
+    coef = np.atleast_2d(est.estimator_.coef_)
+    outputs = _output_names(est, coef.shape[0])
+    names = list(data["feature_names"]) + ["(intercept)"]
+    rows = []
+    intercept = np.atleast_1d(est.estimator_.intercept_) * np.ones(coef.shape[0])
+    for o in range(coef.shape[0]):
+        values = np.append(coef[o], intercept[o])
+        if result is not None and "coef_without" in result:
+            intercept_without = result["intercept_without"] * np.ones(coef.shape[0])
+            without = np.append(result["coef_without"][o], intercept_without[o])
+        else:
+            without = np.full(values.shape, np.nan)
+        for name, v, w in zip(names, values, without):
+            rows.append((outputs[o], name, v, w, w - v))
+    return pd.DataFrame(rows, columns=list(COEFFICIENT_COLUMNS))
+
+
+# -- placeholders the lead wires after merging ---------------------------------------
+#: Rows listed in the diagnostics table (largest Cook's distance first).
+SHOWN_DIAGNOSTICS = 10
+
+
+def diagnostics_section(est, data):
+    """Blocks of the regression-diagnostics section: the rows with the largest
+    Cook's distance (leverage, studentized residual, R's "influential" flag) and
+    R's ``plot.lm`` panels 5 and 4 (:class:`~skrif.ResidualsLeverageDisplay`,
+    :class:`~skrif.CooksDistanceDisplay`) as ``diagnostics.png``. Empty for
+    models without a per-row influence table (multinomial)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from .._display.diagnostics import CooksDistanceDisplay, ResidualsLeverageDisplay
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = est.diagnostics(columns=[])
+            fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+            ResidualsLeverageDisplay.from_estimator(est, ax=axes[0])
+            CooksDistanceDisplay.from_estimator(est, ax=axes[1])
+    except ValueError:
+        return []
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    cooks = np.asarray(table["cooks_d"], dtype=float)
+    order = np.argsort(-np.where(np.isfinite(cooks), cooks, -np.inf), kind="stable")[:SHOWN_DIAGNOSTICS]
+    ids = np.asarray(data["ids_train"])
+    hat = np.asarray(table["hat_diag"], dtype=float)
+    student = np.asarray(table["student_resid"], dtype=float)
+    flagged = np.asarray(table["influential"], dtype=bool)
+    rows = [
+        [str(ids[i]), str(i), fmt(hat[i], 3), fmt(student[i], 2), fmt(cooks[i], 4),
+         "yes" if flagged[i] else ""]
+        for i in order
+    ]
+    n_flagged = int(flagged.sum())
+    return [
+        Block("h2", "Regression diagnostics"),
+        Block(
+            "p",
+            f"The statistician's view of the same model (R's influence.measures; for a "
+            f"penalised model its generalization, see the guide): {n_flagged} of "
+            f"{len(cooks)} training rows are flagged influential by R's rules. The rows "
+            "with the largest Cook's distance (how far the fitted values move, in units "
+            "of their uncertainty, when the row is left out):",
+        ),
+        Block("table", header=["row", "position (as in the plots)", "leverage",
+                               "studentized residual", "Cook's distance", "R flags it"],
+              items=rows, anchor="diagnostics"),
+        Block("image", text="residuals vs leverage, Cook's distance", image=buffer.getvalue(),
+              anchor="diagnostics.png"),
+    ]
+
+
+def robustness_headline(est, data):
+    """One sentence: how many rows flip the largest coefficient's sign (refit-verified).
+
+    Calls :meth:`~skrif.InfluenceEstimator.removal_to_flip` for the coefficient with
+    the largest ``|coef|`` (single-output models; ``None`` otherwise or when the
+    search cannot run), capped at 10% of the training rows.
+    """
+    coef = np.asarray(est.estimator_.coef_, dtype=float)
+    if coef.ndim > 1 and coef.shape[0] != 1:
+        return None
+    coef = coef.ravel()
+    j = int(np.argmax(np.abs(coef)))
+    name = data["feature_names"][j]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = est.removal_to_flip(coef=j, conclusion="sign", max_fraction=0.1)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    n = len(est.leverages_)
+    if result.flipped:
+        k = len(result.rows)
+        return (
+            f"Robustness: removing {k} training row{'s' if k != 1 else ''} "
+            f"({100 * k / n:.1f}%) flips the sign of the largest coefficient, "
+            f"'{name}' ({fmt(coef[j], 3)}); verified by an exact refit."
+        )
+    return (
+        f"Robustness: no set of at most 10% of the training rows found by the search "
+        f"flips the sign of the largest coefficient, '{name}' ({fmt(coef[j], 3)}); "
+        "each candidate was checked by an exact refit."
+    )
+
+
+# -- the document ---------------------------------------------------------------------
+def _row_sentence(criterion, i, scores, data, describe, est, m):
+    rif_own, if_own = scores["own"]["rif"][i], scores["own"]["if"][i]
+    ident = f"Row {_value_text(np.asarray(data['ids_train'])[i])}"
+    label = f"{data['target_name']} = {_label_text(np.asarray(data['y_train'])[i], data)}"
+    values = describe(i)
+    if criterion == "own_loss":
+        if not np.isfinite(rif_own):
+            return (
+                f"{ident} ({label}) alone determines a direction of the model (leverage 1): "
+                "removing it leaves a parameter undetermined, so its effect is undefined."
+            )
+        fitted = scores["fitted"][i]
+        misfit = (
+            f" Even so the model gives its label only probability {fmt(fitted, 3)}: a "
+            "candidate for a wrong label."
+            if est._fitted_removal().objective.is_classifier and np.isfinite(fitted) and fitted < 0.5
+            else " Check its label and values."
+        )
+        return (
+            f"{ident} ({label}; {values}): removing it alone would raise its own loss by "
+            f"{sig(rif_own)} (RIF; IF says {sig(if_own)}) — the model bends toward this row "
+            "because it is in the training set." + misfit
+        )
+    if criterion in ("test_loss_harmful", "test_loss_helpful"):
+        r, f = scores["test"]["rif"][i], scores["test"]["if"][i]
+        if criterion == "test_loss_harmful":
+            return (
+                f"{ident} ({label}; {values}): removing it alone would lower the total "
+                f"test loss by {sig(-r)} over the {m} test rows (RIF; IF says {sig(-f)}) — "
+                "it pulls the model away from the test data: a candidate for a wrong label "
+                "or an atypical row."
+            )
+        return (
+            f"{ident} ({label}; {values}): removing it alone would raise the total test "
+            f"loss by {sig(r)} (RIF; IF says {sig(f)}) — the model relies on it to fit the "
+            "test data."
+        )
+    mean, best, where = scores["pred"]["rif"][:3]
+    unit = {
+        "predict_proba": "in probability",
+        "decision_function": "in decision-function units",
+        "predict": "in the target's units",
+    }[scores["prediction_target"]]
+    return (
+        f"{ident} ({label}; {values}): removing it alone would move the test predictions "
+        f"by {sig(mean[i])} on average {unit}, at most {sig(best[i])} (test row "
+        f"{_value_text(np.asarray(data['ids_test'])[where[i]])}) (RIF)."
+    )
+
+
+def _rows_table(criterion, scores, data, describe):
+    order = scores["rankings"][criterion][0][:SHOWN_ROWS]
+    values = scores["rankings"][criterion][1]
+    header = ["rank", "id", data["target_name"], "fitted", "RIF", "IF", "leverage", "feature values"]
+    rows = []
+    for rank, i in enumerate(order, 1):
+        rows.append([
+            str(rank),
+            _value_text(np.asarray(data["ids_train"])[i]),
+            _label_text(np.asarray(data["y_train"])[i], data),
+            fmt(scores["fitted"][i], 3),
+            sig(values["rif"][i], 4),
+            sig(values["if"][i], 4),
+            fmt(data["leverages"][i], 3),
+            describe(i),
+        ])
+    return header, rows
+
+
+def build_document(est, data, info, scores, result, warnings_seen, approximation):
+    """The report as a list of :class:`Block`."""
+    classifier = est._fitted_removal().objective.is_classifier
+    m = scores["n_test"]
+    n_train, p = data["X_train"].shape
+    describe = _notable_values(data)
+    q = info["quality"]
+    B = []
+    B.append(Block("h1", f"skrif report: {data['name']}"))
+    B.append(Block(
+        "p",
+        "Which training rows drive this model, and what would it be without them? "
+        "Sign convention everywhere: a change is the value WITHOUT the rows minus the "
+        "value WITH them.",
+    ))
+
+    # 1. data and model
+    B.append(Block("h2", "Data and model"))
+    target_text = data["target_name"]
+    if classifier:
+        classes = est.classes_
+        target_text += f" (classification, {len(classes)} classes: " + ", ".join(
+            _label_text(c, data) for c in classes) + ")"
+    else:
+        target_text += " (regression)"
+    facts = [
+        f"data: {data['name']} — {data['split']}",
+        f"target: {target_text}",
+        f"training rows × features: {n_train} × {p} "
+        + ("(p ≥ n: more parameters than rows)" if p >= n_train else "(p < n)"),
+        f"features: {data['features_text']}",
+        f"model: {info['model_text']}",
+        "test-split quality: " + quality_text(q, classifier) + f" on {m} test rows; "
+        + (
+            f"always predicting the majority class ({_label_text(q['majority'], data)}) "
+            f"would score accuracy {fmt(q['baseline_accuracy'], 3)}"
+            if classifier else
+            f"predicting the training mean would give RMSE {sig(q['baseline_rmse'], 4)}"
+        ),
+        f"optimality gap of the fit: {est.optimality_gap_:.1e} (relative Newton step; "
+        f"{est.n_polish_steps_} polishing steps by skrif)",
+    ]
+    lev = data["leverages"]
+    facts.append(
+        f"leverage h_i: median {fmt(np.median(lev), 3)}, max {fmt(lev.max(), 3)}; rows with "
+        f"h > 0.5: {int(np.sum(lev > 0.5))}"
+    )
+    B.append(Block("list", items=facts))
+    cautions = list(data.get("notes", [])) + info.get("job_notes", []) + [
+        f"possible leak: {flag}" for flag in info["leaks"]
+    ] + [f"warning ({cat}): {msg}" for cat, msg in warnings_seen]
+    if cautions:
+        B.append(Block("h3", "Notes and warnings"))
+        B.append(Block("list", items=cautions))
+
+    headline = robustness_headline(est, data)
+    if headline:
+        B.append(Block("p", headline))
+
+    # 2. influential rows
+    B.append(Block("h2", "Which training rows drive the model"))
+    B.append(Block(
+        "p",
+        f"Each training row is removed alone and the change is predicted with the "
+        f"rescaled influence function (RIF; the classical IF beside it). 'id' is "
+        f"{data['id_note']}; 'fitted' is the fitted "
+        + ("probability of the row's own label" if classifier else "prediction")
+        + f"; 'feature values' are the row's original values. The top {SHOWN_ROWS} per "
+        f"question are shown; influential_rows.csv holds the top {info['top']} with "
+        "every feature.",
+    ))
+    sections = [
+        ("own_loss", "Rows that pull the model toward themselves (their own loss)"),
+        ("test_loss_harmful", "Harmful rows: removing them lowers the test loss"),
+        ("test_loss_helpful", "Helpful rows: removing them raises the test loss"),
+        ("test_predictions", "Rows that move the test predictions most"),
+    ]
+    for criterion, title in sections:
+        B.append(Block("h3", title))
+        order = scores["rankings"][criterion][0][:SHOWN_ROWS]
+        if len(order) == 0:
+            B.append(Block("p", "No training row has an effect of this sign."))
+            continue
+        header, rows = _rows_table(criterion, scores, data, describe)
+        B.append(Block("table", header=header, items=rows, anchor=criterion))
+        B.append(Block("list", items=[
+            _row_sentence(criterion, i, scores, data, describe, est, m) for i in order
+        ]))
+
+    # 3. the model without the most harmful rows
+    B.append(Block("h2", "The model without the most harmful rows"))
+    if result is None:
+        B.append(Block("p", "No training row lowers the test loss when removed: there is "
+                            "nothing harmful to remove."))
+    elif "error" in result:
+        B.append(Block("p", f"Removing the {result['k']} most harmful rows leaves the model "
+                            f"undefined, so it cannot be refitted ({result['error']})."))
+    else:
+        k = result["k"]
+        ids = ", ".join(_value_text(v) for v in result["ids"])
+        B.append(Block(
+            "p",
+            f"Refitting exactly without the {k} most harmful rows (ids {ids}) changes the "
+            f"total test loss by {sig(result['actual'], 4)}; RIF predicted "
+            f"{sig(result['predicted_rif'], 4)} (the sum of the single-row effects), IF "
+            f"{sig(result['predicted_if'], 4)}, the group Newton step "
+            f"{sig(result['predicted_newton'], 4)}.",
+        ))
+        qw, qo = result["quality_with"], result["quality_without"]
+        keys = (("accuracy", 3), ("roc_auc", 3), ("log_loss", 4)) if classifier else (("r2", 4), ("rmse", 4))
+        labels = {"accuracy": "accuracy", "roc_auc": "ROC AUC", "log_loss": "log-loss per row",
+                  "r2": "R²", "rmse": "RMSE"}
+        B.append(Block(
+            "table", header=["test-split quality", "with all rows", f"without the {k} rows", "change"],
+            items=[[labels[key], fmt(qw[key], d), fmt(qo[key], d), fmt(qo[key] - qw[key], d)]
+                   for key, d in keys],
+            anchor="without_quality",
+        ))
+        coefs = info["coefficients"]
+        feats = coefs[coefs["feature"] != "(intercept)"]
+        top = feats.reindex(feats["coef"].abs().sort_values(ascending=False).index)[:SHOWN_COEFS]
+        multi = len(set(coefs["output"])) > 1
+        header = (["output"] if multi else []) + ["feature", "coefficient", f"without the {k} rows", "change"]
+        B.append(Block(
+            "table", header=header,
+            items=[([r.output] if multi else []) + [r.feature, sig(r.coef, 4), sig(r.coef_without_harmful, 4), sig(r.change, 3)]
+                   for r in top.itertuples()],
+            anchor="without_coefs",
+        ))
+        B.append(Block(
+            "p",
+            f"The {min(SHOWN_COEFS, len(top))} largest coefficients in absolute value"
+            + (" (features standardized: the change of the decision per standard deviation)"
+               if not data.get("raw_scale") else "")
+            + "; coefficients.csv holds them all. All numbers in this section come from "
+            "an exact refit, not a prediction.",
+        ))
+
+    # 4. diagnostics (issue 13 plugs in here)
+    B += diagnostics_section(est, data)
+
+    # 5. the approximation check
+    B += approximation
+
+    # 6. glossary and files
+    B.append(Block("h2", "Glossary"))
+    B.append(Block("list", items=glossary(info, classifier)))
+    B.append(Block("h2", "Files"))
+    B.append(Block("list", items=files_doc(info)))
+    return B
+
+
+def approximation_blocks(summary, verdict, sets_text, nan_note, figure):
+    rows = []
+    for i in range(len(summary)):
+        r = summary.iloc[i]
+        rows.append([
+            _METHOD_LABELS.get(r["method"], r["method"]), r["target"], str(int(r["n_sets"])),
+            fmt(r["slope"]), fmt(r["pearson"]), fmt(r["spearman"]), fmt(r["median_relative_error"]),
+        ])
+    B = [
+        Block("h2", "Checking the approximation: predicted vs actual"),
+        Block(
+            "p",
+            "How far can the predictions above be trusted? Removal sets of training rows "
+            "are removed, the change is predicted by IF, RIF and the group Newton step "
+            "(NS), and compared with an exact refit without the set. Targets: the first "
+            "is the summed probability of the true class (classifiers) or the summed "
+            "prediction (regressors) over the test subset; test_loss the total loss over "
+            "the test subset; self_loss the total loss over all training rows.",
+        ),
+        Block("list", items=[sets_text] + ([nan_note] if nan_note else [])),
+        Block("table", header=["method", "target", "n_sets", "slope", "pearson", "spearman",
+                               "median_rel_error"], items=rows, anchor="summary"),
+    ]
+    if verdict:
+        B.append(Block("p", verdict))
+    B.append(Block("image", text="predicted vs actual", image=figure, anchor="predicted_vs_actual.png"))
+    return B
+
+
+def glossary(info, classifier):
+    loss = "log-loss −log P(true class)" if classifier else "squared error (y − prediction)²"
+    return [
+        "change / effect: the value WITHOUT the removed rows minus the value WITH them "
+        "(negative: removing the rows lowers it).",
+        f"loss: the model's own pointwise loss, {loss}, unweighted, without the penalty.",
+        "own loss (influential_rows criterion own_loss): a row's loss when it alone is "
+        "removed, minus its loss in the fitted model; large values mean the model fits the "
+        "row only because it is in the training set.",
+        "test loss: the loss summed over the rows of the test split (the rows held out "
+        "by --test-size, never used to fit).",
+        "harmful row: removing it alone lowers the test loss (negative test-loss change); "
+        "helpful row: removing it raises the test loss.",
+        f"test subset: the {info['n_eval']} test rows the approximation check evaluates its "
+        "targets on — half the test rows with the highest loss under the fitted model, "
+        "half drawn at random from the others (all test rows when there are at most "
+        f"{info['n_eval']}). The sections above use the whole test split.",
+        "leverage h_i: how much row i pulls the fit toward itself (0 to 1); 1 − h_i is "
+        "the factor by which RIF rescales a row's influence. Leverage near 1 means the row "
+        "alone determines a direction of the model.",
+        "IF: classical influence function, the first-order change −H⁻¹g_i (H the Hessian "
+        "of the objective, g_i the row's gradient); underestimates when p is comparable to n.",
+        "RIF: rescaled influence function, −H⁻¹g_i/(1 − h_i) per row (Rubinstein & "
+        "Hopkins, NeurIPS 2025); exact leave-one-out for least squares; additive over a set.",
+        "NS: the group Newton step, one Newton step on the objective without the whole set.",
+        "exact refit: the model refitted to the optimum without the rows — the ground truth.",
+        "slope: least-squares slope through the origin of predicted on actual changes "
+        "(1 = unbiased, < 1 = underestimates); pearson/spearman: correlations; "
+        "median_rel_error: median |predicted − actual| / |actual|.",
+        "removal-set strategies: random (uniform rows), feature (rows with the largest "
+        "values of a random feature), distance (the rows nearest a random anchor row), "
+        "top_score (a random half of the rows with the highest, or lowest, additive "
+        "test-loss effect).",
+        "optimality gap: the relative Newton step at the fitted coefficients; attribution "
+        "assumes it is tiny (skrif polishes the fit otherwise).",
+        "n/a: a statistic that is undefined (e.g. no set with a finite refit); never a result.",
+    ]
+
+
+def files_doc(info):
+    feature_note = "then one column per feature with the row's original value"
+    return [
+        "summary.md / summary.html: this report (the HTML file is self-contained, the "
+        "figure embedded).",
+        "predicted_vs_actual.png: the figure of the approximation check.",
+        "influential_rows.csv: one line per criterion × rank; columns criterion ("
+        + "; ".join(f"{k}: {v}" for k, v in CRITERIA.items())
+        + "), rank (1 = strongest), row (0-based position among the training rows), id "
+        "(see the influential rows section), label (the row's target), fitted (fitted "
+        "probability of the label, or prediction), leverage (h_i), rif and if (the change "
+        f"for this criterion by RIF and by IF, sign: without minus with), {feature_note}.",
+        "coefficients.csv: columns output (the class a coefficient belongs to, empty for "
+        "a single output), feature ('(intercept)' for the intercept), coef (fitted), "
+        "coef_without_harmful (exact refit without the most harmful rows), change "
+        "(without minus with).",
+        "results.csv: one line per removal set × target × method; columns set_id, "
+        "strategy, size (rows removed), fraction (of the training rows), target, method "
+        "(if, rif, newton), predicted and actual (exact refit) change of the target, "
+        "relative_error (|predicted − actual| / |actual|; empty when undefined), "
+        "removed_rows (the set's training-row positions, separated by spaces) and "
+        "removed_ids (their ids).",
+    ]
