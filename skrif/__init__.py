@@ -5,15 +5,15 @@ linear models, with classical influence functions, group Newton steps and exact
 refits for comparison.
 """
 
-from ._features.amip import AMIPSummary
-from ._features.audit import FlipResult
+from ._core.influence import ParameterChange
 from ._display.diagnostics import CooksDistanceDisplay, ResidualsLeverageDisplay
 from ._display.influence import InfluenceDisplay
 from ._estimator.estimator import InfluenceEstimator
-from ._core.influence import ParameterChange
+from ._estimator.pipeline import transform_through
+from ._features.amip import AMIPSummary
+from ._features.audit import FlipResult
 from ._features.influential import InfluentialRows
 from ._utils.frames import label_training_rows
-from ._estimator.pipeline import transform_through
 
 __version__ = "0.1.0"
 

@@ -726,7 +726,6 @@ def _plan_jobs(requested, est, n_sets):
 
 
 def _sets_text(sets, n_requested, n_train):
-    import numpy as np
 
     sizes = sorted({len(rows) for _, rows in sets})
     counts = {}
@@ -823,7 +822,6 @@ def _warning_list(caught):
 
 def _fit_check_write(args, data, start):
     import matplotlib.pyplot as plt
-    import numpy as np
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -867,9 +865,9 @@ def _compute(args, data, start):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ._report import document as _report
     from ._display.influence import InfluenceDisplay
     from ._estimator.estimator import InfluenceEstimator
+    from ._report import document as _report
     from .validation import validate_influence
 
     t0 = time.perf_counter()

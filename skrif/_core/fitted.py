@@ -20,10 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._removal.rank_one import DualCurvature
+from ..exceptions import DataChangedError, NotPositiveDefiniteError
 from .influence import parameter_change as _parameter_change
 from .methods import ADDITIVE_METHODS
 from .problem import Problem, warn_not_converged
-from ..exceptions import DataChangedError, NotPositiveDefiniteError
 
 #: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
 #: this fraction of the largest are zero.

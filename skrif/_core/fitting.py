@@ -7,7 +7,6 @@ Shared by the in-memory and the Dask fit.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-
 #: Below this relative distance to the optimum the fit is used as is; above it,
 #: skrif polishes with Newton steps (one or two reach machine precision).
 POLISH_TOL = 1e-10
@@ -24,7 +23,11 @@ def tighter_fit_params(model):
     not converge to the optimum at any tolerance.
     """
     from sklearn.linear_model import (
-        GammaRegressor, LogisticRegression, PoissonRegressor, Ridge, RidgeClassifier,
+        GammaRegressor,
+        LogisticRegression,
+        PoissonRegressor,
+        Ridge,
+        RidgeClassifier,
         TweedieRegressor,
     )
 

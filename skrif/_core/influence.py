@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._utils.checks import check_finite_state, finite_change, is_integer
 from .._removal.leverage import LEVERAGE_TOL  # noqa: F401 (re-exported for the estimator)
+from .._utils.checks import check_finite_state, finite_change, is_integer
 from .problem import warn_not_converged
 
 METHODS = ("if", "rif", "newton", "refit")

@@ -16,14 +16,14 @@ worker O(block · p̃ + p̃²). The Hessian at the optimum is shipped to the wor
 once (scattered when a distributed client is active) for the per-row kernels.
 """
 
-import numpy as np
 import dask
 import dask.array as da
+import numpy as np
 import scipy.linalg as sla
 
-from .._removal.rank_one import SINGULAR_RTOL
-from ..exceptions import NotPositiveDefiniteError
+from .._linalg.factor import SINGULAR_RTOL
 from .._removal.leverage import LEVERAGE_TOL
+from ..exceptions import NotPositiveDefiniteError
 from . import _blocks
 from ._blocks import Factor, State, symmetrize
 

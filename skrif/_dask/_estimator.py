@@ -8,30 +8,47 @@ chunked like ``X``; p̃-sized results are NumPy arrays.
 
 import warnings
 
-import numpy as np
 import dask
 import dask.array as da
+import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._features import attribution as _attribution
 from .._core.fitting import POLISH_TOL, WARN_TOL, check_prefit
+from .._core.influence import ParameterChange, check_fraction, check_removed_rows
+from .._core.problem import warn_not_converged
+from .._core.targets import make_target
+from .._features import attribution as _attribution
+from .._objectives import objective_class_for
+from .._objectives._multinomial import MultinomialObjective
+from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
 from .._utils.checks import check_bool, check_eval_targets
 from .._utils.dask import is_dask
 from .._utils.frames import change_as_frame
-from .._core.influence import ParameterChange, check_fraction, check_removed_rows
-from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
-from .._objectives import objective_class_for
-from .._objectives._multinomial import MultinomialObjective
-from .._core.problem import warn_not_converged
-from .._core.targets import make_target
-from ..exceptions import NotPositiveDefiniteError, OptimalityWarning, SingularHessianWarning, UnsupportedModelError
+from ..exceptions import (
+    NotPositiveDefiniteError,
+    OptimalityWarning,
+    SingularHessianWarning,
+    UnsupportedModelError,
+)
 from . import _blocks
-from ._engine import DaskDesign, DaskObjective, set_change, solve_theta, to_centred, to_original
+from ._engine import (
+    DaskDesign,
+    DaskObjective,
+    set_change,
+    solve_theta,
+    to_centred,
+    to_original,
+)
 
 #: Estimators whose exact objective the Dask engine solves.
 SUPPORTED = (LogisticRegression, Ridge, LinearRegression, PoissonRegressor)

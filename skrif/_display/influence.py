@@ -14,7 +14,8 @@ import numpy as np
 
 from .._core.methods import PREDICTED_METHODS
 from .._core.methods import label as method_label
-from ..validation import _columns, summarize, validate_influence
+from ..validation import summarize, validate_influence
+from ..validation._common import _columns
 
 # IF is drawn hollow and on top, so that it stays visible where RIF agrees with it.
 _METHOD_STYLE = {

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribution import self_influence
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
+from .attribution import self_influence
 
 
 def loo_predict(rm, target, method):

@@ -17,8 +17,8 @@ import warnings
 
 import numpy as np
 
-from .._utils.groups import check_groups
 from .._core.set_error import MAX_ESTIMATE_ROWS
+from .._utils.groups import check_groups
 from ..exceptions import SetInteractionWarning
 
 #: Methods a per-group answer can use.

@@ -11,7 +11,6 @@ digits in proportion to (column mean / column spread)².
 """
 
 import numpy as np
-
 from scipy.linalg.blas import dsyr2, dsyrk
 
 from .design import AugmentedDesign, _symmetrize_lower

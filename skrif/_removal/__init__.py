@@ -19,8 +19,8 @@ May import: :mod:`skrif._linalg`, :mod:`skrif._utils`, :mod:`skrif.exceptions`.
 """
 
 from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
-from .rank_one import Curvature, DualCurvature, PrimalCurvature, factor_curvature
 from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
+from .rank_one import Curvature, DualCurvature, PrimalCurvature, factor_curvature
 
 RemovalHessian = Curvature
 

@@ -38,18 +38,18 @@ with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 import numpy as np
 import scipy.linalg as sla
 
+from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
+from ..exceptions import NotPositiveDefiniteError
+from .leverage import BLOCK_LEVERAGE_TOL
+from .penalty_share import column_means, signed_gram
 from .rank_one import (
-    ADDITIVE,
     _ROW_BLOCK,
-    _step_table,
+    ADDITIVE,
     Curvature,
     _check_method,
     _fraction_one_minus,
+    _step_table,
 )
-from .leverage import BLOCK_LEVERAGE_TOL
-from ..exceptions import NotPositiveDefiniteError
-from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
-from .penalty_share import column_means, signed_gram
 
 
 class BlockCurvature(Curvature):

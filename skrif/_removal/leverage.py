@@ -2,7 +2,6 @@
 
 import warnings
 
-
 #: Rows with ``1 − h_i`` at or below this are treated as leverage one: removing
 #: such a row leaves a parameter direction undetermined by the remaining rows.
 #: The rank-one and penalty-share kinds compute ``1 − h_i`` without cancellation

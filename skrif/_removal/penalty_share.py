@@ -30,20 +30,20 @@ with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 import numpy as np
 import scipy.linalg as sla
 
+from .._linalg.factor import SINGULAR_RTOL, SPDFactor
+from .._linalg.woodbury import check_capacitance
+from ..exceptions import NotPositiveDefiniteError
 from .rank_one import (
+    _ROW_BLOCK,
     ADDITIVE,
     REFINE_BELOW,
-    _ROW_BLOCK,
-    _step_table,
-    solve_block_rows,
     Curvature,
     _check_method,
     _fraction_one_minus,
+    _step_table,
     factor_curvature,
+    solve_block_rows,
 )
-from ..exceptions import NotPositiveDefiniteError
-from .._linalg.factor import SINGULAR_RTOL, SPDFactor
-from .._linalg.woodbury import check_capacitance
 
 
 def _cached_single_row(hess, idx, d1, theta, method):

@@ -29,9 +29,9 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from .._linalg.centered import CenteredDesign
-from .leverage import LEVERAGE_TOL, warn_leverage_one
-from .._linalg.factor import SINGULAR_RTOL, SPDFactor
+from .._linalg.factor import SPDFactor
 from .._linalg.woodbury import capacitance_coefficients, check_capacitance
+from .leverage import LEVERAGE_TOL, warn_leverage_one
 
 #: Below this computed ``1 − h_i`` (or smallest capacitance eigenvalue) the cheap
 #: form ``1 − d_i x̃_iᵀH⁻¹x̃_i`` has lost more than 3 digits to cancellation; such rows

@@ -23,9 +23,8 @@ the command line (``skrif.cli``); nothing is public API.
 import base64
 import copy
 import html
-from dataclasses import dataclass, field
-
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 

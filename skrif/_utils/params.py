@@ -15,7 +15,11 @@ import inspect
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import InvalidParameterError, Interval, make_constraint
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    make_constraint,
+)
 
 __all__ = ["InvalidParameterError", "Integer", "check_params", "validate_arguments"]
 

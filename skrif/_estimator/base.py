@@ -1,0 +1,162 @@
+"""Shared by the feature mixins of :class:`~skrif.InfluenceEstimator`: resolving the
+removal method, the removed rows and the target, and validating evaluation rows."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import is_classifier, is_regressor
+from sklearn.utils._param_validation import StrOptions
+
+from .._core.influence import check_removed_rows
+from .._core.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
+from .._core.set_error import answer_set, second_newton_step
+from .._core.targets import make_target
+from .._features.groups import rows_of_labels, training_groups
+from .._utils.checks import (
+    check_eval_targets,
+    undefined_single_removals,
+)
+from .._utils.frames import (
+    removed_rows_from_pandas,
+)
+from .._utils.params import check_params
+from ..exceptions import (
+    UndefinedRemovalWarning,
+)
+
+
+def _estimator_has(attr):
+    """Check the fitted ``estimator_`` if present, else the unfitted ``estimator``."""
+
+    def check(self):
+        inner = self.estimator_ if hasattr(self, "estimator_") else self._get_estimator()
+        getattr(inner, attr)
+        return True
+
+    return check
+
+
+def _wraps_regressor(self):
+    """``available_if`` check: the wrapped estimator is a regressor."""
+    return is_regressor(self.estimator_ if hasattr(self, "estimator_") else self._get_estimator())
+
+
+def _wraps_probabilistic_classifier(self):
+    """``available_if`` check: the wrapped estimator is a classifier with predict_proba."""
+    inner = self.estimator_ if hasattr(self, "estimator_") else self._get_estimator()
+    return is_classifier(inner) and hasattr(inner, "predict_proba")
+
+
+_METHOD_CONSTRAINT = {"method": [StrOptions(set(SPELLINGS)), None]}
+
+
+class RemovalQueries:
+    """What every feature mixin asks of the fitted estimator: the method, the removed rows,
+    the target and validated evaluation rows."""
+
+    # -- attribution ---------------------------------------------------------
+    def _resolve_method(self, method, allow_auto=False):
+        """The canonical method name (an alias such as ``"ns"`` is accepted);
+        ``None`` follows ``rescaled``, validated here because it is read here.
+        ``allow_auto`` admits ``"auto"`` (set queries: see :meth:`influence`)."""
+        self._check_params()
+        if allow_auto and method == "auto":
+            return method
+        allowed = (*METHODS, "auto") if allow_auto else METHODS
+        check_params(
+            _METHOD_CONSTRAINT, {"method": method}, messages={"method": f"one of {allowed} or None"}
+        )
+        if method is None:
+            return "rif" if self.rescaled else "if"
+        return canonical(method)
+
+    def _groups(self, groups):
+        """Validated :class:`~skrif._utils.groups.Groups` of the training rows (or None)."""
+        if groups is None:
+            return None
+        return training_groups(groups, self._fitted_removal().n_samples)
+
+    def _set_rows(self, X_removed_idx, groups):
+        """Removed rows: positions/mask, or the rows of the named groups."""
+        if groups is None:
+            return self._removed_rows(X_removed_idx)
+        return rows_of_labels(self._groups(groups), X_removed_idx)
+
+    def _answer_set(self, idx, method, fraction, measure=None, what="parameter change"):
+        """Parameter change for a set, the method used and its error estimate."""
+        rm = self._fitted_removal()
+
+        def change(rows, how):
+            return rm.parameter_change(rows, how, fraction)
+
+        return answer_set(
+            change, idx, method, leverages=self.leverages_, curvature=rm.curvature,
+            second_step=second_newton_step(rm.problem, rm.theta, rm.curvature, fraction),
+            measure=measure, what=what, stacklevel=3,
+        )
+
+    def _removed_rows(self, X_removed_idx):
+        """Validated positions of removed rows; pandas inputs are aligned or refused.
+
+        ``X_train.index[...]`` is the natural thing to pass with a DataFrame, but its
+        labels are positions only for a default ``RangeIndex``, and a boolean Series
+        is keyed by label, not position: either, applied by position, would
+        silently remove other rows (see :func:`~skrif._utils.frames.removed_rows_from_pandas`).
+        """
+        n = self._removal.n_samples
+        index = getattr(self, "training_index_", None)
+        X_removed_idx = removed_rows_from_pandas(X_removed_idx, index, n)
+        return check_removed_rows(X_removed_idx, n)
+
+    # -- attribution: effects on targets -----------------------------------------
+    def _target(self, target):
+        """The :class:`~skrif._core.targets.Target` ``target`` for the fitted model."""
+        rm = self._fitted_removal()
+        n_model_outputs = rm.n_outputs
+        if rm.objective.is_classifier:
+            multi_output = n_model_outputs > 1
+        else:
+            multi_output = np.ndim(self.estimator_.coef_) == 2
+        return make_target(
+            target,
+            rm.objective,
+            n_model_outputs,
+            multi_output,
+            probabilistic=hasattr(self.estimator_, "predict_proba"),
+        )
+
+    def _additive_method(self, method, what):
+        method = self._resolve_method(method)
+        if method not in ADDITIVE_METHODS:
+            raise ValueError(
+                f"{what} is built from additive single-row effects, so method must be "
+                f"one of {ADDITIVE_METHODS} or None; got {method!r}. Use "
+                "removal_effect(..., method='newton' or 'refit') for a set of rows."
+            )
+        return method
+
+    def _nan_undefined_removals(self, values):
+        """NaN the rows of ``values`` (one per training row) whose removal alone is
+        undefined (e.g. the only training row of a class), with a warning: their
+        single-row effects are not numbers, as :meth:`influence` refuses them."""
+        rows = undefined_single_removals(self._removal.problem)
+        if rows.size:
+            values[rows] = np.nan
+            warnings.warn(
+                f"Removing training row(s) {rows[:10].tolist()} alone leaves a model "
+                "that cannot be fitted (each is the only training row of its class): "
+                "their single-row effects are undefined and reported as NaN.",
+                UndefinedRemovalWarning,
+                stacklevel=3,
+            )
+        return values
+
+    def _validate_eval(self, X, y, target):
+        """Validate evaluation rows; encode ``y`` when the target needs it."""
+        X = self._validate_X(X)
+        rm = self._removal
+        Y = check_eval_targets(
+            y, X.shape[0], target, rm.objective, self.estimator_, getattr(self, "classes_", None),
+            rm.n_outputs,
+        )
+        return X, Y
