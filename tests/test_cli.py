@@ -534,7 +534,7 @@ def test_n_jobs_is_capped_at_the_cpus_and_said(csv_file, tmp_path, capsys):
 
 
 def test_non_regular_and_oversized_files_are_refused(tmp_path, capsys, monkeypatch):
-    import skrif.cli as cli
+    from skrif._report import data
 
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
@@ -544,7 +544,7 @@ def test_non_regular_and_oversized_files_are_refused(tmp_path, capsys, monkeypat
         assert code == 1 and len(err) == 1 and "is not a regular file" in err[0], err
     big = tmp_path / "big.csv"
     big.write_text("a,y\n" + "1,2\n" * 100)
-    monkeypatch.setattr(cli, "MAX_CSV_BYTES", 200)
+    monkeypatch.setattr(data, "MAX_CSV_BYTES", 200)
     code = main(["report", "--data", str(big), "--target", "y", "--out", str(tmp_path / "never")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "more than skrif report reads" in err[0], err
@@ -572,14 +572,14 @@ def test_ctrl_c_during_startup_exits_130_without_traceback(delay, tmp_path):
 def test_failed_overwrite_leaves_the_old_report_whole(csv_file, tmp_path, capsys, monkeypatch):
     import errno
 
-    import skrif.cli as cli
+    from skrif._report import files
 
     out = tmp_path / "rep"
     argv = ["report", "--data", str(csv_file), "--target", "amount", "--drop", "customer,label,region",
             "--n-sets", "4", "--out", str(out), "--quiet", "--overwrite"]
     assert main(argv) == 0
     before = {name: (out / name).read_bytes() for name in OUTPUT_FILES}
-    real, calls = cli._write_file, []
+    real, calls = files._write_file, []
 
     def disk_full_on_third(folder, name, data):
         calls.append(name)
@@ -587,7 +587,7 @@ def test_failed_overwrite_leaves_the_old_report_whole(csv_file, tmp_path, capsys
             raise OSError(errno.ENOSPC, "No space left on device")
         real(folder, name, data)
 
-    monkeypatch.setattr(cli, "_write_file", disk_full_on_third)
+    monkeypatch.setattr(files, "_write_file", disk_full_on_third)
     assert main([*argv, "--random-state", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and "unchanged" in err[0]
