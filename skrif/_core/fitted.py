@@ -356,7 +356,7 @@ class RemovalModel:
         """``s_ij = ⟨A_j, Δ_i⟩``: effect of removing each row alone on linear
         functionals ``A`` (m, q, p̃) of the parameters. Returns (n, m).
 
-        One :meth:`row_effects <skrif._removal.rank_one.Curvature.row_effects>` call per
+        One :meth:`row_effects <skrif._removal.base.Curvature.row_effects>` call per
         output: O(p̃² m q + nnz(X) m q) for rank-one kinds.
         """
         _check_additive(method, "This computation")

@@ -131,7 +131,7 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     if method == "refit":
         return exact_refit(problem, theta, kept_weights) - theta
     # Every Hessian kind (rank-one, block, penalty-share) implements the same
-    # removal protocol (skrif._removal.rank_one.Curvature).
+    # removal protocol (skrif._removal.base.Curvature).
     return curvature.set_change(idx, d1, theta, method)
 
 

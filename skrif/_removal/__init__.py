@@ -1,6 +1,6 @@
 """Floor 4: the removal algebra, one protocol for three Hessian kinds.
 
-Every kind implements the protocol of :class:`skrif._removal.rank_one.Curvature`
+Every kind implements the protocol of :class:`skrif._removal.base.Curvature`
 (``solve``, ``one_minus_leverage``, ``rank``/``singular``, ``row_steps``,
 ``self_change``, ``row_effects``, ``set_change``):
 
@@ -18,9 +18,10 @@ inferred from array shapes.
 May import: :mod:`skrif._linalg`, :mod:`skrif._utils`, :mod:`skrif.exceptions`.
 """
 
+from .base import Curvature
 from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
 from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
-from .rank_one import Curvature, DualCurvature, PrimalCurvature, factor_curvature
+from .rank_one import DualCurvature, PrimalCurvature, factor_curvature
 
 RemovalHessian = Curvature
 

@@ -40,9 +40,7 @@ import scipy.linalg as sla
 
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
 from ..exceptions import NotPositiveDefiniteError
-from .leverage import BLOCK_LEVERAGE_TOL
-from .penalty_share import column_means, signed_gram
-from .rank_one import (
+from .base import (
     _ROW_BLOCK,
     ADDITIVE,
     Curvature,
@@ -50,6 +48,8 @@ from .rank_one import (
     _fraction_one_minus,
     _step_table,
 )
+from .leverage import BLOCK_LEVERAGE_TOL
+from .penalty_share import column_means, signed_gram
 
 
 class BlockCurvature(Curvature):

@@ -33,17 +33,16 @@ import scipy.linalg as sla
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor
 from .._linalg.woodbury import check_capacitance
 from ..exceptions import NotPositiveDefiniteError
-from .rank_one import (
+from .base import (
     _ROW_BLOCK,
     ADDITIVE,
-    REFINE_BELOW,
     Curvature,
     _check_method,
     _fraction_one_minus,
     _step_table,
-    factor_curvature,
     solve_block_rows,
 )
+from .rank_one import REFINE_BELOW, factor_curvature
 
 
 def _cached_single_row(hess, idx, d1, theta, method):

@@ -31,218 +31,22 @@ from scipy.linalg import lapack
 from .._linalg.centered import CenteredDesign
 from .._linalg.factor import SPDFactor
 from .._linalg.woodbury import capacitance_coefficients, check_capacitance
-from .leverage import LEVERAGE_TOL, warn_leverage_one
+from .base import (
+    _ROW_BLOCK,
+    ADDITIVE,
+    Curvature,
+    _as_slice,
+    _check_method,
+    _fraction_one_minus,
+    _step_table,
+    solve_block_rows,
+)
 
 #: Below this computed ``1 − h_i`` (or smallest capacitance eigenvalue) the cheap
 #: form ``1 − d_i x̃_iᵀH⁻¹x̃_i`` has lost more than 3 digits to cancellation; such rows
 #: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
 #: cancellation-free form of :meth:`_LinearCurvature._exact_capacitance`.
 REFINE_BELOW = 1e-3
-
-ADDITIVE = ("if", "rif")
-#: Rows per block in the vectorized per-row primitives (bounded temporary memory).
-_ROW_BLOCK = 512
-#: Floats per block of solves with training rows. Triangular solves with few
-#: right-hand sides run far below BLAS speed, so wide models get wider blocks; 24 MB
-#: stays below glibc's 32 MB mmap threshold, so blocks reuse heap memory instead of
-#: faulting fresh pages in.
-_SOLVE_FLOATS = 3 << 20
-
-
-def _as_slice(rows):
-    """A run of consecutive row positions as a slice (row gathers become views)."""
-    if rows.size and rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
-        return slice(int(rows[0]), int(rows[-1]) + 1)
-    return rows
-
-
-def _step_table(out, n_rows, q, n_params):
-    """``out`` (checked) or a new (n_rows, q, n_params) array for row steps."""
-    if out is None:
-        return np.empty((n_rows, q, n_params))
-    if out.shape != (n_rows, q, n_params):
-        raise ValueError(f"out has shape {out.shape}, expected {(n_rows, q, n_params)}.")
-    return out
-
-
-def solve_block_rows(n_params):
-    """Rows per block of solves with training rows: at least ``_ROW_BLOCK``, and
-    about ``_SOLVE_FLOATS`` floats per block."""
-    return max(_ROW_BLOCK, _SOLVE_FLOATS // max(int(n_params), 1))
-
-
-def _check_method(method, allowed):
-    if method not in allowed:
-        raise ValueError(f"method must be one of {allowed} here; got {method!r}.")
-
-
-def _fraction_one_minus(one_minus, t):
-    """``1 − t h`` from ``1 − h`` without cancellation: ``(1 − t) + t (1 − h)`` for
-    ``0 ≤ t ≤ 1`` (two non-negative terms), ``1 + |t| h`` for ``t < 0``."""
-    if t < 0:
-        return 1.0 - t * (1.0 - one_minus)
-    return (1.0 - t) + t * one_minus
-
-
-class Curvature:
-    """The removal-Hessian protocol: one interface for every Hessian kind.
-
-    Every kind (``kind``: "rank_one", "block", "penalty_share") answers:
-
-    * ``solve(G)`` — ``H⁻¹ G`` (pseudo-inverse on the range when singular);
-    * ``one_minus_leverage`` — ``1 − h_i`` per row, shape (n,), cancellation-free;
-    * ``rank`` / ``singular``;
-    * ``row_steps(rows, d1, theta, method, fraction=1.0, out=None)`` — single-row
-      parameter changes ``Δ_i``, shape (len(rows), q, p̃), vectorized over rows
-      (written into ``out`` when given, e.g. a block of a caller's table);
-    * ``self_change(d1, theta, method, fraction=1.0)`` — each row's change of its
-      own linear predictor ``x̃_i·Δ_i``, shape (n, q);
-    * ``row_effects(G, d1, theta, method, rows=None, fraction=1.0)`` —
-      ``Δ_i[k]·G[:, j]``, shape (len(rows), q, m), e.g. ``G = X̃_evalᵀ`` for score
-      matrices or a target gradient for rankings;
-    * ``set_change(idx, d1, theta, method, fraction=1.0)`` — ``Δθ`` (q, p̃) for
-      removing (``fraction=1``) or reweighting by ``1 − fraction`` the rows ``idx``
-      by "if", "rif" (additive) or "newton" (the group step).
-
-    ``d1`` (n, q) are the per-row gradient coefficients at ``theta`` (q, p̃), as in
-    :meth:`skrif._core.problem.Problem.row_derivatives`. Single-row methods are "if" and
-    "rif"; rows with ``1 − t h_i ≤ LEVERAGE_TOL`` get NaN changes and one
-    :class:`~skrif.exceptions.HighLeverageWarning` naming them.
-    """
-
-    kind = None
-    #: ``1 − h_i`` at or below this counts as leverage one (see :mod:`skrif._removal.leverage`).
-    leverage_tol = LEVERAGE_TOL
-    _one_minus = None
-    _quad = None
-    #: numerical rank of ``H`` (``n_params`` when it is positive definite).
-    rank = None
-
-    def __init__(self, design, d):
-        self.design = design
-        self.d = d
-        self.n_params = design.n_params
-
-    @property
-    def singular(self):
-        return self.rank < self.n_params
-
-    @property
-    def one_minus_leverage(self):
-        """``1 - h_i`` for every training row, shape (n_samples,).
-
-        Subclasses either assign it or compute it on first access through
-        ``_compute_one_minus_leverage`` (then cached): Newton steps and refits factor
-        the Hessian only to solve with it, and leverages can cost as much again.
-        """
-        if self._one_minus is None:
-            self._one_minus = self._compute_one_minus_leverage()
-        return self._one_minus
-
-    @one_minus_leverage.setter
-    def one_minus_leverage(self, value):
-        self._one_minus = value
-
-    def _compute_one_minus_leverage(self):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    @property
-    def leverages(self):
-        return 1.0 - self.one_minus_leverage
-
-    def solve(self, G):  # pragma: no cover - interface
-        """Return ``H⁻¹ G`` (pseudo-inverse if singular) for ``G`` (n_params, m)."""
-        raise NotImplementedError
-
-    def inverse_diagonal(self):
-        """``diag(H⁻¹)`` (n_params,): solves with blocks of identity columns, O(p̃³)
-        time, at most ``_SOLVE_FLOATS`` floats of temporary memory."""
-        p = self.n_params
-        out = np.empty(p)
-        block = max(1, min(p, _SOLVE_FLOATS // max(p, 1)))
-        for start in range(0, p, block):
-            stop = min(start + block, p)
-            E = np.zeros((p, stop - start))
-            cols = np.arange(stop - start)
-            E[start + cols, cols] = 1.0
-            out[start:stop] = self.solve(E)[start + cols, cols]
-        return out
-
-    def inner(self, idx):  # pragma: no cover - interface
-        """Return ``X̃_T H⁻¹ X̃_Tᵀ`` (k × k) for the rows ``idx``."""
-        raise NotImplementedError
-
-    # -- the protocol: shared parts ---------------------------------------------
-    def _row_index(self, rows):
-        """Positional row indices from a slice or an index array."""
-        return np.arange(self.design.n_samples)[rows]
-
-    def _guard(self, one_minus, rows, stacklevel=4):
-        """Boolean mask of leverage-one rows (warned about once, by index)."""
-        degenerate = one_minus <= self.leverage_tol
-        if np.any(degenerate):
-            warn_leverage_one(
-                np.asarray(rows)[degenerate], stacklevel=stacklevel, tol=self.leverage_tol
-            )
-        return degenerate
-
-    def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):  # pragma: no cover
-        raise NotImplementedError
-
-    def self_change(self, d1, theta, method, fraction=1.0):
-        """``x̃_i·Δ_i`` for every row (n, q), from :meth:`row_steps` in row blocks.
-
-        Cost: that of :meth:`row_steps` for all rows plus O(n q p̃).
-        """
-        n, q = d1.shape
-        out = np.empty((n, q))
-        for start in range(0, n, _ROW_BLOCK):
-            sl = slice(start, min(start + _ROW_BLOCK, n))
-            D = self.row_steps(sl, d1, theta, method, fraction)
-            out[sl] = np.einsum("cp,cqp->cq", self.design.rows(sl), D)
-        return out
-
-    def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
-        """``Δ_i[k]·G[:, j]`` for each row i of ``rows`` (default all): (len(rows), q, m).
-
-        Cost: :meth:`row_steps` plus O(len(rows) q p̃ m), in row blocks.
-        """
-        rows = self._row_index(slice(None) if rows is None else rows)
-        out = np.empty((rows.size, d1.shape[1], G.shape[1]))
-        for start in range(0, rows.size, _ROW_BLOCK):
-            sl = slice(start, min(start + _ROW_BLOCK, rows.size))
-            D = self.row_steps(rows[sl], d1, theta, method, fraction)
-            out[sl] = D @ G
-        return out
-
-    def solve_without(self, idx, R):
-        """Return ``(H − Σ_{i∈T} d_i x̃_i x̃_iᵀ)⁻¹ R`` by Woodbury.
-
-        With ``U = D_T^½ X̃_T`` (k × p̃): ``(H − UᵀU)⁻¹ = H⁻¹ + H⁻¹Uᵀ C⁻¹ U H⁻¹``,
-        ``C = I − U H⁻¹ Uᵀ``. Cost: two solves with ``R``'s columns, one k × k
-        inner-product block (O(k p̃²) primal, O(k n² + k² n) dual) and O(k³); no new
-        p̃ × p̃ factorization.
-
-        Raises
-        ------
-        NotPositiveDefiniteError
-            If ``C`` (equivalently the leave-T-out Hessian) is not positive definite.
-        """
-        idx = np.asarray(idx)
-        root = np.sqrt(self.d[idx])
-        C = self._capacitance(idx)
-        C = check_capacitance(C)
-        factor = sla.cho_factor(C, lower=True, check_finite=False)
-        HR = self.solve(R)
-        y = sla.cho_solve(factor, root[:, None] * self.design.rows_matvec(idx, HR))
-        return HR + self.solve(self.design.rows_rmatvec(idx, root[:, None] * y))
-
-    def _capacitance(self, idx):
-        """``I − D_T^½ X̃_T H⁻¹ X̃_Tᵀ D_T^½`` (k × k)."""
-        root = np.sqrt(self.d[idx])
-        C = -(root[:, None] * self.inner(idx) * root[None, :])
-        C[np.diag_indices_from(C)] += 1.0
-        return C
 
 
 class _LinearCurvature(Curvature):
