@@ -18,7 +18,7 @@ from sklearn.linear_model import (
 )
 
 from skrif import InfluenceEstimator
-from skrif._core.fitting import tighter_fit_params
+from skrif._objectives import objective_class_for
 from skrif.exceptions import OptimalityWarning
 from skrif.validation import removal_sets, validate_influence
 
@@ -41,6 +41,11 @@ LOOSE = [
     (GammaRegressor(), "positive", False),
     (TweedieRegressor(power=1.5), "count", False),
 ]
+
+
+def tighter_fit_params(model):
+    """What the model's family advises in its OptimalityWarning."""
+    return objective_class_for(model).tight_fit_params(model)
 
 
 def _optimality_warnings(model, Xs, y):

@@ -26,7 +26,6 @@ from .._core.fitting import (
     POLISH_TOL,
     WARN_TOL,
     check_prefit,
-    optimality_advice,
 )
 from .._core.problem import Problem, warn_not_converged
 from .._core.separation import check_finite_optimum, check_polish_bounded
@@ -420,7 +419,9 @@ class InfluenceEstimator(
                 f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
                 f"large as a single row's effect; {action}. "
-                + optimality_advice(self.estimator_, problem.design.n_samples)
+                + problem.objective.optimality_advice(
+                    self.estimator_, problem.design.n_samples
+                )
             )
         if self.polish and self.optimality_gap_ > POLISH_TOL:
             # The factorization at the starting point serves the first Newton step;

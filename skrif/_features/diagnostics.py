@@ -34,7 +34,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 from scipy.stats import f as f_dist
 
 from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
@@ -111,58 +110,6 @@ def _removal_state(est):
     )
 
 
-# -- the exponential family of each objective ---------------------------------------
-@dataclass
-class _Family:
-    """Mean, variance function and dispersion of a model's loss.
-
-    ``kappa`` relates skrif's pointwise loss to the unit deviance: ``dev = 2ℓ/κ`` and,
-    for canonical links, ``ℓ'' = κ V(μ)``; the Hessian in likelihood units is
-    ``H / (c κ)`` (``c`` the loss scale).
-    """
-
-    name: str
-    kappa: float
-    fixed_dispersion: bool
-    power: float = 0.0
-    log_link: bool = False
-
-    def mean(self, Z):
-        if self.name == "binomial":
-            return expit(Z)
-        return np.exp(Z) if self.log_link else Z
-
-    def variance(self, mu):
-        if self.name == "binomial":
-            return mu * (1.0 - mu)
-        if self.name == "gaussian":
-            return np.ones_like(mu)
-        return mu**self.power
-
-
-def _family(objective):
-    from .._objectives._glm import GLMObjective
-    from .._objectives._logistic import LogisticObjective
-    from .._objectives._sgd import SGDClassifierObjective, SGDRegressorObjective
-    from .._objectives._squared import SquaredObjective
-
-    if isinstance(objective, SquaredObjective):  # Ridge, LinearRegression, RidgeClassifier
-        return _Family("gaussian", kappa=2.0, fixed_dispersion=False)
-    if isinstance(objective, SGDClassifierObjective) or isinstance(objective, LogisticObjective):
-        return _Family("binomial", kappa=1.0, fixed_dispersion=True)
-    if isinstance(objective, SGDRegressorObjective):
-        return _Family("gaussian", kappa=1.0, fixed_dispersion=False)
-    if isinstance(objective, GLMObjective):
-        power, log_link = objective.power, objective.log_link
-        if power == 0 and not log_link:
-            return _Family("gaussian", kappa=1.0, fixed_dispersion=False)
-        return _Family(
-            "poisson" if power == 1 else "tweedie", kappa=1.0,
-            fixed_dispersion=power == 1, power=power, log_link=log_link,
-        )
-    raise ValueError(f"diagnostics() does not know the family of {type(objective).__name__}.")
-
-
 def _is_unpenalised(objective):
     return (
         objective.penalty_coef == 0
@@ -229,7 +176,9 @@ def compute_diagnostics(est, columns=None):
     """
     state = _removal_state(est)
     objective, design = state.objective, state.design
-    family = _family(objective)
+    family = objective.exponential_family()
+    if family is None:
+        raise ValueError(f"diagnostics() does not know the family of {type(objective).__name__}.")
     names = coefficient_names(_feature_names(est), design.fit_intercept)
     keep = check_columns(columns, names)
 

@@ -51,48 +51,12 @@ def family_of(objective, n_outputs):
     penalised estimate is biased and its sandwich is not the one statsmodels
     defines, so significance is refused for it (sign and prediction flips remain).
     """
-    from .._objectives._glm import GLMObjective
-    from .._objectives._logistic import LogisticObjective
-    from .._objectives._squared import SquaredObjective
-
-    name = type(objective).__name__
     if n_outputs != 1:
         return None, (
             f"standard errors are defined here for a single output; this model has "
             f"{n_outputs} outputs"
         )
-    if type(objective) is SquaredObjective:
-        if objective.penalty_coef != 0:
-            return None, (
-                "the model is penalised (Ridge): a penalised estimate is biased and has "
-                "no model-based or sandwich standard error in statsmodels' sense; use "
-                "LinearRegression"
-            )
-        return "gaussian", None
-    if type(objective) is LogisticObjective:
-        if objective.penalty_coef != 0 or objective.penalty_intercept != 0:
-            return None, (
-                "the LogisticRegression is penalised (finite C with an L2 penalty): a "
-                "penalised estimate has no standard error in statsmodels' sense; use "
-                "C=np.inf for an unpenalised fit"
-            )
-        return "binomial", None
-    if type(objective) is GLMObjective:
-        if not (objective.power == 1.0 and objective.log_link):
-            return None, (
-                "standard errors are supported for PoissonRegressor among the GLMs "
-                "(Gamma and Tweedie have an estimated dispersion, not reconstructed here)"
-            )
-        if objective.penalty_share_coef != 0:
-            return None, (
-                "the PoissonRegressor is penalised (alpha > 0): a penalised estimate has "
-                "no standard error in statsmodels' sense; use alpha=0"
-            )
-        return "poisson", None
-    return None, (
-        f"standard errors are supported for LinearRegression, unpenalised binary "
-        f"LogisticRegression and PoissonRegressor(alpha=0), not for {name}"
-    )
+    return objective.standard_error_family()
 
 
 def default_use_t(family, cov_type):

@@ -86,6 +86,44 @@ class Objective:
     #: the penalty).
     hessian_kind = "rank_one"
 
+    # -- what the features need to know about the family ------------------------
+    # Declared here and read by the features, which never ask which estimator type
+    # they hold: diagnostics, standard errors, the OptimalityWarning's advice.
+    def exponential_family(self):
+        """The :class:`~skrif._objectives._family.ExponentialFamily` of the loss, which
+        regression diagnostics need; ``None`` when the table is not defined for it."""
+        return None
+
+    def standard_error_family(self):
+        """``(family, None)`` when statsmodels' standard errors apply to this fitted
+        objective (unpenalised maximum likelihood or least squares, one output), else
+        ``(None, reason)``; ``family`` is ``"gaussian"``, ``"binomial"`` or
+        ``"poisson"``."""
+        return None, (
+            "standard errors are supported for LinearRegression, unpenalised binary "
+            f"LogisticRegression and PoissonRegressor(alpha=0), not for {type(self).__name__}"
+        )
+
+    @classmethod
+    def tight_fit_params(cls, estimator):
+        """Parameters with which ``estimator`` fits to skrif's polishing tolerance,
+        or ``None`` if no setting does (what an OptimalityWarning advises)."""
+        return None
+
+    @classmethod
+    def optimality_advice(cls, estimator, n_samples):
+        """The "how to silence it" sentence of the OptimalityWarning for ``estimator``."""
+        name = type(estimator).__name__
+        params = cls.tight_fit_params(estimator)
+        if params is not None:
+            shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            return f"Fit {name}({shown}) to reach the optimum and silence this warning."
+        return (
+            f"{name} does not reach the optimum at any tolerance; filter the warning "
+            "(warnings.filterwarnings('ignore', category=OptimalityWarning)) if the "
+            "polished coefficients are what you want."
+        )
+
     def removed_share(self, fraction):
         """Fraction ``ρ`` of a row's penalty share removed when its weight is
         multiplied by ``1 − fraction`` (mean form only; see :meth:`penalty_shares`)."""

@@ -34,6 +34,7 @@ from scipy.special import xlogy
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
 from ._base import Objective
+from ._family import GAUSSIAN_HALF, ExponentialFamily
 
 
 class GLMObjective(Objective):
@@ -77,6 +78,32 @@ class GLMObjective(Objective):
                 f"power {p:g} (this model's loss); got values such as "
                 f"{np.unique(Y[bad])[:5].tolist()}."
             )
+
+    def exponential_family(self):
+        if self.power == 0 and not self.log_link:
+            return GAUSSIAN_HALF
+        return ExponentialFamily(
+            "poisson" if self.power == 1 else "tweedie", kappa=1.0,
+            fixed_dispersion=self.power == 1, power=self.power, log_link=self.log_link,
+        )
+
+    def standard_error_family(self):
+        if not (self.power == 1.0 and self.log_link):
+            return None, (
+                "standard errors are supported for PoissonRegressor among the GLMs "
+                "(Gamma and Tweedie have an estimated dispersion, not reconstructed here)"
+            )
+        if self.penalty_share_coef != 0:
+            return None, (
+                "the PoissonRegressor is penalised (alpha > 0): a penalised estimate has "
+                "no standard error in statsmodels' sense; use alpha=0"
+            )
+        return "poisson", None
+
+    @classmethod
+    def tight_fit_params(cls, estimator):
+        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
+        return {"solver": "newton-cholesky", "tol": 1e-10}
 
     def loss(self, Y, Z):
         """Half Tweedie deviance (scikit-learn's constants: 0 at ``μ = y``)."""

@@ -13,6 +13,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
+from ._family import BINOMIAL
 
 
 class LogisticObjective(Objective):
@@ -67,6 +68,23 @@ class LogisticObjective(Objective):
     def check_removal(self, Y, kept_weights):
         super().check_removal(Y, kept_weights)
         check_two_classes_left(Y, kept_weights)
+
+    def exponential_family(self):
+        return BINOMIAL
+
+    def standard_error_family(self):
+        if self.penalty_coef != 0 or self.penalty_intercept != 0:
+            return None, (
+                "the LogisticRegression is penalised (finite C with an L2 penalty): a "
+                "penalised estimate has no standard error in statsmodels' sense; use "
+                "C=np.inf for an unpenalised fit"
+            )
+        return "binomial", None
+
+    @classmethod
+    def tight_fit_params(cls, estimator):
+        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
+        return {"solver": "newton-cholesky", "tol": 1e-10}
 
     def loss(self, Y, Z):
         # log(1 + e^z) − y z, evaluated stably for large |z|.

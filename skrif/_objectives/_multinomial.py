@@ -56,6 +56,11 @@ class MultinomialObjective(Objective):
                 "the multinomial model without them has fewer classes."
             )
 
+    @classmethod
+    def tight_fit_params(cls, estimator):
+        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
+        return {"solver": "newton-cholesky", "tol": 1e-10}
+
     def loss(self, Y, Z):
         return (logsumexp(Z, axis=1) - np.sum(Y * Z, axis=1))[:, None]
 

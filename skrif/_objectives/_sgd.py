@@ -36,6 +36,7 @@ import numpy as np
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 from ._base import Objective, check_class_weight, check_two_classes_left
+from ._family import BINOMIAL, GAUSSIAN_HALF
 from ._logistic import LogisticObjective
 
 
@@ -75,6 +76,25 @@ class SGDRegressorObjective(Objective):
         # A row keeps its whole share unless its weight becomes 0 (removal).
         return 1.0 if fraction == 1 else 0.0
 
+    def exponential_family(self):
+        return GAUSSIAN_HALF
+
+    @staticmethod
+    def _twin(n_alpha):
+        """The estimator that reaches the same optimum exactly, given ``n α``."""
+        return f"Ridge(alpha={n_alpha:.6g})"
+
+    @classmethod
+    def optimality_advice(cls, estimator, n_samples):
+        name = type(estimator).__name__
+        if not estimator.alpha or estimator.penalty is None:
+            return super().optimality_advice(estimator, n_samples)
+        twin = cls._twin(n_samples * estimator.alpha)
+        return (
+            f"{name} does not reach the optimum at any tolerance; {twin} minimises the "
+            "same objective exactly (same coefficients as a converged run) and does not warn."
+        )
+
     def loss(self, Y, Z):
         return 0.5 * (Y - Z) ** 2
 
@@ -89,6 +109,12 @@ class SGDClassifierObjective(SGDRegressorObjective):
     is_classifier = True
     recession = "binary"
     _loss_name = "log_loss"
+    @staticmethod
+    def _twin(n_alpha):
+        return f"LogisticRegression(C={1 / n_alpha:.6g}, solver='newton-cholesky', tol=1e-10)"
+
+    def exponential_family(self):
+        return BINOMIAL
 
     @classmethod
     def check_supported(cls, estimator):

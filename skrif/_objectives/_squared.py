@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.linear_model import LinearRegression, Ridge
 
 from ._base import Objective
+from ._family import GAUSSIAN_SQUARED
 
 
 class SquaredObjective(Objective):
@@ -39,6 +40,26 @@ class SquaredObjective(Objective):
                 f"a per-target alpha {np.asarray(alpha).shape}",
                 "Fit one InfluenceEstimator per target, each with a scalar alpha.",
             )
+
+    def exponential_family(self):
+        return GAUSSIAN_SQUARED
+
+    def standard_error_family(self):
+        if type(self) is not SquaredObjective:  # RidgeClassifier: ±1 targets
+            return super().standard_error_family()
+        if self.penalty_coef != 0:
+            return None, (
+                "the model is penalised (Ridge): a penalised estimate is biased and has "
+                "no model-based or sandwich standard error in statsmodels' sense; use "
+                "LinearRegression"
+            )
+        return "gaussian", None
+
+    @classmethod
+    def tight_fit_params(cls, estimator):
+        # Iterative solvers (sparse_cg, lsqr, sag, saga for sparse X) honour tol;
+        # LinearRegression is solved exactly.
+        return {"tol": 1e-10} if "tol" in estimator.get_params() else None
 
     def loss(self, Y, Z):
         return (Y - Z) ** 2
