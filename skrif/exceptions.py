@@ -17,6 +17,8 @@ __all__ = [
     "NotPositiveDefiniteError",
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
+    "VerificationWarning",
+    "DiagnosticsWarning",
 ]
 
 import numpy as np
@@ -90,8 +92,25 @@ class UndefinedRemovalWarning(UserWarning):
 
 
 class SetInteractionWarning(UserWarning):
-    """An additive answer (IF or RIF) for a set of rows is likely off because the
-    rows interact (they share a one-hot level, a cluster, near-duplicates): it differs
-    from the group Newton step by more than
-    :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
-    ``method="refit"``."""
+    """An answer for a set of rows is likely off: an additive one (IF or RIF)
+    because the rows interact (they share a one-hot level, a cluster,
+    near-duplicates), or the group Newton step because one step is not enough; it
+    differs from its reference (the group Newton step plus one more Newton step) by
+    more than :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`, measured on
+    what was asked (parameters in units of their standard errors, or the target).
+    Use ``method="newton"`` or ``method="refit"``."""
+
+
+class VerificationWarning(UserWarning):
+    """A prediction that skrif verified by an exact refit disagrees with it: the
+    refit's change differs from the predicted one by more than 10% or in sign
+    (``most_influential(verify=True)``, the candidates of ``removal_to_flip``, the
+    report). The verified number is the one to trust; the prediction that chose
+    the rows was off."""
+
+
+class DiagnosticsWarning(UserWarning):
+    """Some regression diagnostics are unreliable or undefined: an (essentially)
+    perfect fit, whose residuals are rounding noise (R's ``summary.lm`` warns the
+    same), or rows whose fitted probability or mean is exactly at the edge of its
+    range (0 or 1), where the variance and every residual-based measure vanish."""

@@ -109,20 +109,22 @@ def groups_case():
 
 
 def test_most_influential_groups_warns_when_the_sum_is_off():
-    # Predicted -3.44 (sum of linearized single-group effects), refit +7.81: the
-    # test loss goes *up*, silently.
+    # Before: predicted -3.44 (sum of linearized single-group effects), refit
+    # +7.81: the test loss went *up*, silently.
     model, X, y, g, Xt, yt = groups_case()
     est = InfluenceEstimator(model).fit(X, y)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = est.most_influential(Xt, yt, k=1, groups=g, direction="decrease", verify=True)
-    assert result.groups.tolist() == [13]
-    assert result.actual > 0  # removing the group raises the test loss
     verification = getattr(skrif_exceptions, "VerificationWarning", SetInteractionWarning)
-    assert any(issubclass(w.category, (SetInteractionWarning, verification)) for w in caught)
-    # Without verify the predicted effect still comes with a warning.
-    with pytest.warns(SetInteractionWarning):
-        est.most_influential(Xt, yt, k=1, groups=g, direction="decrease")
+    for k in (1, 2, 3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = est.most_influential(
+                Xt, yt, k=k, groups=g, direction="decrease", verify=True
+            )
+        warned = any(issubclass(w.category, (SetInteractionWarning, verification)) for w in caught)
+        agree = np.sign(result.predicted) == np.sign(result.actual) and abs(
+            result.predicted - result.actual
+        ) <= 0.1 * abs(result.actual)
+        assert agree or warned, (k, result.predicted, result.actual)
 
 
 def test_most_influential_groups_refuses_a_removal_that_leaves_one_class():
@@ -134,9 +136,9 @@ def test_most_influential_groups_refuses_a_removal_that_leaves_one_class():
     Xt = rng.normal(size=(50, 3))
     yt = (Xt[:, 0] > 0).astype(int)
     est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", C=10.0)).fit(X, y)
+    # Any 3 of the 4 groups hold both groups of one class: no model without them.
     with pytest.warns(UndefinedRemovalWarning):
-        result = est.most_influential(Xt, yt, k=2, groups=g, direction="increase")
-    assert sorted(result.groups.tolist()) == [2, 3]
+        result = est.most_influential(Xt, yt, k=3, groups=g, direction="increase")
     assert np.isnan(result.predicted)
 
 

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from .._removal.rank_one import DualCurvature
 from ..exceptions import DataChangedError, NotPositiveDefiniteError
+from .group_step import KeptSolver, hessian_norms, joint_leverage, kept_group_step, kept_is_cheaper
 from .influence import parameter_change as _parameter_change
 from .methods import ADDITIVE_METHODS
 from .problem import Problem, warn_not_converged
@@ -169,6 +170,8 @@ class RemovalModel:
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
         self._full_rank = None
+        self._d2 = None
+        self._kept = None  # (key, KeptSolver) of the last large set (see kept_solver)
 
     # -- the factored Hessian ----------------------------------------------------
     @property
@@ -183,6 +186,37 @@ class RemovalModel:
     def inverse_diagonal(self):
         """``diag(H⁻¹)`` (p̃,) (multinomial: (K p̃,)), from the Hessian kind: O(p̃³)."""
         return self.curvature.inverse_diagonal()
+
+    def curvature_diagonal(self):
+        """Per-row curvature ``D_i`` at θ̂: (n,), or (n, K, K) for coupled outputs
+        (cached; O(n q))."""
+        if self._d2 is None:
+            self._d2 = self.problem.row_derivatives(self.theta)[1]
+        return self._d2
+
+    def hessian_norms(self, deltas):
+        """``‖Δ‖_H`` per independent output (see :func:`skrif._core.group_step.hessian_norms`)."""
+        return hessian_norms(self, deltas)
+
+    def joint_leverage(self, idx):
+        """The set's joint leverage ``λ_max(B_T)`` (rank-one kinds; ``nan`` otherwise)."""
+        return joint_leverage(self, idx)
+
+    def kept_solver(self, idx, fraction=1.0):
+        """Solves with ``H − t Σ_T H_i`` factored afresh (a
+        :class:`~skrif._core.group_step.KeptSolver`), or ``None`` where the kind's
+        Woodbury algebra is the cheaper (:func:`~skrif._core.group_step.kept_is_cheaper`).
+        The last one is kept: the error estimate solves twice with it."""
+        idx = np.asarray(idx, dtype=np.intp)
+        if not kept_is_cheaper(self, idx.size):
+            return None
+        key = (idx.tobytes(), float(fraction))
+        cached = self._kept
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        solver = KeptSolver(self, idx, float(fraction))
+        self._kept = (key, solver)
+        return solver
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -215,6 +249,11 @@ class RemovalModel:
             weights[idx] *= 1.0 - fraction
             self.objective.check_removal(self.problem.Y, weights)
             return self.refit(weights) - self.theta
+        if method == "newton" and fraction != 0.0 and kept_is_cheaper(self, idx.size):
+            weights = self.problem.weights.copy()
+            weights[idx] *= 1.0 - fraction
+            self.objective.check_removal(self.problem.Y, weights)
+            return kept_group_step(self, idx, fraction, self.kept_solver(idx, fraction))
         return _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )

@@ -3,13 +3,18 @@
 """
 
 
+import warnings
+
 import numpy as np
 
+from .._core.group_step import group_method_by_cost
 from .._core.methods import METHODS
+from .._core.set_error import disagrees
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
     fold_splits,
+    describe_methods,
     group_changes,
     group_method,
     group_scores,
@@ -20,25 +25,37 @@ from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
+from .._utils.progress import Progress
+from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning, VerificationWarning
+
 
 
 class GroupsMixin:
     """Whole groups of training rows as removal units, and cross-validated predictions."""
 
     # -- groups as removal units ----------------------------------------------
-    def _group_changes(self, groups, method):
+    def _group_changes(self, groups, method, log=None):
         """``(changes (G, q, p̃), Groups)`` of removing each group on its own."""
         rm = self._fitted_removal()
         groups = self._groups(groups)
         method = group_method(method, groups)
-
-        def change(rows, how):
-            return rm.parameter_change(rows, how)
-
-        return group_changes(change, groups, method, stacklevel=3), groups
+        changes, used = group_changes(rm, groups, method, stacklevel=3)
+        if log is not None:
+            log.line(f"{groups.n_groups} groups: {describe_methods(used)}")
+        return changes, groups
 
     def _most_influential_groups(self, X, y, target, k, direction, method, output, verify, groups):
-        """:meth:`most_influential` with whole groups as the units."""
+        """:meth:`most_influential` with whole groups as the units.
+
+        Groups are ranked by their own effect (each group's change evaluated at
+        ``θ̂ + Δ_g``, not linearized); ``predicted`` is the sum over the chosen
+        groups. Their joint removal is then answered as one set (the group step,
+        or a refit where that is as cheap): it warns
+        (:class:`~skrif.exceptions.SetInteractionWarning`) when the sum is more
+        than 10% off or of the other sign, and a joint removal that leaves no
+        model (e.g. a single class) makes ``predicted`` NaN, with an
+        :class:`~skrif.exceptions.UndefinedRemovalWarning`.
+        """
         rm = self._fitted_removal()
         direction = _attribution.check_direction(direction)
         output = _attribution.check_output(target, output)
@@ -46,16 +63,52 @@ class GroupsMixin:
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
         design = AugmentedDesign(X, rm.design.fit_intercept)
-        scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
+        with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
+            scores = group_scores(changes, design, rm.theta, target, Y, linearized=False)
+        scores = np.nan_to_num(scores[:, :, output].sum(axis=1), nan=0.0)
         best = _attribution.top_k(scores, k, direction)
         rows = groups.rows(np.sort(best))
-        actual = None
-        if check_bool(verify, "verify"):
-            actual = float(np.sum(
-                _attribution.removal_effect(rm, rows, X, Y, target, "refit")[:, output]
+        predicted = float(np.sum(scores[best]))
+        labels = groups.labels[best]
+
+        def summed(how):
+            return float(np.sum(
+                _attribution.removal_effect(rm, rows, X, Y, target, how)[:, output]
             ))
-        result = InfluentialRows(rows, float(np.sum(scores[best])), actual)
-        result.groups = groups.labels[best]
+
+        try:
+            joint = summed(group_method_by_cost(rm, rows.size)) if k > 1 else predicted
+        except (ValueError, np.linalg.LinAlgError):
+            warnings.warn(
+                f"Removing groups {labels.tolist()[:10]} together leaves a model that "
+                "cannot be fitted (e.g. no row of some class, or a parameter no "
+                "remaining row determines): their joint effect is undefined (NaN).",
+                UndefinedRemovalWarning,
+                stacklevel=3,
+            )
+            joint, predicted = None, np.nan
+        if joint is not None and disagrees(predicted, joint):
+            warnings.warn(
+                f"The summed single-group effects of groups {labels.tolist()[:10]} "
+                f"({predicted:.4g}) differ from their joint removal ({joint:.4g}): the "
+                "groups interact. Use verify=True, or removal_effect on their rows "
+                "with method='newton' or 'refit'.",
+                SetInteractionWarning,
+                stacklevel=3,
+            )
+        actual = None
+        if check_bool(verify, "verify") and np.isfinite(predicted):
+            actual = summed("refit")
+            if disagrees(predicted, actual):
+                warnings.warn(
+                    f"Verified by an exact refit, removing groups {labels.tolist()[:10]} "
+                    f"changes the summed {target.name} by {actual:.4g}, not the predicted "
+                    f"{predicted:.4g}.",
+                    VerificationWarning,
+                    stacklevel=3,
+                )
+        result = InfluentialRows(rows, predicted, actual)
+        result.groups = labels
         return result
 
     def _group_self_influence(self, groups, target, method, linearized):
@@ -74,8 +127,8 @@ class GroupsMixin:
         np.add.at(totals, groups.codes, per_row)
         return target.finalize(totals)
 
-    def _group_loo_predict(self, groups, target, method):
-        changes, groups = self._group_changes(groups, method)
+    def _group_loo_predict(self, groups, target, method, log=None):
+        changes, groups = self._group_changes(groups, method, log)
         rm = self._fitted_removal()
         Z = rm.linear_predictor()
         dZ = own_rows_change(changes, rm.design, rm.theta, groups)
@@ -83,14 +136,18 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
-    def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
+    def cv_predict(
+        self, *, cv=5, groups=None, target="predict", method="auto", as_frame=False, verbose=0
+    ):
         """Out-of-fold predictions of every training row from this one fit.
 
         ``out[i]`` is the target of training row ``i`` evaluated with the model
         fitted without the fold that holds row ``i`` — what
         :func:`sklearn.model_selection.cross_val_predict` computes with one refit
-        per fold, here from one group step per fold (exact for ``Ridge`` and
-        ``LinearRegression``; one Newton step from the full fit otherwise).
+        per fold. Least squares (``Ridge``, ``LinearRegression``) answers every
+        fold exactly from this fit (the group Newton step, by the cheaper of its
+        two algebras); other models refit a fold exactly where that costs at most
+        a few group steps (few large folds), and take the group step otherwise.
 
         Parameters
         ----------
@@ -100,13 +157,24 @@ class GroupsMixin:
             folds partition the training rows (``KFold``, ``GroupKFold``,
             ``StratifiedKFold``, ``LeaveOneGroupOut``, ...).
         groups : array-like of shape (n_samples,), default=None
-            Group labels passed to the splitter.
-        target : {"decision_function", "predict_proba", "predict", "loss"}, \
-                default="decision_function"
-            See :meth:`removal_effect`; evaluated on the training rows.
-        method : {"newton", "refit", "rif", "if"}, default="newton"
-            How each fold's removal is computed: ``"newton"`` the group Newton step,
-            ``"refit"`` an exact refit per fold, ``"rif"``/``"if"`` additive.
+            Group labels passed to the splitter (a pandas Series is aligned to the
+            training rows by its index).
+        target : {"predict", "decision_function", "predict_proba", "loss"}, \
+                default="predict"
+            ``"predict"`` is what ``cross_val_predict`` returns by default: class
+            labels for classifiers, predictions for regressors. Other targets as
+            in :meth:`removal_effect`, evaluated on the training rows.
+        method : {"auto", "newton", "refit", "rif", "if"}, default="auto"
+            How each fold's removal is computed: ``"auto"`` by cost (see above and
+            :func:`skrif._core.group_step.group_method_by_cost`), ``"newton"`` the
+            group Newton step, ``"refit"`` an exact refit per fold,
+            ``"rif"``/``"if"`` additive.
+        as_frame : bool, default=False
+            Return a pandas Series (DataFrame for several outputs) indexed like
+            the training rows; ``attrs["methods"]`` says how the folds were
+            answered.
+        verbose : int, default=0
+            ``>= 1`` prints how the folds are answered and one line per fold.
 
         Returns
         -------
@@ -114,8 +182,10 @@ class GroupsMixin:
 
         Notes
         -----
-        For folds of sizes ``k_f``: Σ_f O(k_f p̃² + k_f³) for ``"newton"`` in the
-        primal form (O(k_f n² + k_f³) in the dual form), plus O(nnz(X) q).
+        Per fold of ``k`` rows: the group step by Woodbury (O(k p̃² + k³) primal,
+        O(k n² + k³) dual) or with the kept rows' Hessian (O(n p̃² + p̃³), no k × k
+        matrix), whichever is cheaper; or a refit (a few factorizations). Plus
+        O(nnz(X) q).
 
         Examples
         --------
@@ -132,9 +202,12 @@ class GroupsMixin:
         >>> bool(np.allclose(fast, slow))
         True
         """
-        target = self._target(target)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+        t, labels_out = self._row_target(target)
+        methods = ("auto", *METHODS)
+        if method not in methods:
+            raise ValueError(f"method must be one of {methods}; got {method!r}.")
+        log = Progress(verbose, "cv_predict")
+        as_frame = check_bool(as_frame, "as_frame")
         rm = self._fitted_removal()
         problem = rm.problem
         labels = problem.Y
@@ -145,8 +218,16 @@ class GroupsMixin:
         splits = fold_splits(cv, problem.design.X, labels, groups)
         Z = rm.linear_predictor()
         dZ = np.empty_like(Z)
-        for _, test in splits:
-            delta = rm.parameter_change(np.sort(test), method)
+        used = {}
+        for f, (_, test) in enumerate(splits):
+            how = group_method_by_cost(rm, len(test)) if method == "auto" else method
+            used[how] = used.get(how, 0) + 1
+            delta = rm.parameter_change(np.sort(test), how)
             dZ[test] = problem.design.rows_matvec(test, delta.T)
-        Y = problem.Y if target.needs_y else None
-        return target.finalize(target.value(Z + dZ, Y))
+            log.line(f"fold {f + 1}/{len(splits)} ({len(test)} rows): {how}", level=2)
+        log.line(f"{len(splits)} folds: {describe_methods(used)}")
+        Y = problem.Y if t.needs_y else None
+        out = t.finalize(t.value(Z + dZ, Y))
+        if labels_out:
+            out = self._class_labels(out)
+        return self._rows_output(out, target, as_frame, attrs={"methods": used})

@@ -332,6 +332,8 @@ class DualBlockCurvature(BlockCurvature):
     blocks, solves, leave-T-out blocks) is read off the factorization.
     """
 
+    form = "dual"
+
     def __init__(self, design, A, penalty_coef, penalty_intercept):
         if not penalty_coef > 0 or (design.fit_intercept and penalty_intercept != 0):
             raise ValueError("The dual multinomial form needs λ_w > 0 and an unpenalised intercept.")

@@ -65,7 +65,7 @@ class _InMemoryRemovals:
     def second_step(self, idx, delta):
         if self._second_step is None:
             rm = self.rm
-            self._second_step = second_newton_step(rm.problem, rm.theta, rm.curvature)
+            self._second_step = second_newton_step(rm)
         return self._second_step(idx, delta)
 
     def train_loss_changes(self, loss, deltas):
