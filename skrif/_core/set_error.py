@@ -170,14 +170,15 @@ class SetAlgebra:
         changes (scale-free).
     joint_leverage : callable
         ``joint_leverage(idx)`` → the set's joint leverage (``nan`` if undefined).
-    leverages : ndarray of shape (n_samples,)
+    max_leverage : callable
+        ``max_leverage(idx)`` → the largest single-row leverage of the set.
     """
 
     change: object
     second_step: object
     parameter_gap: object
     joint_leverage: object
-    leverages: np.ndarray
+    max_leverage: object
 
 
 def removal_algebra(rm, fraction=1.0):
@@ -188,7 +189,7 @@ def removal_algebra(rm, fraction=1.0):
         second_step=second_newton_step(rm, fraction),
         parameter_gap=lambda a, r: parameter_gap(rm, a, r),
         joint_leverage=rm.joint_leverage,
-        leverages=leverages,
+        max_leverage=lambda idx: float(np.max(leverages[idx])),
     )
 
 
@@ -247,7 +248,7 @@ def _estimate(algebra, idx, method, answer, reference, measure):
         gap = algebra.parameter_gap(answer, reference)
     else:
         gap = relative_gap(measure(answer), measure(reference))
-    max_lev = float(np.max(algebra.leverages[idx])) if idx.size else 0.0
+    max_lev = algebra.max_leverage(idx) if idx.size else 0.0
     joint = algebra.joint_leverage(idx) if method in ADDITIVE else np.nan
     warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
     return SetErrorEstimate(

@@ -261,6 +261,8 @@ class State:
     pi: object = None
     omega: object = None
     alpha: float = 0.0
+    #: ``H`` itself (centred coordinates): the metric of the set error estimate.
+    hessian: object = None
 
 
 def solve_theta(state, G):

@@ -333,7 +333,7 @@ class DaskObjective:
         # Measured in the estimator's coordinates (w, b), as in memory.
         step = to_original(self.spec, self.solve(factor, grad).T)
         gap = float(np.linalg.norm(step) / max(np.linalg.norm(to_original(self.spec, theta)), 1e-300))
-        state = State(self.spec, theta, factor)
+        state = State(self.spec, theta, factor, hessian=H)
         if self.spec.kind == "mean":
             if factor.singular:
                 raise NotPositiveDefiniteError(

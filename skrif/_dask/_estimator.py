@@ -142,7 +142,10 @@ def _as_rows(v, X, name, ndim=(1,)):
 
 
 def _encode_block(yb, *, objective, model, q):
-    return objective.encode_targets(np.asarray(yb), model).reshape(-1, q)
+    yb = np.asarray(yb)
+    if yb.shape[0] == 0:  # an empty chunk (e.g. from a filter): nothing to encode
+        return np.zeros((0, q))
+    return objective.encode_targets(yb, model).reshape(-1, q)
 
 
 def _weights_block(yb, wb, *, objective, model):
@@ -473,10 +476,30 @@ def influence(est, X_removed_idx, *, method=None, as_frame=False, fraction=1.0):
     idx = _removed(est, X_removed_idx)
     fraction = check_fraction(fraction)
     as_frame = check_bool(as_frame, "as_frame")
-    delta = _delta(est, idx, method, fraction)
+    delta, error = _answer(est, idx, method, fraction, None, "parameter change")
     coef, intercept = fs.spec.objective.split_theta(delta, est.estimator_)
-    change = ParameterChange(coef=coef, intercept=intercept, method=method, removed=idx)
+    change = ParameterChange(
+        coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
+    )
     return change_as_frame(est, change) if as_frame else change
+
+
+def _answer(est, idx, method, fraction, measure, what):
+    """``(Δθ, error estimate)`` of a set answer, with the in-memory estimate and
+    warning (:func:`skrif._core.set_error.answer_set`): the group Newton step and
+    one more Newton step from the gathered rows, the gap in the Hessian metric
+    (``H`` on the client) or on the target values. Reweighting (``fraction != 1``)
+    is a refit only on Dask and carries none."""
+    from .._core.set_error import answer_set
+    from ._validation import DaskRemovals
+
+    if fraction != 1.0:
+        return _delta(est, idx, method, fraction), None
+    delta, _, error = answer_set(
+        DaskRemovals(est).set_algebra(), idx, method, measure=measure, what=what,
+        stacklevel=4,
+    )
+    return delta, error
 
 
 def _effect_block(Xb, Yb=None, *, spec, theta, delta, target, linearized):
@@ -506,7 +529,7 @@ def removal_effect(
         Xd = check_dask_X(X, spec.n_features)
         if target.needs_y and y is None:
             raise ValueError(f"target={target.name!r} needs the evaluation targets y.")
-        delta = to_centred_change(spec, _delta(est, idx, method, fraction))
+        delta = to_centred_change(spec, _answer(est, idx, method, fraction, None, "effect")[0])
         r = target.n_outputs
         if target.needs_y:
             yd = _as_rows(y, Xd, "y", ndim=(1, 2))
@@ -526,10 +549,15 @@ def removal_effect(
             )
         return target.finalize(out)
     B, Y = _eval_rows(est, X, y, target)
-    delta = to_centred_change(spec, _delta(est, idx, method, fraction))
-    Z, dZ = B @ fs.state.theta.T, B @ delta.T
+    Z = B @ fs.state.theta.T
     J = target.derivative(Z, Y) if linearized else None
-    return target.finalize(_attribution._apply(target, Z, dZ, Y, J, linearized))
+
+    def effect_of(delta):
+        dZ = B @ to_centred_change(spec, delta).T
+        return _attribution._apply(target, Z, dZ, Y, J, linearized)
+
+    delta, _ = _answer(est, idx, method, fraction, effect_of, "effect")
+    return target.finalize(effect_of(delta))
 
 
 def to_centred_change(spec, delta):
@@ -550,16 +578,26 @@ def self_influence(est, *, target="loss", method=None, linearized=False):
     return target.finalize(values)
 
 
-def loo_predict(est, *, target="decision_function", method=None):
-    """Lazy approximate leave-one-out values of ``target`` for every training row."""
+def loo_predict(est, *, target="predict", method=None):
+    """Lazy approximate leave-one-out values of ``target`` for every training row;
+    ``"predict"`` on a classifier gives the predicted class labels, as in memory."""
     fs = _fit_state(est)
-    target = _target(est, target)
+    labels = target == "predict" and fs.spec.objective.is_classifier
+    target = _target(est, "decision_function" if labels else target)
     method = est._additive_method(method, "loo_predict")
     values = fs.design.per_row(
         _blocks.self_block, (target.n_outputs,), rows=fs.quad, state=fs.shipped, method=method,
         target=target, linearized=False, loo=True,
     )
-    return target.finalize(values)
+    values = target.finalize(values)
+    if not labels:
+        return values
+    classes = np.asarray(est.classes_)
+    if values.ndim == 1:
+        codes = (values > 0).astype(int)
+    else:
+        codes = da.argmax(values, axis=1)
+    return codes.map_blocks(lambda c: classes[c], dtype=classes.dtype)
 
 
 def loo_score(est, *, method=None):

@@ -94,6 +94,45 @@ class DaskRemovals:
             step = -fs.objective.solve(fs.objective.factor(G, pen)[0], grad).T
         return to_original(spec, step)
 
+    def hessian_norms(self, deltas):
+        """``‖Δ‖_H`` per independent output, as in memory
+        (:func:`skrif._core.group_step.hessian_norms`), from ``H`` on the client:
+        O(q p̃²) per change, no pass over ``X``."""
+        spec = self.fs.spec
+        H = self.fs.state.hessian
+        D = np.asarray(deltas, dtype=float)
+        single = D.ndim == 2
+        D = D[None] if single else D
+        out = []
+        for delta in D:
+            c = to_centred(spec, delta)  # (q, p̃)
+            if spec.kind == "block":
+                v = c.reshape(-1)
+                out.append([np.sqrt(max(float(v @ H @ v), 0.0))])
+            else:
+                out.append(np.sqrt(np.maximum(np.einsum("kp,pr,kr->k", c, H, c), 0.0)))
+        out = np.asarray(out, dtype=float)
+        return out[0] if single else out
+
+    def set_algebra(self):
+        """The :class:`~skrif._core.set_error.SetAlgebra` of this Dask fit (removal)."""
+        from .._core.set_error import SetAlgebra
+
+        def gap(answer, reference):
+            norms = self.hessian_norms(np.stack([answer - reference, reference]))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(norms[1] > 0, norms[0] / np.where(norms[1] > 0, norms[1], 1),
+                                 np.where(norms[0] > 0, np.inf, 0.0))
+            return float(np.max(ratio))
+
+        return SetAlgebra(
+            change=self.parameter_change,
+            second_step=self.second_step,
+            parameter_gap=gap,
+            joint_leverage=lambda idx: np.nan,
+            max_leverage=lambda idx: float(np.max(np.asarray(self.est.leverages_[idx]))),
+        )
+
     def train_loss_changes(self, loss, deltas):
         """``Σ_i [ℓ_i(θ̂ + Δ) − ℓ_i(θ̂)]`` over all training rows (unweighted) for each
         ``Δ`` of ``deltas``, differenced row by row: one pass for all of them."""
