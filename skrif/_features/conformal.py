@@ -22,12 +22,17 @@ update) for least squares, by K warm-started refits (``method="refit"``) otherwi
 where one Newton step for a tenth of the rows is off by up to a few percent of the
 interval width at extreme test rows.
 
-Classification sets follow Romano, Sesia & Candès (2020), the jackknife+ analogue for
-classes: label ``y`` is in the set of ``x`` when fewer than ``⌈(1 − α)(n + 1)⌉``
-training rows ``i`` have a score ``s_i = s(x_i, y_i; μ̂_{−i})`` strictly below (by more than 1e-12, so that
-rounding does not decide ties)
-``s(x, y; μ̂_{−i})``, with LAC scores ``1 − p̂(y | x)`` or (non-randomized) APS scores,
-the probability mass of the labels at least as likely as ``y``.
+Classification sets are MAPIE's (``CrossConformalClassifier(cv=LeaveOneOut())``).
+LAC follows Romano, Sesia & Candès (2020), the jackknife+ analogue for classes
+(MAPIE's ``agg_scores="crossval"``): label ``y`` is in the set of ``x`` when fewer
+than ``⌈(1 − α)(n + 1)⌉`` training rows ``i`` have a score
+``s_i = 1 − p̂_{−i}(y_i | x_i)`` strictly below (by more than 1e-12, so that rounding
+does not decide ties) ``1 − p̂_{−i}(y | x)``. APS is MAPIE's default rule
+(``agg_scores="mean"``, ``include_last_label=True``, :func:`aps_scores`,
+:func:`aps_sets`): randomized training scores, their ``⌈(1 − α)(n + 1)⌉``-th
+smallest as the threshold, the average of the leave-one-out models' probabilities
+at ``x``. (MAPIE's ``"crossval"`` APS compares randomized training scores with
+non-randomized test scores and covered 0.25 on 3-class data: not a rule to copy.)
 
 Everything is computed over blocks of test rows so that temporary memory stays
 O(n · block) (a block holds at most 2²¹ floats per (n × block) array), never
@@ -284,15 +289,54 @@ def _probabilities(Z):
 
 
 def class_scores(P, method):
-    """Nonconformity of every label: shape of ``P`` (..., K).
+    """LAC nonconformity of every label, ``1 − p_y``: shape of ``P`` (..., K)."""
+    if method != "lac":  # pragma: no cover - APS has its own rule (aps_sets)
+        raise ValueError(method)
+    return 1.0 - P
 
-    LAC: ``1 − p_y``. APS (non-randomized): ``Σ_c p_c 1[p_c > p_y] + p_y``, the mass
-    of the labels more likely than ``y`` plus its own (ties count in ``y``'s favour).
+
+#: MAPIE's rounding tolerance (``mapie._machine_precision.EPSILON``): cumulated
+#: masses within it of the threshold count as reaching it, and labels within it of
+#: the last included label's probability join the set.
+APS_EPSILON = 1e-8
+
+
+def aps_scores(P, labels, u):
+    """MAPIE's randomized APS scores of the training rows: the probability mass of
+    the labels ranked (by decreasing probability, ties in ``argsort`` order) up to
+    and including the true one, minus ``u_i`` times its own probability.
+
+    ``P`` (n, K) leave-one-out probabilities, ``labels`` (n,) true classes, ``u``
+    (n,) uniform draws.
     """
-    if method == "lac":
-        return 1.0 - P
-    above = P[..., None, :] > P[..., :, None]  # [..., y, c]: p_c > p_y
-    return np.einsum("...yc,...c->...y", above, P) + P
+    order = np.flip(np.argsort(P, axis=1), axis=1)
+    cumulated = np.cumsum(np.take_along_axis(P, order, axis=1), axis=1)
+    position = np.argmax(order == labels[:, None], axis=1)
+    rows = np.arange(P.shape[0])
+    return cumulated[rows, position] - u * P[rows, labels]
+
+
+def aps_sets(P, threshold):
+    """Sets of MAPIE's APS with ``include_last_label=True``: labels by decreasing
+    probability up to the first whose cumulated mass reaches ``threshold`` (within
+    :data:`APS_EPSILON`), plus every label as likely as that one. Never empty.
+    ``P`` (m, K); returns bool (m, K).
+    """
+    order = np.flip(np.argsort(P, axis=1), axis=1)
+    sorted_p = np.take_along_axis(P, order, axis=1)
+    gap = np.cumsum(sorted_p, axis=1) - threshold
+    # First position at or above the threshold (the smallest gap ≥ −ε; the masses
+    # only grow along a row, so that is the first one).
+    gap = np.where(gap >= -APS_EPSILON, gap, np.inf)
+    last = np.argmin(gap, axis=1)
+    p_last = sorted_p[np.arange(P.shape[0]), last]
+    # A last label of probability 0 (exactly) stands for the smallest positive one,
+    # so that impossible labels stay out (as MAPIE does).
+    zero = p_last <= APS_EPSILON
+    if np.any(zero):
+        positive = np.where(P > APS_EPSILON, P, np.inf).min(axis=1)
+        p_last = np.where(zero, positive, p_last)
+    return P - p_last[:, None] >= -APS_EPSILON
 
 
 def _true_classes(Y):
@@ -301,8 +345,10 @@ def _true_classes(Y):
     return np.argmax(Y, axis=1)
 
 
-def predict_set(est, X, alpha, method):
+def predict_set(est, X, alpha, method, random_state=None):
     """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`."""
+    from sklearn.utils import check_random_state
+
     method = _check_method(method, SET_METHODS)
     alpha = check_alpha(alpha)
     state = _fitted_state(est)
@@ -318,16 +364,23 @@ def predict_set(est, X, alpha, method):
             "defined: add a penalty (smaller C)."
         )
     labels = _true_classes(state.Y)
-    scores = np.take_along_axis(class_scores(loo, method), labels[:, None], axis=1)[:, 0]
     n_classes = loo.shape[1]
     q = state.theta.shape[0]
     z = state.linear_predictor(Xv)
     out = np.empty((m, n_classes), dtype=bool)
-    per_row = n * n_classes * (n_classes if method == "aps" else 1)
-    for block in _blocks(m, per_row):
+    if method == "aps":
+        u = check_random_state(random_state).uniform(size=n)
+        threshold = _kth_smallest(aps_scores(loo, labels, u), k)
+    else:
+        scores = np.take_along_axis(class_scores(loo, method), labels[:, None], axis=1)[:, 0]
+    for block in _blocks(m, n * n_classes):
         shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         Z = z[block][None, :, :] + shift.reshape(n, len(block), q)
-        T = class_scores(_probabilities(Z), method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
-        below = np.count_nonzero(scores[:, None, None] < T - TIE_TOL, axis=0)
-        out[block] = below < k
+        P = _probabilities(Z)  # p̂_{−i}(· | x_j), (n, b, K)
+        if method == "aps":
+            out[block] = aps_sets(P.mean(axis=0), threshold)
+        else:
+            T = class_scores(P, method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
+            below = np.count_nonzero(scores[:, None, None] < T - TIE_TOL, axis=0)
+            out[block] = below < k
     return out
