@@ -303,7 +303,8 @@ def test_amip_summary_with_index_labels():
     summary = est.amip_summary(coef=["dose", "age"], cov_type="HC1")
     table = summary.to_frame()
     assert list(table["coef"]) == ["dose"] * 3 + ["age"] * 3
-    assert list(table["conclusion"]) == ["sign", "significance", "both"] * 2
+    # The API's names since issue 27 (the table said "both").
+    assert list(table["conclusion"]) == ["sign", "significance", "opposite_significance"] * 2
     sig = summary.results[("dose", "significance")]
     assert sig.flipped
     assert summary.labels[("dose", "significance")] == [f"id{i}" for i in sig.rows]

@@ -56,7 +56,7 @@ def test_flip_resting_on_a_leverage_one_row_is_noted():
     result = est.removal_to_flip(coef=1, conclusion="significance")
     assert result.flipped and len(result.rows) == 2
     assert "leverage 1" in result.message
-    assert "1" in result.message  # names the remaining row
+    assert "[1]" in result.message  # names the remaining row of the indicator
 
 
 def test_amip_summary_frame_types_and_names():
