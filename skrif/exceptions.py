@@ -61,7 +61,11 @@ class DataChangedError(ValueError):
 
 class OptimalityWarning(ConvergenceWarning):
     """The wrapped estimator's fit is not at the optimum of its own objective, so
-    attribution would be off by as much as a single row's effect; skrif polished it.
+    attribution would be off by as much as a single row's effect, and skrif could
+    not (or was told not to) fix it: ``polish=False``, a polish that did not
+    converge, or a frozen model that is kept as it is. A successful polish — the
+    documented behaviour for default-tolerance fits — is silent (the gap stays in
+    ``optimality_gap_``).
 
     A :class:`~sklearn.exceptions.ConvergenceWarning`: filtering that class also
     silences this one."""

@@ -395,12 +395,14 @@ def _warn_unverified(result):
     than their additive prediction: the rows were chosen on a prediction that was
     off, so a smaller or different set may also flip the conclusion."""
     predicted, actual = result.predicted_change, result.actual_change
-    if len(result.rows) and disagrees(predicted, actual):
+    # The significance searches predict the t-statistic, not the change reported.
+    comparable = getattr(result, "predicted_statistic", "coefficient") in (None, "coefficient")
+    if len(result.rows) and comparable and disagrees(predicted, actual):
         warnings.warn(
             f"Verified by an exact refit, removing the {len(result.rows)} chosen rows "
             f"changes {result.quantity} by {actual:.4g}, not the predicted "
             f"{predicted:.4g}: the additive prediction that chose them was off, so "
             "the set may not be the smallest.",
             VerificationWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
