@@ -513,13 +513,14 @@ def _effect_block(Xb, Yb=None, *, spec, theta, delta, target, linearized):
 
 def removal_effect(
     est, X_removed_idx, X, y=None, *, target="decision_function", method=None,
-    linearized=False, fraction=1.0,
+    linearized=False, fraction=1.0, as_frame=False,
 ):
     """Change of the target on evaluation rows; lazy (dask) when ``X`` is a dask array."""
 
     fs = _fit_state(est)
     target = _target(est, target)
     method = est._resolve_method(method)
+    _no_frame(as_frame, "removal_effect")
     linearized = check_bool(linearized, "linearized")
     idx = _removed(est, X_removed_idx)
     fraction = check_fraction(fraction)
@@ -565,9 +566,9 @@ def to_centred_change(spec, delta):
     return to_centred(spec, delta)
 
 
-def self_influence(est, *, target="loss", method=None, linearized=False):
+def self_influence(est, *, target="loss", method=None, linearized=False, as_frame=False):
     """Lazy self-influence of every training row, chunked like ``X``."""
-
+    _no_frame(as_frame, "self_influence")
     fs = _fit_state(est)
     target = _target(est, target)
     method = est._additive_method(method, "self_influence")
@@ -578,10 +579,10 @@ def self_influence(est, *, target="loss", method=None, linearized=False):
     return target.finalize(values)
 
 
-def loo_predict(est, *, target="predict", method=None):
+def loo_predict(est, *, target="predict", method=None, as_frame=False, verbose=0):
     """Lazy approximate leave-one-out values of ``target`` for every training row;
     ``"predict"`` on a classifier gives the predicted class labels, as in memory."""
-    fs = _fit_state(est)
+    _no_frame(as_frame, "loo_predict")    fs = _fit_state(est)
     labels = target == "predict" and fs.spec.objective.is_classifier
     target = _target(est, "decision_function" if labels else target)
     method = est._additive_method(method, "loo_predict")
@@ -624,9 +625,10 @@ def loo_score(est, *, method=None):
     return float(score)
 
 
-def influence_scores(est, X, y=None, *, target="decision_function", method=None):
+def influence_scores(est, X, y=None, *, target="decision_function", method=None,
+                     as_frame=False):
     """Lazy (n_train, n_eval[, r]) matrix of single-row linearized effects, chunked like X."""
-    fs = _fit_state(est)
+    _no_frame(as_frame, "influence_scores")    fs = _fit_state(est)
     target = _target(est, target)
     method = est._additive_method(method, "influence_scores")
     B_eval, Y_eval = _eval_rows(est, X, y, target)
@@ -657,10 +659,10 @@ def _additive_scores(est, B_eval, Y_eval, target, method, output):
 
 def most_influential(
     est, X, y=None, *, k, target="loss", direction="increase", method=None, output=None,
-    verify=False,
+    verify=False, as_frame=False,
 ):
     """Top-k rows by additive effect: blockwise candidates, merged on the client."""
-
+    _no_frame(as_frame, "most_influential")
     fs = _fit_state(est)
     target = _target(est, target)
     method = est._additive_method(method, "most_influential")
@@ -686,6 +688,16 @@ def most_influential(
     Z = B_eval @ fs.state.theta.T
     actual = target.value(Z + B_eval @ delta.T, Y_eval) - target.value(Z, Y_eval)
     return rows, predicted, float(np.sum(actual[:, output]))
+
+
+def _no_frame(as_frame, name):
+    """Outputs on Dask are lazy dask arrays; labelled pandas output is in memory only."""
+    if check_bool(as_frame, "as_frame"):
+        raise NotImplementedError(
+            f"{name}(as_frame=True) is not available for models fitted on Dask: the "
+            "output is a lazy dask array (compute it and label it with "
+            "skrif.label_training_rows, or use a dask DataFrame)."
+        )
 
 
 def removal_to_flip(est, *args, **kwargs):

@@ -125,7 +125,7 @@ class GroupsMixin:
                 per_row = target.value(Z + dZ, Y) - target.value(Z, Y)
         totals = np.zeros((groups.n_groups, per_row.shape[1]))
         np.add.at(totals, groups.codes, per_row)
-        return target.finalize(totals)
+        return target.finalize(totals), groups
 
     def _group_loo_predict(self, groups, target, method, log=None):
         changes, groups = self._group_changes(groups, method, log)
