@@ -37,7 +37,7 @@ import numpy as np
 from scipy.stats import f as f_dist
 
 from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
-from ..exceptions import HighLeverageWarning
+from ..exceptions import DiagnosticsWarning, HighLeverageWarning
 
 # Floats of parameter changes per row block (c × q × p̃): 24 MB, so that the
 # block's solves run at BLAS speed.
@@ -332,6 +332,7 @@ def compute_diagnostics(est, columns=None):
         flags["inf_dffits"] | flags["inf_covratio"] | flags["inf_cooks_d"]
         | flags["inf_hat"] | np.any(inf_dfb, axis=2)
     )
+    _warn_unreliable(family, mu, fitted, dev_total, df, flags["influential"])
     return {
         "names": [names[j] for j in keep],
         "n_outputs": q,
@@ -342,6 +343,48 @@ def compute_diagnostics(est, columns=None):
         "inf_dfb": inf_dfb,
         "flags": flags,
     }
+
+
+#: R's ``summary.lm``: a residual variance below this fraction of the fitted values'
+#: mean square is an "essentially perfect fit".
+PERFECT_FIT_RTOL = 1e-30
+
+
+def _warn_unreliable(family, mu, fitted, dev_total, df, influential):
+    """:class:`~skrif.exceptions.DiagnosticsWarning` where the table cannot be read
+    as usual: an essentially perfect least-squares fit (R's test in ``summary.lm``:
+    ``rss / df < 1e-30 (mean(f)² + var(f))``), whose residuals and flags are rounding
+    noise; and rows whose fitted mean sits on the boundary of its range (a
+    probability of exactly 0 or 1, a Poisson mean of 0), whose variance is 0 and
+    residual-based measures NaN."""
+    if not family.fixed_dispersion:
+        f = mu[fitted]
+        scale = np.mean(f, axis=0) ** 2 + np.var(f, axis=0)
+        perfect = dev_total / df < PERFECT_FIT_RTOL * scale
+        if np.any(perfect):
+            n_flagged = int(np.count_nonzero(np.any(influential[fitted], axis=1)))
+            warnings.warn(
+                "Essentially perfect fit: the residuals are rounding noise (residual "
+                f"variance below {PERFECT_FIT_RTOL:g} of the fitted values' mean square, "
+                "R's test in summary.lm), so residual-based diagnostics and the "
+                f"{n_flagged} rows flagged influential mean nothing.",
+                DiagnosticsWarning,
+                stacklevel=4,
+            )
+    with np.errstate(invalid="ignore"):
+        boundary = fitted & np.any(~(family.variance(mu) > 0), axis=1)
+    if np.any(boundary):
+        rows = np.flatnonzero(boundary)
+        warnings.warn(
+            f"{rows.size} training rows have a fitted mean on the boundary of its range "
+            f"(a probability of exactly 0 or 1, or a mean of 0), e.g. rows "
+            f"{rows[:10].tolist()}: their variance is 0, so their Pearson, "
+            "standardized and studentized residuals (and what is built on them) are "
+            "undefined (NaN). A stronger penalty (smaller C) keeps fitted values off "
+            "the boundary.",
+            DiagnosticsWarning,
+            stacklevel=4,
+        )
 
 
 def _feature_names(est):
