@@ -45,11 +45,16 @@ from ._report.files import (
     OUTPUT_FILES,
     _prepare_out,
     _write_report,
+    csv_text,
 )
 from ._report.render import fmt, render_html, render_markdown, sig
+from ._utils.progress import Progress
 
 #: Largest --n-sets (each set costs an exact refit).
 MAX_SETS = 2000
+#: Progress lines (stderr, unless --quiet) appear once a run has taken this long,
+#: one before each long step: quick runs stay silent.
+PROGRESS_AFTER = 2.0
 
 
 
@@ -148,6 +153,21 @@ def build_parser():
         metavar="COLUMN",
         help="column identifying rows (excluded from the features; written to "
         "influential_rows.csv). Default: the row's 0-based position in the CSV",
+    )
+    data.add_argument(
+        "--keep", metavar="COL[,COL...]", type=_columns_list, default=[],
+        help="numeric columns to use as features even though they look like row "
+        "identifiers (unique integers in order; excluded by default, with a note)",
+    )
+    missing = data.add_mutually_exclusive_group()
+    missing.add_argument(
+        "--dropna", action="store_true",
+        help="drop the rows with a missing value in the target, the id or a feature",
+    )
+    missing.add_argument(
+        "--impute", choices=("mean", "median"), default=None,
+        help="fill missing numeric feature values with the training rows' mean or median "
+        "(text columns get the category '(missing)')",
     )
     data.add_argument(
         "--drop", metavar="COL[,COL...]", type=_columns_list, default=[],
@@ -419,9 +439,9 @@ def _fit_check_write(args, data, start):
     )
     title = f"skrif report: {data['name']}"
     files = {
-        "results.csv": parts["results"].to_csv(index=False),
-        "influential_rows.csv": parts["influential"].to_csv(index=False),
-        "coefficients.csv": info["coefficients"].to_csv(index=False),
+        "results.csv": csv_text(parts["results"]),
+        "influential_rows.csv": csv_text(parts["influential"]),
+        "coefficients.csv": csv_text(info["coefficients"]),
         "summary.md": render_markdown(blocks),
         "summary.html": render_html(blocks, title),
         "predicted_vs_actual.png": parts["figure"],
@@ -445,6 +465,10 @@ def _compute(args, data, start):
     from ._report import document as _report
     from .validation import validate_influence
 
+    log = Progress(0 if args.quiet else 1, "skrif report", min_elapsed=PROGRESS_AFTER,
+                   start=start)
+    n_rows, n_cols = data["X_train"].shape
+    log.line(f"fitting {_short_model_text(data['model'])} on {n_rows} rows × {n_cols} features")
     t0 = time.perf_counter()
     try:
         est = InfluenceEstimator(data["model"]).fit(data["X_train"], data["y_train"])
@@ -463,6 +487,7 @@ def _compute(args, data, start):
 
     quality = _report.test_quality(est.estimator_, data["X_test"], data["y_test"], classifier, data["y_train"])
     leaks = _report.leak_flags(data, quality, classifier)
+    log.line("ranking the training rows by their influence")
     influential, scores = _report.influential_rows(est, data, args.top)
     without = _report.without_harmful(est, data, scores, classifier)
     coefficients = _report.coefficient_table(est, data, without)
@@ -472,6 +497,7 @@ def _compute(args, data, start):
     # Small training sets: let sizes reach 4 rows so that they vary (5% of 24 rows
     # is a single row, and every set would be one row).
     max_fraction = float(min(0.25, max(0.05, 4 / n_train)))
+    log.line(f"checking {args.n_sets} removal sets against exact refits")
     kwargs = dict(
         methods=args.methods, n_sets=args.n_sets, n_eval_rows=n_eval, n_jobs=n_jobs,
         max_fraction=max_fraction, progress=not args.quiet and "auto", as_frame=True,
@@ -486,6 +512,7 @@ def _compute(args, data, start):
             out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
     else:
         out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
+    log.line("removal sets checked; writing the report (diagnostics, robustness audit)")
     results, summary = out["results"], out["summary"]
     if not np.any(np.isfinite(results["actual"].to_numpy(dtype=float))):
         raise ReportError(

@@ -202,3 +202,20 @@ def test_diagnostics_displays_label_rows_by_given_ids():
     for display_cls in (ResidualsLeverageDisplay, CooksDistanceDisplay):
         display = display_cls.from_estimator(est, labels=ids, n_labels=1)
         assert list(display.labelled_) == ["id-7"]
+
+
+def test_long_runs_print_progress_lines(tmp_path, capsys, monkeypatch):
+    # Item 5: a 16 s report on digits printed nothing until it was done. Lines
+    # appear once a run has taken PROGRESS_AFTER seconds (0 here), one per step.
+    from skrif import cli
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    table().to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(capsys, "--data", str(tmp_path / "t.csv"), "--target", "y",
+                       "--out", str(tmp_path / "out"))
+    assert code == 0
+    steps = [line for line in err.splitlines() if line.startswith("[skrif report]")]
+    assert len(steps) >= 3 and any("refits" in line for line in steps)
+    code, _, err = run(capsys, "--data", str(tmp_path / "t.csv"), "--target", "y",
+                       "--out", str(tmp_path / "quiet"), "--quiet")
+    assert code == 0 and "[skrif report]" not in err

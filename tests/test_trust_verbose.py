@@ -2,7 +2,6 @@
 ``verbose`` convention: 0 silent, higher values print more)."""
 
 import numpy as np
-import pytest
 from sklearn.linear_model import LinearRegression, Ridge
 
 from skrif import InfluenceEstimator

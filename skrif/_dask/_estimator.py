@@ -46,6 +46,7 @@ from ._engine import (
     DaskObjective,
     set_change,
     solve_theta,
+    solve_without,
     to_centred,
     to_original,
 )
@@ -491,15 +492,91 @@ def _answer(est, idx, method, fraction, measure, what):
     (``H`` on the client) or on the target values. Reweighting (``fraction != 1``)
     is a refit only on Dask and carries none."""
     from .._core.set_error import answer_set
-    from ._validation import DaskRemovals
 
     if fraction != 1.0:
         return _delta(est, idx, method, fraction), None
     delta, _, error = answer_set(
-        DaskRemovals(est).set_algebra(), idx, method, measure=measure, what=what,
-        stacklevel=4,
+        set_algebra(est), idx, method, measure=measure, what=what, stacklevel=4,
     )
     return delta, error
+
+
+def second_step(est, idx, delta, rows=None):
+    """The next Newton step on the objective without ``idx`` from ``θ̂ + delta``
+    (as :func:`skrif._core.set_error.second_newton_step`): one gradient pass, then
+    the Woodbury-updated Hessian at θ̂ (rank-one curvature) or, for coupled outputs
+    and penalty shares, the Hessian at the moved point (same pass). ``rows``: the
+    gathered ``design.rows(idx)``, if the caller has them."""
+    fs = _fit_state(est)
+    spec = fs.spec
+    B, Y, s = fs.design.rows(idx) if rows is None else rows
+    moved = fs.state.theta + to_centred(spec, delta)
+    share = float(np.sum(spec.objective.penalty_shares(s, s))) if spec.objective.mean_form else 0.0
+    pen = fs.objective.penalty(share)
+    woodbury = spec.kind == "linear" and not fs.state.factor.singular
+    _, grad, G = fs.design.newton_pass(moved, not woodbury, removed=idx, scale=0.0)
+    grad = grad + pen[:, None] * moved.T
+    if not np.all(np.isfinite(grad)):
+        return np.zeros_like(delta)
+    if woodbury:
+        _, _, d2 = _blocks.derivatives(spec, B, Y, s, fs.state.theta)
+        step = -solve_without(fs.state, B, d2, grad).T
+    else:
+        step = -fs.objective.solve(fs.objective.factor(G, pen)[0], grad).T
+    return to_original(spec, step)
+
+
+def hessian_norms(est, deltas):
+    """``‖Δ‖_H`` per independent output, as in memory
+    (:func:`skrif._core.group_step.hessian_norms`), from ``H`` on the client: O(q p̃²)
+    per change, no pass over ``X``."""
+    fs = _fit_state(est)
+    spec = fs.spec
+    H = fs.state.hessian
+    D = np.asarray(deltas, dtype=float)
+    single = D.ndim == 2
+    D = D[None] if single else D
+    out = []
+    for delta in D:
+        c = to_centred(spec, delta)  # (q, p̃)
+        if spec.kind == "block":
+            v = c.reshape(-1)
+            out.append([np.sqrt(max(float(v @ H @ v), 0.0))])
+        else:
+            out.append(np.sqrt(np.maximum(np.einsum("kp,pr,kr->k", c, H, c), 0.0)))
+    out = np.asarray(out, dtype=float)
+    return out[0] if single else out
+
+
+def set_algebra(est):
+    """The :class:`~skrif._core.set_error.SetAlgebra` of a Dask fit (removal): the
+    removed rows are gathered once per set."""
+    from .._core.set_error import SetAlgebra
+
+    fs = _fit_state(est)
+    gathered = {}
+
+    def rows_of(idx):
+        key = idx.tobytes()
+        if key not in gathered:
+            gathered.clear()
+            gathered[key] = fs.design.rows(idx)
+        return gathered[key]
+
+    def gap(answer, reference):
+        norms = hessian_norms(est, np.stack([answer - reference, reference]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(norms[1] > 0, norms[0] / np.where(norms[1] > 0, norms[1], 1.0),
+                             np.where(norms[0] > 0, np.inf, 0.0))
+        return float(np.max(ratio))
+
+    return SetAlgebra(
+        change=lambda idx, how: _delta(est, idx, how, rows=rows_of(idx)),
+        second_step=lambda idx, delta: second_step(est, idx, delta, rows=rows_of(idx)),
+        parameter_gap=gap,
+        joint_leverage=lambda idx: np.nan,
+        max_leverage=lambda idx: float(np.max(np.asarray(est.leverages_[idx]))),
+    )
 
 
 def _effect_block(Xb, Yb=None, *, spec, theta, delta, target, linearized):
@@ -582,7 +659,8 @@ def self_influence(est, *, target="loss", method=None, linearized=False, as_fram
 def loo_predict(est, *, target="predict", method=None, as_frame=False, verbose=0):
     """Lazy approximate leave-one-out values of ``target`` for every training row;
     ``"predict"`` on a classifier gives the predicted class labels, as in memory."""
-    _no_frame(as_frame, "loo_predict")    fs = _fit_state(est)
+    _no_frame(as_frame, "loo_predict")
+    fs = _fit_state(est)
     labels = target == "predict" and fs.spec.objective.is_classifier
     target = _target(est, "decision_function" if labels else target)
     method = est._additive_method(method, "loo_predict")
@@ -628,7 +706,8 @@ def loo_score(est, *, method=None):
 def influence_scores(est, X, y=None, *, target="decision_function", method=None,
                      as_frame=False):
     """Lazy (n_train, n_eval[, r]) matrix of single-row linearized effects, chunked like X."""
-    _no_frame(as_frame, "influence_scores")    fs = _fit_state(est)
+    _no_frame(as_frame, "influence_scores")
+    fs = _fit_state(est)
     target = _target(est, target)
     method = est._additive_method(method, "influence_scores")
     B_eval, Y_eval = _eval_rows(est, X, y, target)

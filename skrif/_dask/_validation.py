@@ -12,8 +12,15 @@ Nothing here builds a table: that stays in :mod:`skrif.validation`.
 import numpy as np
 
 from . import _blocks
-from ._engine import constant, solve_without, to_centred, to_original
-from ._estimator import _additive_scores, _delta, _fit_state, _target, eval_data
+from ._engine import constant, to_centred, to_original
+from ._estimator import (
+    _additive_scores,
+    _delta,
+    _fit_state,
+    _target,
+    eval_data,
+    second_step,
+)
 
 
 class DaskRemovals:
@@ -73,65 +80,8 @@ class DaskRemovals:
 
     def second_step(self, idx, delta):
         """The next Newton step on the objective without ``idx`` from ``θ̂ + delta``
-        (as :func:`skrif._core.set_error.second_newton_step`): one gradient pass, then
-        the Woodbury-updated Hessian at θ̂ (rank-one curvature) or, for coupled
-        outputs and penalty shares, the Hessian at the moved point (same pass)."""
-        fs = self.fs
-        spec = fs.spec
-        B, Y, s = self._gathered(idx)
-        moved = fs.state.theta + to_centred(spec, delta)
-        share = float(np.sum(spec.objective.penalty_shares(s, s))) if spec.objective.mean_form else 0.0
-        pen = fs.objective.penalty(share)
-        woodbury = spec.kind == "linear" and not fs.state.factor.singular
-        _, grad, G = fs.design.newton_pass(moved, not woodbury, removed=idx, scale=0.0)
-        grad = grad + pen[:, None] * moved.T
-        if not np.all(np.isfinite(grad)):
-            return np.zeros_like(delta)
-        if woodbury:
-            _, _, d2 = _blocks.derivatives(spec, B, Y, s, fs.state.theta)
-            step = -solve_without(fs.state, B, d2, grad).T
-        else:
-            step = -fs.objective.solve(fs.objective.factor(G, pen)[0], grad).T
-        return to_original(spec, step)
-
-    def hessian_norms(self, deltas):
-        """``‖Δ‖_H`` per independent output, as in memory
-        (:func:`skrif._core.group_step.hessian_norms`), from ``H`` on the client:
-        O(q p̃²) per change, no pass over ``X``."""
-        spec = self.fs.spec
-        H = self.fs.state.hessian
-        D = np.asarray(deltas, dtype=float)
-        single = D.ndim == 2
-        D = D[None] if single else D
-        out = []
-        for delta in D:
-            c = to_centred(spec, delta)  # (q, p̃)
-            if spec.kind == "block":
-                v = c.reshape(-1)
-                out.append([np.sqrt(max(float(v @ H @ v), 0.0))])
-            else:
-                out.append(np.sqrt(np.maximum(np.einsum("kp,pr,kr->k", c, H, c), 0.0)))
-        out = np.asarray(out, dtype=float)
-        return out[0] if single else out
-
-    def set_algebra(self):
-        """The :class:`~skrif._core.set_error.SetAlgebra` of this Dask fit (removal)."""
-        from .._core.set_error import SetAlgebra
-
-        def gap(answer, reference):
-            norms = self.hessian_norms(np.stack([answer - reference, reference]))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(norms[1] > 0, norms[0] / np.where(norms[1] > 0, norms[1], 1),
-                                 np.where(norms[0] > 0, np.inf, 0.0))
-            return float(np.max(ratio))
-
-        return SetAlgebra(
-            change=self.parameter_change,
-            second_step=self.second_step,
-            parameter_gap=gap,
-            joint_leverage=lambda idx: np.nan,
-            max_leverage=lambda idx: float(np.max(np.asarray(self.est.leverages_[idx]))),
-        )
+        (:func:`skrif._dask._estimator.second_step`)."""
+        return second_step(self.est, idx, delta, rows=self._gathered(idx))
 
     def train_loss_changes(self, loss, deltas):
         """``Σ_i [ℓ_i(θ̂ + Δ) − ℓ_i(θ̂)]`` over all training rows (unweighted) for each

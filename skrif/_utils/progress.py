@@ -20,13 +20,18 @@ def check_verbose(verbose):
 
 
 class Progress:
-    """``Progress(verbose, "amip_summary").line("coef x0: sign ...")``."""
+    """``Progress(verbose, "amip_summary").line("coef x0: sign ...")``.
 
-    def __init__(self, verbose, name, stream=None):
+    ``min_elapsed``: lines are printed only once that many seconds have passed since
+    ``start`` (default: creation), so quick runs stay silent.
+    """
+
+    def __init__(self, verbose, name, stream=None, min_elapsed=0.0, start=None):
         self.level = check_verbose(verbose)
         self.name = name
         self.stream = stream
-        self.start = time.perf_counter()
+        self.min_elapsed = float(min_elapsed)
+        self.start = time.perf_counter() if start is None else start
 
     def __bool__(self):
         return self.level > 0
@@ -37,4 +42,6 @@ class Progress:
             return
         stream = sys.stderr if self.stream is None else self.stream
         elapsed = time.perf_counter() - self.start
+        if elapsed < self.min_elapsed:
+            return
         print(f"[{self.name}] {message} ({elapsed:.1f} s)", file=stream, flush=True)
