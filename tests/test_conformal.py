@@ -322,7 +322,10 @@ def test_sets_cover_on_held_out_rows():
     for method in ("lac", "aps"):
         sets = est.predict_set(X_test, alpha=ALPHA, method=method)
         coverage = sets[np.arange(len(y_test)), y_test].mean()
-        assert 0.85 <= coverage <= 0.97, (method, coverage)
+        # MAPIE's APS (since issue 27) includes the label that crosses the
+        # threshold: it over-covers a little (0.98 here) and is never empty.
+        upper = 0.97 if method == "lac" else 0.99
+        assert 0.85 <= coverage <= upper, (method, coverage)
 
 
 # -- availability and bad input --------------------------------------------------
@@ -432,12 +435,13 @@ def test_unconverged_fit_is_polished_before_the_intervals():
     X, y, X_test = regression_data(n=40)
     from sklearn.exceptions import ConvergenceWarning
 
-    # scikit-learn's own ConvergenceWarning and skrif's OptimalityWarning (itself a
-    # ConvergenceWarning subclass) are both expected.
+    # scikit-learn's own ConvergenceWarning is expected; skrif's successful polish
+    # is silent since issue 27 (no OptimalityWarning).
     with pytest.warns(ConvergenceWarning) as caught:
         est = InfluenceEstimator(Ridge(alpha=1.0, solver="sag", max_iter=2, tol=1e-1)).fit(X, y)
-    assert any(issubclass(w.category, OptimalityWarning) for w in caught)
+    assert not any(issubclass(w.category, OptimalityWarning) for w in caught)
     assert any(not issubclass(w.category, OptimalityWarning) for w in caught)
+    assert est.optimality_gap_ > 1e-6 and est.n_polish_steps_ >= 1
     brute = brute_force_interval(Ridge(alpha=1.0, solver="cholesky"), X, y, X_test, "jackknife+")
     np.testing.assert_allclose(est.predict_interval(X_test), brute, rtol=0, atol=1e-8)
 

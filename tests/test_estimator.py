@@ -305,6 +305,7 @@ def test_row_labels_are_not_taken_for_positions(regression):
     )
 
 
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")  # issue 27
 def test_negative_output_and_coef_count_from_the_end(classification):
     X, y = classification
     est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-12)).fit(X, y)

@@ -259,6 +259,10 @@ def test_whole_class_group_refused():
         est.influence([1], groups=y, method="newton")
 
 
+# The two groups interact: their summed effects are 19% below the joint removal (and
+# the refit), which warns since issue 27 (finding J); the assertions check the sum.
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.SetInteractionWarning")
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")
 def test_most_influential_groups_against_refits():
     X, y, groups = ridge_data(seed=9)
     est = InfluenceEstimator(Ridge(alpha=0.3)).fit(X, y)

@@ -29,6 +29,7 @@ def ridge_case(n=60):
 
 
 # -- D, Q: labels are matched exactly, odd labels give clear errors ------------------
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.SetInteractionWarning")
 @pytest.mark.parametrize(
     "groups, label",
     [
@@ -48,6 +49,7 @@ def test_unknown_group_labels_are_refused(groups, label):
         est.influence(label, groups=groups)
 
 
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.SetInteractionWarning")
 def test_known_labels_of_another_numeric_type_still_match():
     X, y = ridge_case()
     est = InfluenceEstimator(Ridge()).fit(X, y)
@@ -67,6 +69,7 @@ def test_cv_of_the_wrong_type_is_a_clear_error():
 
 
 # -- N: a groups Series is aligned by its index -----------------------------------------
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.SetInteractionWarning")
 def test_groups_series_is_aligned_to_the_training_index():
     X, y = ridge_case()
     Xdf = pd.DataFrame(X, index=np.arange(100, 160))
