@@ -242,10 +242,10 @@ def validate_influence(
         ``RESULT_COLUMNS`` (``set_id, strategy, size, fraction, target, method,
         predicted, actual, relative_error``; ``relative_error`` is
         ``|predicted − actual| / |actual|``, NaN when the actual change is 0;
-        ``error_estimate`` is the additive methods' estimate of that error,
-        ``|predicted − ref| / |ref|`` with ref the group Newton step, followed by a
-        second Newton step for rank-one Hessians (see
-        :class:`~skrif._core.set_error.SetErrorEstimate`), NaN for ``"newton"``). Sets
+        ``error_estimate`` is each method's estimate of that error on the target,
+        ``|predicted − ref| / |ref|`` with ref the group Newton step followed by one
+        more Newton step (see :class:`~skrif._core.set_error.SetErrorEstimate`); for
+        ``"newton"`` the relative size of that second step (0 for least squares)). Sets
         whose refit or prediction is undefined (e.g. the set holds every row of a
         class), or whose exact refit does not converge, get NaN.
         ``summary``: :func:`summarize` of ``results``.
@@ -379,7 +379,7 @@ def validate_influence(
                 predicted = effects[method][name]
                 columns["error_estimate"].append(
                     relative_gap(predicted, reference)
-                    if method in ADDITIVE_METHODS and len(rows) > 1
+                    if (method in ADDITIVE_METHODS or method == "newton") and len(rows) > 1
                     else (0.0 if method in ADDITIVE_METHODS else np.nan)
                 )
                 columns["set_id"].append(set_id)
