@@ -48,17 +48,17 @@ def report(name, ours, theirs, diff):
           f"{m_theirs:8.1f} MB | ratio {t_ours / t_theirs:6.2f} | max |diff| {diff:.1e}", flush=True)
 
 
-def wage():
-    rng = np.random.default_rng(0)
-    sizes = [268, 971, 650, 685, 426]
-    groups = np.repeat(np.arange(5), sizes)
-    X = rng.normal(size=(groups.size, 10)) + 0.3 * groups[:, None]
-    y = X @ rng.normal(size=10) + rng.normal(size=groups.size)
+def ridge_logo(name, sizes, p, seed, shift):
+    """Ridge leave-one-group-out against cross_val_predict(LeaveOneGroupOut())."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    X = rng.normal(size=(groups.size, p)) + shift * groups[:, None]
+    y = X @ rng.normal(size=p) + rng.normal(size=groups.size)
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
     ours = timed(lambda: est.loo_predict(groups=groups))
     theirs = timed(lambda: cross_val_predict(Ridge(alpha=1.0), X, y, groups=groups,
                                              cv=LeaveOneGroupOut()))
-    report("wage (Ridge, LOGO)", ours, theirs, np.max(np.abs(ours[0] - theirs[0])))
+    report(name, ours, theirs, np.max(np.abs(ours[0] - theirs[0])))
 
 
 def hmda():
@@ -108,26 +108,14 @@ def level():
           f"({len(caught)} warning)", flush=True)
 
 
-def logo_2000():
-    rng = np.random.default_rng(4)
-    groups = np.repeat(np.arange(5), 2000)
-    X = rng.normal(size=(groups.size, 5))
-    y = X @ rng.normal(size=5) + rng.normal(size=groups.size)
-    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
-    ours = timed(lambda: est.loo_predict(groups=groups))
-    theirs = timed(lambda: cross_val_predict(Ridge(alpha=1.0), X, y, groups=groups,
-                                             cv=LeaveOneGroupOut()))
-    report("logo 5 x 2000 (Ridge)", ours, theirs, np.max(np.abs(ours[0] - theirs[0])))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-ols", type=int, nargs="*", default=[20000, 40000])
     args = parser.parse_args()
-    wage()
+    ridge_logo("wage (Ridge, LOGO)", [268, 971, 650, 685, 426], 10, 0, 0.3)
     hmda()
     level()
-    logo_2000()
+    ridge_logo("logo 5 x 2000 (Ridge)", [2000] * 5, 5, 4, 0.0)
     for n in args.n_ols:
         ols_cv(n)
 

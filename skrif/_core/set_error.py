@@ -146,12 +146,12 @@ def relative_gap(answer, reference):
     return float(np.max(gaps)) if gaps.size else 0.0
 
 
-def parameter_gap(rm, answer, reference):
+def parameter_gap(hessian_norms, answer, reference):
     """Relative gap of parameter changes in the Hessian metric, per independent
-    output (the largest): ``max_k ‖a_k − r_k‖_H / ‖r_k‖_H``."""
-    norms = rm.hessian_norms(np.stack([answer - reference, reference]))
-    gaps = _ratio(norms[0], norms[1])
-    return float(np.max(gaps))
+    output (the largest): ``max_k ‖a_k − r_k‖_H / ‖r_k‖_H``, with ``hessian_norms``
+    the fit's ``‖·‖_H`` of a stack of changes."""
+    norms = hessian_norms(np.stack([answer - reference, reference]))
+    return float(np.max(_ratio(norms[0], norms[1])))
 
 
 @dataclass
@@ -165,9 +165,9 @@ class SetAlgebra:
     second_step : callable or None
         ``second_step(idx, delta)`` → the next Newton step on the leave-T-out
         objective from ``θ̂ + delta``.
-    parameter_gap : callable
-        ``parameter_gap(answer, reference)`` → relative gap of two parameter
-        changes (scale-free).
+    hessian_norms : callable
+        ``hessian_norms(deltas)`` → ``‖Δ‖_H`` of a stack of parameter changes, per
+        independent output (:func:`skrif._core.group_step.hessian_norms`).
     joint_leverage : callable
         ``joint_leverage(idx)`` → the set's joint leverage (``nan`` if undefined).
     max_leverage : callable
@@ -176,7 +176,7 @@ class SetAlgebra:
 
     change: object
     second_step: object
-    parameter_gap: object
+    hessian_norms: object
     joint_leverage: object
     max_leverage: object
 
@@ -187,7 +187,7 @@ def removal_algebra(rm, fraction=1.0):
     return SetAlgebra(
         change=lambda rows, how: rm.parameter_change(rows, how, fraction),
         second_step=second_newton_step(rm, fraction),
-        parameter_gap=lambda a, r: parameter_gap(rm, a, r),
+        hessian_norms=rm.hessian_norms,
         joint_leverage=rm.joint_leverage,
         max_leverage=lambda idx: float(np.max(leverages[idx])),
     )
@@ -245,7 +245,7 @@ def _estimate(algebra, idx, method, answer, reference, measure):
     if reference is None:
         gap = np.inf
     elif measure is None:
-        gap = algebra.parameter_gap(answer, reference)
+        gap = parameter_gap(algebra.hessian_norms, answer, reference)
     else:
         gap = relative_gap(measure(answer), measure(reference))
     max_lev = algebra.max_leverage(idx) if idx.size else 0.0

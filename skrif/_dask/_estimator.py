@@ -563,17 +563,10 @@ def set_algebra(est):
             gathered[key] = fs.design.rows(idx)
         return gathered[key]
 
-    def gap(answer, reference):
-        norms = hessian_norms(est, np.stack([answer - reference, reference]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(norms[1] > 0, norms[0] / np.where(norms[1] > 0, norms[1], 1.0),
-                             np.where(norms[0] > 0, np.inf, 0.0))
-        return float(np.max(ratio))
-
     return SetAlgebra(
         change=lambda idx, how: _delta(est, idx, how, rows=rows_of(idx)),
         second_step=lambda idx, delta: second_step(est, idx, delta, rows=rows_of(idx)),
-        parameter_gap=gap,
+        hessian_norms=lambda deltas: hessian_norms(est, deltas),
         joint_leverage=lambda idx: np.nan,
         max_leverage=lambda idx: float(np.max(np.asarray(est.leverages_[idx]))),
     )
