@@ -54,20 +54,21 @@ SET_INTERACTION_THRESHOLD = 0.1
 
 ADDITIVE = ("if", "rif")
 
-#: A verified (refitted) change that differs from its prediction by more than this
-#: fraction, or in sign, is reported with a
-#: :class:`~skrif.exceptions.VerificationWarning`.
-VERIFY_TOLERANCE = 0.1
+#: Relative gap between a verified (refitted) effect and its prediction above which
+#: skrif warns (:class:`~skrif.exceptions.VerificationWarning`).
+VERIFICATION_THRESHOLD = 0.1
 
 
-def disagrees(predicted, actual, tolerance=VERIFY_TOLERANCE):
-    """Whether a verified ``actual`` change is more than ``tolerance`` (relative) from
-    ``predicted``, or of the other sign (finite values only)."""
+def verification_gap(predicted, actual):
+    """``(relative gap, disagrees)``: ``|predicted − actual| / |actual|``, and whether it
+    exceeds :data:`VERIFICATION_THRESHOLD` or the signs differ (``False`` when either
+    is not finite: nothing was verified)."""
+    predicted, actual = float(predicted), float(actual)
     if not (np.isfinite(predicted) and np.isfinite(actual)):
-        return False
-    if np.sign(predicted) != np.sign(actual):
-        return True
-    return abs(predicted - actual) > tolerance * abs(actual)
+        return np.nan, False
+    gap = relative_gap(predicted, actual)
+    disagrees = bool(gap > VERIFICATION_THRESHOLD or np.sign(predicted) != np.sign(actual))
+    return gap, disagrees
 
 
 @dataclass(frozen=True)

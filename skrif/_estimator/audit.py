@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.set_error import disagrees
+from .._core.set_error import verification_gap
 from .._utils.checks import check_bool
 from .._utils.progress import Progress
 from ..exceptions import VerificationWarning
@@ -397,7 +397,7 @@ def _warn_unverified(result):
     predicted, actual = result.predicted_change, result.actual_change
     # The significance searches predict the t-statistic, not the change reported.
     comparable = getattr(result, "predicted_statistic", "coefficient") in (None, "coefficient")
-    if len(result.rows) and comparable and disagrees(predicted, actual):
+    if len(result.rows) and comparable and verification_gap(predicted, actual)[1]:
         warnings.warn(
             f"Verified by an exact refit, removing the {len(result.rows)} chosen rows "
             f"changes {result.quantity} by {actual:.4g}, not the predicted "

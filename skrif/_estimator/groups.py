@@ -9,7 +9,7 @@ import numpy as np
 
 from .._core.group_step import group_method_by_cost
 from .._core.methods import METHODS
-from .._core.set_error import disagrees
+from .._core.set_error import verification_gap
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -87,7 +87,7 @@ class GroupsMixin:
                 stacklevel=3,
             )
             joint, predicted = None, np.nan
-        if joint is not None and disagrees(predicted, joint):
+        if joint is not None and verification_gap(predicted, joint)[1]:
             warnings.warn(
                 f"The summed single-group effects of groups {labels.tolist()[:10]} "
                 f"({predicted:.4g}) differ from their joint removal ({joint:.4g}): the "
@@ -99,7 +99,7 @@ class GroupsMixin:
         actual = None
         if check_bool(verify, "verify") and np.isfinite(predicted):
             actual = summed("refit")
-            if disagrees(predicted, actual):
+            if verification_gap(predicted, actual)[1]:
                 warnings.warn(
                     f"Verified by an exact refit, removing groups {labels.tolist()[:10]} "
                     f"changes the summed {target.name} by {actual:.4g}, not the predicted "
