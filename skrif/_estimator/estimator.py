@@ -53,6 +53,7 @@ from .base import RemovalQueries, _estimator_has
 from .conformal import ConformalMixin
 from .dask_routing import dask_aware, route_fit
 from .diagnostics import DiagnosticsMixin
+from .functionals import FunctionalsMixin
 from .groups import GroupsMixin
 
 
@@ -62,6 +63,7 @@ class InfluenceEstimator(
     AuditMixin,
     DiagnosticsMixin,
     ConformalMixin,
+    FunctionalsMixin,
     RemovalQueries,
     MetaEstimatorMixin,
     BaseEstimator,
