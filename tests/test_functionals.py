@@ -392,3 +392,47 @@ def test_display_shows_the_largest_effects(binary):
     with pytest.raises(ValueError, match="positive integer"):
         FunctionalInfluenceDisplay.from_estimator(est, F.log_loss(), Xr, yr, k=0)
     plt.close("all")
+
+
+def test_wide_ridge_dual_form_is_exact():
+    """p >> n with a tiny penalty (the dual-kernel Hessian): the mean squared error
+    after removing each row equals scikit-learn's refit."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(25, 120))
+    y = X[:, :3] @ [1.0, -1.0, 0.5] + 0.1 * rng.normal(size=25)
+    Xr, yr = rng.normal(size=(8, 120)), rng.normal(size=8)
+    est = InfluenceEstimator(Ridge(alpha=1e-3)).fit(X, y)
+    effects = est.functional_influence(F.mean_loss(), Xr, yr)
+    base = np.mean((yr - est.predict(Xr)) ** 2)
+    for i in (0, 9, 24):
+        r = Ridge(alpha=1e-3, solver="cholesky").fit(np.delete(X, i, 0), np.delete(y, i))
+        assert np.isclose(effects[i], np.mean((yr - r.predict(Xr)) ** 2) - base, rtol=1e-7)
+
+
+def test_leverage_one_rows_are_nan_under_rif():
+    from skrif.exceptions import HighLeverageWarning
+
+    rng = np.random.default_rng(6)
+    X = np.c_[rng.normal(size=(30, 2)), np.zeros(30)]
+    X[4, 2] = 1.0  # a column only row 4 has: it alone pins that coefficient
+    y = X[:, 0] + rng.normal(size=30)
+    with pytest.warns(HighLeverageWarning):  # said at fit
+        est = InfluenceEstimator(LinearRegression()).fit(X, y)
+    Xr, yr = rng.normal(size=(6, 3)), rng.normal(size=6)
+    with pytest.warns(HighLeverageWarning):
+        effects = est.functional_influence(F.mean_loss(), Xr, yr)
+    assert np.isnan(effects[4]) and np.all(np.isfinite(np.delete(effects, 4)))
+
+
+def test_poisson_mean_prediction_at_the_predicted_parameters():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(50, 3))
+    y = rng.poisson(np.exp(0.3 * X[:, 0]))
+    est = InfluenceEstimator(PoissonRegressor(alpha=0.1, tol=1e-12, max_iter=1000)).fit(X, y)
+    Xr = rng.normal(size=(10, 3))
+    effects = est.functional_influence(F.mean_prediction(), Xr)
+    base = est.predict(Xr).mean()
+    for i in (0, 13):
+        d = est.influence([i])
+        mu = np.exp(Xr @ (est.estimator_.coef_ + d.coef) + est.estimator_.intercept_ + d.intercept)
+        assert np.isclose(effects[i], mu.mean() - base, rtol=0, atol=1e-12)
