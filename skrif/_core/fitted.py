@@ -19,7 +19,6 @@ Sign convention everywhere: **value without the rows minus value with them**.
 import numpy as np
 import scipy.sparse as sp
 
-from .._removal.rank_one import DualCurvature
 from ..exceptions import DataChangedError, NotPositiveDefiniteError
 from .influence import parameter_change as _parameter_change
 from .methods import ADDITIVE_METHODS
@@ -98,12 +97,6 @@ class DataFingerprint:
             )
 
 
-#: Least-squares residuals are recomputed without cancellation (see
-#: :func:`_exact_gradient_coefficients`) in the primal form only when some row's
-#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
-_NEAR_INTERPOLATION = 1e-4
-
-
 def _exact_gradient_coefficients(problem, theta, d1, curvature):
     """``d1`` of a least-squares fit from residuals computed without cancellation.
 
@@ -115,11 +108,10 @@ def _exact_gradient_coefficients(problem, theta, d1, curvature):
     (n + p̃) × p̃ temporary), used only for dense ``X`` near interpolation. Other
     losses, singular Hessians and sparse primal problems keep ``d1``.
     """
-    if not problem.objective.quadratic or curvature.singular:
-        return d1
-    if not isinstance(curvature, DualCurvature) and (
-        problem.design.sparse
-        or not np.min(curvature.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+    if (
+        not problem.objective.quadratic
+        or curvature.singular
+        or not curvature.residuals_need_recomputing()
     ):
         return d1
     # Least squares always has the rank-one kind, whose factor computes them.
