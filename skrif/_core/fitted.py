@@ -21,9 +21,9 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
+from .._removal.methods import ADDITIVE_METHODS
 from ..exceptions import DataChangedError, NotPositiveDefiniteError
 from .influence import parameter_change as _parameter_change
-from .methods import ADDITIVE_METHODS
 from .problem import Problem, warn_not_converged
 
 #: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
