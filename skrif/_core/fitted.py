@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._removal.methods import ADDITIVE_METHODS
+from .._utils.checks import check_finite_state
 from ..exceptions import DataChangedError, NotPositiveDefiniteError
 from .influence import parameter_change as _parameter_change
 from .problem import Problem, warn_not_converged
@@ -261,6 +262,8 @@ class RemovalModel:
         self.check_data()
         start = self.theta if start is None else start
         theta, n_iter, converged = self.problem.newton(start, weights)
+        # An overflowed objective would stop Newton at once with a "zero change".
+        check_finite_state(self.problem, theta, weights=weights, what="the exact refit")
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta
@@ -302,6 +305,7 @@ class RemovalModel:
             )
             start = self.theta if start is None else start
             theta, n_iter, converged = problem.newton(start)
+            check_finite_state(problem, theta, what="the exact refit")
             if not converged:
                 warn_not_converged(n_iter, "the exact refit", stacklevel=3)
             return theta
