@@ -436,3 +436,29 @@ def test_poisson_mean_prediction_at_the_predicted_parameters():
         d = est.influence([i])
         mu = np.exp(Xr @ (est.estimator_.coef_ + d.coef) + est.estimator_.intercept_ + d.intercept)
         assert np.isclose(effects[i], mu.mean() - base, rtol=0, atol=1e-12)
+
+
+def test_subset_of_reference_rows_and_direction(binary):
+    """What a cross-fitted removal curve needs: a group functional restricted to a
+    fold of its reference rows, and which direction is better."""
+    est, X, y, Xr, yr, groups = binary
+    fold = np.arange(0, len(yr), 2)
+    for functional in (F.demographic_parity_gap(groups), F.equalized_odds_gap(groups),
+                       F.cohens_d(groups), F.worst_group_loss(groups)):
+        sub = functional._subset(fold)
+        want_rows = est.functional_influence(sub, Xr[fold], yr[fold])
+        if isinstance(functional, type(F.cohens_d(groups))):
+            direct = F.cohens_d(groups[fold])
+        elif functional.name == "equalized_odds_gap":
+            direct = F.equalized_odds_gap(groups[fold])
+        elif functional.name == "worst_group_loss":
+            direct = F.worst_group_loss(groups[fold])
+        else:
+            direct = F.demographic_parity_gap(groups[fold])
+        np.testing.assert_allclose(want_rows, est.functional_influence(direct, Xr[fold], yr[fold]),
+                                   rtol=0, atol=1e-14)
+    assert F.accuracy().greater_is_better and F.roc_auc().greater_is_better
+    assert F.log_loss().greater_is_better is False and F.demographic_parity_gap(groups).greater_is_better is False
+    assert F.demographic_parity_gap(groups, between=("a", "b")).greater_is_better is None
+    wrapped = F.Functional.from_callable(metrics.f1_score, greater_is_better=True)
+    assert wrapped.greater_is_better is True and wrapped._subset(fold).greater_is_better is True

@@ -104,6 +104,11 @@ class Functional:
         The output read on each reference row.
     needs_y : bool
         Whether the reference targets ``y_ref`` are read.
+    greater_is_better : bool or None
+        Whether larger values are better (accuracy, ROC AUC), smaller ones (losses,
+        calibration error, the gaps as largest minus smallest group), or neither
+        (``None``: a mean prediction, a signed gap, Cohen's d) — as scikit-learn's
+        scorers say it; what a removal curve or a ranking by the functional reads.
     smooth : bool or None
         Whether the functional is differentiable in the outputs (piecewise smooth
         ones, e.g. a maximum over groups, count: their gradient is the active
@@ -114,6 +119,7 @@ class Functional:
     name = "functional"
     response_method = "predict"
     needs_y = False
+    greater_is_better = None
     smooth = False
     _evaluator_class = _Evaluator
     #: Whether the functional is a fixed linear combination of term means
@@ -158,7 +164,7 @@ class Functional:
     @classmethod
     def from_callable(
         cls, func, *, response_method="predict", needs_y=True, smooth=False, gradient=None,
-        name=None,
+        name=None, greater_is_better=None,
     ):
         """Wrap a metric ``func(y_true, y_output) -> float`` as a functional.
 
@@ -181,6 +187,8 @@ class Functional:
             ``y_output``.
         name : str, default=None
             Defaults to ``func.__name__``.
+        greater_is_better : bool or None, default=None
+            Whether larger values of ``func`` are better (see the attribute).
 
         Returns
         -------
@@ -208,7 +216,11 @@ class Functional:
         if gradient is not None and not smooth:
             raise ValueError("gradient= is given but smooth=False: declare smooth=True.")
         name = name if name is not None else getattr(func, "__name__", "functional")
-        return _Callable(func, response_method, bool(needs_y), bool(smooth), gradient, str(name))
+        if greater_is_better is not None:
+            greater_is_better = bool(greater_is_better)
+        out = _Callable(func, response_method, bool(needs_y), bool(smooth), gradient, str(name))
+        out.greater_is_better = greater_is_better
+        return out
 
     def __repr__(self):
         return f"<Functional {self.name} of {self.response_method}>"
@@ -227,6 +239,12 @@ class Functional:
 
     def _bind_model(self, info):
         """Subclass hook: check and record what the functional needs of the model."""
+
+    def _subset(self, rows):
+        """The functional on the reference rows ``rows`` only (a copy): functionals
+        bound to their reference rows (groups) keep those rows' labels, e.g. for
+        cross-fitting folds; the others are unchanged."""
+        return copy.copy(self)
 
     def _is_smooth(self):
         """Whether the bound functional is smooth."""

@@ -1,5 +1,7 @@
 """Functionals of groups of reference rows: fairness gaps, worst groups, Cohen's d."""
 
+import copy
+
 import numpy as np
 
 from ._base import Functional, _Evaluator, _TermsEvaluator, _check_response_for
@@ -61,12 +63,28 @@ class _GroupMeans(Functional):
 
     _evaluator_class = _TermsEvaluator
 
+    greater_is_better = False
+
     def __init__(self, groups, between, name):
         super().__init__()
         self.name = name
+        self._labels, self._between_labels = np.asarray(groups), between
         self.groups = _Groups(groups, name)
         self.between = _check_between(between, self.groups, name)
         self._linear = between is not None
+        if between is not None:  # a signed gap: closer to zero is better, not larger
+            self.greater_is_better = None
+
+    def _subset(self, rows):
+        new = copy.copy(self)
+        new._labels = self._labels[rows]
+        new.groups = _Groups(new._labels, self.name)
+        new.between = _check_between(self._between_labels, new.groups, self.name)
+        if self.between is not None and new.between is None:  # cohens_d's default pair
+            new.between = self.between
+        vars(new).pop("_W", None)
+        vars(new).pop("_W_y", None)
+        return new
 
     def _check_rows(self, n_ref):
         if n_ref != len(self.groups):
@@ -226,6 +244,7 @@ class _EqualizedOdds(Functional):
         self.fpr = _gap("negative", groups, between, response_method, pos_label, self.name)
         self.response_method = response_method
         self.smooth = None
+        self.greater_is_better = self.tpr.greater_is_better
 
     def _bind(self, info):
         bound = super()._bind(info)
@@ -234,6 +253,11 @@ class _EqualizedOdds(Functional):
 
     def _check_rows(self, n_ref):
         self.tpr._check_rows(n_ref)
+
+    def _subset(self, rows):
+        new = copy.copy(self)
+        new.tpr, new.fpr = self.tpr._subset(rows), self.fpr._subset(rows)
+        return new
 
     def _values(self, y, out):
         return np.maximum(self.tpr._values(y, out), self.fpr._values(y, out))
@@ -304,6 +328,7 @@ class _WorstGroupAccuracy(_GroupMeans):
     response_method = "predict"
     needs_y = True
     smooth = False
+    greater_is_better = True
 
     def _bind_model(self, info):
         _Accuracy._bind_model(self, info)
@@ -328,6 +353,7 @@ def worst_group_accuracy(groups):
 
 class _CohensD(_GroupMeans):
     smooth = True
+    greater_is_better = None
 
     def __init__(self, groups, between, response_method, pos_label):
         super().__init__(groups, between, "cohens_d")
@@ -341,6 +367,7 @@ class _CohensD(_GroupMeans):
         self.response_method = response_method
         self.pos_label = pos_label
         self._evaluator_class = _Evaluator
+        self.greater_is_better = None
 
     _bind_model = _MeanPrediction._bind_model
 

@@ -10,6 +10,7 @@ from ._base import _pos_index, _score_of, _score_slope
 
 class _MeanLoss(_RowMean):
     name = "mean_loss"
+    greater_is_better = False
     response_method = "loss"
     needs_y = True
 
@@ -101,6 +102,7 @@ def mean_prediction(*, response_method=None, pos_label=None):
 
 class _LogLoss(_RowMean):
     name = "log_loss"
+    greater_is_better = False
     response_method = "predict_proba"
     needs_y = True
 
@@ -128,6 +130,7 @@ def log_loss():
 
 class _Brier(_RowMean):
     name = "brier_score"
+    greater_is_better = False
     response_method = "predict_proba"
     needs_y = True
 
@@ -157,6 +160,7 @@ def brier_score():
 
 class _Accuracy(_RowMean):
     name = "accuracy"
+    greater_is_better = True
     response_method = "predict"
     needs_y = True
     smooth = False
@@ -179,6 +183,7 @@ def accuracy():
 
 class _BalancedAccuracy(_RowMean):
     name = "balanced_accuracy"
+    greater_is_better = True
     response_method = "predict"
     needs_y = True
     smooth = False
@@ -205,6 +210,7 @@ def balanced_accuracy():
 
 class _Ece(Functional):
     name = "expected_calibration_error"
+    greater_is_better = False
     response_method = "predict_proba"
     needs_y = True
     smooth = False

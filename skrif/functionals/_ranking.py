@@ -10,6 +10,7 @@ class _RankingMixin:
     response_method = "decision_function"
     needs_y = True
     smooth = False
+    greater_is_better = True
 
     def _bind_model(self, info):
         _check_binary(self.name, info)
