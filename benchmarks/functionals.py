@@ -103,7 +103,7 @@ def functionals(s):
     pair = ("other", "black")
     return {
         "mean log-loss": (F.mean_loss(), pif.mean("losses")),
-        "mean P(approve)": (F.mean_prediction(), pif.mean("scores")),
+        "mean P(y = 1)": (F.mean_prediction(), pif.mean("scores")),
         "DP gap (proba)": (F.demographic_parity_gap(s, between=pair, response_method="predict_proba"),
                            pif.group_gap(s)),
         "EOpp gap (proba)": (F.equal_opportunity_gap(s, between=pair, response_method="predict_proba"),
