@@ -55,21 +55,6 @@ _BLOCK_FLOATS = 1 << 21
 
 
 # -- validation -------------------------------------------------------------------------
-def check_alpha(alpha):
-    """Return ``alpha`` as a float in (0, 1) or raise."""
-    if (
-        isinstance(alpha, (bool, np.bool_))
-        or not isinstance(alpha, numbers.Real)
-        or not np.isfinite(alpha)
-        or not 0.0 < alpha < 1.0
-    ):
-        raise ValueError(
-            f"alpha must be a float in the open interval (0, 1) (the miscoverage "
-            f"level, e.g. 0.1 for 90% coverage); got {alpha!r}."
-        )
-    return float(alpha)
-
-
 def conformal_rank(alpha, n):
     """``k = ⌈(1 − α)(n + 1)⌉``, computed exactly for the float ``alpha``.
 
@@ -91,12 +76,6 @@ def check_enough_rows(alpha, n):
             "conformal quantile of level 1 - alpha does not exist (the interval or set "
             "would be unbounded). Use a larger alpha or more training rows."
         )
-
-
-def _check_method(method, allowed):
-    if not isinstance(method, str) or method not in allowed:
-        raise ValueError(f"method must be one of {allowed}; got {method!r}.")
-    return method
 
 
 def _validate_X(est, X):
@@ -140,10 +119,6 @@ def _folds(cv, X, y, n):
         if cv > n:
             raise ValueError(f"cv={cv} folds is more than the {n} training rows.")
         cv = KFold(n_splits=int(cv))
-    elif isinstance(cv, (str, bool, np.bool_)) or not hasattr(cv, "get_n_splits"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     folds = [np.asarray(test, dtype=int) for _, test in cv.split(X, y)]
     if len(folds) < 2:
         raise ValueError(f"method='cv+' needs at least 2 folds; the splitter gave {len(folds)}.")
@@ -175,8 +150,7 @@ def _fold_shift(coef, intercept, X):
 
 def predict_interval(est, X, alpha, method, cv):
     """Conformal prediction intervals; see :meth:`InfluenceEstimator.predict_interval`."""
-    method = _check_method(method, INTERVAL_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)  # validated by the estimator's declared constraints
     if cv is not None and method != "cv+":
         raise ValueError(f"cv is used only by method='cv+'; got cv={cv!r} with method={method!r}.")
     rm = est._fitted_removal()
@@ -266,8 +240,7 @@ def _true_classes(Y):
 
 def predict_set(est, X, alpha, method):
     """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`."""
-    method = _check_method(method, SET_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)
     rm = est._fitted_removal()
     Xv = _validate_X(est, X)
     n, m = rm.n_samples, Xv.shape[0]
