@@ -14,6 +14,7 @@ generic (``_problem.py``, ``_curvature.py``).
 import numpy as np
 
 from ..exceptions import UnsupportedModelError
+from ._link import IDENTITY
 
 
 def class_weighted(y, sample_weight, estimator):
@@ -85,6 +86,9 @@ class Objective:
     #: blocks per row) or "penalty_share" (mean-form: each row also owns a share of
     #: the penalty).
     hessian_kind = "rank_one"
+    #: How the linear predictor maps to the predicted mean (``"predict"`` of a
+    #: regressor, the positive class's probability of a binary classifier).
+    link = IDENTITY
 
     # -- what the features need to know about the family ------------------------
     # Declared here and read by the features, which never ask which estimator type

@@ -35,6 +35,7 @@ from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegres
 
 from ._base import Objective
 from ._family import GAUSSIAN_HALF, ExponentialFamily
+from ._link import IDENTITY, LOG
 
 
 class GLMObjective(Objective):
@@ -52,6 +53,7 @@ class GLMObjective(Objective):
             self.power = float(estimator.power)
             link = estimator.link
             self.log_link = link == "log" or (link == "auto" and self.power > 0)
+        self.link = LOG if self.log_link else IDENTITY
         self.loss_scale = 1.0
         self.penalty_coef = 0.0
         self.penalty_intercept = 0.0
@@ -84,7 +86,7 @@ class GLMObjective(Objective):
             return GAUSSIAN_HALF
         return ExponentialFamily(
             "poisson" if self.power == 1 else "tweedie", kappa=1.0,
-            fixed_dispersion=self.power == 1, power=self.power, log_link=self.log_link,
+            fixed_dispersion=self.power == 1, power=self.power, link=self.link,
         )
 
     def standard_error_family(self):

@@ -14,11 +14,13 @@ from sklearn.linear_model import LogisticRegression
 
 from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
 from ._family import BINOMIAL
+from ._link import LOGIT
 
 
 class LogisticObjective(Objective):
     estimator_types = (LogisticRegression,)
     is_classifier = True
+    link = LOGIT
     recession = "binary"
 
     def __new__(cls, estimator=None):
