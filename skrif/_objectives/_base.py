@@ -109,7 +109,7 @@ class Objective:
         ``"poisson"``."""
         return None, (
             "standard errors are supported for LinearRegression, unpenalised binary "
-            f"LogisticRegression and PoissonRegressor(alpha=0), not for {type(self).__name__}"
+            f"LogisticRegression and PoissonRegressor(alpha=0), not for {self.estimator_name}"
         )
 
     @classmethod
@@ -150,6 +150,8 @@ class Objective:
 
     def __init__(self, estimator):
         self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+        #: The wrapped estimator's class name, for messages.
+        self.estimator_name = type(estimator).__name__
 
     # -- support ------------------------------------------------------------
     @classmethod
