@@ -16,6 +16,9 @@ import numpy as np
 from ..exceptions import UnsupportedModelError
 from ._link import IDENTITY
 
+#: lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
+NEWTON_CHOLESKY = {"solver": "newton-cholesky", "tol": 1e-10}
+
 
 def class_weighted(y, sample_weight, estimator):
     """``sample_weight`` times the estimator's ``class_weight`` dict entry of each label."""
@@ -112,11 +115,15 @@ class Objective:
             f"LogisticRegression and PoissonRegressor(alpha=0), not for {self.estimator_name}"
         )
 
+    #: Settings with which the estimator fits to skrif's polishing tolerance
+    #: (:meth:`tight_fit_params`); ``None``: no setting does.
+    tight_fit = None
+
     @classmethod
     def tight_fit_params(cls, estimator):
         """Parameters with which ``estimator`` fits to skrif's polishing tolerance,
         or ``None`` if no setting does (what an OptimalityWarning advises)."""
-        return None
+        return None if cls.tight_fit is None else dict(cls.tight_fit)
 
     @classmethod
     def optimality_advice(cls, estimator, n_samples):

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import xlogy
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
-from ._base import Objective
+from ._base import NEWTON_CHOLESKY, Objective
 from ._family import GAUSSIAN_HALF, ExponentialFamily
 from ._link import IDENTITY, LOG
 
@@ -42,6 +42,7 @@ class GLMObjective(Objective):
     estimator_types = (PoissonRegressor, GammaRegressor, TweedieRegressor)
     mean_form = True
     hessian_kind = "penalty_share"
+    tight_fit = NEWTON_CHOLESKY
 
     def __init__(self, estimator):
         super().__init__(estimator)
@@ -101,11 +102,6 @@ class GLMObjective(Objective):
                 "no standard error in statsmodels' sense; use alpha=0"
             )
         return "poisson", None
-
-    @classmethod
-    def tight_fit_params(cls, estimator):
-        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
-        return {"solver": "newton-cholesky", "tol": 1e-10}
 
     def loss(self, Y, Z):
         """Half Tweedie deviance (scikit-learn's constants: 0 at ``μ = y``)."""
