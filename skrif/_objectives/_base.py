@@ -85,6 +85,15 @@ class Objective:
     #: blocks per row) or "penalty_share" (mean-form: each row also owns a share of
     #: the penalty).
     hessian_kind = "rank_one"
+    #: Which :class:`~skrif._core.problem.Problem` evaluates the objective
+    #: (:func:`skrif._core.problems.make_problem`): "smooth", or "l1" for an objective
+    #: with an L1 term (solved and attributed on its active set).
+    problem_kind = "smooth"
+    #: The L1 term (``problem_kind="l1"``): ``λ₁`` on every coefficient, ``α₁`` per
+    #: unit of penalty share (mean form) and ``λ₁ᵇ`` on the intercept.
+    l1_coef = 0.0
+    l1_share_coef = 0.0
+    l1_intercept = 0.0
 
     # -- what the features need to know about the family ------------------------
     # Declared here and read by the features, which never ask which estimator type

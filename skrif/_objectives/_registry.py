@@ -1,6 +1,7 @@
 """Pick the Objective for a wrapped estimator, or refuse it clearly."""
 
 from ..exceptions import UnsupportedModelError
+from ._enet import ElasticNetObjective
 from ._glm import GLMObjective
 from ._logistic import LogisticObjective
 from ._ridge_classifier import RidgeClassifierObjective
@@ -14,6 +15,7 @@ OBJECTIVES = (
     GLMObjective,
     SGDRegressorObjective,
     SGDClassifierObjective,
+    ElasticNetObjective,
 )
 
 

@@ -187,6 +187,16 @@ class Curvature:
             out[sl] = D @ G
         return out
 
+    # -- active sets: kinds with a support or margin set override these ----------
+    def support_changes(self, idx, delta, d1, fraction=1.0):
+        """Coordinates (``(output, parameter)`` pairs) whose active-set status the step
+        ``delta`` for removing rows ``idx`` flips; none for smooth objectives."""
+        return []
+
+    def changing_rows(self, d1, theta, method):
+        """Boolean (n,): rows whose removal alone changes the active set; none here."""
+        return np.zeros(self.design.n_samples, dtype=bool)
+
     def solve_without(self, idx, R):
         """Return ``(H − Σ_{i∈T} d_i x̃_i x̃_iᵀ)⁻¹ R`` by Woodbury.
 
