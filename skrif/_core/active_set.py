@@ -13,12 +13,15 @@ minimum-norm subgradient, zero exactly at the optimum, so the optimality gap and
 stopping rule measure the KKT conditions, not a step size alone.
 """
 
+import warnings
+
 import numpy as np
 
 from .._removal import make_hessian
 from .._removal.active_set import ActiveSetCurvature, KKTBounds, reduced_design
 from .._removal.fixed_direction import FixedDirectionCurvature
 from .._removal.rank_one import factor_curvature
+from ..exceptions import ActiveSetChangeWarning
 from .problem import Problem
 
 #: The KKT conditions count as met when the minimum-norm subgradient is below this
@@ -64,6 +67,20 @@ class L1Problem(Problem):
             nonzero, g + l1 * np.sign(theta.T), np.sign(g) * np.maximum(np.abs(g) - l1, 0.0)
         )
 
+    def check_optimum(self, theta):
+        """Warn (:class:`~skrif.exceptions.ActiveSetChangeWarning`) when the fitted
+        optimum ``theta`` has no non-zero coefficient."""
+        coefs = theta[:, : self.design.n_features]
+        if coefs.size and not np.any(coefs):
+            warnings.warn(
+                "Every coefficient is zero at this penalty (the L1 term dominates): "
+                "only the intercept is fitted, and removals that make a coefficient "
+                "enter the model change its active set (flagged). Lower the penalty "
+                "for attributions of the coefficients.",
+                ActiveSetChangeWarning,
+                stacklevel=5,
+            )
+
     def kkt_violation(self, theta, d1, weights=None):
         """Largest KKT violation relative to the largest L1 weight or gradient entry."""
         g = self.gradient(theta, d1, weights)
@@ -82,6 +99,8 @@ class L1Problem(Problem):
         removal = weights is None
 
         def factory(reduced, outputs, params):
+            if getattr(reduced, "intercept_only", False):
+                return factor_curvature(reduced, d2, intercept, 0.0)
             if not removal:  # Newton steps: solves only
                 return make_hessian(objective, reduced, d2, coef, intercept, None)
             if objective.mean_form and objective.penalty_share_coef == 0:
@@ -162,9 +181,8 @@ class L1Problem(Problem):
                 params = np.flatnonzero(key)
                 if params.size == 0:
                     continue
-                factor = make_hessian(
-                    self.objective, reduced_design(self.design, params), d2,
-                    *self._penalty_scalars(weights), None,
+                factor = self._factory(d2, theta, weights if weights is not None else s)(
+                    reduced_design(self.design, params), outputs, params
                 )
                 step[np.ix_(outputs, params)] = -factor.solve(G[np.ix_(outputs, params)].T).T
             slope = float(np.sum(G * step))

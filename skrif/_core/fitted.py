@@ -167,6 +167,8 @@ class RemovalModel:
         self.theta = theta
         self.d1 = _exact_gradient_coefficients(problem, theta, d1, curvature)
         self.curvature = curvature
+        if check_data:  # the fitted model itself, not a subset of it
+            problem.check_optimum(theta)
         self.n_samples = problem.design.n_samples
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None

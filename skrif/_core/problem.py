@@ -58,6 +58,10 @@ class Problem:
             penalty[self.design.n_features] = intercept
         return penalty
 
+    def check_optimum(self, theta):
+        """Warn about a fitted optimum ``theta`` the removal questions should know of
+        (nothing for smooth objectives)."""
+
     def linear_predictor(self, theta):
         return self.design.matvec(theta.T)
 

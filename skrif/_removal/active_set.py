@@ -303,5 +303,10 @@ def reduced_design(design, params):
     p = design.n_features
     cols = params[params < p]
     keep_intercept = design.fit_intercept and bool(np.any(params == p))
-    X = design.X[:, cols]
-    return AugmentedDesign(X, keep_intercept)
+    if cols.size == 0 and keep_intercept:
+        # Only the intercept is free: one column of ones (``intercept_only`` tells
+        # the caller to give it the intercept's penalty).
+        reduced = AugmentedDesign(np.ones((design.n_samples, 1)), False)
+        reduced.intercept_only = True
+        return reduced
+    return AugmentedDesign(design.X[:, cols], keep_intercept)
