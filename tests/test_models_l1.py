@@ -244,3 +244,12 @@ def test_multinomial_l1_refusal_shows_what_was_passed():
 def test_multitask_lasso_is_refused_with_the_reason():
     with pytest.raises(UnsupportedModelError, match="couples the outputs"):
         InfluenceEstimator(MultiTaskLasso()).fit(np.eye(4), np.eye(4))
+
+
+def test_l1_models_are_refused_on_dask():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    X = da.from_array(rng.normal(size=(40, 3)), chunks=(20, 3))
+    y = da.from_array(np.arange(40) % 2, chunks=20)
+    with pytest.raises(UnsupportedModelError, match="L1 term on Dask"):
+        InfluenceEstimator(LogisticRegression(l1_ratio=1.0, solver="liblinear")).fit(X, y)
