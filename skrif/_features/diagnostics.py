@@ -178,7 +178,12 @@ def compute_diagnostics(est, columns=None):
     objective, design = state.objective, state.design
     family = objective.exponential_family()
     if family is None:
-        raise ValueError(f"diagnostics() does not know the family of {type(objective).__name__}.")
+        raise ValueError(
+            f"diagnostics() is not defined for {type(est.estimator_).__name__} with these "
+            "settings: the regression-diagnostics table needs a smooth exponential-family "
+            "model (an L2 penalty or none); L1 / elastic-net and kernel models have none. "
+            "influence(), influence_scores() and loo_predict() work for them."
+        )
     names = coefficient_names(_feature_names(est), design.fit_intercept)
     keep = check_columns(columns, names)
 

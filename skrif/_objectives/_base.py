@@ -205,6 +205,10 @@ class Objective:
         raise NotImplementedError
 
     # -- parameters -----------------------------------------------------------
+    def multi_output(self, estimator):
+        """Whether the fitted regressor predicts a 2-D array (one column per target)."""
+        return np.ndim(estimator.coef_) == 2
+
     def get_theta(self, estimator):
         """Return θ of shape (n_outputs, n_features + fit_intercept), intercept last."""
         coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))

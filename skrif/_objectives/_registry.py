@@ -3,6 +3,7 @@
 from ..exceptions import UnsupportedModelError
 from ._enet import ElasticNetObjective
 from ._glm import GLMObjective
+from ._kernel_ridge import KernelRidgeObjective
 from ._logistic import LogisticObjective
 from ._ridge_classifier import RidgeClassifierObjective
 from ._sgd import SGDClassifierObjective, SGDRegressorObjective
@@ -16,6 +17,7 @@ OBJECTIVES = (
     SGDRegressorObjective,
     SGDClassifierObjective,
     ElasticNetObjective,
+    KernelRidgeObjective,
 )
 
 

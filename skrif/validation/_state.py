@@ -10,7 +10,6 @@ import numpy as np
 from .._core.set_error import (
     second_newton_step,
 )
-from .._linalg.design import AugmentedDesign
 from .._utils.dask import fitted_on_dask
 from ._common import check_influence_estimator
 
@@ -109,7 +108,7 @@ class _TargetEvaluator:
     def __init__(self, state, est, X_eval, y_eval, Y_eval):
         self.state = state
         self.theta = state.theta
-        self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
+        self.design_eval = state.rm.design.for_rows(X_eval)
         self.Y_eval = Y_eval
         self.loss = state.target("loss")
         self.kind = "test_prediction"
