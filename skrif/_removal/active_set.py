@@ -204,10 +204,11 @@ class ActiveSetCurvature(Curvature):
 
     # -- support changes ------------------------------------------------------------
     def _crossings(self, delta):
-        """Support coordinates whose sign the step ``delta`` (…, q, p̃) flips."""
+        """L1-penalised support coordinates whose sign the step ``delta`` (…, q, p̃)
+        flips (an unpenalised intercept may change sign freely)."""
         theta = self.theta
-        moved = (theta != 0) & (np.sign(theta + delta) != np.sign(theta))
-        return moved
+        penalised = self.kkt.l1 > 0
+        return penalised & (theta != 0) & (np.sign(theta + delta) != np.sign(theta))
 
     def support_changes(self, idx, delta, d1, fraction=1.0):
         """Coordinates whose status the step ``delta`` (q, p̃) for removing rows ``idx``
