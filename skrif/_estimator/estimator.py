@@ -396,7 +396,8 @@ class InfluenceEstimator(
         check_finite_values(self.optimality_gap_ if self.optimality_gap_ < np.inf else 0.0,
                             "optimality gap", what)
         self.n_polish_steps_ = 0
-        converged = self.optimality_gap_ <= POLISH_TOL
+        polish_tol = POLISH_TOL if problem.objective.polish_tol is None else problem.objective.polish_tol
+        converged = self.optimality_gap_ <= polish_tol
         # Warnings wait until the fit is known to have a finite optimum: a refused
         # fit raises one clear error, not warnings about polishing it.
         optimality_message = None
@@ -424,7 +425,7 @@ class InfluenceEstimator(
                     self.estimator_, problem.design.n_samples
                 )
             )
-        if self.polish and self.optimality_gap_ > POLISH_TOL:
+        if self.polish and self.optimality_gap_ > polish_tol:
             # The factorization at the starting point serves the first Newton step;
             # release it before refactoring at the polished optimum.
             start = theta

@@ -29,6 +29,7 @@ class ElasticNetObjective(Objective):
     mean_form = True
     hessian_kind = "penalty_share"
     problem_kind = "l1"
+    polish_tol = 1e-15
 
     def __init__(self, estimator):
         super().__init__(estimator)

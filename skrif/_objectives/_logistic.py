@@ -56,6 +56,7 @@ class LogisticObjective(Objective):
         liblinear = estimator.solver == "liblinear" and self.fit_intercept
         if ratio > 0:
             self.problem_kind = "l1"
+            self.polish_tol = 1e-15
             self.l1_coef = ratio
             if liblinear:  # the intercept feature's weight is L1-penalised too
                 self.l1_intercept = 1.0 / float(estimator.intercept_scaling)

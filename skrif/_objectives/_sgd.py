@@ -64,6 +64,7 @@ class SGDRegressorObjective(Objective):
         self.penalty_share_coef = alpha * (1.0 - ratio)
         if ratio > 0:
             self.problem_kind = "l1"
+            self.polish_tol = 1e-15
             self.l1_share_coef = alpha * ratio
 
     @staticmethod
