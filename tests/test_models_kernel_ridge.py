@@ -114,5 +114,5 @@ def test_refusals():
         warnings.simplefilter("ignore", UserWarning)  # scikit-learn's own lstsq fallback
         with pytest.raises(NotPositiveDefiniteError, match="saddle point"):
             InfluenceEstimator(KernelRidge(kernel="sigmoid", gamma=0.5, coef0=1.0, alpha=0.01)).fit(X, y)
-    with pytest.raises(ValueError, match="diagnostics"):
+    with pytest.raises(ValueError, match="dual coefficients"):
         InfluenceEstimator(KernelRidge()).fit(X, y).diagnostics()

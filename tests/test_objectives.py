@@ -14,8 +14,8 @@ from sklearn.linear_model import (
     Ridge,
 )
 
-from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
 from skrif._core.problem import Problem
+from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
 from skrif.exceptions import UnsupportedModelError
 
 

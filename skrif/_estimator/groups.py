@@ -4,8 +4,8 @@
 
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from .._core.methods import METHODS
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -16,9 +16,9 @@ from .._features.groups import (
     own_rows_change,
 )
 from .._features.influential import InfluentialRows
-from .._utils.checks import (
-    check_bool,
-)
+from .._removal.methods import METHODS
+from .._utils.checks import check_bool
+from .._utils.params import Integer, validate_arguments
 
 
 class GroupsMixin:
@@ -82,6 +82,13 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
+    @validate_arguments(
+        {
+            "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
+            "method": [StrOptions(set(METHODS))],
+        },
+        {"cv": "an int (number of folds) or a scikit-learn splitter", "method": f"one of {METHODS}"},
+    )
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
@@ -132,8 +139,6 @@ class GroupsMixin:
         True
         """
         target = self._target(target)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
         rm = self._fitted_removal()
         problem = rm.problem
         labels = problem.Y

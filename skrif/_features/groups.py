@@ -18,11 +18,14 @@ import warnings
 import numpy as np
 
 from .._core.set_error import MAX_ESTIMATE_ROWS
+from .._removal.methods import PREDICTED_METHODS
 from .._utils.groups import check_groups
 from ..exceptions import SetInteractionWarning
 
 #: Methods a per-group answer can use.
-GROUP_METHODS = ("if", "rif", "newton")
+#: Per-group answers: the predicted methods of the table (a refit per group is
+#: ``method="refit"`` of the set queries).
+GROUP_METHODS = PREDICTED_METHODS
 
 
 def training_groups(groups, n_samples):
@@ -165,10 +168,6 @@ def fold_splits(cv, X, y, groups):
         if cv < 2:
             raise ValueError(f"cv must be at least 2 folds; got {cv}.")
         cv = GroupKFold(n_splits=cv) if groups is not None else KFold(n_splits=cv)
-    if not hasattr(cv, "split"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     splits = list(cv.split(X, y, groups))
     n = X.shape[0]
     seen = np.zeros(n, dtype=int)

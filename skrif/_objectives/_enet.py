@@ -30,6 +30,10 @@ class ElasticNetObjective(Objective):
     hessian_kind = "penalty_share"
     problem_kind = "l1"
     polish_tol = 1e-15
+    no_diagnostics_reason = (
+        "an L1 term makes the fit non-smooth: leverages and Cook's distances would "
+        "describe the support only; use influence(), influence_scores() or loo_predict()"
+    )
 
     def __init__(self, estimator):
         super().__init__(estimator)

@@ -33,6 +33,11 @@ class KernelRidgeObjective(Objective):
     estimator_types = (KernelRidge,)
     hessian_kind = "kernel"
     problem_kind = "kernel"
+    no_diagnostics_reason = (
+        "KernelRidge's parameters are dual coefficients (one per training row), for which "
+        "the regression-diagnostics table is not defined; use influence_scores() or "
+        "loo_predict()"
+    )
 
     def __init__(self, estimator):
         self.fit_intercept = False

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
+from ._enet import ElasticNetObjective
 from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
 from ._family import BINOMIAL
 
@@ -57,6 +58,7 @@ class LogisticObjective(Objective):
         if ratio > 0:
             self.problem_kind = "l1"
             self.polish_tol = 1e-15
+            self.no_diagnostics_reason = ElasticNetObjective.no_diagnostics_reason
             self.l1_coef = ratio
             if liblinear:  # the intercept feature's weight is L1-penalised too
                 self.l1_intercept = 1.0 / float(estimator.intercept_scaling)

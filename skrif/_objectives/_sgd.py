@@ -41,6 +41,7 @@ Hessians) and every other loss are refused.
 import numpy as np
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
+from ._enet import ElasticNetObjective
 from ._base import Objective, check_class_weight, check_two_classes_left
 from ._family import BINOMIAL, GAUSSIAN_HALF
 from ._logistic import LogisticObjective
@@ -65,6 +66,7 @@ class SGDRegressorObjective(Objective):
         if ratio > 0:
             self.problem_kind = "l1"
             self.polish_tol = 1e-15
+            self.no_diagnostics_reason = ElasticNetObjective.no_diagnostics_reason
             self.l1_share_coef = alpha * ratio
 
     @staticmethod
