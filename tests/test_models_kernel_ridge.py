@@ -116,3 +116,23 @@ def test_refusals():
             InfluenceEstimator(KernelRidge(kernel="sigmoid", gamma=0.5, coef0=1.0, alpha=0.01)).fit(X, y)
     with pytest.raises(ValueError, match="dual coefficients"):
         InfluenceEstimator(KernelRidge()).fit(X, y).diagnostics()
+
+
+@pytest.mark.parametrize("method", ["jackknife+", "cv+"])
+def test_prediction_intervals_use_exact_leave_out_models(method):
+    X, y, _ = _data(n=30, seed=4)
+    model = KernelRidge(kernel="rbf", gamma=0.3, alpha=0.3)
+    est = InfluenceEstimator(model).fit(X, y)
+    X_new = X[:2] + 0.1
+    got = est.predict_interval(X_new, alpha=0.2, method=method, cv=3 if method == "cv+" else None)
+    # The same intervals from scikit-learn refits without each row (fold).
+    folds = [np.array([i]) for i in range(30)] if method == "jackknife+" else np.array_split(np.arange(30), 3)
+    scores, preds = np.empty(30), np.empty((30, 2))
+    for rows in folds:
+        _, part, _ = _refit_dual(model, X, y, rows)
+        scores[rows] = np.abs(y[rows] - part.predict(X[rows]))
+        preds[rows] = part.predict(X_new)
+    k = int(np.ceil((1 - 0.2) * 31))
+    lower = -np.sort(-(preds - scores[:, None]), axis=0)[k - 1]
+    upper = np.sort(preds + scores[:, None], axis=0)[k - 1]
+    np.testing.assert_allclose(got, np.column_stack([lower, upper]), rtol=1e-8)

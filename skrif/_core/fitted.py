@@ -212,12 +212,9 @@ class RemovalModel:
         return self.objective.penalty_share_coef * np.asarray(self.problem.shares, dtype=float)
 
     def linear_predictor_of(self, X):
-        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)."""
-        p = self.design.n_features
-        Z = np.asarray(X @ self.theta[:, :p].T, dtype=float)
-        if self.design.fit_intercept:
-            Z = Z + self.theta[:, p]
-        return Z
+        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)
+        (the family's design of those rows: kernel rows for KernelRidge)."""
+        return np.asarray(self.design.for_rows(X).matvec(self.theta.T), dtype=float)
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""

@@ -112,6 +112,12 @@ class Objective:
         regression diagnostics need; ``None`` when the table is not defined for it."""
         return None
 
+    def mean(self, Z):
+        """The prediction at linear predictors ``Z`` (the inverse link): the
+        exponential family's mean, or ``Z`` itself for families without one."""
+        family = self.exponential_family()
+        return Z if family is None else family.mean(Z)
+
     def standard_error_family(self):
         """``(family, None)`` when statsmodels' standard errors apply to this fitted
         objective (unpenalised maximum likelihood or least squares, one output), else
