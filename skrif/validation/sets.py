@@ -263,7 +263,7 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     if n_rows >= m:
         return np.arange(m)
     rng = check_random_state(random_state)
-    Z = state.rm.design.for_rows(X).matvec(state.theta.T)
+    Z = state.design_of(X).matvec(state.theta.T)
     loss = loss.value(Z, Y)[:, 0]
     n_top = (n_rows + 1) // 2
     top = np.argsort(-loss, kind="stable")[:n_top]
