@@ -12,7 +12,6 @@ Nothing here builds a table: that stays in :mod:`skrif.validation`.
 import numpy as np
 
 from .._linalg.design import AugmentedDesign
-
 from . import _blocks
 from ._engine import constant, solve_without, to_centred, to_original
 from ._estimator import _additive_scores, _delta, _fit_state, _target, eval_data
