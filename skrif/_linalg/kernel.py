@@ -9,10 +9,10 @@ at most ``_BLOCK_FLOATS`` floats.
 
 import numpy as np
 
-from .design import _BLOCK_FLOATS
+from .design import AugmentedDesign
 
 
-class KernelDesign:
+class KernelDesign(AugmentedDesign):
     """``K = kernel(X_rows, X_fit)`` (m × n) as a linear operator.
 
     Parameters
@@ -39,19 +39,6 @@ class KernelDesign:
     def for_rows(self, X):
         """The same kernel between other rows ``X`` and the training rows."""
         return KernelDesign(X, self.X_fit, self.kernel)
-
-    @property
-    def chunk_rows(self):
-        return max(1, _BLOCK_FLOATS // max(self.n_params, 1))
-
-    def row_slices(self):
-        step = self.chunk_rows
-        for start in range(0, self.n_samples, step):
-            yield slice(start, min(start + step, self.n_samples))
-
-    def row_chunks(self):
-        for sl in self.row_slices():
-            yield sl, self.rows(sl)
 
     def rows(self, idx):
         """Kernel rows ``K[idx]`` (len(idx), n): O(len(idx) n p)."""

@@ -36,6 +36,17 @@ def check_class_weight(objective_cls, estimator):
         )
 
 
+def check_not_positive(objective_cls, estimator):
+    """Refuse ``positive=True``: the constraint makes the solution non-smooth in the data."""
+    if getattr(estimator, "positive", False):
+        objective_cls._refuse(
+            estimator,
+            "positive=True",
+            "The positivity constraint makes the solution non-smooth in the data; "
+            "use positive=False.",
+        )
+
+
 def check_two_classes_left(Y, kept_weights):
     """Refuse a removal leaving one class of a binary (0/1-encoded) classifier."""
     kept = kept_weights > 0

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 from sklearn.linear_model import ElasticNet, ElasticNetCV, Lasso, LassoCV
 
-from ._base import Objective
+from ._base import Objective, check_not_positive
 
 
 class ElasticNetObjective(Objective):
@@ -55,13 +55,7 @@ class ElasticNetObjective(Objective):
 
     @classmethod
     def check_supported(cls, estimator):
-        if getattr(estimator, "positive", False):
-            cls._refuse(
-                estimator,
-                "positive=True",
-                "The positivity constraint makes the solution non-smooth in the data; "
-                "use positive=False.",
-            )
+        check_not_positive(cls, estimator)
         if not isinstance(estimator, (LassoCV, ElasticNetCV)):
             alpha = estimator.alpha
             if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):

@@ -36,7 +36,7 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from ..exceptions import NotPositiveDefiniteError
-from .base import ADDITIVE, Curvature, _check_method, _fraction_one_minus, _step_table
+from .base import ADDITIVE, Curvature, _check_method, _step_table
 
 _COLUMNS = 256
 
@@ -125,18 +125,6 @@ class DualKernelCurvature(Curvature):
         raise NotImplementedError
 
     # -- the protocol ---------------------------------------------------------------
-    def row_coefficients(self, rows, d1, method, fraction=1.0):
-        _check_method(method, ADDITIVE)
-        rows = self._row_index(rows)
-        t = float(fraction)
-        coef = t * np.array(d1[rows], dtype=float)
-        if method == "rif":
-            one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
-            bad = self._guard(one_minus, rows, stacklevel=5)
-            coef /= np.where(bad, 1.0, one_minus)[:, None]
-            coef[bad] = np.nan
-        return coef
-
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """``Δα_i = c_i M e_i / 2`` (len(rows), q, n): O(n² len(rows))."""
         rows = self._row_index(rows)
