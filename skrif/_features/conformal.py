@@ -39,7 +39,6 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
-from scipy.special import expit, softmax
 from sklearn.model_selection import KFold
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
@@ -103,7 +102,7 @@ def _kth_largest(V, k):
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
 def _inverse_link(rm, Z):
     """The mean at linear predictors ``Z`` (the family's inverse link)."""
-    return rm.objective.mean(Z)
+    return rm.objective.link.inverse(Z)
 
 
 def _folds(cv, X, y, n):
@@ -209,14 +208,6 @@ def predict_interval(est, X, alpha, method, cv):
 
 
 # -- classification: LAC and APS sets (jackknife+) -----------------------------------
-def _probabilities(Z):
-    """Class probabilities from linear predictors ``Z`` (..., q), as the models do."""
-    if Z.shape[-1] == 1:
-        p = expit(Z[..., 0])
-        return np.stack([1.0 - p, p], axis=-1)
-    return softmax(Z, axis=-1)
-
-
 def class_scores(P, method):
     """Nonconformity of every label: shape of ``P`` (..., K).
 
@@ -255,12 +246,13 @@ def predict_set(est, X, alpha, method):
     n_classes = loo.shape[1]
     q = rm.theta.shape[0]
     z = rm.linear_predictor_of(Xv)
+    proba = est._target("predict_proba")  # the family's probabilities of z
     out = np.empty((m, n_classes), dtype=bool)
     per_row = n * n_classes * (n_classes if method == "aps" else 1)
     for block in _blocks(m, per_row):
         shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         Z = z[block][None, :, :] + shift.reshape(n, len(block), q)
-        T = class_scores(_probabilities(Z), method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
+        T = class_scores(proba.value(Z), method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
         below = np.count_nonzero(scores[:, None, None] < T - TIE_TOL, axis=0)
         out[block] = below < k
     return out

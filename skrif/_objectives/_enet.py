@@ -67,11 +67,9 @@ class ElasticNetObjective(Objective):
         # (1/S) Σ s_i ℓ_i + penalty, times S: row i owns s_i of the penalty.
         return np.asarray(weights, dtype=float)
 
-    @classmethod
-    def tight_fit_params(cls, estimator):
-        # Coordinate descent stops on the duality gap, scaled by ‖y‖²: 1e-12 reaches
-        # the KKT conditions to about 1e-12 (checked in the tests).
-        return {"tol": 1e-12, "max_iter": 100_000}
+    # Coordinate descent stops on the duality gap, scaled by ‖y‖²: 1e-12 reaches the
+    # KKT conditions to about 1e-12 (checked in the tests).
+    tight_fit = {"tol": 1e-12, "max_iter": 100_000}
 
     def loss(self, Y, Z):
         return 0.5 * (Y - Z) ** 2

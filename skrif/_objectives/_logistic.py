@@ -18,14 +18,23 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
+from ._base import (
+    NEWTON_CHOLESKY,
+    Objective,
+    check_class_weight,
+    check_two_classes_left,
+    class_weighted,
+)
 from ._enet import ElasticNetObjective
-from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
 from ._family import BINOMIAL
+from ._link import LOGIT
 
 
 class LogisticObjective(Objective):
     estimator_types = (LogisticRegression,)
     is_classifier = True
+    link = LOGIT
+    tight_fit = NEWTON_CHOLESKY
     recession = "binary"
 
     def __new__(cls, estimator=None):
@@ -103,8 +112,7 @@ class LogisticObjective(Objective):
         if l1_ratio_of(estimator) > 0:
             # liblinear and saga are the L1 solvers; both reach 1e-10 at a tight tol.
             return {"tol": 1e-12, "max_iter": 100_000}
-        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
-        return {"solver": "newton-cholesky", "tol": 1e-10}
+        return super().tight_fit_params(estimator)
 
     def loss(self, Y, Z):
         # log(1 + e^z) − y z, evaluated stably for large |z|.
