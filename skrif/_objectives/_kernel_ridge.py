@@ -40,6 +40,7 @@ class KernelRidgeObjective(Objective):
     )
 
     def __init__(self, estimator):
+        super().__init__(estimator)
         self.fit_intercept = False
         self.loss_scale = 1.0
         self.penalty_coef = 2.0 * float(estimator.alpha)
