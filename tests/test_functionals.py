@@ -462,3 +462,21 @@ def test_subset_of_reference_rows_and_direction(binary):
     assert F.demographic_parity_gap(groups, between=("a", "b")).greater_is_better is None
     wrapped = F.Functional.from_callable(metrics.f1_score, greater_is_better=True)
     assert wrapped.greater_is_better is True and wrapped._subset(fold).greater_is_better is True
+
+
+def test_kernel_ridge_reference_rows_are_kernel_rows():
+    """KernelRidge's design of new rows is their kernel against the training rows:
+    mean squared error after removing each row equals scikit-learn's refit."""
+    from sklearn.kernel_ridge import KernelRidge
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 2))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=30)
+    Xr, yr = rng.normal(size=(9, 2)), rng.normal(size=9)
+    model = KernelRidge(kernel="rbf", gamma=0.3, alpha=0.2)
+    est = InfluenceEstimator(model).fit(X, y)
+    effects = est.functional_influence(F.mean_loss(), Xr, yr)
+    base = np.mean((yr - est.predict(Xr)) ** 2)
+    for i in (0, 17):
+        r = KernelRidge(kernel="rbf", gamma=0.3, alpha=0.2).fit(np.delete(X, i, 0), np.delete(y, i))
+        assert np.isclose(effects[i], np.mean((yr - r.predict(Xr)) ** 2) - base, rtol=1e-8)

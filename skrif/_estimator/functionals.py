@@ -34,7 +34,7 @@ class FunctionalsMixin:
         if objective.is_classifier:
             multi_output = rm.n_outputs > 1
         else:
-            multi_output = np.ndim(self.estimator_.coef_) == 2
+            multi_output = objective.multi_output(self.estimator_)
         Y = None
         if y_ref is not None:
             Y = check_eval_targets(
@@ -44,7 +44,7 @@ class FunctionalsMixin:
             y_ref = column_or_1d(y_ref) if objective.is_classifier else np.asarray(y_ref, float)
         return _functionals.bind(
             functional, objective, self.estimator_, rm.n_outputs, multi_output, X_ref, y_ref,
-            Y, rm.theta, rm.design.fit_intercept,
+            Y, rm.theta, rm.design.for_rows,
         )
 
     def functional_influence(

@@ -28,7 +28,6 @@ import dataclasses
 import numpy as np
 
 from .._core.targets import make_target
-from .._linalg.design import AugmentedDesign
 from ..functionals import Functional, ModelInfo
 from .audit import flip_search
 
@@ -54,8 +53,11 @@ class Reference:
     ----------
     functional : Functional
         Bound to the model (:meth:`Functional._bind`).
-    design : AugmentedDesign
-        The reference rows with their intercept column.
+    for_rows : callable
+        The training design's ``for_rows``: the model's design operator on other
+        rows (the intercept column; kernel rows for kernel models).
+    X_ref : {ndarray, sparse matrix}
+        The validated reference rows.
     theta : ndarray of shape (q, p̃)
         The fitted parameters.
     y : ndarray or None
@@ -67,16 +69,19 @@ class Reference:
         The output map, ``None`` for predicted classes.
     """
 
-    def __init__(self, functional, design, theta, y, Y, target):
-        self.functional, self.design, self.theta = functional, design, theta
-        self.y, self.Y, self.target = y, Y, target
-        self.Z = design.matvec(theta.T)
+    def __init__(self, functional, for_rows, X_ref, theta, y, Y, target):
+        self.functional, self.for_rows, self.X_ref = functional, for_rows, X_ref
+        self.design = for_rows(X_ref)
+        self.theta, self.y, self.Y, self.target = theta, y, Y, target
+        self.Z = self.design.matvec(theta.T)
         self.out = self.outputs(self.Z)
         self.evaluator = functional._evaluator(y, self.out)
 
     def at(self, theta):
         """The same functional and reference rows at other parameters ``theta``."""
-        return Reference(self.functional, self.design, theta, self.y, self.Y, self.target)
+        return Reference(
+            self.functional, self.for_rows, self.X_ref, theta, self.y, self.Y, self.target
+        )
 
     @property
     def value(self):
@@ -116,7 +121,7 @@ def model_info(objective, estimator, n_outputs):
 
 
 def bind(functional, objective, estimator, n_outputs, multi_output, X_ref, y_ref, Y_ref, theta,
-         fit_intercept):
+         for_rows):
     """A :class:`Reference` for ``functional`` on validated reference rows.
 
     ``y_ref`` holds the user's reference targets (labels), ``Y_ref`` the objective's
@@ -130,15 +135,14 @@ def bind(functional, objective, estimator, n_outputs, multi_output, X_ref, y_ref
     target = None
     if not (response == "predict" and objective.is_classifier):
         target = make_target(response, objective, n_outputs, multi_output, info.probabilistic)
-    design = AugmentedDesign(X_ref, fit_intercept)
-    bound._check_rows(design.n_samples)
+    n_ref = X_ref.shape[0]
+    bound._check_rows(n_ref)
     y = bound._encode_y(y_ref)
-    if y is not None and y.shape[0] != design.n_samples:
+    if y is not None and y.shape[0] != n_ref:
         raise ValueError(
-            f"X_ref and y_ref have different numbers of rows: {design.n_samples} and "
-            f"{y.shape[0]}."
+            f"X_ref and y_ref have different numbers of rows: {n_ref} and {y.shape[0]}."
         )
-    return Reference(bound, design, theta, y, Y_ref, target)
+    return Reference(bound, for_rows, X_ref, theta, y, Y_ref, target)
 
 
 def _rows_per_block(m, q, n_params):
@@ -164,7 +168,7 @@ def row_effects(rm, ref, method, linearized=False):
     ev = ref.evaluator
     design, Z = ref.design, ref.Z
     if ev.order is not None:  # the evaluator reads the reference rows in its order
-        design = AugmentedDesign(design.X[ev.order], design.fit_intercept)
+        design = ref.for_rows(ref.X_ref[ev.order])
         Z = Z[ev.order]
     m = design.n_samples
     out = np.empty(n)
