@@ -19,6 +19,7 @@ __all__ = [
     "SetInteractionWarning",
     "VerificationWarning",
     "DiagnosticsWarning",
+    "ActiveSetChangeWarning",
 ]
 
 import numpy as np
@@ -118,3 +119,12 @@ class DiagnosticsWarning(UserWarning):
     perfect fit, whose residuals are rounding noise (R's ``summary.lm`` warns the
     same), or rows whose fitted probability or mean is exactly at the edge of its
     range (0 or 1), where the variance and every residual-based measure vanish."""
+
+
+class ActiveSetChangeWarning(UserWarning):
+    """A removal would change the active set of a piecewise-smooth model — an L1 /
+    elastic-net coefficient crossing zero or an off-support coordinate leaving its KKT
+    bound, a row crossing a squared-hinge margin or the Huber threshold — so the
+    predicted change (IF, RIF or the group Newton step, all computed with the active
+    set held fixed) is only a first-order answer; ``method="refit"`` is exact.
+    The message names the coordinates or rows."""

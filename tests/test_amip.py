@@ -10,11 +10,16 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
 
 from skrif import InfluenceEstimator
-from skrif._utils.groups import check_groups
 from skrif._features.robust_se import CoefficientFit
+from skrif._utils.groups import check_groups
 
 # The flip search verifies its sets by exact refits; a refit that moves the quantity
 # by more than 10% more (or less) than the additive prediction that chose the rows

@@ -16,15 +16,18 @@ with a per-row penalty share) live one floor below, in the curvature objects and
 Sign convention everywhere: **value without the rows minus value with them**.
 """
 
+import functools
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
-from .._removal.rank_one import DualCurvature
-from ..exceptions import DataChangedError, NotPositiveDefiniteError
+from .._removal.methods import ADDITIVE_METHODS
+from .._utils.checks import check_finite_state
+from ..exceptions import ActiveSetChangeWarning, DataChangedError, NotPositiveDefiniteError
 from .group_step import KeptSolver, hessian_norms, joint_leverage, kept_group_step, kept_is_cheaper
 from .influence import parameter_change as _parameter_change
-from .methods import ADDITIVE_METHODS
-from .problem import Problem, warn_not_converged
+from .problem import warn_not_converged
 
 #: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
 #: this fraction of the largest are zero.
@@ -99,12 +102,6 @@ class DataFingerprint:
             )
 
 
-#: Least-squares residuals are recomputed without cancellation (see
-#: :func:`_exact_gradient_coefficients`) in the primal form only when some row's
-#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
-_NEAR_INTERPOLATION = 1e-4
-
-
 def _exact_gradient_coefficients(problem, theta, d1, curvature):
     """``d1`` of a least-squares fit from residuals computed without cancellation.
 
@@ -116,11 +113,10 @@ def _exact_gradient_coefficients(problem, theta, d1, curvature):
     (n + p̃) × p̃ temporary), used only for dense ``X`` near interpolation. Other
     losses, singular Hessians and sparse primal problems keep ``d1``.
     """
-    if not problem.objective.quadratic or curvature.singular:
-        return d1
-    if not isinstance(curvature, DualCurvature) and (
-        problem.design.sparse
-        or not np.min(curvature.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+    if (
+        not problem.objective.quadratic
+        or curvature.singular
+        or not curvature.residuals_need_recomputing()
     ):
         return d1
     # Least squares always has the rank-one kind, whose factor computes them.
@@ -166,11 +162,12 @@ class RemovalModel:
         self.theta = theta
         self.d1 = _exact_gradient_coefficients(problem, theta, d1, curvature)
         self.curvature = curvature
+        if check_data:  # the fitted model itself, not a subset of it
+            problem.check_optimum(theta)
         self.n_samples = problem.design.n_samples
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
         self._full_rank = None
-        self._d2 = None
         self._kept = None  # (key, KeptSolver) of the last large set (see kept_solver)
 
     # -- the factored Hessian ----------------------------------------------------
@@ -187,12 +184,39 @@ class RemovalModel:
         """``diag(H⁻¹)`` (p̃,) (multinomial: (K p̃,)), from the Hessian kind: O(p̃³)."""
         return self.curvature.inverse_diagonal()
 
-    def curvature_diagonal(self):
-        """Per-row curvature ``D_i`` at θ̂: (n,), or (n, K, K) for coupled outputs
-        (cached; O(n q))."""
-        if self._d2 is None:
-            self._d2 = self.problem.row_derivatives(self.theta)[1]
-        return self._d2
+    @property
+    def weights(self):
+        """The effective sample weights ``s_i`` of the training rows (n,)."""
+        return self.problem.weights
+
+    @property
+    def Y(self):
+        """The encoded training targets (n, q)."""
+        return self.problem.Y
+
+    @property
+    def rank(self):
+        """Rank of the Hessian (``n_params`` unless it is singular)."""
+        return self.curvature.rank
+
+    @functools.cached_property
+    def curvature_coefficients(self):
+        """Per-row curvature at ``θ̂``: ``c s_i ℓ''(y_i, z_i)``, shape (n,) (the block
+        kind: (n, K, K) blocks). Computed once, O(nnz(X) q)."""
+        return self.problem.row_derivatives(self.theta)[1]
+
+    @property
+    def penalty_share_coefficients(self):
+        """Each row's share of the penalty, ``α m_i`` (n,): 0 unless the objective is
+        in mean form (GLMs, SGD), where removing a row removes its share too."""
+        if not self.objective.mean_form:
+            return np.zeros(self.n_samples)
+        return self.objective.penalty_share_coef * np.asarray(self.problem.shares, dtype=float)
+
+    def linear_predictor_of(self, X):
+        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)
+        (the family's design of those rows: kernel rows for KernelRidge)."""
+        return np.asarray(self.design.for_rows(X).matvec(self.theta.T), dtype=float)
 
     def hessian_norms(self, deltas):
         """``‖Δ‖_H`` per independent output (see :func:`skrif._core.group_step.hessian_norms`)."""
@@ -217,6 +241,7 @@ class RemovalModel:
         solver = KeptSolver(self, idx, float(fraction))
         self._kept = (key, solver)
         return solver
+
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -254,9 +279,41 @@ class RemovalModel:
             weights[idx] *= 1.0 - fraction
             self.objective.check_removal(self.problem.Y, weights)
             return kept_group_step(self, idx, fraction, self.kept_solver(idx, fraction))
-        return _parameter_change(
+        delta = _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )
+        warn_active_set_change(self.support_changes(idx, delta, fraction), method, idx.size,
+                               self.design.n_features, self.n_outputs)
+        return delta
+
+    # -- active sets (L1 supports, margins) ----------------------------------------
+    def support_changes(self, idx, delta, fraction=1.0):
+        """``(output, parameter)`` pairs whose active-set status the predicted change
+        ``delta`` (q, p̃) for removing rows ``idx`` would flip (an L1 coefficient
+        crossing zero, an off-support coordinate leaving its KKT bound); empty for
+        models without an active set. Cost O(nnz(X) q) for an active-set model."""
+        return self.curvature.support_changes(np.asarray(idx), delta, self.d1, fraction)
+
+    def changing_rows(self, method):
+        """Boolean (n,): whether removing each training row alone changes the active
+        set (for ``method``'s single-row steps); all False without an active set."""
+        return self.curvature.changing_rows(self.d1, self.theta, method)
+
+    def _warn_changing_rows(self, method):
+        """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the rows whose
+        single-row answers hold a changing active set fixed."""
+        rows = np.flatnonzero(self.changing_rows(method))
+        if rows.size:
+            warnings.warn(
+                f"Removing any one of {rows.size} training rows (e.g. rows "
+                f"{rows[:10].tolist()}) changes the fitted model's active set (an L1 "
+                "coefficient crossing zero or entering the support): their single-row "
+                f"{method!r} effects hold the active set fixed, so they are first-order "
+                "answers only; est._fitted_removal().changing_rows(method) lists them, "
+                "and method='refit' is exact.",
+                ActiveSetChangeWarning,
+                stacklevel=4,
+            )
 
     def refit(self, weights, start=None):
         """``θ`` minimising the training objective with sample ``weights`` (n,).
@@ -269,9 +326,19 @@ class RemovalModel:
         self.check_data()
         start = self.theta if start is None else start
         theta, n_iter, converged = self.problem.newton(start, weights)
+        # An overflowed objective would stop Newton at once with a "zero change".
+        check_finite_state(self.problem, theta, weights=weights, what="the exact refit")
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta
+
+    def refit_kept(self, keep, start=None):
+        """``θ`` refitted with every row's weight multiplied by ``keep`` (n,): 0 removes
+        a row, 1 keeps it. ``ValueError`` if the rows left cannot be fitted (e.g. a
+        single class). Cost: a few Hessian factorizations."""
+        weights = self.problem.weights * keep
+        self.objective.check_removal(self.problem.Y, weights)
+        return self.refit(weights, start=start)
 
     def refit_without(self, idx, start=None):
         """``θ`` refitted without rows ``idx`` (validated positions).
@@ -296,12 +363,13 @@ class RemovalModel:
             kept = np.ones(self.n_samples, dtype=bool)
             kept[idx] = False
             self.check_data()
-            problem = Problem(
+            problem = type(problem)(
                 problem.objective, problem.design.X[kept], problem.Y[kept],
                 problem.weights[kept],
             )
             start = self.theta if start is None else start
             theta, n_iter, converged = problem.newton(start)
+            check_finite_state(problem, theta, what="the exact refit")
             if not converged:
                 warn_not_converged(n_iter, "the exact refit", stacklevel=3)
             return theta
@@ -363,9 +431,9 @@ class RemovalModel:
         (e.g. a refitted optimum): copies those rows and factors its Hessian."""
         self.check_data(rows)
         p = self.problem
-        sub = Problem(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
+        sub = type(p)(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
         d1, d2 = sub.row_derivatives(theta)
-        return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
+        return RemovalModel(sub, theta, d1, sub.curvature(d2, theta=theta), check_data=False)
 
     # -- single rows -------------------------------------------------------------
     def row_steps(self, rows, method, out=None):
@@ -379,6 +447,7 @@ class RemovalModel:
         # A slice is checked as a view of X (no gathered copy of its rows).
         self.check_data(rows if isinstance(rows, slice) else np.asarray(rows))
         rows = np.arange(self.n_samples)[rows]
+        self._warn_changing_rows(method)
         return self.curvature.row_steps(rows, self.d1, self.theta, method, out=out)
 
     def self_change(self, method):
@@ -389,6 +458,7 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         return self.curvature.self_change(self.d1, self.theta, method)
 
     def functional_changes(self, A, method):
@@ -400,6 +470,7 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         m, q, pt = A.shape
         out = np.zeros((self.n_samples, m))
         for k in range(q):
@@ -407,6 +478,18 @@ class RemovalModel:
             out += self.curvature.row_effects(G, self.d1, self.theta, method)[:, k, :]
         return out
 
+
+    def functional_changes_kept(self, A, method, keep, theta):
+        """:meth:`functional_changes` of one functional ``A`` (q, p̃) at the model
+        ``theta`` fitted on the rows where ``keep > 0``: the additive effect of
+        removing each further row, shape (n,) (NaN for rows already removed).
+        O(n p̃²) for the subset's factorization."""
+        if np.all(keep > 0) and theta is self.theta:
+            return self.functional_changes(A[None], method)[:, 0]
+        out = np.full(self.n_samples, np.nan)
+        kept = np.flatnonzero(keep > 0)
+        out[kept] = self.subset(kept, theta).functional_changes(A[None], method)[:, 0]
+        return out
     def predictor_changes(self, design_eval, method, chunk):
         """Yield ``(rows, dZ)`` over blocks of ``chunk`` training rows, with
         ``dZ[i, j, k]`` (c, m, q) the change of evaluation row ``j``'s linear
@@ -418,7 +501,30 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         G = design_eval.rows(slice(None)).T  # (p̃, m)
         # One call: rank-one kinds solve with G once (not once per chunk).
         D = self.curvature.row_effects(G, self.d1, self.theta, method)  # (n, q, m)
         yield slice(0, self.n_samples), D.transpose(0, 2, 1)
+
+
+def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stacklevel=4):
+    """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the coordinates
+    ``changes`` (``(output, parameter)`` pairs) a predicted set change would flip."""
+    if not changes or method == "refit":
+        return
+
+    def name(k, j):
+        what = "the intercept" if j == n_features else f"coefficient {j}"
+        return f"{what} of output {k}" if n_outputs > 1 else what
+
+    shown = ", ".join(name(k, j) for k, j in changes[:10])
+    more = f" and {len(changes) - 10} more" if len(changes) > 10 else ""
+    warnings.warn(
+        f"Removing these {n_rows} rows changes the fitted model's active set ({shown}"
+        f"{more} would cross zero or leave its KKT bound): the {method!r} answer holds "
+        "the active set fixed, so it is a first-order answer only; method='refit' is "
+        "exact.",
+        ActiveSetChangeWarning,
+        stacklevel=stacklevel,
+    )

@@ -47,7 +47,8 @@ def kept_is_cheaper(rm, k):
     """
     curvature = rm.curvature
     if (
-        rm.objective.mean_form
+        curvature.kind not in ("rank_one", "block")
+        or rm.objective.mean_form
         or getattr(curvature, "form", "primal") != "primal"
         or curvature.singular
     ):
@@ -108,10 +109,15 @@ def hessian_norms(rm, deltas):
     single = D.ndim == 2
     D = D[None] if single else D
     s, q, pt = D.shape
-    d2 = rm.curvature_diagonal()
+    d2 = rm.curvature_coefficients
     Z = rm.design.matvec(D.transpose(2, 0, 1).reshape(pt, s * q)).reshape(-1, s, q)
-    penalty = rm.problem.penalty
-    pen = np.einsum("p,sqp->sq", penalty, D * D)
+    if rm.curvature.kind in ("rank_one", "block", "penalty_share"):
+        pen = np.einsum("p,sqp->sq", rm.problem.penalty, D * D)
+    else:
+        # Kinds whose penalty is not a diagonal on these parameters (kernel ridge's
+        # dual, active sets): the fitted values' part of the metric, still free of
+        # the columns' units.
+        pen = np.zeros((s, q))
     if d2.ndim == 3:  # coupled outputs: one K × K block per row
         quad = np.einsum("isk,ikl,isl->s", Z, d2, Z, optimize=True)
         out = np.sqrt(np.maximum(quad + pen.sum(axis=1), 0.0))[:, None]

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._removal.methods import ADDITIVE_METHODS
 from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning
 
 #: A relative gap above this between an answer and its reference raises a
@@ -52,7 +53,7 @@ from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning
 #: "Removing a group" section), and makes ``method="auto"`` refit.
 SET_INTERACTION_THRESHOLD = 0.1
 
-ADDITIVE = ("if", "rif")
+ADDITIVE = ADDITIVE_METHODS
 
 #: Relative gap between a verified (refitted) effect and its prediction above which
 #: skrif warns (:class:`~skrif.exceptions.VerificationWarning`).

@@ -11,7 +11,6 @@ from .._core.influence import ParameterChange, check_fraction
 from .._features import attribution as _attribution
 from .._features.groups import group_scores
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
@@ -213,7 +212,7 @@ class AttributionMixin:
         linearized = check_bool(linearized, "linearized")
         as_frame = check_bool(as_frame, "as_frame")
         rm = self._fitted_removal()
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         Z = design.matvec(rm.theta.T)
         J = target.derivative(Z, Y) if linearized else None
 
@@ -309,7 +308,7 @@ class AttributionMixin:
             X, Y = self._validate_eval(X, y, target)
             changes, groups = self._group_changes(groups, method)
             rm = self._fitted_removal()
-            design = AugmentedDesign(X, rm.design.fit_intercept)
+            design = rm.design.for_rows(X)
             scores = target.finalize(group_scores(changes, design, rm.theta, target, Y))
             index = groups.labels
         else:
@@ -406,13 +405,14 @@ class AttributionMixin:
         y=None,
         *,
         k,
-        target="loss",
+        target=None,
         direction="increase",
         method=None,
         output=None,
         verify=False,
         groups=None,
         as_frame=False,
+        functional=None,
     ):
         """The ``k`` training rows whose joint removal most changes the summed target.
 
@@ -430,8 +430,8 @@ class AttributionMixin:
         k : int
             Number of training rows to return, ``1 ≤ k ≤ n_samples``.
         target : {"loss", "decision_function", "predict_proba", "predict"}, \
-                default="loss"
-            See :meth:`removal_effect`.
+                default=None
+            See :meth:`removal_effect`; ``None`` means ``"loss"``.
         direction : {"increase", "decrease"}, default="increase"
             Rows whose removal increases (largest effects) or decreases (most
             negative effects) the summed target. All ``k`` rows are returned even
@@ -452,6 +452,14 @@ class AttributionMixin:
             first. ``predicted`` is the sum of the groups' effects.
         as_frame : bool, default=False
             Make ``result.labels`` a pandas Index of the rows' labels.
+
+        functional : Functional, default=None
+            Instead of a summed target: rank rows by their effect on this
+            functional of the outputs on the rows ``X`` (:mod:`skrif.functionals`,
+            e.g. a fairness gap; ``y`` its reference targets), each evaluated at the
+            row's predicted parameters (see :meth:`functional_influence`);
+            ``predicted`` is the sum of the ``k`` effects and ``verify`` refits
+            and recomputes the functional. ``target`` and ``output`` do not apply.
 
         Returns
         -------
@@ -486,7 +494,13 @@ class AttributionMixin:
         >>> result.predicted < 0 and bool(np.isclose(result.predicted, result.actual, rtol=0.2))
         True
         """
-        target = self._target(target)
+        if functional is not None:
+            if target is not None or output is not None:
+                raise ValueError("Pass either target (with output) or functional, not both.")
+            return self._most_influential_functional(
+                functional, X, y, k, direction, method, verify, groups
+            )
+        target = self._target("loss" if target is None else target)
         as_frame = check_bool(as_frame, "as_frame")
         if groups is not None:
             result = self._most_influential_groups(

@@ -8,6 +8,7 @@ Thin wrappers over :mod:`skrif._features.audit` and :mod:`skrif._features.amip`.
 import warnings
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.set_error import verification_gap
@@ -17,7 +18,30 @@ from ..exceptions import VerificationWarning
 
 from .._features import amip as _amip
 from .._features import audit as _audit
+from .._features.robust_se import COV_TYPES
+from .._utils.params import Integer, RealNumber, validate_arguments
 from .dask_routing import dask_aware
+
+#: Parameters of the robustness audit, declared once for both of its methods.
+_AUDIT_CONSTRAINTS = {
+    "alpha": [RealNumber(0, 1, closed="neither")],
+    "cov_type": [StrOptions(set(COV_TYPES))],
+    "unit": [StrOptions(set(_amip.UNITS))],
+    "max_fraction": [RealNumber(0, 1, closed="neither"), None],
+    "max_refits": [Integer(1, None, closed="left"), None],
+    "use_t": ["boolean", None],
+    "conclusion": [StrOptions(set(_amip.CONCLUSIONS))],
+}
+_AUDIT_MESSAGES = {
+    "alpha": "a number strictly between 0 and 1",
+    "cov_type": f"one of {COV_TYPES}",
+    "unit": f"one of {_amip.UNITS}",
+    "max_fraction": "a number strictly between 0 and 1 (or None for no cap)",
+    "max_refits": "an integer >= 1",
+    "use_t": "True, False or None",
+    "conclusion": f"one of {_amip.CONCLUSIONS}",
+}
+_audit_parameters = validate_arguments(_AUDIT_CONSTRAINTS, _AUDIT_MESSAGES)
 
 
 class AuditMixin:
@@ -171,10 +195,11 @@ class AuditMixin:
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
     @dask_aware
+    @_audit_parameters
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
-        max_fraction=0.1, use_t=None,
+        max_fraction=0.1, use_t=None, y=None, functional=None, threshold=None,
     ):
         """The smallest set of training rows whose removal flips a conclusion.
 
@@ -247,6 +272,23 @@ class AuditMixin:
             OLS ``"nonrobust"``, normal otherwise). With t, ``"cluster"`` uses
             ``G − 1`` degrees of freedom as statsmodels does.
 
+        y : array-like of shape (n_ref,), default=None
+            With ``functional``: the reference targets, when the functional reads
+            them.
+        functional : Functional, default=None
+            Instead of a sign: the smallest set whose removal moves this functional
+            (:mod:`skrif.functionals`) of the model's outputs on the reference rows
+            ``X`` to ``threshold`` or past it — e.g. brings a fairness gap under
+            0.05. Rows are ranked by their single-row effects (evaluated at
+            ``θ̂ + Δ_i``, see :meth:`functional_influence`) and the set is searched
+            and verified by exact refits as above; ``coef``, ``conclusion`` and
+            ``unit`` do not apply. The result has ``conclusion="threshold"``,
+            ``quantity`` the functional's name and ``flipped`` whether the refit
+            reached the threshold.
+        threshold : float, default=None
+            The value to reach (required with ``functional``): the functional
+            must go down to it if it is above, up to it if below.
+
         Returns
         -------
         result : FlipResult
@@ -296,6 +338,12 @@ class AuditMixin:
         """
         rm = self._fitted_removal()
         method = self._additive_method(method, "removal_to_flip")
+        if functional is not None or threshold is not None:
+            return self._functional_to_threshold(
+                X, y, functional, threshold, coef=coef, conclusion=conclusion, unit=unit,
+                method=method, max_rows=max_rows, max_refits=max_refits,
+                max_fraction=max_fraction,
+            )
         if (X is None) == (coef is None):
             raise ValueError(
                 "Pass exactly one of X (one evaluation row whose prediction to flip) "
@@ -307,8 +355,6 @@ class AuditMixin:
             coef = _amip.resolve_coef(
                 coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
             )
-        if max_refits is not None:
-            max_refits = _audit.check_positive_int(max_refits, "max_refits")
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -327,7 +373,7 @@ class AuditMixin:
             _warn_unverified(result)
             return result
         _amip.prepare(
-            self, _amip.RemovalState(self), coef, conclusion, alpha, cov_type, groups,
+            self, self._fitted_removal(), coef, conclusion, alpha, cov_type, groups,
             unit, use_t,
         )
         max_rows = _amip.cap_for(n, max_rows, max_fraction)
@@ -338,6 +384,7 @@ class AuditMixin:
         _warn_unverified(result)
         return result
 
+    @_audit_parameters
     def amip_summary(
         self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
         max_rows=None, max_fraction=0.1, max_refits=None, use_t=None, verbose=0,

@@ -8,10 +8,10 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.utils._param_validation import StrOptions
 
 from .._core.influence import check_removed_rows
-from .._core.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from .._core.set_error import answer_set, removal_algebra
 from .._core.targets import make_target
 from .._features.groups import rows_of_labels, training_groups
+from .._removal.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from .._utils.checks import (
     check_eval_targets,
     undefined_single_removals,
@@ -118,7 +118,7 @@ class RemovalQueries:
         if rm.objective.is_classifier:
             multi_output = n_model_outputs > 1
         else:
-            multi_output = np.ndim(self.estimator_.coef_) == 2
+            multi_output = rm.objective.multi_output(self.estimator_)
         return make_target(
             target,
             rm.objective,

@@ -6,9 +6,9 @@
 import warnings
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._core.group_step import group_method_by_cost
-from .._core.methods import METHODS
 from .._core.set_error import verification_gap
 from .._features import attribution as _attribution
 from .._features import audit as _audit
@@ -21,10 +21,9 @@ from .._features.groups import (
     own_rows_change,
 )
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
-from .._utils.checks import (
-    check_bool,
-)
+from .._removal.methods import METHODS
+from .._utils.checks import check_bool
+from .._utils.params import Integer, validate_arguments
 from .._utils.progress import Progress
 from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning, VerificationWarning
 
@@ -62,7 +61,7 @@ class GroupsMixin:
         X, Y = self._validate_eval(X, y, target)
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             scores = group_scores(changes, design, rm.theta, target, Y, linearized=False)
         scores = np.nan_to_num(scores[:, :, output].sum(axis=1), nan=0.0)
@@ -136,6 +135,18 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
+    @validate_arguments(
+        {
+            "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
+            "method": [StrOptions({"auto", *METHODS})],
+            "verbose": [Integer(0, None, closed="left"), "boolean"],
+        },
+        {
+            "cv": "an int (number of folds) or a scikit-learn splitter",
+            "method": f"one of {('auto', *METHODS)}",
+            "verbose": "an integer >= 0",
+        },
+    )
     def cv_predict(
         self, *, cv=5, groups=None, target="predict", method="auto", as_frame=False, verbose=0
     ):
@@ -203,9 +214,6 @@ class GroupsMixin:
         True
         """
         t, labels_out = self._row_target(target)
-        methods = ("auto", *METHODS)
-        if method not in methods:
-            raise ValueError(f"method must be one of {methods}; got {method!r}.")
         log = Progress(verbose, "cv_predict")
         as_frame = check_bool(as_frame, "as_frame")
         rm = self._fitted_removal()

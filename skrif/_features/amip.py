@@ -45,13 +45,12 @@ from ..exceptions import VerificationWarning
 
 from .amip_search import (
     LinearCriterion,
-    RemovalState,
     StandardErrorCriterion,
     _Units,
     certificate,
     greedy_search,
 )
-from .robust_se import COV_TYPES, CoefficientFit, family_of
+from .robust_se import CoefficientFit, family_of
 
 CONCLUSIONS = ("sign", "significance", "opposite_significance")
 UNITS = ("rows", "groups")
@@ -99,24 +98,6 @@ def resolve_coef(coef, n_features, feature_names):
     return int(coef) % n_features
 
 
-def check_alpha(alpha):
-    import numbers
-
-    if (
-        isinstance(alpha, (bool, np.bool_))
-        or not isinstance(alpha, (numbers.Real, np.floating))
-        or not 0.0 < float(alpha) < 1.0
-    ):
-        raise ValueError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}.")
-    return float(alpha)
-
-
-def check_choice(value, options, name):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}; got {value!r}.")
-    return value
-
-
 def cap_for(n_units, max_rows, max_fraction):
     """Largest number of units to remove: ``max_rows`` if given, else
     ``floor(max_fraction · n_units)`` (at least 1); ``max_fraction=None``: ``n_units − 1``."""
@@ -126,17 +107,6 @@ def cap_for(n_units, max_rows, max_fraction):
         return check_positive_int(max_rows, "max_rows", n_units - 1)
     if max_fraction is None:
         return n_units - 1
-    import numbers
-
-    if (
-        isinstance(max_fraction, (bool, np.bool_))
-        or not isinstance(max_fraction, (numbers.Real, np.floating))
-        or not 0.0 < float(max_fraction) < 1.0
-    ):
-        raise ValueError(
-            f"max_fraction must be a number strictly between 0 and 1 (or None for no "
-            f"cap); got {max_fraction!r}."
-        )
     return max(1, min(n_units - 1, int(math.floor(float(max_fraction) * n_units))))
 
 
@@ -160,12 +130,7 @@ def prepare(est, state, j, conclusion, alpha, cov_type, groups, unit, use_t):
     """
     from .._utils.groups import check_groups
 
-    check_choice(conclusion, CONCLUSIONS, "conclusion")
-    check_choice(cov_type, COV_TYPES, "cov_type")
-    check_choice(unit, UNITS, "unit")
-    alpha = check_alpha(alpha)
-    if use_t is not None and not isinstance(use_t, (bool, np.bool_)):
-        raise ValueError(f"use_t must be True, False or None; got {use_t!r}.")
+    # Choices, alpha and use_t are declared constraints of the estimator's methods.
     family, reason = family_of(state.objective, state.n_outputs)
     needs_se = conclusion != "sign" or cov_type != "nonrobust"
     if needs_se and j is None:
@@ -207,7 +172,7 @@ def full_data_inference(state, j, family, cov_type, clusters, use_t, theta=None,
     theta = state.theta if theta is None else theta
     keep = np.ones(state.n_samples) if keep is None else keep
     fit = CoefficientFit(
-        state.dense_design(), state.Y[:, 0], state.weights, keep, theta[0], family,
+        state.design.rows(slice(None)), state.Y[:, 0], state.weights, keep, theta[0], family,
         cov_type, clusters, use_t,
     )
     return fit.inference(j)
@@ -218,7 +183,7 @@ def run(est, A, names, j, *, conclusion, alpha, cov_type, groups, unit, max_rows
     """The audit of :meth:`~skrif.InfluenceEstimator.removal_to_flip` (new search)."""
     from .audit import FlipResult
 
-    state = RemovalState(est)
+    state = est._fitted_removal()
     family, clusters, removal_groups = prepare(
         est, state, j, conclusion, alpha, cov_type, groups, unit, use_t
     )
@@ -316,7 +281,7 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
 
     from .._utils.groups import check_groups
 
-    state = RemovalState(est)
+    state = est._fitted_removal()
     family, _ = family_of(state.objective, state.n_outputs)
     after = result.initial + result.actual_change if result.rows.size else result.initial
     fields = dict(conclusion="sign", alpha=alpha, estimate=float(after), unit="rows",
@@ -330,12 +295,12 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
             )
         keep = np.ones(state.n_samples)
         keep[result.rows] = 0.0
-        theta = state.refit(keep, state.theta) if result.rows.size else state.theta
+        theta = state.refit_kept(keep, state.theta) if result.rows.size else state.theta
         e0, se0, _, p0, _ = full_data_inference(state, j, family, cov_type, clusters, use_t)
         fields.update(cov_type=cov_type, initial_se=se0, initial_p_value=p0)
         try:
             fit = CoefficientFit(
-                state.dense_design(), state.Y[:, 0], state.weights, keep, theta[0], family,
+                state.design.rows(slice(None)), state.Y[:, 0], state.weights, keep, theta[0], family,
                 cov_type, clusters, use_t,
             )
             est_, se, _, p, _ = fit.inference(j)
@@ -478,7 +443,7 @@ def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction
             max_refits, use_t, verbose=0):
     """Build an :class:`AMIPSummary` (see :meth:`~skrif.InfluenceEstimator.amip_summary`)."""
     log = Progress(verbose, "amip_summary")
-    state = RemovalState(est)
+    state = est._fitted_removal()
     family, reason = family_of(state.objective, state.n_outputs)
     names = getattr(est, "feature_names_in_", None)
     if coefs is None:

@@ -44,10 +44,9 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
-from scipy.special import expit, softmax
 from sklearn.model_selection import KFold
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 INTERVAL_METHODS = ("jackknife", "jackknife+", "jackknife-minmax", "cv+")
 SET_METHODS = ("lac", "aps")
@@ -59,60 +58,7 @@ TIE_TOL = 1e-12
 _BLOCK_FLOATS = 1 << 21
 
 
-# -- the one reach into the fitted state --------------------------------------------
-class _FittedState:
-    """What conformal prediction needs beyond public methods: training data, θ̂, link."""
-
-    def __init__(self, X, Y, theta, fit_intercept, log_link, classifier, quadratic):
-        self.X, self.Y, self.theta = X, Y, theta
-        # Least squares: one group Newton step is the exact leave-fold-out refit.
-        self.quadratic = quadratic
-        self.fit_intercept, self.log_link, self.classifier = fit_intercept, log_link, classifier
-        self.n_samples = X.shape[0]
-
-    def linear_predictor(self, X):
-        """``z = X̃ θ̂ᵀ`` for validated rows ``X``: shape (m, q); O(nnz(X) q)."""
-        p = X.shape[1]
-        Z = np.asarray(X @ self.theta[:, :p].T, dtype=float)
-        if self.fit_intercept:
-            Z = Z + self.theta[:, p]
-        return Z
-
-
-def _fitted_state(est):
-    """Adapter to the fitted removal state (the estimator's RemovalModel). The only
-    place this module touches private state."""
-    check_is_fitted(est)
-    removal = est._fitted_removal()
-    problem, theta = removal.problem, removal.theta
-    objective = problem.objective
-    return _FittedState(
-        problem.design.X,
-        problem.Y,
-        theta,
-        problem.design.fit_intercept,
-        bool(getattr(objective, "log_link", False)),
-        objective.is_classifier,
-        objective.quadratic,
-    )
-
-
 # -- validation -------------------------------------------------------------------------
-def check_alpha(alpha):
-    """Return ``alpha`` as a float in (0, 1) or raise."""
-    if (
-        isinstance(alpha, (bool, np.bool_))
-        or not isinstance(alpha, numbers.Real)
-        or not np.isfinite(alpha)
-        or not 0.0 < alpha < 1.0
-    ):
-        raise ValueError(
-            f"alpha must be a float in the open interval (0, 1) (the miscoverage "
-            f"level, e.g. 0.1 for 90% coverage); got {alpha!r}."
-        )
-    return float(alpha)
-
-
 def conformal_rank(alpha, n):
     """``k = ⌈(1 − α)(n + 1)⌉``, computed exactly for the float ``alpha``.
 
@@ -134,12 +80,6 @@ def check_enough_rows(alpha, n):
             "conformal quantile of level 1 - alpha does not exist (the interval or set "
             "would be unbounded). Use a larger alpha or more training rows."
         )
-
-
-def _check_method(method, allowed):
-    if not isinstance(method, str) or method not in allowed:
-        raise ValueError(f"method must be one of {allowed}; got {method!r}.")
-    return method
 
 
 def _validate_X(est, X):
@@ -165,8 +105,9 @@ def _kth_largest(V, k):
 
 
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
-def _inverse_link(state, Z):
-    return np.exp(Z) if state.log_link else Z
+def _inverse_link(rm, Z):
+    """The mean at linear predictors ``Z`` (the family's inverse link)."""
+    return rm.objective.link.inverse(Z)
 
 
 def _folds(cv, X, y, n):
@@ -182,10 +123,6 @@ def _folds(cv, X, y, n):
         if cv > n:
             raise ValueError(f"cv={cv} folds is more than the {n} training rows.")
         cv = KFold(n_splits=int(cv))
-    elif isinstance(cv, (str, bool, np.bool_)) or not hasattr(cv, "get_n_splits"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     folds = [np.asarray(test, dtype=int) for _, test in cv.split(X, y)]
     if len(folds) < 2:
         raise ValueError(f"method='cv+' needs at least 2 folds; the splitter gave {len(folds)}.")
@@ -199,53 +136,49 @@ def _folds(cv, X, y, n):
     return folds
 
 
-def _fold_changes(est, folds, q, method):
-    """Δθ of each fold as ``(coef (K, q, p), intercept (K, q))``: ``method="newton"``
-    (one group Newton step, Woodbury) or ``"refit"`` (Newton to convergence)."""
-    coefs, intercepts = [], []
-    for fold in folds:
-        change = est.influence(fold, method=method)
-        coefs.append(np.reshape(change.coef, (q, -1)))
-        intercepts.append(np.broadcast_to(np.reshape(change.intercept, (-1,)), (q,)))
-    return np.array(coefs), np.array(intercepts)
+def _fold_changes(est, folds, method):
+    """Δθ of each fold, (K, p̃) (single output): ``method="newton"`` (one group Newton
+    step, Woodbury) or ``"refit"`` (Newton to convergence)."""
+    rm = est._fitted_removal()
+    return np.array([rm.parameter_change(fold, method)[0] for fold in folds])
 
 
-def _fold_shift(coef, intercept, X):
-    """``δz_k(x)`` for every fold ``k`` and row ``x``: shape (K, m) (single output)."""
-    return np.asarray(X @ coef[:, 0, :].T).T + intercept[:, :1]
+def _fold_shift(rm, deltas, X):
+    """``δz_k(x)`` for every fold ``k`` (rows of ``deltas``) and row ``x`` of ``X``:
+    shape (K, m), through the family's design of those rows."""
+    return rm.design.for_rows(X).matvec(deltas.T).T
 
 
 def predict_interval(est, X, alpha, method, cv):
     """Conformal prediction intervals; see :meth:`InfluenceEstimator.predict_interval`."""
-    method = _check_method(method, INTERVAL_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)  # validated by the estimator's declared constraints
     if cv is not None and method != "cv+":
         raise ValueError(f"cv is used only by method='cv+'; got cv={cv!r} with method={method!r}.")
-    state = _fitted_state(est)
-    if state.Y.shape[1] != 1:
+    rm = est._fitted_removal()
+    if rm.problem.Y.shape[1] != 1:
         raise ValueError(
             "predict_interval supports single-target regressors; this model has "
-            f"{state.Y.shape[1]} targets: wrap one InfluenceEstimator per target."
+            f"{rm.problem.Y.shape[1]} targets: wrap one InfluenceEstimator per target."
         )
     Xv = _validate_X(est, X)
-    n, m = state.n_samples, Xv.shape[0]
+    n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
-    y = state.Y[:, 0]
-    z = state.linear_predictor(Xv)[:, 0]
+    y = rm.problem.Y[:, 0]
+    z = rm.linear_predictor_of(Xv)[:, 0]
 
     if method == "cv+":
-        folds = _folds(cv, state.X, y, n)
+        folds = _folds(cv, rm.design.X, y, n)
         # Exact leave-fold-out models: the group Newton step for least squares,
         # K warm-started refits otherwise (one Newton step is visibly off for a fold).
-        coef, intercept = _fold_changes(est, folds, 1, "newton" if state.quadratic else "refit")
+        deltas = _fold_changes(est, folds, "newton" if rm.objective.quadratic else "refit")
         fold_of = np.empty(n, dtype=int)
         residuals = np.empty(n)
-        z_train = state.linear_predictor(state.X)[:, 0]
+        z_train = rm.linear_predictor()[:, 0]
         for f, rows in enumerate(folds):
             fold_of[rows] = f
-            shift = _fold_shift(coef[f:f + 1], intercept[f:f + 1], state.X[rows])[0]
-            residuals[rows] = np.abs(y[rows] - _inverse_link(state, z_train[rows] + shift))
+            shift = _fold_shift(rm, deltas[f:f + 1], rm.design.X[rows])[0]
+            residuals[rows] = np.abs(y[rows] - _inverse_link(rm, z_train[rows] + shift))
     else:
         loo = est.loo_predict(target="predict")
         residuals = np.abs(y - loo)
@@ -259,17 +192,17 @@ def predict_interval(est, X, alpha, method, cv):
     out = np.empty((m, 2))
     if method == "jackknife":
         width = _kth_smallest(residuals, k)
-        mu = _inverse_link(state, z)
+        mu = _inverse_link(rm, z)
         out[:, 0], out[:, 1] = mu - width, mu + width
         return out
     width = _kth_smallest(residuals, k) if method == "jackknife-minmax" else None
     for block in _blocks(m, n):
         if method == "cv+":
-            shift = _fold_shift(coef, intercept, Xv[block])[fold_of]  # (n, b)
+            shift = _fold_shift(rm, deltas, Xv[block])[fold_of]  # (n, b)
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         # μ̂_{−i}(x_j) as (b, n), C-contiguous: the selections run along rows.
-        mu = _inverse_link(state, np.add(shift.T, z[block, None], order="C"))
+        mu = _inverse_link(rm, np.add(shift.T, z[block, None], order="C"))
         if method == "jackknife-minmax":
             out[block, 0] = mu.min(axis=1) - width
             out[block, 1] = mu.max(axis=1) + width
@@ -280,14 +213,6 @@ def predict_interval(est, X, alpha, method, cv):
 
 
 # -- classification: LAC and APS sets (jackknife+) -----------------------------------
-def _probabilities(Z):
-    """Class probabilities from linear predictors ``Z`` (..., q), as the models do."""
-    if Z.shape[-1] == 1:
-        p = expit(Z[..., 0])
-        return np.stack([1.0 - p, p], axis=-1)
-    return softmax(Z, axis=-1)
-
-
 def class_scores(P, method):
     """LAC nonconformity of every label, ``1 − p_y``: shape of ``P`` (..., K)."""
     if method != "lac":  # pragma: no cover - APS has its own rule (aps_sets)
@@ -349,11 +274,10 @@ def predict_set(est, X, alpha, method, random_state=None):
     """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`."""
     from sklearn.utils import check_random_state
 
-    method = _check_method(method, SET_METHODS)
-    alpha = check_alpha(alpha)
-    state = _fitted_state(est)
+    alpha = float(alpha)
+    rm = est._fitted_removal()
     Xv = _validate_X(est, X)
-    n, m = state.n_samples, Xv.shape[0]
+    n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
     loo = est.loo_predict(target="predict_proba")  # p̂_{−i}(· | x_i), (n, K)
@@ -363,10 +287,11 @@ def predict_set(est, X, alpha, method, random_state=None):
             "leverage 1, see HighLeverageWarning), so the conformal scores are not "
             "defined: add a penalty (smaller C)."
         )
-    labels = _true_classes(state.Y)
+    labels = _true_classes(rm.problem.Y)
     n_classes = loo.shape[1]
-    q = state.theta.shape[0]
-    z = state.linear_predictor(Xv)
+    q = rm.theta.shape[0]
+    z = rm.linear_predictor_of(Xv)
+    proba = est._target("predict_proba")  # the family's probabilities of z
     out = np.empty((m, n_classes), dtype=bool)
     if method == "aps":
         u = check_random_state(random_state).uniform(size=n)
@@ -376,7 +301,7 @@ def predict_set(est, X, alpha, method, random_state=None):
     for block in _blocks(m, n * n_classes):
         shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         Z = z[block][None, :, :] + shift.reshape(n, len(block), q)
-        P = _probabilities(Z)  # p̂_{−i}(· | x_j), (n, b, K)
+        P = proba.value(Z)  # p̂_{−i}(· | x_j), (n, b, K)
         if method == "aps":
             out[block] = aps_sets(P.mean(axis=0), threshold)
         else:

@@ -21,11 +21,13 @@ import warnings
 import numpy as np
 
 from .._core.group_step import group_method_by_cost
+from .._removal.methods import METHODS
 from .._utils.groups import check_groups, codes_of_labels
 from ..exceptions import SetInteractionWarning
 
-#: Methods a per-group answer can use ("auto": by cost, see :func:`group_changes`).
-GROUP_METHODS = ("auto", "if", "rif", "newton", "refit")
+#: Methods a per-group answer can use: the method table's, and "auto" (by cost, see
+#: :func:`group_changes`).
+GROUP_METHODS = ("auto", *METHODS)
 
 
 def training_groups(groups, n_samples, training_index=None):
@@ -157,10 +159,6 @@ def fold_splits(cv, X, y, groups):
         if cv < 2:
             raise ValueError(f"cv must be at least 2 folds; got {cv}.")
         cv = GroupKFold(n_splits=cv) if groups is not None else KFold(n_splits=cv)
-    if isinstance(cv, (str, bytes, bool, np.bool_)) or not hasattr(cv, "split"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     splits = list(cv.split(X, y, groups))
     n = X.shape[0]
     seen = np.zeros(n, dtype=int)

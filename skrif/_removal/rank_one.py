@@ -37,11 +37,14 @@ from .base import (
     Curvature,
     _as_slice,
     _check_method,
-    _fraction_one_minus,
     _step_table,
     solve_block_rows,
 )
 
+#: Least-squares residuals are recomputed without cancellation (see
+#: :meth:`_LinearCurvature.exact_residuals`) in the primal form only when some row's
+#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
+_NEAR_INTERPOLATION = 1e-4
 #: Below this computed ``1 − h_i`` (or smallest capacitance eigenvalue) the cheap
 #: form ``1 − d_i x̃_iᵀH⁻¹x̃_i`` has lost more than 3 digits to cancellation; such rows
 #: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
@@ -198,20 +201,6 @@ class _LinearCurvature(Curvature):
         return C
 
     # -- the protocol ------------------------------------------------------------
-    def row_coefficients(self, rows, d1, method, fraction=1.0):
-        """``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``: ``t d1_i`` ("if") or
-        ``t d1_i / (1 − t h_i)`` ("rif"; NaN rows, warned, at leverage one)."""
-        _check_method(method, ADDITIVE)
-        rows = self._row_index(rows)
-        t = float(fraction)
-        coef = t * np.array(d1[rows], dtype=float)
-        if method == "rif":
-            one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
-            bad = self._guard(one_minus, rows, stacklevel=5)
-            coef /= np.where(bad, 1.0, one_minus)[:, None]
-            coef[bad] = np.nan
-        return coef
-
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes ``Δ_i = H⁻¹ x̃_i c_i``: (len(rows), q, p̃).
 
@@ -317,6 +306,15 @@ class _LinearCurvature(Curvature):
         Rw = self._weighted_residuals(root[:, None] * Y)
         out[pos] = Rw[pos] / root[pos, None]
         return out
+
+    def residuals_need_recomputing(self):
+        """Whether :meth:`exact_residuals` should replace ``y − X̃θ̂``: in the primal
+        form only for dense ``X`` near interpolation (some ``1 − h_i`` below
+        ``_NEAR_INTERPOLATION``), where the QR it needs is affordable and the plain
+        residuals have lost digits."""
+        return not self.design.sparse and bool(
+            np.min(self.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+        )
 
     def _weighted_residuals(self, B):  # pragma: no cover - interface
         raise NotImplementedError
@@ -438,6 +436,10 @@ class DualCurvature(_LinearCurvature):
     """
 
     form = "dual"
+
+    def residuals_need_recomputing(self):
+        # A solve with the existing n × n factor: always affordable.
+        return True
 
     def _factor(self, block, d, penalty):
         if not np.all(penalty > 0):

@@ -10,7 +10,6 @@ import numpy as np
 from .._core.set_error import (
     second_newton_step,
 )
-from .._linalg.design import AugmentedDesign
 from .._utils.dask import fitted_on_dask
 from ._common import check_influence_estimator
 
@@ -43,6 +42,8 @@ class _InMemoryRemovals:
         self.n_samples, self.n_params, self.n_outputs = rm.n_samples, rm.n_params, rm.n_outputs
         self.theta, self.objective = rm.theta, rm.objective
         self.fit_intercept = rm.design.fit_intercept
+        #: The design of evaluation rows (kernel rows for KernelRidge).
+        self.design_of = rm.design.for_rows
         self.X = rm.design.X
         self._second_step, self._Z_train = None, None
 
@@ -106,10 +107,12 @@ class _TargetEvaluator:
     pass over the training rows for all the changes of a set).
     """
 
-    def __init__(self, state, est, X_eval, y_eval, Y_eval):
+    def __init__(self, state, est, X_eval, y_eval, Y_eval, functional=None):
         self.state = state
+        #: A functional bound to its reference rows (``Reference``): a fourth target.
+        self.functional = functional
         self.theta = state.theta
-        self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
+        self.design_eval = state.design_of(X_eval)
         self.Y_eval = Y_eval
         self.loss = state.target("loss")
         self.kind = "test_prediction"
@@ -124,6 +127,8 @@ class _TargetEvaluator:
         else:
             self.prediction = state.target("predict")
         self.names = (self.kind, "test_loss", "self_loss")
+        if functional is not None:
+            self.names += (functional.functional.name,)
         self.Z_eval = self.design_eval.matvec(self.theta.T)
         self.base = self._test_values(self.Z_eval)
 
@@ -159,4 +164,6 @@ class _TargetEvaluator:
             values = self._test_values(self.Z_eval + self.design_eval.matvec(delta.T))
             out[key] = {t: float(np.sum(values[t] - self.base[t])) for t in values}
             out[key]["self_loss"] = train[key]
+            if self.functional is not None:
+                out[key][self.names[3]] = self.functional.change(delta)
         return out

@@ -10,11 +10,11 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from .._core.influence import check_removed_rows
-from .._core.methods import ADDITIVE_METHODS, PREDICTED_METHODS
 from .._core.set_error import (
     relative_gap,
 )
 from .._features.groups import training_groups
+from .._removal.methods import ADDITIVE_METHODS, PREDICTED_METHODS
 from .._utils.progress import Progress
 from ..exceptions import NotConvergedWarning
 from ._common import (
@@ -168,6 +168,7 @@ def validate_influence(
     random_state=None,
     groups=None,
     verbose=0,
+    functional=None,
 ):
     """Compare predicted removal effects with exact refits on your own model.
 
@@ -234,6 +235,12 @@ def validate_influence(
     verbose : int, default=0
         ``>= 1`` prints one line per removal set (its strategy, size and the time
         of its refit) to stderr, whether or not stderr is a terminal.
+
+    functional : Functional, default=None
+        Also check a functional of the model's outputs (:mod:`skrif.functionals`)
+        on **all** the rows of ``X`` (with ``y``): a fourth target named after it,
+        evaluated at the predicted parameters ``θ̂ + Δ`` of each method and at the
+        exact refit.
 
     Returns
     -------
@@ -342,7 +349,16 @@ def validate_influence(
             _in_memory(groups), state.n_samples, getattr(est, "training_index_", None)
         )
         sets = group_removal_sets(groups, **draw)
-    evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval)
+    reference = None
+    if functional is not None:
+        if state.distributed:
+            raise NotImplementedError(
+                "validate_influence(functional=...) is not available for an estimator "
+                "fitted on Dask."
+            )
+        # The functional is bound to all the rows of X (e.g. its groups), not the subset.
+        reference = est._functional_reference(functional, X_given, y)
+    evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval, reference)
     targets = evaluator.names
 
     progress_bar = _Progress(len(sets), progress, "refits")
