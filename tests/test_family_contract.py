@@ -181,6 +181,9 @@ _SKLEARN_PLUMBING = {"get_params", "set_params", "get_metadata_routing", "set_fi
                      "set_score_request"}
 
 
+# removal_to_flip's verified refit may move the quantity more than its additive
+# prediction: a VerificationWarning since issue 27, an answer all the same.
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")
 def test_every_public_method_answers_or_refuses_cleanly(probit):
     est, X, y, X_test, y_test = probit
     calls = _calls(X, y, X_test, y_test)

@@ -310,6 +310,15 @@ class AuditMixin:
             (penalised models; the message says why), or the conclusion is already
             false on the full data (a coefficient that is not significant).
 
+        Warns
+        -----
+        skrif.exceptions.VerificationWarning
+            When the verified refit moves the audited quantity by more than 10% more
+            (or less) than the additive prediction that chose the rows, or the other
+            way: the rows were chosen on a prediction that was off, so a smaller set
+            may also flip it. (Not for the significance searches, which predict the
+            t-statistic.)
+
         Notes
         -----
         Greedy by additive effects, so the set is not guaranteed minimal; the
