@@ -97,3 +97,11 @@ def test_loo_predict_defaults_like_cross_val_predict():
         reg.loo_predict(), cross_val_predict(LinearRegression(), Xr, yr, cv=LeaveOneOut()),
         atol=1e-9,
     )
+
+
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")  # refit 15% off
+def test_flip_result_labels_its_rows():
+    X, y, _, _ = frames()
+    est = InfluenceEstimator(classifier()).fit(X, y)
+    result = est.removal_to_flip(coef="b")
+    assert list(result.labels) == list(X.index[result.rows])

@@ -380,7 +380,7 @@ class AuditMixin:
                 method=method,
             )
             _warn_unverified(result)
-            return result
+            return self._label_flip(result)
         _amip.prepare(
             self, self._fitted_removal(), coef, conclusion, alpha, cov_type, groups,
             unit, use_t,
@@ -391,7 +391,15 @@ class AuditMixin:
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
         result = _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
         _warn_unverified(result)
-        return result
+        return self._label_flip(result)
+
+    def _label_flip(self, result):
+        """``result`` with ``labels``: the removed rows' training labels."""
+        import dataclasses
+
+        index = getattr(self, "training_index_", None)
+        rows = np.asarray(result.rows, dtype=np.intp)
+        return dataclasses.replace(result, labels=rows if index is None else index[rows])
 
     @_audit_parameters
     def amip_summary(
