@@ -53,8 +53,6 @@ from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning
 #: "Removing a group" section), and makes ``method="auto"`` refit.
 SET_INTERACTION_THRESHOLD = 0.1
 
-ADDITIVE = ADDITIVE_METHODS
-
 #: Relative gap between a verified (refitted) effect and its prediction above which
 #: skrif warns (:class:`~skrif.exceptions.VerificationWarning`).
 VERIFICATION_THRESHOLD = 0.1
@@ -251,7 +249,7 @@ def _estimate(algebra, idx, method, answer, reference, measure):
     else:
         gap = relative_gap(measure(answer), measure(reference))
     max_lev = algebra.max_leverage(idx) if idx.size else 0.0
-    joint = algebra.joint_leverage(idx) if method in ADDITIVE else np.nan
+    joint = algebra.joint_leverage(idx) if method in ADDITIVE_METHODS else np.nan
     warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
     return SetErrorEstimate(
         relative_gap=float(gap), joint_leverage=float(joint), max_leverage=max_lev,
@@ -300,7 +298,7 @@ def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
     if method == "refit" or idx.size < 2:
         used = "rif" if method == "auto" else method
         return algebra.change(idx, used), used, None
-    if method in ADDITIVE:
+    if method in ADDITIVE_METHODS:
         delta = algebra.change(idx, method)
         try:
             newton = algebra.change(idx, "newton")
