@@ -204,3 +204,27 @@ def test_removal_to_flip_warns_when_refit_disagrees_with_prediction():
         result = est.removal_to_flip(coef=4)  # predicted 1.82, refit 1.30
     off = abs(result.actual_change - result.predicted_change) > 0.1 * abs(result.actual_change)
     assert off or np.sign(result.actual_change) != np.sign(result.predicted_change)
+
+
+def test_large_logistic_group_step_is_the_newton_step_of_the_kept_rows():
+    # The group step of a set larger than p̃ now uses the kept rows' Hessian (no
+    # k × k capacitance): it must still be one Newton step on the leave-T-out
+    # objective C Σ_kept s_i logloss_i + ½‖w‖², computed here in closed form.
+    rng = np.random.default_rng(0)
+    n, p, C = 2000, 5, 0.5
+    X = rng.normal(size=(n, p))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=n) > 0).astype(int)
+    s = rng.uniform(0.5, 2.0, n)
+    est = InfluenceEstimator(tight_logistic(C=C)).fit(X, y, sample_weight=s)
+    rows = np.arange(700)
+    ns = est.influence(rows, method="newton")
+    theta = np.append(est.estimator_.coef_.ravel(), est.estimator_.intercept_)
+    Xt = np.column_stack([X, np.ones(n)])
+    prob = 1 / (1 + np.exp(-(Xt @ theta)))
+    keep = np.ones(n, bool)
+    keep[rows] = False
+    curv = C * s * prob * (1 - prob)
+    H = (Xt[keep] * curv[keep, None]).T @ Xt[keep] + np.diag([1.0] * p + [0.0])
+    g = Xt[rows].T @ (C * s[rows] * (prob[rows] - y[rows]))
+    want = np.linalg.solve(H, g)
+    np.testing.assert_allclose(np.append(ns.coef, ns.intercept), want, rtol=1e-9, atol=1e-12)
