@@ -19,12 +19,14 @@ from .._utils.frames import (
     change_as_frame,
 )
 from .dask_routing import dask_aware
+from .whole_pipeline import pipeline_aware
 
 
 class AttributionMixin:
     """Parameter changes and effects on targets of removing training rows."""
 
     @dask_aware
+    @pipeline_aware
     def influence(
         self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, groups=None
     ):
@@ -103,13 +105,14 @@ class AttributionMixin:
         fraction = check_fraction(fraction)
         as_frame = check_bool(as_frame, "as_frame")
         delta, method, error = self._answer_set(idx, method, fraction)
-        coef, intercept = rm.objective.split_theta(delta, self.estimator_)
+        coef, intercept = rm.objective.split_theta(delta, self._attributed.holder)
         change = ParameterChange(
             coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
         )
         return change_as_frame(self, change) if as_frame else change
 
     @dask_aware
+    @pipeline_aware
     def removal_effect(
         self,
         X_removed_idx,
@@ -218,6 +221,7 @@ class AttributionMixin:
         return target.finalize(effect_of(delta))
 
     @dask_aware
+    @pipeline_aware
     def influence_scores(
         self, X, y=None, *, target="decision_function", method=None, groups=None
     ):
@@ -300,6 +304,7 @@ class AttributionMixin:
         return target.finalize(self._nan_undefined_removals(scores))
 
     @dask_aware
+    @pipeline_aware
     def self_influence(self, *, target="loss", method=None, linearized=False, groups=None):
         """Effect of removing each training row on its own target.
 
@@ -365,6 +370,7 @@ class AttributionMixin:
         return target.finalize(self._nan_undefined_removals(values))
 
     @dask_aware
+    @pipeline_aware
     def most_influential(
         self,
         X,

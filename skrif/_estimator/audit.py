@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._features import amip as _amip
 from .._features import audit as _audit
 from .dask_routing import dask_aware
+from .whole_pipeline import pipeline_aware
 
 
 class AuditMixin:
@@ -18,6 +19,7 @@ class AuditMixin:
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
     @dask_aware
+    @pipeline_aware
     def loo_predict(self, *, target="decision_function", method=None, groups=None):
         """Approximate leave-one-out predictions for every training row.
 
@@ -143,6 +145,7 @@ class AuditMixin:
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
     @dask_aware
+    @pipeline_aware
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
@@ -306,6 +309,7 @@ class AuditMixin:
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
         return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
 
+    @pipeline_aware
     def amip_summary(
         self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
         max_rows=None, max_fraction=0.1, max_refits=None, use_t=None,

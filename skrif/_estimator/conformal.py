@@ -7,6 +7,7 @@ from sklearn.utils.metaestimators import available_if
 
 from .._features import conformal as _conformal
 from .base import _wraps_probabilistic_classifier, _wraps_regressor
+from .whole_pipeline import pipeline_aware
 
 
 class ConformalMixin:
@@ -14,6 +15,7 @@ class ConformalMixin:
 
     # -- conformal prediction (logic in skrif._features.conformal) -----------------------
     @available_if(_wraps_regressor)
+    @pipeline_aware
     def predict_interval(self, X, *, alpha=0.1, method="jackknife+", cv=None):
         """Conformal prediction intervals (jackknife+, CV+) from the one fit, no refits.
 
@@ -103,6 +105,7 @@ class ConformalMixin:
         return _conformal.predict_interval(self, X, alpha, method, cv)
 
     @available_if(_wraps_probabilistic_classifier)
+    @pipeline_aware
     def predict_set(self, X, *, alpha=0.1, method="lac"):
         """Conformal prediction sets (jackknife+ for classes) from the one fit.
 

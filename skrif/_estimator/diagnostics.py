@@ -5,11 +5,14 @@
 
 from sklearn.utils.validation import check_is_fitted
 
+from .whole_pipeline import pipeline_aware
+
 
 class DiagnosticsMixin:
     """The regression-diagnostics table."""
 
     # -- regression diagnostics ------------------------------------------------
+    @pipeline_aware
     def diagnostics(self, *, columns=None):
         """Per-row regression diagnostics: R's ``influence.measures`` table and more.
 

@@ -20,6 +20,7 @@ from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
+from .whole_pipeline import pipeline_aware
 
 
 class GroupsMixin:
@@ -83,6 +84,7 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
+    @pipeline_aware
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
