@@ -19,14 +19,12 @@ from .._utils.frames import (
     change_as_frame,
 )
 from .dask_routing import dask_aware
-from .whole_pipeline import pipeline_aware
 
 
 class AttributionMixin:
     """Parameter changes and effects on targets of removing training rows."""
 
     @dask_aware
-    @pipeline_aware
     def influence(
         self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, groups=None
     ):
@@ -112,7 +110,6 @@ class AttributionMixin:
         return change_as_frame(self, change) if as_frame else change
 
     @dask_aware
-    @pipeline_aware
     def removal_effect(
         self,
         X_removed_idx,
@@ -221,7 +218,6 @@ class AttributionMixin:
         return target.finalize(effect_of(delta))
 
     @dask_aware
-    @pipeline_aware
     def influence_scores(
         self, X, y=None, *, target="decision_function", method=None, groups=None
     ):
@@ -304,7 +300,6 @@ class AttributionMixin:
         return target.finalize(self._nan_undefined_removals(scores))
 
     @dask_aware
-    @pipeline_aware
     def self_influence(self, *, target="loss", method=None, linearized=False, groups=None):
         """Effect of removing each training row on its own target.
 
@@ -370,7 +365,6 @@ class AttributionMixin:
         return target.finalize(self._nan_undefined_removals(values))
 
     @dask_aware
-    @pipeline_aware
     def most_influential(
         self,
         X,

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._features import amip as _amip
 from .._features import audit as _audit
 from .dask_routing import dask_aware
-from .whole_pipeline import pipeline_aware
+from . import whole_pipeline
 
 
 class AuditMixin:
@@ -19,7 +19,6 @@ class AuditMixin:
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
     @dask_aware
-    @pipeline_aware
     def loo_predict(self, *, target="decision_function", method=None, groups=None):
         """Approximate leave-one-out predictions for every training row.
 
@@ -145,7 +144,6 @@ class AuditMixin:
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
     @dask_aware
-    @pipeline_aware
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
@@ -309,7 +307,6 @@ class AuditMixin:
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
         return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
 
-    @pipeline_aware
     def amip_summary(
         self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
         max_rows=None, max_fraction=0.1, max_refits=None, use_t=None,
@@ -350,6 +347,8 @@ class AuditMixin:
         >>> r.flipped, r.p_value >= 0.05
         (True, True)
         """
+        if whole_pipeline.routes(self, "amip_summary"):
+            whole_pipeline.refuse("amip_summary")
         check_is_fitted(self)
         return _amip.summary(
             self, coef, alpha=alpha, cov_type=cov_type, groups=groups, unit=unit,

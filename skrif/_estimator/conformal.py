@@ -7,7 +7,7 @@ from sklearn.utils.metaestimators import available_if
 
 from .._features import conformal as _conformal
 from .base import _wraps_probabilistic_classifier, _wraps_regressor
-from .whole_pipeline import pipeline_aware
+from . import whole_pipeline
 
 
 class ConformalMixin:
@@ -15,7 +15,6 @@ class ConformalMixin:
 
     # -- conformal prediction (logic in skrif._features.conformal) -----------------------
     @available_if(_wraps_regressor)
-    @pipeline_aware
     def predict_interval(self, X, *, alpha=0.1, method="jackknife+", cv=None):
         """Conformal prediction intervals (jackknife+, CV+) from the one fit, no refits.
 
@@ -102,10 +101,11 @@ class ConformalMixin:
         >>> bool(covered.mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_interval"):
+            whole_pipeline.refuse("predict_interval")
         return _conformal.predict_interval(self, X, alpha, method, cv)
 
     @available_if(_wraps_probabilistic_classifier)
-    @pipeline_aware
     def predict_set(self, X, *, alpha=0.1, method="lac"):
         """Conformal prediction sets (jackknife+ for classes) from the one fit.
 
@@ -167,4 +167,6 @@ class ConformalMixin:
         >>> bool(sets[np.arange(50), y[150:]].mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_set"):
+            whole_pipeline.refuse("predict_set")
         return _conformal.predict_set(self, X, alpha, method)

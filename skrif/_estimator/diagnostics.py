@@ -5,14 +5,14 @@
 
 from sklearn.utils.validation import check_is_fitted
 
-from .whole_pipeline import pipeline_aware
+from . import whole_pipeline
+
 
 
 class DiagnosticsMixin:
     """The regression-diagnostics table."""
 
     # -- regression diagnostics ------------------------------------------------
-    @pipeline_aware
     def diagnostics(self, *, columns=None):
         """Per-row regression diagnostics: R's ``influence.measures`` table and more.
 
@@ -79,6 +79,8 @@ class DiagnosticsMixin:
         >>> list(table.columns[:3])
         ['dfb_x0', 'dfb_x1', 'dfb_intercept']
         """
+        if whole_pipeline.routes(self, "diagnostics"):
+            whole_pipeline.refuse("diagnostics")
         check_is_fitted(self)
         from .._features.diagnostics import diagnostics
 

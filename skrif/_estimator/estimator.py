@@ -62,7 +62,7 @@ from .wrapped import attributed, describe, transformed_target
 #: Private fitted state removed when a fit is refused.
 _FIT_STATE = (
     "_removal", "_model_theta", "_frozen_names", "_attributed", "_preprocessing",
-    "_pipeline_removal",
+    "_pipeline_removal", "_fit_targets",
 )
 
 
@@ -483,13 +483,30 @@ class InfluenceEstimator(
                     del self.__dict__[name]
             raise
         self._model_theta = objective.get_theta(att.holder)
+        # Targets and weights as the final model saw them (reselecting refits).
+        self._fit_targets = (np.array(y_model, copy=True), sample_weight)
         if pipeline and self.preprocessing == "refit":
             from .._preprocess.removal import PipelineRemoval
 
             self._pipeline_removal = PipelineRemoval(
                 self._removal, self._preprocessing, X_raw, y, self._coef_names(),
+                reselect=self._reselect_on if self._reselects() else None,
             )
         return self
+
+    def _reselect_on(self, Z, kept):
+        """The final CV model refitted with its selection on features ``Z`` of the
+        kept rows: ``(objective, Y, weights)`` at the value it selects there."""
+        from .._objectives import objective_class_for
+        from .wrapped import reselected
+
+        y, weights = self._fit_targets
+        w = None if weights is None else weights[kept]
+        twin = reselected(self._attributed.holder, Z, y[kept], w).twin
+        objective = objective_class_for(twin)(twin)
+        base = np.ones(kept.size) if w is None else w
+        return (objective, objective.encode_targets(y[kept], twin),
+                objective.effective_weights(y[kept], base, twin))
 
     def _coef_names(self):
         """Names of the attributed model's coefficients: the preprocessing's output
@@ -511,7 +528,7 @@ class InfluenceEstimator(
         """
         names = self._coef_names()
         model_name = type(self._attributed.holder).__name__
-        what = f"the fitted {type(self.estimator_).__name__}"
+        what = f"the fitted {model_name}"
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
@@ -547,7 +564,7 @@ class InfluenceEstimator(
             else:
                 action = "attributions are computed at these coefficients (polish=False)"
             optimality_message = (
-                f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
+                f"The fitted {model_name} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
                 f"large as a single row's effect; {action}. "
                 + problem.objective.optimality_advice(

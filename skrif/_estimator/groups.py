@@ -20,7 +20,7 @@ from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
-from .whole_pipeline import pipeline_aware
+from . import whole_pipeline
 
 
 class GroupsMixin:
@@ -84,7 +84,6 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
-    @pipeline_aware
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
@@ -134,6 +133,8 @@ class GroupsMixin:
         >>> bool(np.allclose(fast, slow))
         True
         """
+        if whole_pipeline.routes(self, "cv_predict"):
+            return whole_pipeline.cv_predict(self, cv=cv, groups=groups, target=target, method=method)
         target = self._target(target)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}.")

@@ -8,8 +8,6 @@ model given its features (regression diagnostics, conformal intervals, the AMIP
 audit) are refused with the way out (``preprocessing="fixed"``).
 """
 
-import functools
-
 import numpy as np
 
 from .._core.influence import ParameterChange, check_fraction
@@ -30,20 +28,17 @@ ROUTED = (
 REFUSED = ("diagnostics", "predict_interval", "predict_set", "removal_to_flip", "amip_summary")
 
 
-def pipeline_aware(method):
-    """Send ``method`` here when the estimator wraps a pipeline whose preprocessing
-    is refitted with the rows (``preprocessing="refit"``)."""
-    name = method.__name__
+def routes(est, name):
+    """Whether ``est.<name>`` is answered here (or refused): the estimator wraps a
+    pipeline whose preprocessing is refitted with the rows."""
+    return (name in ROUTED or name in REFUSED) and getattr(est, "_pipeline_removal", None) is not None
 
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        if getattr(self, "_pipeline_removal", None) is not None:
-            if name in REFUSED:
-                refuse(name)
-            return globals()[name](self, *args, **kwargs)
-        return method(self, *args, **kwargs)
 
-    return wrapper
+def call(est, name, args, kwargs):
+    """Answer ``est.<name>(*args, **kwargs)`` in whole-pipeline semantics."""
+    if name in REFUSED:
+        refuse(name)
+    return globals()[name](est, *args, **kwargs)
 
 
 def refuse(name):

@@ -11,6 +11,11 @@ def as_float(U):
     return np.asarray(U, dtype=float)
 
 
+class Unsupported(Exception):
+    """A step whose fitted statistics skrif cannot move analytically (the message
+    names it); the caller turns it into a refusal with the ways out."""
+
+
 class StepRemoval:
     """How one fitted transformer's output moves when one training row is removed.
 

@@ -5,17 +5,12 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .base import StepRemoval
-from .change import RowChange, hstack
-
-
-class Unsupported(Exception):
-    """A step whose statistics skrif cannot move analytically (message names it)."""
+from .change import hstack
+from .registry import module_for
 
 
 def removal_for(step, path):
     """The removal module of a fitted step (``path`` names it in messages)."""
-    from .registry import module_for
-
     if step is None or (isinstance(step, str) and step == "passthrough"):
         return Passthrough(step)
     if isinstance(step, str) and step == "drop":

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .base import StepRemoval
+from .base import StepRemoval, Unsupported
 
 
 class FunctionTransformerRemoval(StepRemoval):
@@ -12,7 +12,6 @@ class FunctionTransformerRemoval(StepRemoval):
             return change
         self._identity = False
         if change.alpha is not None or change.beta is not None or change.n_tangents:
-            from .compose import Unsupported
 
             raise Unsupported(
                 "FunctionTransformer applied after a step whose statistics move: skrif "

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .base import StepRemoval
+from .base import StepRemoval, Unsupported
 from .order import loo_percentiles, tangent_at
 
 
@@ -30,7 +30,6 @@ def missing_mask(U, missing_values):
 class SimpleImputerRemoval(StepRemoval):
     @staticmethod
     def check(step, path):
-        from .compose import Unsupported
 
         if callable(step.strategy):
             raise Unsupported(
@@ -91,7 +90,6 @@ class SimpleImputerRemoval(StepRemoval):
                 t = (1 + a[:, j]) * (med - full) + tangent_at(change, j, rows, w)
             else:  # most_frequent on numbers: the mode without the row (a jump)
                 if change.n_tangents and np.any(change.cols == j):
-                    from .compose import Unsupported
 
                     raise Unsupported("most_frequent imputation of a column with tangents")
                 t = (1 + a[:, j]) * (self._loo_mode(u[:, j], observed[:, j], r) - float(st.statistics_[j]))

@@ -7,13 +7,12 @@ encoded columns of every row are unchanged.
 
 import numpy as np
 
-from .base import StepRemoval
+from .base import StepRemoval, Unsupported
 
 
 class OneHotEncoderRemoval(StepRemoval):
     @staticmethod
     def check(step, path):
-        from .compose import Unsupported
 
         if step.min_frequency is not None or step.max_categories is not None:
             raise Unsupported(
@@ -23,7 +22,6 @@ class OneHotEncoderRemoval(StepRemoval):
             )
 
     def train(self, U, change):
-        from .compose import Unsupported
 
         if change.alpha is not None or change.beta is not None or change.n_tangents:
             raise Unsupported(

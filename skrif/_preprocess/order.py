@@ -68,3 +68,11 @@ def tangent_at(change, j, rows, weights):
         B = change.basis[:, s]
         out += change.coef[:, s] * (weights[:, 0] * B[rows[:, 0]] + weights[:, 1] * B[rows[:, 1]])
     return out
+
+
+EPS = np.finfo(float).eps
+
+
+def nonzero_scale(scale):
+    """scikit-learn's ``_handle_zeros_in_scale``: near-zero scales become 1."""
+    return np.where(scale < 10 * EPS, 1.0, scale)

@@ -1,5 +1,7 @@
 """Supported transformers -> their removal modules; refusals that name the way out."""
 
+from .base import Unsupported
+
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.preprocessing import (
     FunctionTransformer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, PolynomialFeatures,
@@ -10,7 +12,9 @@ from .function import FunctionTransformerRemoval, MissingIndicatorRemoval
 from .imputer import SimpleImputerRemoval
 from .onehot import OneHotEncoderRemoval
 from .polynomial import PolynomialFeaturesRemoval
-from .scalers import MaxAbsScalerRemoval, MinMaxScalerRemoval, RobustScalerRemoval
+from .maxabs import MaxAbsScalerRemoval
+from .minmax import MinMaxScalerRemoval
+from .robust import RobustScalerRemoval
 from .spline import SplineTransformerRemoval
 from .standard import StandardScalerRemoval
 
@@ -29,7 +33,6 @@ MODULES = {
 
 
 def module_for(step, path):
-    from .compose import Unsupported
 
     cls = MODULES.get(type(step))
     if cls is None:

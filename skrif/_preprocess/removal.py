@@ -16,7 +16,8 @@ import numpy as np
 
 from .._linalg.design import AugmentedDesign
 from ..exceptions import UnsupportedModelError
-from .compose import Unsupported, removal_for
+from .base import Unsupported
+from .compose import removal_for
 from .sets import aligned_change, as_design, refit_without
 
 #: Methods answered through the analytic removal modules (the others refit).
@@ -56,11 +57,16 @@ class PipelineRemoval:
     X, y : raw training rows and targets (as passed to ``fit``).
     feature_names : list of str or None
         Output names of the preprocessing, for coefficient changes.
+    reselect : callable or None
+        ``reselect(Z, kept)`` → ``(objective, Y, weights)`` of the final model
+        refitted with its hyperparameter selection on new features ``Z`` of the kept
+        training rows (exact refits of a CV model with ``hyperparameters="reselect"``).
     """
 
-    def __init__(self, rm, preprocessing, X, y, feature_names=None):
+    def __init__(self, rm, preprocessing, X, y, feature_names=None, reselect=None):
         self.rm, self.preprocessing, self.X, self.y = rm, preprocessing, X, y
         self.feature_names = feature_names
+        self.reselect = reselect
         self.n_samples = rm.n_samples
         try:
             self.removal = removal_for(preprocessing, "")

@@ -96,7 +96,12 @@ def refit_without(pipe_state, idx, method):
     problem.objective.check_removal(problem.Y, weights)
     pre = clone(pipe_state.preprocessing)
     Z_new = as_design(pre.fit_transform(rows_of(pipe_state.X, kept_idx), rows_of(pipe_state.y, kept_idx)))
-    new = Problem(problem.objective, Z_new, problem.Y[kept_idx], problem.weights[kept_idx])
+    if method == "refit" and pipe_state.reselect is not None:
+        # The final step is a CV model refitted with its selection on the new rows.
+        objective, Y, weights_new = pipe_state.reselect(Z_new, kept_idx)
+        new = Problem(objective, Z_new, Y, weights_new)
+    else:
+        new = Problem(problem.objective, Z_new, problem.Y[kept_idx], problem.weights[kept_idx])
     if not np.all(new.penalty[: new.design.n_features] > 0):
         # Compare rank deficiencies: a category that vanishes takes its column along.
         if pipe_state._full_rank is None:

@@ -9,13 +9,12 @@ about 1e-10 relative), which follows the step's own extrapolation rule.
 
 import numpy as np
 
-from .base import StepRemoval, as_float
+from .base import StepRemoval, Unsupported, as_float
 
 
 class SplineTransformerRemoval(StepRemoval):
     @staticmethod
     def check(step, path):
-        from .compose import Unsupported
 
         if isinstance(step.knots, str):
             raise Unsupported(
