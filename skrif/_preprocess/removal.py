@@ -193,6 +193,12 @@ class Answer:
             self._refit = self.state.set_refit(self.idx, self.method)
         return self._refit
 
+    def compute(self):
+        """Do the set's refit now (a no-op for additive answers)."""
+        if self.method in ("newton", "refit") and self.idx.size:
+            self._set()
+        return self
+
     def predictor_change(self, ev):
         """(m, q) change of the linear predictor of :class:`EvalRows` ``ev``."""
         if self.idx.size == 0:
