@@ -413,3 +413,22 @@ def test_transformed_target_effects_in_the_original_scale():
     est = InfluenceEstimator(pipe).fit(X, y)
     actual = refit_change(pipe, X, y, [5, 6], X)
     assert rel(est.removal_effect([5, 6], X, target="predict", method="newton"), actual) < 0.05
+
+
+def test_validate_influence_uses_whole_pipeline_refits():
+    from skrif.validation import validate_influence
+
+    df, y = table()
+    pipe = make_pipeline(mixed_preprocessing(), Ridge(alpha=1.0))
+    est = InfluenceEstimator(pipe).fit(df.iloc[:45], y[:45])
+    out = validate_influence(est, df.iloc[45:], y[45:], n_sets=4, strategies=("random",),
+                             methods=("rif", "newton"), random_state=0, progress=False, as_frame=False)
+    res = out.results
+    for set_id, (_, rows) in enumerate(out.sets):
+        keep = np.setdiff1d(np.arange(45), rows)
+        X_eval = df.iloc[45:].iloc[out.eval_rows]
+        change = clone(pipe).fit(df.iloc[keep], y[keep]).predict(X_eval) - est.predict(X_eval)
+        sel = (res["set_id"] == set_id) & (res["target"] == "test_prediction")
+        assert np.allclose(res["actual"][sel], np.sum(change), rtol=1e-8)
+        newton = sel & (res["method"] == "newton")
+        assert np.allclose(res["predicted"][newton], np.sum(change), rtol=1e-8)
