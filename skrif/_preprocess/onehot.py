@@ -36,7 +36,7 @@ class OneHotEncoderRemoval(StepRemoval):
             # Rows alone in their category: removing one removes the category.
             values, inverse, counts = np.unique(col.astype(str), return_inverse=True, return_counts=True)
             discrete |= counts[inverse[r]] == 1
-        width = self.step.transform(U[:1]).shape[1]
+        width = len(self.step.get_feature_names_out())
         return change.like(width, coef=np.zeros((r.size, 0)), cols=None,
                            basis=np.zeros((change.n, 0)), discrete=discrete)
 
