@@ -39,8 +39,8 @@ _HINTS = {
                     "alternative is RidgeCV",
     "LassoLarsCV": "its L1 penalty is not smooth; a smooth alternative is RidgeCV",
     "KernelRidge": "kernel models are not supported yet (see the model-families issue); "
-                   "an explicit feature map (e.g. Nystroem is not supported either, "
-                   "PolynomialFeatures or SplineTransformer are) in a Pipeline with Ridge is",
+                   "an explicit feature map in a Pipeline with Ridge is (PolynomialFeatures "
+                   "or SplineTransformer with fixed knots)",
     "CalibratedClassifierCV": "attribute the classifier inside it instead",
     "BaggingClassifier": "ensembles have no single objective; attribute one model",
     "BaggingRegressor": "ensembles have no single objective; attribute one model",

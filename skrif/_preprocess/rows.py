@@ -63,13 +63,14 @@ class RowAlgebra:
     def __init__(self, rm, removal, X):
         self.rm, self.removal, self.X = rm, removal, X
         n = rm.n_samples
-        change = removal.train(X, RowChange(np.arange(n), _width(X), n))
+        change = removal.train(X, RowChange(np.arange(n), X.shape[1], n))
         self.discrete = change.discrete
         p = rm.design.n_features
         self.p = p
         self.alpha = change.alpha
         penalty = rm.problem.penalty
-        self._absorbed = rm.design.fit_intercept and penalty[p] == 0 if rm.design.fit_intercept else False
+        # A free (unpenalised) intercept absorbs the column shifts β.
+        self._absorbed = bool(rm.design.fit_intercept and penalty[p] == 0)
         coef, cols, basis = change.coef, change.cols, change.basis
         self._ones = np.zeros(0, dtype=np.intp)
         if change.beta is not None:
@@ -132,14 +133,12 @@ class RowAlgebra:
         if self.cols.size:
             c = self.coef[rows]
             W = theta[:, : self.p][:, self.cols]                      # (q, S) w_k[j_s]
-            V = np.broadcast_to(theta[None], (rows.size,) + theta.shape)
             # d1 term: Σ_{k≠r} d1_k ρ_k
             d1r = rm.d1[rows]                                         # (b, q)
             Br = self.basis[rows]                                     # (b, S)
             lin = (self.Bd1.T[None, :, :] - d1r[:, :, None] * Br[:, None, :])  # (b, q, S)
             _scatter(out, self.cols, c[:, None, :] * lin)
-            # d2 terms (K and G), as the Hessian terms applied to θ̂ but without the
-            # mirror part e_{j_s} K·θ̂ ... written out:
+            # d2 terms: Σ_{k≠r} d2_k (ρ_k·θ̂) z̃_k (K) and Σ_{k≠r} d2_k (ρ_k·θ̂) ρ_k (G).
             design, d2 = rm.design, self.d2[rows]
             Zr = design.rows(rows)
             cw = c[:, None, :] * W[None]                              # (b, q, S)
@@ -147,7 +146,6 @@ class RowAlgebra:
             out -= (d2[:, None] * np.einsum("bqs,bs->bq", cw, Br))[:, :, None] * Zr[:, None, :]
             gv = np.einsum("bqs,ts->bqt", cw, self.G) - d2[:, None, None] * Br[:, None, :] * np.einsum("bqs,bs->bq", cw, Br)[:, :, None]
             _scatter(out, self.cols, c[:, None, :] * gv)
-            del V
         return out
 
     def steps(self, rows, method):
@@ -156,6 +154,8 @@ class RowAlgebra:
         rm = self.rm
         curv = rm.curvature
         rows = np.asarray(rows, dtype=np.intp)
+        if curv.kind != "rank_one":
+            return self._first_order_steps(rows, method)
         Zr = rm.design.rows(rows)
         g = rm.d1[rows][:, :, None] * Zr[:, None, :]                  # (b, q, p̃)
         rhs = g - self.gradient_change(rows)
@@ -213,10 +213,38 @@ class RowAlgebra:
         x[bad] = np.nan
         return x
 
+    def _first_order_steps(self, rows, method):
+        """Coupled-output (multinomial) and penalty-share (GLM) Hessians: the kind's
+        own single-row step plus the preprocessing term through ``H⁻¹`` (first order
+        in the preprocessing's change; the one-row Newton step of the kind is kept)."""
+        rm = self.rm
+        curv = rm.curvature
+        if self.cols.size and self.d2 is None:
+            from ..exceptions import UnsupportedModelError
+
+            raise UnsupportedModelError(
+                "Per-row IF/RIF through imputers, polynomial or spline features are not "
+                "available for multinomial models; use method='newton' or 'refit' (the "
+                "pipeline's exact statistics), or preprocessing='fixed'."
+            )
+        fixed = curv.row_steps(rows, rm.d1, rm.theta, method)       # (b, q, p̃)
+        corr = self.gradient_change(rows)
+        if method == "rif":
+            corr = corr + self.penalty_change(rows)[:, None, :] * fixed
+            if self.cols.size:
+                corr = corr + self._tangent_apply(rows, self.coef[rows], fixed)
+        b, q, pt = fixed.shape
+        flat = corr.transpose(2, 0, 1).reshape(pt, b * q)
+        if curv.kind == "block":
+            # Coupled outputs: one solve over the stacked (class-major) parameters.
+            flat = corr.reshape(b, q * pt).T
+            return fixed - curv.solve(flat).T.reshape(b, q, pt)
+        return fixed - curv.solve(flat).reshape(pt, b, q).transpose(1, 2, 0)
+
     # -- what the features ask for ----------------------------------------------------
     def eval_basis(self, X_eval):
         """Tangent basis of evaluation rows (m, S), in the order of :attr:`cols`."""
-        m = _length(X_eval)
+        m = X_eval.shape[0]
         B = self.removal.basis(X_eval, np.zeros((m, 0)))
         if self._ones.size:
             B = np.hstack([B, np.ones((m, self._ones.size))])
@@ -264,10 +292,3 @@ def _scatter(out, cols, values):
     for s, j in enumerate(cols):
         out[..., j] += values[..., s]
 
-
-def _width(X):
-    return X.shape[1]
-
-
-def _length(X):
-    return X.shape[0]
