@@ -7,8 +7,8 @@ from sklearn.base import clone
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.svm import LinearSVC
 
-from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
 from skrif._core.problem import Problem
+from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
 from skrif.exceptions import UnsupportedModelError
 
 

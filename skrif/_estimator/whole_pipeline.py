@@ -256,7 +256,7 @@ def loo_predict(est, *, target="decision_function", method=None, groups=None):
 
 
 def cv_predict(est, *, cv=5, groups=None, target="decision_function", method="newton"):
-    from .._core.methods import METHODS
+    from .._removal.methods import METHODS
     from .._preprocess.sets import rows_of
 
     target = est._target(target)

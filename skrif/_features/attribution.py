@@ -25,8 +25,8 @@ nothing here knows which.
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from .._core.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._linalg.design import AugmentedDesign
+from .._removal.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
 

@@ -192,12 +192,6 @@ class BlockCurvature(Curvature):
         W = np.moveaxis(W, 0, 1).reshape(W.shape[1], -1)
         return W.T @ W
 
-    def parameter_change(self, problem, theta, d1, idx, method):
-        """Compatibility alias of :meth:`set_change` (removal)."""
-        from .penalty_share import _cached_single_row
-
-        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
-
     @property
     def _amplifiers(self):
         """``(I − A_i M_i)⁻¹`` for every row (n, K, K), NaN at leverage one (cached)."""

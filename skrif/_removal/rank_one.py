@@ -42,6 +42,10 @@ from .base import (
     solve_block_rows,
 )
 
+#: Least-squares residuals are recomputed without cancellation (see
+#: :meth:`_LinearCurvature.exact_residuals`) in the primal form only when some row's
+#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
+_NEAR_INTERPOLATION = 1e-4
 #: Below this computed ``1 − h_i`` (or smallest capacitance eigenvalue) the cheap
 #: form ``1 − d_i x̃_iᵀH⁻¹x̃_i`` has lost more than 3 digits to cancellation; such rows
 #: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
@@ -318,6 +322,15 @@ class _LinearCurvature(Curvature):
         out[pos] = Rw[pos] / root[pos, None]
         return out
 
+    def residuals_need_recomputing(self):
+        """Whether :meth:`exact_residuals` should replace ``y − X̃θ̂``: in the primal
+        form only for dense ``X`` near interpolation (some ``1 − h_i`` below
+        ``_NEAR_INTERPOLATION``), where the QR it needs is affordable and the plain
+        residuals have lost digits."""
+        return not self.design.sparse and bool(
+            np.min(self.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+        )
+
     def _weighted_residuals(self, B):  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -436,6 +449,10 @@ class DualCurvature(_LinearCurvature):
     ``1 − d_i b̃_iᵀS⁻¹b̃_i = (B⁻¹)_ii``. Solves with training rows use the
     push-through form ``S⁻¹B̃ᵀ = Λ⁻¹B̃ᵀ(I + DK)⁻¹`` instead, which subtracts nothing.
     """
+
+    def residuals_need_recomputing(self):
+        # A solve with the existing n × n factor: always affordable.
+        return True
 
     def _factor(self, block, d, penalty):
         if not np.all(penalty > 0):
