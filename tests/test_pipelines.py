@@ -457,3 +457,21 @@ def test_multinomial_and_glm_pipelines():
     for method in ("rif", "newton"):
         actual = refit_change(pipe, Xp, yp, [5], Xp)
         assert rel(est.removal_effect([5], Xp, target="predict", method=method), actual) < 0.05
+
+
+def test_fixed_semantics_audit_and_diagnostics_name_the_pipeline_features():
+    df, y = table(missing=False)
+    pipe = make_pipeline(mixed_preprocessing(drop="first"), LinearRegression())
+    est = InfluenceEstimator(pipe, preprocessing="fixed").fit(df, y)
+    table_ = est.diagnostics(columns=["num__a"])
+    assert "dfb_num__a" in table_.columns
+    summary = est.amip_summary(coef="num__c", max_refits=5)
+    assert ("num__c", "sign") in summary.results
+    flip = est.removal_to_flip(coef="num__a", max_refits=3)
+    keep = np.setdiff1d(np.arange(len(y)), flip.rows)
+    # Held-fixed semantics: the final model refitted on the fixed features.
+    Z = est.estimator_[:-1].transform(df)
+    j = list(est.estimator_[:-1].get_feature_names_out()).index("num__a")
+    refit = LinearRegression().fit(Z[keep], y[keep])
+    assert flip.flipped == (np.sign(refit.coef_[j]) != np.sign(est.estimator_[-1].coef_[j]))
+    assert flip.rows.size > 0

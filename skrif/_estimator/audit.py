@@ -277,9 +277,7 @@ class AuditMixin:
         n = rm.n_samples
         # -- significance audit (skrif/_features/amip.py): coef names, caps, new searches --
         if coef is not None:
-            coef = _amip.resolve_coef(
-                coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
-            )
+            coef = _amip.resolve_coef(coef, rm.design.n_features, self._coef_names())
         if max_refits is not None:
             max_refits = _audit.check_positive_int(max_refits, "max_refits")
         if X is not None:
