@@ -253,8 +253,10 @@ class RowAlgebra:
     def predictor_changes(self, rows, steps, design_eval, basis_eval):
         """``dZ[r, j, k]`` (len(rows), m, q): change of evaluation row j's linear
         predictor k when row r alone is removed, from its ``steps``."""
-        V = steps.transpose(0, 2, 1)                                    # (b, p̃, q)
-        out = np.einsum("mp,bpq->bmq", design_eval.rows(slice(None)), V) if design_eval.n_samples else np.zeros((len(rows), 0, V.shape[2]))
+        b, q, pt = steps.shape
+        # One product with every step as a column: no densified evaluation rows.
+        M = design_eval.matvec(steps.reshape(b * q, pt).T)              # (m, b q)
+        out = M.T.reshape(b, q, -1).transpose(0, 2, 1).copy()            # (b, m, q)
         if self.cols.size:
             c = self.coef[rows]
             W = self.rm.theta[:, : self.p][:, self.cols][None] + steps[:, :, self.cols]  # (b, q, S)
