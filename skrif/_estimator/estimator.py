@@ -70,6 +70,13 @@ def _n_rows(X):
     return X.shape[0]
 
 
+def _final_step(estimator):
+    """The (unfitted) model at the end of a pipeline or inside a frozen wrapper."""
+    if isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
 def _validated_targets(y, classifier):
     """``y`` as ``validate_data`` checks it, for raw pipeline input (X unchecked)."""
     from sklearn.utils.validation import check_array, column_or_1d
@@ -430,6 +437,8 @@ class InfluenceEstimator(
         if classifier:
             check_classification_targets(y)
         sample_weight = self._validate_sample_weight(sample_weight, _n_rows(X))
+        if classifier:  # before any fit runs on them
+            check_class_weight_values(_final_step(inner), y, sample_weight)
 
         if training_index is not None:
             self.training_index_ = training_index
@@ -459,8 +468,6 @@ class InfluenceEstimator(
         if frozen:
             check_prefit(att.holder, X.shape[1],
                          None if pipeline else getattr(self, "feature_names_in_", None))
-        if classifier:
-            check_class_weight_values(model, y, sample_weight)
         y_model = y if att.target_transformer is None else transformed_target(att.target_transformer, y)
 
         objective = objective_cls(model)
