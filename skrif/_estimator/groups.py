@@ -4,6 +4,7 @@
 
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._features import attribution as _attribution
 from .._features import audit as _audit
@@ -17,9 +18,8 @@ from .._features.groups import (
 from .._features.influential import InfluentialRows
 from .._linalg.design import AugmentedDesign
 from .._removal.methods import METHODS
-from .._utils.checks import (
-    check_bool,
-)
+from .._utils.checks import check_bool
+from .._utils.params import Integer, validate_arguments
 from . import whole_pipeline
 
 
@@ -84,6 +84,13 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
+    @validate_arguments(
+        {
+            "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
+            "method": [StrOptions(set(METHODS))],
+        },
+        {"cv": "an int (number of folds) or a scikit-learn splitter", "method": f"one of {METHODS}"},
+    )
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
@@ -136,8 +143,6 @@ class GroupsMixin:
         if whole_pipeline.routes(self, "cv_predict"):
             return whole_pipeline.cv_predict(self, cv=cv, groups=groups, target=target, method=method)
         target = self._target(target)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
         rm = self._fitted_removal()
         problem = rm.problem
         labels = problem.Y

@@ -14,6 +14,10 @@ generic (``_problem.py``, ``_curvature.py``).
 import numpy as np
 
 from ..exceptions import UnsupportedModelError
+from ._link import IDENTITY
+
+#: lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
+NEWTON_CHOLESKY = {"solver": "newton-cholesky", "tol": 1e-10}
 
 
 def class_weighted(y, sample_weight, estimator):
@@ -85,6 +89,9 @@ class Objective:
     #: blocks per row) or "penalty_share" (mean-form: each row also owns a share of
     #: the penalty).
     hessian_kind = "rank_one"
+    #: How the linear predictor maps to the predicted mean (``"predict"`` of a
+    #: regressor, the positive class's probability of a binary classifier).
+    link = IDENTITY
 
     # -- what the features need to know about the family ------------------------
     # Declared here and read by the features, which never ask which estimator type
@@ -105,14 +112,18 @@ class Objective:
         ``"poisson"``."""
         return None, (
             "standard errors are supported for LinearRegression, unpenalised binary "
-            f"LogisticRegression and PoissonRegressor(alpha=0), not for {type(self).__name__}"
+            f"LogisticRegression and PoissonRegressor(alpha=0), not for {self.estimator_name}"
         )
+
+    #: Settings with which the estimator fits to skrif's polishing tolerance
+    #: (:meth:`tight_fit_params`); ``None``: no setting does.
+    tight_fit = None
 
     @classmethod
     def tight_fit_params(cls, estimator):
         """Parameters with which ``estimator`` fits to skrif's polishing tolerance,
         or ``None`` if no setting does (what an OptimalityWarning advises)."""
-        return None
+        return None if cls.tight_fit is None else dict(cls.tight_fit)
 
     @classmethod
     def optimality_advice(cls, estimator, n_samples):
@@ -146,6 +157,8 @@ class Objective:
 
     def __init__(self, estimator):
         self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+        #: The wrapped estimator's class name, for messages.
+        self.estimator_name = type(estimator).__name__
 
     # -- support ------------------------------------------------------------
     @classmethod

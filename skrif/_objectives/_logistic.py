@@ -12,13 +12,22 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
+from ._base import (
+    NEWTON_CHOLESKY,
+    Objective,
+    check_class_weight,
+    check_two_classes_left,
+    class_weighted,
+)
 from ._family import BINOMIAL
+from ._link import LOGIT
 
 
 class LogisticObjective(Objective):
     estimator_types = (LogisticRegression,)
     is_classifier = True
+    link = LOGIT
+    tight_fit = NEWTON_CHOLESKY
     recession = "binary"
 
     def __new__(cls, estimator=None):
@@ -80,11 +89,6 @@ class LogisticObjective(Objective):
                 "C=np.inf for an unpenalised fit"
             )
         return "binomial", None
-
-    @classmethod
-    def tight_fit_params(cls, estimator):
-        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
-        return {"solver": "newton-cholesky", "tol": 1e-10}
 
     def loss(self, Y, Z):
         # log(1 + e^z) − y z, evaluated stably for large |z|.

@@ -37,6 +37,7 @@ from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 from ._base import Objective, check_class_weight, check_two_classes_left
 from ._family import BINOMIAL, GAUSSIAN_HALF
+from ._link import LOGIT
 from ._logistic import LogisticObjective
 
 
@@ -107,6 +108,7 @@ class SGDClassifierObjective(SGDRegressorObjective):
 
     estimator_types = (SGDClassifier,)
     is_classifier = True
+    link = LOGIT
     recession = "binary"
     _loss_name = "log_loss"
     @staticmethod
