@@ -107,7 +107,8 @@ class RemovalQueries:
         """``Δθ`` (q, p̃) of refitting the CV estimator itself without ``rows`` (its
         selection included), then solving its objective at the value it selects to
         machine precision (Newton from θ̂)."""
-        from .._core.problem import Problem, warn_not_converged
+        from .._core.problem import warn_not_converged
+        from .._core.problems import make_problem
         from .._objectives import objective_class_for
         from .wrapped import reselected
 
@@ -124,7 +125,7 @@ class RemovalQueries:
         att = reselected(self._attributed.holder, X, y[kept], w)
         objective = objective_class_for(att.twin)(att.twin)
         base = np.ones(kept.size) if w is None else w
-        problem = Problem(
+        problem = make_problem(
             objective, X, objective.encode_targets(y[kept], att.twin),
             objective.effective_weights(y[kept], base, att.twin),
         )
@@ -154,7 +155,7 @@ class RemovalQueries:
         if rm.objective.is_classifier:
             multi_output = n_model_outputs > 1
         else:
-            multi_output = np.ndim(self._attributed.holder.coef_) == 2
+            multi_output = rm.objective.multi_output(self._attributed.holder)
         made = make_target(
             target,
             rm.objective,

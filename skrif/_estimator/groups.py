@@ -16,7 +16,6 @@ from .._features.groups import (
     own_rows_change,
 )
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import METHODS
 from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
@@ -46,7 +45,7 @@ class GroupsMixin:
         X, Y = self._validate_eval(X, y, target)
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
         best = _attribution.top_k(scores, k, direction)
         rows = groups.rows(np.sort(best))

@@ -131,20 +131,17 @@ def _folds(cv, X, y, n):
     return folds
 
 
-def _fold_changes(est, folds, q, method):
-    """Δθ of each fold as ``(coef (K, q, p), intercept (K, q))``: ``method="newton"``
-    (one group Newton step, Woodbury) or ``"refit"`` (Newton to convergence)."""
-    coefs, intercepts = [], []
-    for fold in folds:
-        change = est.influence(fold, method=method)
-        coefs.append(np.reshape(change.coef, (q, -1)))
-        intercepts.append(np.broadcast_to(np.reshape(change.intercept, (-1,)), (q,)))
-    return np.array(coefs), np.array(intercepts)
+def _fold_changes(est, folds, method):
+    """Δθ of each fold, (K, p̃) (single output): ``method="newton"`` (one group Newton
+    step, Woodbury) or ``"refit"`` (Newton to convergence)."""
+    rm = est._fitted_removal()
+    return np.array([rm.parameter_change(fold, method)[0] for fold in folds])
 
 
-def _fold_shift(coef, intercept, X):
-    """``δz_k(x)`` for every fold ``k`` and row ``x``: shape (K, m) (single output)."""
-    return np.asarray(X @ coef[:, 0, :].T).T + intercept[:, :1]
+def _fold_shift(rm, deltas, X):
+    """``δz_k(x)`` for every fold ``k`` (rows of ``deltas``) and row ``x`` of ``X``:
+    shape (K, m), through the family's design of those rows."""
+    return rm.design.for_rows(X).matvec(deltas.T).T
 
 
 def predict_interval(est, X, alpha, method, cv):
@@ -169,13 +166,13 @@ def predict_interval(est, X, alpha, method, cv):
         folds = _folds(cv, rm.design.X, y, n)
         # Exact leave-fold-out models: the group Newton step for least squares,
         # K warm-started refits otherwise (one Newton step is visibly off for a fold).
-        coef, intercept = _fold_changes(est, folds, 1, "newton" if rm.objective.quadratic else "refit")
+        deltas = _fold_changes(est, folds, "newton" if rm.objective.quadratic else "refit")
         fold_of = np.empty(n, dtype=int)
         residuals = np.empty(n)
         z_train = rm.linear_predictor()[:, 0]
         for f, rows in enumerate(folds):
             fold_of[rows] = f
-            shift = _fold_shift(coef[f:f + 1], intercept[f:f + 1], rm.design.X[rows])[0]
+            shift = _fold_shift(rm, deltas[f:f + 1], rm.design.X[rows])[0]
             residuals[rows] = np.abs(y[rows] - _inverse_link(rm, z_train[rows] + shift))
     else:
         loo = est.loo_predict(target="predict")
@@ -196,7 +193,7 @@ def predict_interval(est, X, alpha, method, cv):
     width = _kth_smallest(residuals, k) if method == "jackknife-minmax" else None
     for block in _blocks(m, n):
         if method == "cv+":
-            shift = _fold_shift(coef, intercept, Xv[block])[fold_of]  # (n, b)
+            shift = _fold_shift(rm, deltas, Xv[block])[fold_of]  # (n, b)
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         # μ̂_{−i}(x_j) as (b, n), C-contiguous: the selections run along rows.

@@ -78,7 +78,16 @@ class PipelineRemoval:
 
     # -- checks -----------------------------------------------------------------------
     def check_method(self, method):
-        """Refuse an approximate method when a step has no removal module."""
+        """Refuse an approximate method when a step has no removal module, or when
+        the final model is not a smooth L2 model (the penalty algebra is L2's)."""
+        kind = getattr(self.rm.objective, "problem_kind", "smooth")
+        if method in ANALYTIC and kind != "smooth":
+            raise UnsupportedModelError(
+                f"Whole-pipeline {method!r} answers are derived for smooth models with an "
+                f"L2 penalty, not for this {kind} model; use method='refit' (the pipeline "
+                "refitted without the rows), or preprocessing='fixed' (the final model "
+                "with this preprocessing held fixed)."
+            )
         if method in ANALYTIC and self.removal is None:
             raise UnsupportedModelError(
                 f"{self.unsupported} Method {method!r} needs how every fitted statistic "

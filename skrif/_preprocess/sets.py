@@ -23,7 +23,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from .._core.problem import Problem, warn_not_converged
+from .._core.problem import warn_not_converged
+from .._core.problems import make_problem
 from ..exceptions import NotPositiveDefiniteError
 
 
@@ -99,9 +100,9 @@ def refit_without(pipe_state, idx, method):
     if method == "refit" and pipe_state.reselect is not None:
         # The final step is a CV model refitted with its selection on the new rows.
         objective, Y, weights_new = pipe_state.reselect(Z_new, kept_idx)
-        new = Problem(objective, Z_new, Y, weights_new)
+        new = make_problem(objective, Z_new, Y, weights_new)
     else:
-        new = Problem(problem.objective, Z_new, problem.Y[kept_idx], problem.weights[kept_idx])
+        new = make_problem(problem.objective, Z_new, problem.Y[kept_idx], problem.weights[kept_idx])
     if not np.all(new.penalty[: new.design.n_features] > 0):
         # Compare rank deficiencies: a category that vanishes takes its column along.
         if pipe_state._full_rank is None:
@@ -114,8 +115,12 @@ def refit_without(pipe_state, idx, method):
                 "data (e.g. a column that is constant on the kept rows): the unpenalised "
                 "model without them is not identified. Add a penalty, or remove fewer rows."
             )
-    target = problem.design.rows_matvec(kept_idx, rm.theta.T)
-    theta = mapped_start(new.design, target)
+    if getattr(problem.objective, "problem_kind", "smooth") == "kernel":
+        # Dual coefficients of the kept rows: a quadratic problem, any start will do.
+        theta = np.zeros((rm.n_outputs, new.design.n_params))
+    else:
+        target = problem.design.rows_matvec(kept_idx, rm.theta.T)
+        theta = mapped_start(new.design, target)
     if method == "newton":
         d1, d2 = new.row_derivatives(theta)
         step = new.curvature(d2).solve(new.gradient(theta, d1)).T
