@@ -15,8 +15,10 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
-    LassoCV,
+    Lasso,
+    LassoLarsCV,
     LinearRegression,
     LogisticRegression,
     LogisticRegressionCV,
@@ -384,7 +386,7 @@ def test_reselect_refits_the_cv_estimator():
     (RidgeCV(alpha_per_target=True), "one InfluenceEstimator"),
     (LogisticRegressionCV(refit=False, l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False), "refit=True"),
     (GridSearchCV(Ridge(), {"alpha": [1.0]}), "best_estimator_"),
-    (LassoCV(), "L1"),
+    (LassoLarsCV(), "LassoCV"),
     (TransformedTargetRegressor(make_pipeline(StandardScaler(), Ridge())), "last in the Pipeline"),
 ])
 def test_unsupported_wrappers_name_the_way_out(estimator, match):
@@ -475,3 +477,28 @@ def test_fixed_semantics_audit_and_diagnostics_name_the_pipeline_features():
     refit = LinearRegression().fit(Z[keep], y[keep])
     assert flip.flipped == (np.sign(refit.coef_[j]) != np.sign(est.estimator_[-1].coef_[j]))
     assert flip.rows.size > 0
+
+
+def test_non_smooth_final_models_refit_and_refuse_approximations():
+    """An L1 final model: the whole-pipeline refit is exact; the per-row and Newton
+    answers (derived for an L2 penalty on the features) are refused. A kernel model
+    is refused under preprocessing='refit' and attributed with it held fixed."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:80], y[:80] / 100
+    kernel = make_pipeline(StandardScaler(), KernelRidge(alpha=1.0, kernel="rbf", gamma=0.1))
+    with pytest.raises(UnsupportedModelError, match="preprocessing='fixed'"):
+        InfluenceEstimator(kernel).fit(X, y)
+    fixed = InfluenceEstimator(kernel, preprocessing="fixed").fit(X, y)
+    Z = fixed.estimator_[:-1].transform(X)
+    inner = InfluenceEstimator(KernelRidge(alpha=1.0, kernel="rbf", gamma=0.1)).fit(Z, y)
+    assert np.allclose(fixed.removal_effect([3], X, method="refit"),
+                       inner.removal_effect([3], Z, method="refit"), atol=1e-12)
+    pipe = make_pipeline(StandardScaler(), Lasso(alpha=0.01, tol=1e-12, max_iter=100000))
+    est = InfluenceEstimator(pipe).fit(X, y)
+    actual = refit_change(pipe, X, y, [3, 9], X)
+    assert rel(est.removal_effect([3, 9], X, target="predict", method="refit"), actual) < 1e-8
+    for method in ("rif", "newton"):
+        with pytest.raises(UnsupportedModelError, match="method='refit'"):
+            est.removal_effect([3], X, method=method)

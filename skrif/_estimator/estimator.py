@@ -49,6 +49,7 @@ from ..exceptions import (
     HighLeverageWarning,
     OptimalityWarning,
     SingularHessianWarning,
+    UnsupportedModelError,
 )
 from .attribution import AttributionMixin
 from .audit import AuditMixin
@@ -495,6 +496,17 @@ class InfluenceEstimator(
         self._fit_targets = (np.array(y_model, copy=True), sample_weight)
         if pipeline and self.preprocessing == "refit":
             from .._preprocess.removal import PipelineRemoval
+
+            if getattr(objective, "problem_kind", "smooth") == "kernel":
+                for name in list(vars(self)):
+                    if (name.endswith("_") and not name.startswith("__")) or name in _FIT_STATE:
+                        del self.__dict__[name]
+                raise UnsupportedModelError(
+                    f"{type(att.holder).__name__} at the end of a Pipeline is supported with "
+                    "preprocessing='fixed' (the kernel model with this preprocessing held "
+                    "fixed); whole-pipeline removal (preprocessing='refit') is not "
+                    "implemented for kernel models."
+                )
 
             self._pipeline_removal = PipelineRemoval(
                 self._removal, self._preprocessing, X_raw, y, self._coef_names(),

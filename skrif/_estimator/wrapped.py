@@ -33,14 +33,8 @@ _HINTS = {
     "GridSearchCV": "pass search.best_estimator_ (a fitted model or pipeline) instead",
     "RandomizedSearchCV": "pass search.best_estimator_ (a fitted model or pipeline) instead",
     "HalvingGridSearchCV": "pass search.best_estimator_ instead",
-    "LassoCV": "its L1 penalty is not smooth (see the model-families issue); a smooth "
-               "alternative is RidgeCV",
-    "ElasticNetCV": "its L1 term is not smooth (see the model-families issue); a smooth "
-                    "alternative is RidgeCV",
-    "LassoLarsCV": "its L1 penalty is not smooth; a smooth alternative is RidgeCV",
-    "KernelRidge": "kernel models are not supported yet (see the model-families issue); "
-                   "an explicit feature map in a Pipeline with Ridge is (PolynomialFeatures "
-                   "or SplineTransformer with fixed knots)",
+    "LassoLarsCV": "wrap LassoCV, or Lasso(alpha=cv.alpha_), which skrif attributes",
+    "LassoLars": "wrap Lasso with the same alpha, which skrif attributes",
     "CalibratedClassifierCV": "attribute the classifier inside it instead",
     "BaggingClassifier": "ensembles have no single objective; attribute one model",
     "BaggingRegressor": "ensembles have no single objective; attribute one model",
