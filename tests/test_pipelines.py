@@ -382,6 +382,22 @@ def test_reselect_refits_the_cv_estimator():
     assert rel(est.removal_effect(removed, X, method="refit"), ref.predict(X) - est.predict(X)) < 1e-9
 
 
+def test_reselect_lasso_cv():
+    from sklearn.linear_model import LassoCV
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 5))
+    y = X @ [1.0, 0.0, 0.0, 2.0, 0.0] + rng.normal(size=80)
+    cv = LassoCV(alphas=np.logspace(-3, 0, 8), tol=1e-12, max_iter=100000)
+    est = InfluenceEstimator(cv, hyperparameters="reselect").fit(X, y)
+    removed = np.arange(0, 80, 2)
+    keep = np.setdiff1d(np.arange(80), removed)
+    ref = clone(cv).fit(X[keep], y[keep])
+    assert ref.alpha_ != est.estimator_.alpha_
+    expected = ref.predict(X) - est.predict(X)
+    assert rel(est.removal_effect(removed, X, method="refit"), expected) < 1e-9
+
+
 @pytest.mark.parametrize("estimator,match", [
     (RidgeCV(alpha_per_target=True), "one InfluenceEstimator"),
     (LogisticRegressionCV(refit=False, l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False), "refit=True"),

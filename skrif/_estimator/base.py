@@ -99,9 +99,9 @@ class RemovalQueries:
 
     def _reselects(self):
         """Whether exact refits reselect a CV model's hyperparameter."""
-        from .wrapped import CV_TYPES
+        from .wrapped import RESELECTABLE
 
-        return self.hyperparameters == "reselect" and isinstance(self._attributed.holder, CV_TYPES)
+        return self.hyperparameters == "reselect" and isinstance(self._attributed.holder, RESELECTABLE)
 
     def _reselected_refit(self, rows, fraction=1.0):
         """``Δθ`` (q, p̃) of refitting the CV estimator itself without ``rows`` (its

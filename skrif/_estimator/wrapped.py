@@ -16,6 +16,8 @@ from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import (
+    ElasticNetCV,
+    LassoCV,
     LogisticRegression,
     LogisticRegressionCV,
     Ridge,
@@ -93,8 +95,11 @@ def _selected_twin(cv, fitted):
     return None
 
 
-#: CV estimators and the plain estimator they select.
+#: CV estimators attributed through the plain estimator they select.
 CV_TYPES = (RidgeCV, RidgeClassifierCV, LogisticRegressionCV)
+#: CV estimators whose selection ``hyperparameters="reselect"`` redoes (LassoCV and
+#: ElasticNetCV are families of their own, attributed at ``alpha_`` directly).
+RESELECTABLE = CV_TYPES + (LassoCV, ElasticNetCV)
 
 
 def describe(estimator):
