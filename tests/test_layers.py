@@ -20,6 +20,7 @@ LAYERS = {
     "skrif.exceptions": 0,
     "skrif._utils": 1,
     "skrif.datasets": 1,
+    "skrif.functionals": 1,
     "skrif._linalg": 2,
     "skrif._objectives": 3,
     "skrif._removal": 4,

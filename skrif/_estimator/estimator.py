@@ -57,6 +57,7 @@ from .base import RemovalQueries, _estimator_has
 from .conformal import ConformalMixin
 from .dask_routing import dask_aware, route_fit
 from .diagnostics import DiagnosticsMixin
+from .functionals import FunctionalsMixin
 from .groups import GroupsMixin
 from .wrapped import attributed, describe, transformed_target
 
@@ -123,6 +124,7 @@ class InfluenceEstimator(
     AuditMixin,
     DiagnosticsMixin,
     ConformalMixin,
+    FunctionalsMixin,
     RemovalQueries,
     MetaEstimatorMixin,
     BaseEstimator,

@@ -25,7 +25,10 @@ ROUTED = (
     "loo_predict", "cv_predict",
 )
 #: Methods that keep the final model's own semantics: refused under "refit".
-REFUSED = ("diagnostics", "predict_interval", "predict_set", "removal_to_flip", "amip_summary")
+REFUSED = (
+    "diagnostics", "predict_interval", "predict_set", "removal_to_flip", "amip_summary",
+    "functional_influence", "functional_effect",
+)
 
 
 def routes(est, name):
@@ -43,7 +46,7 @@ def call(est, name, args, kwargs):
 
 def refuse(name):
     raise ValueError(
-        f"{name} describes the final model given the features it was fitted on; for a "
+        f"{name} is defined on the final model given the features it was fitted on; for a "
         "Pipeline it is available with preprocessing='fixed' (the final model with "
         "the preprocessing held fixed), not with preprocessing='refit' (the whole "
         "pipeline refitted without the rows)."
@@ -206,10 +209,12 @@ def self_influence(est, *, target="loss", method=None, linearized=False, groups=
 
 
 def most_influential(
-    est, X, y=None, *, k, target="loss", direction="increase", method=None, output=None,
-    verify=False, groups=None,
+    est, X, y=None, *, k, target=None, direction="increase", method=None, output=None,
+    verify=False, groups=None, functional=None,
 ):
-    target = est._target(target)
+    if functional is not None:
+        refuse("most_influential(functional=...)")
+    target = est._target("loss" if target is None else target)
     direction = _attribution.check_direction(direction)
     output = _attribution.check_output(target, output)
     verify = check_bool(verify, "verify")

@@ -156,8 +156,10 @@ class _TargetEvaluator:
     pass over the training rows for all the changes of a set).
     """
 
-    def __init__(self, state, est, X_eval, y_eval, Y_eval):
+    def __init__(self, state, est, X_eval, y_eval, Y_eval, functional=None):
         self.state = state
+        #: A functional bound to its reference rows (``Reference``): a fourth target.
+        self.functional = functional
         self.theta = state.theta
         self.design_eval = state.design_of(X_eval)
         self.Y_eval = Y_eval
@@ -174,6 +176,8 @@ class _TargetEvaluator:
         else:
             self.prediction = state.target("predict")
         self.names = (self.kind, "test_loss", "self_loss")
+        if functional is not None:
+            self.names += (functional.functional.name,)
         self.Z_eval = self.design_eval.matvec(self.theta.T)
         self.base = self._test_values(self.Z_eval)
 
@@ -209,6 +213,8 @@ class _TargetEvaluator:
             values = self._test_values(self.Z_eval + self.design_eval.matvec(delta.T))
             out[key] = {t: float(np.sum(values[t] - self.base[t])) for t in values}
             out[key]["self_loss"] = train[key]
+            if self.functional is not None:
+                out[key][self.names[3]] = self.functional.change(delta)
         return out
 
 

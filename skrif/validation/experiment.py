@@ -152,6 +152,7 @@ def validate_influence(
     as_frame="auto",
     random_state=None,
     groups=None,
+    functional=None,
 ):
     """Compare predicted removal effects with exact refits on your own model.
 
@@ -214,6 +215,12 @@ def validate_influence(
         whole groups (:func:`group_removal_sets`; strategies ``"random"`` and
         ``"top_score"``, sizes as fractions of the number of groups). A dask
         array is computed (one label per training row on the client).
+
+    functional : Functional, default=None
+        Also check a functional of the model's outputs (:mod:`skrif.functionals`)
+        on **all** the rows of ``X`` (with ``y``): a fourth target named after it,
+        evaluated at the predicted parameters ``θ̂ + Δ`` of each method and at the
+        exact refit.
 
     Returns
     -------
@@ -321,11 +328,26 @@ def validate_influence(
         sets = removal_sets(state.X, **draw)
     else:
         sets = group_removal_sets(training_groups(_in_memory(groups), state.n_samples), **draw)
+    reference = None
     make_evaluator = getattr(state, "evaluator", None)
+    if functional is not None:
+        if state.distributed:
+            raise NotImplementedError(
+                "validate_influence(functional=...) is not available for an estimator "
+                "fitted on Dask."
+            )
+        if make_evaluator is not None:
+            raise NotImplementedError(
+                "validate_influence(functional=...) is not available for "
+                "InfluenceEstimator(pipeline, preprocessing='refit'); use "
+                "preprocessing='fixed' (the final model with the preprocessing held fixed)."
+            )
+        # The functional is bound to all the rows of X (e.g. its groups), not the subset.
+        reference = est._functional_reference(functional, X_given, y)
     if make_evaluator is not None:  # whole-pipeline answers: raw rows too
         evaluator = make_evaluator(est, X_eval, y_eval, Y_eval, X_eval_given)
     else:
-        evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval)
+        evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval, reference)
     targets = evaluator.names
 
     progress_bar = _Progress(len(sets), progress, "refits")
