@@ -309,8 +309,10 @@ def test_labels_names_and_refusals():
     change = est.influence(mask, as_frame=True, method="refit")
     assert list(change.removed) == ["r1", "r2"]
     assert "cat__color_red" in change.coef.index
-    with pytest.raises(ValueError, match="preprocessing='fixed'"):
-        est.diagnostics()
+    for refused in (est.diagnostics, lambda: est.amip_summary(coef=0),
+                    lambda: est.functional_influence(None, df), lambda: est.predict_interval(df)):
+        with pytest.raises(ValueError, match="preprocessing='fixed'"):
+            refused()
     with pytest.raises(ValueError, match="fraction"):
         est.influence([1], fraction=0.5)
     with pytest.raises(ValueError, match="feature names"):
