@@ -181,11 +181,17 @@ class SetAlgebra:
     max_leverage: object
 
 
-def removal_algebra(rm, fraction=1.0):
-    """The :class:`SetAlgebra` of a :class:`~skrif._core.fitted.RemovalModel`."""
+def removal_algebra(rm, fraction=1.0, change=None):
+    """The :class:`SetAlgebra` of a :class:`~skrif._core.fitted.RemovalModel`;
+    ``change(rows, how)`` overrides its parameter changes (e.g. refits that reselect
+    a hyperparameter)."""
     leverages = np.clip(1.0 - rm.one_minus_leverage, 0.0, 1.0)
+    if change is None:
+        def change(rows, how):
+            return rm.parameter_change(rows, how, fraction)
+
     return SetAlgebra(
-        change=lambda rows, how: rm.parameter_change(rows, how, fraction),
+        change=change,
         second_step=second_newton_step(rm, fraction),
         hessian_norms=rm.hessian_norms,
         joint_leverage=rm.joint_leverage,

@@ -102,7 +102,7 @@ class AttributionMixin:
         fraction = check_fraction(fraction)
         as_frame = check_bool(as_frame, "as_frame")
         delta, method, error = self._answer_set(idx, method, fraction)
-        coef, intercept = rm.objective.split_theta(delta, self.estimator_)
+        coef, intercept = rm.objective.split_theta(delta, self._attributed.holder)
         change = ParameterChange(
             coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
         )

@@ -21,6 +21,7 @@ from .._features import audit as _audit
 from .._features.robust_se import COV_TYPES
 from .._utils.params import Integer, RealNumber, validate_arguments
 from .dask_routing import dask_aware
+from . import whole_pipeline
 
 #: Parameters of the robustness audit, declared once for both of its methods.
 _AUDIT_CONSTRAINTS = {
@@ -361,9 +362,7 @@ class AuditMixin:
         n = rm.n_samples
         # -- significance audit (skrif/_features/amip.py): coef names, caps, new searches --
         if coef is not None:
-            coef = _amip.resolve_coef(
-                coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
-            )
+            coef = _amip.resolve_coef(coef, rm.design.n_features, self._coef_names())
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -445,6 +444,8 @@ class AuditMixin:
         >>> r.flipped, r.p_value >= 0.05
         (True, True)
         """
+        if whole_pipeline.routes(self, "amip_summary"):
+            whole_pipeline.refuse("amip_summary")
         check_is_fitted(self)
         return _amip.summary(
             self, coef, alpha=alpha, cov_type=cov_type, groups=groups, unit=unit,

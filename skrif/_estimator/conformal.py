@@ -10,6 +10,7 @@ from .._features import conformal as _conformal
 from .._utils.checks import check_bool
 from .._utils.params import Integer, RealNumber, validate_arguments
 from .base import _wraps_probabilistic_classifier, _wraps_regressor
+from . import whole_pipeline
 
 _ALPHA = {"alpha": [RealNumber(0, 1, closed="neither")]}
 _MESSAGES = {
@@ -126,6 +127,8 @@ class ConformalMixin:
         >>> bool(covered.mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_interval"):
+            whole_pipeline.refuse("predict_interval")
         intervals = _conformal.predict_interval(self, X, alpha, method, cv)
         return self._rows_output(
             intervals, "interval", check_bool(as_frame, "as_frame"), X=X,
@@ -221,6 +224,8 @@ class ConformalMixin:
         >>> bool(sets[np.arange(50), y[150:]].mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_set"):
+            whole_pipeline.refuse("predict_set")
         sets = _conformal.predict_set(self, X, alpha, method, random_state)
         return self._rows_output(
             sets, "predict_proba", check_bool(as_frame, "as_frame"), X=X,

@@ -13,6 +13,7 @@ from .._features import functionals as _functionals
 from .._features.influential import InfluentialRows
 from .._utils.checks import check_bool, check_eval_targets
 from .._utils.dask import fitted_on_dask
+from . import whole_pipeline
 
 
 class FunctionalsMixin:
@@ -129,6 +130,8 @@ class FunctionalsMixin:
         >>> effects.shape
         (60,)
         """
+        if whole_pipeline.routes(self, "functional_influence"):
+            whole_pipeline.refuse("functional_influence")
         linearized = check_bool(linearized, "linearized")
         as_frame = check_bool(as_frame, "as_frame")
         ref = self._functional_reference(functional, X_ref, y_ref)
@@ -201,6 +204,8 @@ class FunctionalsMixin:
         >>> bool(np.isclose(change, mse(refit) - mse(est)))
         True
         """
+        if whole_pipeline.routes(self, "functional_effect"):
+            whole_pipeline.refuse("functional_effect")
         method = self._resolve_method(method, allow_auto=True)
         idx = self._set_rows(X_removed_idx, groups)
         fraction = check_fraction(fraction)

@@ -27,6 +27,7 @@ from .._utils.params import Integer, validate_arguments
 from .._utils.progress import Progress
 from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning, VerificationWarning
 
+from . import whole_pipeline
 
 
 class GroupsMixin:
@@ -213,6 +214,11 @@ class GroupsMixin:
         >>> bool(np.allclose(fast, slow))
         True
         """
+        if whole_pipeline.routes(self, "cv_predict"):
+            return whole_pipeline.cv_predict(
+                self, cv=cv, groups=groups, target=target, method=method, as_frame=as_frame,
+                verbose=verbose,
+            )
         t, labels_out = self._row_target(target)
         log = Progress(verbose, "cv_predict")
         as_frame = check_bool(as_frame, "as_frame")

@@ -31,7 +31,7 @@ from ._common import (
     _validated,
     _want_frame,
 )
-from ._state import _removals, _TargetEvaluator
+from ._state import _removals, _TargetEvaluator, finite
 from .sets import (
     GROUP_STRATEGIES,
     group_removal_sets,
@@ -82,7 +82,7 @@ def _log_set(log, done, total, strategy, rows, output):
 def _reference_delta(state, idx, newton):
     """The additive methods' error reference: NS plus one more Newton step where
     available (:func:`skrif._core.set_error.second_newton_step`)."""
-    if not np.all(np.isfinite(newton)):
+    if not finite(newton):
         return newton
     try:
         return newton + state.second_step(idx, newton)
@@ -334,7 +334,12 @@ def validate_influence(
     # estimator fitted on a DataFrame does not warn about missing feature names.
     eval_rows = select_eval_rows(est, X_given, y, n_rows=n_eval_rows, random_state=rng)
     X_eval, y_eval = X[eval_rows], y[eval_rows]
-    X_eval_given = X_given.iloc[eval_rows] if hasattr(X_given, "iloc") else X_eval
+    if hasattr(X_given, "iloc"):
+        X_eval_given = X_given.iloc[eval_rows]
+    elif hasattr(X_given, "shape"):
+        X_eval_given = X_given[eval_rows]
+    else:
+        X_eval_given = X_eval
     Y_eval = state.objective.encode_targets(y_eval, est.estimator_)
     scores = None
     if "top_score" in strategies:
@@ -350,15 +355,25 @@ def validate_influence(
         )
         sets = group_removal_sets(groups, **draw)
     reference = None
+    make_evaluator = getattr(state, "evaluator", None)
     if functional is not None:
         if state.distributed:
             raise NotImplementedError(
                 "validate_influence(functional=...) is not available for an estimator "
                 "fitted on Dask."
             )
+        if make_evaluator is not None:
+            raise NotImplementedError(
+                "validate_influence(functional=...) is not available for "
+                "InfluenceEstimator(pipeline, preprocessing='refit'); use "
+                "preprocessing='fixed' (the final model with the preprocessing held fixed)."
+            )
         # The functional is bound to all the rows of X (e.g. its groups), not the subset.
         reference = est._functional_reference(functional, X_given, y)
-    evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval, reference)
+    if make_evaluator is not None:  # whole-pipeline answers: raw rows too
+        evaluator = make_evaluator(est, X_eval, y_eval, Y_eval, X_eval_given)
+    else:
+        evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval, reference)
     targets = evaluator.names
 
     progress_bar = _Progress(len(sets), progress, "refits")
