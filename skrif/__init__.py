@@ -13,6 +13,7 @@ from ._estimator.pipeline import transform_through
 from ._features.amip import AMIPSummary
 from ._features.audit import FlipResult
 from ._features.influential import InfluentialRows
+from ._features.label_issues import LabelIssues
 from ._utils.frames import label_training_rows
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __all__ = [
     "InfluenceDisplay",
     "InfluenceEstimator",
     "InfluentialRows",
+    "LabelIssues",
     "ParameterChange",
     "ResidualsLeverageDisplay",
     "label_training_rows",

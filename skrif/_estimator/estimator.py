@@ -54,6 +54,7 @@ from .conformal import ConformalMixin
 from .dask_routing import dask_aware, route_fit
 from .diagnostics import DiagnosticsMixin
 from .groups import GroupsMixin
+from .label_issues import LabelIssuesMixin
 
 
 class InfluenceEstimator(
@@ -62,6 +63,7 @@ class InfluenceEstimator(
     AuditMixin,
     DiagnosticsMixin,
     ConformalMixin,
+    LabelIssuesMixin,
     RemovalQueries,
     MetaEstimatorMixin,
     BaseEstimator,
