@@ -8,6 +8,7 @@ refits for comparison.
 from ._core.influence import ParameterChange
 from ._display.diagnostics import CooksDistanceDisplay, ResidualsLeverageDisplay
 from ._display.influence import InfluenceDisplay
+from ._display.removal_curve import RemovalCurveDisplay
 from ._estimator.estimator import InfluenceEstimator
 from ._estimator.pipeline import transform_through
 from ._features.amip import AMIPSummary
@@ -27,6 +28,7 @@ __all__ = [
     "InfluentialRows",
     "LabelIssues",
     "ParameterChange",
+    "RemovalCurveDisplay",
     "ResidualsLeverageDisplay",
     "label_training_rows",
     "transform_through",

@@ -201,3 +201,27 @@ def test_bad_input():
     est = InfluenceEstimator(LogisticRegression(**TIGHT)).fit(X, rare)
     with pytest.raises(ValueError, match=r"without 16 training rows .*single class.*smaller fractions"):
         removal_curve(est, Xe, ye, fractions=(0.1,), by=rare.astype(float), n_random=0)
+
+
+def test_display_draws_the_curve():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skrif import RemovalCurveDisplay
+
+    X, y, Xe, ye = _linear_data(7, n=120, m=40)
+    est = InfluenceEstimator(Ridge()).fit(X, y)
+    curve = removal_curve(est, Xe, ye, fractions=(0.05, 0.1), n_random=2, random_state=0)
+    display = RemovalCurveDisplay.from_curve(curve)
+    np.testing.assert_allclose(display.line_.get_ydata(), curve.gain)
+    np.testing.assert_allclose(display.random_line_.get_ydata(), curve.gain_random)
+    np.testing.assert_allclose(display.line_.get_xdata(), [5, 10])
+    assert "cross-fitted" in display.ax_.get_title()
+    plt.close(display.figure_)
+    fig, ax = plt.subplots()
+    none = removal_curve(est, Xe, ye, fractions=(0.05,), n_random=0, selection="in_sample")
+    display = RemovalCurveDisplay(curve=none).plot(ax=ax, title="t")
+    assert display.ax_ is ax and display.random_line_ is None
+    plt.close(fig)
