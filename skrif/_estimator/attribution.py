@@ -8,6 +8,7 @@ Thin wrappers over :mod:`skrif._features.attribution`.
 
 
 from .._core.influence import ParameterChange, check_fraction
+from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
 from .._features.groups import group_scores
 from .._features.influential import InfluentialRows
@@ -414,7 +415,10 @@ class AttributionMixin:
             regressors), the column to sum; required for them. Negative values
             count from the end.
         verify : bool, default=False
-            Also refit the model exactly without the chosen rows.
+            Also refit the model exactly without the chosen rows. When the refit
+            differs from the prediction by more than 10% or in sign, a
+            :class:`~skrif.exceptions.VerificationWarning` says so (the refit is
+            the answer).
         groups : array-like of shape (n_samples,), default=None
             Group labels of the training rows: rank whole groups instead (each by
             its group Newton step, see :meth:`influence_scores`; ``method`` may then
@@ -468,4 +472,8 @@ class AttributionMixin:
             self._removal, X, Y, target, k,
             direction, method, output=output, verify=verify, with_predicted=True,
         )
-        return InfluentialRows(*found)
+        result = InfluentialRows(*found)
+        if verify:
+            warn_unverified(result.predicted, result.actual,
+                            f"the {k} most influential rows", stacklevel=3)
+        return result

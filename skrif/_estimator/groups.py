@@ -5,6 +5,7 @@
 
 import numpy as np
 
+from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -56,6 +57,9 @@ class GroupsMixin:
             ))
         result = InfluentialRows(rows, float(np.sum(scores[best])), actual)
         result.groups = groups.labels[best]
+        if actual is not None:
+            warn_unverified(result.predicted, actual, f"the {k} most influential groups",
+                            stacklevel=4)
         return result
 
     def _group_self_influence(self, groups, target, method, linearized):
