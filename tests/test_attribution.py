@@ -782,10 +782,11 @@ def test_most_influential_verify_warns_only_when_the_refit_disagrees():
     assert verification_gap(1.2, 1.0)[1] and verification_gap(-0.01, 0.01)[1]
     X, _, y, X_eval, y_eval, _ = ridge_data(False, False, False, seed=5)
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
-    # one row: RIF is the exact leave-one-out change for least squares, no warning
+    # one row, a prediction (linear in the parameters): RIF is the exact leave-one-out
+    # change for least squares, so there is nothing to warn about
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", VerificationWarning)
-        result = est.most_influential(X_eval, y_eval, k=1, target="loss", verify=True)
+        result = est.most_influential(X_eval, k=1, target="predict", verify=True)
     assert result.predicted == pytest.approx(result.actual, rel=1e-8)
