@@ -15,6 +15,7 @@ from ._features.amip import AMIPSummary
 from ._features.audit import FlipResult
 from ._features.influential import InfluentialRows
 from ._features.label_issues import LabelIssues
+from ._report.run import report
 from ._utils.frames import label_training_rows
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "RemovalCurveDisplay",
     "ResidualsLeverageDisplay",
     "label_training_rows",
+    "report",
     "transform_through",
     "__version__",
 ]
