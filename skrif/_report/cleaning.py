@@ -251,7 +251,17 @@ def verification_note(result):
     notes = []
     estimate = result.get("error_estimate")
     if estimate is not None:
-        notes.append(f"error estimate of the RIF answer (parameters): {estimate}")
+        text = "undetermined" if not np.isfinite(estimate.relative_gap) else (
+            f"{100 * estimate.relative_gap:.3g}%"
+        )
+        leverage = (
+            f" (joint leverage of the set {estimate.joint_leverage:.3g})"
+            if np.isfinite(estimate.joint_leverage) else ""
+        )
+        notes.append(
+            f"error estimate of the RIF answer (parameters): {text} from the group Newton "
+            f"step{leverage}"
+        )
     nrel = result.get("newton_gap")
     if nrel is not None and np.isfinite(nrel):
         notes.append(
