@@ -541,7 +541,8 @@ def report(
     result : sklearn.utils.Bunch
         ``folder`` (the output path), ``files`` (names written), ``text`` (the
         summary ``skrif report`` prints) and ``warnings`` (``(category, message)``
-        of each distinct warning raised, also re-emitted and listed in the summary).
+        of each distinct warning raised on the way). Warnings are recorded, listed
+        in the summary's "Notes and warnings" and returned here, not re-raised.
 
     Examples
     --------
@@ -598,8 +599,6 @@ def report(
             except OSError:
                 pass
         raise
-    for category, message in seen:
-        warnings.warn(message, category, stacklevel=2)
     folder = out.rstrip("/") or out
     files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
     return Bunch(folder=folder, files=files, text=printable(data, parts, seen, folder), warnings=seen)
