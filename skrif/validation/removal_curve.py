@@ -372,9 +372,9 @@ def removal_curve(
 
     Expect small fractions (1–5%) to help only when there is something to clean,
     and large ones to hurt. On data with nothing to clean the cross-fitted gain
-    is near zero; when the evaluation rows outnumber the training rows the choice
-    of rows carries information from them into the model and a small genuine
-    gain can appear (see the guide's "Which method answers which question").
+    is not significant while the in-sample one is large; the choice of rows does
+    carry a little information from the ranking rows into the model, a small
+    genuine gain (measured in the guide's "Which method answers which question").
 
     Examples
     --------
