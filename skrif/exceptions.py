@@ -18,6 +18,7 @@ __all__ = [
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
     "VerificationWarning",
+    "ActiveSetChangeWarning",
 ]
 
 import numpy as np
@@ -103,3 +104,12 @@ class VerificationWarning(UserWarning):
     refits) differs from the refit by more than
     :data:`skrif._core.set_error.VERIFICATION_THRESHOLD` (relative) or in sign: the
     refit is the answer, the prediction was off for this set."""
+
+
+class ActiveSetChangeWarning(UserWarning):
+    """A removal would change the active set of a piecewise-smooth model — an L1 /
+    elastic-net coefficient crossing zero or an off-support coordinate leaving its KKT
+    bound, a row crossing a squared-hinge margin or the Huber threshold — so the
+    predicted change (IF, RIF or the group Newton step, all computed with the active
+    set held fixed) is only a first-order answer; ``method="refit"`` is exact.
+    The message names the coordinates or rows."""

@@ -27,7 +27,8 @@ from .._core.fitting import (
     WARN_TOL,
     check_prefit,
 )
-from .._core.problem import Problem, warn_not_converged
+from .._core.problem import warn_not_converged
+from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
 from .._utils.checks import (
@@ -361,7 +362,7 @@ class InfluenceEstimator(
         check_effective_weights(weights)
         Y = objective.encode_targets(y, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
-        problem = Problem(objective, X, Y, weights)
+        problem = make_problem(objective, X, Y, weights)
         try:
             self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
         except Exception:
@@ -386,7 +387,7 @@ class InfluenceEstimator(
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
-        curvature = problem.curvature(d2)
+        curvature = problem.curvature(d2, theta=theta)
         with np.errstate(over="ignore", invalid="ignore"):
             self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
         if not np.isfinite(self.optimality_gap_) and np.isfinite(problem.value(theta)):
@@ -397,7 +398,8 @@ class InfluenceEstimator(
         check_finite_values(self.optimality_gap_ if self.optimality_gap_ < np.inf else 0.0,
                             "optimality gap", what)
         self.n_polish_steps_ = 0
-        converged = self.optimality_gap_ <= POLISH_TOL
+        polish_tol = POLISH_TOL if problem.objective.polish_tol is None else problem.objective.polish_tol
+        converged = self.optimality_gap_ <= polish_tol
         # Warnings wait until the fit is known to have a finite optimum: a refused
         # fit raises one clear error, not warnings about polishing it.
         optimality_message = None
@@ -425,7 +427,7 @@ class InfluenceEstimator(
                     self.estimator_, problem.design.n_samples
                 )
             )
-        if self.polish and self.optimality_gap_ > POLISH_TOL:
+        if self.polish and self.optimality_gap_ > polish_tol:
             # The factorization at the starting point serves the first Newton step;
             # release it before refactoring at the polished optimum.
             start = theta
@@ -437,7 +439,7 @@ class InfluenceEstimator(
             with np.errstate(over="ignore", invalid="ignore"):
                 d1, d2 = problem.row_derivatives(theta)
             check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
-            curvature = problem.curvature(d2)
+            curvature = problem.curvature(d2, theta=theta)
 
         # No finite optimum (separable classes, a level pinned by one feature): a
         # converged point with a nonsingular Hessian certifies one; otherwise an LP

@@ -4,6 +4,7 @@
 
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
@@ -16,11 +17,9 @@ from .._features.groups import (
     own_rows_change,
 )
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import METHODS
-from .._utils.checks import (
-    check_bool,
-)
+from .._utils.checks import check_bool
+from .._utils.params import Integer, validate_arguments
 
 
 class GroupsMixin:
@@ -46,7 +45,7 @@ class GroupsMixin:
         X, Y = self._validate_eval(X, y, target)
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
         best = _attribution.top_k(scores, k, direction)
         rows = groups.rows(np.sort(best))
@@ -87,6 +86,13 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
+    @validate_arguments(
+        {
+            "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
+            "method": [StrOptions(set(METHODS))],
+        },
+        {"cv": "an int (number of folds) or a scikit-learn splitter", "method": f"one of {METHODS}"},
+    )
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
@@ -137,8 +143,6 @@ class GroupsMixin:
         True
         """
         target = self._target(target)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
         rm = self._fitted_removal()
         problem = rm.problem
         labels = problem.Y

@@ -25,7 +25,6 @@ nothing here knows which.
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
@@ -78,7 +77,7 @@ def removal_effect(rm, idx, X_eval, Y_eval, target, method, linearized=False, fr
     plus two products with ``X̃_eval`` (O(nnz(X_eval) q)).
     """
     delta = rm.parameter_change(idx, method, fraction)
-    design = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design = rm.design.for_rows(X_eval)
     Z = design.matvec(rm.theta.T)
     dZ = design.matvec(delta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
@@ -95,13 +94,13 @@ def _eval_blocks(m, n_params, per_column=1):
 def _effect_blocks(rm, X_eval, Y_eval, target, method, linearized):
     """Yield ``(training rows, evaluation rows, effects (c, b, r))`` block by block:
     the effect of removing each training row alone on each evaluation row."""
-    design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design_eval = rm.design.for_rows(X_eval)
     m = design_eval.n_samples
     n, q = rm.n_samples, rm.n_outputs
     Z = design_eval.matvec(rm.theta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
     for block in _eval_blocks(m, design_eval.n_params, n * max(q, target.n_outputs)):
-        sub = AugmentedDesign(X_eval[block], rm.design.fit_intercept)
+        sub = rm.design.for_rows(X_eval[block])
         Y_b = None if Y_eval is None else Y_eval[block]
         J_b = None if J is None else J[block]
         for sl, dZ in rm.predictor_changes(sub, method, n):
@@ -195,7 +194,7 @@ def additive_scores(rm, X_eval, Y_eval, target, method, output=0):
     O(nnz(X_eval) q + p̃² q + nnz(X) q) after the factorization (rank-one per-row
     Hessians; O(n p̃²) otherwise).
     """
-    design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design_eval = rm.design.for_rows(X_eval)
     Z = design_eval.matvec(rm.theta.T)
     J = target.derivative(Z, Y_eval)[:, output, :]  # (m, q)
     G = design_eval.rmatvec(np.ascontiguousarray(J))  # (p̃, q)

@@ -10,7 +10,6 @@ import numpy as np
 from .._core.set_error import (
     second_newton_step,
 )
-from .._linalg.design import AugmentedDesign
 from .._utils.dask import fitted_on_dask
 from ._common import check_influence_estimator
 
@@ -43,6 +42,8 @@ class _InMemoryRemovals:
         self.n_samples, self.n_params, self.n_outputs = rm.n_samples, rm.n_params, rm.n_outputs
         self.theta, self.objective = rm.theta, rm.objective
         self.fit_intercept = rm.design.fit_intercept
+        #: The design of evaluation rows (kernel rows for KernelRidge).
+        self.design_of = rm.design.for_rows
         self.X = rm.design.X
         self._second_step, self._Z_train = None, None
 
@@ -109,7 +110,7 @@ class _TargetEvaluator:
     def __init__(self, state, est, X_eval, y_eval, Y_eval):
         self.state = state
         self.theta = state.theta
-        self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
+        self.design_eval = state.design_of(X_eval)
         self.Y_eval = Y_eval
         self.loss = state.target("loss")
         self.kind = "test_prediction"

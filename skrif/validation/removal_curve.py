@@ -30,7 +30,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 
 from .._features import attribution as _attribution
-from .._linalg.design import AugmentedDesign
 from .._utils.dask import fitted_on_dask
 from .._utils.params import Integer, validate_arguments
 from ._common import check_influence_estimator
@@ -246,7 +245,7 @@ class _LossScore:
 
     def __init__(self, est, X, Y):
         self.loss = est._target("loss")
-        self.design, self.Y = AugmentedDesign(X, est._removal.design.fit_intercept), Y
+        self.design, self.Y = est._fitted_removal().design.for_rows(X), Y
 
     def per_row(self, theta, rows):
         Z = self.design.rows_matvec(rows, theta.T)
