@@ -161,6 +161,7 @@ def _calls(X, y, X_test, y_test):
         "loo_predict": lambda est: est.loo_predict(target="predict_proba"),
         "loo_score": lambda est: est.loo_score(),
         "cv_predict": lambda est: est.cv_predict(cv=4, target="predict_proba"),
+        "label_issues": lambda est: est.label_issues(),
         "removal_to_flip": lambda est: est.removal_to_flip(X_test[:1]),
         "amip_summary": lambda est: est.amip_summary(coef=0),
         "diagnostics": lambda est: est.diagnostics(),
