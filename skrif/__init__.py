@@ -7,6 +7,7 @@ refits for comparison.
 
 from ._core.influence import ParameterChange
 from ._display.diagnostics import CooksDistanceDisplay, ResidualsLeverageDisplay
+from ._display.functionals import FunctionalInfluenceDisplay
 from ._display.influence import InfluenceDisplay
 from ._display.removal_curve import RemovalCurveDisplay
 from ._estimator.estimator import InfluenceEstimator
@@ -24,6 +25,7 @@ __all__ = [
     "AMIPSummary",
     "CooksDistanceDisplay",
     "FlipResult",
+    "FunctionalInfluenceDisplay",
     "InfluenceDisplay",
     "InfluenceEstimator",
     "InfluentialRows",
