@@ -225,3 +225,66 @@ def test_display_draws_the_curve():
     display = RemovalCurveDisplay(curve=none).plot(ax=ax, title="t")
     assert display.ax_ is ax and display.random_line_ is None
     plt.close(fig)
+
+
+def test_functionals_rank_and_score_like_the_equivalent_built_ins():
+    from skrif import functionals as F
+
+    X, y, Xe, ye = _logistic_data(6, n=200, m=80)
+    est = InfluenceEstimator(LogisticRegression(C=0.5, **TIGHT)).fit(X, y)
+    kw = dict(fractions=(0.02, 0.05), n_random=1, random_state=0)
+    by_loss = removal_curve(est, Xe, ye, by=F.log_loss(), scoring="accuracy", **kw)
+    harmful = removal_curve(est, Xe, ye, by="harmful", scoring=F.accuracy(), **kw)
+    # the mean log-loss ranks as the total loss does, and accuracy scores alike
+    for f in range(5):
+        for k in range(2):
+            np.testing.assert_array_equal(by_loss.removed[f][k], harmful.removed[f][k])
+    np.testing.assert_allclose(by_loss.score_removed, harmful.score_removed, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(by_loss.score_random, harmful.score_random, rtol=0, atol=1e-12)
+    assert by_loss.by == "log_loss" and harmful.scoring == "accuracy"
+
+
+def test_a_group_functional_is_scored_on_each_fold_with_its_own_group_labels():
+    from skrif import functionals as F
+
+    X, y, Xe, ye = _logistic_data(7, n=200, m=80)
+    groups = (Xe[:, 1] > 0).astype(int)
+    est = InfluenceEstimator(LogisticRegression(C=0.5, **TIGHT)).fit(X, y)
+    curve = removal_curve(est, Xe, ye, fractions=(0.05,), by="self",
+                          scoring=F.worst_group_loss(groups), cv=4, n_random=0, random_state=0)
+    assert curve.scoring == "worst_group_loss"
+
+    def worst(model, rows):
+        p = model.predict_proba(Xe[rows])[np.arange(len(rows)), ye[rows]]
+        loss = -np.log(p)
+        return max(loss[groups[rows] == g].mean() for g in (0, 1))
+
+    full = LogisticRegression(C=0.5, **TIGHT).fit(X, y)
+    base, removed, weights = [], [], []
+    for f, (_, scored) in enumerate(curve.folds):
+        keep = _keep(len(y), curve.removed[f][0])
+        refit = LogisticRegression(C=0.5, **TIGHT).fit(X[keep], y[keep])
+        base.append(-worst(full, scored))  # a loss: greater is better is its negative
+        removed.append(-worst(refit, scored))
+        weights.append(len(scored))
+    weights = np.array(weights) / np.sum(weights)
+    assert curve.score_all == pytest.approx(np.dot(weights, base), abs=1e-8)
+    assert curve.score_removed[0] == pytest.approx(np.dot(weights, removed), abs=1e-8)
+
+
+def test_functionals_without_a_direction_and_refitted_preprocessing_are_refused():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skrif import functionals as F
+
+    X, y, Xe, ye = _logistic_data(8)
+    est = InfluenceEstimator(LogisticRegression(**TIGHT)).fit(X, y)
+    with pytest.raises(ValueError, match="no better direction"):
+        removal_curve(est, Xe, ye, by=F.mean_prediction())
+    with pytest.raises(ValueError, match="no better direction"):
+        removal_curve(est, Xe, ye, scoring=F.mean_prediction())
+    whole = InfluenceEstimator(make_pipeline(StandardScaler(), LogisticRegression(**TIGHT)))
+    whole.fit(X, y)
+    with pytest.raises(ValueError, match="preprocessing='fixed'"):
+        removal_curve(whole, Xe, ye)

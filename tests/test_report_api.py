@@ -146,6 +146,9 @@ def test_bad_input_and_existing_files(tmp_path):
         skrif.report(est, X_test, y_test, out=tmp_path / "c", n_sets=2)
     with pytest.raises(ValueError, match="methods must be"):
         skrif.report(est, X_test, y_test, out=tmp_path / "d", methods=("exact",))
+    wrapped = InfluenceEstimator(make_pipeline(StandardScaler(), Ridge())).fit(X, y)
+    with pytest.raises(ValueError, match="Pass a Pipeline ending in InfluenceEstimator"):
+        skrif.report(wrapped, X_test, y_test, out=tmp_path / "f")
     assert os.listdir(tmp_path) == []  # refused before writing anything
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "summary.md").write_text("mine")

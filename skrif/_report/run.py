@@ -398,10 +398,19 @@ def printable(data, parts, seen, out):
 # -- the report of a fitted estimator -----------------------------------------------------
 def _fitted_parts(est, X_test):
     """``(InfluenceEstimator, X_test as it sees it, feature names, pipeline or None)``."""
+    from sklearn.utils.validation import check_is_fitted
+
     from .._estimator.estimator import InfluenceEstimator
     from .._estimator.pipeline import transform_through
 
     if isinstance(est, InfluenceEstimator):
+        check_is_fitted(est)
+        if getattr(est, "_preprocessing", None) is not None or est._attributed.holder is not est.estimator_:
+            raise ReportError(
+                f"the report reads the linear model itself; this InfluenceEstimator wraps "
+                f"a {type(est.estimator_).__name__}. Pass a Pipeline ending in "
+                "InfluenceEstimator(model) instead (make_pipeline(..., InfluenceEstimator(model)))."
+            )
         names = getattr(est, "feature_names_in_", None)
         return est, X_test, None if names is None else list(names), None
     steps = getattr(est, "steps", None)

@@ -14,11 +14,12 @@ are split into ``cv`` folds; for each fold, the training rows are ranked on the
 other folds and the refit is scored on the held-out fold only; the held-out scores
 are pooled. No reported gain is scored on a row it was selected on.
 
-Extension points: ``by`` and ``scoring`` accept callables, so any ranking or any
-metric (e.g. a functional of the predictions) plugs in without changing the
-protocol: ``by(est, X_sel, y_sel) -> scores (n_train,)`` (largest removed first) and
-``scoring(estimator, X, y) -> float`` (scikit-learn's scorer convention, greater is
-better).
+``by`` and ``scoring`` also take a :class:`~skrif.functionals.Functional` (a fairness
+gap, a worst-group loss, ...: ranked by its per-row effect on the ranking rows, scored
+on the held-out rows, each fold's group labels kept by ``Functional._subset``), and
+callables, so any ranking or metric plugs in without changing the protocol:
+``by(est, X_sel, y_sel) -> scores (n_train,)`` (largest removed first) and
+``scoring(estimator, X, y) -> float`` (scikit-learn's scorer convention).
 """
 
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ import numpy as np
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._features import attribution as _attribution
 from .._utils.dask import fitted_on_dask
@@ -60,19 +62,21 @@ _CONSTRAINTS = {
     "X_eval": "no_validation",
     "y_eval": "no_validation",
     "fractions": "no_validation",  # checked below, with its own message
-    "by": [StrOptions(set(RANKINGS)), "array-like", callable],
+    "by": [StrOptions(set(RANKINGS)), "array-like", callable, HasMethods(["value", "_subset"])],
     "selection": [StrOptions(set(SELECTIONS))],
     "cv": [Integer(2, None, closed="left")],
     "n_random": [Integer(0, None, closed="left")],
-    "scoring": [None, str, callable],
+    "scoring": [None, str, callable, HasMethods(["value", "_subset"])],
     "random_state": ["random_state"],
 }
 _MESSAGES = {
-    "by": f"one of {RANKINGS}, an array of scores (one per training row) or a callable",
+    "by": f"one of {RANKINGS}, an array of scores (one per training row), a "
+    "skrif.functionals.Functional or a callable",
     "selection": f"one of {SELECTIONS}",
     "cv": "an integer >= 2",
     "n_random": "an integer >= 0",
-    "scoring": "None, a scikit-learn scorer name or a callable scorer(estimator, X, y)",
+    "scoring": "None, a scikit-learn scorer name, a callable scorer(estimator, X, y) or a "
+    "skrif.functionals.Functional",
 }
 
 
@@ -196,9 +200,32 @@ def _order(scores):
     return np.argsort(np.where(np.isnan(scores), np.inf, -scores), kind="stable")
 
 
-def _ranker(by, est, rm, X, Y, y):
-    """``rank(rows) -> training rows, first removed first`` from evaluation ``rows``."""
+def _is_functional(value):
+    return hasattr(value, "value") and hasattr(value, "_subset") and hasattr(value, "response_method")
+
+
+def _ranker(by, est, rm, X, Y, y, X_eval):
+    """``rank(rows) -> training rows, first removed first`` from evaluation ``rows``
+    (``X``, ``Y``: the rows as the model sees them; ``X_eval``, ``y``: as given)."""
     n = rm.n_samples
+    if _is_functional(by):
+        if by.greater_is_better is None:
+            raise ValueError(
+                f"by={by.name!r} has no better direction (greater_is_better=None): "
+                "rows cannot be ranked for removal by it."
+            )
+        sign = 1.0 if by.greater_is_better else -1.0
+        method = est._additive_method(None, "removal_curve(by=functional)")
+
+        def rank(rows):
+            # Each row's effect on the functional of the ranking rows, at θ̂ + Δ_i:
+            # the rows whose removal improves it most first.
+            effects = est.functional_influence(
+                by._subset(rows), _safe_indexing(X_eval, rows), y[rows], method=method
+            )
+            return _order(sign * np.asarray(effects, dtype=float))
+
+        return rank
     if isinstance(by, str) and by == "harmful":
         loss = est._target("loss")
         method = est._additive_method(None, "removal_curve(by='harmful')")
@@ -219,7 +246,7 @@ def _ranker(by, est, rm, X, Y, y):
         return lambda rows: order
     if callable(by):
         def rank(rows):
-            scores = np.asarray(by(est, X[rows], y[rows]), dtype=float)
+            scores = np.asarray(by(est, _safe_indexing(X_eval, rows), y[rows]), dtype=float)
             if scores.shape != (n,):
                 raise ValueError(
                     f"by(est, X, y) must return one score per training row, shape ({n},); "
@@ -252,17 +279,27 @@ class _LossScore:
         return -np.asarray(self.loss.value(Z, self.Y[rows])).reshape(len(rows), -1).sum(axis=1)
 
 
+def _attributed_model(est):
+    """A copy of the linear model whose parameters are attributed (inside a pipeline,
+    a frozen or CV wrapper), and the evaluation targets on its scale."""
+    import copy
+
+    attributed = est._attributed
+    transformer = attributed.target_transformer
+    return copy.deepcopy(attributed.twin), transformer
+
+
 class _EstimatorScore:
-    """A scikit-learn scorer on a copy of the wrapped estimator at other parameters."""
+    """A scikit-learn scorer on a copy of the attributed model at other parameters
+    (on the rows as that model sees them: through a pipeline's preprocessing, on a
+    TransformedTargetRegressor's transformed scale)."""
 
     def __init__(self, est, rm, scoring, X, y):
-        import copy
+        from .._estimator.wrapped import transformed_target
 
-        from sklearn.frozen import FrozenEstimator
-
-        model = copy.deepcopy(est.estimator_)
-        if isinstance(model, FrozenEstimator):
-            model = model.estimator
+        model, transformer = _attributed_model(est)
+        if transformer is not None:
+            y = transformed_target(transformer, y)
         self.model, self.objective, self.X, self.y = model, rm.objective, X, y
         self.scorer = check_scoring(model, scoring=scoring)
         self.name = scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "scoring")
@@ -273,6 +310,32 @@ class _EstimatorScore:
     def score(self, theta, rows):
         self.objective.set_theta(self.model, theta)
         return float(self.scorer(self.model, self.X[rows], self.y[rows]))
+
+
+class _FunctionalScore(_EstimatorScore):
+    """A :class:`~skrif.functionals.Functional` of the attributed model's outputs on
+    the scored rows, signed so that greater is better."""
+
+    def __init__(self, est, rm, functional, X, y, Y):
+        if functional.greater_is_better is None:
+            raise ValueError(
+                f"scoring={functional.name!r} has no better direction "
+                "(greater_is_better=None): a removal curve needs one."
+            )
+        super().__init__(est, rm, None, X, y)
+        self.functional, self.name = functional, functional.name
+        self.sign = 1.0 if functional.greater_is_better else -1.0
+        self.loss = est._target("loss") if functional.response_method == "loss" else None
+        self.design, self.Y = rm.design.for_rows(X), Y
+
+    def score(self, theta, rows):
+        if self.loss is not None:  # the family's own per-row loss
+            Z = self.design.rows_matvec(rows, theta.T)
+            out = np.asarray(self.loss.value(Z, self.Y[rows])).reshape(len(rows))
+        else:
+            self.objective.set_theta(self.model, theta)
+            out = getattr(self.model, self.functional.response_method)(self.X[rows])
+        return self.sign * self.functional._subset(rows).value(self.y[rows], out)
 
 
 def _refitter(rm, sizes, fractions):
@@ -331,9 +394,12 @@ def removal_curve(
         per ``est.rescaled``), most lowering first. ``"self"``: largest
         leave-one-out loss first (:meth:`~skrif.InfluenceEstimator.loo_predict`).
         ``"label_issues"``: lowest label-quality score first
-        (:meth:`~skrif.InfluenceEstimator.label_issues`; classifiers). An array of
-        shape (n_samples,): largest first. A callable ``by(est, X, y)`` returning
-        such an array from the ranking rows.
+        (:meth:`~skrif.InfluenceEstimator.label_issues`; classifiers). A
+        :class:`~skrif.functionals.Functional` (with a ``greater_is_better``
+        direction): the rows whose removal alone improves it most on the ranking
+        rows first (:meth:`~skrif.InfluenceEstimator.functional_influence`). An
+        array of shape (n_samples,): largest first. A callable ``by(est, X, y)``
+        returning such an array from the ranking rows (as given).
     selection : {"cross_fit", "in_sample"}, default="cross_fit"
     cv : int, default=5
         Folds of the evaluation rows for ``"cross_fit"`` (stratified for
@@ -344,8 +410,10 @@ def removal_curve(
         ``None``: minus the model's mean per-row loss (its own family's:
         log-loss, squared error, deviance), with a per-row paired standard error.
         Otherwise a scikit-learn scorer name (``"accuracy"``, ``"roc_auc"``, ...)
-        or callable ``scorer(estimator, X, y)``, applied to a copy of the wrapped
-        estimator at the refitted parameters; its standard error is across folds.
+        or callable ``scorer(estimator, X, y)``, applied to a copy of the attributed
+        model at the refitted parameters (on the rows as it sees them), or a
+        :class:`~skrif.functionals.Functional` of the scored rows (signed so that
+        greater is better); their standard error is across folds.
     random_state : int, RandomState instance or None, default=None
         Fold assignment and random removals.
 
@@ -399,6 +467,12 @@ def removal_curve(
             "removal_curve runs in memory: fit the estimator on in-memory data (each "
             "point is an exact refit)."
         )
+    if getattr(est, "_pipeline_removal", None) is not None:
+        raise ValueError(
+            "removal_curve refits the final model with the pipeline's preprocessing held "
+            "fixed; this estimator removes rows from every step (preprocessing='refit'). "
+            "Use InfluenceEstimator(pipeline, preprocessing='fixed')."
+        )
     rm = est._fitted_removal()
     rm.check_data()
     fractions = _check_fractions(fractions)
@@ -410,8 +484,13 @@ def removal_curve(
     sizes = np.maximum(1, np.rint(fractions * n)).astype(int)
     rng = check_random_state(random_state)
     folds = _folds(selection, cv, m, y, rm.objective.is_classifier, rng)
-    rank = _ranker(by, est, rm, X, Y, y)
-    scorer = _LossScore(est, X, Y) if scoring is None else _EstimatorScore(est, rm, scoring, X, y)
+    rank = _ranker(by, est, rm, X, Y, y, X_eval)
+    if scoring is None:
+        scorer = _LossScore(est, X, Y)
+    elif _is_functional(scoring):
+        scorer = _FunctionalScore(est, rm, scoring, X, y, Y)
+    else:
+        scorer = _EstimatorScore(est, rm, scoring, X, y)
     refit = _refitter(rm, sizes, fractions)
     random_removed = [[rng.choice(n, size=s, replace=False) for _ in range(n_random)] for s in sizes]
 
@@ -459,7 +538,9 @@ def removal_curve(
         fractions=fractions, n_removed=sizes, score_all=score_all,
         score_removed=score_removed, gain_se=gain_se, score_random=score_random,
         score_random_std=score_random_std,
-        by=by if isinstance(by, str) else ("callable" if callable(by) else "array"),
+        by=by if isinstance(by, str) else (
+            by.name if _is_functional(by) else "callable" if callable(by) else "array"
+        ),
         selection=selection, scoring=scorer.name, folds=folds, removed=removed,
         random_removed=random_removed,
     )
