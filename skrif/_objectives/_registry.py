@@ -8,6 +8,7 @@ from ._logistic import LogisticObjective
 from ._ridge_classifier import RidgeClassifierObjective
 from ._sgd import SGDClassifierObjective, SGDRegressorObjective
 from ._squared import SquaredObjective
+from ._svm import LinearSVCObjective, LinearSVRObjective
 
 OBJECTIVES = (
     SquaredObjective,
@@ -18,6 +19,8 @@ OBJECTIVES = (
     SGDClassifierObjective,
     ElasticNetObjective,
     KernelRidgeObjective,
+    LinearSVCObjective,
+    LinearSVRObjective,
 )
 
 

@@ -118,6 +118,18 @@ class _LinearCurvature(Curvature):
             self._quad = quad + 1.0 / self._delta if self._border else quad
         return self._quad
 
+    def prediction_reach(self):
+        """``‖x̃_i‖_{H⁻¹} = √(x̃_iᵀH⁻¹x̃_i)`` for every training row (n,): by
+        Cauchy–Schwarz, a change ``Δ`` moves row i's linear predictor by at most
+        ``‖x̃_i‖_{H⁻¹} ‖Δ‖_H``. From :meth:`self_quadratic` (cached)."""
+        return np.sqrt(np.maximum(self.self_quadratic(), 0.0))
+
+    def step_reach(self, rows, d1, method, fraction=1.0):
+        """``‖Δ_j‖_H`` of the single-row changes ``Δ_j = H⁻¹x̃_j c_j`` of ``rows``
+        (len(rows),): ``|c_j| ‖x̃_j‖_{H⁻¹}`` (largest over outputs); NaN at leverage one."""
+        coef = self.row_coefficients(rows, d1, method, fraction)
+        return np.max(np.abs(coef), axis=1) * self.prediction_reach()[rows]
+
     def solve(self, G):
         if not self._border:
             return self._block_solve(G)
