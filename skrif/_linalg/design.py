@@ -167,6 +167,44 @@ class AugmentedDesign:
         return K
 
 
+class ExtraParameterDesign(AugmentedDesign):
+    """``X̃ = [X, 1]`` with one more parameter, last, that no row's linear predictor
+    uses (e.g. HuberRegressor's scale σ): ``z = X̃ θ[:-1]``.
+
+    Products with parameter vectors ignore the extra entry; products giving
+    parameter vectors (``rmatvec``, rows) carry a zero there. Same costs as
+    :class:`AugmentedDesign`.
+    """
+
+    def __init__(self, X, fit_intercept):
+        super().__init__(X, fit_intercept)
+        self.n_params += 1
+
+    def for_rows(self, X):
+        return ExtraParameterDesign(X, self.fit_intercept)
+
+    @staticmethod
+    def _pad_rows(A):
+        return np.vstack([A, np.zeros((1,) + A.shape[1:])])
+
+    # ``matvec`` and ``rows_matvec`` read θ[:n_features] and the intercept only.
+    def rmatvec(self, R):
+        return self._pad_rows(super().rmatvec(R))
+
+    def rows_rmatvec(self, idx, R):
+        return self._pad_rows(super().rows_rmatvec(idx, R))
+
+    def rows(self, idx):
+        block = super().rows(idx)
+        return np.hstack([block, np.zeros((block.shape[0], 1))])
+
+    def weighted_gram(self, d):
+        inner = AugmentedDesign(self.X, self.fit_intercept).weighted_gram(d)
+        G = np.zeros((self.n_params, self.n_params), order="F")
+        G[:-1, :-1] = inner
+        return G
+
+
 def _symmetrize_lower(G, block=512):
     """Copy the lower triangle of square ``G`` into its upper triangle, in place."""
     m = G.shape[0]

@@ -263,6 +263,11 @@ class Objective:
             intercept = float(intercept)
         return coef, intercept
 
+    def split_extra(self, theta):
+        """Parameters of θ (or a change Δθ) beyond ``(coef, intercept)``, by their
+        :class:`~skrif.ParameterChange` field (``{"scale": …}`` for HuberRegressor)."""
+        return {}
+
     def set_theta(self, estimator, theta):
         """Write θ into ``estimator.coef_`` / ``intercept_`` keeping their shapes."""
         coef, intercept = self.split_theta(theta, estimator)

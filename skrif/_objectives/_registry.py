@@ -3,6 +3,7 @@
 from ..exceptions import UnsupportedModelError
 from ._enet import ElasticNetObjective
 from ._glm import GLMObjective
+from ._huber import HuberObjective
 from ._kernel_ridge import KernelRidgeObjective
 from ._logistic import LogisticObjective
 from ._ridge_classifier import RidgeClassifierObjective
@@ -21,6 +22,7 @@ OBJECTIVES = (
     KernelRidgeObjective,
     LinearSVCObjective,
     LinearSVRObjective,
+    HuberObjective,
 )
 
 

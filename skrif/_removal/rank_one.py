@@ -87,7 +87,9 @@ class _LinearCurvature(Curvature):
             block = CenteredDesign(design.X, self._mean)
         else:
             block = design
-        penalty = np.full(block.n_params, float(penalty_coef))
+        # λ_w: one value, or one per column (e.g. an unpenalised extra column).
+        penalty = np.empty(block.n_params)
+        penalty[: design.n_features] = penalty_coef
         if block.n_params > design.n_features:
             penalty[-1] = penalty_intercept
         self._block_design = block
@@ -452,8 +454,8 @@ class DualCurvature(_LinearCurvature):
         return True
 
     def _factor(self, block, d, penalty):
-        if not np.all(penalty > 0):
-            raise ValueError("The dual form needs a positive penalty on every coefficient.")
+        if not np.all(penalty > 0) or np.ptp(penalty[: self.design.n_features]) > 0:
+            raise ValueError("The dual form needs one positive penalty on every coefficient.")
         self._block = block
         self._inv_pen = 1.0 / penalty
         self._kernel_args = (self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
@@ -620,8 +622,10 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     design : AugmentedDesign
     d : ndarray of shape (n_samples,)
         Non-negative per-row curvature.
-    penalty_coef, penalty_intercept : float
-        Diagonal L2 penalty on the coefficients and on the intercept.
+    penalty_coef : float or ndarray of shape (n_features,)
+        Diagonal L2 penalty on the coefficients (one value, or one per column).
+    penalty_intercept : float
+        The L2 penalty on the intercept.
     mode : {"auto", "primal", "dual"}
         "auto" uses the dual form when there are at least as many parameters as rows
         and every coefficient is penalised.
@@ -629,6 +633,7 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     if mode == "auto":
         # p̃ ≥ n: the dual costs no more, and near interpolation (p̃ ≈ n) its
         # I − Ĥ = λ-form solves are exact where the primal loses θ̂'s digits.
-        mode = "dual" if (design.n_params >= design.n_samples and penalty_coef > 0) else "primal"
+        uniform = np.ndim(penalty_coef) == 0
+        mode = "dual" if (design.n_params >= design.n_samples and uniform and penalty_coef > 0) else "primal"
     cls = DualCurvature if mode == "dual" else PrimalCurvature
     return cls(design, np.asarray(d, dtype=float), penalty_coef, penalty_intercept)
