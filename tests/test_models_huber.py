@@ -15,11 +15,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import root
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor
 from sklearn.linear_model._huber import _huber_loss_and_gradient
 
 from skrif import InfluenceEstimator
-from skrif.exceptions import ActiveSetChangeWarning, OptimalityWarning, UnsupportedModelError
+from skrif.exceptions import (
+    ActiveSetChangeWarning,
+    NoFiniteOptimumError,
+    OptimalityWarning,
+    UnsupportedModelError,
+)
 
 EPS, ALPHA = 1.35, 0.1
 
@@ -198,6 +205,20 @@ def test_every_public_method_answers_or_refuses_cleanly():
     keep = np.arange(len(y)) != 4
     optimum = _optimum(_gradient(X[keep], y[keep], np.ones(len(y) - 1)), est._fitted_removal().theta[0])
     assert change.scale == pytest.approx(optimum[-1] - est.estimator_.scale_, rel=1e-9)
+
+
+def test_collapsing_scale_is_refused():
+    """With as many coefficients as rows the fit interpolates: the objective decreases
+    as the scale shrinks to 0 (every row an outlier), with no interior optimum."""
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(12, 14)), rng.normal(size=12)
+    model = HuberRegressor(alpha=1e-4, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # scikit-learn's own
+        fitted = clone(model).fit(X, y)
+        assert fitted.scale_ < 1e-6  # scikit-learn heads for the bound on the scale
+        with pytest.raises(NoFiniteOptimumError, match=r"12 samples.*scale shrinks to 0"):
+            InfluenceEstimator(model).fit(X, y)
 
 
 def test_huber_is_refused_on_dask():

@@ -27,6 +27,9 @@ from .problem import Problem
 #: A point is optimal when ``|∇J|`` is below this fraction of the sum of the absolute
 #: per-row gradient terms, entry by entry (rounding of the sum is ~1e-16 of it).
 GRADIENT_TOL = 1e-12
+#: A scale below this fraction of the targets' range has collapsed (an unconverged
+#: solve there is refused: :meth:`ScaleProblem._check_scale_collapse`).
+COLLAPSED_SCALE = 1e-8
 
 
 class ScaleProblem(Problem):
@@ -147,5 +150,34 @@ class ScaleProblem(Problem):
             if accepted:
                 theta, value = trial, trial_value
             if not accepted or t * np.linalg.norm(step) <= tol * max(1.0, np.linalg.norm(theta)):
-                return theta, it, self.relative_gradient(theta, s) <= GRADIENT_TOL
-        return theta, max_iter, self.relative_gradient(theta, s) <= GRADIENT_TOL
+                break
+        converged = self.relative_gradient(theta, s) <= GRADIENT_TOL
+        if not converged:
+            self._check_scale_collapse(theta, s)
+        return theta, it, converged
+
+    def _check_scale_collapse(self, theta, weights):
+        """Raise :class:`~skrif.exceptions.NoFiniteOptimumError` when an unconverged
+        solve ended with the scale collapsing: no row on the curved piece (every row
+        an outlier: the scale's gradient ``Σ s_i μ_i`` is then not 0, so no interior
+        optimum is near), or a scale below :data:`COLLAPSED_SCALE` of the targets'
+        spread (the coefficients fit the inliers exactly; the curvature ``2/σ`` swamps
+        the penalty and no solve is accurate)."""
+        _, d2, _, _ = self._parts(theta, weights)
+        kept = weights > 0
+        spread = float(np.ptp(self.Y[kept])) if np.any(kept) else 0.0
+        if np.any(d2[kept] > 0) and self.scale_of(theta) > COLLAPSED_SCALE * spread:
+            return
+        from ..exceptions import NoFiniteOptimumError
+
+        rows = int(np.sum(weights > 0))
+        raise NoFiniteOptimumError(
+            f"The {self.objective.estimator_name} objective has no interior optimum on "
+            f"these rows ({rows} sample{'' if rows == 1 else 's'}, "
+            f"{self.design.n_params - 1} coefficients and intercept): its scale shrinks to 0 "
+            f"(scale {self.scale_of(theta):.3g}, every row an outlier), which happens when "
+            "the coefficients fit the rows (almost) exactly, e.g. with as many features "
+            "as rows. Its limit is a non-smooth "
+            "absolute-loss fit that skrif cannot attribute; use fewer features or a "
+            "larger alpha."
+        )
