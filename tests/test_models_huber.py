@@ -122,6 +122,9 @@ def test_each_method_is_a_newton_step_in_coef_intercept_and_scale(weighted):
             if len(idx) == 1:  # RIF: the same step; IF: with the full Hessian
                 rif = _vector(est.influence(idx, method="rif"))
                 assert np.linalg.norm(rif - step) <= 1e-7 * np.linalg.norm(step)
+                # Leave-one-out predictions move with (coef, intercept) only.
+                moved = X[idx[0]] @ (phi[:-2] + step[:-2]) + phi[-2] + step[-2]
+                assert est.loo_predict()[idx[0]] == pytest.approx(moved, rel=1e-7)
                 influence = np.linalg.solve(_hessian(full, phi), full(phi) - grad(phi))
                 got = _vector(est.influence(idx, method="if"))
                 assert np.linalg.norm(got - influence) <= 1e-7 * np.linalg.norm(influence)

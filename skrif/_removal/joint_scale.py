@@ -100,8 +100,20 @@ class JointScaleCurvature(Curvature):
         out[...] = steps[:, :, self._to_model]
         return out
 
-    # ``self_change`` is the protocol's: ``x̃_i·Δ_i`` with the model's rows (σ does not
-    # enter a linear predictor), from :meth:`row_steps`.
+    def self_change(self, d1, theta, method, fraction=1.0):
+        """``x̃_i·Δθ_i`` (n, q) with the model's rows (σ enters no linear predictor).
+
+        With ``Δ_i = H⁻¹v_i c_i + ρμ_i a`` (``a = H⁻¹e_σ``): ``v_i·Δ_i = c_i v_iᵀH⁻¹v_i +
+        ρμ_i v_i·a`` and ``Δσ_i = c_i v_i·a + ρμ_i a_σ``, and ``x̃_i·Δθ_i = v_i·Δ_i −
+        (r_i/σ) Δσ_i``: O(nnz(X)) after the leverages (no per-row solve).
+        """
+        joint = self.joint
+        full, rows, mu = joint._rows_d1(slice(None), d1, method, float(fraction))
+        coef = joint.inner_kind.row_coefficients(rows, full, method, fraction)  # (n, q)
+        va = self.extended.matvec(joint.a)  # (n, 1): v_i·a
+        quad = joint.inner_kind.self_quadratic()[:, None]
+        scale_change = coef * va + mu[:, None] * float(joint.a[self._scale_at, 0])
+        return coef * quad + mu[:, None] * va - self.column[:, None] * scale_change
 
     def row_effects(self, G, d1, theta, method, rows=None, fraction=1.0):
         return self.joint.row_effects(self._extended(G), d1, theta, method, rows=rows, fraction=fraction)

@@ -41,6 +41,8 @@ from .base import _ROW_BLOCK, Curvature
 _SCREEN_SLACK = 1e-6
 #: Candidate pairs (rows × removals) checked at a time: bounds temporary memory.
 _PAIR_FLOATS = 1 << 20
+#: Candidates checked in the first chunk of a block (later chunks double).
+_FIRST_CHUNK = 64
 
 
 class PiecewiseCurvature(Curvature):
@@ -199,14 +201,22 @@ class PiecewiseCurvature(Curvature):
                 break
             steps = self.row_steps(rows, d1, theta, method)[:, 0, :]  # (r, p̃)
             candidates = np.flatnonzero(key <= limit)
+            # Closest to their boundary first: most flagged removals are found in the
+            # first chunk, and only the removals not flagged yet go on.
+            candidates = candidates[np.argsort(key[candidates], kind="stable")]
             dscale = self._dscale(steps)
-            chunk = max(1, _PAIR_FLOATS // rows.size)
-            for first in range(0, candidates.size, chunk):
+            pending = np.arange(rows.size)
+            first, chunk = 0, _FIRST_CHUNK
+            while first < candidates.size and pending.size:
                 cand = candidates[first : first + chunk]
-                dz = self.design.rows_matvec(cand, steps.T)  # (c, r)
-                flips = self._flipped(cand, dz, dscale)
-                flips &= cand[:, None] != rows[None, :]  # the removed row itself
-                flags[rows] |= np.any(flips, axis=0)
+                dz = self.design.rows_matvec(cand, steps[pending].T)  # (c, r)
+                flips = self._flipped(cand, dz, dscale[pending])
+                flips &= cand[:, None] != rows[pending][None, :]  # the removed row itself
+                hit = np.any(flips, axis=0)
+                flags[rows[pending[hit]]] = True
+                pending = pending[~hit]
+                first += cand.size
+                chunk = max(1, min(2 * chunk, _PAIR_FLOATS // max(pending.size, 1)))
 
     def _reaches(self, rows, d1, theta, method):
         """``(row reach (n,), step reach (len(rows),))`` with ``|x̃_i·Δ_j| + |Δ_s,j| ≤
