@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy.optimize import root
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import HuberRegressor
 from sklearn.linear_model._huber import _huber_loss_and_gradient
 
@@ -208,6 +209,24 @@ def test_every_public_method_answers_or_refuses_cleanly():
     keep = np.arange(len(y)) != 4
     optimum = _optimum(_gradient(X[keep], y[keep], np.ones(len(y) - 1)), est._fitted_removal().theta[0])
     assert change.scale == pytest.approx(optimum[-1] - est.estimator_.scale_, rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e6], ids=["every-row-an-outlier", "every-row-an-inlier"])
+def test_far_unconverged_start_is_polished_to_the_optimum(scale):
+    """A frozen fit whose scale is far off (every row an outlier: no curvature along
+    the scale) is polished to the optimum; attributions are computed there."""
+    X, y, _ = _data(seed=4)
+    model = HuberRegressor(epsilon=EPS, alpha=ALPHA, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # scikit-learn's own
+        model.fit(X, y)
+    model.scale_ = scale
+    with pytest.warns(OptimalityWarning, match="frozen"):
+        est = InfluenceEstimator(FrozenEstimator(model)).fit(X, y)
+    phi = est._fitted_removal().theta[0]
+    grad = _gradient(X, y, np.ones(len(y)))
+    assert np.max(np.abs(grad(phi))) <= 1e-12 * _huber_loss_and_gradient(phi, X, y, EPS, ALPHA, np.ones(len(y)))[0]
+    assert model.scale_ == scale  # the frozen model is never modified
 
 
 def test_collapsing_scale_is_refused():

@@ -57,7 +57,7 @@ def check_two_classes_left(Y, kept_weights):
     if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
         raise ValueError(
             "Removing these rows leaves training rows of a single class: the "
-            "logistic model without them is not defined."
+            "classifier without them is not defined."
         )
 
 
