@@ -22,7 +22,7 @@ import numpy as np
 from .._linalg.design import ExtraParameterDesign
 from .._removal.joint_scale import JointScaleCurvature
 from .._removal.pieces import PiecewiseCurvature
-from .problem import Problem
+from .problem import Problem, backtrack
 
 #: A point is optimal when ``|∇J|`` is below this fraction of the sum of the absolute
 #: per-row gradient terms, entry by entry (rounding of the sum is ~1e-16 of it).
@@ -146,18 +146,12 @@ class ScaleProblem(Problem):
             factor = curvature if it == 1 and curvature is not None else self.curvature(d2, s, theta)
             step = -factor.solve(grad).T
             factor = None
-            slope = float(np.sum(grad.T * step))
-            t, accepted = 1.0, False
-            while t >= 1e-12:
-                trial = theta + t * step
-                trial_value = self.value(trial, s)
-                if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
-                    accepted = True
-                    break
-                t *= 0.5
-            if accepted:
-                theta, value = trial, trial_value
-            if not accepted or t * np.linalg.norm(step) <= tol * max(1.0, np.linalg.norm(theta)):
+            # ``value`` is infinite for σ ≤ 0: such steps are halved.
+            t, trial, trial_value = backtrack(self, theta, step, value, grad, s, 1e-12)
+            if trial is None:
+                break
+            theta, value = trial, trial_value
+            if t * np.linalg.norm(step) <= tol * max(1.0, np.linalg.norm(theta)):
                 break
         converged = self.relative_gradient(theta, s) <= GRADIENT_TOL
         if not converged:

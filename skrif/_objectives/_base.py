@@ -61,6 +61,24 @@ def check_two_classes_left(Y, kept_weights):
         )
 
 
+class BinaryTargets:
+    """Targets of a binary classifier: ``y == classes_[1]`` as 0/1, ``class_weight``
+    dicts folded into the sample weights, and removals that must leave both classes
+    (mixed into an :class:`Objective`)."""
+
+    is_classifier = True
+
+    def encode_targets(self, y, estimator):
+        return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
+
+    def effective_weights(self, y, sample_weight, estimator):
+        return class_weighted(y, sample_weight, estimator)
+
+    def check_removal(self, Y, kept_weights):
+        super().check_removal(Y, kept_weights)
+        check_two_classes_left(Y, kept_weights)
+
+
 class Objective:
     """Base class: sum-form loss + diagonal L2 penalty of a linear model.
 

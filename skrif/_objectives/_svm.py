@@ -33,7 +33,7 @@ class has its own margin set, so its own Hessian), ``class_weight="balanced"``.
 import numpy as np
 from sklearn.svm import LinearSVC, LinearSVR
 
-from ._base import Objective, check_class_weight, check_two_classes_left, class_weighted
+from ._base import BinaryTargets, Objective, check_class_weight
 
 #: liblinear's stopping rules are relative to the gradient at 0; a tight tol and the
 #: dual coordinate-descent solver typically get within 1e-10 of the optimum.
@@ -86,11 +86,10 @@ class _LiblinearSquaredObjective(Objective):
         return self._margin(Y, Z), self._margin_slope(Y, Z)
 
 
-class LinearSVCObjective(_LiblinearSquaredObjective):
+class LinearSVCObjective(BinaryTargets, _LiblinearSquaredObjective):
     """``LinearSVC(loss="squared_hinge", penalty="l2")``, binary (module docstring)."""
 
     estimator_types = (LinearSVC,)
-    is_classifier = True
     piece_name = "the squared-hinge margin"
     no_diagnostics_reason = _NO_DIAGNOSTICS.format(loss="hinge")
 
@@ -133,16 +132,6 @@ class LinearSVCObjective(_LiblinearSquaredObjective):
                 "margin set and so its own Hessian. Wrap one binary LinearSVC per "
                 "class (y == label), or use LogisticRegression for several classes.",
             )
-
-    def encode_targets(self, y, estimator):
-        return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
-
-    def effective_weights(self, y, sample_weight, estimator):
-        return class_weighted(y, sample_weight, estimator)
-
-    def check_removal(self, Y, kept_weights):
-        super().check_removal(Y, kept_weights)
-        check_two_classes_left(Y, kept_weights)
 
     @staticmethod
     def _margin(Y, Z):
