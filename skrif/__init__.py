@@ -7,6 +7,7 @@ refits for comparison.
 
 from ._core.influence import ParameterChange
 from ._display.diagnostics import CooksDistanceDisplay, ResidualsLeverageDisplay
+from ._display.functionals import FunctionalInfluenceDisplay
 from ._display.influence import InfluenceDisplay
 from ._estimator.estimator import InfluenceEstimator
 from ._estimator.pipeline import transform_through
@@ -21,6 +22,7 @@ __all__ = [
     "AMIPSummary",
     "CooksDistanceDisplay",
     "FlipResult",
+    "FunctionalInfluenceDisplay",
     "InfluenceDisplay",
     "InfluenceEstimator",
     "InfluentialRows",

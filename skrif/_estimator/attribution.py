@@ -102,7 +102,7 @@ class AttributionMixin:
         fraction = check_fraction(fraction)
         as_frame = check_bool(as_frame, "as_frame")
         delta, method, error = self._answer_set(idx, method, fraction)
-        coef, intercept = rm.objective.split_theta(delta, self.estimator_)
+        coef, intercept = rm.objective.split_theta(delta, self._attributed.holder)
         change = ParameterChange(
             coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error,
             **rm.objective.split_extra(delta),
@@ -371,12 +371,13 @@ class AttributionMixin:
         y=None,
         *,
         k,
-        target="loss",
+        target=None,
         direction="increase",
         method=None,
         output=None,
         verify=False,
         groups=None,
+        functional=None,
     ):
         """The ``k`` training rows whose joint removal most changes the summed target.
 
@@ -394,8 +395,8 @@ class AttributionMixin:
         k : int
             Number of training rows to return, ``1 ≤ k ≤ n_samples``.
         target : {"loss", "decision_function", "predict_proba", "predict"}, \
-                default="loss"
-            See :meth:`removal_effect`.
+                default=None
+            See :meth:`removal_effect`; ``None`` means ``"loss"``.
         direction : {"increase", "decrease"}, default="increase"
             Rows whose removal increases (largest effects) or decreases (most
             negative effects) the summed target. All ``k`` rows are returned even
@@ -414,6 +415,14 @@ class AttributionMixin:
             also be ``"newton"``, the default); ``k`` counts groups, the result holds
             the rows of the ``k`` groups and ``result.groups`` their labels, best
             first. ``predicted`` is the sum of the groups' effects.
+
+        functional : Functional, default=None
+            Instead of a summed target: rank rows by their effect on this
+            functional of the outputs on the rows ``X`` (:mod:`skrif.functionals`,
+            e.g. a fairness gap; ``y`` its reference targets), each evaluated at the
+            row's predicted parameters (see :meth:`functional_influence`);
+            ``predicted`` is the sum of the ``k`` effects and ``verify`` refits
+            and recomputes the functional. ``target`` and ``output`` do not apply.
 
         Returns
         -------
@@ -446,7 +455,13 @@ class AttributionMixin:
         >>> result.predicted < 0 and bool(np.isclose(result.predicted, result.actual, rtol=0.2))
         True
         """
-        target = self._target(target)
+        if functional is not None:
+            if target is not None or output is not None:
+                raise ValueError("Pass either target (with output) or functional, not both.")
+            return self._most_influential_functional(
+                functional, X, y, k, direction, method, verify, groups
+            )
+        target = self._target("loss" if target is None else target)
         if groups is not None:
             return self._most_influential_groups(
                 X, y, target, k, direction, method, output, verify, groups

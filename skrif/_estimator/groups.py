@@ -19,6 +19,7 @@ from .._features.influential import InfluentialRows
 from .._removal.methods import METHODS
 from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
+from . import whole_pipeline
 
 
 class GroupsMixin:
@@ -138,6 +139,8 @@ class GroupsMixin:
         >>> bool(np.allclose(fast, slow))
         True
         """
+        if whole_pipeline.routes(self, "cv_predict"):
+            return whole_pipeline.cv_predict(self, cv=cv, groups=groups, target=target, method=method)
         target = self._target(target)
         rm = self._fitted_removal()
         problem = rm.problem

@@ -350,7 +350,10 @@ def _load_csv(args):
             + (", stratified by class" if stratify is not None else "")
             + f", --random-state {args.random_state})"
         ),
-        "features_text": "; ".join(transform),
+        "features_text": "; ".join(transform) + (
+            " (this preprocessing is held fixed when rows are removed: the report "
+            "attributes the model on these features)" if (numeric and not args.no_standardize) or text else ""
+        ),
     }
 
 
