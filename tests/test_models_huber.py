@@ -22,6 +22,7 @@ from sklearn.linear_model import HuberRegressor
 from sklearn.linear_model._huber import _huber_loss_and_gradient
 
 from skrif import InfluenceEstimator
+from skrif.functionals import mean_loss, mean_prediction
 from skrif.exceptions import (
     ActiveSetChangeWarning,
     NoFiniteOptimumError,
@@ -178,6 +179,10 @@ def test_every_public_method_answers_or_refuses_cleanly():
     est = _fit(X, y)
     X_test, y_test = X[:8] + 0.1, y[:8]
     calls = {
+        "fit": lambda: est.fit(X, y),
+        "functional_influence": lambda: est.functional_influence(mean_loss(), X_test, y_test),
+        "functional_effect": lambda: est.functional_effect([1, 2], mean_prediction(), X_test),
+        "predict": lambda: est.predict(X_test),
         "influence": lambda: est.influence([1, 2]),
         "removal_effect": lambda: est.removal_effect([1, 2], X_test, y_test, target="loss"),
         "influence_scores": lambda: est.influence_scores(X_test),
@@ -192,9 +197,15 @@ def test_every_public_method_answers_or_refuses_cleanly():
         "predict_interval": lambda: est.predict_interval(X_test, alpha=0.2),
         "score": lambda: est.score(X_test, y_test),
     }
+    public = {
+        name for name in dir(type(est))
+        if not name.startswith("_") and callable(getattr(type(est), name, None)) and hasattr(est, name)
+    } - {"get_params", "set_params", "get_metadata_routing", "set_fit_request", "set_score_request"}
+    assert public == set(calls), "a public method without a recipe in this test"
     refused = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ActiveSetChangeWarning)
+        warnings.simplefilter("ignore", OptimalityWarning)  # refitting: asserted in _fit
         for name, call in calls.items():
             try:
                 assert call() is not None
@@ -248,3 +259,27 @@ def test_huber_is_refused_on_dask():
     X, y, _ = _data()
     with pytest.raises(UnsupportedModelError, match="Dask"):
         InfluenceEstimator(HuberRegressor()).fit(da.from_array(X, chunks=(40, 4)), da.from_array(y, chunks=40))
+
+
+def test_whole_pipeline_refit_carries_the_scale():
+    """Removing rows from a pipeline refits the scaler and the Huber model (coef,
+    intercept and scale): compared with the root of scikit-learn's gradient on the
+    kept rows' refitted features."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, _ = _data(seed=5)
+    pipe = make_pipeline(StandardScaler(), HuberRegressor(epsilon=EPS, alpha=ALPHA, tol=1e-12, max_iter=10_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimalityWarning)
+        est = InfluenceEstimator(pipe).fit(X, y)
+    idx = [3, 30]
+    keep = np.setdiff1d(np.arange(len(y)), idx)
+    Z = StandardScaler().fit_transform(X[keep])
+    model = est.estimator_[-1]
+    start = np.r_[model.coef_, model.intercept_, model.scale_]
+    optimum = _optimum(_gradient(Z, y[keep], np.ones(keep.size)), start)
+    change = est.influence(idx, method="refit")
+    np.testing.assert_allclose(_vector(change), optimum - start, rtol=0, atol=1e-9 * np.linalg.norm(optimum))
+    with pytest.raises(UnsupportedModelError, match="scale model"):
+        est.influence(idx, method="newton")

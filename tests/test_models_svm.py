@@ -15,9 +15,12 @@ from sklearn.base import clone
 from sklearn.svm import LinearSVC, LinearSVR
 
 from skrif import InfluenceEstimator
+from skrif.functionals import mean_loss, roc_auc
 from skrif.exceptions import ActiveSetChangeWarning, UnsupportedModelError
 
 TIGHT = dict(dual=True, tol=1e-10, max_iter=100_000, random_state=0)
+_SKLEARN_PLUMBING = {"get_params", "set_params", "get_metadata_routing", "set_fit_request",
+                     "set_score_request"}
 
 
 def _data(seed=0, n=80):
@@ -217,7 +220,11 @@ def test_every_public_method_answers_or_refuses_cleanly(make):
     X_test, y_test = X[:8] + 0.1, y[:8]
     est = InfluenceEstimator(model).fit(X, y)
     target = "decision_function" if classifier else "predict"
+    functional = roc_auc() if classifier else mean_loss()
     calls = {
+        "fit": lambda: est.fit(X, y),
+        "functional_influence": lambda: est.functional_influence(functional, X_test, y_test),
+        "functional_effect": lambda: est.functional_effect([1, 2], mean_loss(), X_test, y_test),
         "influence": lambda: est.influence([1, 2]),
         "removal_effect": lambda: est.removal_effect([1, 2], X_test, y_test, target="loss"),
         "influence_scores": lambda: est.influence_scores(X_test, target=target),
@@ -230,11 +237,17 @@ def test_every_public_method_answers_or_refuses_cleanly(make):
         "amip_summary": lambda: est.amip_summary(coef=0),
         "diagnostics": lambda: est.diagnostics(),
         "predict": lambda: est.predict(X_test),
-        "decision_function": lambda: est.decision_function(X_test) if classifier else est.predict(X_test),
         "score": lambda: est.score(X_test, y_test),
     }
-    if not classifier:
+    if classifier:
+        calls["decision_function"] = lambda: est.decision_function(X_test)
+    else:
         calls["predict_interval"] = lambda: est.predict_interval(X_test, alpha=0.2)
+    public = {
+        name for name in dir(type(est))
+        if not name.startswith("_") and callable(getattr(type(est), name, None)) and hasattr(est, name)
+    } - _SKLEARN_PLUMBING
+    assert public == set(calls), "a public method without a recipe in this test"
     refused = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ActiveSetChangeWarning)

@@ -27,6 +27,10 @@ class AugmentedDesign:
         Whether a column of ones is appended (the intercept is the last parameter).
     """
 
+    #: Parameters after the linear ones (intercept included) that no row's linear
+    #: predictor uses (:class:`ExtraParameterDesign`).
+    n_extra = 0
+
     def __init__(self, X, fit_intercept):
         self.X = X
         self.fit_intercept = bool(fit_intercept)
@@ -175,6 +179,8 @@ class ExtraParameterDesign(AugmentedDesign):
     parameter vectors (``rmatvec``, rows) carry a zero there. Same costs as
     :class:`AugmentedDesign`.
     """
+
+    n_extra = 1
 
     def __init__(self, X, fit_intercept):
         super().__init__(X, fit_intercept)
