@@ -9,8 +9,9 @@ are told apart by the signs of a few affine functions of the parameters per row,
     B_ik(θ + Δ) = B_ik(θ) + α_ik x̃_i·Δ + β_ik Δ_s,
 
 with ``x̃_i·Δ`` the change of the row's linear predictor and ``Δ_s`` that of one extra
-parameter (HuberRegressor's scale σ; none for the SVMs). Row ``i`` is on its curved piece
-when some ``B_ik > 0``. A removal whose predicted change flips the sign of some other
+parameter (HuberRegressor's scale σ; none for the SVMs): the signs of a row's ``B_ik``
+say which piece it is on (inside the margin when ``1 − u z > 0``; a Huber outlier
+when ``|r| − εσ > 0``). A removal whose predicted change flips the sign of some other
 row's ``B_ik`` moves that row across its boundary: the quadratic model the answer
 came from no longer holds there, and the answer is only a first-order one. When no
 row crosses, the objective without the rows is the same quadratic between the two

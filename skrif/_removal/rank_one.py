@@ -454,7 +454,8 @@ class DualCurvature(_LinearCurvature):
         return True
 
     def _factor(self, block, d, penalty):
-        if not np.all(penalty > 0) or np.ptp(penalty[: self.design.n_features]) > 0:
+        coefs = penalty[: self.design.n_features]
+        if not np.all(penalty > 0) or (coefs.size and np.ptp(coefs) > 0):
             raise ValueError("The dual form needs one positive penalty on every coefficient.")
         self._block = block
         self._inv_pen = 1.0 / penalty
