@@ -44,7 +44,8 @@ class NoFiniteOptimumError(ValueError):
     that a single feature pins (a one-hot level seen in one class only; a count
     model's level whose targets are all zero). The coefficients of such a fit grow
     without bound as the solver's tolerance tightens, and every influence computed
-    at them is meaningless. Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
+    at them is meaningless. Also raised for a HuberRegressor whose scale shrinks to 0
+    (its coefficients fit every row: an optimum on the boundary). Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
     feature(s) named in the message.
     """
 
@@ -106,19 +107,18 @@ class SetInteractionWarning(UserWarning):
     Use ``method="newton"`` or ``method="refit"``."""
 
 
-class VerificationWarning(UserWarning):
-    """A prediction that skrif verified by an exact refit disagrees with it: the
-    refit's change differs from the predicted one by more than 10% or in sign
-    (``most_influential(verify=True)``, the candidates of ``removal_to_flip``, the
-    report). The verified number is the one to trust; the prediction that chose
-    the rows was off."""
-
-
 class DiagnosticsWarning(UserWarning):
     """Some regression diagnostics are unreliable or undefined: an (essentially)
     perfect fit, whose residuals are rounding noise (R's ``summary.lm`` warns the
     same), or rows whose fitted probability or mean is exactly at the edge of its
     range (0 or 1), where the variance and every residual-based measure vanish."""
+
+
+class VerificationWarning(UserWarning):
+    """A predicted effect checked by an exact refit (``verify=True``, the report's
+    refits, the sets ``removal_to_flip`` chose) differs from the refit by more than
+    :data:`skrif._core.set_error.VERIFICATION_THRESHOLD` (relative) or in sign: the
+    refit is the answer, the prediction was off for this set."""
 
 
 class ActiveSetChangeWarning(UserWarning):

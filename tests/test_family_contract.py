@@ -162,6 +162,7 @@ def _calls(X, y, X_test, y_test):
         "loo_predict": lambda est: est.loo_predict(target="predict_proba"),
         "loo_score": lambda est: est.loo_score(),
         "cv_predict": lambda est: est.cv_predict(cv=4, target="predict_proba"),
+        "label_issues": lambda est: est.label_issues(),
         "removal_to_flip": lambda est: est.removal_to_flip(X_test[:1]),
         "functional_influence": lambda est: est.functional_influence(roc_auc(), X_test, y_test),
         "functional_effect": lambda est: est.functional_effect([1, 2], log_loss(), X_test, y_test),

@@ -207,9 +207,9 @@ def test_diagnostics_displays_label_rows_by_given_ids():
 def test_long_runs_print_progress_lines(tmp_path, capsys, monkeypatch):
     # Item 5: a 16 s report on digits printed nothing until it was done. Lines
     # appear once a run has taken PROGRESS_AFTER seconds (0 here), one per step.
-    from skrif import cli
+    from skrif._report import run as report_run
 
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(report_run, "PROGRESS_AFTER", 0.0)
     table().to_csv(tmp_path / "t.csv", index=False)
     code, _, err = run(capsys, "--data", str(tmp_path / "t.csv"), "--target", "y",
                        "--out", str(tmp_path / "out"))

@@ -163,16 +163,8 @@ class Problem:
                 step = -factor.solve(grad).T
                 size = np.linalg.norm(step)
             # Backtracking (Armijo); near the optimum the full step is taken.
-            slope = np.sum(grad.T * step)
-            t, accepted = 1.0, False
-            while t >= 1e-8:
-                trial = theta + t * step
-                trial_value = self.value(trial, s)
-                if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
+            t, trial, trial_value = backtrack(self, theta, step, value, grad, s, 1e-8)
+            if trial is None:
                 # No decrease along the step. With a reused factorization, refactor and
                 # retry; with a fresh one this is the optimum only if the full Newton
                 # step is negligible, otherwise the solve has stalled: say so.
@@ -197,6 +189,22 @@ class Problem:
         """Relative Newton step ``‖H⁻¹∇J(θ)‖ / max(‖θ‖, 1e-300)``: distance to the optimum."""
         step = curvature.solve(self.gradient(theta, d1))
         return float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300))
+
+
+def backtrack(problem, theta, step, value, grad, weights, smallest):
+    """Armijo backtracking along ``step`` from ``theta`` (objective ``value``, gradient
+    ``grad`` as columns): ``(t, θ + t·step, J there)`` for the first halving
+    ``t ≥ smallest`` that decreases ``J(·; weights)`` enough, ``(t, None, None)`` if
+    none does. A point where ``J`` is infinite (outside its domain) is never taken."""
+    slope = float(np.sum(grad.T * step))
+    t = 1.0
+    while t >= smallest:
+        trial = theta + t * step
+        trial_value = problem.value(trial, weights)
+        if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
+            return t, trial, trial_value
+        t *= 0.5
+    return t, None, None
 
 
 def warn_not_converged(n_iter, what, stacklevel=3):

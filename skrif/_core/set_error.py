@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning
+from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning, VerificationWarning
 
 #: A relative gap above this between an answer and its reference raises a
 #: :class:`~skrif.exceptions.SetInteractionWarning` (calibrated on
@@ -127,6 +127,22 @@ def _ratio(diff, scale):
         out = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0),
                        np.where(diff > 0, np.inf, 0.0))
     return out
+
+
+def warn_unverified(predicted, actual, what, stacklevel):
+    """Warn (:class:`~skrif.exceptions.VerificationWarning`) when a refit contradicts
+    the prediction it verifies; return ``(relative gap, disagrees)``."""
+    gap, disagrees = verification_gap(predicted, actual)
+    if disagrees:
+        sign = " (opposite sign)" if np.sign(predicted) != np.sign(actual) else ""
+        warnings.warn(
+            f"The exact refit of {what} gives {actual:.4g} where the prediction was "
+            f"{predicted:.4g}{sign}, {_percent(gap)} off: the rows interact and the "
+            "refit is the answer.",
+            VerificationWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return gap, disagrees
 
 
 def relative_gap(answer, reference):
@@ -264,7 +280,13 @@ def _estimate(algebra, idx, method, answer, reference, measure):
 
 
 def _reference(algebra, idx, newton):
-    if algebra.second_step is None or not np.all(np.isfinite(newton)):
+    # A group step of exactly 0 (rows without gradient, e.g. outside an SVM's
+    # margin): nothing moves, and a second step would only measure θ̂'s rounding.
+    if (
+        algebra.second_step is None
+        or not np.all(np.isfinite(newton))
+        or not np.any(newton != 0)
+    ):
         return newton
     try:
         return newton + algebra.second_step(idx, newton)

@@ -8,6 +8,7 @@ Thin wrappers over :mod:`skrif._features.attribution`.
 
 
 from .._core.influence import ParameterChange, check_fraction
+from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
 from .._features.groups import group_scores
 from .._features.influential import InfluentialRows
@@ -104,7 +105,8 @@ class AttributionMixin:
         delta, method, error = self._answer_set(idx, method, fraction)
         coef, intercept = rm.objective.split_theta(delta, self._attributed.holder)
         change = ParameterChange(
-            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
+            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error,
+            **rm.objective.split_extra(delta),
         )
         return change_as_frame(self, change) if as_frame else change
 
@@ -333,7 +335,14 @@ class AttributionMixin:
         ``out[i]`` is the change of row ``i``'s own target (by default its loss) when
         row ``i`` alone is removed: **value without the row minus value with it**.
         Large positive values on the loss flag rows the model fits only because
-        they are in the training set — mislabeled, poisoned or outlying rows.
+        they are in the training set: self-attraction, the signature of poisoned
+        rows and of outliers that bend a linear model toward themselves.
+
+        It is **not** a mislabel score. It grows with the row's leverage, so
+        correctly labelled but unusual rows rank first (measured on real tables
+        with planted label noise it ranks wrong labels worse than the plain
+        training loss); use :meth:`label_issues`, which judges each label by the
+        leave-one-out probabilities, for wrong labels.
 
         Parameters
         ----------
@@ -443,7 +452,10 @@ class AttributionMixin:
             regressors), the column to sum; required for them. Negative values
             count from the end.
         verify : bool, default=False
-            Also refit the model exactly without the chosen rows.
+            Also refit the model exactly without the chosen rows. When the refit
+            differs from the prediction by more than 10% or in sign, a
+            :class:`~skrif.exceptions.VerificationWarning` says so (the refit is
+            the answer).
         groups : array-like of shape (n_samples,), default=None
             Group labels of the training rows: rank whole groups instead (each by
             its group Newton step, see :meth:`influence_scores`; ``method`` may then
@@ -517,7 +529,11 @@ class AttributionMixin:
             self._removal, X, Y, target, k,
             direction, method, output=output, verify=verify, with_predicted=True,
         )
-        return self._with_labels(InfluentialRows(*found), as_frame)
+        result = InfluentialRows(*found)
+        if verify:
+            warn_unverified(result.predicted, result.actual,
+                            f"the {k} most influential rows", stacklevel=3)
+        return self._with_labels(result, as_frame)
 
     def _with_labels(self, result, as_frame):
         """Attach the rows' labels to an :class:`InfluentialRows`."""

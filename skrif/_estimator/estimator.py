@@ -59,6 +59,7 @@ from .dask_routing import dask_aware, route_fit
 from .diagnostics import DiagnosticsMixin
 from .functionals import FunctionalsMixin
 from .groups import GroupsMixin
+from .label_issues import LabelIssuesMixin
 from .wrapped import attributed, describe, transformed_target
 
 
@@ -125,6 +126,7 @@ class InfluenceEstimator(
     DiagnosticsMixin,
     ConformalMixin,
     FunctionalsMixin,
+    LabelIssuesMixin,
     RemovalQueries,
     MetaEstimatorMixin,
     BaseEstimator,

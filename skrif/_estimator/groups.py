@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._core.group_step import group_method_by_cost
-from .._core.set_error import verification_gap
+from .._core.set_error import verification_gap, warn_unverified
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -25,7 +25,7 @@ from .._removal.methods import METHODS
 from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
 from .._utils.progress import Progress
-from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning, VerificationWarning
+from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning
 
 from . import whole_pipeline
 
@@ -99,14 +99,7 @@ class GroupsMixin:
         actual = None
         if check_bool(verify, "verify") and np.isfinite(predicted):
             actual = summed("refit")
-            if verification_gap(predicted, actual)[1]:
-                warnings.warn(
-                    f"Verified by an exact refit, removing groups {labels.tolist()[:10]} "
-                    f"changes the summed {target.name} by {actual:.4g}, not the predicted "
-                    f"{predicted:.4g}.",
-                    VerificationWarning,
-                    stacklevel=3,
-                )
+            warn_unverified(predicted, actual, f"the {k} most influential groups", stacklevel=3)
         result = InfluentialRows(rows, predicted, actual)
         result.groups = labels
         return result

@@ -111,7 +111,7 @@ def influence(est, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, 
     delta = answer.parameter_change()
     coef, intercept = pr.rm.objective.split_theta(delta, est._attributed.holder)
     change = ParameterChange(coef=coef, intercept=intercept, method=used, removed=idx,
-                             error_estimate=error)
+                             error_estimate=error, **pr.rm.objective.split_extra(delta))
     return change_as_frame(est, change) if as_frame else change
 
 

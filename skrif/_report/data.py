@@ -23,8 +23,9 @@ MIN_TEST_ROWS = 5
 MAX_CSV_BYTES = 1 << 30
 
 
-class ReportError(Exception):
-    """A bad input or environment: reported as one line, exit status 1."""
+class ReportError(ValueError):
+    """A bad input or environment: reported as one line, exit status 1 (a
+    ``ValueError`` for :func:`skrif.report`)."""
 
 
 # -- data -----------------------------------------------------------------------------
