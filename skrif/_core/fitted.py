@@ -24,7 +24,11 @@ import scipy.sparse as sp
 
 from .._removal.methods import ADDITIVE_METHODS
 from .._utils.checks import check_finite_state
-from ..exceptions import ActiveSetChangeWarning, DataChangedError, NotPositiveDefiniteError
+from ..exceptions import (
+    ActiveSetChangeWarning,
+    DataChangedError,
+    NotPositiveDefiniteError,
+)
 from .group_step import KeptSolver, hessian_norms, joint_leverage, kept_group_step, kept_is_cheaper
 from .influence import parameter_change as _parameter_change
 from .problem import warn_not_converged

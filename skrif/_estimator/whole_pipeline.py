@@ -14,10 +14,10 @@ from .._core.influence import ParameterChange, check_fraction
 from .._core.set_error import SetAlgebra, answer_set
 from .._features import attribution as _attribution
 from .._features.audit import true_classes
+from .._features.groups import fold_splits, group_method
 from .._features.influential import InfluentialRows
 from .._utils.checks import check_bool
 from .._utils.frames import change_as_frame
-from .._features.groups import fold_splits, group_method
 
 #: Methods answered here for a pipeline fitted with preprocessing="refit".
 ROUTED = (
@@ -286,6 +286,7 @@ def cv_predict(est, *, cv=5, groups=None, target="predict", method="auto", as_fr
                verbose=0):
     from .._removal.methods import METHODS
     from .._preprocess.sets import rows_of
+    from .._removal.methods import METHODS
 
     name = target
     target, labels_out = est._row_target(target)

@@ -16,10 +16,8 @@ one Hessian (O(n p̃ + n²...) for the dual form), plus a factorization per Newt
 step.
 """
 
-import warnings
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 from sklearn.base import clone
 
