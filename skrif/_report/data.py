@@ -260,13 +260,14 @@ def _load_csv(args):
         )
     # Constant columns carry nothing to attribute (a constant text column would be
     # one one-hot column equal to the intercept): dropped, with a note.
-    constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
+    distinct = features.nunique(dropna=False)
+    constant = list(distinct.index[distinct.to_numpy() <= 1])
     # A numeric row number (unique integers, monotone or a permutation of a range)
     # is an identifier, not a measurement: MASS biopsy's `rownames` got the
     # 8th-largest coefficient when it was used as a feature.
     numeric_ids = [
-        c for c in features.columns
-        if c not in constant and c not in keep and _looks_like_row_number(features[c])
+        c for c in _row_number_columns(features, distinct)
+        if c not in constant and c not in keep
     ]
     if constant:
         notes.append(
@@ -452,23 +453,28 @@ def logistic_for_shape(C, n_rows, n_features):
     return LogisticRegression(C=C, solver="lbfgs", tol=1e-8, max_iter=5000)
 
 
-def _looks_like_row_number(column):
-    """A numeric column of distinct integers that is monotone or a permutation of a
-    range (``1..n`` shuffled by a split): a row number or an id, not a feature."""
+def _row_number_columns(features, distinct):
+    """Numeric columns of distinct integers that are monotone or a permutation of a
+    range (``1..n`` shuffled by a split): row numbers or ids, not features.
+    Vectorized over columns: O(n p log n)."""
     import numpy as np
     import pandas as pd
 
-    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return False
-    values = column.to_numpy(dtype=float)
-    if values.size < 20 or not np.all(np.isfinite(values)):
-        return False
-    if not np.all(values == np.round(values)) or np.unique(values).size != values.size:
-        return False
-    steps = np.diff(values)
-    monotone = bool(np.all(steps > 0) or np.all(steps < 0))
-    a_range = values.max() - values.min() + 1 == values.size
-    return monotone or a_range
+    n = len(features)
+    candidates = [
+        c for c, d in zip(features.columns, features.dtypes)
+        if pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)
+        and distinct[c] == n
+    ]
+    if n < 20 or not candidates:
+        return []
+    values = features[candidates].to_numpy(dtype=float)
+    ok = np.all(np.isfinite(values), axis=0) & np.all(values == np.round(values), axis=0)
+    steps = np.diff(values, axis=0)
+    monotone = np.all(steps > 0, axis=0) | np.all(steps < 0, axis=0)
+    with np.errstate(invalid="ignore"):
+        a_range = values.max(axis=0) - values.min(axis=0) + 1 == n
+    return [c for c, hit in zip(candidates, ok & (monotone | a_range)) if hit]
 
 
 def _few_integer_values(y):

@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
+
 from .data import ReportError
 
 OUTPUT_FILES = (
@@ -132,16 +134,27 @@ def _roll_back(folder, backup, moved_aside, moved_in):
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_RISKY = np.frompyfunc(lambda v: isinstance(v, str) and v.startswith(FORMULA_START), 1, 1)
+
+
 def csv_text(frame):
     """``frame.to_csv(index=False)`` with text cells that a spreadsheet would run as a
     formula (``=cmd|' /C calc'!A0``, a feature name from the user's CSV header)
-    prefixed with ``'``; numbers are written as they are."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype.kind in "OUS" or str(out[col].dtype) in ("string", "str"):
-            out[col] = out[col].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
-            )
+    prefixed with ``'``; numbers are written as they are. O(cells of text columns)."""
+    text = [
+        j for j, dtype in enumerate(frame.dtypes)
+        if dtype.kind in "OUS" or str(dtype) in ("string", "str")
+    ]
+    out = frame
+    if text:
+        cells = frame.iloc[:, text].to_numpy(dtype=object)
+        risky = _RISKY(cells).astype(bool)  # one pass over every text cell
+        if risky.any():
+            out = frame.copy()
+            for k in np.flatnonzero(risky.any(axis=0)):
+                column = cells[:, k].copy()
+                column[risky[:, k]] = ["'" + v for v in column[risky[:, k]]]
+                out.isetitem(text[k], column)
     header = ["'" + c if isinstance(c, str) and c.startswith(FORMULA_START) else c
-              for c in out.columns]
+              for c in frame.columns]
     return out.to_csv(index=False, header=header)
