@@ -284,7 +284,6 @@ def loo_predict(est, *, target="predict", method=None, groups=None, as_frame=Fal
 
 def cv_predict(est, *, cv=5, groups=None, target="predict", method="auto", as_frame=False,
                verbose=0):
-    from .._removal.methods import METHODS
     from .._preprocess.sets import rows_of
     from .._removal.methods import METHODS
 
