@@ -39,7 +39,14 @@ from ._removal.methods import PREDICTED_METHODS, SPELLINGS
 from ._report.data import ReportError, _load_bundled, _load_csv, _need
 from ._report.document import INFLUENTIAL_COLUMNS  # noqa: F401  (documented columns)
 from ._report.files import OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, _prepare_out  # noqa: F401
-from ._report.run import MAX_SETS, ReportOptions, _model_text, printable, write_report
+from ._report.run import (
+    MAX_SETS,
+    ReportOptions,
+    _model_text,
+    check_single_rows,
+    printable,
+    write_report,
+)
 
 
 # -- argument parsing -------------------------------------------------------------
@@ -167,6 +174,14 @@ def build_parser():
         "the training rows)",
     )
     data.add_argument(
+        "--preprocessing", choices=("refit", "fixed"), default=None,
+        help="with --data, the imputation, standardization and one-hot encoding are the "
+        "first steps of the model's Pipeline. refit (default): removing rows refits them "
+        "too (the whole pipeline, as refitting it on the kept rows would); fixed: they "
+        "are held at their fit on all training rows and only the final model is refitted "
+        "(adds the regression diagnostics and the robustness audit)",
+    )
+    data.add_argument(
         "--test-size", type=_test_size, default=None, metavar="F",
         help="fraction (0-1) or number of rows held out for testing (default 0.25; "
         "bundled data: 269 of 569)",
@@ -241,6 +256,12 @@ def run_report(args):
     data["raw_scale"] = bool(getattr(args, "no_standardize", False))
     try:
         est, t_fit, fit_warnings = _fit(data)
+        if "feature_names" not in data:  # a Pipeline: the features its final model saw
+            data["X_train"] = est._fitted_removal().design.X
+            data["feature_names"] = est._coef_names() or [
+                f"x{j}" for j in range(data["X_train"].shape[1])
+            ]
+            check_single_rows(est)
         parts, seen = write_report(est, data, options, start, t_fit, fit_warnings)
     except BaseException:
         if created:  # leave no empty folder behind a failed run
@@ -262,12 +283,15 @@ def _fit(data):
     from ._estimator.estimator import InfluenceEstimator
 
     start = time.perf_counter()
+    model = data["model"]
+    kwargs = {"preprocessing": data["preprocessing"]} if "preprocessing" in data else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            est = InfluenceEstimator(data["model"]).fit(data["X_train"], data["y_train"])
+            est = InfluenceEstimator(model, **kwargs).fit(data["X_train"], data["y_train"])
         except ValueError as exc:  # includes UnsupportedModelError
-            raise ReportError(f"fitting {_model_text(data['model'])} failed: {exc}") from None
+            final = model[-1] if hasattr(model, "steps") else model
+            raise ReportError(f"fitting {_model_text(final)} failed: {exc}") from None
     return est, time.perf_counter() - start, list(caught)
 
 

@@ -141,6 +141,40 @@ def _row_changes(est, ev, method):
     return _state(est).row_predictor_changes(ev, method)
 
 
+#: Floats of one block of per-row effects (training rows × evaluation rows × outputs).
+_EFFECT_BLOCK_FLOATS = 1 << 22
+
+
+def effect_blocks(est, X, y, target, method):
+    """Yield ``(training rows, effects (b, m, r))``: the change of ``target`` on each
+    evaluation row when each training row alone is removed from the whole pipeline,
+    evaluated at the row's predicted model (``F(z + δz_i) − F(z)``, not linearized;
+    with RIF the exact leave-one-out change for least squares behind affine steps).
+
+    ``method`` is ``"rif"`` or ``"if"``. Blocks of training rows keep the temporary
+    memory at O(2²² + m p̃); time O(n m p̃) beyond the per-row steps.
+    """
+    pr = _state(est)
+    ev, Y = _eval(est, X, y, target)
+    pr.check_method(method)
+    n, m, q = pr.n_samples, ev.n_samples, pr.rm.n_outputs
+    step = max(1, min(n, _EFFECT_BLOCK_FLOATS // max(1, m * max(q, target.n_outputs))))
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        dZ = pr.row_predictor_changes(ev, method, rows=rows)
+        yield rows, _attribution._apply(target, ev.base, dZ, Y, None, False)
+
+
+def total_effects(est, X, y, target, method):
+    """``Σ_j [F_j(z_j + δz_ij) − F_j(z_j)]`` over evaluation rows ``X`` (raw) for each
+    training row ``i`` removed alone from the whole pipeline: shape (n, r). The
+    whole-pipeline counterpart of :func:`skrif._features.attribution.total_effects`."""
+    out = np.zeros((_state(est).n_samples, target.n_outputs))
+    for rows, values in effect_blocks(est, X, y, target, method):
+        out[rows] = values.sum(axis=1)
+    return out
+
+
 def _group_answers(est, groups, method):
     """One :class:`Answer` per group (in label order) and the groups."""
     pr = _state(est)

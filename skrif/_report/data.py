@@ -45,11 +45,11 @@ def _load_bundled(args):
     if args.data is None and (
         args.target or args.id_column or args.drop or args.one_hot
         or getattr(args, "keep", None) or getattr(args, "dropna", False)
-        or getattr(args, "impute", None)
+        or getattr(args, "impute", None) or getattr(args, "preprocessing", None)
     ):
         raise ReportError(
-            "--target, --id-column, --drop, --keep, --one-hot, --dropna and --impute need "
-            "--data FILE.csv."
+            "--target, --id-column, --drop, --keep, --one-hot, --dropna, --impute and "
+            "--preprocessing need --data FILE.csv (the bundled features are precomputed)."
         )
     if args.model == "ridge" or args.alpha is not None:
         raise ReportError(
@@ -160,7 +160,6 @@ def _load_csv(args):
     pd = _need("pandas", "to read CSV files")
     import numpy as np
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     if not args.target:
         raise ReportError("--data needs --target COLUMN (the column to predict).")
@@ -355,32 +354,6 @@ def _load_csv(args):
         raise ReportError(f"cannot split {args.data} into training and test rows: {exc}") from None
     train, test = np.sort(train), np.sort(test)
 
-    blocks_train, blocks_test, names = [], [], []
-    if numeric:
-        num_train = features.iloc[train][numeric].to_numpy(dtype=float)
-        num_test = features.iloc[test][numeric].to_numpy(dtype=float)
-        if impute is not None and np.isnan(num_train).any() | np.isnan(num_test).any():
-            # Statistics of the training rows only: the test rows stay unseen.
-            fill = (np.nanmean if impute == "mean" else np.nanmedian)(num_train, axis=0)
-            fill = np.where(np.isfinite(fill), fill, 0.0)
-            filled = int(np.isnan(num_train).sum() + np.isnan(num_test).sum())
-            num_train = np.where(np.isnan(num_train), fill, num_train)
-            num_test = np.where(np.isnan(num_test), fill, num_test)
-            notes.append(f"--impute {impute}: {filled} missing numeric values filled with "
-                         f"the training rows' {impute}s.")
-        if not args.no_standardize:
-            scaler = StandardScaler().fit(num_train)
-            num_train, num_test = scaler.transform(num_train), scaler.transform(num_test)
-        blocks_train.append(num_train)
-        blocks_test.append(num_test)
-        names += numeric
-    if text:
-        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        cats = features[text].astype(object).where(features[text].notna(), "(missing)").astype(str)
-        blocks_train.append(encoder.fit_transform(cats.iloc[train]))
-        blocks_test.append(encoder.transform(cats.iloc[test]))
-        names += [str(n) for n in encoder.get_feature_names_out(text)]
-    X_train, X_test = np.hstack(blocks_train), np.hstack(blocks_test)
     y_np = y.to_numpy()
     if kind == "ridge":
         y_np = y_np.astype(float)
@@ -391,24 +364,47 @@ def _load_csv(args):
 
     from sklearn.linear_model import Ridge
 
+    standardize = not args.no_standardize
+    missing_numeric = int(features[numeric].isna().to_numpy().sum()) if numeric else 0
+    missing_text = int(features[text].isna().to_numpy().sum()) if text else 0
+    # Width after encoding (categories of the training rows) picks the solver.
+    n_encoded = int(features[text].iloc[train].nunique(dropna=False).sum()) if text else 0
     if kind == "logistic":
         C = 1.0 if args.C is None else args.C
-        model = logistic_for_shape(C, *X_train.shape)
+        model = logistic_for_shape(C, len(train), len(numeric) + n_encoded)
     else:
         C = None
         model = Ridge(alpha=1.0 if args.alpha is None else args.alpha)
+    pipeline = _pipeline(features, numeric, text, impute if missing_numeric else None,
+                         missing_text > 0, standardize, model)
+    preprocessing = getattr(args, "preprocessing", None) or "refit"
+    if missing_numeric:
+        notes.append(f"--impute {impute}: {missing_numeric} missing numeric values filled "
+                     f"with the training rows' {impute}s (a SimpleImputer in the pipeline).")
+    if missing_text:
+        notes.append(f"--impute {impute}: {missing_text} missing text values get the "
+                     "category '(missing)'.")
     transform = []
     if numeric:
         transform.append(
             f"{len(numeric)} numeric "
-            + ("as they are (--no-standardize)" if args.no_standardize else "standardized on the training rows")
+            + ("as they are (--no-standardize)" if args.no_standardize else "standardized")
         )
     if text:
-        transform.append(f"{len(text)} text one-hot encoded ({X_train.shape[1] - len(numeric)} columns)")
+        transform.append(f"{len(text)} text one-hot encoded ({n_encoded} columns)")
+    fitted_steps = (numeric and (standardize or missing_numeric)) or text
+    how = (
+        ", fitted on the training rows by the model's Pipeline: "
+        + ("refitted with the rows whenever rows are removed (--preprocessing refit)"
+           if preprocessing == "refit" else
+           "held fixed when rows are removed (--preprocessing fixed)")
+    ) if fitted_steps else ""
     return {
         "name": os.path.basename(args.data),
-        "X_train": X_train,
-        "X_test": X_test,
+        # Raw rows: the Pipeline fits its preprocessing itself (the features the final
+        # model sees replace X_train after the fit, see skrif.cli).
+        "X_train": features.iloc[train],
+        "X_test": features.iloc[test],
         "y_train": y_np[train],
         "y_test": y_np[test],
         "ids_train": ids[train],
@@ -418,10 +414,10 @@ def _load_csv(args):
             f"the --id-column {args.id_column!r}" if args.id_column else
             "the row's 0-based position among the CSV's data rows (no --id-column)"
         ),
-        "feature_names": names,
         "raw_train": features.iloc[train].reset_index(drop=True),
         "target_name": args.target,
-        "model": model,
+        "model": pipeline,
+        "preprocessing": preprocessing,
         "model_kind": kind,
         "C": C,
         "notes": notes,
@@ -430,11 +426,42 @@ def _load_csv(args):
             + (", stratified by class" if stratify is not None else "")
             + f", --random-state {args.random_state})"
         ),
-        "features_text": "; ".join(transform) + (
-            " (this preprocessing is held fixed when rows are removed: the report "
-            "attributes the model on these features)" if (numeric and not args.no_standardize) or text else ""
-        ),
+        "features_text": "; ".join(transform) + how,
     }
+
+
+def _pipeline(features, numeric, text, impute, text_missing, standardize, model):
+    """The CLI's model: a Pipeline whose ColumnTransformer imputes (``impute``: the
+    numeric strategy, ``None`` for none; text columns get the category
+    ``'(missing)'``), standardizes the numeric columns and one-hot encodes the text
+    ones, then ``model``. Feature names are the columns' own (``x1``,
+    ``city_Oslo``) unless two would coincide."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    def chain(steps):
+        return "passthrough" if not steps else steps[0] if len(steps) == 1 else make_pipeline(*steps)
+
+    parts = []
+    if numeric:
+        steps = [SimpleImputer(strategy=impute)] if impute else []
+        steps += [StandardScaler()] if standardize else []
+        parts.append(("num", chain(steps), list(numeric)))
+    names = [str(c) for c in numeric]
+    if text:
+        steps = [SimpleImputer(strategy="constant", fill_value="(missing)")] if text_missing else []
+        steps.append(OneHotEncoder(handle_unknown="ignore", sparse_output=False))
+        parts.append(("cat", chain(steps), list(text)))
+        for c in text:
+            values = features[c].dropna().astype(str).unique().tolist() + ["(missing)"]
+            names += [f"{c}_{v}" for v in values]
+    short = len(set(names)) == len(names)
+    return Pipeline([
+        ("preprocess", ColumnTransformer(parts, verbose_feature_names_out=not short)),
+        ("model", model),
+    ])
 
 
 def logistic_for_shape(C, n_rows, n_features):

@@ -25,7 +25,6 @@ by :mod:`skrif._report.render`. Every function here is private to the report
 (:mod:`skrif._report.run`, behind ``skrif report`` and :func:`skrif.report`).
 """
 
-import copy
 import warnings
 
 import numpy as np
@@ -61,6 +60,15 @@ def _label_text(value, data):
     return f"{text} ({names[value]})" if value in names else text
 
 
+def _raw_text(value):
+    """A training row's original value; missing ones (NaN, None, pd.NA) say so."""
+    try:
+        missing = value is None or bool(value != value)
+    except TypeError:  # pd.NA
+        missing = True
+    return "missing" if missing else _value_text(value)
+
+
 def _value_text(value):
     if isinstance(value, (float, np.floating)):
         value = float(value)
@@ -69,13 +77,32 @@ def _value_text(value):
 
 
 # -- the computations -----------------------------------------------------------------
+def whole_pipeline(est):
+    """Whether ``est`` removes rows from a whole pipeline (``preprocessing="refit"``)."""
+    return getattr(est, "_pipeline_removal", None) is not None
+
+
+def final_model(est):
+    """The linear model whose coefficients the report shows (the last step of a
+    pipeline; the report refuses wrappers where it is anything else)."""
+    return est._attributed.holder
+
+
 def test_quality(model, X, y, classifier, y_train):
-    """Accuracy, ROC AUC, log-loss (classifiers) or R², RMSE (regressors) on ``X, y``."""
+    """Accuracy, ROC AUC, log-loss (classifiers) or R², RMSE (regressors) of
+    ``model`` (a fitted InfluenceEstimator: rows as it takes them) on ``X, y``."""
+    if classifier:
+        return quality_of(model.predict_proba(X), y, y_train, model.classes_)
+    return quality_of(model.predict(X), y, y_train)
+
+
+def quality_of(values, y, y_train, classes=None):
+    """:func:`test_quality` of given predictions: class probabilities (columns in the
+    order of ``classes``) for classifiers, predictions for regressors."""
     from sklearn.metrics import accuracy_score, log_loss, r2_score, roc_auc_score
 
-    if classifier:
-        classes = model.classes_
-        proba = model.predict_proba(X)
+    if classes is not None:
+        proba = np.asarray(values, dtype=float)
         predicted = classes[np.argmax(proba, axis=1)]
         try:
             if len(classes) == 2:
@@ -93,7 +120,7 @@ def test_quality(model, X, y, classifier, y_train):
             "baseline_accuracy": float(np.mean(y == majority)),
             "majority": majority,
         }
-    predicted = model.predict(X)
+    predicted = np.asarray(values, dtype=float).reshape(len(y))
     rmse = float(np.sqrt(np.mean((y - predicted) ** 2)))
     return {
         "r2": r2_score(y, predicted),
@@ -191,15 +218,35 @@ def _prediction_changes(est, X_test, method):
 
     target_name = _prediction_target(est)
     target = est._target(target_name)
+    n = est.leverages_.shape[0]
+    mean, best, where = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
+
+    def summarize(i, change):
+        m = change.shape[0]
+        if change.ndim == 2 and change.shape[1] == 2 and target_name == "predict_proba":
+            change = np.abs(change[:, 1])  # binary: the probability of class 1
+        elif change.ndim == 2 and change.shape[1] > 1:
+            change = 0.5 * np.abs(change).sum(axis=1)  # total variation over classes
+        else:
+            change = np.abs(change.reshape(m))
+        mean[i], where[i] = change.mean(), int(np.argmax(change))
+        best[i] = change[where[i]]
+
+    if whole_pipeline(est):  # removals through the refitted preprocessing
+        from .._estimator import whole_pipeline as _whole
+
+        for rows, values in _whole.effect_blocks(est, X_test, None, target, method):
+            for k, i in enumerate(rows):
+                summarize(i, values[k])
+        return mean, best, where, target_name
     removal = est._fitted_removal()
     theta = removal.theta
     q, p_aug = theta.shape
     design = removal.design.for_rows(est._validate_X(X_test))
     Z = design.matvec(theta.T)  # (m, q)
     base = np.asarray(target.value(Z), dtype=float)
-    n, m = est.leverages_.shape[0], Z.shape[0]
+    m = Z.shape[0]
     block = max(1, min(n, _PREDICTION_BLOCK_FLOATS // max(1, m * q)))
-    mean, best, where = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
     for start in range(0, n, block):
         rows = np.arange(start, min(n, start + block))
         steps = removal.row_steps(rows, method)  # (b, q, p̃)
@@ -208,15 +255,7 @@ def _prediction_changes(est, X_test, method):
             if not np.all(np.isfinite(steps[k])):
                 mean[i] = best[i] = np.nan
                 continue
-            change = np.asarray(target.value(Z + dZ[:, k * q:(k + 1) * q]), dtype=float) - base
-            if change.ndim == 2 and change.shape[1] == 2 and target_name == "predict_proba":
-                change = np.abs(change[:, 1])  # binary: the probability of class 1
-            elif change.ndim == 2 and change.shape[1] > 1:
-                change = 0.5 * np.abs(change).sum(axis=1)  # total variation over classes
-            else:
-                change = np.abs(change.reshape(m))
-            mean[i], where[i] = change.mean(), int(np.argmax(change))
-            best[i] = change[where[i]]
+            summarize(i, np.asarray(target.value(Z + dZ[:, k * q:(k + 1) * q]), dtype=float) - base)
     return mean, best, where, target_name
 
 
@@ -227,21 +266,28 @@ def _test_loss_effects(est, X_test, y_test, method):
     from .._features.attribution import total_effects
 
     loss = est._target("loss")
-    X, Y = est._validate_eval(X_test, y_test, loss)
-    values = total_effects(est._fitted_removal(), X, Y, loss, method).sum(axis=1)
+    if whole_pipeline(est):  # raw rows through the refitted preprocessing
+        from .._estimator import whole_pipeline as _whole
+
+        values = _whole.total_effects(est, X_test, y_test, loss, method).sum(axis=1)
+    else:
+        X, Y = est._validate_eval(X_test, y_test, loss)
+        values = total_effects(est._fitted_removal(), X, Y, loss, method).sum(axis=1)
     return est._nan_undefined_removals(values)
 
 
-def _fitted_values(est, X_train, y_train):
-    """Per training row: fitted probability of its label (classifiers) or prediction."""
-    model = est.estimator_
-    if est._fitted_removal().objective.is_classifier:
-        if hasattr(model, "predict_proba"):
-            proba = model.predict_proba(X_train)
-            return proba[np.arange(len(y_train)), np.searchsorted(model.classes_, y_train)]
-        return np.full(len(y_train), np.nan)
-    fitted = model.predict(X_train)
-    return fitted if fitted.ndim == 1 else fitted[:, 0]
+def _fitted_values(est, y_train):
+    """Per training row: fitted probability of its label (classifiers) or prediction,
+    from the fitted linear predictor (no pass over the rows through a pipeline)."""
+    rm = est._fitted_removal()
+    Z = rm.linear_predictor()
+    if rm.objective.is_classifier:
+        try:
+            proba = np.asarray(est._target("predict_proba").value(Z), dtype=float)
+        except ValueError:  # no class probabilities (RidgeClassifier)
+            return np.full(len(y_train), np.nan)
+        return proba[np.arange(len(y_train)), np.searchsorted(est.classes_, y_train)]
+    return np.asarray(est._target("predict").value(Z), dtype=float).reshape(len(y_train), -1)[:, 0]
 
 
 def _notable_values(data, limit=3):
@@ -253,16 +299,18 @@ def _notable_values(data, limit=3):
     columns = list(raw.columns)
     numeric = [c for c in columns if np.issubdtype(np.asarray(raw[c]).dtype, np.number)]
     values = raw[numeric].to_numpy(dtype=float) if numeric else np.zeros((len(raw), 0))
-    std = values.std(axis=0) if values.size else np.zeros(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(std > 0, (values - values.mean(axis=0)) / np.where(std > 0, std, 1), 0.0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+        std = np.nanstd(values, axis=0) if values.size else np.zeros(0)
+        z = np.where(std > 0, (values - np.nanmean(values, axis=0)) / np.where(std > 0, std, 1), 0.0)
+    z = np.nan_to_num(z, nan=0.0)  # a missing value is not unusual
 
     def describe(i):
         if len(columns) <= 6:
-            return ", ".join(f"{c} = {_value_text(raw.iloc[i][c])}" for c in columns)
+            return ", ".join(f"{c} = {_raw_text(raw.iloc[i][c])}" for c in columns)
         order = np.argsort(-np.abs(z[i]), kind="stable")[:limit]
         shown = [
-            f"{numeric[j]} = {_value_text(values[i, j])} (z {z[i, j]:+.1f})" for j in order
+            f"{numeric[j]} = {_raw_text(values[i, j])} (z {z[i, j]:+.1f})" for j in order
         ]
         return "most unusual: " + ", ".join(shown)
 
@@ -279,7 +327,7 @@ def influential_rows(est, data, top):
     own = {m: v if v.ndim == 1 else v.sum(axis=1) for m, v in own.items()}
     test = {m: _test_loss_effects(est, X_test, y_test, m) for m in ("rif", "if")}
     pred = {m: _prediction_changes(est, X_test, m) for m in ("rif", "if")}
-    fitted = _fitted_values(est, data["X_train"], y_train)
+    fitted = _fitted_values(est, y_train)
     n = len(own["rif"])
     k = min(top, n)
 
@@ -347,16 +395,25 @@ def without_harmful(est, data, scores, classifier):
     # refit contradicts the prediction (VerificationWarning, recorded too).
     error_estimate = est.influence(rows, method="rif").error_estimate
     warn_unverified(predicted_rif, actual, f"the {k} most harmful rows", stacklevel=2)
-    with_model = est.estimator_
-    without = copy.deepcopy(with_model)
-    without.coef_ = with_model.coef_ + change.coef
-    without.intercept_ = with_model.intercept_ + change.intercept
-    q_with = test_quality(with_model, X_test, y_test, classifier, data["y_train"])
-    q_without = test_quality(without, X_test, y_test, classifier, np.delete(data["y_train"], rows))
-    coef = np.atleast_2d(with_model.coef_)
-    coef_without = np.atleast_2d(without.coef_)
-    intercept = np.atleast_1d(with_model.intercept_)
-    intercept_without = np.atleast_1d(without.intercept_)
+    # The refitted model's test predictions: the fitted ones plus the exact change (for
+    # a whole pipeline, through the refitted preprocessing).
+    q_with = test_quality(est, X_test, y_test, classifier, data["y_train"])
+    y_kept = np.delete(data["y_train"], rows)
+    if classifier:
+        proba = est.predict_proba(X_test) + est.removal_effect(
+            rows, X_test, target="predict_proba", method="refit")
+        q_without = quality_of(proba, y_test, y_kept, est.classes_)
+    else:
+        predicted = est.predict(X_test) + est.removal_effect(
+            rows, X_test, target="predict", method="refit")
+        q_without = quality_of(predicted, y_test, y_kept)
+    # Coefficients in the final model's features (after the removal, for a whole
+    # pipeline: a category that vanished with the rows counts as 0).
+    model = final_model(est)
+    coef = np.atleast_2d(model.coef_)
+    coef_without = coef + np.reshape(change.coef, coef.shape)
+    intercept = np.atleast_1d(model.intercept_) * np.ones(coef.shape[0])
+    intercept_without = intercept + np.ravel(change.intercept)
     return {
         "rows": rows,
         "k": k,
@@ -377,7 +434,7 @@ def without_harmful(est, data, scores, classifier):
 
 
 def _output_names(est, n_outputs):
-    classes = getattr(est.estimator_, "classes_", None)
+    classes = getattr(final_model(est), "classes_", None)
     if classes is None:
         return [""] * n_outputs
     if len(classes) == 2 and n_outputs == 1:
@@ -389,11 +446,12 @@ def coefficient_table(est, data, result):
     """All coefficients with and without the harmful rows (``coefficients.csv``)."""
     import pandas as pd
 
-    coef = np.atleast_2d(est.estimator_.coef_)
+    model = final_model(est)
+    coef = np.atleast_2d(model.coef_)
     outputs = _output_names(est, coef.shape[0])
     names = list(data["feature_names"]) + ["(intercept)"]
     rows = []
-    intercept = np.atleast_1d(est.estimator_.intercept_) * np.ones(coef.shape[0])
+    intercept = np.atleast_1d(model.intercept_) * np.ones(coef.shape[0])
     for o in range(coef.shape[0]):
         values = np.append(coef[o], intercept[o])
         if result is not None and "coef_without" in result:
@@ -423,6 +481,8 @@ def diagnostics_section(est, data):
 
     from .._display.diagnostics import CooksDistanceDisplay, ResidualsLeverageDisplay
 
+    if whole_pipeline(est):  # refused there (see omitted_sections)
+        return []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -467,6 +527,20 @@ def diagnostics_section(est, data):
     ]
 
 
+def omitted_sections(est):
+    """The one-line note on the sections a whole pipeline does not answer (empty
+    otherwise): the methods behind them are refused under ``preprocessing="refit"``."""
+    if not whole_pipeline(est):
+        return []
+    return [
+        "omitted: the regression diagnostics and the robustness audit (removal_to_flip): "
+        "they describe the final model given the features it was fitted on, while this "
+        "report removes rows from the whole pipeline (preprocessing='refit'); "
+        "InfluenceEstimator(pipeline, preprocessing='fixed') (skrif report --preprocessing "
+        "fixed) adds them, for the final model with the preprocessing held fixed."
+    ]
+
+
 def robustness_headline(est, data):
     """One sentence: how many rows flip the largest coefficient's sign (refit-verified).
 
@@ -474,8 +548,8 @@ def robustness_headline(est, data):
     the largest ``|coef|`` (single-output models; ``None`` otherwise or when the
     search cannot run), capped at 10% of the training rows.
     """
-    coef = np.asarray(est.estimator_.coef_, dtype=float)
-    if coef.ndim > 1 and coef.shape[0] != 1:
+    coef = np.asarray(final_model(est).coef_, dtype=float)
+    if whole_pipeline(est) or (coef.ndim > 1 and coef.shape[0] != 1):
         return None
     coef = coef.ravel()
     j = int(np.argmax(np.abs(coef)))
@@ -626,7 +700,7 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
     B.append(Block("list", items=facts))
     cautions = list(data.get("notes", [])) + info.get("job_notes", []) + [
         f"possible leak: {flag}" for flag in info["leaks"]
-    ] + [f"warning ({cat}): {msg}" for cat, msg in warnings_seen]
+    ] + omitted_sections(est) + [f"warning ({cat}): {msg}" for cat, msg in warnings_seen]
     if cautions:
         B.append(Block("h3", "Notes and warnings"))
         B.append(Block("list", items=cautions))

@@ -68,6 +68,21 @@ def _short_model_text(model):
     return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
 
 
+def estimator_text(est):
+    """The attributed model, and the pipeline it ends (with its semantics), if any."""
+    text = _model_text(_report.final_model(est))
+    steps = getattr(est.estimator_, "steps", None)
+    if steps:
+        names = ", ".join(name for name, _ in steps[:-1])
+        how = (
+            "removing rows refits the whole pipeline, preprocessing='refit'"
+            if _report.whole_pipeline(est) else
+            "its preprocessing held fixed when rows are removed, preprocessing='fixed'"
+        )
+        text += f", the last step of a Pipeline after {names}; {how}"
+    return text
+
+
 def _verdict(summary):
     """One sentence comparing IF and RIF slopes, when both were checked."""
     methods = summary["method"].tolist()
@@ -205,7 +220,7 @@ def _compute(est, data, options, start, t_fit):
     classifier = est._fitted_removal().objective.is_classifier
 
     log = Progress(options.verbose, "skrif report", min_elapsed=PROGRESS_AFTER, start=start)
-    quality = _report.test_quality(est.estimator_, data["X_test"], data["y_test"], classifier, data["y_train"])
+    quality = _report.test_quality(est, data["X_test"], data["y_test"], classifier, data["y_train"])
     leaks = _report.leak_flags(data, quality, classifier)
     log.line("ranking the training rows by their influence")
     influential, scores = _report.influential_rows(est, data, options.top)
@@ -251,7 +266,7 @@ def _compute(est, data, options, start, t_fit):
     )
 
     display = InfluenceDisplay(results=out["results"], summary=out["summary"]).plot(
-        title=f"{data.get('short_name', data['name'])} · {_short_model_text(est.estimator_)}"
+        title=f"{data.get('short_name', data['name'])} · {_short_model_text(_report.final_model(est))}"
     )
     buffer = io.BytesIO()
     display.figure_.savefig(buffer, format="png", dpi=100)  # constrained layout: no "tight" redraw
@@ -262,7 +277,7 @@ def _compute(est, data, options, start, t_fit):
     info = {
         "quality": quality,
         "leaks": leaks,
-        "model_text": _model_text(est.estimator_),
+        "model_text": estimator_text(est),
         "coefficients": coefficients,
         "top": options.top,
         "n_eval": len(out["eval_rows"]),
@@ -387,6 +402,7 @@ def printable(data, parts, seen, out):
         )
     for flag in info["leaks"]:
         lines.append(f"  possible leak: {flag}")
+    lines += [f"  {note}" for note in _report.omitted_sections(est)]
     lines.append("  " + info["sets_text"])
     lines.append("")
     lines.append(f"  {'method':<7}{'target':<17}{'slope':>8}{'pearson':>9}{'spearman':>9}{'med.rel.err':>12}")
@@ -410,7 +426,10 @@ def printable(data, parts, seen, out):
 
 # -- the report of a fitted estimator -----------------------------------------------------
 def _fitted_parts(est, X_test):
-    """``(InfluenceEstimator, X_test as it sees it, feature names, pipeline or None)``."""
+    """``(InfluenceEstimator, X_test as it takes it, feature names, how)``: ``how`` is
+    ``None`` (a plain model), ``"refit"`` or ``"fixed"`` (an InfluenceEstimator wrapping
+    a Pipeline: raw rows) or ``"last step"`` (a Pipeline ending in an
+    InfluenceEstimator: rows transformed by its preprocessing, held fixed)."""
     from sklearn.utils.validation import check_is_fitted
 
     from .._estimator.estimator import InfluenceEstimator
@@ -418,14 +437,16 @@ def _fitted_parts(est, X_test):
 
     if isinstance(est, InfluenceEstimator):
         check_is_fitted(est)
-        if getattr(est, "_preprocessing", None) is not None or est._attributed.holder is not est.estimator_:
+        steps = getattr(est.estimator_, "steps", None)
+        final = steps[-1][1] if steps else est.estimator_
+        if est._attributed.holder is not final:
             raise ReportError(
-                f"the report reads the linear model itself; this InfluenceEstimator wraps "
-                f"a {type(est.estimator_).__name__}. Pass a Pipeline ending in "
-                "InfluenceEstimator(model) instead (make_pipeline(..., InfluenceEstimator(model)))."
+                f"the report reads the coefficients of the linear model itself; this "
+                f"InfluenceEstimator wraps a {type(final).__name__}. Wrap the linear model "
+                "(or a Pipeline ending in it) directly."
             )
-        names = getattr(est, "feature_names_in_", None)
-        return est, X_test, None if names is None else list(names), None
+        names = est._coef_names()
+        return est, X_test, names, (est.preprocessing if steps else None)
     steps = getattr(est, "steps", None)
     if steps and isinstance(steps[-1][1], InfluenceEstimator):
         inner = est[-1]
@@ -435,13 +456,63 @@ def _fitted_parts(est, X_test):
                 names = est[:-1].get_feature_names_out()
             except (AttributeError, ValueError, TypeError):
                 names = None
-        return inner, transform_through(est, X_test), None if names is None else list(names), est
+        return inner, transform_through(est, X_test), None if names is None else list(names), "last step"
     from sklearn.utils._param_validation import InvalidParameterError
 
     raise InvalidParameterError(
         "report needs a fitted skrif.InfluenceEstimator or a Pipeline ending in one; got "
         f"{type(est).__name__}."
     )
+
+
+def check_single_rows(est):
+    """A whole pipeline must answer single-row RIF and IF (every row is ranked by
+    them): raise a :class:`ReportError` with the way out otherwise."""
+    from ..exceptions import UnsupportedModelError
+
+    pipeline = getattr(est, "_pipeline_removal", None)
+    if pipeline is None:
+        return
+    try:
+        pipeline.rows  # the per-row algebra (refuses steps it cannot move)
+    except UnsupportedModelError as exc:
+        raise ReportError(
+            f"the report ranks every training row by its single-row RIF and IF answers, "
+            f"which this whole pipeline cannot give: {exc}"
+        ) from None
+
+
+def training_frame(est, names):
+    """The training rows as the user knows them, for the per-row values: the raw
+    rows of a whole pipeline, else the features the model was fitted on (none when
+    sparse). A DataFrame with string column names, positions as index."""
+    import pandas as pd
+
+    rm = est._fitted_removal()
+    pipeline = getattr(est, "_pipeline_removal", None)
+    X = rm.design.X if pipeline is None else pipeline.X
+    if hasattr(X, "columns"):
+        raw = X.reset_index(drop=True)
+        raw.columns = [str(c) for c in raw.columns]
+        return raw
+    if hasattr(X, "toarray"):  # sparse: no per-row values shown
+        return pd.DataFrame(index=range(rm.n_samples))
+    X = np.asarray(X)
+    if pipeline is not None:
+        given = getattr(est, "feature_names_in_", None)
+        names = [f"x{j}" for j in range(X.shape[1])] if given is None else list(given)
+    return pd.DataFrame(X, columns=[str(c) for c in names])
+
+
+#: How the features of each kind of fitted estimator are described.
+_THROUGH = {
+    None: "as given",
+    "last step": "through the pipeline's fitted preprocessing (held fixed)",
+    "fixed": "from the pipeline's preprocessing, held fixed when rows are removed "
+    "(the final model is refitted on these features)",
+    "refit": "from the pipeline's preprocessing, refitted with the rows (removing rows "
+    "refits the whole pipeline, as clone(pipeline).fit on the kept rows would)",
+}
 
 
 def estimator_data(est, X_test, y_test, *, X_train=None, name=None, target_name=None):
@@ -452,8 +523,9 @@ def estimator_data(est, X_test, y_test, *, X_train=None, name=None, target_name=
 
     from .._features.audit import true_classes
 
-    inner, X_eval, names, pipeline = _fitted_parts(est, X_test)
+    inner, X_eval, names, how = _fitted_parts(est, X_test)
     check_is_fitted(inner)
+    check_single_rows(inner)
     rm = inner._fitted_removal()
     n = rm.n_samples
     X_fit = rm.design.X
@@ -464,7 +536,7 @@ def estimator_data(est, X_test, y_test, *, X_train=None, name=None, target_name=
         y_train = rm.problem.Y[:, 0]
     else:
         raise ReportError("the report covers single-target models; this regressor has several targets.")
-    if names is None:
+    if names is None or len(names) != X_fit.shape[1]:
         names = [f"x{j}" for j in range(X_fit.shape[1])]
     m = len(y_test)
     if m < MIN_TEST_ROWS:
@@ -478,16 +550,13 @@ def estimator_data(est, X_test, y_test, *, X_train=None, name=None, target_name=
             raise ReportError(f"X_train has {len(raw)} rows; the estimator was fitted on {n}.")
         raw = raw.reset_index(drop=True)
         raw.columns = [str(c) for c in raw.columns]
-    elif hasattr(X_fit, "toarray"):  # sparse features: no per-row values shown
-        raw = pd.DataFrame(index=range(n))
     else:
-        raw = pd.DataFrame(np.asarray(X_fit), columns=[str(c) for c in names])
+        raw = training_frame(inner, names)
     y_eval = np.asarray(y_test)
     if target_name is None:
         target_name = getattr(y_test, "name", None) or "target"
-    through = "through the pipeline's fitted preprocessing (held fixed)" if pipeline is not None else "as given"
     return inner, {
-        "name": name or f"{type(inner.estimator_).__name__} on your data",
+        "name": name or f"{type(_report.final_model(inner)).__name__} on your data",
         "X_train": X_fit,
         "X_test": X_eval,
         "y_train": y_train,
@@ -505,7 +574,7 @@ def estimator_data(est, X_test, y_test, *, X_train=None, name=None, target_name=
         "label_names": {},
         "notes": [],
         "split": f"{n} training rows (the fitted estimator's), {m} test rows (given)",
-        "features_text": f"{X_fit.shape[1]} columns {through}",
+        "features_text": f"{X_fit.shape[1]} columns {_THROUGH[how]}",
         "test_note": "the test rows passed to skrif.report",
         "raw_scale": True,
     }
@@ -528,12 +597,25 @@ def report(
     rows it is scored on, with its error estimate); regression diagnostics; and the
     check of IF, RIF and the group Newton step against exact refits.
 
+    For ``InfluenceEstimator(pipeline)`` (``preprocessing="refit"``, the default)
+    every answer is the whole pipeline's: removing rows refits every step, as
+    ``clone(pipeline).fit`` on the kept rows would — the per-row rankings, the
+    model without the harmful rows, the label issues, the removal curve and the
+    approximation check. The regression diagnostics and the robustness audit
+    describe the final model given its features and are left out, with a note
+    saying so (``preprocessing="fixed"`` adds them, for the final model with the
+    preprocessing held fixed). Coefficients are named by the preprocessing's
+    ``get_feature_names_out``.
+
     Parameters
     ----------
     est : InfluenceEstimator or Pipeline
-        Fitted. A Pipeline's preprocessing is held fixed; ``X_test`` goes through it.
+        Fitted. An InfluenceEstimator wrapping a Pipeline takes raw rows (the
+        pipeline's input); a Pipeline *ending* in an InfluenceEstimator keeps its
+        preprocessing fixed, and ``X_test`` goes through it.
     X_test : {array-like, sparse matrix, DataFrame} of shape (n_test, n_features)
-        Rows never used to fit (at least 5), in the input space of ``est``.
+        Rows never used to fit (at least 5), in the input space of ``est`` (for a
+        pipeline: raw rows, e.g. a DataFrame with text columns and missing values).
     y_test : array-like of shape (n_test,)
         Their targets.
     out : str or path, default="skrif-report"
@@ -542,8 +624,9 @@ def report(
         Replace report files already in ``out`` (otherwise an error).
     X_train : array-like or DataFrame of shape (n_samples, n_raw_features), default=None
         The training rows as you know them (e.g. before a pipeline's encoding),
-        only to show their values beside each row; default: the features the
-        estimator was fitted on.
+        only to show their values beside each row; default: the raw rows of an
+        InfluenceEstimator wrapping a pipeline with ``preprocessing="refit"``, else
+        the features the final model was fitted on.
     name, target_name : str, default=None
         Titles for the data and the target (default: the model's name, ``y_test.name``).
     n_sets : int, default=40

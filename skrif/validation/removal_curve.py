@@ -30,6 +30,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
+from .._estimator import whole_pipeline
 from .._features import attribution as _attribution
 from .._utils.dask import fitted_on_dask
 from .._utils.params import Integer, validate_arguments
@@ -232,7 +233,12 @@ def _ranker(by, est, rm, X, Y, y, X_eval):
         def rank(rows):
             # Change of the total loss over the ranking rows, at θ̂ + Δ_i: most
             # negative (removal lowers the loss most) first.
-            effects = _attribution.total_effects(rm, X[rows], Y[rows], loss, method)
+            if getattr(est, "_pipeline_removal", None) is not None:  # raw rows, whole pipeline
+                effects = whole_pipeline.total_effects(
+                    est, _safe_indexing(X_eval, rows), y[rows], loss, method
+                )
+            else:
+                effects = _attribution.total_effects(rm, X[rows], Y[rows], loss, method)
             return _order(-effects.sum(axis=1))
 
         return rank
@@ -337,15 +343,43 @@ class _FunctionalScore(_EstimatorScore):
         return self.sign * self.functional._subset(rows).value(self.y[rows], out)
 
 
-def _refitter(rm, sizes, fractions):
+class _PipelineLossScore:
+    """:class:`_LossScore` for ``InfluenceEstimator(pipeline, preprocessing="refit")``:
+    a refitted model is the evaluation rows' linear predictor (m, q) under the
+    pipeline refitted without the rows (raw rows through the refitted preprocessing)."""
+
+    name = "neg_mean_loss"
+
+    def __init__(self, est, X_eval, X, Y):
+        self.loss, self.Y = est._target("loss"), Y
+        self.pipeline = est._pipeline_removal
+        self.rows = self.pipeline.eval_rows(X_eval, X)
+
+    def fitted(self):
+        return self.rows.base
+
+    def without(self, rows):
+        return self.rows.base + self.pipeline.answer(rows, "refit").predictor_change(self.rows)
+
+    def per_row(self, Z, rows):
+        return -np.asarray(self.loss.value(Z[rows], self.Y[rows])).reshape(len(rows), -1).sum(axis=1)
+
+
+def _refitter(rm, sizes, fractions, without=None):
+    """``refit(rows)``: the model without ``rows`` (cached): ``θ̂ + Δθ`` from an exact
+    refit, or ``without(rows)`` (whole pipelines: the evaluation rows' refitted linear
+    predictor)."""
     cache = {}
+    if without is None:
+        def without(rows):
+            return rm.theta + rm.parameter_change(rows, "refit")
 
     def refit(rows):
         rows = np.sort(rows)
         key = rows.tobytes()
         if key not in cache:
             try:
-                cache[key] = rm.theta + rm.parameter_change(rows, "refit")
+                cache[key] = without(rows)
             except (ValueError, np.linalg.LinAlgError) as exc:
                 k = int(np.flatnonzero(sizes == len(rows))[0])
                 reason = (str(exc).strip().splitlines() or [""])[0]
@@ -378,10 +412,15 @@ def removal_curve(
     Parameters
     ----------
     est : InfluenceEstimator
-        Fitted (in memory). For a Pipeline ending in one, pass ``pipeline[-1]`` and
-        data transformed with :func:`skrif.transform_through`.
+        Fitted (in memory). Wrapping a Pipeline (``preprocessing="refit"``), the
+        rows are removed from the whole pipeline: every refit is
+        ``clone(pipeline).fit`` on the kept rows, the ranking is by the
+        whole-pipeline RIF or IF, and ``scoring`` must be ``None``. For a Pipeline
+        ending in one, pass ``pipeline[-1]`` and data transformed with
+        :func:`skrif.transform_through`.
     X_eval : {array-like, sparse matrix} of shape (n_eval, n_features)
-        Evaluation rows (e.g. a validation split), never used to fit.
+        Evaluation rows (e.g. a validation split), never used to fit; raw rows for
+        an estimator wrapping a pipeline.
     y_eval : array-like of shape (n_eval,) or (n_eval, n_targets)
         Their targets.
     fractions : sequence of float, default=(0.01, 0.02, 0.05, 0.1, 0.2)
@@ -466,11 +505,13 @@ def removal_curve(
             "removal_curve runs in memory: fit the estimator on in-memory data (each "
             "point is an exact refit)."
         )
-    if getattr(est, "_pipeline_removal", None) is not None:
+    whole = getattr(est, "_pipeline_removal", None) is not None
+    if whole and scoring is not None:
         raise ValueError(
-            "removal_curve refits the final model with the pipeline's preprocessing held "
-            "fixed; this estimator removes rows from every step (preprocessing='refit'). "
-            "Use InfluenceEstimator(pipeline, preprocessing='fixed')."
+            "removal_curve(scoring=...) scores a copy of the final model on features held "
+            "fixed; for InfluenceEstimator(pipeline, preprocessing='refit') (removals "
+            "refit the whole pipeline) use scoring=None (the model's own loss), or "
+            "preprocessing='fixed'."
         )
     rm = est._fitted_removal()
     rm.check_data()
@@ -484,13 +525,17 @@ def removal_curve(
     rng = check_random_state(random_state)
     folds = _folds(selection, cv, m, y, rm.objective.is_classifier, rng)
     rank = _ranker(by, est, rm, X, Y, y, X_eval)
-    if scoring is None:
+    fitted, without = rm.theta, None
+    if whole:
+        scorer = _PipelineLossScore(est, X_eval, X, Y)
+        fitted, without = scorer.fitted(), scorer.without
+    elif scoring is None:
         scorer = _LossScore(est, X, Y)
     elif _is_functional(scoring):
         scorer = _FunctionalScore(est, rm, scoring, X, y, Y)
     else:
         scorer = _EstimatorScore(est, rm, scoring, X, y)
-    refit = _refitter(rm, sizes, fractions)
+    refit = _refitter(rm, sizes, fractions, without)
     random_removed = [[rng.choice(n, size=s, replace=False) for _ in range(n_random)] for s in sizes]
 
     per_row = scoring is None
@@ -510,7 +555,7 @@ def removal_curve(
         def evaluate(theta):
             return scorer.per_row(theta, scored) if per_row else scorer.score(theta, scored)
 
-        base[where] = evaluate(rm.theta)
+        base[where] = evaluate(fitted)
         for k in range(S):
             removed_rows_score[k, where] = evaluate(refit(removed[f][k]))
             for d in range(R):
