@@ -304,6 +304,7 @@ def _bad_inputs(tmp, csv_file):
         (["--data", str(csv_file), *base, "--one-hot", "--out", str(afile)], "not a folder"),
         (["--data", str(csv_file)], "needs --target"),
         (["--target", "label"], "need --data"),
+        (["--preprocessing", "fixed"], "need --data"),
         (["--model", "ridge"], "classification problem"),
         (["--n-sets", "2"], "at least 4"),
         (["--data", str(csv_file), *base, "--one-hot", "--alpha", "1"], "--alpha sets Ridge"),

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from cleanlab.filter import find_label_issues
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_wine
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -146,9 +148,15 @@ def test_bad_input_and_existing_files(tmp_path):
         skrif.report(est, X_test, y_test, out=tmp_path / "c", n_sets=2)
     with pytest.raises(ValueError, match="methods must be"):
         skrif.report(est, X_test, y_test, out=tmp_path / "d", methods=("exact",))
-    wrapped = InfluenceEstimator(make_pipeline(StandardScaler(), Ridge())).fit(X, y)
-    with pytest.raises(ValueError, match="Pass a Pipeline ending in InfluenceEstimator"):
+    wrapped = InfluenceEstimator(TransformedTargetRegressor(Ridge(), func=np.arcsinh,
+                                                            inverse_func=np.sinh)).fit(X, y)
+    with pytest.raises(ValueError, match="wraps a TransformedTargetRegressor"):
         skrif.report(wrapped, X_test, y_test, out=tmp_path / "f")
+    # a whole pipeline with a step whose statistics skrif cannot move: no per-row
+    # RIF/IF to rank the rows by, and the way out
+    pca = InfluenceEstimator(make_pipeline(StandardScaler(), PCA(2), Ridge())).fit(X, y)
+    with pytest.raises(ValueError, match=r"single-row RIF and IF.*PCA.*preprocessing='fixed'"):
+        skrif.report(pca, X_test, y_test, out=tmp_path / "g")
     assert os.listdir(tmp_path) == []  # refused before writing anything
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "summary.md").write_text("mine")

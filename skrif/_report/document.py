@@ -402,6 +402,7 @@ def without_harmful(est, data, scores, classifier):
     if classifier:
         proba = est.predict_proba(X_test) + est.removal_effect(
             rows, X_test, target="predict_proba", method="refit")
+        proba = np.clip(proba, 0.0, 1.0)  # a sum's rounding below 0 (log-loss refuses it)
         q_without = quality_of(proba, y_test, y_kept, est.classes_)
     else:
         predicted = est.predict(X_test) + est.removal_effect(

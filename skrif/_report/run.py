@@ -250,7 +250,8 @@ def _compute(est, data, options, start, t_fit):
             out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
     else:
         out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
-    log.line("removal sets checked; writing the report (diagnostics, robustness audit)")
+    log.line("removal sets checked; writing the report"
+             + ("" if _report.whole_pipeline(est) else " (diagnostics, robustness audit)"))
     results, summary = out["results"], out["summary"]
     if not np.any(np.isfinite(results["actual"].to_numpy(dtype=float))):
         raise ReportError(
