@@ -284,7 +284,9 @@ def test_functionals_without_a_direction_and_refitted_preprocessing_are_refused(
         removal_curve(est, Xe, ye, by=F.mean_prediction())
     with pytest.raises(ValueError, match="no better direction"):
         removal_curve(est, Xe, ye, scoring=F.mean_prediction())
+    # A whole pipeline (preprocessing="refit") has curves of its own loss
+    # (tests/test_report_pipelines.py); a scorer on the final model's copy is refused.
     whole = InfluenceEstimator(make_pipeline(StandardScaler(), LogisticRegression(**TIGHT)))
     whole.fit(X, y)
-    with pytest.raises(ValueError, match="preprocessing='fixed'"):
-        removal_curve(whole, Xe, ye)
+    with pytest.raises(ValueError, match="scoring=None.*preprocessing='fixed'"):
+        removal_curve(whole, Xe, ye, scoring="accuracy")
