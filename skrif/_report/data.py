@@ -375,9 +375,11 @@ def _load_csv(args):
     else:
         C = None
         model = Ridge(alpha=1.0 if args.alpha is None else args.alpha)
-    pipeline = _pipeline(features, numeric, text, impute if missing_numeric else None,
-                         missing_text > 0, standardize, model)
     preprocessing = getattr(args, "preprocessing", None) or "refit"
+    fitted_steps = bool(text) or standardize or missing_numeric > 0
+    if fitted_steps:
+        model = _pipeline(features, numeric, text, impute if missing_numeric else None,
+                          missing_text > 0, standardize, model)
     if missing_numeric:
         notes.append(f"--impute {impute}: {missing_numeric} missing numeric values filled "
                      f"with the training rows' {impute}s (a SimpleImputer in the pipeline).")
@@ -392,7 +394,6 @@ def _load_csv(args):
         )
     if text:
         transform.append(f"{len(text)} text one-hot encoded ({n_encoded} columns)")
-    fitted_steps = (numeric and (standardize or missing_numeric)) or text
     how = (
         ", fitted on the training rows by the model's Pipeline: "
         + ("refitted with the rows whenever rows are removed (--preprocessing refit)"
@@ -416,7 +417,8 @@ def _load_csv(args):
         ),
         "raw_train": features.iloc[train].reset_index(drop=True),
         "target_name": args.target,
-        "model": pipeline,
+        # A Pipeline when there are statistics to fit (else the columns as they are).
+        "model": model,
         "preprocessing": preprocessing,
         "model_kind": kind,
         "C": C,
