@@ -177,9 +177,11 @@ def build_parser():
         "--preprocessing", choices=("refit", "fixed"), default=None,
         help="with --data, the imputation, standardization and one-hot encoding are the "
         "first steps of the model's Pipeline. refit (default): removing rows refits them "
-        "too (the whole pipeline, as refitting it on the kept rows would); fixed: they "
-        "are held at their fit on all training rows and only the final model is refitted "
-        "(adds the regression diagnostics and the robustness audit)",
+        "too (the whole pipeline, as refitting it on the kept rows would); where its "
+        "single-row answers are not available (a multinomial model behind an imputer) "
+        "the default holds them fixed, with a note, and an explicit refit is an error. "
+        "fixed: they are held at their fit on all training rows and only the final "
+        "model is refitted (adds the regression diagnostics and the robustness audit)",
     )
     data.add_argument(
         "--test-size", type=_test_size, default=None, metavar="F",
@@ -255,13 +257,15 @@ def run_report(args):
     )
     data["raw_scale"] = bool(getattr(args, "no_standardize", False))
     try:
-        est, t_fit, fit_warnings = _fit(data)
-        if "feature_names" not in data:  # a Pipeline: the features its final model saw
+        fitted = _fit(data, args.preprocessing or "refit")
+        if hasattr(data["model"], "steps"):
+            fitted = _semantics(fitted, data, args.preprocessing)
+        est, t_fit, fit_warnings = fitted
+        if "feature_names" not in data:  # the features the final model saw
             data["X_train"] = est._fitted_removal().design.X
             data["feature_names"] = est._coef_names() or [
                 f"x{j}" for j in range(data["X_train"].shape[1])
             ]
-            check_single_rows(est)
         parts, seen = write_report(est, data, options, start, t_fit, fit_warnings)
     except BaseException:
         if created:  # leave no empty folder behind a failed run
@@ -277,18 +281,47 @@ def run_report(args):
     return printable(data, parts, seen, args.out.rstrip("/") or args.out)
 
 
-def _fit(data):
+def _semantics(fitted, data, requested):
+    """The fit whose semantics the report uses, for a Pipeline: the whole pipeline
+    (``--preprocessing refit``, the default), unless its single-row answers are not
+    available (a multinomial model behind an imputer): then, by default, the
+    preprocessing held fixed, with a note saying why; asked for explicitly, an error."""
+    est = fitted[0]
+    if est.preprocessing == "refit":
+        try:
+            check_single_rows(est)
+        except ReportError as exc:
+            if requested == "refit":
+                raise
+            data["notes"].append(
+                "--preprocessing fixed: the whole pipeline's single-row answers are not "
+                f"available here ({exc.reason.split(';')[0].rstrip('.')}), so the "
+                "preprocessing is held fixed when rows are removed (--preprocessing refit "
+                "makes this an error)."
+            )
+            fitted = _fit(data, "fixed")
+            est = fitted[0]
+    data["features_text"] += ": " + (
+        "refitted with the rows whenever rows are removed (--preprocessing refit)"
+        if est.preprocessing == "refit" else
+        "held fixed when rows are removed (--preprocessing fixed)"
+    )
+    return fitted
+
+
+def _fit(data, preprocessing="refit"):
     """The InfluenceEstimator of the data's model fitted on the training rows, the
-    seconds it took and the warnings it raised (listed in the report)."""
+    seconds it took and the warnings it raised (listed in the report).
+    ``preprocessing`` applies to a Pipeline (see InfluenceEstimator)."""
     from ._estimator.estimator import InfluenceEstimator
 
     start = time.perf_counter()
     model = data["model"]
-    kwargs = {"preprocessing": data["preprocessing"]} if "preprocessing" in data else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            est = InfluenceEstimator(model, **kwargs).fit(data["X_train"], data["y_train"])
+            est = InfluenceEstimator(model, preprocessing=preprocessing).fit(
+                data["X_train"], data["y_train"])
         except ValueError as exc:  # includes UnsupportedModelError
             final = model[-1] if hasattr(model, "steps") else model
             raise ReportError(f"fitting {_model_text(final)} failed: {exc}") from None

@@ -219,3 +219,25 @@ def test_cli_report_on_a_table_with_text_and_missing_values(csv_table, tmp_path,
     influential = pd.read_csv(out / "influential_rows.csv")
     assert influential["id"].str.match(r"c\d{3}$").all()
     assert {"age", "income", "city"} <= set(influential.columns)  # the raw values
+
+
+def test_cli_holds_the_preprocessing_fixed_where_the_whole_pipeline_has_no_row_answers(
+        tmp_path, capsys):
+    # Multinomial logistic behind an imputer: the whole pipeline's single-row IF/RIF
+    # are not available, so by default the report says so and holds the preprocessing
+    # fixed; asked for explicitly, it is an error naming the cause.
+    df, target = raw_table(n=90, seed=4)
+    df["kind"] = np.array(["low", "mid", "high"])[np.digitize(target, np.quantile(target, [1 / 3, 2 / 3]))]
+    path = tmp_path / "three.csv"
+    df.to_csv(path, index=False)
+    argv = ["report", "--data", str(path), "--target", "kind", "--one-hot", "--impute", "median",
+            "--n-sets", "4", "--methods", "rif", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "skrif: note: --preprocessing fixed: the whole pipeline's single-row answers are not available" in err
+    md = (tmp_path / "a" / "summary.md").read_text(encoding="utf-8")
+    assert "held fixed when rows are removed (--preprocessing fixed)" in md and OMITTED not in md
+    assert main([*argv, "--preprocessing", "refit", "--out", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not available for multinomial models" in err[0]
+    assert not (tmp_path / "b").exists()

@@ -96,6 +96,16 @@ class PipelineRemoval:
                 "fixed)."
             )
 
+    def check_single_rows(self, method):
+        """Refuse single-row ``method`` answers (``"if"``, ``"rif"``) that this pipeline
+        cannot give — a step without a removal module, a non-smooth model, or
+        tangents a coupled-output Hessian cannot take — by answering one row
+        (O(p̃²) after the per-row algebra is built)."""
+        alg = self.rows
+        smooth = np.flatnonzero(~alg.discrete)
+        if smooth.size:
+            alg.steps(smooth[:1], method)
+
     @property
     def rows(self):
         """The per-row algebra (built on first use: O(n p + n S) memory)."""

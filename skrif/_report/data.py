@@ -375,7 +375,6 @@ def _load_csv(args):
     else:
         C = None
         model = Ridge(alpha=1.0 if args.alpha is None else args.alpha)
-    preprocessing = getattr(args, "preprocessing", None) or "refit"
     fitted_steps = bool(text) or standardize or missing_numeric > 0
     if fitted_steps:
         model = _pipeline(features, numeric, text, impute if missing_numeric else None,
@@ -394,12 +393,8 @@ def _load_csv(args):
         )
     if text:
         transform.append(f"{len(text)} text one-hot encoded ({n_encoded} columns)")
-    how = (
-        ", fitted on the training rows by the model's Pipeline: "
-        + ("refitted with the rows whenever rows are removed (--preprocessing refit)"
-           if preprocessing == "refit" else
-           "held fixed when rows are removed (--preprocessing fixed)")
-    ) if fitted_steps else ""
+    # skrif.cli adds whether removals refit this preprocessing or hold it fixed.
+    how = ", fitted on the training rows by the model's Pipeline" if fitted_steps else ""
     return {
         "name": os.path.basename(args.data),
         # Raw rows: the Pipeline fits its preprocessing itself (the features the final
@@ -419,7 +414,6 @@ def _load_csv(args):
         "target_name": args.target,
         # A Pipeline when there are statistics to fit (else the columns as they are).
         "model": model,
-        "preprocessing": preprocessing,
         "model_kind": kind,
         "C": C,
         "notes": notes,

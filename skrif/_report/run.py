@@ -475,12 +475,15 @@ def check_single_rows(est):
     if pipeline is None:
         return
     try:
-        pipeline.rows  # the per-row algebra (refuses steps it cannot move)
+        for method in ("rif", "if"):
+            pipeline.check_single_rows(method)
     except UnsupportedModelError as exc:
-        raise ReportError(
+        error = ReportError(
             f"the report ranks every training row by its single-row RIF and IF answers, "
             f"which this whole pipeline cannot give: {exc}"
-        ) from None
+        )
+        error.reason = str(exc)  # the cause alone (skrif.cli's note)
+        raise error from None
 
 
 def training_frame(est, names):
