@@ -57,8 +57,41 @@ def make_hessian(objective, design, d2, penalty_coef, penalty_intercept, shares=
     raise ValueError(f"Unknown Hessian kind {kind!r}; expected one of {KINDS}.")
 
 
+def hessian_from_gram(objective, gram, n_features, penalty_coef, penalty_intercept, *,
+                      shift=None, convex=True, removals=True):
+    """Factor the Hessian of ``objective`` from its summed Gram matrix (Dask).
+
+    The same kinds as :func:`make_hessian` (primal forms), built from
+    ``Σ_i d_i b_i b_iᵀ`` (or ``Σ_i A_i ⊗ b_i b_iᵀ`` for "block") over rows
+    ``b_i = [x_i − shift, 1]`` summed over the blocks of a row-chunked array, instead
+    of from the rows. ``shift`` must be the column means when the intercept is fitted
+    and unpenalised (else ``None``); ``convex``: every ``d_i ≥ 0``; ``removals``: the
+    penalty-share kind also prepares its per-row removal algebra. Rows are then bound
+    with :meth:`~skrif._curvature.Curvature.on_rows`. O(p̃³) ((K p̃)³ for "block").
+    """
+    kind = objective.hessian_kind
+    fit_intercept = objective.fit_intercept
+    if kind == "block":
+        n_classes = gram.shape[0] // (n_features + int(fit_intercept))
+        return BlockCurvature.from_gram(
+            gram, n_classes, n_features, fit_intercept, penalty_coef, penalty_intercept, shift=shift
+        )
+    if kind == "penalty_share":
+        return MeanFormCurvature.from_gram(
+            gram, n_features, fit_intercept, penalty_coef, penalty_intercept,
+            objective.penalty_share_coef, shift=shift, convex=convex, removals=removals,
+            share_of_fraction=objective.removed_share,
+        )
+    if kind == "rank_one":
+        return PrimalCurvature.from_gram(
+            gram, n_features, fit_intercept, penalty_coef, penalty_intercept, shift=shift
+        )
+    raise ValueError(f"Unknown Hessian kind {kind!r}; expected one of {KINDS}.")
+
+
 __all__ = [
     "KINDS",
+    "hessian_from_gram",
     "BlockCurvature",
     "Curvature",
     "DualBlockCurvature",
