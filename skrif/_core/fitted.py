@@ -127,6 +127,29 @@ def _exact_gradient_coefficients(problem, theta, d1, curvature):
     return -np.asarray(curvature.d, dtype=float)[:, None] * residuals
 
 
+def top_k(scores, k, direction):
+    """Indices of the ``k`` largest (``"increase"``) or smallest (``"decrease"``)
+    scores, best first; NaN scores rank last. Ties keep the lower index first."""
+    key = -scores if direction == "increase" else np.array(scores, dtype=float)
+    key = np.where(np.isnan(key), np.inf, key)
+    return np.argsort(key, kind="stable")[:k]
+
+
+def identified_rank(gram, fit_intercept):
+    """Rank of the rows behind ``gram`` (p × p: ``Σ (x_i − x̄)(x_i − x̄)ᵀ`` over them,
+    centred when there is an intercept), plus one for the intercept: judged on the
+    equilibrated Gram (unit diagonal), so independent of column scales. O(p³)."""
+    diag = np.diag(gram).copy()
+    live = diag > 0
+    if not np.any(live):
+        return int(fit_intercept)
+    s = 1.0 / np.sqrt(diag[live])
+    E = gram[np.ix_(live, live)] * s[:, None] * s[None, :]
+    ev = np.linalg.eigvalsh(E)
+    rank = int(np.sum(ev > IDENTIFICATION_RTOL * ev[-1]))
+    return rank + int(fit_intercept)
+
+
 class RemovalModel:
     """The fitted state of an :class:`~skrif.InfluenceEstimator` and its removal measures.
 
@@ -158,6 +181,10 @@ class RemovalModel:
         ``n``, ``p̃`` (parameters per output, intercept included) and ``q``.
     """
 
+    #: Per-row results are NumPy arrays here; a Dask fit's removal model
+    #: (:class:`skrif._dask._removal.DaskRemovalModel`) returns lazy ones.
+    distributed = False
+
     def __init__(self, problem, theta, d1, curvature, *, check_data=True):
         self.problem = problem
         self.objective = problem.objective
@@ -169,6 +196,98 @@ class RemovalModel:
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
         self._full_rank = None
+
+    @classmethod
+    def on_rows(cls, problem, theta, d1, curvature):
+        """The removal model of some training rows only (a block of a row-chunked
+        array), with ``curvature`` the fitted factorization bound to them
+        (:meth:`~skrif._curvature.Curvature.on_rows`): its per-row methods answer
+        for these rows exactly as the full model does. No checksum, and ``d1`` is
+        taken as given (the least-squares residual refinement needs every row)."""
+        rm = cls.__new__(cls)
+        rm.problem, rm.objective, rm.design = problem, problem.objective, problem.design
+        rm.theta, rm.d1, rm.curvature = theta, d1, curvature
+        rm.n_samples = problem.design.n_samples
+        rm.n_outputs, rm.n_params = theta.shape
+        rm._fingerprint, rm._full_rank = None, None
+        return rm
+
+    @property
+    def Y(self):
+        """Encoded training targets (n, q)."""
+        return self.problem.Y
+
+    @property
+    def weights(self):
+        """Effective training weights ``s_i`` (n,)."""
+        return self.problem.weights
+
+    # -- rows: what a Dask fit's model does blockwise ------------------------------
+    def rowwise(self, func, *args, per_row=(), **kwargs):
+        """``func(self, *args, *per_row, **kwargs)``: a computation whose result has one
+        entry per training row that depends only on that row (and the fit). A Dask
+        fit runs ``func`` on the removal model of each row block instead (per-row
+        arrays ``per_row`` sliced alike) and returns a lazy array."""
+        return func(self, *args, *per_row, **kwargs)
+
+    @staticmethod
+    def top_k(scores, k, direction):
+        """Positions of the ``k`` largest (``"increase"``) or smallest scores, best
+        first, NaN last, ties by position (:func:`top_k`)."""
+        return top_k(scores, k, direction)
+
+    @staticmethod
+    def kth_smallest(V, k):
+        """``k``-th smallest (1-based) of each column of ``V`` (n, m) over the rows."""
+        return np.partition(V, k - 1, axis=0)[k - 1]
+
+    @staticmethod
+    def group_sums(values, codes, n_groups):
+        """``Σ_{i in group g} values[i]`` (n_groups, ...) for group ``codes`` (n,)."""
+        totals = np.zeros((n_groups,) + np.shape(values)[1:])
+        np.add.at(totals, codes, values)
+        return totals
+
+    def undefined_single_removals(self):
+        """Rows whose removal alone leaves a model that cannot be fitted (sorted)."""
+        from .._utils.checks import undefined_single_removals
+
+        return undefined_single_removals(self.problem)
+
+    def second_step(self, idx, delta, fraction=1.0):
+        """The next Newton step on the objective without rows ``idx`` (weights times
+        ``1 − fraction``) from ``θ̂ + delta`` (see
+        :func:`skrif._set_error.second_newton_step`)."""
+        from .set_error import second_newton_step
+
+        return second_newton_step(self.problem, self.theta, self.curvature, fraction)(idx, delta)
+
+    def joint_leverage(self, idx):
+        """Largest eigenvalue of the rows' block of the weighted hat matrix (rank-one
+        kinds; NaN otherwise), see :func:`skrif._set_error.joint_leverage`."""
+        from .set_error import joint_leverage
+
+        return joint_leverage(self.curvature, np.asarray(idx))
+
+    def target_changes(self, target, deltas):
+        """``Σ_i [F_i(θ̂ + Δ) − F_i(θ̂)]`` over the training rows (unweighted) for each
+        ``Δ`` (q, p̃) of ``deltas``: a list of floats, differenced row by row (a
+        difference of two totals would lose the digits they share). O(nnz(X) q)
+        per change."""
+        if not len(deltas):
+            return []
+        Y = self.Y if target.needs_y else None
+        cached = getattr(self, "_target_base", None)
+        if cached is None or cached[0] != target.name:
+            Z = self.linear_predictor()
+            cached = self._target_base = (target.name, Z, target.value(Z, Y))
+        _, Z, base = cached
+        return [float(np.sum(target.value(Z + self.design.matvec(d.T), Y) - base))
+                for d in deltas]
+
+    def leverages_of(self, idx):
+        """``h_i`` of rows ``idx`` (NumPy)."""
+        return np.clip(1.0 - self.one_minus_leverage[idx], 0.0, 1.0)
 
     # -- the factored Hessian ----------------------------------------------------
     @property
@@ -284,18 +403,9 @@ class RemovalModel:
             return 0
         X = self.design.X
         mean = np.asarray(X.T @ w).ravel() / total
-        p = self.design.n_features
         G = signed_gram(self.design, w, shift=mean if self.design.fit_intercept else None)
-        G = G[:p, :p]
-        diag = np.diag(G).copy()
-        live = diag > 0
-        if not np.any(live):
-            return int(self.design.fit_intercept)
-        s = 1.0 / np.sqrt(diag[live])
-        E = G[np.ix_(live, live)] * s[:, None] * s[None, :]
-        ev = np.linalg.eigvalsh(E)
-        rank = int(np.sum(ev > IDENTIFICATION_RTOL * ev[-1]))
-        return rank + int(self.design.fit_intercept)
+        return identified_rank(G[: self.design.n_features, : self.design.n_features],
+                               self.design.fit_intercept)
 
     def check_identified(self, idx):
         """Raise :class:`~skrif.exceptions.NotPositiveDefiniteError` if removing rows

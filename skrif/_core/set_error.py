@@ -111,15 +111,16 @@ def joint_leverage(curvature, idx):
     return float(np.linalg.eigvalsh(B)[-1])
 
 
-def estimate(leverages, curvature, idx, additive, reference):
-    """A :class:`SetErrorEstimate` from the additive and group-step answers.
+def estimate(rm, idx, additive, reference):
+    """A :class:`SetErrorEstimate` from the additive and group-step answers, with the
+    set's leverages from the removal model ``rm``.
 
     ``reference`` is ``None`` when the group step found the leave-T-out Hessian not
     positive definite (the gap is then infinite).
     """
     gap = np.inf if reference is None else relative_gap(additive, reference)
-    joint = joint_leverage(curvature, idx) if idx.size <= MAX_ESTIMATE_ROWS else np.nan
-    max_lev = float(np.max(leverages[idx])) if idx.size else 0.0
+    joint = rm.joint_leverage(idx) if idx.size <= MAX_ESTIMATE_ROWS else np.nan
+    max_lev = float(np.max(rm.leverages_of(idx))) if idx.size else 0.0
     warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
     return SetErrorEstimate(
         relative_gap=float(gap), joint_leverage=joint, max_leverage=max_lev, warned=warned
@@ -165,26 +166,26 @@ def warn_set_interaction(est_error, method, n_rows, what, stacklevel):
 
 
 def answer_set(
-    change, idx, method, *, leverages, curvature, second_step=None, measure=None, what,
-    stacklevel,
+    rm, idx, method, fraction=1.0, *, second_step=True, measure=None, what, stacklevel,
 ):
     """Answer a set query with ``method``, with an error estimate for additive answers.
 
     Parameters
     ----------
-    change : callable
-        ``change(idx, method)`` → the fitted model's parameter change (q, p̃).
+    rm : RemovalModel
+        The fitted removal model (in memory or on Dask): its ``parameter_change``,
+        ``second_step``, ``joint_leverage`` and ``leverages_of``.
     idx : ndarray of int
         The removed rows.
     method : {"if", "rif", "newton", "refit", "auto"}
         ``"auto"``: the group Newton step for sets of 2 to
         :data:`MAX_ESTIMATE_ROWS` rows (it sees the rows' interactions; exact for
         least squares), RIF for single rows (the two coincide there) and larger sets.
-    leverages : ndarray of shape (n_samples,)
-    curvature : the factored Hessian (for the joint leverage)
-    second_step : callable, default=None
-        ``second_step(idx, delta)`` → the next Newton step on the leave-T-out
-        objective from ``θ̂ + delta`` (see :func:`second_newton_step`); ``None``:
+    fraction : float
+        Reweight the rows by ``1 − fraction`` instead of removing them.
+    second_step : bool, default=True
+        Whether the reference adds the next Newton step on the leave-T-out
+        objective from ``θ̂ + NS`` (see :func:`second_newton_step`); ``False``:
         the reference is the group Newton step alone.
     measure : callable, default=None
         Maps a parameter change to the quantity the user asked for (target values);
@@ -203,6 +204,9 @@ def answer_set(
     """
     from ..exceptions import NotPositiveDefiniteError
 
+    def change(rows, how):
+        return rm.parameter_change(rows, how, fraction)
+
     additive = "rif" if method == "auto" else method
     if additive not in ("if", "rif") or not 2 <= idx.size <= MAX_ESTIMATE_ROWS:
         return change(idx, additive), additive, None
@@ -216,14 +220,14 @@ def answer_set(
         return delta, additive, None
     else:
         reference = newton
-        if second_step is not None:
+        if second_step:
             try:
-                reference = newton + second_step(idx, newton)
+                reference = newton + rm.second_step(idx, newton, fraction)
             except (ValueError, np.linalg.LinAlgError):
                 pass  # the moved point's Hessian is not usable: NS alone
     measure = (lambda d: d) if measure is None else measure
     error = estimate(
-        leverages, curvature, idx, measure(delta), None if reference is None else measure(reference)
+        rm, idx, measure(delta), None if reference is None else measure(reference)
     )
     if method == "auto" and newton is not None:
         return newton, "newton", error

@@ -15,16 +15,15 @@ from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
+from .._utils.dask import fitted_on_dask, is_dask
 from .._utils.frames import (
     change_as_frame,
 )
-from .dask_routing import dask_aware
 
 
 class AttributionMixin:
     """Parameter changes and effects on targets of removing training rows."""
 
-    @dask_aware
     def influence(
         self, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, groups=None
     ):
@@ -109,7 +108,6 @@ class AttributionMixin:
         )
         return change_as_frame(self, change) if as_frame else change
 
-    @dask_aware
     def removal_effect(
         self,
         X_removed_idx,
@@ -202,6 +200,15 @@ class AttributionMixin:
         """
         target = self._target(target)
         method = self._resolve_method(method, allow_auto=True)
+        if is_dask(X) and fitted_on_dask(self):
+            # Lazy effects on dask evaluation rows (chunked like X); the set's error
+            # estimate is then measured on the parameter change.
+            idx = self._set_rows(X_removed_idx, groups)
+            linearized = check_bool(linearized, "linearized")
+            delta, _, _ = self._answer_set(idx, method, check_fraction(fraction))
+            from .._dask import lazy_effect
+
+            return lazy_effect(self, X, y, target, delta, linearized)
         X, Y = self._validate_eval(X, y, target)
         idx = self._set_rows(X_removed_idx, groups)
         fraction = check_fraction(fraction)
@@ -217,7 +224,6 @@ class AttributionMixin:
         delta, _, _ = self._answer_set(idx, method, fraction, effect_of, "effect")
         return target.finalize(effect_of(delta))
 
-    @dask_aware
     def influence_scores(
         self, X, y=None, *, target="decision_function", method=None, groups=None
     ):
@@ -296,10 +302,10 @@ class AttributionMixin:
             return target.finalize(group_scores(changes, design, rm.theta, target, Y))
         method = self._additive_method(method, "influence_scores")
         X, Y = self._validate_eval(X, y, target)
-        scores = _attribution.influence_scores(self._removal, X, Y, target, method)
+        rm = self._fitted_removal()
+        scores = rm.rowwise(_attribution.influence_scores, X, Y, target, method)
         return target.finalize(self._nan_undefined_removals(scores))
 
-    @dask_aware
     def self_influence(self, *, target="loss", method=None, linearized=False, groups=None):
         """Effect of removing each training row on its own target.
 
@@ -358,13 +364,12 @@ class AttributionMixin:
         if groups is not None:
             return self._group_self_influence(groups, target, method, linearized)
         method = self._additive_method(method, "self_influence")
-        values = _attribution.self_influence(
-            self._removal, target, method,
+        values = self._fitted_removal().rowwise(
+            _attribution.self_influence, target, method,
             linearized=check_bool(linearized, "linearized"),
         )
         return target.finalize(self._nan_undefined_removals(values))
 
-    @dask_aware
     def most_influential(
         self,
         X,

@@ -10,14 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._features import amip as _amip
 from .._features import audit as _audit
-from .dask_routing import dask_aware
 
 
 class AuditMixin:
     """Leave-one-out predictions and the searches for removals that flip a conclusion."""
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
-    @dask_aware
     def loo_predict(self, *, target="decision_function", method=None, groups=None):
         """Approximate leave-one-out predictions for every training row.
 
@@ -82,10 +80,9 @@ class AuditMixin:
         if groups is not None:
             return self._group_loo_predict(groups, target, method)
         method = self._additive_method(method, "loo_predict")
-        values = _audit.loo_predict(self._removal, target, method)
+        values = self._fitted_removal().rowwise(_audit.loo_predict, target, method)
         return target.finalize(self._nan_undefined_removals(values))
 
-    @dask_aware
     def loo_score(self, *, method=None, groups=None):
         """Leave-one-out score of the model on its training data, without refitting.
 
@@ -122,8 +119,8 @@ class AuditMixin:
         >>> bool(est.loo_score() <= est.score(X, y))  # optimism of the training score
         True
         """
-        problem = self._fitted_removal().problem
-        classifier = problem.objective.is_classifier
+        rm = self._fitted_removal()
+        classifier = rm.objective.is_classifier
         loo = self.loo_predict(
             target="decision_function" if classifier else "predict", method=method, groups=groups
         )
@@ -134,15 +131,10 @@ class AuditMixin:
                 "undefined. For leverage 1, use method='if' or add a penalty."
             )
         if classifier:
-            Z = loo.reshape(len(loo), -1)
-            return float(np.mean(
-                _audit.predicted_classes(Z) == _audit.true_classes(problem.Y)
-            ))
-        from sklearn.metrics import r2_score
+            Z = loo.reshape(loo.shape[0], -1)
+            return float(np.mean(_audit.predicted_classes(Z) == _audit.true_classes(rm.Y)))
+        return _audit.r2(rm.Y.reshape(loo.shape), loo)
 
-        return float(r2_score(problem.Y.reshape(loo.shape), loo))
-
-    @dask_aware
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",

@@ -9,12 +9,11 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._core.influence import check_removed_rows
 from .._core.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
-from .._core.set_error import answer_set, second_newton_step
+from .._core.set_error import answer_set
 from .._core.targets import make_target
 from .._features.groups import rows_of_labels, training_groups
 from .._utils.checks import (
     check_eval_targets,
-    undefined_single_removals,
 )
 from .._utils.frames import (
     removed_rows_from_pandas,
@@ -84,15 +83,9 @@ class RemovalQueries:
 
     def _answer_set(self, idx, method, fraction, measure=None, what="parameter change"):
         """Parameter change for a set, the method used and its error estimate."""
-        rm = self._fitted_removal()
-
-        def change(rows, how):
-            return rm.parameter_change(rows, how, fraction)
-
         return answer_set(
-            change, idx, method, leverages=self.leverages_, curvature=rm.curvature,
-            second_step=second_newton_step(rm.problem, rm.theta, rm.curvature, fraction),
-            measure=measure, what=what, stacklevel=3,
+            self._fitted_removal(), idx, method, fraction, measure=measure, what=what,
+            stacklevel=3,
         )
 
     def _removed_rows(self, X_removed_idx):
@@ -139,7 +132,7 @@ class RemovalQueries:
         """NaN the rows of ``values`` (one per training row) whose removal alone is
         undefined (e.g. the only training row of a class), with a warning: their
         single-row effects are not numbers, as :meth:`influence` refuses them."""
-        rows = undefined_single_removals(self._removal.problem)
+        rows = self._removal.undefined_single_removals()
         if rows.size:
             values[rows] = np.nan
             warnings.warn(

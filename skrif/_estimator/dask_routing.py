@@ -8,7 +8,7 @@ one.
 
 import functools
 
-from .._utils.dask import fitted_on_dask, is_dask
+from .._utils.dask import is_dask
 
 #: Methods that take new rows ``X`` first and return one value per row: with a
 #: dask ``X`` they return dask arrays whatever the training data were.
@@ -29,14 +29,18 @@ def route_fit(est, X, y, sample_weight):
 
 
 def dask_aware(method):
-    """Send ``method`` to :mod:`skrif._dask` for estimators fitted on Dask, and
-    row-wise prediction methods called with a dask ``X``."""
+    """Send a row-wise prediction method called with a dask ``X`` to :mod:`skrif._dask`
+    (a lazy result chunked like ``X``). Every other method runs the same code for an
+    estimator fitted on Dask, on its removal model
+    (:class:`~skrif._dask._removal.DaskRemovalModel`)."""
     name = method.__name__
+    if name not in _ROWWISE:  # pragma: no cover - a programming error
+        raise TypeError(f"dask_aware is for row-wise predictions, not {name}.")
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         rows = args[0] if args else kwargs.get("X")
-        if fitted_on_dask(self) and name not in _ROWWISE or (name in _ROWWISE and is_dask(rows)):
+        if is_dask(rows):
             from .. import _dask
 
             return getattr(_dask, name)(self, *args, **kwargs)
