@@ -1,44 +1,37 @@
-"""skrif on Dask: the wrapped estimator's objective solved by distributed Newton.
+"""skrif on Dask: the same removal algebra on row-chunked data.
 
 Imported only when an :class:`~skrif.InfluenceEstimator` meets a dask array
-(:mod:`skrif._estimator.dask_routing`); ``import skrif`` never imports dask. See the user guide
+(:mod:`skrif._dask_hook`); ``import skrif`` never imports dask. See the user guide
 page "Scaling out with Dask".
 
-Floor 7. May import: :mod:`skrif._features`, :mod:`skrif._core` and everything below.
+What lives here, and what it may import:
+
+* :mod:`._blocks` — the NumPy kernels run on one row block (no dask import): the
+  pass of the Newton solver (loss, gradient, Gram), and wrappers that bind the
+  in-memory Hessian kinds and :class:`~skrif._fitted.RemovalModel` to a block;
+* :mod:`._engine` — :class:`DaskDesign` (blocks, reductions, gathers) and the
+  objective evaluated for skrif's one Newton solver (:func:`skrif._problem.newton`);
+* :mod:`._removal` — :class:`DaskRemovalModel`, the ``RemovalModel`` protocol
+  on Dask (per-row methods lazy, set methods on gathered rows, refits distributed);
+* :mod:`._selection` — exact top-k and order statistics over rows;
+* :mod:`._fit` — input checks and the distributed fit;
+* :mod:`._estimator` — lazy predictions and effects on dask evaluation rows.
+
+Imports point down: kinds (:mod:`skrif._removal`), the fitted model
+(:mod:`skrif._fitted`), the Newton solver and polishing rule; never the estimator
+(except ``_check_prefit``) or the features.
 """
 
-from ._estimator import (
-    SUPPORTED,
-    decision_function,
-    fit,
-    influence,
-    influence_scores,
-    loo_predict,
-    loo_score,
-    most_influential,
-    predict,
-    predict_log_proba,
-    predict_proba,
-    removal_effect,
-    removal_to_flip,
-    self_influence,
-)
-from ._validation import validation_state
+from ._estimator import decision_function, lazy_effect, predict, predict_log_proba, predict_proba
+from ._fit import SUPPORTED, check_dask_X, fit
 
 __all__ = [
     "SUPPORTED",
+    "check_dask_X",
     "decision_function",
     "fit",
-    "influence",
-    "influence_scores",
-    "loo_predict",
-    "loo_score",
-    "most_influential",
+    "lazy_effect",
     "predict",
     "predict_log_proba",
     "predict_proba",
-    "removal_effect",
-    "removal_to_flip",
-    "self_influence",
-    "validation_state",
 ]

@@ -1,0 +1,436 @@
+"""The removal model of a Dask fit: the :class:`~skrif._fitted.RemovalModel` protocol
+on row-chunked data.
+
+Same attributes and methods as the in-memory :class:`~skrif._fitted.RemovalModel`,
+answered by the same algebra:
+
+* **per-row** quantities (leverages, single-row steps and effects, anything a
+  feature computes row by row) come from :meth:`DaskRemovalModel.rowwise`: the
+  in-memory ``RemovalModel`` of each row block (the fitted factorization bound to
+  the block's rows, :meth:`~skrif._curvature.Curvature.on_rows`) runs the
+  in-memory function on the block; the result is a lazy dask array chunked like
+  ``X``;
+* **set** quantities (IF/RIF/NS of a set, capacitance checks, the set error
+  estimate) gather the set's ``k`` rows and run the Hessian kind's set algebra on
+  them; the cancellation-free forms that need every row get their sums from one
+  blockwise reduction (:meth:`~skrif._curvature.Curvature.sum_over_rows`);
+* **refits** run skrif's one Newton solver with one pass over ``X`` per step;
+* **reductions over rows** the features need (top-k, order statistics, group sums)
+  are distributed (:meth:`top_k`, :meth:`kth_smallest`, :meth:`group_sums`).
+"""
+
+import numpy as np
+import dask.array as da
+
+from .._utils.checks import finite_change
+from .._core.fitted import RemovalModel, identified_rank
+from .._core.fitting import warn_leverage_one_rows, warn_singular
+from .._core.problem import warn_not_converged
+from ..exceptions import NotPositiveDefiniteError
+from . import _blocks
+from ._engine import Objective, constant
+from ._selection import kth_smallest, top_k
+
+
+class DaskRemovalModel:
+    """The fitted removal state of an :class:`~skrif.InfluenceEstimator` fitted on Dask.
+
+    Built by :func:`build` (in ``fit``), available as ``est._removal``. Per-row
+    results are lazy dask arrays chunked like ``X``; p̃-sized ones NumPy arrays.
+
+    Attributes
+    ----------
+    design : DaskDesign
+        The training rows (``X``, encoded targets ``Y``, weights ``S``).
+    objective : Objective
+    theta : ndarray of shape (n_outputs, n_params)
+    curvature : Curvature
+        ``H`` at θ̂ factored from the summed Gram (no rows bound).
+    n_samples, n_params, n_outputs : int
+    """
+
+    distributed = True
+
+    def __init__(self, design, problem, theta, curvature, one_minus, quad, counts, classes):
+        self.design, self.problem = design, problem
+        self.objective = design.objective
+        self.theta = theta
+        self.curvature = curvature
+        self.n_samples = design.n_samples
+        self.n_outputs, self.n_params = theta.shape
+        self.one_minus_leverage = one_minus
+        self._quad = quad
+        self.counts, self.classes = counts, classes
+        model = _blocks.RowModel(design.objective, theta, curvature)
+        self._model = constant(model, nbytes=_factor_bytes(curvature))
+        self._local_model = model
+        self._full_rank = None
+        self._probe = None
+
+    # -- the factored Hessian and the training data ----------------------------------
+    @property
+    def Y(self):
+        """Encoded training targets (n, q), lazy."""
+        return self.design.Y
+
+    @property
+    def weights(self):
+        """Effective training weights ``s_i`` (n,), lazy."""
+        return self.design.S[:, 0]
+
+    def solve(self, G):
+        return self.curvature.solve(G)
+
+    def inverse_diagonal(self):
+        return self.curvature.inverse_diagonal()
+
+    def linear_predictor(self, theta=None):
+        """Lazy ``X̃ θᵀ`` (n, q); θ̂ by default."""
+        return self.design.linear_predictor(self.theta if theta is None else theta)
+
+    def check_data(self, rows=slice(None)):
+        """Dask arrays are immutable: nothing to check."""
+
+    # -- rows -----------------------------------------------------------------------
+    def _probe_model(self):
+        """The in-memory removal model of the first training row (shapes of results)."""
+        if self._probe is None:
+            X, Y, s, om = self.design.rows([0], self.one_minus_leverage)
+            quad = None if self._quad is None else self._quad[:1].compute()
+            self._probe = self._local_model.block_model(X, Y, s, om, quad)
+        return self._probe
+
+    def rowwise(self, func, *args, per_row=(), **kwargs):
+        """Lazy ``func(block model, *args, *per_row blocks, **kwargs)`` over the row
+        blocks, chunked like ``X`` (the in-memory code on each block)."""
+        first = tuple(np.asarray(r[:1]) if not isinstance(r, da.Array) else r[:1].compute()
+                      for r in per_row)
+        probe = np.asarray(func(self._probe_model(), *args, *first, **kwargs))
+        rows = [da.from_array(r, chunks=(self.design.X.chunks[0],) + np.shape(r)[1:])
+                if not isinstance(r, da.Array) else r.rechunk({0: self.design.X.chunks[0]})
+                for r in per_row]
+        return self.design.per_row(
+            _blocks.rowwise_block, probe.shape[1:], rows=(self.one_minus_leverage, self._quad, *rows),
+            dtype=probe.dtype, model=self._model, fn=func, args=args, kwargs=kwargs,
+        )
+
+    def self_change(self, method):
+        return self.rowwise(RemovalModel.self_change, method)
+
+    def functional_changes(self, A, method):
+        return self.rowwise(RemovalModel.functional_changes, A, method)
+
+    def predictor_changes(self, design_eval, method, chunk):
+        yield slice(0, self.n_samples), self.rowwise(_predictor_changes, design_eval, method)
+
+    def row_steps(self, rows, method, out=None):
+        """Single-row changes for ``rows`` (gathered, NumPy); all rows: lazy."""
+        if isinstance(rows, slice) and rows == slice(None):
+            return self.rowwise(RemovalModel.row_steps, slice(None), method)
+        idx = np.arange(self.n_samples)[rows]
+        rm = self.gathered(idx).block_model
+        steps = rm.row_steps(slice(None), method)
+        if out is not None:
+            out[...] = steps
+            return out
+        return steps
+
+    def target_changes(self, target, deltas):
+        """As :meth:`skrif._fitted.RemovalModel.target_changes`: one blockwise pass
+        for all the changes."""
+        if not len(deltas):
+            return []
+        deltas = np.stack([np.asarray(d, dtype=float) for d in deltas])
+        totals = self.design.reduce(
+            _blocks.target_changes_block, len(deltas), objective=self.objective,
+            theta=self.theta, deltas=constant(deltas), target=target,
+        ).compute()
+        return [float(t) for t in totals]
+
+    def leverages_of(self, idx):
+        """``h_i`` of rows ``idx`` (NumPy): gathered."""
+        return np.clip(1.0 - self.one_minus_leverage[np.asarray(idx)].compute(), 0.0, 1.0)
+
+    # -- sets of rows -------------------------------------------------------------
+    def _row_sums(self, fn):
+        """``Σ fn(view, ids)`` over the row blocks (one blockwise reduction)."""
+        p = self.design.n_features
+        empty = self._local_model.bind(np.zeros((0, p)), np.zeros((0, self.n_outputs)), np.zeros(0))[0]
+        shape = np.shape(fn(empty, np.zeros(0, dtype=np.intp)))
+        total = self.design.reduce(
+            _blocks.exact_sum_block, int(np.prod(shape)), with_start=True, rows=(self._quad,),
+            model=self._model, fn=fn,
+        ).compute()
+        return total.reshape(shape)
+
+    def gathered(self, idx):
+        """The rows ``idx`` gathered: :class:`Gathered` (their curvature, bound with
+        the sums over every row, and their in-memory removal model)."""
+        idx = np.asarray(idx, dtype=np.intp)
+        extra = (self.one_minus_leverage,) + ((self._quad,) if self._quad is not None else ())
+        X, Y, s, om, *quad = self.design.rows(idx, *extra)
+        view, Z, d1 = self._local_model.bind(
+            X, Y, s, one_minus=om, quad=quad[0] if quad else None, row_ids=idx,
+            row_sums=self._row_sums,
+        )
+        view._quiet = False  # warnings here name the global rows, once
+        return Gathered(idx, X, Y, s, view, d1, self)
+
+    def check_removal(self, Y_T, s_T, fraction=1.0):
+        """Refuse removals the in-memory path refuses (no rows left, a class gone),
+        from the training class counts and the gathered rows."""
+        pos = (s_T * (1.0 - fraction) == 0) & (s_T > 0)
+        if self.classes is None:
+            Ysyn, kept = np.zeros((1, self.n_outputs)), np.array([self.counts[0] - pos.sum()])
+        elif len(self.classes) == 2:
+            ones = np.sum(pos & (Y_T[:, 0] == 1))
+            Ysyn = np.array([[0.0], [1.0]])
+            kept = np.array([self.counts[0] - (pos.sum() - ones), self.counts[1] - ones])
+        else:
+            Ysyn, kept = np.eye(len(self.classes)), self.counts - pos @ Y_T
+        self.objective.check_removal(Ysyn, kept)
+
+    @finite_change
+    def parameter_change(self, idx, method, fraction=1.0):
+        """``Δθ`` (q, p̃) for removing rows ``idx`` (or reweighting them by ``1 − fraction``).
+
+        "if"/"rif"/"newton": the Hessian kind's set algebra on the ``k`` gathered rows
+        (O(k p̃² + k³) after one gather); "refit": distributed Newton from θ̂
+        (:meth:`refit_without`, a few passes over ``X``).
+        """
+        idx = np.asarray(idx, dtype=np.intp)
+        if idx.size == 0 or fraction == 0.0:
+            return np.zeros_like(self.theta)
+        rows = self.gathered(idx)
+        self.check_removal(rows.Y, rows.s, fraction)
+        if method == "refit":
+            if fraction == 1.0:
+                return self.refit_without(idx, rows=rows) - self.theta
+            return self._refit(idx, 1.0 - fraction, rows) - self.theta
+        return rows.view.set_change(np.arange(idx.size), rows.d1, self.theta, method, fraction)
+
+    def _objective_without(self, idx, scale, rows):
+        obj = self.objective
+        removed_share = 0.0
+        if obj.mean_form:
+            removed_share = float(np.sum(obj.penalty_shares(rows.s, rows.s))
+                                  - np.sum(obj.penalty_shares(rows.s * scale, rows.s)))
+        return Objective(self.design, self.problem.weight_total, self.problem.share_total,
+                         weights=(idx, scale), removed_share=removed_share)
+
+    def _refit(self, idx, scale, rows, start=None):
+        problem = self._objective_without(idx, scale, rows)
+        theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit", stacklevel=4)
+        return theta
+
+    def refit_without(self, idx, start=None, rows=None):
+        """``θ`` refitted without rows ``idx``: distributed Newton from ``start``
+        (default θ̂), after the checks of the in-memory model (classes left,
+        identification)."""
+        idx = np.asarray(idx, dtype=np.intp)
+        rows = self.gathered(idx) if rows is None else rows
+        self.check_removal(rows.Y, rows.s)
+        self.check_identified(idx, rows)
+        return self._refit(idx, 0.0, rows, start)
+
+    def refit(self, weights, start=None):
+        """``θ`` minimising the training objective with sample ``weights`` (n,), from
+        ``start`` (default θ̂): distributed Newton, one pass per step."""
+        from ._engine import DaskDesign
+
+        w = weights if isinstance(weights, da.Array) else da.from_array(
+            np.asarray(weights, dtype=float), chunks=(self.design.X.chunks[0],))
+        design = DaskDesign(self.design.X, self.design.Y, w.reshape(-1, 1), self.objective,
+                            self.design.shift)
+        obj = self.objective
+        shares = 0.0
+        if obj.mean_form:
+            shares = float(da.map_blocks(obj.penalty_shares, w, self.weights, dtype=float).sum().compute())
+        problem = Objective(design, float(w.sum().compute()), shares)
+        theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+        return theta
+
+    def check_identified(self, idx, rows=None):
+        """The in-memory rule (:meth:`skrif._fitted.RemovalModel.check_identified`):
+        the rank of the kept rows' equilibrated Gram, from one blockwise pass."""
+        idx = np.asarray(idx, dtype=np.intp)
+        obj = self.objective
+        coef = obj.penalty_coef
+        if obj.mean_form:
+            rows = self.gathered(idx) if rows is None else rows
+            kept = self.problem.share_total - float(np.sum(obj.penalty_shares(rows.s, rows.s)))
+            coef = coef + obj.penalty_share_coef * kept
+        if coef > 0 or self.design.n_features == 0 or self.n_params > self.n_samples + 1:
+            return
+        if self._full_rank is None:
+            self._full_rank = self._support_rank(None)
+        rank = self._support_rank(idx)
+        if rank < self._full_rank:
+            raise NotPositiveDefiniteError(
+                f"Removing these {len(idx)} rows leaves a model that is not identified: "
+                f"the remaining rows determine only {rank} of the "
+                f"{self._full_rank} parameter directions the full data determine (e.g. a "
+                "column that is nonzero only in the removed rows). The refit has no "
+                "unique answer; add a penalty, or remove fewer rows."
+            )
+
+    def _support_rank(self, removed):
+        p = self.design.n_features
+        shift = self.design.shift if self.design.shift is not None else np.zeros(p)
+        total = self.design.reduce(
+            _blocks.identification_block, 1 + p + p * p, with_start=True, shift=shift,
+            removed=removed,
+        ).compute()
+        w, u, G = total[0], total[1 : 1 + p], total[1 + p :].reshape(p, p)
+        if w == 0:
+            return 0
+        if self.objective.fit_intercept:
+            G = G - np.outer(u, u) / w
+        return identified_rank(G, self.objective.fit_intercept)
+
+    def subset(self, rows, theta):
+        """The removal model of the objective on training ``rows`` only, at ``theta``
+        (one pass for its Hessian, one for its leverages)."""
+        design = self.design.take(rows)
+        sums = design.reduce(_blocks.check_block, design.n_features + 3 + max(len(self.counts), 1),
+                             objective=self.objective, n_classes=0 if self.classes is None else len(self.classes)).compute()
+        return build(design, Objective(design, sums[design.n_features + 1], sums[design.n_features + 2]),
+                     theta, self.counts, self.classes, warn=False)
+
+    def second_step(self, idx, delta, fraction=1.0):
+        """The next Newton step on the objective without rows ``idx`` from
+        ``θ̂ + delta`` (:func:`skrif._set_error.second_newton_step`): one gradient
+        pass, then the Woodbury-updated Hessian at θ̂ (rank-one kind, removal) or
+        the Hessian at the moved point (same pass)."""
+        idx = np.asarray(idx, dtype=np.intp)
+        rows = self.gathered(idx)
+        problem = self._objective_without(idx, 1.0 - fraction, rows)
+        woodbury = fraction == 1.0 and self.curvature.kind == "rank_one" and not self.curvature.singular
+        point = problem.point(self.theta + delta, hessian=not woodbury)
+        grad = point.gradient
+        if not np.all(np.isfinite(grad)):
+            return np.zeros_like(delta)
+        if woodbury:
+            return -rows.view.solve_without(np.arange(idx.size), grad).T
+        return -point.factor().solve(grad).T
+
+    def joint_leverage(self, idx):
+        from .._core.set_error import joint_leverage
+
+        rows = self.gathered(idx)
+        return joint_leverage(rows.view, np.arange(len(idx)))
+
+    def undefined_single_removals(self):
+        """Rows whose removal alone leaves a model that cannot be fitted (the only
+        positive-weight row of a class): one pass when some class has one row."""
+        if self.classes is None:
+            if self.counts[0] > 1:
+                return np.zeros(0, dtype=np.intp)
+            mask = self.weights > 0
+        else:
+            lonely = np.flatnonzero(self.counts == 1)
+            if lonely.size == 0:
+                return np.zeros(0, dtype=np.intp)
+            Y = self.Y
+            labels = (Y[:, 0] > 0).astype(int) if Y.shape[1] == 1 else da.argmax(Y, axis=1)
+            mask = (self.weights > 0) & da.isin(labels, lonely)
+        return np.asarray(da.flatnonzero(mask).compute(), dtype=np.intp)
+
+    # -- reductions over rows ---------------------------------------------------------
+    def top_k(self, scores, k, direction):
+        return top_k(scores, self.design.starts, k, direction)
+
+    @staticmethod
+    def kth_smallest(V, k):
+        return kth_smallest(V, k)
+
+    def group_sums(self, values, codes, n_groups):
+        codes = codes if isinstance(codes, da.Array) else da.from_array(
+            np.asarray(codes), chunks=(values.chunks[0],))
+        tail = values.shape[1:]
+
+        def part(v, c):
+            out = np.zeros((1, n_groups) + tail)
+            np.add.at(out[0], np.asarray(c), np.asarray(v))
+            return out
+
+        parts = da.map_blocks(part, values, codes.rechunk({0: values.chunks[0]}),
+                              chunks=((1,) * values.numblocks[0], (n_groups,)) + tuple((t,) for t in tail),
+                              dtype=float, new_axis=1 if values.ndim == 1 else None)
+        return parts.sum(axis=0).compute()
+
+
+class Gathered:
+    """Rows of a Dask fit gathered on the client: their data, curvature bound to them
+    (with sums over every training row), gradient coefficients, removal model."""
+
+    def __init__(self, idx, X, Y, s, view, d1, owner):
+        self.idx, self.X, self.Y, self.s, self.view, self.d1 = idx, X, Y, s, view, d1
+        self._owner = owner
+
+    @property
+    def block_model(self):
+        from .._core.problem import Problem
+
+        problem = Problem(self._owner.objective, self.X, self.Y, self.s)
+        return RemovalModel.on_rows(problem, self._owner.theta, self.d1, self.view)
+
+
+def _predictor_changes(rm, design_eval, method):
+    return next(rm.predictor_changes(design_eval, method, rm.n_samples))[1]
+
+
+def _factor_bytes(curvature):
+    spd = getattr(curvature, "_spd", None)
+    if spd is None:
+        return 0
+    return (spd.chol.nbytes if spd.chol is not None else spd.F.nbytes) + getattr(
+        getattr(curvature, "_V", None), "nbytes", 0)
+
+
+def build(design, problem, theta, counts, classes, point=None, warn=True):
+    """The :class:`DaskRemovalModel` at ``theta``: the Hessian kind factored from one
+    pass's Gram, then one pass for every row's ``1 − h_i`` (persisted on the
+    workers), refined where the cheap form lost digits (one more pass for those
+    rows, as in memory). Warns, as the in-memory fit does, about a singular Hessian
+    and leverage-one rows."""
+    point = problem.point(theta, hessian=True) if point is None else point
+    point.factor()  # the Gram at θ (one pass if not already there)
+    curvature = problem.factor(point._gram, point._negative, removals=True)
+    if warn and curvature.singular:
+        warn_singular(curvature.rank, curvature.n_params, stacklevel=4)
+    model = _blocks.RowModel(design.objective, theta, curvature)
+    parts = design.per_row(
+        _blocks.leverage_block, (3,), with_start=True,
+        model=constant(model, nbytes=curvature.n_params ** 2 * 8),
+    ).persist()
+    one_minus, quad, refine = parts[:, 0], parts[:, 1], parts[:, 2]
+    if design.objective.hessian_kind != "rank_one":
+        quad = None
+    rm = DaskRemovalModel(design, problem, theta, curvature, one_minus, quad, counts, classes)
+    rows = np.flatnonzero(np.asarray(refine.compute()) > 0)
+    if rows.size:
+        exact = rm.gathered(rows).view._exact_one_minus(np.arange(rows.size))
+        one_minus = da.map_blocks(
+            _patch_block, one_minus, design.starts, rows=rows, exact=exact, dtype=float,
+        ).persist()
+        rm.one_minus_leverage = one_minus
+    if warn:
+        tol = curvature.leverage_tol
+        degenerate = np.flatnonzero(np.asarray((one_minus <= tol).compute()))
+        if degenerate.size:
+            warn_leverage_one_rows(degenerate, tol, stacklevel=4)
+    return rm
+
+
+def _patch_block(block, start, *, rows, exact):
+    """``block`` with the global ``rows`` (sorted) set to ``exact`` (refined 1 − h)."""
+    out = np.array(block, dtype=float)
+    first = int(np.asarray(start).reshape(-1)[0])
+    lo, hi = np.searchsorted(rows, [first, first + out.size])
+    out[rows[lo:hi] - first] = exact[lo:hi]
+    return out
