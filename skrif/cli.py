@@ -36,8 +36,8 @@ import sys
 import time
 import warnings
 
-from ._core.methods import LABELS as _METHOD_LABELS
-from ._core.methods import PREDICTED_METHODS, SPELLINGS
+from ._removal.methods import LABELS as _METHOD_LABELS
+from ._removal.methods import PREDICTED_METHODS, SPELLINGS
 from ._report.data import ReportError, _load_bundled, _load_csv, _need
 from ._report.document import INFLUENTIAL_COLUMNS  # noqa: F401  (documented columns)
 from ._report.files import (

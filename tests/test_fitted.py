@@ -28,7 +28,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skrif import InfluenceEstimator
 from skrif._core.fitted import RemovalModel
-from skrif._core.methods import ADDITIVE_METHODS, LABELS, METHODS, PREDICTED_METHODS, canonical
+from skrif._removal.methods import ADDITIVE_METHODS, LABELS, METHODS, PREDICTED_METHODS, canonical
 from skrif.exceptions import (
     DataChangedError,
     NoFiniteOptimumError,

@@ -16,13 +16,14 @@ with a per-row penalty share) live one floor below, in the curvature objects and
 Sign convention everywhere: **value without the rows minus value with them**.
 """
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
-from .._removal.rank_one import DualCurvature
+from .._removal.methods import ADDITIVE_METHODS
 from ..exceptions import DataChangedError, NotPositiveDefiniteError
 from .influence import parameter_change as _parameter_change
-from .methods import ADDITIVE_METHODS
 from .problem import Problem, warn_not_converged
 
 #: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
@@ -98,12 +99,6 @@ class DataFingerprint:
             )
 
 
-#: Least-squares residuals are recomputed without cancellation (see
-#: :func:`_exact_gradient_coefficients`) in the primal form only when some row's
-#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
-_NEAR_INTERPOLATION = 1e-4
-
-
 def _exact_gradient_coefficients(problem, theta, d1, curvature):
     """``d1`` of a least-squares fit from residuals computed without cancellation.
 
@@ -115,11 +110,10 @@ def _exact_gradient_coefficients(problem, theta, d1, curvature):
     (n + p̃) × p̃ temporary), used only for dense ``X`` near interpolation. Other
     losses, singular Hessians and sparse primal problems keep ``d1``.
     """
-    if not problem.objective.quadratic or curvature.singular:
-        return d1
-    if not isinstance(curvature, DualCurvature) and (
-        problem.design.sparse
-        or not np.min(curvature.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+    if (
+        not problem.objective.quadratic
+        or curvature.singular
+        or not curvature.residuals_need_recomputing()
     ):
         return d1
     # Least squares always has the rank-one kind, whose factor computes them.
@@ -212,16 +206,6 @@ class RemovalModel:
         rm._fingerprint, rm._full_rank = None, None
         return rm
 
-    @property
-    def Y(self):
-        """Encoded training targets (n, q)."""
-        return self.problem.Y
-
-    @property
-    def weights(self):
-        """Effective training weights ``s_i`` (n,)."""
-        return self.problem.weights
-
     # -- rows: what a Dask fit's model does blockwise ------------------------------
     def rowwise(self, func, *args, per_row=(), **kwargs):
         """``func(self, *args, *per_row, **kwargs)``: a computation whose result has one
@@ -303,6 +287,43 @@ class RemovalModel:
         """``diag(H⁻¹)`` (p̃,) (multinomial: (K p̃,)), from the Hessian kind: O(p̃³)."""
         return self.curvature.inverse_diagonal()
 
+    @property
+    def weights(self):
+        """The effective sample weights ``s_i`` of the training rows (n,)."""
+        return self.problem.weights
+
+    @property
+    def Y(self):
+        """The encoded training targets (n, q)."""
+        return self.problem.Y
+
+    @property
+    def rank(self):
+        """Rank of the Hessian (``n_params`` unless it is singular)."""
+        return self.curvature.rank
+
+    @functools.cached_property
+    def curvature_coefficients(self):
+        """Per-row curvature at ``θ̂``: ``c s_i ℓ''(y_i, z_i)``, shape (n,) (the block
+        kind: (n, K, K) blocks). Computed once, O(nnz(X) q)."""
+        return self.problem.row_derivatives(self.theta)[1]
+
+    @property
+    def penalty_share_coefficients(self):
+        """Each row's share of the penalty, ``α m_i`` (n,): 0 unless the objective is
+        in mean form (GLMs, SGD), where removing a row removes its share too."""
+        if not self.objective.mean_form:
+            return np.zeros(self.n_samples)
+        return self.objective.penalty_share_coef * np.asarray(self.problem.shares, dtype=float)
+
+    def linear_predictor_of(self, X):
+        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)."""
+        p = self.design.n_features
+        Z = np.asarray(X @ self.theta[:, :p].T, dtype=float)
+        if self.design.fit_intercept:
+            Z = Z + self.theta[:, p]
+        return Z
+
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
         self.check_data()
@@ -352,6 +373,14 @@ class RemovalModel:
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta
+
+    def refit_kept(self, keep, start=None):
+        """``θ`` refitted with every row's weight multiplied by ``keep`` (n,): 0 removes
+        a row, 1 keeps it. ``ValueError`` if the rows left cannot be fitted (e.g. a
+        single class). Cost: a few Hessian factorizations."""
+        weights = self.problem.weights * keep
+        self.objective.check_removal(self.problem.Y, weights)
+        return self.refit(weights, start=start)
 
     def refit_without(self, idx, start=None):
         """``θ`` refitted without rows ``idx`` (validated positions).
@@ -478,6 +507,18 @@ class RemovalModel:
             out += self.curvature.row_effects(G, self.d1, self.theta, method)[:, k, :]
         return out
 
+
+    def functional_changes_kept(self, A, method, keep, theta):
+        """:meth:`functional_changes` of one functional ``A`` (q, p̃) at the model
+        ``theta`` fitted on the rows where ``keep > 0``: the additive effect of
+        removing each further row, shape (n,) (NaN for rows already removed).
+        O(n p̃²) for the subset's factorization."""
+        if np.all(keep > 0) and theta is self.theta:
+            return self.functional_changes(A[None], method)[:, 0]
+        out = np.full(self.n_samples, np.nan)
+        kept = np.flatnonzero(keep > 0)
+        out[kept] = self.subset(kept, theta).functional_changes(A[None], method)[:, 0]
+        return out
     def predictor_changes(self, design_eval, method, chunk):
         """Yield ``(rows, dZ)`` over blocks of ``chunk`` training rows, with
         ``dZ[i, j, k]`` (c, m, q) the change of evaluation row ``j``'s linear

@@ -19,8 +19,6 @@ from .._removal.leverage import LEVERAGE_TOL  # noqa: F401 (re-exported for the 
 from .._utils.checks import check_finite_state, finite_change, is_integer
 from .problem import warn_not_converged
 
-METHODS = ("if", "rif", "newton", "refit")
-
 
 @dataclass(frozen=True)
 class ParameterChange:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._removal.methods import ADDITIVE_METHODS
 from ..exceptions import SetInteractionWarning
 
 #: A relative gap above this between the additive answer and the group Newton step
@@ -208,7 +209,7 @@ def answer_set(
         return rm.parameter_change(rows, how, fraction)
 
     additive = "rif" if method == "auto" else method
-    if additive not in ("if", "rif") or not 2 <= idx.size <= MAX_ESTIMATE_ROWS:
+    if additive not in ADDITIVE_METHODS or not 2 <= idx.size <= MAX_ESTIMATE_ROWS:
         return change(idx, additive), additive, None
     delta = change(idx, additive)
     try:

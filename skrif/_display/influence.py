@@ -12,18 +12,13 @@ import textwrap
 
 import numpy as np
 
-from .._core.methods import PREDICTED_METHODS
-from .._core.methods import label as method_label
+from .._removal.methods import PREDICTED_METHODS, TABLE
+from .._removal.methods import label as method_label
 from ..validation import summarize, validate_influence
 from ..validation._common import _columns
 
-# IF is drawn hollow and on top, so that it stays visible where RIF agrees with it.
-_METHOD_STYLE = {
-    "if": {"facecolors": "none", "edgecolors": "tab:red", "marker": "o",
-           "linewidths": 1.1, "zorder": 3},
-    "rif": {"color": "tab:blue", "marker": "s", "zorder": 2},
-    "newton": {"color": "tab:green", "marker": "^", "zorder": 2},
-}
+#: Scatter style of each predicted method, from the method table.
+_METHOD_STYLE = {m.name: dict(m.plot_style) for m in TABLE if m.predicted}
 #: Point size per removal-set strategy (the ``strategy`` column, when present).
 _STRATEGY_SIZE = {"random": 10, "feature": 20, "distance": 32, "top_score": 48}
 _TARGET_TITLES = {

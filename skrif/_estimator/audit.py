@@ -289,7 +289,7 @@ class AuditMixin:
                 method=method,
             )
         _amip.prepare(
-            self, _amip.RemovalState(self), coef, conclusion, alpha, cov_type, groups,
+            self, self._fitted_removal(), coef, conclusion, alpha, cov_type, groups,
             unit, use_t,
         )
         max_rows = _amip.cap_for(n, max_rows, max_fraction)

@@ -8,10 +8,10 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.utils._param_validation import StrOptions
 
 from .._core.influence import check_removed_rows
-from .._core.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from .._core.set_error import answer_set
 from .._core.targets import make_target
 from .._features.groups import rows_of_labels, training_groups
+from .._removal.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from .._utils.checks import (
     check_eval_targets,
 )

@@ -5,7 +5,6 @@
 
 import numpy as np
 
-from .._core.methods import METHODS
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -17,6 +16,7 @@ from .._features.groups import (
 )
 from .._features.influential import InfluentialRows
 from .._linalg.design import AugmentedDesign
+from .._removal.methods import METHODS
 from .._utils.checks import (
     check_bool,
 )

@@ -41,7 +41,6 @@ import numpy as np
 
 from .amip_search import (
     LinearCriterion,
-    RemovalState,
     StandardErrorCriterion,
     _Units,
     certificate,
@@ -203,7 +202,7 @@ def full_data_inference(state, j, family, cov_type, clusters, use_t, theta=None,
     theta = state.theta if theta is None else theta
     keep = np.ones(state.n_samples) if keep is None else keep
     fit = CoefficientFit(
-        state.dense_design(), state.Y[:, 0], state.weights, keep, theta[0], family,
+        state.design.rows(slice(None)), state.Y[:, 0], state.weights, keep, theta[0], family,
         cov_type, clusters, use_t,
     )
     return fit.inference(j)
@@ -214,7 +213,7 @@ def run(est, A, names, j, *, conclusion, alpha, cov_type, groups, unit, max_rows
     """The audit of :meth:`~skrif.InfluenceEstimator.removal_to_flip` (new search)."""
     from .audit import FlipResult
 
-    state = RemovalState(est)
+    state = est._fitted_removal()
     family, clusters, removal_groups = prepare(
         est, state, j, conclusion, alpha, cov_type, groups, unit, use_t
     )
@@ -299,7 +298,7 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
 
     from .._utils.groups import check_groups
 
-    state = RemovalState(est)
+    state = est._fitted_removal()
     family, _ = family_of(state.objective, state.n_outputs)
     after = result.initial + result.actual_change if result.rows.size else result.initial
     fields = dict(conclusion="sign", alpha=alpha, estimate=float(after), unit="rows",
@@ -310,7 +309,7 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
             clusters = check_groups(groups, state.n_samples, removable=False)
         keep = np.ones(state.n_samples)
         keep[result.rows] = 0.0
-        theta = state.refit(keep, state.theta) if result.rows.size else state.theta
+        theta = state.refit_kept(keep, state.theta) if result.rows.size else state.theta
         e0, se0, _, p0, _ = full_data_inference(state, j, family, cov_type, clusters, use_t)
         fields.update(cov_type=cov_type, initial_se=se0, initial_p_value=p0)
         try:
@@ -428,7 +427,7 @@ class AMIPSummary:
 def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction,
             max_refits, use_t):
     """Build an :class:`AMIPSummary` (see :meth:`~skrif.InfluenceEstimator.amip_summary`)."""
-    state = RemovalState(est)
+    state = est._fitted_removal()
     family, reason = family_of(state.objective, state.n_outputs)
     names = getattr(est, "feature_names_in_", None)
     if coefs is None:

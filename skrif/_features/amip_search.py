@@ -14,45 +14,6 @@ from .robust_se import CoefficientFit
 ENUMERATION_LIMIT = 20_000
 
 
-class RemovalState:
-    """What the audit needs from a fitted :class:`~skrif.InfluenceEstimator`: its
-    :class:`~skrif._core.fitted.RemovalModel` (``est._removal``) and a few views of it.
-    Nothing else in this module touches the estimator's private state.
-    """
-
-    def __init__(self, est):
-        self._removal = est._fitted_removal()
-        self.problem, self.theta = self._removal.problem, self._removal.theta
-        self.objective = self.problem.objective
-        self.design = self.problem.design
-        self.n_samples = self.design.n_samples
-        self.n_outputs = self.theta.shape[0]
-        self.weights = self.problem.weights
-        self.Y = self.problem.Y
-
-    def dense_design(self):
-        """``X̃`` as a dense (n, p̃) array (intercept column last)."""
-        return self.design.rows(slice(None))
-
-    def refit(self, keep, start):
-        """Exact optimum without the rows where ``keep`` is 0; ``ValueError`` if the
-        rows left cannot be fitted (e.g. a single class)."""
-        weights = self.weights * keep
-        self.objective.check_removal(self.Y, weights)
-        return self._removal.refit(weights, start=start)
-
-    def linear_effects(self, theta, keep, A, method):
-        """Additive effect of removing each row on ``⟨A, θ⟩`` (n,) at the model
-        ``theta`` fitted on the kept rows (NaN for removed rows)."""
-        if np.all(keep > 0) and theta is self.theta:
-            return self._removal.functional_changes(A[None], method)[:, 0]
-        out = np.full(self.n_samples, np.nan)
-        kept = np.flatnonzero(keep > 0)
-        sub = self._removal.subset(kept, theta)
-        out[kept] = sub.functional_changes(A[None], method)[:, 0]
-        return out
-
-
 @dataclass
 class Evaluation:
     """A conclusion's statistic at one (exact) fit."""
@@ -81,7 +42,7 @@ class StandardErrorCriterion:
     def __init__(self, state, j, conclusion, alpha, cov_type, clusters, use_t, family):
         self.state, self.j, self.conclusion, self.alpha = state, j, conclusion, alpha
         self.cov_type, self.clusters, self.use_t, self.family = cov_type, clusters, use_t, family
-        self.Xt = state.dense_design()
+        self.Xt = state.design.rows(slice(None))
         self.y = state.Y[:, 0]
         self.sigma0 = 1.0
 
@@ -138,7 +99,7 @@ class LinearCriterion:
         return Evaluation(g, g <= 0, est, nan, nan, nan, nan, theta)
 
     def row_scores(self, ev, keep):
-        return self.state.linear_effects(ev.theta, keep, self.sigma0 * self.A, self.method)
+        return self.state.functional_changes_kept(self.sigma0 * self.A, self.method, keep, ev.theta)
 
     def group_extra(self, ev):
         return 0.0
@@ -198,7 +159,7 @@ def greedy_search(criterion, units, theta0, ev0, cap, max_refits):
         nonlocal state_n_refits
         keep = units.keep(unit_list)
         state_n_refits += 1
-        theta = criterion.state.refit(keep, start)
+        theta = criterion.state.refit_kept(keep, start)
         return criterion.evaluate(theta, keep)
 
     first_scores = None

@@ -26,8 +26,8 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from .._core.fitted import top_k  # noqa: F401  (re-exported)
-from .._core.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._linalg.design import AugmentedDesign
+from .._removal.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
 

@@ -42,7 +42,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.model_selection import KFold
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 INTERVAL_METHODS = ("jackknife", "jackknife+", "jackknife-minmax", "cv+")
 SET_METHODS = ("lac", "aps")
@@ -52,44 +52,6 @@ SET_METHODS = ("lac", "aps")
 TIE_TOL = 1e-12
 # Floats of one (n × block [× classes]) temporary array: 16 MB.
 _BLOCK_FLOATS = 1 << 21
-
-
-# -- the one reach into the fitted state --------------------------------------------
-class _FittedState:
-    """What conformal prediction needs beyond public methods: training data, θ̂, link."""
-
-    def __init__(self, X, Y, theta, fit_intercept, log_link, classifier, quadratic):
-        self.X, self.Y, self.theta = X, Y, theta
-        # Least squares: one group Newton step is the exact leave-fold-out refit.
-        self.quadratic = quadratic
-        self.fit_intercept, self.log_link, self.classifier = fit_intercept, log_link, classifier
-        self.n_samples = X.shape[0]
-
-    def linear_predictor(self, X):
-        """``z = X̃ θ̂ᵀ`` for validated rows ``X``: shape (m, q); O(nnz(X) q)."""
-        p = X.shape[1]
-        Z = np.asarray(X @ self.theta[:, :p].T, dtype=float)
-        if self.fit_intercept:
-            Z = Z + self.theta[:, p]
-        return Z
-
-
-def _fitted_state(est):
-    """Adapter to the fitted removal state (the estimator's RemovalModel). The only
-    place this module touches private state."""
-    check_is_fitted(est)
-    removal = est._fitted_removal()
-    problem, theta = removal.problem, removal.theta
-    objective = problem.objective
-    return _FittedState(
-        problem.design.X,
-        problem.Y,
-        theta,
-        problem.design.fit_intercept,
-        bool(getattr(objective, "log_link", False)),
-        objective.is_classifier,
-        objective.quadratic,
-    )
 
 
 # -- validation -------------------------------------------------------------------------
@@ -160,8 +122,9 @@ def _kth_largest(V, k):
 
 
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
-def _inverse_link(state, Z):
-    return np.exp(Z) if state.log_link else Z
+def _inverse_link(rm, Z):
+    """The mean at linear predictors ``Z`` (the family's inverse link)."""
+    return rm.objective.exponential_family().mean(Z)
 
 
 def _folds(cv, X, y, n):
@@ -216,31 +179,31 @@ def predict_interval(est, X, alpha, method, cv):
     alpha = check_alpha(alpha)
     if cv is not None and method != "cv+":
         raise ValueError(f"cv is used only by method='cv+'; got cv={cv!r} with method={method!r}.")
-    state = _fitted_state(est)
-    if state.Y.shape[1] != 1:
+    rm = est._fitted_removal()
+    if rm.problem.Y.shape[1] != 1:
         raise ValueError(
             "predict_interval supports single-target regressors; this model has "
-            f"{state.Y.shape[1]} targets: wrap one InfluenceEstimator per target."
+            f"{rm.problem.Y.shape[1]} targets: wrap one InfluenceEstimator per target."
         )
     Xv = _validate_X(est, X)
-    n, m = state.n_samples, Xv.shape[0]
+    n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
-    y = state.Y[:, 0]
-    z = state.linear_predictor(Xv)[:, 0]
+    y = rm.problem.Y[:, 0]
+    z = rm.linear_predictor_of(Xv)[:, 0]
 
     if method == "cv+":
-        folds = _folds(cv, state.X, y, n)
+        folds = _folds(cv, rm.design.X, y, n)
         # Exact leave-fold-out models: the group Newton step for least squares,
         # K warm-started refits otherwise (one Newton step is visibly off for a fold).
-        coef, intercept = _fold_changes(est, folds, 1, "newton" if state.quadratic else "refit")
+        coef, intercept = _fold_changes(est, folds, 1, "newton" if rm.objective.quadratic else "refit")
         fold_of = np.empty(n, dtype=int)
         residuals = np.empty(n)
-        z_train = state.linear_predictor(state.X)[:, 0]
+        z_train = rm.linear_predictor()[:, 0]
         for f, rows in enumerate(folds):
             fold_of[rows] = f
-            shift = _fold_shift(coef[f:f + 1], intercept[f:f + 1], state.X[rows])[0]
-            residuals[rows] = np.abs(y[rows] - _inverse_link(state, z_train[rows] + shift))
+            shift = _fold_shift(coef[f:f + 1], intercept[f:f + 1], rm.design.X[rows])[0]
+            residuals[rows] = np.abs(y[rows] - _inverse_link(rm, z_train[rows] + shift))
     else:
         loo = est.loo_predict(target="predict")
         residuals = np.abs(y - loo)
@@ -254,7 +217,7 @@ def predict_interval(est, X, alpha, method, cv):
     out = np.empty((m, 2))
     if method == "jackknife":
         width = _kth_smallest(residuals, k)
-        mu = _inverse_link(state, z)
+        mu = _inverse_link(rm, z)
         out[:, 0], out[:, 1] = mu - width, mu + width
         return out
     width = _kth_smallest(residuals, k) if method == "jackknife-minmax" else None
@@ -264,7 +227,7 @@ def predict_interval(est, X, alpha, method, cv):
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         # μ̂_{−i}(x_j) as (b, n), C-contiguous: the selections run along rows.
-        mu = _inverse_link(state, np.add(shift.T, z[block, None], order="C"))
+        mu = _inverse_link(rm, np.add(shift.T, z[block, None], order="C"))
         if method == "jackknife-minmax":
             out[block, 0] = mu.min(axis=1) - width
             out[block, 1] = mu.max(axis=1) + width
@@ -305,9 +268,9 @@ def predict_set(est, X, alpha, method):
     """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`."""
     method = _check_method(method, SET_METHODS)
     alpha = check_alpha(alpha)
-    state = _fitted_state(est)
+    rm = est._fitted_removal()
     Xv = _validate_X(est, X)
-    n, m = state.n_samples, Xv.shape[0]
+    n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
     loo = est.loo_predict(target="predict_proba")  # p̂_{−i}(· | x_i), (n, K)
@@ -317,11 +280,11 @@ def predict_set(est, X, alpha, method):
             "leverage 1, see HighLeverageWarning), so the conformal scores are not "
             "defined: add a penalty (smaller C)."
         )
-    labels = _true_classes(state.Y)
+    labels = _true_classes(rm.problem.Y)
     scores = np.take_along_axis(class_scores(loo, method), labels[:, None], axis=1)[:, 0]
     n_classes = loo.shape[1]
-    q = state.theta.shape[0]
-    z = state.linear_predictor(Xv)
+    q = rm.theta.shape[0]
+    z = rm.linear_predictor_of(Xv)
     out = np.empty((m, n_classes), dtype=bool)
     per_row = n * n_classes * (n_classes if method == "aps" else 1)
     for block in _blocks(m, per_row):

@@ -31,7 +31,6 @@ one block; never an n × n or p̃ × p̃ matrix beyond the fitted factorization.
 """
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import f as f_dist
@@ -55,59 +54,6 @@ EXTRA_COLUMNS = (
     "covratio", "resid_response", "resid_pearson", "resid_deviance", "standard_resid_deviance",
 )
 FLAG_COLUMNS = ("inf_dffits", "inf_covratio", "inf_cooks_d", "inf_hat", "influential")
-
-
-# -- the fitted state: ONE adapter ------------------------------------------------
-@dataclass
-class _State:
-    objective: object
-    design: object
-    Y: np.ndarray  # (n, q) encoded targets
-    weights: np.ndarray  # (n,) effective sample weights s_i
-    theta: np.ndarray  # (q, p̃)
-    d1: np.ndarray  # (n, q)  c s_i ℓ'
-    d2: np.ndarray  # (n,)    c s_i ℓ''
-    eps: np.ndarray  # (n,)    each row's penalty share α m_i (0 for sum-form models)
-    one_minus: np.ndarray  # (n,) 1 − h_i of the training objective's curvature
-    solve: object  # G (p̃, m) -> H⁻¹ G
-    inverse_diagonal: object  # () -> diag(H⁻¹), shape (p̃,)
-    row_steps: object  # (rows, out=None) -> RIF_i, shape (len(rows), q, p̃)
-    self_change: object  # () -> x̃_i·RIF_i for every row, shape (n, q)
-    rank: int
-
-
-def _removal_state(est):
-    """The fitted state diagnostics need, from the estimator's
-    :class:`skrif._core.fitted.RemovalModel`."""
-    removal = est._fitted_removal()
-    problem, theta, d1 = removal.problem, removal.theta, removal.d1
-    solve = removal.solve
-    one_minus = removal.one_minus_leverage
-
-    def row_steps(rows, out=None):
-        return removal.row_steps(rows, "rif", out=out)
-
-    objective = problem.objective
-    _, d2 = problem.row_derivatives(theta)
-    if np.ndim(d2) != 1:
-        raise ValueError(
-            "diagnostics() is not available for multinomial logistic regression: its rows "
-            "have K × K curvature blocks, for which R and statsmodels define no "
-            "influence table. Use influence(), self_influence() or leverages_ instead, "
-            "or fit one binary model per class."
-        )
-    if objective.mean_form:
-        eps = objective.penalty_share_coef * np.asarray(problem.shares, dtype=float)
-    else:
-        eps = np.zeros(problem.design.n_samples)
-    return _State(
-        objective=objective, design=problem.design, Y=problem.Y, weights=problem.weights,
-        theta=theta, d1=d1, d2=np.asarray(d2, dtype=float), eps=eps,
-        one_minus=np.asarray(one_minus, dtype=float), solve=solve, row_steps=row_steps,
-        inverse_diagonal=removal.inverse_diagonal,
-        self_change=lambda: removal.self_change("rif"),
-        rank=int(est.hessian_rank_),
-    )
 
 
 def _is_unpenalised(objective):
@@ -146,21 +92,21 @@ def check_columns(columns, names):
 
 
 # -- the computation -----------------------------------------------------------------
-def _hat_diagonal(state):
+def _hat_diagonal(rm):
     """``(h, 1 − h)``: diagonal of the hat matrix ``D^½ X̃ H⁻¹ X̃ᵀ D^½`` of the fit.
 
     The curvature's own ``1 − h_i`` (cancellation-free) when rows own no penalty
     share; otherwise ``d_i x̃_i H⁻¹ x̃_iᵀ`` by block solves, O(n p̃²) (mean-form
     curvatures report leverages without the row's share, a different quantity).
     """
-    if not np.any(state.eps):
-        one_minus = state.one_minus
+    if not np.any(rm.penalty_share_coefficients):
+        one_minus = np.asarray(rm.one_minus_leverage, dtype=float)
         return np.clip(1.0 - one_minus, 0.0, 1.0), one_minus
-    design = state.design
+    design = rm.design
     quad = np.empty(design.n_samples)
     for sl, rows in design.row_chunks():
-        quad[sl] = np.einsum("ij,ji->i", rows, state.solve(rows.T))
-    h = state.d2 * quad
+        quad[sl] = np.einsum("ij,ji->i", rows, rm.solve(rows.T))
+    h = rm.curvature_coefficients * quad
     return h, 1.0 - h
 
 
@@ -174,30 +120,34 @@ def compute_diagnostics(est, columns=None):
         with arrays of shape (n, q) (scalar columns) or (n, q, k) (the ``dfb*``
         blocks, k kept coefficients).
     """
-    state = _removal_state(est)
-    objective, design = state.objective, state.design
+    rm = est._fitted_removal()
+    objective, design = rm.objective, rm.design
     family = objective.exponential_family()
     if family is None:
-        raise ValueError(f"diagnostics() does not know the family of {type(objective).__name__}.")
+        raise ValueError(
+            f"diagnostics() is not available for this model: {objective.no_diagnostics_reason}."
+        )
+    d2 = np.asarray(rm.curvature_coefficients, dtype=float)
+    eps_all = rm.penalty_share_coefficients
     names = coefficient_names(_feature_names(est), design.fit_intercept)
     keep = check_columns(columns, names)
 
-    n, q = state.d1.shape
-    s = state.weights
+    n, q = rm.d1.shape
+    s = rm.problem.weights
     fitted = s > 0
-    Z = design.matvec(state.theta.T)  # (n, q)
+    Z = design.matvec(rm.theta.T)  # (n, q)
     mu = family.mean(Z)
-    Y = state.Y
+    Y = rm.problem.Y
     resid = Y - mu
     with np.errstate(divide="ignore", invalid="ignore"):
         pearson = np.sqrt(s)[:, None] * resid / np.sqrt(family.variance(mu))
         unit_dev = np.maximum(2.0 * objective.loss(Y, Z) / family.kappa, 0.0)
     deviance = np.sign(resid) * np.sqrt(s[:, None] * unit_dev)
 
-    h, one_minus = _hat_diagonal(state)
+    h, one_minus = _hat_diagonal(rm)
     degenerate = one_minus <= LEVERAGE_TOL
     n_fit = int(np.count_nonzero(fitted))
-    p_eff = float(state.rank) if _is_unpenalised(objective) else float(np.sum(h[fitted]))
+    p_eff = float(rm.rank) if _is_unpenalised(objective) else float(np.sum(h[fitted]))
     df = n_fit - p_eff
     if not df > 1:
         raise ValueError(
@@ -233,10 +183,10 @@ def compute_diagnostics(est, columns=None):
     # written straight into the tables (no n × p̃ temporaries).
     scale = objective.loss_scale * family.kappa  # H / scale is the likelihood's Hessian
     disp_i = sigma_i**2 if family.name == "gaussian" else np.broadcast_to(phi, (n, q))
-    se = np.sqrt(scale * state.inverse_diagonal()[keep])  # (k,)
+    se = np.sqrt(scale * rm.inverse_diagonal()[keep])  # (k,)
     inv_se = 1.0 / se
     inv_root_disp = 1.0 / np.sqrt(disp_i)  # (n, q)
-    wt = np.array(state.theta, dtype=float)
+    wt = np.array(rm.theta, dtype=float)
     if design.fit_intercept:
         wt[:, -1] = 0.0
     penal = np.ones(design.n_params, dtype=bool)
@@ -256,16 +206,16 @@ def compute_diagnostics(est, columns=None):
         # Leverage-one rows are reported once below, not once per block.
         warnings.simplefilter("ignore", HighLeverageWarning)
         # x̃_i·Δ_i for every row from the Hessian kind (O(n q) after the leverages).
-        dz = state.self_change()  # (n, q)
+        dz = rm.self_change("rif")  # (n, q)
         # Δ'HΔ = Δ'g_i + Δ'H_iΔ, since H_{−i} Δ_i = g_i for the one-step change:
         # g_i = d1_i x̃_i + ε_i w̃, H_i = d_i x̃_i x̃_iᵀ + ε_i P; both terms ≥ 0.
-        quad = state.d1 * dz + state.d2[:, None] * dz**2
+        quad = rm.d1 * dz + d2[:, None] * dz**2
         for start in range(0, n, chunk):
             sl = slice(start, min(start + chunk, n))
             # (c, q, p̃) RIF, without minus with; straight into the table when it
             # keeps every coefficient (negated in place below).
-            delta = state.row_steps(sl, out=dfbeta[sl] if full else None)
-            eps = state.eps[sl]
+            delta = rm.row_steps(sl, "rif", out=dfbeta[sl] if full else None)
+            eps = eps_all[sl]
             if np.any(eps):
                 quad[sl] += eps[:, None] * (
                     np.einsum("cqp,qp->cq", delta, wt)

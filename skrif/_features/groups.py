@@ -18,11 +18,14 @@ import warnings
 import numpy as np
 
 from .._core.set_error import MAX_ESTIMATE_ROWS
+from .._removal.methods import PREDICTED_METHODS
 from .._utils.groups import check_groups
 from ..exceptions import SetInteractionWarning
 
 #: Methods a per-group answer can use.
-GROUP_METHODS = ("if", "rif", "newton")
+#: Per-group answers: the predicted methods of the table (a refit per group is
+#: ``method="refit"`` of the set queries).
+GROUP_METHODS = PREDICTED_METHODS
 
 
 def training_groups(groups, n_samples):

@@ -89,6 +89,10 @@ class Objective:
     # -- what the features need to know about the family ------------------------
     # Declared here and read by the features, which never ask which estimator type
     # they hold: diagnostics, standard errors, the OptimalityWarning's advice.
+    #: Why regression diagnostics are not defined for this family (shown when
+    #: :meth:`exponential_family` is ``None``).
+    no_diagnostics_reason = "skrif does not know the exponential family of its loss"
+
     def exponential_family(self):
         """The :class:`~skrif._objectives._family.ExponentialFamily` of the loss, which
         regression diagnostics need; ``None`` when the table is not defined for it."""

@@ -28,6 +28,11 @@ class MultinomialObjective(Objective):
     is_classifier = True
     recession = "multinomial"
     hessian_kind = "block"
+    no_diagnostics_reason = (
+        "multinomial logistic regression has K × K curvature blocks per row, for which "
+        "R and statsmodels define no influence table. Use influence(), self_influence() "
+        "or leverages_ instead, or fit one binary model per class"
+    )
 
     def __init__(self, estimator):
         super().__init__(estimator)

@@ -8,8 +8,10 @@ import scipy.linalg as sla
 
 from .._linalg.woodbury import check_capacitance
 from .leverage import LEVERAGE_TOL, warn_leverage_one
+from .methods import ADDITIVE_METHODS
 
-ADDITIVE = ("if", "rif")
+#: The additive methods of the method table (single-row steps summed over a set).
+ADDITIVE = ADDITIVE_METHODS
 
 
 #: Rows per block in the vectorized per-row primitives (bounded temporary memory).

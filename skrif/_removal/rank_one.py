@@ -45,6 +45,10 @@ from .base import (
     solve_block_rows,
 )
 
+#: Least-squares residuals are recomputed without cancellation (see
+#: :meth:`_LinearCurvature.exact_residuals`) in the primal form only when some row's
+#: ``1 − h_i`` is below this: elsewhere ``y − X̃θ̂`` is accurate to working precision.
+_NEAR_INTERPOLATION = 1e-4
 #: Below this computed ``1 − h_i`` (or smallest capacitance eigenvalue) the cheap
 #: form ``1 − d_i x̃_iᵀH⁻¹x̃_i`` has lost more than 3 digits to cancellation; such rows
 #: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
@@ -347,6 +351,15 @@ class _LinearCurvature(Curvature):
         out[pos] = Rw[pos] / root[pos, None]
         return out
 
+    def residuals_need_recomputing(self):
+        """Whether :meth:`exact_residuals` should replace ``y − X̃θ̂``: in the primal
+        form only for dense ``X`` near interpolation (some ``1 − h_i`` below
+        ``_NEAR_INTERPOLATION``), where the QR it needs is affordable and the plain
+        residuals have lost digits."""
+        return not self.design.sparse and bool(
+            np.min(self.one_minus_leverage, initial=1.0) < _NEAR_INTERPOLATION
+        )
+
     def _weighted_residuals(self, B):  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -512,6 +525,10 @@ class DualCurvature(_LinearCurvature):
 
     def _bind_rows(self, **per_row):
         raise NotImplementedError("The dual form's n × n factor belongs to its own rows.")
+
+    def residuals_need_recomputing(self):
+        # A solve with the existing n × n factor: always affordable.
+        return True
 
     def _factor(self, block, d, penalty):
         if not np.all(penalty > 0):

@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from .._removal.methods import label
 from .render import Block, fmt, sig
 
 #: Rows per criterion shown (with a sentence each) in summary.md / summary.html.
@@ -35,7 +36,6 @@ SHOWN_COEFS = 8
 #: Floats per block (training rows × test rows × outputs) when evaluating every
 #: single-row removal on the test predictions.
 _PREDICTION_BLOCK_FLOATS = 4_000_000
-_METHOD_LABELS = {"if": "IF", "rif": "RIF", "newton": "NS"}
 
 #: Criteria of ``influential_rows.csv``, in order, with their documentation.
 CRITERIA = {
@@ -700,7 +700,7 @@ def approximation_blocks(summary, verdict, sets_text, nan_note, figure):
     for i in range(len(summary)):
         r = summary.iloc[i]
         rows.append([
-            _METHOD_LABELS.get(r["method"], r["method"]), r["target"], str(int(r["n_sets"])),
+            label(r["method"]), r["target"], str(int(r["n_sets"])),
             fmt(r["slope"]), fmt(r["pearson"]), fmt(r["spearman"]), fmt(r["median_relative_error"]),
         ])
     B = [

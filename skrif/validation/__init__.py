@@ -26,6 +26,8 @@ default) and plain ``dict`` s of equal-length NumPy columns otherwise (or with
 other frame type.
 """
 
+from ._common import MAX_N_SETS as MAX_N_SETS  # the limit on n_sets, read by callers
+from ._common import MAX_SET_ROWS as MAX_SET_ROWS
 from ._common import RESULT_COLUMNS, STRATEGIES, SUMMARY_COLUMNS, VALIDATION_TARGETS
 from .experiment import validate_influence
 from .sets import (

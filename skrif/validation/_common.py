@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._core.methods import PREDICTED_METHODS
+from .._removal.methods import PREDICTED_METHODS
 from .._utils.checks import is_integer
 from .._utils.dask import is_dask
 from .._utils.params import Integer, check_params, validate_arguments

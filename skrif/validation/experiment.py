@@ -10,11 +10,11 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from .._core.influence import check_removed_rows
-from .._core.methods import ADDITIVE_METHODS, PREDICTED_METHODS
 from .._core.set_error import (
     relative_gap,
 )
 from .._features.groups import training_groups
+from .._removal.methods import ADDITIVE_METHODS, PREDICTED_METHODS
 from ..exceptions import NotConvergedWarning
 from ._common import (
     MAX_N_SETS,

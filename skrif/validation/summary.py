@@ -6,10 +6,10 @@ and target, and the calibration of the set-interaction estimate.
 import numpy as np
 from scipy import stats
 
-from .._core.methods import ADDITIVE_METHODS
 from .._core.set_error import (
     SET_INTERACTION_THRESHOLD,
 )
+from .._removal.methods import ADDITIVE_METHODS
 from ._common import SUMMARY_COLUMNS, _columns, _to_table, _validated, _want_frame
 
 

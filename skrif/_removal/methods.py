@@ -39,6 +39,9 @@ class RemovalMethod:
         Other accepted spellings (case-insensitive in the command line).
     description : str
         One line for help texts.
+    plot_style : tuple of (str, object) pairs
+        Matplotlib scatter keywords of its points in
+        :class:`~skrif.InfluenceDisplay` (predicted methods).
     """
 
     name: str
@@ -47,12 +50,24 @@ class RemovalMethod:
     predicted: bool
     aliases: tuple = ()
     description: str = ""
+    plot_style: tuple = ()
 
 
 TABLE = (
-    RemovalMethod("if", "IF", True, True, (), "classical influence function"),
-    RemovalMethod("rif", "RIF", True, True, (), "rescaled influence function"),
-    RemovalMethod("newton", "NS", False, True, ("ns",), "group Newton step"),
+    # IF is drawn hollow and on top, so that it stays visible where RIF agrees with it.
+    RemovalMethod(
+        "if", "IF", True, True, (), "classical influence function",
+        (("facecolors", "none"), ("edgecolors", "tab:red"), ("marker", "o"),
+         ("linewidths", 1.1), ("zorder", 3)),
+    ),
+    RemovalMethod(
+        "rif", "RIF", True, True, (), "rescaled influence function",
+        (("color", "tab:blue"), ("marker", "s"), ("zorder", 2)),
+    ),
+    RemovalMethod(
+        "newton", "NS", False, True, ("ns",), "group Newton step",
+        (("color", "tab:green"), ("marker", "^"), ("zorder", 2)),
+    ),
     RemovalMethod("refit", "refit", False, False, (), "exact refit"),
 )
 
