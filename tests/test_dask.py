@@ -56,20 +56,6 @@ def flat(change):
     return np.concatenate([np.ravel(change.coef), np.ravel(change.intercept)])
 
 
-@pytest.fixture(scope="module")
-def client():
-    # dashboard_address=":0": the scheduler's HTTP server (which also serves /health
-    # and /metrics when the dashboard is off, dashboard_address=None) takes a free
-    # port, so no "Port 8787 is already in use" warning when another cluster runs.
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def _data():
     rng = np.random.default_rng(0)
     # Column means far from 0: the engine must centre (as the in-memory curvatures).
@@ -425,15 +411,24 @@ def test_sparse_blocks_and_nan_raise(client):
         InfluenceEstimator(model).fit(da.from_array(Xn, chunks=CHUNKS), y)
 
 
-def test_unavailable_options_raise(client):
+def test_reweighting_and_audits_on_dask(client):
+    # Once refused on Dask (fraction != 1 for IF/RIF/NS, removal_to_flip): now the
+    # in-memory answers; the reweighted refit matches scikit-learn's weighted refit.
     _, mem, dsk, X, y = _fitted_binary(client)
-    with pytest.raises(ValueError, match="fraction != 1"):
-        dsk.influence([1], method="rif", fraction=0.5)
-    with pytest.raises(NotImplementedError, match="not available for models fitted on Dask"):
-        dsk.removal_to_flip(X[:1])
-    # Reweighting by refit is available and matches the in-memory refit.
-    assert rel(flat(dsk.influence([1, 2], method="refit", fraction=0.5)),
-               flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
+    for method in ("rif", "newton"):
+        assert rel(flat(dsk.influence([1, 9, 300], method=method, fraction=0.5)),
+                   flat(mem.influence([1, 9, 300], method=method, fraction=0.5))) <= 1e-10
+    got = flat(dsk.influence([1, 2], method="refit", fraction=0.5))
+    assert rel(got, flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
+    model, _, _ = _case("binary")
+    w = np.ones(N)
+    w[[1, 2]] = 0.5
+    truth = theta(tight(model).fit(X, y, sample_weight=w)) - theta(tight(model).fit(X, y))
+    np.testing.assert_allclose(got, truth, rtol=1e-7, atol=1e-10)
+    flip = dsk.removal_to_flip(X[:1])
+    expected = mem.removal_to_flip(X[:1])
+    np.testing.assert_array_equal(flip.rows, expected.rows)
+    assert flip.flipped == expected.flipped
 
 
 _CALLS = {"n": 0, "after": None}

@@ -214,6 +214,10 @@ class RemovalModel:
         arrays ``per_row`` sliced alike) and returns a lazy array."""
         return func(self, *args, *per_row, **kwargs)
 
+    def prefetch(self, sets):
+        """Announce the row sets about to be asked for (groups, folds): nothing to do
+        in memory; a Dask fit gathers their rows in one pass."""
+
     @staticmethod
     def top_k(scores, k, direction):
         """Positions of the ``k`` largest (``"increase"``) or smallest scores, best
@@ -222,8 +226,11 @@ class RemovalModel:
 
     @staticmethod
     def kth_smallest(V, k):
-        """``k``-th smallest (1-based) of each column of ``V`` (n, m) over the rows."""
-        return np.partition(V, k - 1, axis=0)[k - 1]
+        """``k``-th smallest (1-based) of each column of ``V`` (n, m) over the rows:
+        introselect on a contiguous transposed copy, O(n m)."""
+        W = np.ascontiguousarray(np.asarray(V, dtype=float).T)
+        W.partition(k - 1, axis=-1)
+        return W[..., k - 1]
 
     @staticmethod
     def group_sums(values, codes, n_groups):
@@ -315,6 +322,11 @@ class RemovalModel:
         if not self.objective.mean_form:
             return np.zeros(self.n_samples)
         return self.objective.penalty_share_coef * np.asarray(self.problem.shares, dtype=float)
+
+    def dense_design(self):
+        """``X̃`` as a dense (n, p̃) array (intercept column last): what the standard
+        errors of the AMIP audit are computed from (low-dimensional models)."""
+        return self.design.rows(slice(None))
 
     def linear_predictor_of(self, X):
         """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)."""

@@ -15,6 +15,7 @@ in-memory Hessian kinds bound to the block's rows
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 
 from .._linalg.design import AugmentedDesign
 from .._core.problem import row_derivatives
@@ -117,8 +118,16 @@ def newton_block(Xb, Yb, Sb, start, *, objective, shift, theta, gram, weights):
                     H[k, :, m, :] = (B * d2[:, k, m, None]).T @ B
             parts.append(H.ravel())
         else:
-            parts.append(np.tril((B * d2[:, None]).T @ B).ravel())
+            parts.append(lower_gram(B, d2).ravel())
     return np.concatenate(parts)[None, :]
+
+
+def lower_gram(B, d):
+    """Lower triangle of ``Bᵀ diag(d) B`` (upper part zero): one BLAS ``dsyrk`` (half
+    the flops of a product) when ``d ≥ 0``."""
+    if np.all(d >= 0):
+        return dsyrk(1.0, (B * np.sqrt(d)[:, None]).T, trans=0, lower=1)
+    return np.tril((B * d[:, None]).T @ B)
 
 
 def target_changes_block(Xb, Yb, Sb, *, objective, theta, deltas, target):

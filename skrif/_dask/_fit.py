@@ -4,6 +4,7 @@ the removal model at θ̂ (:func:`build`)."""
 import warnings
 
 import numpy as np
+import dask
 import dask.array as da
 import scipy.sparse as sp
 from sklearn.base import clone
@@ -199,10 +200,14 @@ def fit(est, X, y, sample_weight=None):
     design = DaskDesign(X, Y, S, objective)
     n_classes = 0 if not classifier else len(classes)
 
-    # Pass 0: validation, column means (the centring shift), totals.
-    sums = design.reduce(
+    # Pass 0: validation, column means (the centring shift), totals; the encoded
+    # targets and weights stay on the workers (n (q + 1) floats), read by every pass.
+    check = design.reduce(
         _blocks.check_block, p + 3 + max(n_classes, 1), objective=objective, n_classes=n_classes
-    ).compute()
+    )
+    Y, S, check = dask.persist(Y, S, check)
+    design = DaskDesign(X, Y, S, objective)
+    sums = check.compute()
     weight_total, share_total, counts = float(sums[p + 1]), float(sums[p + 2]), sums[p + 3 :]
     if not weight_total > 0:
         raise ValueError("All sample weights are zero: there is nothing to fit.")

@@ -28,8 +28,12 @@ from .._core.fitting import warn_leverage_one_rows, warn_singular
 from .._core.problem import warn_not_converged
 from ..exceptions import NotPositiveDefiniteError
 from . import _blocks
-from ._engine import Objective, constant
+from ._engine import DaskDesign, Objective, constant
 from ._selection import kth_smallest, top_k
+
+
+#: Floats of gathered rows :meth:`DaskRemovalModel.prefetch` keeps on the client (128 MB).
+PREFETCH_FLOATS = 1 << 24
 
 
 class DaskRemovalModel:
@@ -52,7 +56,7 @@ class DaskRemovalModel:
     distributed = True
 
     def __init__(self, design, problem, theta, curvature, one_minus, quad, counts, classes):
-        self.design, self.problem = design, problem
+        self.design, self._problem = design, problem
         self.objective = design.objective
         self.theta = theta
         self.curvature = curvature
@@ -66,6 +70,7 @@ class DaskRemovalModel:
         self._local_model = model
         self._full_rank = None
         self._probe = None
+        self._cache = {}
 
     # -- the factored Hessian and the training data ----------------------------------
     @property
@@ -77,6 +82,38 @@ class DaskRemovalModel:
     def weights(self):
         """Effective training weights ``s_i`` (n,), lazy."""
         return self.design.S[:, 0]
+
+    @property
+    def rank(self):
+        """Rank of the Hessian (``n_params`` unless it is singular)."""
+        return self.curvature.rank
+
+    @property
+    def curvature_coefficients(self):
+        """Per-row curvature ``c s_i ℓ''(y_i, z_i)`` at θ̂ (lazy, (n,) or (n, K, K))."""
+        return self.rowwise(_curvature_coefficients)
+
+    @property
+    def penalty_share_coefficients(self):
+        """Each row's share of the penalty ``α m_i`` (lazy, (n,))."""
+        return self.rowwise(_penalty_share_coefficients)
+
+    def dense_design(self):
+        """Refused: the standard errors of the AMIP audit (``removal_to_flip`` and
+        ``amip_summary`` for models with standard errors, and their significance
+        conclusions) are computed from the dense training design in memory."""
+        raise NotImplementedError(
+            "removal_to_flip and amip_summary with standard errors (LinearRegression, "
+            "unpenalised LogisticRegression or PoissonRegressor(alpha=0), or "
+            "conclusion='significance'/cov_type) are not available for a model fitted on "
+            "Dask: they need the dense n × p̃ training design in memory. Fit in memory "
+            "(e.g. on X.compute()) for this audit; sign flips of penalised models run on "
+            "Dask."
+        )
+
+    def linear_predictor_of(self, X):
+        """``X̃ θ̂ᵀ`` for new validated in-memory rows ``X`` (m, p): shape (m, q)."""
+        return RemovalModel.linear_predictor_of(self, X)
 
     def solve(self, G):
         return self.curvature.solve(G)
@@ -163,12 +200,31 @@ class DaskRemovalModel:
         ).compute()
         return total.reshape(shape)
 
+    def prefetch(self, sets):
+        """Gather the rows of many sets (groups, folds) in one pass when they fit in
+        :data:`PREFETCH_FLOATS` floats on the client (else each set is gathered when
+        asked for): the set methods then read them from memory."""
+        sets = [np.sort(np.asarray(s, dtype=np.intp)) for s in sets]
+        union = np.unique(np.concatenate(sets)) if sets else np.zeros(0, dtype=np.intp)
+        width = self.design.n_features + self.n_outputs + 3
+        self._cache = {}
+        if not union.size or union.size * width > PREFETCH_FLOATS:
+            return
+        extra = (self.one_minus_leverage,) + ((self._quad,) if self._quad is not None else ())
+        got = self.design.rows(union, *extra)
+        for rows in sets:
+            at = np.searchsorted(union, rows)
+            self._cache[rows.tobytes()] = tuple(np.asarray(a)[at] for a in got)
+
     def gathered(self, idx):
         """The rows ``idx`` gathered: :class:`Gathered` (their curvature, bound with
-        the sums over every row, and their in-memory removal model)."""
+        the sums over every row, and their in-memory removal model); ``idx`` sorted."""
         idx = np.asarray(idx, dtype=np.intp)
+        if idx.size > 1 and np.any(np.diff(idx) <= 0):
+            raise ValueError("gathered rows must be sorted and unique.")
         extra = (self.one_minus_leverage,) + ((self._quad,) if self._quad is not None else ())
-        X, Y, s, om, *quad = self.design.rows(idx, *extra)
+        cached = self._cache.get(idx.tobytes())
+        X, Y, s, om, *quad = cached if cached is not None else self.design.rows(idx, *extra)
         view, Z, d1 = self._local_model.bind(
             X, Y, s, one_minus=om, quad=quad[0] if quad else None, row_ids=idx,
             row_sums=self._row_sums,
@@ -198,7 +254,7 @@ class DaskRemovalModel:
         (O(k p̃² + k³) after one gather); "refit": distributed Newton from θ̂
         (:meth:`refit_without`, a few passes over ``X``).
         """
-        idx = np.asarray(idx, dtype=np.intp)
+        idx = np.sort(np.asarray(idx, dtype=np.intp))
         if idx.size == 0 or fraction == 0.0:
             return np.zeros_like(self.theta)
         rows = self.gathered(idx)
@@ -215,7 +271,7 @@ class DaskRemovalModel:
         if obj.mean_form:
             removed_share = float(np.sum(obj.penalty_shares(rows.s, rows.s))
                                   - np.sum(obj.penalty_shares(rows.s * scale, rows.s)))
-        return Objective(self.design, self.problem.weight_total, self.problem.share_total,
+        return Objective(self.design, self._problem.weight_total, self._problem.share_total,
                          weights=(idx, scale), removed_share=removed_share)
 
     def _refit(self, idx, scale, rows, start=None):
@@ -229,40 +285,79 @@ class DaskRemovalModel:
         """``θ`` refitted without rows ``idx``: distributed Newton from ``start``
         (default θ̂), after the checks of the in-memory model (classes left,
         identification)."""
-        idx = np.asarray(idx, dtype=np.intp)
+        idx = np.sort(np.asarray(idx, dtype=np.intp))
         rows = self.gathered(idx) if rows is None else rows
         self.check_removal(rows.Y, rows.s)
         self.check_identified(idx, rows)
         return self._refit(idx, 0.0, rows, start)
 
+    def _reweighted(self, weights):
+        """``(design, objective, kept counts)`` of the training rows with ``weights``
+        (n; NumPy or dask) instead of theirs: one validation pass for the totals."""
+        w = weights if isinstance(weights, da.Array) else da.from_array(
+            np.asarray(weights, dtype=float), chunks=(self.design.X.chunks[0],))
+        w = w.rechunk({0: self.design.X.chunks[0]}).astype(float)
+        design = DaskDesign(self.design.X, self.design.Y, w.reshape(-1, 1), self.objective,
+                            self.design.shift)
+        p = design.n_features
+        n_classes = 0 if self.classes is None else len(self.classes)
+        sums = design.reduce(
+            _blocks.check_block, p + 3 + max(n_classes, 1), objective=self.objective,
+            n_classes=n_classes,
+        ).compute()
+        return design, Objective(design, sums[p + 1], sums[p + 2]), sums[p + 3 :]
+
+    def _check_counts(self, kept):
+        """Refuse a fit on rows whose positive-weight class counts are ``kept``."""
+        if self.classes is None:
+            Ysyn = np.zeros((1, self.n_outputs))
+        elif len(self.classes) == 2:
+            Ysyn = np.array([[0.0], [1.0]])
+        else:
+            Ysyn = np.eye(len(self.classes))
+        self.objective.check_removal(Ysyn, np.asarray(kept, dtype=float))
+
     def refit(self, weights, start=None):
         """``θ`` minimising the training objective with sample ``weights`` (n,), from
         ``start`` (default θ̂): distributed Newton, one pass per step."""
-        from ._engine import DaskDesign
-
-        w = weights if isinstance(weights, da.Array) else da.from_array(
-            np.asarray(weights, dtype=float), chunks=(self.design.X.chunks[0],))
-        design = DaskDesign(self.design.X, self.design.Y, w.reshape(-1, 1), self.objective,
-                            self.design.shift)
-        obj = self.objective
-        shares = 0.0
-        if obj.mean_form:
-            shares = float(da.map_blocks(obj.penalty_shares, w, self.weights, dtype=float).sum().compute())
-        problem = Objective(design, float(w.sum().compute()), shares)
+        _, problem, _ = self._reweighted(weights)
         theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta
 
+    def refit_kept(self, keep, start=None):
+        """``θ`` refitted with every row's weight multiplied by ``keep`` (n,); the
+        checks of :meth:`skrif._core.fitted.RemovalModel.refit_kept`."""
+        _, problem, kept = self._reweighted(self.weights * keep)
+        self._check_counts(kept)
+        theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+        return theta
+
+    def functional_changes_kept(self, A, method, keep, theta):
+        """:meth:`skrif._core.fitted.RemovalModel.functional_changes_kept` (lazy, (n,)):
+        the rows with ``keep = 0`` weigh nothing in the model at ``theta`` (one pass
+        for its Hessian, one for its leverages) and get NaN."""
+        keep = np.asarray(keep, dtype=float)
+        if np.all(keep > 0) and theta is self.theta:
+            return self.functional_changes(A[None], method)[:, 0]
+        design, problem, kept = self._reweighted(self.weights * keep)
+        sub = build(design, problem, theta, kept, self.classes, warn=False)
+        values = sub.functional_changes(A[None], method)[:, 0]
+        mask = da.from_array(keep > 0, chunks=(self.design.X.chunks[0],))
+        return da.where(mask, values, np.nan)
+
     def check_identified(self, idx, rows=None):
         """The in-memory rule (:meth:`skrif._fitted.RemovalModel.check_identified`):
         the rank of the kept rows' equilibrated Gram, from one blockwise pass."""
-        idx = np.asarray(idx, dtype=np.intp)
+        idx = np.sort(np.asarray(idx, dtype=np.intp))
         obj = self.objective
         coef = obj.penalty_coef
         if obj.mean_form:
             rows = self.gathered(idx) if rows is None else rows
-            kept = self.problem.share_total - float(np.sum(obj.penalty_shares(rows.s, rows.s)))
+            kept = self._problem.share_total - float(np.sum(obj.penalty_shares(rows.s, rows.s)))
             coef = coef + obj.penalty_share_coef * kept
         if coef > 0 or self.design.n_features == 0 or self.n_params > self.n_samples + 1:
             return
@@ -306,7 +401,7 @@ class DaskRemovalModel:
         ``θ̂ + delta`` (:func:`skrif._set_error.second_newton_step`): one gradient
         pass, then the Woodbury-updated Hessian at θ̂ (rank-one kind, removal) or
         the Hessian at the moved point (same pass)."""
-        idx = np.asarray(idx, dtype=np.intp)
+        idx = np.sort(np.asarray(idx, dtype=np.intp))
         rows = self.gathered(idx)
         problem = self._objective_without(idx, 1.0 - fraction, rows)
         woodbury = fraction == 1.0 and self.curvature.kind == "rank_one" and not self.curvature.singular
@@ -321,7 +416,7 @@ class DaskRemovalModel:
     def joint_leverage(self, idx):
         from .._core.set_error import joint_leverage
 
-        rows = self.gathered(idx)
+        rows = self.gathered(np.sort(np.asarray(idx, dtype=np.intp)))
         return joint_leverage(rows.view, np.arange(len(idx)))
 
     def undefined_single_removals(self):
@@ -349,19 +444,33 @@ class DaskRemovalModel:
         return kth_smallest(V, k)
 
     def group_sums(self, values, codes, n_groups):
+        """``Σ_{i in group g} values[i]`` (n_groups, ...) of lazy per-row ``values``:
+        a partial sum per block, tree-reduced."""
         codes = codes if isinstance(codes, da.Array) else da.from_array(
             np.asarray(codes), chunks=(values.chunks[0],))
         tail = values.shape[1:]
+        flat = values.reshape(values.shape[0], -1).rechunk({1: -1})
+        width = n_groups * flat.shape[1]
+        parts = da.blockwise(
+            _group_sum_block, "iz", flat, "ij", codes.rechunk({0: flat.chunks[0]}), "i",
+            new_axes={"z": width}, adjust_chunks={"i": 1}, concatenate=True, dtype=float,
+            meta=np.empty((0, 0)), n_groups=n_groups,
+        )
+        return parts.sum(axis=0, split_every=8).compute().reshape((n_groups,) + tail)
 
-        def part(v, c):
-            out = np.zeros((1, n_groups) + tail)
-            np.add.at(out[0], np.asarray(c), np.asarray(v))
-            return out
 
-        parts = da.map_blocks(part, values, codes.rechunk({0: values.chunks[0]}),
-                              chunks=((1,) * values.numblocks[0], (n_groups,)) + tuple((t,) for t in tail),
-                              dtype=float, new_axis=1 if values.ndim == 1 else None)
-        return parts.sum(axis=0).compute()
+def _group_sum_block(values, codes, *, n_groups):
+    out = np.zeros((n_groups, values.shape[1]))
+    np.add.at(out, np.asarray(codes), np.asarray(values, dtype=float))
+    return out.reshape(1, -1)
+
+
+def _curvature_coefficients(rm):
+    return rm.curvature_coefficients
+
+
+def _penalty_share_coefficients(rm):
+    return rm.penalty_share_coefficients
 
 
 class Gathered:

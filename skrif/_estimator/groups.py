@@ -31,6 +31,7 @@ class GroupsMixin:
         rm = self._fitted_removal()
         groups = self._groups(groups)
         method = group_method(method, groups)
+        rm.prefetch(groups.members)
 
         def change(rows, how):
             return rm.parameter_change(rows, how)
@@ -136,6 +137,8 @@ class GroupsMixin:
         splits = fold_splits(cv, X_split, labels, groups)
         fold_of = np.empty(rm.n_samples, dtype=np.intp)
         deltas = np.empty((len(splits),) + rm.theta.shape)
+        if method != "refit":
+            rm.prefetch([test for _, test in splits])
         for f, (_, test) in enumerate(splits):
             fold_of[test] = f
             deltas[f] = rm.parameter_change(np.sort(test), method)

@@ -198,13 +198,15 @@ def linear_scores(rm, A, method):
     Returns
     -------
     scores : ndarray of shape (n, m)
+        In memory (a Dask fit's lazy scores are gathered: ``m`` floats per row,
+        which the greedy search ranks).
 
     Notes
     -----
     See :meth:`~skrif._core.fitted.RemovalModel.functional_changes`: O(p̃² m q + nnz(X) m q)
     for rank-one per-row Hessians, O(n p̃²) for mean-form and multinomial ones.
     """
-    return rm.functional_changes(A, method)
+    return np.asarray(rm.functional_changes(A, method), dtype=float)
 
 
 def _greedy_prefix(scores, values, available, max_rows):

@@ -1,6 +1,7 @@
 """The protocol every Hessian kind implements (:class:`Curvature`), and the small
 helpers the kinds share: row blocks, step tables, fractions of a removal."""
 
+import contextlib
 import copy
 
 import numpy as np
@@ -227,6 +228,16 @@ class Curvature:
         view._one_minus = None if one_minus is None else np.asarray(one_minus, dtype=float)
         view._bind_rows(**per_row)
         return view
+
+    @contextlib.contextmanager
+    def quiet(self):
+        """Within the block, leverage-one rows get NaN without a warning (the caller
+        reports them once)."""
+        before, self._quiet = self._quiet, True
+        try:
+            yield self
+        finally:
+            self._quiet = before
 
     def _bind_rows(self, **per_row):
         """Per-row state of rows bound by :meth:`on_rows` (kinds that support it)."""
