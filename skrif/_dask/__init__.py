@@ -23,10 +23,9 @@ Imports point down: kinds (:mod:`skrif._removal`), the fitted model
 """
 
 from ._estimator import decision_function, lazy_effect, predict, predict_log_proba, predict_proba
-from ._fit import SUPPORTED, check_dask_X, fit
+from ._fit import check_dask_X, fit
 
 __all__ = [
-    "SUPPORTED",
     "check_dask_X",
     "decision_function",
     "fit",

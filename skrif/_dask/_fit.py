@@ -9,10 +9,10 @@ import dask.array as da
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
 from sklearn.utils.multiclass import type_of_target
 
 from .._objectives import objective_class_for
+from .._objectives._registry import dask_estimator_names
 from .._utils.dask import is_dask
 from .._core.fitting import (
     POLISH_TOL,
@@ -26,11 +26,6 @@ from . import _blocks
 from ._engine import DaskDesign, Objective
 from ._removal import build
 
-#: Estimators whose exact objective the Dask engine solves.
-SUPPORTED = (LogisticRegression, Ridge, LinearRegression, PoissonRegressor)
-_SUPPORTED_NAMES = (
-    "LogisticRegression (binary or multinomial), Ridge, LinearRegression and PoissonRegressor"
-)
 # Attributes of an earlier fit, removed before a new one so that a failed fit
 # leaves no fitted model behind.
 _FITTED = (
@@ -146,18 +141,18 @@ def fit(est, X, y, sample_weight=None):
     frozen = isinstance(estimator, FrozenEstimator)
     model = estimator.estimator if frozen else estimator
     objective_cls = objective_class_for(model)
-    if type(model) not in SUPPORTED:
+    if type(model) not in objective_cls.dask_estimators:
         raise UnsupportedModelError(
             f"skrif cannot fit {type(model).__name__} on Dask: the Dask engine supports "
-            f"{_SUPPORTED_NAMES}. Fit in memory (NumPy or SciPy sparse X) for the other "
-            "models."
+            f"{', '.join(dask_estimator_names())}. Fit in memory (NumPy or SciPy sparse X) "
+            "for the other models."
         )
     classifier = objective_cls.is_classifier
     if not is_dask(X):
         X = da.from_array(np.asarray(X, dtype=float), chunks=(max(1, len(X) // 4) if len(X) else 1, -1))
     X = check_dask_X(X)
     n, p = X.shape
-    y = as_rows(y, X, "y", ndim=(1,) if classifier or isinstance(model, PoissonRegressor) else (1, 2))
+    y = as_rows(y, X, "y", ndim=(1,) if classifier or objective_cls.mean_form else (1, 2))
     if sample_weight is None:
         w = da.ones((n,), chunks=(X.chunks[0],))
     elif np.ndim(sample_weight) == 0 and not is_dask(sample_weight):
@@ -236,13 +231,7 @@ def fit(est, X, y, sample_weight=None):
             point = problem.point(theta, hessian=True)
     else:
         objective.set_theta(fitted, theta)
-        if isinstance(fitted, LogisticRegression):
-            fitted.n_iter_ = np.array([n_iter], dtype=np.int32)
-        elif isinstance(fitted, PoissonRegressor):
-            fitted.n_iter_ = int(n_iter)
-            fitted._base_loss = fitted._get_loss()
-        elif isinstance(fitted, Ridge):
-            fitted.n_iter_ = None
+        objective.set_fitted_attributes(fitted, n_iter)
         fitted.n_features_in_ = p
     rm = build(design, problem, theta, counts, classes, point=point)
 

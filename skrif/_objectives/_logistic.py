@@ -18,8 +18,12 @@ from ._family import BINOMIAL
 
 class LogisticObjective(Objective):
     estimator_types = (LogisticRegression,)
+    dask_estimators = (LogisticRegression,)
     is_classifier = True
     recession = "binary"
+
+    def set_fitted_attributes(self, estimator, n_iter):
+        estimator.n_iter_ = np.array([n_iter], dtype=np.int32)
 
     def __new__(cls, estimator=None):
         # A fitted estimator with K ≥ 3 classes minimises the multinomial objective,
