@@ -15,6 +15,25 @@ Every kind implements the protocol of :class:`skrif._removal.base.Curvature`
 The kind is what the objective declares (``Objective.hessian_kind``), never
 inferred from array shapes.
 
+**The same kinds on blocks of rows (the Dask path).** The primal forms of the
+three kinds also
+
+* factor from a summed Gram matrix instead of the rows (``from_gram``, dispatched
+  by :func:`hessian_from_gram`): ``Σ_i d_i b_i b_iᵀ`` over rows ``b_i = [x_i − x̄, 1]``
+  (class blocks ``Σ_i A_i ⊗ b_i b_iᵀ`` for "block"), summed over the blocks of a
+  row-chunked array;
+* bind that factorization to any rows (:meth:`Curvature.on_rows`): a block on a
+  worker or the rows of a set gathered on the client. Every per-row method
+  (``one_minus_leverage``, ``row_steps``, ``self_change``, ``row_effects``) and
+  every per-set method (``set_change``, ``solve_without``, the capacitance check)
+  then answers for those rows exactly as for the fitted rows;
+* take the sums over every training row that the cancellation-free forms need
+  (the exact ``1 − h_i`` below ``REFINE_BELOW``, the exact capacitance) from
+  :meth:`Curvature.sum_over_rows`: the whole design in memory, one blockwise
+  reduction on Dask. ``refine_candidates`` names the rows to refine.
+
+The dual forms (n × n factors) hold their own rows and cannot be bound to others.
+
 May import: :mod:`skrif._linalg`, :mod:`skrif._utils`, :mod:`skrif.exceptions`.
 """
 
