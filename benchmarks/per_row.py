@@ -21,8 +21,11 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
+    ElasticNet,
     GammaRegressor,
+    Lasso,
     LogisticRegression,
     PoissonRegressor,
     Ridge,
@@ -61,6 +64,13 @@ def _models(n, p):
         ("SGDRegressor", SGDRegressor(alpha=1e-3, random_state=0), X, z),
         ("SGDClassifier (log)", SGDClassifier(loss="log_loss", alpha=1e-3, random_state=0), X, binary),
         (f"LogisticRegression (K={K}, p={p_multi})", LogisticRegression(C=1.0, tol=1e-10), Xm, labels),
+        # Issue 23's families: p + 1 parameters before the L1 term selects a support;
+        # KernelRidge has one dual coefficient per row (n parameters).
+        ("Lasso", Lasso(alpha=0.01, tol=1e-12, max_iter=10**6), X, z + rng.standard_normal(n)),
+        ("ElasticNet", ElasticNet(alpha=0.01, l1_ratio=0.5, tol=1e-12, max_iter=10**6), X, z + rng.standard_normal(n)),
+        ("LogisticRegression (L1, liblinear)",
+         LogisticRegression(l1_ratio=1.0, C=1.0, solver="liblinear", tol=1e-12, max_iter=10**6), X, binary),
+        ("KernelRidge (rbf; n parameters)", KernelRidge(alpha=1.0, kernel="rbf"), X, z + rng.standard_normal(n)),
     ]
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
+    "ActiveSetChangeWarning",
 ]
 
 import numpy as np
@@ -95,3 +96,12 @@ class SetInteractionWarning(UserWarning):
     from the group Newton step by more than
     :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
     ``method="refit"``."""
+
+
+class ActiveSetChangeWarning(UserWarning):
+    """A removal would change the active set of a piecewise-smooth model — an L1 /
+    elastic-net coefficient crossing zero or an off-support coordinate leaving its KKT
+    bound, a row crossing a squared-hinge margin or the Huber threshold — so the
+    predicted change (IF, RIF or the group Newton step, all computed with the active
+    set held fixed) is only a first-order answer; ``method="refit"`` is exact.
+    The message names the coordinates or rows."""

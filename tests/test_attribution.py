@@ -18,7 +18,6 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
-from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import (
     LinearRegression,
@@ -31,7 +30,6 @@ from sklearn.linear_model import (
 from sklearn.metrics import mean_poisson_deviance
 
 from skrif import InfluenceEstimator
-from skrif._core.influence import parameter_change
 from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 
 # These tests check additive (IF/RIF) answers for sets on purpose; the
@@ -619,44 +617,6 @@ def test_ridge_classifier_effects_equal_refits(n_classes):
         est.removal_effect([0], X_eval, target="predict_proba")
     with pytest.raises(ValueError, match="step function"):
         est.self_influence(target="predict")
-
-
-class _StructuredAdapter:
-    """A rank-one curvature dressed as a structured one: forces the generic path."""
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def parameter_change(self, problem, theta, d1, idx, method):
-        return parameter_change(problem, theta, d1, self._inner, idx, method)
-
-
-@pytest.mark.parametrize("n, p, C", LOGISTIC_CASES)
-def test_generic_per_row_path_equals_rank_one_path(n, p, C):
-    est, X, y, X_eval, y_eval = logistic_estimator(n, p, C, seed=6)
-    generic = clone(est).fit(X, y)
-    generic._removal.curvature = _StructuredAdapter(generic._removal.curvature)
-    for method in ("if", "rif"):
-        for target in ("decision_function", "predict_proba", "loss"):
-            np.testing.assert_allclose(
-                generic.influence_scores(X_eval, y_eval, target=target, method=method),
-                est.influence_scores(X_eval, y_eval, target=target, method=method),
-                rtol=1e-9,
-                atol=1e-12,
-            )
-            np.testing.assert_allclose(
-                generic.self_influence(target=target, method=method),
-                est.self_influence(target=target, method=method),
-                rtol=1e-9,
-                atol=1e-12,
-            )
-        np.testing.assert_array_equal(
-            generic.most_influential(X_eval, y_eval, k=5, method=method),
-            est.most_influential(X_eval, y_eval, k=5, method=method),
-        )
 
 
 # -- multinomial logistic regression: coupled outputs (K x K per-row Hessians) ----------------

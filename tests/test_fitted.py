@@ -5,9 +5,8 @@ LinearRegression lstsq, LogisticRegression newton-cholesky at tol=1e-14) or asse
 error messages.
 """
 
-import warnings
-
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -28,7 +27,13 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skrif import InfluenceEstimator
 from skrif._core.fitted import RemovalModel
-from skrif._removal.methods import ADDITIVE_METHODS, LABELS, METHODS, PREDICTED_METHODS, canonical
+from skrif._removal.methods import (
+    ADDITIVE_METHODS,
+    LABELS,
+    METHODS,
+    PREDICTED_METHODS,
+    canonical,
+)
 from skrif.exceptions import (
     DataChangedError,
     NoFiniteOptimumError,

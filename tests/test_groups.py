@@ -9,7 +9,12 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut, cross_val_predict
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    LeaveOneGroupOut,
+    cross_val_predict,
+)
 
 from skrif import InfluenceEstimator
 from skrif.exceptions import SetInteractionWarning

@@ -17,14 +17,16 @@ Sign convention everywhere: **value without the rows minus value with them**.
 """
 
 import functools
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import DataChangedError, NotPositiveDefiniteError
+from .._utils.checks import check_finite_state
+from ..exceptions import ActiveSetChangeWarning, DataChangedError, NotPositiveDefiniteError
 from .influence import parameter_change as _parameter_change
-from .problem import Problem, warn_not_converged
+from .problem import warn_not_converged
 
 #: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
 #: this fraction of the largest are zero.
@@ -186,6 +188,8 @@ class RemovalModel:
         self.theta = theta
         self.d1 = _exact_gradient_coefficients(problem, theta, d1, curvature)
         self.curvature = curvature
+        if check_data:  # the fitted model itself, not a subset of it
+            problem.check_optimum(theta)
         self.n_samples = problem.design.n_samples
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
@@ -329,12 +333,9 @@ class RemovalModel:
         return self.design.rows(slice(None))
 
     def linear_predictor_of(self, X):
-        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)."""
-        p = self.design.n_features
-        Z = np.asarray(X @ self.theta[:, :p].T, dtype=float)
-        if self.design.fit_intercept:
-            Z = Z + self.theta[:, p]
-        return Z
+        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)
+        (the family's design of those rows: kernel rows for KernelRidge)."""
+        return np.asarray(self.design.for_rows(X).matvec(self.theta.T), dtype=float)
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -367,9 +368,41 @@ class RemovalModel:
             weights[idx] *= 1.0 - fraction
             self.objective.check_removal(self.problem.Y, weights)
             return self.refit(weights) - self.theta
-        return _parameter_change(
+        delta = _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )
+        warn_active_set_change(self.support_changes(idx, delta, fraction), method, idx.size,
+                               self.design.n_features, self.n_outputs)
+        return delta
+
+    # -- active sets (L1 supports, margins) ----------------------------------------
+    def support_changes(self, idx, delta, fraction=1.0):
+        """``(output, parameter)`` pairs whose active-set status the predicted change
+        ``delta`` (q, p̃) for removing rows ``idx`` would flip (an L1 coefficient
+        crossing zero, an off-support coordinate leaving its KKT bound); empty for
+        models without an active set. Cost O(nnz(X) q) for an active-set model."""
+        return self.curvature.support_changes(np.asarray(idx), delta, self.d1, fraction)
+
+    def changing_rows(self, method):
+        """Boolean (n,): whether removing each training row alone changes the active
+        set (for ``method``'s single-row steps); all False without an active set."""
+        return self.curvature.changing_rows(self.d1, self.theta, method)
+
+    def _warn_changing_rows(self, method):
+        """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the rows whose
+        single-row answers hold a changing active set fixed."""
+        rows = np.flatnonzero(self.changing_rows(method))
+        if rows.size:
+            warnings.warn(
+                f"Removing any one of {rows.size} training rows (e.g. rows "
+                f"{rows[:10].tolist()}) changes the fitted model's active set (an L1 "
+                "coefficient crossing zero or entering the support): their single-row "
+                f"{method!r} effects hold the active set fixed, so they are first-order "
+                "answers only; est._fitted_removal().changing_rows(method) lists them, "
+                "and method='refit' is exact.",
+                ActiveSetChangeWarning,
+                stacklevel=4,
+            )
 
     def refit(self, weights, start=None):
         """``θ`` minimising the training objective with sample ``weights`` (n,).
@@ -382,6 +415,8 @@ class RemovalModel:
         self.check_data()
         start = self.theta if start is None else start
         theta, n_iter, converged = self.problem.newton(start, weights)
+        # An overflowed objective would stop Newton at once with a "zero change".
+        check_finite_state(self.problem, theta, weights=weights, what="the exact refit")
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta
@@ -417,12 +452,13 @@ class RemovalModel:
             kept = np.ones(self.n_samples, dtype=bool)
             kept[idx] = False
             self.check_data()
-            problem = Problem(
+            problem = type(problem)(
                 problem.objective, problem.design.X[kept], problem.Y[kept],
                 problem.weights[kept],
             )
             start = self.theta if start is None else start
             theta, n_iter, converged = problem.newton(start)
+            check_finite_state(problem, theta, what="the exact refit")
             if not converged:
                 warn_not_converged(n_iter, "the exact refit", stacklevel=3)
             return theta
@@ -475,9 +511,9 @@ class RemovalModel:
         (e.g. a refitted optimum): copies those rows and factors its Hessian."""
         self.check_data(rows)
         p = self.problem
-        sub = Problem(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
+        sub = type(p)(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
         d1, d2 = sub.row_derivatives(theta)
-        return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
+        return RemovalModel(sub, theta, d1, sub.curvature(d2, theta=theta), check_data=False)
 
     # -- single rows -------------------------------------------------------------
     def row_steps(self, rows, method, out=None):
@@ -491,6 +527,7 @@ class RemovalModel:
         # A slice is checked as a view of X (no gathered copy of its rows).
         self.check_data(rows if isinstance(rows, slice) else np.asarray(rows))
         rows = np.arange(self.n_samples)[rows]
+        self._warn_changing_rows(method)
         return self.curvature.row_steps(rows, self.d1, self.theta, method, out=out)
 
     def self_change(self, method):
@@ -501,6 +538,7 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         return self.curvature.self_change(self.d1, self.theta, method)
 
     def functional_changes(self, A, method):
@@ -512,6 +550,7 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         m, q, pt = A.shape
         out = np.zeros((self.n_samples, m))
         for k in range(q):
@@ -542,7 +581,30 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         G = design_eval.rows(slice(None)).T  # (p̃, m)
         # One call: rank-one kinds solve with G once (not once per chunk).
         D = self.curvature.row_effects(G, self.d1, self.theta, method)  # (n, q, m)
         yield slice(0, self.n_samples), D.transpose(0, 2, 1)
+
+
+def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stacklevel=4):
+    """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the coordinates
+    ``changes`` (``(output, parameter)`` pairs) a predicted set change would flip."""
+    if not changes or method == "refit":
+        return
+
+    def name(k, j):
+        what = "the intercept" if j == n_features else f"coefficient {j}"
+        return f"{what} of output {k}" if n_outputs > 1 else what
+
+    shown = ", ".join(name(k, j) for k, j in changes[:10])
+    more = f" and {len(changes) - 10} more" if len(changes) > 10 else ""
+    warnings.warn(
+        f"Removing these {n_rows} rows changes the fitted model's active set ({shown}"
+        f"{more} would cross zero or leave its KKT bound): the {method!r} answer holds "
+        "the active set fixed, so it is a first-order answer only; method='refit' is "
+        "exact.",
+        ActiveSetChangeWarning,
+        stacklevel=stacklevel,
+    )

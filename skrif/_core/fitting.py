@@ -38,6 +38,12 @@ def check_prefit(model, n_features, feature_names):
         )
 
 
+def polish_tol(objective):
+    """The gap above which the fit is polished: :data:`POLISH_TOL`, unless the family
+    declares its own (``Objective.polish_tol``)."""
+    return POLISH_TOL if objective.polish_tol is None else objective.polish_tol
+
+
 def optimality_gap(factor, gradient, theta):
     """Relative Newton step ``‖H⁻¹∇J(θ)‖ / max(‖θ‖, 1e-300)``: the distance of ``θ``
     to the optimum, from the factored Hessian and the gradient there."""

@@ -68,6 +68,10 @@ class Problem:
             penalty[self.design.n_features] = intercept
         return penalty
 
+    def check_optimum(self, theta):
+        """Warn about a fitted optimum ``theta`` the removal questions should know of
+        (nothing for smooth objectives)."""
+
     def linear_predictor(self, theta):
         return self.design.matvec(theta.T)
 
@@ -93,8 +97,9 @@ class Problem:
         penalty = self.penalty if weights is None else self.penalty_for(weights)
         return self.design.rmatvec(d1) + penalty[:, None] * theta.T
 
-    def curvature(self, d2, weights=None):
-        """Factor ``H`` for per-row curvature ``d2``.
+    def curvature(self, d2, weights=None, theta=None):
+        """Factor ``H`` for per-row curvature ``d2`` (at ``theta``, which only objectives
+        whose Hessian depends on more than ``d2`` read, e.g. an L1 term's support).
 
         ``weights=None`` means the training objective itself: the factor then also
         answers removal questions (for mean-form and coupled-output objectives it

@@ -113,6 +113,12 @@ class DaskDesign:
             **kwargs,
         )
 
+    def for_rows(self, X):
+        """The design of other (in-memory) rows ``X``, e.g. evaluation rows."""
+        from .._linalg.design import AugmentedDesign
+
+        return AugmentedDesign(X, self.fit_intercept)
+
     def linear_predictor(self, theta):
         """Lazy ``Z = X̃ θᵀ`` (n, q)."""
         return self.X.map_blocks(

@@ -15,8 +15,8 @@ from .._objectives import objective_class_for
 from .._objectives._registry import dask_estimator_names
 from .._utils.dask import is_dask
 from .._core.fitting import (
-    POLISH_TOL,
     check_prefit,
+    polish_tol,
     optimality_gap,
     optimality_message,
 )
@@ -147,6 +147,12 @@ def fit(est, X, y, sample_weight=None):
             f"{', '.join(dask_estimator_names())}. Fit in memory (NumPy or SciPy sparse X) "
             "for the other models."
         )
+    if objective_cls(model).problem_kind != "smooth":
+        raise UnsupportedModelError(
+            f"skrif cannot fit {type(model).__name__} with an L1 term on Dask: the active-set "
+            "algebra runs in memory only. Fit in memory (NumPy or SciPy sparse X), or use "
+            "an L2 penalty (l1_ratio=0) on Dask."
+        )
     classifier = objective_cls.is_classifier
     if not is_dask(X):
         X = da.from_array(np.asarray(X, dtype=float), chunks=(max(1, len(X) // 4) if len(X) else 1, -1))
@@ -224,7 +230,7 @@ def fit(est, X, y, sample_weight=None):
         message = optimality_message(est._get_estimator(), objective, gap, True, est.polish, n)
         if message is not None:
             warnings.warn(message, OptimalityWarning, stacklevel=3)
-        if est.polish and gap > POLISH_TOL:
+        if est.polish and gap > polish_tol(objective):
             theta, n_polish_steps, converged = problem.minimize(theta)
             if not converged:
                 warn_not_converged(n_polish_steps, "polishing the fit")

@@ -184,6 +184,15 @@ class DaskRemovalModel:
         ).compute()
         return [float(t) for t in totals]
 
+    def support_changes(self, idx, delta, fraction=1.0):
+        """Active-set changes of a set's answer: none (the Dask engine fits smooth
+        objectives only; models with an L1 term are refused in ``fit``)."""
+        return []
+
+    def changing_rows(self, method):
+        """Rows whose removal alone changes the active set: none (smooth objectives)."""
+        return da.zeros(self.n_samples, dtype=bool, chunks=(self.design.X.chunks[0],))
+
     def leverages_of(self, idx):
         """``h_i`` of rows ``idx`` (NumPy): gathered."""
         return np.clip(1.0 - self.one_minus_leverage[np.asarray(idx)].compute(), 0.0, 1.0)

@@ -11,7 +11,6 @@ from .._core.influence import ParameterChange, check_fraction
 from .._features import attribution as _attribution
 from .._features.groups import group_scores
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
@@ -214,7 +213,7 @@ class AttributionMixin:
         fraction = check_fraction(fraction)
         linearized = check_bool(linearized, "linearized")
         rm = self._fitted_removal()
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         Z = design.matvec(rm.theta.T)
         J = target.derivative(Z, Y) if linearized else None
 
@@ -298,7 +297,7 @@ class AttributionMixin:
             X, Y = self._validate_eval(X, y, target)
             changes, _ = self._group_changes(groups, method)
             rm = self._fitted_removal()
-            design = AugmentedDesign(X, rm.design.fit_intercept)
+            design = rm.design.for_rows(X)
             return target.finalize(group_scores(changes, design, rm.theta, target, Y))
         method = self._additive_method(method, "influence_scores")
         X, Y = self._validate_eval(X, y, target)

@@ -6,10 +6,34 @@ Thin wrappers over :mod:`skrif._features.audit` and :mod:`skrif._features.amip`.
 
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._features import amip as _amip
 from .._features import audit as _audit
+from .._features.robust_se import COV_TYPES
+from .._utils.params import Integer, RealNumber, validate_arguments
+
+#: Parameters of the robustness audit, declared once for both of its methods.
+_AUDIT_CONSTRAINTS = {
+    "alpha": [RealNumber(0, 1, closed="neither")],
+    "cov_type": [StrOptions(set(COV_TYPES))],
+    "unit": [StrOptions(set(_amip.UNITS))],
+    "max_fraction": [RealNumber(0, 1, closed="neither"), None],
+    "max_refits": [Integer(1, None, closed="left"), None],
+    "use_t": ["boolean", None],
+    "conclusion": [StrOptions(set(_amip.CONCLUSIONS))],
+}
+_AUDIT_MESSAGES = {
+    "alpha": "a number strictly between 0 and 1",
+    "cov_type": f"one of {COV_TYPES}",
+    "unit": f"one of {_amip.UNITS}",
+    "max_fraction": "a number strictly between 0 and 1 (or None for no cap)",
+    "max_refits": "an integer >= 1",
+    "use_t": "True, False or None",
+    "conclusion": f"one of {_amip.CONCLUSIONS}",
+}
+_audit_parameters = validate_arguments(_AUDIT_CONSTRAINTS, _AUDIT_MESSAGES)
 
 
 class AuditMixin:
@@ -135,6 +159,7 @@ class AuditMixin:
             return float(np.mean(_audit.predicted_classes(Z) == _audit.true_classes(rm.Y)))
         return _audit.r2(rm.Y.reshape(loo.shape), loo)
 
+    @_audit_parameters
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
@@ -271,8 +296,6 @@ class AuditMixin:
             coef = _amip.resolve_coef(
                 coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
             )
-        if max_refits is not None:
-            max_refits = _audit.check_positive_int(max_refits, "max_refits")
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -298,6 +321,7 @@ class AuditMixin:
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
         return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
 
+    @_audit_parameters
     def amip_summary(
         self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
         max_rows=None, max_fraction=0.1, max_refits=None, use_t=None,

@@ -109,7 +109,7 @@ class RemovalQueries:
         if rm.objective.is_classifier:
             multi_output = n_model_outputs > 1
         else:
-            multi_output = np.ndim(self.estimator_.coef_) == 2
+            multi_output = rm.objective.multi_output(self.estimator_)
         return make_target(
             target,
             rm.objective,

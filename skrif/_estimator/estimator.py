@@ -23,13 +23,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.fitted import RemovalModel
 from .._core.fitting import (
-    POLISH_TOL,
     check_prefit,
+    polish_tol,
     warn_leverage_one_rows,
     warn_singular,
 )
 from .._core.fitting import optimality_message as _optimality_message
-from .._core.problem import Problem, warn_not_converged
+from .._core.problem import warn_not_converged
+from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
 from .._utils.checks import (
@@ -359,7 +360,7 @@ class InfluenceEstimator(
         check_effective_weights(weights)
         Y = objective.encode_targets(y, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
-        problem = Problem(objective, X, Y, weights)
+        problem = make_problem(objective, X, Y, weights)
         try:
             self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
         except Exception:
@@ -384,7 +385,7 @@ class InfluenceEstimator(
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
-        curvature = problem.curvature(d2)
+        curvature = problem.curvature(d2, theta=theta)
         with np.errstate(over="ignore", invalid="ignore"):
             self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
         if not np.isfinite(self.optimality_gap_) and np.isfinite(problem.value(theta)):
@@ -395,14 +396,14 @@ class InfluenceEstimator(
         check_finite_values(self.optimality_gap_ if self.optimality_gap_ < np.inf else 0.0,
                             "optimality gap", what)
         self.n_polish_steps_ = 0
-        converged = self.optimality_gap_ <= POLISH_TOL
+        converged = self.optimality_gap_ <= polish_tol(problem.objective)
         # Warnings wait until the fit is known to have a finite optimum: a refused
         # fit raises one clear error, not warnings about polishing it.
         optimality_message = _optimality_message(
             self.estimator_, problem.objective, self.optimality_gap_, frozen, self.polish,
             problem.design.n_samples,
         )
-        if self.polish and self.optimality_gap_ > POLISH_TOL:
+        if self.polish and self.optimality_gap_ > polish_tol(problem.objective):
             # The factorization at the starting point serves the first Newton step;
             # release it before refactoring at the polished optimum.
             start = theta
@@ -414,7 +415,7 @@ class InfluenceEstimator(
             with np.errstate(over="ignore", invalid="ignore"):
                 d1, d2 = problem.row_derivatives(theta)
             check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
-            curvature = problem.curvature(d2)
+            curvature = problem.curvature(d2, theta=theta)
 
         # No finite optimum (separable classes, a level pinned by one feature): a
         # converged point with a nonsingular Hessian certifies one; otherwise an LP

@@ -4,6 +4,7 @@
 
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._features import attribution as _attribution
 from .._features import audit as _audit
@@ -15,11 +16,9 @@ from .._features.groups import (
     own_group_values,
 )
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import METHODS
-from .._utils.checks import (
-    check_bool,
-)
+from .._utils.checks import check_bool
+from .._utils.params import Integer, validate_arguments
 
 
 class GroupsMixin:
@@ -46,7 +45,7 @@ class GroupsMixin:
         X, Y = self._validate_eval(X, y, target)
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
         best = _attribution.top_k(scores, k, direction)
         rows = groups.rows(np.sort(best))
@@ -75,6 +74,13 @@ class GroupsMixin:
         values = rm.rowwise(own_group_values, changes, target, None, per_row=(groups.codes,))
         return target.finalize(values)
 
+    @validate_arguments(
+        {
+            "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
+            "method": [StrOptions(set(METHODS))],
+        },
+        {"cv": "an int (number of folds) or a scikit-learn splitter", "method": f"one of {METHODS}"},
+    )
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
@@ -125,8 +131,6 @@ class GroupsMixin:
         True
         """
         target = self._target(target)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
         rm = self._fitted_removal()
         Y = np.asarray(rm.Y)  # the splitter's y (n labels; gathered on Dask)
         labels = self.classes_[_audit.true_classes(Y)] if rm.objective.is_classifier else Y

@@ -26,7 +26,6 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from .._core.fitted import top_k  # noqa: F401  (re-exported)
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
@@ -79,7 +78,7 @@ def removal_effect(rm, idx, X_eval, Y_eval, target, method, linearized=False, fr
     plus two products with ``X̃_eval`` (O(nnz(X_eval) q)).
     """
     delta = rm.parameter_change(idx, method, fraction)
-    design = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design = rm.design.for_rows(X_eval)
     Z = design.matvec(rm.theta.T)
     dZ = design.matvec(delta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
@@ -111,7 +110,7 @@ def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
     in total; temporary memory O(p̃ b + n b q) beyond the (n, m, r) result —
     independent of ``m``; sparse ``X_eval`` is never densified whole.
     """
-    design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design_eval = rm.design.for_rows(X_eval)
     m = design_eval.n_samples
     n, q = rm.n_samples, rm.n_outputs
     r = target.n_outputs
@@ -119,7 +118,7 @@ def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
     J = target.derivative(Z, Y_eval) if linearized else None
     out = np.empty((n, m, r))
     for block in _eval_blocks(m, design_eval.n_params, n * max(q, r)):
-        sub = AugmentedDesign(X_eval[block], rm.design.fit_intercept)
+        sub = rm.design.for_rows(X_eval[block])
         Y_b = None if Y_eval is None else Y_eval[block]
         J_b = None if J is None else J[block]
         for sl, dZ in rm.predictor_changes(sub, method, n):
@@ -174,7 +173,7 @@ def additive_scores(rm, X_eval, Y_eval, target, method, output=0):
     O(nnz(X_eval) q + p̃² q + nnz(X) q) after the factorization (rank-one per-row
     Hessians; O(n p̃²) otherwise).
     """
-    design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design_eval = rm.design.for_rows(X_eval)
     Z = design_eval.matvec(rm.theta.T)
     J = target.derivative(Z, Y_eval)[:, output, :]  # (m, q)
     G = design_eval.rmatvec(np.ascontiguousarray(J))  # (p̃, q)

@@ -439,9 +439,8 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
             )
         output = int(output) % q
     if X_row is not None:
-        from .._linalg.design import AugmentedDesign
 
-        xt = AugmentedDesign(X_row, design.fit_intercept).rows(slice(None))[0]
+        xt = design.for_rows(X_row).rows(slice(None))[0]
         z = theta @ xt
         if q == 1 or output is not None:
             k = 0 if output is None else output

@@ -39,12 +39,10 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
-from scipy.special import expit, softmax
 from sklearn.model_selection import KFold
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
 
-from .._linalg.design import AugmentedDesign
 from . import attribution as _attribution
 from .groups import own_group_values
 
@@ -59,21 +57,6 @@ _BLOCK_FLOATS = 1 << 21
 
 
 # -- validation -------------------------------------------------------------------------
-def check_alpha(alpha):
-    """Return ``alpha`` as a float in (0, 1) or raise."""
-    if (
-        isinstance(alpha, (bool, np.bool_))
-        or not isinstance(alpha, numbers.Real)
-        or not np.isfinite(alpha)
-        or not 0.0 < alpha < 1.0
-    ):
-        raise ValueError(
-            f"alpha must be a float in the open interval (0, 1) (the miscoverage "
-            f"level, e.g. 0.1 for 90% coverage); got {alpha!r}."
-        )
-    return float(alpha)
-
-
 def conformal_rank(alpha, n):
     """``k = ⌈(1 − α)(n + 1)⌉``, computed exactly for the float ``alpha``.
 
@@ -97,12 +80,6 @@ def check_enough_rows(alpha, n):
         )
 
 
-def _check_method(method, allowed):
-    if not isinstance(method, str) or method not in allowed:
-        raise ValueError(f"method must be one of {allowed}; got {method!r}.")
-    return method
-
-
 def _validate_X(est, X):
     """Validate ``X`` as the estimator does (feature count and names)."""
     return validate_data(est, X, reset=False, accept_sparse="csr", dtype=np.float64)
@@ -118,7 +95,7 @@ def _blocks(m, per_row):
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
 def _inverse_link(rm, Z):
     """The mean at linear predictors ``Z`` (the family's inverse link)."""
-    return rm.objective.exponential_family().mean(Z)
+    return rm.objective.link.inverse(Z)
 
 
 def _folds(cv, X, y, n):
@@ -134,10 +111,6 @@ def _folds(cv, X, y, n):
         if cv > n:
             raise ValueError(f"cv={cv} folds is more than the {n} training rows.")
         cv = KFold(n_splits=int(cv))
-    elif isinstance(cv, (str, bool, np.bool_)) or not hasattr(cv, "get_n_splits"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     folds = [np.asarray(test, dtype=int) for _, test in cv.split(X, y)]
     if len(folds) < 2:
         raise ValueError(f"method='cv+' needs at least 2 folds; the splitter gave {len(folds)}.")
@@ -157,6 +130,12 @@ def _fold_changes(rm, folds, method):
     return np.stack([rm.parameter_change(np.sort(fold), method) for fold in folds])
 
 
+def _fold_shift(rm, deltas, X):
+    """``δz_k(x)`` for every fold ``k`` (rows of ``deltas``) and row ``x`` of ``X``:
+    shape (K, m), through the family's design of those rows."""
+    return rm.design.for_rows(X).matvec(deltas.T).T
+
+
 def _take_rows(rm, table, codes):
     """Row ``i`` of ``table[codes[i]]``: each training row's entry of its fold."""
     return table[codes]
@@ -171,8 +150,7 @@ def predict_interval(est, X, alpha, method, cv):
     come from :meth:`~skrif._core.fitted.RemovalModel.kth_smallest` (exact, also
     on Dask).
     """
-    method = _check_method(method, INTERVAL_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)  # validated by the estimator's declared constraints
     if cv is not None and method != "cv+":
         raise ValueError(f"cv is used only by method='cv+'; got cv={cv!r} with method={method!r}.")
     rm = est._fitted_removal()
@@ -201,7 +179,6 @@ def predict_interval(est, X, alpha, method, cv):
         predictions = rm.rowwise(own_group_values, deltas, est._target("predict"), None,
                                  per_row=(fold_of,))
         residuals = np.abs(y - predictions[:, 0])
-        design_test = AugmentedDesign(Xv, rm.objective.fit_intercept)
     else:
         loo = est.loo_predict(target="predict")
         residuals = np.abs(y - loo)
@@ -221,7 +198,7 @@ def predict_interval(est, X, alpha, method, cv):
     width = rm.kth_smallest(residuals[:, None], k)[0] if method == "jackknife-minmax" else None
     for block in _blocks(m, n):
         if method == "cv+":
-            table = design_test.matvec(deltas[:, 0, :].T)[block].T  # (K, b): δz_f(x_j)
+            table = _fold_shift(rm, deltas[:, 0, :], Xv[block])  # (K, b): δz_f(x_j)
             shift = rm.rowwise(_take_rows, table, per_row=(fold_of,))  # (n, b)
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
@@ -238,14 +215,6 @@ def predict_interval(est, X, alpha, method, cv):
 
 
 # -- classification: LAC and APS sets (jackknife+) -----------------------------------
-def _probabilities(Z):
-    """Class probabilities from linear predictors ``Z`` (..., q), as the models do."""
-    if Z.shape[-1] == 1:
-        p = expit(Z[..., 0])
-        return np.stack([1.0 - p, p], axis=-1)
-    return softmax(Z, axis=-1)
-
-
 def class_scores(P, method):
     """Nonconformity of every label: shape of ``P`` (..., K).
 
@@ -270,11 +239,11 @@ def _label_scores(rm, method, loo):
     return np.take_along_axis(class_scores(loo, method), labels[:, None], axis=1)[:, 0]
 
 
-def _below(rm, X, z, target, how, method, scores):
+def _below(rm, X, z, target, proba, how, method, scores):
     """Per training row ``i`` and test row ``j``, label ``y``: whether
     ``s_i < s(x_j, y; μ̂_{−i})`` (beyond :data:`TIE_TOL`), shape (n, b, K)."""
     shift = _attribution.influence_scores(rm, X, None, target, how)  # (n, b, q)
-    T = class_scores(_probabilities(z[None, :, :] + shift), method)
+    T = class_scores(proba.value(z[None, :, :] + shift), method)
     return scores[:, None, None] < T - TIE_TOL
 
 
@@ -284,8 +253,7 @@ def predict_set(est, X, alpha, method):
     The comparisons of each training row's leave-one-out score with the test
     scores are per-row (lazy on Dask); their counts are sums over the rows.
     """
-    method = _check_method(method, SET_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)
     rm = est._fitted_removal()
     Xv = _validate_X(est, X)
     n, m = rm.n_samples, Xv.shape[0]
@@ -302,10 +270,12 @@ def predict_set(est, X, alpha, method):
     n_classes = loo.shape[1]
     z = rm.linear_predictor_of(Xv)
     target = est._target("decision_function")
+    proba = est._target("predict_proba")  # the family's probabilities of z
     how = est._additive_method(None, "predict_set")
     out = np.empty((m, n_classes), dtype=bool)
     per_row = n * n_classes * (n_classes if method == "aps" else 1)
     for block in _blocks(m, per_row):
-        below = rm.rowwise(_below, Xv[block], z[block], target, how, method, per_row=(scores,))
+        below = rm.rowwise(_below, Xv[block], z[block], target, proba, how, method,
+                           per_row=(scores,))
         out[block] = np.asarray(np.count_nonzero(below, axis=0)) < k
     return out

@@ -127,7 +127,8 @@ def compute_diagnostics(est, columns=None):
     family = objective.exponential_family()
     if family is None:
         raise ValueError(
-            f"diagnostics() is not available for this model: {objective.no_diagnostics_reason}."
+            f"diagnostics() is not available for {objective.estimator_name}: "
+            f"{objective.no_diagnostics_reason}."
         )
     names = coefficient_names(_feature_names(est), design.fit_intercept)
     keep = check_columns(columns, names)

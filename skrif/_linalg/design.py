@@ -34,6 +34,10 @@ class AugmentedDesign:
         self.n_samples, self.n_features = X.shape
         self.n_params = self.n_features + int(self.fit_intercept)
 
+    def for_rows(self, X):
+        """The same operator on other rows ``X`` (e.g. evaluation rows)."""
+        return AugmentedDesign(X, self.fit_intercept)
+
     def matvec(self, V):
         """Return ``X̃ V`` for ``V`` of shape (n_params, m); cost O(nnz(X) m)."""
         out = np.asarray(self.X @ V[: self.n_features])

@@ -39,7 +39,6 @@ from .base import (
     Curvature,
     _as_slice,
     _check_method,
-    _fraction_one_minus,
     _own_entries,
     _step_table,
     solve_block_rows,
@@ -231,20 +230,6 @@ class _LinearCurvature(Curvature):
         return C
 
     # -- the protocol ------------------------------------------------------------
-    def row_coefficients(self, rows, d1, method, fraction=1.0):
-        """``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``: ``t d1_i`` ("if") or
-        ``t d1_i / (1 − t h_i)`` ("rif"; NaN rows, warned, at leverage one)."""
-        _check_method(method, ADDITIVE)
-        rows = self._row_index(rows)
-        t = float(fraction)
-        coef = t * np.array(d1[rows], dtype=float)
-        if method == "rif":
-            one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
-            bad = self._guard(one_minus, rows, stacklevel=5)
-            coef /= np.where(bad, 1.0, one_minus)[:, None]
-            coef[bad] = np.nan
-        return coef
-
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes ``Δ_i = H⁻¹ x̃_i c_i``: (len(rows), q, p̃).
 

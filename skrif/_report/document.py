@@ -178,14 +178,13 @@ def _prediction_changes(est, X_test, method):
     linearized, so probabilities stay probabilities). Blocked over training rows:
     memory ``O(block · n_test · q)``; time ``O(n_train · nnz(X_test) · q)``.
     """
-    from .._linalg.design import AugmentedDesign
 
     target_name = _prediction_target(est)
     target = est._target(target_name)
     removal = est._fitted_removal()
     theta = removal.theta
     q, p_aug = theta.shape
-    design = AugmentedDesign(est._validate_X(X_test), removal.design.fit_intercept)
+    design = removal.design.for_rows(est._validate_X(X_test))
     Z = design.matvec(theta.T)  # (m, q)
     base = np.asarray(target.value(Z), dtype=float)
     n, m = est.leverages_.shape[0], Z.shape[0]

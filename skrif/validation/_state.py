@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 
-from .._linalg.design import AugmentedDesign
 from ._common import check_influence_estimator
 
 
@@ -35,6 +34,8 @@ class _Removals:
         self.n_samples, self.n_params, self.n_outputs = rm.n_samples, rm.n_params, rm.n_outputs
         self.theta, self.objective = rm.theta, rm.objective
         self.fit_intercept = rm.objective.fit_intercept
+        #: The design of evaluation rows (kernel rows for KernelRidge).
+        self.design_of = rm.design.for_rows
         self.X = rm.design.X
         self.distributed = rm.distributed
 
@@ -88,7 +89,7 @@ class _TargetEvaluator:
     def __init__(self, state, est, X_eval, y_eval, Y_eval):
         self.state = state
         self.theta = state.theta
-        self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
+        self.design_eval = state.design_of(X_eval)
         self.Y_eval = Y_eval
         self.loss = state.target("loss")
         self.kind = "test_prediction"
