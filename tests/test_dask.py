@@ -535,3 +535,44 @@ def test_column_scale_is_not_singularity(client):
     truth = ridge(sw) - ridge(np.ones(400))
     got = np.ravel(dsk.influence([3], method="newton").coef)
     np.testing.assert_allclose(got, truth, rtol=1e-6, atol=1e-12 * np.abs(truth).max())
+
+
+def _exact_one_minus(X, i):
+    """``1 − h_i`` of least squares with an intercept, in exact rational arithmetic."""
+    from fractions import Fraction
+
+    rows = [[Fraction(float(v)) for v in x] + [Fraction(1)] for x in X]
+    p = len(rows[0])
+    A = [[sum(r[a] * r[b] for r in rows) for b in range(p)] for a in range(p)]
+    b = list(rows[i])
+    for col in range(p):  # Gaussian elimination (A is symmetric positive definite)
+        for row in range(col + 1, p):
+            f = A[row][col] / A[col][col]
+            A[row] = [A[row][k] - f * A[col][k] for k in range(p)]
+            b[row] -= f * b[col]
+    v = [Fraction(0)] * p
+    for row in reversed(range(p)):
+        v[row] = (b[row] - sum(A[row][k] * v[k] for k in range(row + 1, p))) / A[row][row]
+    return float(1 - sum(rows[i][k] * v[k] for k in range(p)))
+
+
+def test_leverage_near_one_is_refined_on_dask(client):
+    # A row with 1 − h ≈ 1e-9: the cheap form 1 − x̃ᵀH⁻¹x̃ keeps ~7 digits; the
+    # cancellation-free form (sums over every block) keeps them all, as in memory.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 2))
+    X[7, 0] = 2e5
+    y = X @ [1.0, -0.5] + rng.normal(size=40)
+    truth = _exact_one_minus(X, 7)
+    assert 1e-10 < truth < 1e-8
+    dsk = InfluenceEstimator(LinearRegression()).fit(da.from_array(X, chunks=(10, 2)), y)
+    mem = InfluenceEstimator(LinearRegression()).fit(X, y)
+    got = 1.0 - dsk.leverages_.compute()[7]
+    assert abs(dsk._removal.one_minus_leverage[7].compute() - truth) <= 1e-10 * truth
+    assert abs(1.0 - mem.leverages_[7] - got) <= 1e-6 * truth  # leverages_ is 1 − (1 − h)
+    # The exact leave-one-out change of least squares (RIF) against scikit-learn.
+    keep = np.arange(40) != 7
+    refit = LinearRegression().fit(X[keep], y[keep])
+    full = LinearRegression().fit(X, y)
+    expected = np.append(refit.coef_ - full.coef_, refit.intercept_ - full.intercept_)
+    np.testing.assert_allclose(flat(dsk.influence([7], method="rif")), expected, rtol=1e-6)

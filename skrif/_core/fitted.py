@@ -146,6 +146,20 @@ def identified_rank(gram, fit_intercept):
     return rank + int(fit_intercept)
 
 
+def refuse_unidentified(n_removed, rank, full_rank):
+    """Raise :class:`~skrif.exceptions.NotPositiveDefiniteError` when the rows left
+    after removing ``n_removed`` rows determine fewer parameter directions (``rank``)
+    than the full data (``full_rank``): the refit has no unique answer."""
+    if rank < full_rank:
+        raise NotPositiveDefiniteError(
+            f"Removing these {n_removed} rows leaves a model that is not identified: "
+            f"the remaining rows determine only {rank} of the "
+            f"{full_rank} parameter directions the full data determine (e.g. a "
+            "column that is nonzero only in the removed rows). The refit has no "
+            "unique answer; add a penalty, or remove fewer rows."
+        )
+
+
 class RemovalModel:
     """The fitted state of an :class:`~skrif.InfluenceEstimator` and its removal measures.
 
@@ -496,15 +510,7 @@ class RemovalModel:
             return
         if self._full_rank is None:
             self._full_rank = self._identified_rank(self.problem.weights > 0)
-        rank = self._identified_rank(weights > 0)
-        if rank < self._full_rank:
-            raise NotPositiveDefiniteError(
-                f"Removing these {len(idx)} rows leaves a model that is not identified: "
-                f"the remaining rows determine only {rank} of the "
-                f"{self._full_rank} parameter directions the full data determine (e.g. a "
-                "column that is nonzero only in the removed rows). The refit has no "
-                "unique answer; add a penalty, or remove fewer rows."
-            )
+        refuse_unidentified(len(idx), self._identified_rank(weights > 0), self._full_rank)
 
     def subset(self, rows, theta):
         """A RemovalModel of the objective on training ``rows`` only, at ``theta``

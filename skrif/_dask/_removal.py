@@ -23,10 +23,9 @@ import numpy as np
 import dask.array as da
 
 from .._utils.checks import finite_change
-from .._core.fitted import RemovalModel, identified_rank
+from .._core.fitted import RemovalModel, identified_rank, refuse_unidentified
 from .._core.fitting import warn_leverage_one_rows, warn_singular
 from .._core.problem import warn_not_converged
-from ..exceptions import NotPositiveDefiniteError
 from . import _blocks
 from ._engine import DaskDesign, Objective, constant
 from ._selection import kth_smallest, top_k
@@ -372,15 +371,7 @@ class DaskRemovalModel:
             return
         if self._full_rank is None:
             self._full_rank = self._support_rank(None)
-        rank = self._support_rank(idx)
-        if rank < self._full_rank:
-            raise NotPositiveDefiniteError(
-                f"Removing these {len(idx)} rows leaves a model that is not identified: "
-                f"the remaining rows determine only {rank} of the "
-                f"{self._full_rank} parameter directions the full data determine (e.g. a "
-                "column that is nonzero only in the removed rows). The refit has no "
-                "unique answer; add a penalty, or remove fewer rows."
-            )
+        refuse_unidentified(len(idx), self._support_rank(idx), self._full_rank)
 
     def _support_rank(self, removed):
         p = self.design.n_features

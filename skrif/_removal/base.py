@@ -215,6 +215,22 @@ class Curvature:
             return fn(self, np.arange(self.design.n_samples))
         return self._row_sums(fn)
 
+    def own_row_sums(self, ids, products):
+        """``(num, own)`` over every training row (:meth:`sum_over_rows`), for columns
+        ``c`` whose own row is ``ids[c]``: ``num_c = Σ_{j ≠ ids[c]} d_j z_jc²`` and
+        ``own_c = z_{ids[c], c}``, with ``z = products(view)`` (rows of a block ×
+        columns) — the parts of the cancellation-free ``1 − h``."""
+
+        def part(view, view_ids):
+            Z = products(view)
+            own, cols = _own_entries(view_ids, ids)
+            q = np.zeros(ids.size)
+            q[cols] = Z[own, cols]
+            Z[own, cols] = 0.0
+            return np.vstack([np.einsum("ij,ij->j", Z, view.d[:, None] * Z), q])
+
+        return self.sum_over_rows(part)
+
     def on_rows(self, design, d, *, row_ids=None, row_sums=None, one_minus=None, **per_row):
         """This factorization (``H`` at θ̂, unchanged) bound to other training rows: a
         block of a row-chunked array on a worker, or the rows of a set gathered on

@@ -35,7 +35,6 @@ from .._linalg.factor import SINGULAR_RTOL, SPDFactor
 from .._linalg.woodbury import check_capacitance
 from ..exceptions import NotPositiveDefiniteError
 from .base import (
-    _own_entries,
     _ROW_BLOCK,
     ADDITIVE,
     Curvature,
@@ -241,17 +240,7 @@ class MeanFormCurvature(Curvature):
         eps = self._eps[R]
         Wv = self._V @ (self._shift(eps) * U).T  # (p̃, r): v_j, centred coordinates
         W = self._from_centred(Wv)
-        ids = self._ids(R)
-
-        def part(view, view_ids):
-            Z = view.design.matvec(W)  # (c, r): x̃_i·v_j
-            own, cols = _own_entries(view_ids, ids)
-            q = np.zeros(ids.size)
-            q[cols] = Z[own, cols]
-            Z[own, cols] = 0.0
-            return np.vstack([np.einsum("ij,ij->j", Z, view.d[:, None] * Z), q])
-
-        num, q = self.sum_over_rows(part)
+        num, q = self.own_row_sums(self._ids(R), lambda view: view.design.matvec(W))
         lam = self._pen[:, None] - eps[None, :] * self._Pdiag[:, None]  # Λ − ε_jP per column
         return (num + np.einsum("ij,ij->j", Wv, lam * Wv)) / q
 

@@ -201,19 +201,12 @@ class _LinearCurvature(Curvature):
         """``1 − h_i`` for ``rows`` by the sum-of-squares form; O(nnz(X) + solve) each
         (one pass over the training rows, :meth:`sum_over_rows`)."""
         W = self._rows_block_solve(rows)  # (p̃_block, r)
-        ids = self._ids(rows)
 
-        def part(view, view_ids):
+        def products(view):  # x̃_j·v_i (block coordinates)
             Z = view._block_design.matvec(W)
-            if view._border:
-                Z = Z + 1.0 / view._delta
-            own, cols = _own_entries(view_ids, ids)
-            q = np.zeros(ids.size)
-            q[cols] = Z[own, cols]
-            Z[own, cols] = 0.0
-            return np.vstack([np.einsum("ij,ij->j", Z, view.d[:, None] * Z), q])
+            return Z + 1.0 / view._delta if view._border else Z
 
-        num, q = self.sum_over_rows(part)
+        num, q = self.own_row_sums(self._ids(rows), products)
         num = num + np.einsum("ij,ij->j", W, self._block_penalty[:, None] * W)
         return num / q
 
