@@ -8,6 +8,7 @@ Every test here runs on the cluster started by the ``client`` fixture (no mocks)
 import subprocess
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -576,3 +577,25 @@ def test_leverage_near_one_is_refined_on_dask(client):
     full = LinearRegression().fit(X, y)
     expected = np.append(refit.coef_ - full.coef_, refit.intercept_ - full.intercept_)
     np.testing.assert_allclose(flat(dsk.influence([7], method="rif")), expected, rtol=1e-6)
+
+
+def test_singular_glm_hessian_is_served_on_dask_as_in_memory(client):
+    # Once refused on Dask only (NotPositiveDefiniteError at fit): collinear columns
+    # without a penalty give a singular Poisson Hessian, served in both paths by its
+    # pseudo-inverse with a SingularHessianWarning. The optimum is a line of θ; the
+    # predictions and the minimum-norm changes are unique, and agree.
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(120, 3))
+    X[:, 2] = X[:, 0] - 0.5 * X[:, 1]
+    y = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1]))
+    model = PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-12, max_iter=500)
+    with pytest.warns(SingularHessianWarning):
+        dsk = InfluenceEstimator(model).fit(da.from_array(X, chunks=(40, 3)), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own solver warnings on this fit
+        mem = InfluenceEstimator(model).fit(X, y)
+    assert dsk.hessian_rank_ == mem.hessian_rank_ == 3
+    np.testing.assert_allclose(dsk.predict(X), mem.predict(X), rtol=1e-9)
+    for method in ("rif", "newton"):
+        a, b = dsk.influence([4, 50], method=method), mem.influence([4, 50], method=method)
+        assert rel(flat(a), flat(b)) <= 1e-8
