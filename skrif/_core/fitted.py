@@ -232,6 +232,12 @@ class RemovalModel:
         arrays ``per_row`` sliced alike) and returns a lazy array."""
         return func(self, *args, *per_row, **kwargs)
 
+    @staticmethod
+    def retained(values):
+        """``values`` (a per-row result) kept for use more than once: as is in memory;
+        a Dask fit keeps the lazy result on the workers instead of recomputing it."""
+        return values
+
     def prefetch(self, sets):
         """Announce the row sets about to be asked for (groups, folds): nothing to do
         in memory; a Dask fit gathers their rows in one pass."""

@@ -208,6 +208,12 @@ class DaskRemovalModel:
         ).compute()
         return total.reshape(shape)
 
+    @staticmethod
+    def retained(values):
+        """A lazy per-row result used more than once, computed once and kept on the
+        workers (its n entries)."""
+        return values.persist() if isinstance(values, da.Array) else values
+
     def prefetch(self, sets):
         """Gather the rows of many sets (groups, folds) in one pass when they fit in
         :data:`PREFETCH_FLOATS` floats on the client (else each set is gathered when
@@ -304,9 +310,9 @@ class DaskRemovalModel:
         (n; NumPy or dask) instead of theirs: one validation pass for the totals."""
         w = weights if isinstance(weights, da.Array) else da.from_array(
             np.asarray(weights, dtype=float), chunks=(self.design.X.chunks[0],))
-        w = w.rechunk({0: self.design.X.chunks[0]}).astype(float)
-        design = DaskDesign(self.design.X, self.design.Y, w.reshape(-1, 1), self.objective,
-                            self.design.shift)
+        # Kept on the workers (n floats): every pass of the refit reads them.
+        w = w.rechunk({0: self.design.X.chunks[0]}).astype(float).reshape(-1, 1).persist()
+        design = DaskDesign(self.design.X, self.design.Y, w, self.objective, self.design.shift)
         p = design.n_features
         n_classes = 0 if self.classes is None else len(self.classes)
         sums = design.reduce(

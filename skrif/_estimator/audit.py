@@ -145,9 +145,9 @@ class AuditMixin:
         """
         rm = self._fitted_removal()
         classifier = rm.objective.is_classifier
-        loo = self.loo_predict(
+        loo = rm.retained(self.loo_predict(
             target="decision_function" if classifier else "predict", method=method, groups=groups
-        )
+        ))
         if np.any(np.isnan(loo)):
             raise ValueError(
                 "Some leave-one-out predictions are undefined (rows with leverage 1, "

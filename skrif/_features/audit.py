@@ -56,9 +56,10 @@ def r2(Y, P):
     :func:`sklearn.metrics.r2_score` (a constant ``Y`` scores 1 if predicted exactly,
     else 0). Sums over rows only, so lazy arrays reduce where they live."""
     Y2, P2 = Y.reshape(Y.shape[0], -1), P.reshape(P.shape[0], -1)
-    resid = np.sum((Y2 - P2) ** 2, axis=0)
-    total = np.sum((Y2 - np.mean(Y2, axis=0)) ** 2, axis=0)
-    resid, total = np.asarray(resid, dtype=float), np.asarray(total, dtype=float)
+    # One evaluation of both sums (one pass over lazy per-row arrays).
+    resid, total = np.asarray(np.stack([
+        np.sum((Y2 - P2) ** 2, axis=0), np.sum((Y2 - np.mean(Y2, axis=0)) ** 2, axis=0)
+    ]), dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(total > 0, 1.0 - resid / np.where(total > 0, total, 1.0),
                          np.where(resid == 0, 1.0, 0.0))

@@ -182,6 +182,7 @@ def predict_interval(est, X, alpha, method, cv):
     else:
         loo = est.loo_predict(target="predict")
         residuals = np.abs(y - loo)
+    residuals = rm.retained(residuals)  # read once per block of test rows
     if np.any(np.isnan(residuals)):
         raise ValueError(
             "Some leave-one-out predictions are undefined (training rows with leverage 1, "
@@ -259,14 +260,14 @@ def predict_set(est, X, alpha, method):
     n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
-    loo = est.loo_predict(target="predict_proba")  # p̂_{−i}(· | x_i), (n, K)
+    loo = rm.retained(est.loo_predict(target="predict_proba"))  # p̂_{−i}(· | x_i), (n, K)
     if np.any(np.isnan(loo)):
         raise ValueError(
             "Some leave-one-out probabilities are undefined (training rows with "
             "leverage 1, see HighLeverageWarning), so the conformal scores are not "
             "defined: add a penalty (smaller C)."
         )
-    scores = rm.rowwise(_label_scores, method, per_row=(loo,))
+    scores = rm.retained(rm.rowwise(_label_scores, method, per_row=(loo,)))
     n_classes = loo.shape[1]
     z = rm.linear_predictor_of(Xv)
     target = est._target("decision_function")
