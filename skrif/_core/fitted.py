@@ -213,7 +213,7 @@ class RemovalModel:
     def on_rows(cls, problem, theta, d1, curvature):
         """The removal model of some training rows only (a block of a row-chunked
         array), with ``curvature`` the fitted factorization bound to them
-        (:meth:`~skrif._curvature.Curvature.on_rows`): its per-row methods answer
+        (:meth:`~skrif._removal.base.Curvature.on_rows`): its per-row methods answer
         for these rows exactly as the full model does. No checksum, and ``d1`` is
         taken as given (the least-squares residual refinement needs every row)."""
         rm = cls.__new__(cls)
@@ -272,14 +272,14 @@ class RemovalModel:
     def second_step(self, idx, delta, fraction=1.0):
         """The next Newton step on the objective without rows ``idx`` (weights times
         ``1 − fraction``) from ``θ̂ + delta`` (see
-        :func:`skrif._set_error.second_newton_step`)."""
+        :func:`skrif._core.set_error.second_newton_step`)."""
         from .set_error import second_newton_step
 
         return second_newton_step(self.problem, self.theta, self.curvature, fraction)(idx, delta)
 
     def joint_leverage(self, idx):
         """Largest eigenvalue of the rows' block of the weighted hat matrix (rank-one
-        kinds; NaN otherwise), see :func:`skrif._set_error.joint_leverage`."""
+        kinds; NaN otherwise), see :func:`skrif._core.set_error.joint_leverage`."""
         from .set_error import joint_leverage
 
         return joint_leverage(self.curvature, np.asarray(idx))

@@ -8,8 +8,8 @@ values (shape (c, ...), chunked like ``X``). Nothing here imports dask.
 
 There is no removal algebra here: per-row and per-set quantities come from the
 in-memory Hessian kinds bound to the block's rows
-(:meth:`~skrif._curvature.Curvature.on_rows`) and from the in-memory
-:class:`~skrif._fitted.RemovalModel` on those rows (:meth:`RowModel.block_model`).
+(:meth:`~skrif._removal.base.Curvature.on_rows`) and from the in-memory
+:class:`~skrif._core.fitted.RemovalModel` on those rows (:meth:`RowModel.block_model`).
 """
 
 from dataclasses import dataclass
@@ -96,7 +96,7 @@ def newton_block(Xb, Yb, Sb, start, *, objective, shift, theta, gram, weights):
     or a per-row multiplier is passed as ``Sb`` already. Returns one row
     ``[loss, ∇ (p̃ q), #(d_i < 0), Gram]``: the Gram ``Σ d_i b_i b_iᵀ`` over centred rows
     ``b_i = [x_i − shift, 1]`` (lower triangle), or its K² class blocks for coupled
-    outputs. The value and gradient are those of :class:`~skrif._problem.Problem`
+    outputs. The value and gradient are those of :class:`~skrif._core.problem.Problem`
     on the block (same products); the Gram is centred so that large column means
     cost no digits. O(c p̃²) with the Gram, O(c p̃ q) without.
     """
@@ -146,7 +146,7 @@ def target_changes_block(Xb, Yb, Sb, *, objective, theta, deltas, target):
 def identification_block(Xb, Yb, Sb, start, *, shift, removed):
     """``[Σ w, Σ w (x − shift), Σ w (x − shift)(x − shift)ᵀ]`` over the block's rows with
     positive weight outside ``removed`` (``w`` = 1 there): the support's Gram for the
-    identification rank (:func:`skrif._fitted.identified_rank`). O(c p²)."""
+    identification rank (:func:`skrif._core.fitted.identified_rank`). O(c p²)."""
     X, _, s = block_inputs(Xb, Yb, Sb)
     w = (scaled_weights(s, start, removed, 0.0) > 0).astype(float)
     C = X - shift
@@ -169,7 +169,7 @@ class RowModel:
     ``curvature`` is the Hessian kind factored from the summed Gram
     (:func:`skrif._removal.hessian_from_gram`); :meth:`block_model` binds it to a
     block's rows and wraps them in the in-memory
-    :class:`~skrif._fitted.RemovalModel`, so that every per-row method and feature
+    :class:`~skrif._core.fitted.RemovalModel`, so that every per-row method and feature
     runs the in-memory code on the block.
     """
 
@@ -195,7 +195,7 @@ class RowModel:
         return view, Z, d1
 
     def block_model(self, X, Y, s, one_minus=None, quad=None):
-        """The in-memory :class:`~skrif._fitted.RemovalModel` of these rows (the
+        """The in-memory :class:`~skrif._core.fitted.RemovalModel` of these rows (the
         objective on them, θ̂, and the factorization bound to them)."""
         from .._core.fitted import RemovalModel
         from .._core.problem import Problem
@@ -230,7 +230,7 @@ def rowwise_block(Xb, Yb, Sb, one_minus, quad, *per_row, model, fn, args, kwargs
 
 
 def exact_sum_block(Xb, Yb, Sb, start, quad, *, model, fn):
-    """One block's term of :meth:`~skrif._curvature.Curvature.sum_over_rows`:
+    """One block's term of :meth:`~skrif._removal.base.Curvature.sum_over_rows`:
     ``fn(curvature on the block, global positions)`` (1, L)."""
     X, Y, s = block_inputs(Xb, Yb, Sb)
     first = int(np.asarray(start).reshape(-1)[0])

@@ -9,7 +9,7 @@ What runs where:
   than a few blocks and a p̃ × p̃ (or K p̃ × K p̃) partial sum;
 * **the client** holds θ, the summed gradient and Gram, factors the Hessian with
   the in-memory kinds (:func:`skrif._removal.hessian_from_gram`) and runs skrif's
-  one Newton solver (:func:`skrif._problem.newton`).
+  one Newton solver (:func:`skrif._core.problem.newton`).
 
 Each Newton iteration is one pass over ``X`` (O(n p̃²) flops for the Gram, O(n p̃)
 when the previous factorization is reused); memory on the client is O(p̃²), on a
@@ -182,7 +182,7 @@ class DaskDesign:
 
 class Objective:
     """The penalised training objective on a :class:`DaskDesign`, for
-    :func:`skrif._problem.newton`: one pass per evaluated point.
+    :func:`skrif._core.problem.newton`: one pass per evaluated point.
 
     Parameters
     ----------
@@ -222,7 +222,7 @@ class Objective:
         )
 
     def minimize(self, theta, tol=1e-11, max_iter=100):
-        """``(θ, n_iter, converged)``: :func:`skrif._problem.newton` from ``theta``."""
+        """``(θ, n_iter, converged)``: :func:`skrif._core.problem.newton` from ``theta``."""
         from .._core.problem import newton
 
         return newton(self.point, theta, tol=tol, max_iter=max_iter)

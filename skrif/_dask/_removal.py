@@ -1,19 +1,19 @@
-"""The removal model of a Dask fit: the :class:`~skrif._fitted.RemovalModel` protocol
+"""The removal model of a Dask fit: the :class:`~skrif._core.fitted.RemovalModel` protocol
 on row-chunked data.
 
-Same attributes and methods as the in-memory :class:`~skrif._fitted.RemovalModel`,
+Same attributes and methods as the in-memory :class:`~skrif._core.fitted.RemovalModel`,
 answered by the same algebra:
 
 * **per-row** quantities (leverages, single-row steps and effects, anything a
   feature computes row by row) come from :meth:`DaskRemovalModel.rowwise`: the
   in-memory ``RemovalModel`` of each row block (the fitted factorization bound to
-  the block's rows, :meth:`~skrif._curvature.Curvature.on_rows`) runs the
+  the block's rows, :meth:`~skrif._removal.base.Curvature.on_rows`) runs the
   in-memory function on the block; the result is a lazy dask array chunked like
   ``X``;
 * **set** quantities (IF/RIF/NS of a set, capacitance checks, the set error
   estimate) gather the set's ``k`` rows and run the Hessian kind's set algebra on
   them; the cancellation-free forms that need every row get their sums from one
-  blockwise reduction (:meth:`~skrif._curvature.Curvature.sum_over_rows`);
+  blockwise reduction (:meth:`~skrif._removal.base.Curvature.sum_over_rows`);
 * **refits** run skrif's one Newton solver with one pass over ``X`` per step;
 * **reductions over rows** the features need (top-k, order statistics, group sums)
   are distributed (:meth:`top_k`, :meth:`kth_smallest`, :meth:`group_sums`).
@@ -172,7 +172,7 @@ class DaskRemovalModel:
         return steps
 
     def target_changes(self, target, deltas):
-        """As :meth:`skrif._fitted.RemovalModel.target_changes`: one blockwise pass
+        """As :meth:`skrif._core.fitted.RemovalModel.target_changes`: one blockwise pass
         for all the changes."""
         if not len(deltas):
             return []
@@ -364,7 +364,7 @@ class DaskRemovalModel:
         return da.where(mask, values, np.nan)
 
     def check_identified(self, idx, rows=None):
-        """The in-memory rule (:meth:`skrif._fitted.RemovalModel.check_identified`):
+        """The in-memory rule (:meth:`skrif._core.fitted.RemovalModel.check_identified`):
         the rank of the kept rows' equilibrated Gram, from one blockwise pass."""
         idx = np.sort(np.asarray(idx, dtype=np.intp))
         obj = self.objective
@@ -404,7 +404,7 @@ class DaskRemovalModel:
 
     def second_step(self, idx, delta, fraction=1.0):
         """The next Newton step on the objective without rows ``idx`` from
-        ``θ̂ + delta`` (:func:`skrif._set_error.second_newton_step`): one gradient
+        ``θ̂ + delta`` (:func:`skrif._core.set_error.second_newton_step`): one gradient
         pass, then the Woodbury-updated Hessian at θ̂ (rank-one kind, removal) or
         the Hessian at the moved point (same pass)."""
         idx = np.sort(np.asarray(idx, dtype=np.intp))

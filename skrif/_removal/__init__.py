@@ -86,7 +86,7 @@ def hessian_from_gram(objective, gram, n_features, penalty_coef, penalty_interce
     of from the rows. ``shift`` must be the column means when the intercept is fitted
     and unpenalised (else ``None``); ``convex``: every ``d_i ≥ 0``; ``removals``: the
     penalty-share kind also prepares its per-row removal algebra. Rows are then bound
-    with :meth:`~skrif._curvature.Curvature.on_rows`. O(p̃³) ((K p̃)³ for "block").
+    with :meth:`~skrif._removal.base.Curvature.on_rows`. O(p̃³) ((K p̃)³ for "block").
     """
     kind = objective.hessian_kind
     fit_intercept = objective.fit_intercept
