@@ -17,6 +17,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
+    "VerificationWarning",
     "ActiveSetChangeWarning",
 ]
 
@@ -96,6 +97,13 @@ class SetInteractionWarning(UserWarning):
     from the group Newton step by more than
     :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
     ``method="refit"``."""
+
+
+class VerificationWarning(UserWarning):
+    """A predicted effect checked by an exact refit (``verify=True``, the report's
+    refits) differs from the refit by more than
+    :data:`skrif._core.set_error.VERIFICATION_THRESHOLD` (relative) or in sign: the
+    refit is the answer, the prediction was off for this set."""
 
 
 class ActiveSetChangeWarning(UserWarning):

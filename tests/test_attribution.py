@@ -30,7 +30,7 @@ from sklearn.linear_model import (
 from sklearn.metrics import mean_poisson_deviance
 
 from skrif import InfluenceEstimator
-from skrif.exceptions import HighLeverageWarning, OptimalityWarning
+from skrif.exceptions import HighLeverageWarning, OptimalityWarning, VerificationWarning
 
 # These tests check additive (IF/RIF) answers for sets on purpose; the
 # SetInteractionWarning such answers raise is tested in test_groups.py.
@@ -218,7 +218,11 @@ def test_ridge_exact_loss_scores_when_not_linearized():
 def test_ridge_most_influential_verify_is_a_refit():
     X, _, y, X_eval, y_eval, _ = ridge_data(False, False, False, seed=5)
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
-    rows, predicted, actual = est.most_influential(X_eval, y_eval, k=4, target="loss", verify=True)
+    # the four rows interact: the refit is 25% above the additive prediction, and says so
+    with pytest.warns(VerificationWarning, match="25.2% off"):
+        rows, predicted, actual = est.most_influential(
+            X_eval, y_eval, k=4, target="loss", verify=True
+        )
     full = ridge_refit(X, y, np.ones(len(X), bool), 1.0)
     refit = ridge_refit(X, y, keep_mask(len(X), rows), 1.0)
     expected = np.sum(
@@ -485,7 +489,8 @@ def test_inputs_are_not_modified(small_logistic):
     est, X, y, X_eval, y_eval = small_logistic
     X_copy, y_copy = X_eval.copy(), y_eval.copy()
     est.influence_scores(X_eval, y_eval, target="loss")
-    est.most_influential(X_eval, y_eval, k=3, verify=True)
+    with pytest.warns(VerificationWarning):
+        est.most_influential(X_eval, y_eval, k=3, verify=True)
     np.testing.assert_array_equal(X_eval, X_copy)
     np.testing.assert_array_equal(y_eval, y_copy)
 
@@ -728,3 +733,20 @@ def test_leverage_one_rows_are_nan_and_ranked_last():
         assert 6 not in rows
     # The classical influence function stays finite.
     assert np.all(np.isfinite(est.influence_scores(X_eval, method="if")))
+
+
+def test_most_influential_verify_warns_only_when_the_refit_disagrees():
+    from skrif._core.set_error import verification_gap
+
+    assert verification_gap(1.05, 1.0) == (pytest.approx(0.05), False)
+    assert verification_gap(1.2, 1.0)[1] and verification_gap(-0.01, 0.01)[1]
+    X, _, y, X_eval, y_eval, _ = ridge_data(False, False, False, seed=5)
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    # one row, a prediction (linear in the parameters): RIF is the exact leave-one-out
+    # change for least squares, so there is nothing to warn about
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VerificationWarning)
+        result = est.most_influential(X_eval, k=1, target="predict", verify=True)
+    assert result.predicted == pytest.approx(result.actual, rel=1e-8)

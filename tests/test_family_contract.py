@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skrif import InfluenceEstimator
+from skrif.functionals import log_loss, roc_auc
 from skrif._objectives import _registry
 from skrif._objectives._base import Objective, check_two_classes_left
 from skrif._objectives._link import Link
@@ -161,7 +162,10 @@ def _calls(X, y, X_test, y_test):
         "loo_predict": lambda est: est.loo_predict(target="predict_proba"),
         "loo_score": lambda est: est.loo_score(),
         "cv_predict": lambda est: est.cv_predict(cv=4, target="predict_proba"),
+        "label_issues": lambda est: est.label_issues(),
         "removal_to_flip": lambda est: est.removal_to_flip(X_test[:1]),
+        "functional_influence": lambda est: est.functional_influence(roc_auc(), X_test, y_test),
+        "functional_effect": lambda est: est.functional_effect([1, 2], log_loss(), X_test, y_test),
         "amip_summary": lambda est: est.amip_summary(coef=0),
         "diagnostics": lambda est: est.diagnostics(),
         "predict": lambda est: est.predict(X_test),

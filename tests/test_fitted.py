@@ -124,9 +124,10 @@ def test_method_alias_is_the_same_method():
 def test_cli_and_display_read_the_table():
     from skrif import cli
     from skrif._display import influence as _display
+    from skrif._report import run
 
     assert cli._methods("IF,ns") == ("if", "newton")
-    assert cli._METHOD_LABELS is LABELS
+    assert run._METHOD_LABELS is LABELS
     assert set(_display._METHOD_STYLE) == set(PREDICTED_METHODS)
 
 

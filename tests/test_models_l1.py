@@ -160,6 +160,10 @@ def test_cv_estimators_are_attributed_at_their_selected_penalty(cls):
     ],
     ids=["liblinear", "liblinear-scaled-intercept", "saga-enet"],
 )
+# liblinear cannot always reach tol=1e-12 (its dual coordinate descent stalls on the
+# scaled-intercept problem); the test compares with the optimum skrif verifies, so
+# scikit-learn's own convergence warning for its reference fits is expected.
+@pytest.mark.filterwarnings("ignore:Liblinear failed to converge")
 def test_l1_logistic_refits_match_scikit_learn(params):
     rng = np.random.default_rng(4)
     X = rng.normal(size=(80, 6))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import SetInteractionWarning
+from ..exceptions import SetInteractionWarning, VerificationWarning
 
 #: A relative gap above this between the additive answer and the group Newton step
 #: raises a :class:`~skrif.exceptions.SetInteractionWarning` (calibrated on
@@ -95,6 +95,36 @@ def relative_gap(additive, reference):
     if scale == 0:
         return 0.0 if diff == 0 else np.inf
     return float(diff / scale)
+
+
+#: Relative gap between a verified (refitted) effect and its prediction above which
+#: skrif warns (:class:`~skrif.exceptions.VerificationWarning`).
+VERIFICATION_THRESHOLD = 0.1
+
+
+def verification_gap(predicted, actual):
+    """``(relative gap, disagrees)``: ``|predicted − actual| / |actual|``, and whether it
+    exceeds :data:`VERIFICATION_THRESHOLD` or the signs differ."""
+    predicted, actual = float(predicted), float(actual)
+    gap = relative_gap(predicted, actual)
+    disagrees = bool(gap > VERIFICATION_THRESHOLD or np.sign(predicted) != np.sign(actual))
+    return gap, disagrees
+
+
+def warn_unverified(predicted, actual, what, stacklevel):
+    """Warn (:class:`~skrif.exceptions.VerificationWarning`) when a refit contradicts
+    the prediction it verifies; return ``(relative gap, disagrees)``."""
+    gap, disagrees = verification_gap(predicted, actual)
+    if disagrees:
+        sign = " (opposite sign)" if np.sign(predicted) != np.sign(actual) else ""
+        warnings.warn(
+            f"The exact refit of {what} gives {actual:.4g} where the prediction was "
+            f"{predicted:.4g}{sign}, {_percent(gap)} off: the rows interact and the "
+            "refit is the answer.",
+            VerificationWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return gap, disagrees
 
 
 def joint_leverage(curvature, idx):
@@ -167,7 +197,8 @@ def warn_set_interaction(est_error, method, n_rows, what, stacklevel):
 
 
 def answer_set(
-    rm, idx, method, fraction=1.0, *, second_step=True, measure=None, what, stacklevel,
+    rm, idx, method, fraction=1.0, *, change=None, second_step=True, measure=None, what,
+    stacklevel,
 ):
     """Answer a set query with ``method``, with an error estimate for additive answers.
 
@@ -184,6 +215,10 @@ def answer_set(
         least squares), RIF for single rows (the two coincide there) and larger sets.
     fraction : float
         Reweight the rows by ``1 − fraction`` instead of removing them.
+    change : callable, default=None
+        ``change(idx, method)`` → the parameter change, when it is not
+        ``rm.parameter_change(idx, method, fraction)`` (e.g. a refit that reselects a
+        CV model's hyperparameter).
     second_step : bool, default=True
         Whether the reference adds the next Newton step on the leave-T-out
         objective from ``θ̂ + NS`` (see :func:`second_newton_step`); ``False``:
@@ -205,8 +240,9 @@ def answer_set(
     """
     from ..exceptions import NotPositiveDefiniteError
 
-    def change(rows, how):
-        return rm.parameter_change(rows, how, fraction)
+    if change is None:
+        def change(rows, how):
+            return rm.parameter_change(rows, how, fraction)
 
     additive = "rif" if method == "auto" else method
     if additive not in ADDITIVE_METHODS or not 2 <= idx.size <= MAX_ESTIMATE_ROWS:

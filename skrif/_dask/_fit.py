@@ -31,7 +31,8 @@ from ._removal import build
 _FITTED = (
     "estimator_", "n_features_in_", "feature_names_in_", "training_index_", "leverages_",
     "rescale_factors_", "optimality_gap_", "n_polish_steps_", "hessian_rank_",
-    "_removal", "_frozen_names", "_dask_fit", "_model_theta",
+    "_removal", "_frozen_names", "_dask_fit", "_model_theta", "_attributed",
+    "_preprocessing", "_pipeline_removal", "_fit_targets",
 )
 
 
@@ -227,7 +228,7 @@ def fit(est, X, y, sample_weight=None):
     point = problem.point(theta, hessian=True)
     gap = optimality_gap(point.factor(), point.gradient, theta)
     if frozen:
-        message = optimality_message(est._get_estimator(), objective, gap, True, est.polish, n)
+        message = optimality_message(model, objective, gap, True, est.polish, n)
         if message is not None:
             warnings.warn(message, OptimalityWarning, stacklevel=3)
         if est.polish and gap > polish_tol(objective):

@@ -13,6 +13,8 @@ from .._features import amip as _amip
 from .._features import audit as _audit
 from .._features.robust_se import COV_TYPES
 from .._utils.params import Integer, RealNumber, validate_arguments
+from .dask_routing import dask_aware
+from . import whole_pipeline
 
 #: Parameters of the robustness audit, declared once for both of its methods.
 _AUDIT_CONSTRAINTS = {
@@ -40,6 +42,7 @@ class AuditMixin:
     """Leave-one-out predictions and the searches for removals that flip a conclusion."""
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
+    @dask_aware
     def loo_predict(self, *, target="decision_function", method=None, groups=None):
         """Approximate leave-one-out predictions for every training row.
 
@@ -107,6 +110,7 @@ class AuditMixin:
         values = self._fitted_removal().rowwise(_audit.loo_predict, target, method)
         return target.finalize(self._nan_undefined_removals(values))
 
+    @dask_aware
     def loo_score(self, *, method=None, groups=None):
         """Leave-one-out score of the model on its training data, without refitting.
 
@@ -159,11 +163,12 @@ class AuditMixin:
             return float(np.mean(_audit.predicted_classes(Z) == _audit.true_classes(rm.Y)))
         return _audit.r2(rm.Y.reshape(loo.shape), loo)
 
+    @dask_aware
     @_audit_parameters
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
-        max_fraction=0.1, use_t=None,
+        max_fraction=0.1, use_t=None, y=None, functional=None, threshold=None,
     ):
         """The smallest set of training rows whose removal flips a conclusion.
 
@@ -236,6 +241,23 @@ class AuditMixin:
             OLS ``"nonrobust"``, normal otherwise). With t, ``"cluster"`` uses
             ``G − 1`` degrees of freedom as statsmodels does.
 
+        y : array-like of shape (n_ref,), default=None
+            With ``functional``: the reference targets, when the functional reads
+            them.
+        functional : Functional, default=None
+            Instead of a sign: the smallest set whose removal moves this functional
+            (:mod:`skrif.functionals`) of the model's outputs on the reference rows
+            ``X`` to ``threshold`` or past it — e.g. brings a fairness gap under
+            0.05. Rows are ranked by their single-row effects (evaluated at
+            ``θ̂ + Δ_i``, see :meth:`functional_influence`) and the set is searched
+            and verified by exact refits as above; ``coef``, ``conclusion`` and
+            ``unit`` do not apply. The result has ``conclusion="threshold"``,
+            ``quantity`` the functional's name and ``flipped`` whether the refit
+            reached the threshold.
+        threshold : float, default=None
+            The value to reach (required with ``functional``): the functional
+            must go down to it if it is above, up to it if below.
+
         Returns
         -------
         result : FlipResult
@@ -285,6 +307,12 @@ class AuditMixin:
         """
         rm = self._fitted_removal()
         method = self._additive_method(method, "removal_to_flip")
+        if functional is not None or threshold is not None:
+            return self._functional_to_threshold(
+                X, y, functional, threshold, coef=coef, conclusion=conclusion, unit=unit,
+                method=method, max_rows=max_rows, max_refits=max_refits,
+                max_fraction=max_fraction,
+            )
         if (X is None) == (coef is None):
             raise ValueError(
                 "Pass exactly one of X (one evaluation row whose prediction to flip) "
@@ -293,9 +321,7 @@ class AuditMixin:
         n = rm.n_samples
         # -- significance audit (skrif/_features/amip.py): coef names, caps, new searches --
         if coef is not None:
-            coef = _amip.resolve_coef(
-                coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
-            )
+            coef = _amip.resolve_coef(coef, rm.design.n_features, self._coef_names())
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -362,6 +388,8 @@ class AuditMixin:
         >>> r.flipped, r.p_value >= 0.05
         (True, True)
         """
+        if whole_pipeline.routes(self, "amip_summary"):
+            whole_pipeline.refuse("amip_summary")
         check_is_fitted(self)
         return _amip.summary(
             self, coef, alpha=alpha, cov_type=cov_type, groups=groups, unit=unit,

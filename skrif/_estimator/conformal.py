@@ -9,6 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from .._features import conformal as _conformal
 from .._utils.params import Integer, RealNumber, validate_arguments
 from .base import _wraps_probabilistic_classifier, _wraps_regressor
+from . import whole_pipeline
 
 _ALPHA = {"alpha": [RealNumber(0, 1, closed="neither")]}
 _MESSAGES = {
@@ -123,6 +124,8 @@ class ConformalMixin:
         >>> bool(covered.mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_interval"):
+            whole_pipeline.refuse("predict_interval")
         return _conformal.predict_interval(self, X, alpha, method, cv)
 
     @available_if(_wraps_probabilistic_classifier)
@@ -191,4 +194,6 @@ class ConformalMixin:
         >>> bool(sets[np.arange(50), y[150:]].mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_set"):
+            whole_pipeline.refuse("predict_set")
         return _conformal.predict_set(self, X, alpha, method)

@@ -22,28 +22,36 @@ def route_fit(est, X, y, sample_weight):
     """
     if is_dask(X) or is_dask(y) or is_dask(sample_weight):
         from .. import _dask
+        from .wrapped import attributed
 
-        return _dask.fit(est, X, y, sample_weight)
+        fitted = _dask.fit(est, X, y, sample_weight)
+        fitted._attributed = attributed(fitted.estimator_)
+        return fitted
     vars(est).pop("_dask_fit", None)
     return None
 
 
 def dask_aware(method):
     """Send a row-wise prediction method called with a dask ``X`` to :mod:`skrif._dask`
-    (a lazy result chunked like ``X``). Every other method runs the same code for an
-    estimator fitted on Dask, on its removal model
-    (:class:`~skrif._dask._removal.DaskRemovalModel`)."""
+    (a lazy result chunked like ``X``), and, for a pipeline whose preprocessing is
+    refitted with the rows, the methods :mod:`skrif._estimator.whole_pipeline`
+    answers (one wrapper, so warnings keep their stack level). Every other call runs
+    the method itself, for an estimator fitted on Dask too (on its removal model,
+    :class:`~skrif._dask._removal.DaskRemovalModel`)."""
     name = method.__name__
-    if name not in _ROWWISE:  # pragma: no cover - a programming error
-        raise TypeError(f"dask_aware is for row-wise predictions, not {name}.")
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         rows = args[0] if args else kwargs.get("X")
-        if is_dask(rows):
+        if name in _ROWWISE and is_dask(rows):
             from .. import _dask
 
             return getattr(_dask, name)(self, *args, **kwargs)
+        if getattr(self, "_pipeline_removal", None) is not None:
+            from . import whole_pipeline
+
+            if whole_pipeline.routes(self, name):
+                return whole_pipeline.call(self, name, args, kwargs)
         return method(self, *args, **kwargs)
 
     return wrapper

@@ -15,13 +15,15 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from .._core.fitted import RemovalModel
+from .._preprocess.sets import as_design
 from .._core.fitting import (
     check_prefit,
     polish_tol,
@@ -47,6 +49,8 @@ from .._utils.params import check_params
 from ..exceptions import (
     DataChangedError,
     OptimalityWarning,
+    SingularHessianWarning,
+    UnsupportedModelError,
 )
 from .attribution import AttributionMixin
 from .audit import AuditMixin
@@ -54,7 +58,66 @@ from .base import RemovalQueries, _estimator_has
 from .conformal import ConformalMixin
 from .dask_routing import dask_aware, route_fit
 from .diagnostics import DiagnosticsMixin
+from .functionals import FunctionalsMixin
 from .groups import GroupsMixin
+from .label_issues import LabelIssuesMixin
+from .wrapped import attributed, describe, transformed_target
+
+
+#: Private fitted state removed when a fit is refused.
+_FIT_STATE = (
+    "_removal", "_model_theta", "_frozen_names", "_attributed", "_preprocessing",
+    "_pipeline_removal", "_fit_targets",
+)
+
+
+def _n_rows(X):
+    return X.shape[0]
+
+
+def _final_step(estimator):
+    """The (unfitted) model at the end of a pipeline or inside a frozen wrapper."""
+    if isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+def _validated_targets(y, classifier):
+    """``y`` as ``validate_data`` checks it, for raw pipeline input (X unchecked)."""
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    if classifier:
+        return column_or_1d(y, warn=True)
+    return check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+
+
+def _fit_pipeline(pipe, X, y, sample_weight, frozen):
+    """Fit ``pipe``'s steps as ``Pipeline.fit`` does and return the features its last
+    step saw (float64, CSR or dense), the last step and whether it is frozen.
+
+    The final step gets ``sample_weight`` (the preprocessing is unweighted, as in
+    ``pipe.fit(X, y, model__sample_weight=w)``).
+    """
+    pre, final = pipe[:-1], pipe[-1]
+    if frozen:
+        Z = pre.transform(X)
+    else:
+        Z = pre.fit_transform(X, y)
+    Z = as_design(Z)
+    values = Z.data if hasattr(Z, "data") and not isinstance(Z, np.ndarray) else Z
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            "The pipeline's preprocessing outputs NaN or infinite features (e.g. missing "
+            "values with no imputer): the final model cannot be attributed. Add a "
+            "SimpleImputer for the columns with missing values."
+        )
+    final_frozen = frozen or isinstance(final, FrozenEstimator)
+    if not final_frozen:
+        if sample_weight is None:
+            final.fit(Z, y)
+        else:
+            final.fit(Z, y, sample_weight=sample_weight)
+    return Z, final, final_frozen
 
 
 class InfluenceEstimator(
@@ -63,6 +126,8 @@ class InfluenceEstimator(
     AuditMixin,
     DiagnosticsMixin,
     ConformalMixin,
+    FunctionalsMixin,
+    LabelIssuesMixin,
     RemovalQueries,
     MetaEstimatorMixin,
     BaseEstimator,
@@ -94,6 +159,16 @@ class InfluenceEstimator(
         A model trained elsewhere can be attributed without refitting it by
         wrapping it in :class:`sklearn.frozen.FrozenEstimator`; :meth:`fit` then
         only needs the data it was trained on.
+
+        Also accepted, around any of these: a scikit-learn
+        :class:`~sklearn.pipeline.Pipeline` ending in one (removing rows then
+        removes them from every step's fit, see ``preprocessing``; every method
+        takes raw rows, as the pipeline does); the CV-selected ``RidgeCV``,
+        ``RidgeClassifierCV`` and ``LogisticRegressionCV`` (attributed at their
+        selected ``alpha_`` / ``C_``, see ``hyperparameters``); and
+        :class:`~sklearn.compose.TransformedTargetRegressor` (its regressor on the
+        transformed target; ``target="predict"`` effects in the original scale).
+        See the "Pipelines and model selection" guide.
     rescaled : bool, default=True
         Default ``method`` of :meth:`influence`: ``True`` uses the rescaled
         influence function ``"rif"``, ``False`` the classical ``"if"``.
@@ -110,11 +185,32 @@ class InfluenceEstimator(
         is never modified: with ``polish=True`` the polished parameters are kept
         inside skrif and attributions describe changes from that optimum, while
         ``estimator_`` and predictions stay exactly the user's model.
+    preprocessing : {"refit", "fixed"}, default="refit"
+        For a :class:`~sklearn.pipeline.Pipeline`: ``"refit"`` answers for the
+        whole pipeline — without the rows, every fitted step (a scaler's means and
+        scales, an imputer's values, an encoder's categories) is refitted too, as
+        ``clone(pipeline).fit(X_kept, y_kept)`` would; ``"fixed"`` answers for the
+        final model with this preprocessing held fixed (its statistics from all
+        rows). Both take raw rows. The approximate methods need to know how each
+        step's statistics move: StandardScaler, MinMaxScaler, MaxAbsScaler,
+        RobustScaler, SimpleImputer, MissingIndicator, OneHotEncoder,
+        PolynomialFeatures, SplineTransformer with fixed knots, FunctionTransformer,
+        and ColumnTransformer / FeatureUnion / Pipeline of these; with any other
+        fitted step only ``method="refit"`` is available under ``"refit"``.
+        Ignored for other estimators.
+    hyperparameters : {"fixed", "reselect"}, default="fixed"
+        For CV-selected models: ``"fixed"`` attributes the model at the selected
+        value (identical to wrapping the plain model at it); ``"reselect"`` makes
+        ``method="refit"`` refit the CV estimator itself on the kept rows
+        (selection included, then the exact optimum at the value it selects). The
+        approximate methods always hold the selection fixed. Ignored for other
+        estimators.
 
     Attributes
     ----------
     estimator_ : estimator object
-        The fitted (and possibly polished) clone of ``estimator``.
+        The fitted (and possibly polished) clone of ``estimator`` (the whole
+        pipeline for a Pipeline).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -191,12 +287,19 @@ class InfluenceEstimator(
         "estimator": [HasMethods(["fit"]), None],
         "rescaled": ["boolean"],
         "polish": ["boolean"],
+        "preprocessing": [StrOptions({"refit", "fixed"})],
+        "hyperparameters": [StrOptions({"fixed", "reselect"})],
     }
 
-    def __init__(self, estimator=None, *, rescaled=True, polish=True):
+    def __init__(
+        self, estimator=None, *, rescaled=True, polish=True, preprocessing="refit",
+        hyperparameters="fixed",
+    ):
         self.estimator = estimator
         self.rescaled = rescaled
         self.polish = polish
+        self.preprocessing = preprocessing
+        self.hyperparameters = hyperparameters
 
     # -- scikit-learn plumbing -----------------------------------------------
     def _get_estimator(self):
@@ -228,7 +331,12 @@ class InfluenceEstimator(
             self._parameter_constraints,
             self.get_params(deep=False),
             caller=type(self).__name__,
-            messages={"rescaled": "True or False", "polish": "True or False"},
+            messages={
+                "rescaled": "True or False", "polish": "True or False",
+                "preprocessing": "'refit' (the whole pipeline) or 'fixed' (the final model "
+                                 "with the preprocessing held fixed)",
+                "hyperparameters": "'fixed' or 'reselect'",
+            },
             estimator_params=True,
         )
 
@@ -237,9 +345,7 @@ class InfluenceEstimator(
         attributed model still has the coefficients it was built on (a frozen model
         edited after wrapping, or an edited ``estimator_``, is refused)."""
         check_is_fitted(self)
-        model = self.estimator_
-        if isinstance(model, FrozenEstimator):
-            model = model.estimator
+        model = self._attributed.holder
         rm = self._removal
         try:
             current = rm.objective.get_theta(model)
@@ -311,67 +417,133 @@ class InfluenceEstimator(
         if (fitted := route_fit(self, X, y, sample_weight)) is not None:
             return fitted  # X is a dask array: skrif._dask fits it on the cluster
         estimator = self._get_estimator()
+        objective_cls = describe(estimator)  # refuses unsupported wrappers up front
         frozen = isinstance(estimator, FrozenEstimator)
-        model = estimator.estimator if frozen else estimator
-        objective_cls = objective_class_for(model)
+        inner = estimator.estimator if frozen else estimator
+        pipeline = isinstance(inner, Pipeline)
         classifier = objective_cls.is_classifier
         training_index = training_index_of(X)
         check_same_row_order(X, y, "y")
         check_same_row_order(X, sample_weight, "sample_weight")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=np.float64,
-            multi_output=not classifier,
-            y_numeric=not classifier,
-        )
+        X_raw = X
+        if pipeline:
+            # The pipeline validates its own input; skrif records the columns.
+            validate_data(self, X, skip_check_array=True)
+            y = _validated_targets(y, classifier)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype=np.float64,
+                multi_output=not classifier,
+                y_numeric=not classifier,
+            )
         if classifier:
             check_classification_targets(y)
-        sample_weight = self._validate_sample_weight(sample_weight, X.shape[0])
-        if classifier:
-            check_class_weight_values(model, y, sample_weight)
+        sample_weight = self._validate_sample_weight(sample_weight, _n_rows(X))
+        if classifier:  # before any fit runs on them
+            check_class_weight_values(_final_step(inner), y, sample_weight)
 
         if training_index is not None:
             self.training_index_ = training_index
         elif hasattr(self, "training_index_"):
             del self.training_index_
+        for name in ("_pipeline_removal", "_preprocessing"):
+            vars(self).pop(name, None)
 
         # A FrozenEstimator is attributed as it is: clone returns it unchanged and
         # it is never refitted (see "Prefit models" in the user guide).
         self.estimator_ = clone(estimator)
-        # A frozen model fitted on a DataFrame checks feature names itself.
-        self._frozen_names = frozen and hasattr(model, "feature_names_in_")
-        if frozen:
-            check_prefit(model, X.shape[1], getattr(self, "feature_names_in_", None))
+        fitted = self.estimator_.estimator if frozen else self.estimator_
+        if pipeline:
+            X, final, frozen = _fit_pipeline(fitted, X_raw, y, sample_weight, frozen)
+            self._preprocessing = fitted[:-1]
         else:
-            model = self.estimator_
-            if sample_weight is None:
-                model.fit(X, y)
-            else:
-                model.fit(X, y, sample_weight=sample_weight)
+            final = fitted
+            if not frozen:
+                if sample_weight is None:
+                    final.fit(X, y)
+                else:
+                    final.fit(X, y, sample_weight=sample_weight)
+        att = attributed(final)
+        model = att.twin
+        # A frozen model fitted on a DataFrame checks feature names itself.
+        self._frozen_names = frozen and not pipeline and hasattr(att.holder, "feature_names_in_")
+        if frozen:
+            check_prefit(att.holder, X.shape[1],
+                         None if pipeline else getattr(self, "feature_names_in_", None))
+        y_model = y if att.target_transformer is None else transformed_target(att.target_transformer, y)
 
         objective = objective_cls(model)
         if classifier:
             objective.check_classes(model)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        weights = objective.effective_weights(y, weights, model)
+        weights = objective.effective_weights(y_model, weights, model)
         check_effective_weights(weights)
-        Y = objective.encode_targets(y, model)
+        Y = objective.encode_targets(y_model, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
         problem = make_problem(objective, X, Y, weights)
+        self._attributed = att
         try:
-            self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
+            self._set_optimum(problem, objective.get_theta(att.holder), frozen=frozen)
         except Exception:
             # A refused fit leaves no fitted state behind (not even a previous one).
             for name in list(vars(self)):
                 fitted = name.endswith("_") and not name.startswith("__")
-                if fitted or name in ("_removal", "_model_theta", "_frozen_names"):
+                if fitted or name in _FIT_STATE:
                     del self.__dict__[name]
             raise
-        self._model_theta = objective.get_theta(model)
+        self._model_theta = objective.get_theta(att.holder)
+        # Targets and weights as the final model saw them (reselecting refits).
+        self._fit_targets = (np.array(y_model, copy=True), sample_weight)
+        if pipeline and self.preprocessing == "refit":
+            from .._preprocess.removal import PipelineRemoval
+
+            if getattr(objective, "problem_kind", "smooth") == "kernel":
+                for name in list(vars(self)):
+                    if (name.endswith("_") and not name.startswith("__")) or name in _FIT_STATE:
+                        del self.__dict__[name]
+                raise UnsupportedModelError(
+                    f"{type(att.holder).__name__} at the end of a Pipeline is supported with "
+                    "preprocessing='fixed' (the kernel model with this preprocessing held "
+                    "fixed); whole-pipeline removal (preprocessing='refit') is not "
+                    "implemented for kernel models."
+                )
+
+            self._pipeline_removal = PipelineRemoval(
+                self._removal, self._preprocessing, X_raw, y, self._coef_names(),
+                reselect=self._reselect_on if self._reselects() else None,
+            )
         return self
+
+    def _reselect_on(self, Z, kept):
+        """The final CV model refitted with its selection on features ``Z`` of the
+        kept rows: ``(objective, Y, weights)`` at the value it selects there."""
+        from .._objectives import objective_class_for
+        from .wrapped import reselected
+
+        y, weights = self._fit_targets
+        w = None if weights is None else weights[kept]
+        twin = reselected(self._attributed.holder, Z, y[kept], w).twin
+        objective = objective_class_for(twin)(twin)
+        base = np.ones(kept.size) if w is None else w
+        return (objective, objective.encode_targets(y[kept], twin),
+                objective.effective_weights(y[kept], base, twin))
+
+    def _coef_names(self):
+        """Names of the attributed model's coefficients: the preprocessing's output
+        names for a pipeline, the input columns otherwise (``None`` if unnamed)."""
+        pre = getattr(self, "_preprocessing", None)
+        if pre is None:
+            names = getattr(self, "feature_names_in_", None)
+            return None if names is None else [str(n) for n in names]
+        try:
+            return [str(n) for n in pre.get_feature_names_out()]
+        except Exception:  # noqa: BLE001 - a step without get_feature_names_out
+            return None
 
     def _set_optimum(self, problem, theta, frozen=False):
         """Measure the optimality gap, polish if asked, factor and store the state.
@@ -379,9 +551,9 @@ class InfluenceEstimator(
         For a frozen (prefit) model the polished parameters are kept internally
         only: the user's model is never modified.
         """
-        names = getattr(self, "feature_names_in_", None)
-        model_name = type(self.estimator_.estimator if frozen else self.estimator_).__name__
-        what = f"the fitted {type(self.estimator_).__name__}"
+        names = self._coef_names()
+        model_name = type(self._attributed.holder).__name__
+        what = f"the fitted {model_name}"
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
@@ -400,8 +572,8 @@ class InfluenceEstimator(
         # Warnings wait until the fit is known to have a finite optimum: a refused
         # fit raises one clear error, not warnings about polishing it.
         optimality_message = _optimality_message(
-            self.estimator_, problem.objective, self.optimality_gap_, frozen, self.polish,
-            problem.design.n_samples,
+            self._attributed.holder, problem.objective, self.optimality_gap_, frozen,
+            self.polish, problem.design.n_samples,
         )
         if self.polish and self.optimality_gap_ > polish_tol(problem.objective):
             # The factorization at the starting point serves the first Newton step;
@@ -411,7 +583,7 @@ class InfluenceEstimator(
             curvature = None
             check_polish_bounded(problem, start, theta, converged, names, model_name)
             if not frozen:
-                problem.objective.set_theta(self.estimator_, theta)
+                problem.objective.set_theta(self._attributed.holder, theta)
             with np.errstate(over="ignore", invalid="ignore"):
                 d1, d2 = problem.row_derivatives(theta)
             check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
@@ -465,11 +637,21 @@ class InfluenceEstimator(
 
     # -- delegated prediction ------------------------------------------------
     def _validate_X(self, X):
+        """Evaluation rows as the attributed model sees them: validated, and passed
+        through the fitted preprocessing of a pipeline."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        pre = getattr(self, "_preprocessing", None)
+        if pre is None:
+            return validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return as_design(pre.transform(X))
 
     def _delegated_X(self, X):
         """Validate ``X``; a frozen model fitted on a DataFrame gets the (checked) frame."""
+        if getattr(self, "_preprocessing", None) is not None:
+            check_is_fitted(self)
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return X  # the pipeline transforms its own input
         Xv = self._validate_X(X)
         if getattr(self, "_frozen_names", False) and hasattr(X, "columns"):
             return X

@@ -6,6 +6,7 @@
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
+from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -19,6 +20,7 @@ from .._features.influential import InfluentialRows
 from .._removal.methods import METHODS
 from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
+from . import whole_pipeline
 
 
 class GroupsMixin:
@@ -56,6 +58,9 @@ class GroupsMixin:
             ))
         result = InfluentialRows(rows, float(np.sum(scores[best])), actual)
         result.groups = groups.labels[best]
+        if actual is not None:
+            warn_unverified(result.predicted, actual, f"the {k} most influential groups",
+                            stacklevel=4)
         return result
 
     def _group_self_influence(self, groups, target, method, linearized):
@@ -130,6 +135,8 @@ class GroupsMixin:
         >>> bool(np.allclose(fast, slow))
         True
         """
+        if whole_pipeline.routes(self, "cv_predict"):
+            return whole_pipeline.cv_predict(self, cv=cv, groups=groups, target=target, method=method)
         target = self._target(target)
         rm = self._fitted_removal()
         Y = np.asarray(rm.Y)  # the splitter's y (n labels; gathered on Dask)

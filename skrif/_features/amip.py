@@ -395,13 +395,15 @@ def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction
     """Build an :class:`AMIPSummary` (see :meth:`~skrif.InfluenceEstimator.amip_summary`)."""
     state = est._fitted_removal()
     family, reason = family_of(state.objective, state.n_outputs)
-    names = getattr(est, "feature_names_in_", None)
+    # The attributed model's coefficients (a pipeline's: get_feature_names_out).
+    names = est._coef_names()
+    n_coef = state.design.n_features
     if coefs is None:
-        indices = list(range(est.n_features_in_))
+        indices = list(range(n_coef))
     else:
         if isinstance(coefs, (str, int, np.integer)):
             coefs = [coefs]
-        indices = [resolve_coef(c, est.n_features_in_, names) for c in coefs]
+        indices = [resolve_coef(c, n_coef, names) for c in coefs]
     conclusions = CONCLUSIONS if family is not None else ("sign",)
     index = getattr(est, "training_index_", None)
     results, labels, reasons = {}, {}, {}

@@ -316,7 +316,10 @@ def total_loss_scores(est, X, y, *, method=None):
     state = _removals(est, "total_loss_scores")
     target = state.target("loss")
     method = est._additive_method(method, "total_loss_scores")
-    X, Y = state.validate_eval(_in_memory(X), _in_memory(y), target)
+    raw = _in_memory(X)
+    X, Y = state.validate_eval(raw, _in_memory(y), target)
+    if hasattr(state, "pipeline"):  # whole-pipeline answers need the raw rows too
+        return state.total_loss_scores(X, Y, target, method, raw=raw)
     return state.total_loss_scores(X, Y, target, method)
 
 
