@@ -31,6 +31,7 @@ from sklearn.linear_model import (  # noqa: E402
 import skrif.validation as validation  # noqa: E402
 from skrif import InfluenceEstimator  # noqa: E402
 from skrif._features.groups import training_groups  # noqa: E402
+from skrif.functionals import mean_loss  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -96,6 +97,10 @@ TABLE = [
     ("diagnostics", "ols", lambda e, X, y: e.diagnostics(), "equal"),
     ("diagnostics", "poisson", lambda e, X, y: e.diagnostics(columns=["x0"]), "equal"),
     ("fit", "binary", lambda e, X, y: e.estimator_.coef_, "equal"),
+    ("functional_influence", "binary", lambda e, X, y: e.functional_influence(mean_loss(), X[:20], y[:20]), "refused"),
+    ("functional_effect", "binary", lambda e, X, y: e.functional_effect([1, 2], mean_loss(), X[:20], y[:20]), "refused"),
+    ("label_issues", "binary", lambda e, X, y: e.label_issues(), "equal"),
+    ("label_issues", "multinomial", lambda e, X, y: e.label_issues(cv=3), "equal"),
     ("get_metadata_routing", "binary", lambda e, X, y: str(e.get_metadata_routing()), "equal"),
     ("get_params", "binary", lambda e, X, y: str(e.get_params()), "equal"),
     ("influence", "binary", lambda e, X, y: e.influence([1, 60, 149], method="auto"), "equal"),
@@ -134,6 +139,7 @@ TABLE = [
     ("total_loss_scores", "binary", lambda e, X, y: validation.total_loss_scores(e, X[:10], y[:10]), "equal"),
     ("summarize", "ols", lambda e, X, y: validation.summarize(_validation_results(e, X, y)["results"], as_frame=False), "equal"),
     ("interaction_calibration", "ols", lambda e, X, y: validation.interaction_calibration(_validation_results(e, X, y)["results"]), "equal"),
+    ("removal_curve", "ols", lambda e, X, y: validation.removal_curve(e, X[:30], y[:30], fractions=(0.1,), cv=3, n_random=1, random_state=0), "refused"),
     ("removal_sets", None, lambda X: validation.removal_sets(X, n_sets=6, scores=np.arange(N, dtype=float), random_state=2), "equal"),
     ("group_removal_sets", None, lambda X: validation.group_removal_sets(
         training_groups(X[:, 0] > 0 if isinstance(X, np.ndarray) else X[:, 0].compute() > 0, N),
@@ -144,6 +150,9 @@ TABLE = [
 DASK_REFUSED = {
     ("amip_summary", "ols"): "standard errors",
     ("removal_to_flip", "ols"): "standard errors",
+    ("functional_influence", "binary"): "not available for an estimator fitted on Dask",
+    ("functional_effect", "binary"): "not available for an estimator fitted on Dask",
+    ("removal_curve", "ols"): "runs in memory",
 }
 
 

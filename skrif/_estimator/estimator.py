@@ -49,7 +49,6 @@ from .._utils.params import check_params
 from ..exceptions import (
     DataChangedError,
     OptimalityWarning,
-    SingularHessianWarning,
     UnsupportedModelError,
 )
 from .attribution import AttributionMixin
