@@ -87,8 +87,8 @@ def _answer(est, idx, method, measure=None, what="parameter change"):
 
     measure = (lambda a: a.parameter_change()) if measure is None else measure
     return answer_set(
-        change, idx, method, leverages=est.leverages_, curvature=rm.curvature,
-        measure=measure, what=what, stacklevel=4,
+        rm, idx, method, change=change, second_step=False, measure=measure, what=what,
+        stacklevel=4,
     )
 
 
