@@ -7,10 +7,12 @@ tests/test_models_kernel_ridge.py). Reported per family:
 
 * the largest relative error ``‖Δ − Δ_refit‖ / ‖Δ_refit‖`` of each method, over all
   removals and over those whose refit keeps the active set (the support of an L1
-  model; KernelRidge has none);
-* the share of removals whose refit changed the support, and how many of them skrif
-  flagged (``RemovalModel.changing_rows`` for single rows, ``support_changes`` of the
-  group step for sets), plus flags on removals that did not change it.
+  model; the rows' pieces of the squared-hinge SVMs and HuberRegressor — margin set,
+  ε-tube, inliers; KernelRidge has none);
+* the share of removals whose refit changed the active set, and how many of them skrif
+  flagged (``RemovalModel.changing_rows`` for single rows, ``support_changes`` /
+  ``crossing_rows`` of the group step for sets), plus flags on removals that did not
+  change it. For HuberRegressor ``Δ`` includes the change of ``scale_``.
 
 Removals whose exact change is below 1e-9 of ‖θ̂‖ (nothing moves) are skipped.
 
@@ -31,7 +33,9 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.linear_model import HuberRegressor
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC, LinearSVR
 from threadpoolctl import threadpool_limits
 
 from skrif import InfluenceEstimator
@@ -78,7 +82,35 @@ CASES = [
         ("breast_cancer", "fair_binary"),
     ),
     ("KernelRidge(rbf, gamma=0.1, alpha=1)", lambda: KernelRidge(kernel="rbf", gamma=0.1, alpha=1.0), ("diabetes", "fair_1000")),
+    (
+        "LinearSVC(squared_hinge, C=0.1)",
+        lambda: LinearSVC(C=0.1, dual=True, tol=1e-10, max_iter=10**5, random_state=0),
+        ("breast_cancer", "fair_binary"),
+    ),
+    (
+        "LinearSVR(squared_epsilon_insensitive, C=0.1, epsilon=0.5)",
+        lambda: LinearSVR(loss="squared_epsilon_insensitive", C=0.1, epsilon=0.5, dual=True,
+                          tol=1e-10, max_iter=10**5, random_state=0),
+        ("diabetes", "fair"),
+    ),
+    (
+        "HuberRegressor(alpha=1e-3)",
+        lambda: HuberRegressor(alpha=1e-3, tol=1e-12, max_iter=10_000),
+        ("diabetes", "fair"),
+    ),
 ]
+
+
+def _active(rm, theta):
+    """The active set at ``theta``: the L1 support, the rows' pieces, or None."""
+    kind = rm.objective.problem_kind
+    if kind == "l1":
+        return theta != 0
+    if kind in ("piecewise", "scale"):
+        Z = rm.linear_predictor(theta)
+        scale = (theta[0, -1],) if kind == "scale" else ()
+        return rm.objective.piece_boundaries(rm.Y, Z, *scale)[0] > 0
+    return None
 
 
 def _removals(n, rng, n_rows=60, n_sets=8):
@@ -92,7 +124,7 @@ def run_case(make, X, y, rng):
     est = InfluenceEstimator(make()).fit(X, y)
     rm = est._fitted_removal()
     theta = rm.theta
-    support = theta != 0
+    active = _active(rm, theta)
     flags = rm.changing_rows("rif")
     singles, sets = _removals(len(y), rng)
     stats = {"single": [], "set": []}
@@ -101,13 +133,20 @@ def run_case(make, X, y, rng):
             truth = rm.parameter_change(idx, "refit")
             if np.linalg.norm(truth) <= 1e-9 * np.linalg.norm(theta):
                 continue
-            changed = bool(np.any((theta + truth != 0) != support)) and rm.objective.problem_kind == "l1"
+            changed = False
+            if active is not None:
+                moved = _active(rm, theta + truth) != active
+                if rm.objective.problem_kind != "l1":  # rows' pieces: the kept rows count
+                    moved[idx] = False
+                changed = bool(np.any(moved))
             errors = {}
             for method in METHODS:
                 delta = rm.parameter_change(idx, method)
                 errors[method] = float(np.linalg.norm(delta - truth) / np.linalg.norm(truth))
                 if method == "newton":
-                    flagged = bool(flags[idx[0]]) if kind == "single" else bool(rm.support_changes(idx, delta))
+                    flagged = bool(flags[idx[0]]) if kind == "single" else bool(
+                        rm.support_changes(idx, delta) or rm.crossing_rows(idx, delta).size
+                    )
             stats[kind].append((errors, changed, flagged))
     return est, stats
 
@@ -125,12 +164,12 @@ def summarize(stats):
             err = np.array([e[method] for e, _, _ in rows])
             kept = err[~changed]
             parts.append(
-                f"{method}: max {err.max():.1e}, max with support kept "
+                f"{method}: max {err.max():.1e}, max with active set kept "
                 f"{kept.max() if kept.size else float('nan'):.1e}"
             )
         lines.append(
             f"  {kind:6s} ({len(rows)} removals) " + "; ".join(parts)
-            + f"\n         support changed {changed.sum()}/{len(rows)} ({changed.mean():.0%}), "
+            + f"\n         active set changed {changed.sum()}/{len(rows)} ({changed.mean():.0%}), "
             f"flagged {np.sum(changed & flagged)}/{changed.sum()}, "
             f"flagged without a change {np.sum(~changed & flagged)}"
         )
@@ -147,9 +186,15 @@ def main():
                 X, y = data[dname]
                 t = time.perf_counter()
                 est, stats = run_case(make, X, y, rng)
-                support = int(np.sum(est._fitted_removal().theta != 0))
+                rm = est._fitted_removal()
+                support = int(np.sum(rm.theta != 0))
+                pieces = ""
+                if rm.objective.problem_kind in ("piecewise", "scale"):
+                    flat = int(np.sum(rm.curvature_coefficients == 0))
+                    pieces = f"; rows without curvature (outside the margin set / outliers) {flat}"
                 print(f"{name} on {dname} ({X.shape[0]} x {X.shape[1]}; non-zero parameters "
-                      f"{support}; {time.perf_counter() - t:.1f} s)")
+                      f"{support}{pieces}; optimality gap of the wrapped fit "
+                      f"{est.optimality_gap_:.1e}; {time.perf_counter() - t:.1f} s)")
                 print(summarize(stats))
 
 

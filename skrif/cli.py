@@ -42,7 +42,6 @@ from ._report.files import OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, _prepare_out  # 
 from ._report.run import MAX_SETS, ReportOptions, _model_text, printable, write_report
 
 
-
 # -- argument parsing -------------------------------------------------------------
 def _positive_int(text):
     try:

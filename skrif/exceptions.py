@@ -43,7 +43,8 @@ class NoFiniteOptimumError(ValueError):
     that a single feature pins (a one-hot level seen in one class only; a count
     model's level whose targets are all zero). The coefficients of such a fit grow
     without bound as the solver's tolerance tightens, and every influence computed
-    at them is meaningless. Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
+    at them is meaningless. Also raised for a HuberRegressor whose scale shrinks to 0
+    (its coefficients fit every row: an optimum on the boundary). Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
     feature(s) named in the message.
     """
 

@@ -16,10 +16,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skrif import InfluenceEstimator
-from skrif.functionals import log_loss, roc_auc
 from skrif._objectives import _registry
 from skrif._objectives._base import Objective, check_two_classes_left
 from skrif._objectives._link import Link
+
+from .conftest import answers_or_refusals, public_method_calls
 
 
 class ProbitClassifier(ClassifierMixin, BaseEstimator):
@@ -149,58 +150,12 @@ def test_probit_family_is_attributed_exactly(probit):
     assert rel < 0.05
 
 
-#: Arguments of every public method of InfluenceEstimator for a binary classifier;
-#: ``None``: not available for this model (``available_if``).
-def _calls(X, y, X_test, y_test):
-    return {
-        "fit": lambda est: est.fit(X, y),
-        "influence": lambda est: est.influence([1, 2]),
-        "removal_effect": lambda est: est.removal_effect([1, 2], X_test, y_test, target="loss"),
-        "influence_scores": lambda est: est.influence_scores(X_test, target="predict_proba"),
-        "self_influence": lambda est: est.self_influence(),
-        "most_influential": lambda est: est.most_influential(X_test, y_test, k=3),
-        "loo_predict": lambda est: est.loo_predict(target="predict_proba"),
-        "loo_score": lambda est: est.loo_score(),
-        "cv_predict": lambda est: est.cv_predict(cv=4, target="predict_proba"),
-        "label_issues": lambda est: est.label_issues(),
-        "removal_to_flip": lambda est: est.removal_to_flip(X_test[:1]),
-        "functional_influence": lambda est: est.functional_influence(roc_auc(), X_test, y_test),
-        "functional_effect": lambda est: est.functional_effect([1, 2], log_loss(), X_test, y_test),
-        "amip_summary": lambda est: est.amip_summary(coef=0),
-        "diagnostics": lambda est: est.diagnostics(),
-        "predict": lambda est: est.predict(X_test),
-        "predict_proba": lambda est: est.predict_proba(X_test),
-        "decision_function": lambda est: est.decision_function(X_test),
-        "score": lambda est: est.score(X_test, y_test),
-        "predict_set": lambda est: est.predict_set(X_test, alpha=0.2),
-        "predict_log_proba": None,
-        "predict_interval": None,
-    }
-
-
-_SKLEARN_PLUMBING = {"get_params", "set_params", "get_metadata_routing", "set_fit_request",
-                     "set_score_request"}
-
-
 def test_every_public_method_answers_or_refuses_cleanly(probit):
     est, X, y, X_test, y_test = probit
-    calls = _calls(X, y, X_test, y_test)
-    public = {
-        name for name in dir(type(est))
-        if not name.startswith("_") and callable(getattr(type(est), name, None))
-    } - _SKLEARN_PLUMBING
-    assert public == set(calls), "a public method without a recipe in this test"
-    refused = {}
-    for name, call in calls.items():
-        if call is None:
-            assert not hasattr(est, name)  # available_if hides it for this model
-            continue
-        try:
-            out = call(est)
-        except (ValueError, NotImplementedError) as error:
-            refused[name] = str(error)
-            continue
-        assert out is not None
+    calls = public_method_calls(est, X, y, X_test, y_test)
+    assert {"predict_proba", "predict_set", "label_issues"} <= set(calls)
+    assert "predict_interval" not in calls  # available_if hides it for a classifier
+    refused = answers_or_refusals(calls)
     # What the family declares it lacks is refused with its own reason: no
     # diagnostics table, and no standard errors (the AMIP audit keeps the sign).
     assert set(refused) == {"diagnostics"}

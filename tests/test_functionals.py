@@ -10,7 +10,12 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn import metrics
-from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
 
 from skrif import InfluenceEstimator
 from skrif import functionals as F

@@ -24,7 +24,11 @@ import scipy.sparse as sp
 
 from .._removal.methods import ADDITIVE_METHODS
 from .._utils.checks import check_finite_state
-from ..exceptions import ActiveSetChangeWarning, DataChangedError, NotPositiveDefiniteError
+from ..exceptions import (
+    ActiveSetChangeWarning,
+    DataChangedError,
+    NotPositiveDefiniteError,
+)
 from .influence import parameter_change as _parameter_change
 from .problem import warn_not_converged
 
@@ -391,8 +395,12 @@ class RemovalModel:
         delta = _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )
-        warn_active_set_change(self.support_changes(idx, delta, fraction), method, idx.size,
-                               self.design.n_features, self.n_outputs)
+        warn_active_set_change(
+            self.support_changes(idx, delta, fraction), method, idx.size,
+            self.design.n_features, self.n_outputs,
+            crossing=self.crossing_rows(idx, delta, fraction),
+            crossed=getattr(self.curvature, "piece_name", None),
+        )
         return delta
 
     # -- active sets (L1 supports, margins) ----------------------------------------
@@ -402,6 +410,13 @@ class RemovalModel:
         crossing zero, an off-support coordinate leaving its KKT bound); empty for
         models without an active set. Cost O(nnz(X) q) for an active-set model."""
         return self.curvature.support_changes(np.asarray(idx), delta, self.d1, fraction)
+
+    def crossing_rows(self, idx, delta, fraction=1.0):
+        """Training rows (sorted positions) that the predicted change ``delta`` (q, p̃)
+        for removing rows ``idx`` moves to another piece of a piecewise-quadratic loss
+        (across the squared-hinge margin, the ε-tube's edge, the Huber threshold);
+        empty for other models. Cost O(nnz(X)) for a piecewise model."""
+        return self.curvature.crossing_rows(np.asarray(idx), delta, fraction)
 
     def changing_rows(self, method):
         """Boolean (n,): whether removing each training row alone changes the active
@@ -415,8 +430,8 @@ class RemovalModel:
         if rows.size:
             warnings.warn(
                 f"Removing any one of {rows.size} training rows (e.g. rows "
-                f"{rows[:10].tolist()}) changes the fitted model's active set (an L1 "
-                "coefficient crossing zero or entering the support): their single-row "
+                f"{rows[:10].tolist()}) changes the fitted model's active set "
+                f"({self.curvature.active_set_description}): their single-row "
                 f"{method!r} effects hold the active set fixed, so they are first-order "
                 "answers only; est._fitted_removal().changing_rows(method) lists them, "
                 "and method='refit' is exact.",
@@ -600,23 +615,32 @@ class RemovalModel:
         yield slice(0, self.n_samples), D.transpose(0, 2, 1)
 
 
-def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stacklevel=4):
+def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stacklevel=4,
+                           crossing=(), crossed=None):
     """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the coordinates
-    ``changes`` (``(output, parameter)`` pairs) a predicted set change would flip."""
-    if not changes or method == "refit":
+    ``changes`` (``(output, parameter)`` pairs) a predicted set change would flip, or
+    the training rows ``crossing`` it would move across ``crossed`` (a margin)."""
+    if method == "refit" or not (len(changes) or len(crossing)):
         return
 
     def name(k, j):
         what = "the intercept" if j == n_features else f"coefficient {j}"
         return f"{what} of output {k}" if n_outputs > 1 else what
 
-    shown = ", ".join(name(k, j) for k, j in changes[:10])
-    more = f" and {len(changes) - 10} more" if len(changes) > 10 else ""
+    if len(changes):
+        shown = ", ".join(name(k, j) for k, j in changes[:10])
+        more = f" and {len(changes) - 10} more" if len(changes) > 10 else ""
+        what = f"active set ({shown}{more} would cross zero or leave its KKT bound)"
+    else:
+        shown = np.asarray(crossing)[:10].tolist()
+        what = (
+            f"active set (the step moves {len(crossing)} other training rows, e.g. rows "
+            f"{shown}, across {crossed or 'their piece boundaries'})"
+        )
     warnings.warn(
-        f"Removing these {n_rows} rows changes the fitted model's active set ({shown}"
-        f"{more} would cross zero or leave its KKT bound): the {method!r} answer holds "
-        "the active set fixed, so it is a first-order answer only; method='refit' is "
-        "exact.",
+        f"Removing these {n_rows} rows changes the fitted model's {what}: the "
+        f"{method!r} answer holds the active set fixed, so it is a first-order answer "
+        "only; method='refit' is exact.",
         ActiveSetChangeWarning,
         stacklevel=stacklevel,
     )

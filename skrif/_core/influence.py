@@ -38,6 +38,9 @@ class ParameterChange:
         For additive answers (``"if"``, ``"rif"``) of sets of 2 to 4096 rows: how far
         the answer is from the group Newton step (see
         :class:`~skrif._core.set_error.SetErrorEstimate`); ``None`` otherwise.
+    scale : float or None
+        The change of ``scale_`` for models fitted jointly with a scale
+        (``HuberRegressor``); ``None`` for other models.
     """
 
     coef: np.ndarray
@@ -45,6 +48,7 @@ class ParameterChange:
     method: str
     removed: np.ndarray
     error_estimate: object = None
+    scale: object = None
 
 
 def check_removed_rows(X_removed_idx, n_samples):

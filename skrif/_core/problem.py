@@ -278,6 +278,22 @@ def newton(point_at, start, *, tol=1e-11, max_iter=100, factor=None):
     return theta, max_iter, False
 
 
+def backtrack(problem, theta, step, value, grad, weights, smallest):
+    """Armijo backtracking along ``step`` from ``theta`` (objective ``value``, gradient
+    ``grad`` as columns): ``(t, θ + t·step, J there)`` for the first halving
+    ``t ≥ smallest`` that decreases ``J(·; weights)`` enough, ``(t, None, None)`` if
+    none does. A point where ``J`` is infinite (outside its domain) is never taken."""
+    slope = float(np.sum(grad.T * step))
+    t = 1.0
+    while t >= smallest:
+        trial = theta + t * step
+        trial_value = problem.value(trial, weights)
+        if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
+            return t, trial, trial_value
+        t *= 0.5
+    return t, None, None
+
+
 def warn_not_converged(n_iter, what, stacklevel=3):
     """Emit a :class:`~skrif.exceptions.NotConvergedWarning` (a scikit-learn
     ``ConvergenceWarning``, and a ``RuntimeWarning`` as before)."""

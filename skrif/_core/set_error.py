@@ -257,7 +257,9 @@ def answer_set(
         return delta, additive, None
     else:
         reference = newton
-        if second_step:
+        # A group step of exactly 0 (rows without gradient, e.g. outside an SVM's
+        # margin): nothing moves, and a second step would only measure θ̂'s rounding.
+        if second_step and np.any(newton != 0):
             try:
                 reference = newton + rm.second_step(idx, newton, fraction)
             except (ValueError, np.linalg.LinAlgError):

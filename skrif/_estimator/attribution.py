@@ -107,7 +107,8 @@ class AttributionMixin:
         delta, method, error = self._answer_set(idx, method, fraction)
         coef, intercept = rm.objective.split_theta(delta, self._attributed.holder)
         change = ParameterChange(
-            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
+            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error,
+            **rm.objective.split_extra(delta),
         )
         return change_as_frame(self, change) if as_frame else change
 

@@ -13,8 +13,8 @@ from .._features import amip as _amip
 from .._features import audit as _audit
 from .._features.robust_se import COV_TYPES
 from .._utils.params import Integer, RealNumber, validate_arguments
-from .dask_routing import dask_aware
 from . import whole_pipeline
+from .dask_routing import dask_aware
 
 #: Parameters of the robustness audit, declared once for both of its methods.
 _AUDIT_CONSTRAINTS = {

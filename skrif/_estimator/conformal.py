@@ -8,8 +8,8 @@ from sklearn.utils.metaestimators import available_if
 
 from .._features import conformal as _conformal
 from .._utils.params import Integer, RealNumber, validate_arguments
-from .base import _wraps_probabilistic_classifier, _wraps_regressor
 from . import whole_pipeline
+from .base import _wraps_probabilistic_classifier, _wraps_regressor
 
 _ALPHA = {"alpha": [RealNumber(0, 1, closed="neither")]}
 _MESSAGES = {

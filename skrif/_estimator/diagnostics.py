@@ -8,7 +8,6 @@ from sklearn.utils.validation import check_is_fitted
 from . import whole_pipeline
 
 
-
 class DiagnosticsMixin:
     """The regression-diagnostics table."""
 

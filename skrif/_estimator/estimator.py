@@ -14,16 +14,19 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from .._core.fitted import RemovalModel
-from .._preprocess.sets import as_design
 from .._core.fitting import (
     check_prefit,
     polish_tol,
@@ -35,6 +38,7 @@ from .._core.problem import warn_not_converged
 from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
+from .._preprocess.sets import as_design
 from .._utils.checks import (
     check_class_weight_values,
     check_effective_weights,
@@ -61,7 +65,6 @@ from .functionals import FunctionalsMixin
 from .groups import GroupsMixin
 from .label_issues import LabelIssuesMixin
 from .wrapped import attributed, describe, transformed_target
-
 
 #: Private fitted state removed when a fit is refused.
 _FIT_STATE = (
@@ -521,7 +524,6 @@ class InfluenceEstimator(
     def _reselect_on(self, Z, kept):
         """The final CV model refitted with its selection on features ``Z`` of the
         kept rows: ``(objective, Y, weights)`` at the value it selects there."""
-        from .._objectives import objective_class_for
         from .wrapped import reselected
 
         y, weights = self._fit_targets

@@ -14,10 +14,10 @@ from .._core.influence import ParameterChange, check_fraction
 from .._core.set_error import MAX_ESTIMATE_ROWS, answer_set
 from .._features import attribution as _attribution
 from .._features.audit import true_classes
+from .._features.groups import fold_splits, group_method
 from .._features.influential import InfluentialRows
 from .._utils.checks import check_bool
 from .._utils.frames import change_as_frame
-from .._features.groups import fold_splits, group_method
 
 #: Methods answered here for a pipeline fitted with preprocessing="refit".
 ROUTED = (
@@ -109,7 +109,7 @@ def influence(est, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, 
     delta = answer.parameter_change()
     coef, intercept = pr.rm.objective.split_theta(delta, est._attributed.holder)
     change = ParameterChange(coef=coef, intercept=intercept, method=used, removed=idx,
-                             error_estimate=error)
+                             error_estimate=error, **pr.rm.objective.split_extra(delta))
     return change_as_frame(est, change) if as_frame else change
 
 
@@ -261,8 +261,8 @@ def loo_predict(est, *, target="decision_function", method=None, groups=None):
 
 
 def cv_predict(est, *, cv=5, groups=None, target="decision_function", method="newton"):
-    from .._removal.methods import METHODS
     from .._preprocess.sets import rows_of
+    from .._removal.methods import METHODS
 
     target = est._target(target)
     if method not in METHODS:

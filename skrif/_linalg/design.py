@@ -27,6 +27,10 @@ class AugmentedDesign:
         Whether a column of ones is appended (the intercept is the last parameter).
     """
 
+    #: Parameters after the linear ones (intercept included) that no row's linear
+    #: predictor uses (:class:`ExtraParameterDesign`).
+    n_extra = 0
+
     def __init__(self, X, fit_intercept):
         self.X = X
         self.fit_intercept = bool(fit_intercept)
@@ -165,6 +169,46 @@ class AugmentedDesign:
         if self.fit_intercept and inv_penalty_intercept:
             K += inv_penalty_intercept
         return K
+
+
+class ExtraParameterDesign(AugmentedDesign):
+    """``X̃ = [X, 1]`` with one more parameter, last, that no row's linear predictor
+    uses (e.g. HuberRegressor's scale σ): ``z = X̃ θ[:-1]``.
+
+    Products with parameter vectors ignore the extra entry; products giving
+    parameter vectors (``rmatvec``, rows) carry a zero there. Same costs as
+    :class:`AugmentedDesign`.
+    """
+
+    n_extra = 1
+
+    def __init__(self, X, fit_intercept):
+        super().__init__(X, fit_intercept)
+        self.n_params += 1
+
+    def for_rows(self, X):
+        return ExtraParameterDesign(X, self.fit_intercept)
+
+    @staticmethod
+    def _pad_rows(A):
+        return np.vstack([A, np.zeros((1,) + A.shape[1:])])
+
+    # ``matvec`` and ``rows_matvec`` read θ[:n_features] and the intercept only.
+    def rmatvec(self, R):
+        return self._pad_rows(super().rmatvec(R))
+
+    def rows_rmatvec(self, idx, R):
+        return self._pad_rows(super().rows_rmatvec(idx, R))
+
+    def rows(self, idx):
+        block = super().rows(idx)
+        return np.hstack([block, np.zeros((block.shape[0], 1))])
+
+    def weighted_gram(self, d):
+        inner = AugmentedDesign(self.X, self.fit_intercept).weighted_gram(d)
+        G = np.zeros((self.n_params, self.n_params), order="F")
+        G[:-1, :-1] = inner
+        return G
 
 
 def _symmetrize_lower(G, block=512):

@@ -57,8 +57,26 @@ def check_two_classes_left(Y, kept_weights):
     if np.all(Y[kept] == 1) or np.all(Y[kept] == 0):
         raise ValueError(
             "Removing these rows leaves training rows of a single class: the "
-            "logistic model without them is not defined."
+            "classifier without them is not defined."
         )
+
+
+class BinaryTargets:
+    """Targets of a binary classifier: ``y == classes_[1]`` as 0/1, ``class_weight``
+    dicts folded into the sample weights, and removals that must leave both classes
+    (mixed into an :class:`Objective`)."""
+
+    is_classifier = True
+
+    def encode_targets(self, y, estimator):
+        return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
+
+    def effective_weights(self, y, sample_weight, estimator):
+        return class_weighted(y, sample_weight, estimator)
+
+    def check_removal(self, Y, kept_weights):
+        super().check_removal(Y, kept_weights)
+        check_two_classes_left(Y, kept_weights)
 
 
 class Objective:
@@ -272,6 +290,11 @@ class Objective:
         if intercept.ndim == 0:
             intercept = float(intercept)
         return coef, intercept
+
+    def split_extra(self, theta):
+        """Parameters of θ (or a change Δθ) beyond ``(coef, intercept)``, by their
+        :class:`~skrif.ParameterChange` field (``{"scale": …}`` for HuberRegressor)."""
+        return {}
 
     def set_theta(self, estimator, theta):
         """Write θ into ``estimator.coef_`` / ``intercept_`` keeping their shapes."""

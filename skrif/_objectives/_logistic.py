@@ -18,22 +18,15 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from ._base import (
-    NEWTON_CHOLESKY,
-    Objective,
-    check_class_weight,
-    check_two_classes_left,
-    class_weighted,
-)
+from ._base import NEWTON_CHOLESKY, BinaryTargets, Objective, check_class_weight
 from ._enet import ElasticNetObjective
 from ._family import BINOMIAL
 from ._link import LOGIT
 
 
-class LogisticObjective(Objective):
+class LogisticObjective(BinaryTargets, Objective):
     estimator_types = (LogisticRegression,)
     dask_estimators = (LogisticRegression,)
-    is_classifier = True
     link = LOGIT
     tight_fit = NEWTON_CHOLESKY
     recession = "binary"
@@ -87,16 +80,6 @@ class LogisticObjective(Objective):
                 "dual=True",
                 "Use dual=False; the dual liblinear formulation is not reconstructed.",
             )
-
-    def encode_targets(self, y, estimator):
-        return (np.asarray(y) == estimator.classes_[1]).astype(float).reshape(-1, 1)
-
-    def effective_weights(self, y, sample_weight, estimator):
-        return class_weighted(y, sample_weight, estimator)
-
-    def check_removal(self, Y, kept_weights):
-        super().check_removal(Y, kept_weights)
-        check_two_classes_left(Y, kept_weights)
 
     def exponential_family(self):
         # Regression diagnostics of an L1 fit would describe the support only.

@@ -3,11 +3,13 @@
 from ..exceptions import UnsupportedModelError
 from ._enet import ElasticNetObjective
 from ._glm import GLMObjective
+from ._huber import HuberObjective
 from ._kernel_ridge import KernelRidgeObjective
 from ._logistic import LogisticObjective
 from ._ridge_classifier import RidgeClassifierObjective
 from ._sgd import SGDClassifierObjective, SGDRegressorObjective
 from ._squared import SquaredObjective
+from ._svm import LinearSVCObjective, LinearSVRObjective
 
 OBJECTIVES = (
     SquaredObjective,
@@ -18,6 +20,9 @@ OBJECTIVES = (
     SGDClassifierObjective,
     ElasticNetObjective,
     KernelRidgeObjective,
+    LinearSVCObjective,
+    LinearSVRObjective,
+    HuberObjective,
 )
 
 

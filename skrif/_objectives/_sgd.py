@@ -41,8 +41,8 @@ Hessians) and every other loss are refused.
 import numpy as np
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
-from ._enet import ElasticNetObjective
 from ._base import Objective, check_class_weight, check_two_classes_left
+from ._enet import ElasticNetObjective
 from ._family import BINOMIAL, GAUSSIAN_HALF
 from ._link import LOGIT
 from ._logistic import LogisticObjective

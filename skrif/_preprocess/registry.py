@@ -1,19 +1,24 @@
 """Supported transformers -> their removal modules; refusals that name the way out."""
 
-from .base import Unsupported
-
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.preprocessing import (
-    FunctionTransformer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, PolynomialFeatures,
-    RobustScaler, SplineTransformer, StandardScaler,
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    OneHotEncoder,
+    PolynomialFeatures,
+    RobustScaler,
+    SplineTransformer,
+    StandardScaler,
 )
 
+from .base import Unsupported
 from .function import FunctionTransformerRemoval, MissingIndicatorRemoval
 from .imputer import SimpleImputerRemoval
-from .onehot import OneHotEncoderRemoval
-from .polynomial import PolynomialFeaturesRemoval
 from .maxabs import MaxAbsScalerRemoval
 from .minmax import MinMaxScalerRemoval
+from .onehot import OneHotEncoderRemoval
+from .polynomial import PolynomialFeaturesRemoval
 from .robust import RobustScalerRemoval
 from .spline import SplineTransformerRemoval
 from .standard import StandardScalerRemoval

@@ -16,10 +16,8 @@ one Hessian (O(n p̃ + n²...) for the dual form), plus a factorization per Newt
 step.
 """
 
-import warnings
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 from sklearn.base import clone
 
@@ -71,10 +69,12 @@ class SetRefit:
         The final model's parameters on the new features.
     """
 
-    def __init__(self, preprocessing, theta, fit_intercept):
+    def __init__(self, preprocessing, theta, fit_intercept, n_extra=0):
         self.preprocessing = preprocessing
         self.theta = theta
         self.fit_intercept = fit_intercept
+        #: Parameters after the intercept that no linear predictor uses (a scale).
+        self.n_extra = n_extra
 
     def linear_predictor(self, X):
         """``Z̃'θ'ᵀ`` (m, q) for raw rows ``X``."""
@@ -121,6 +121,9 @@ def refit_without(pipe_state, idx, method):
     else:
         target = problem.design.rows_matvec(kept_idx, rm.theta.T)
         theta = mapped_start(new.design, target)
+        extra = problem.design.n_extra  # e.g. a scale, which no feature maps
+        if extra:
+            theta[:, -extra:] = rm.theta[:, -extra:]
     if method == "newton":
         d1, d2 = new.row_derivatives(theta)
         step = new.curvature(d2).solve(new.gradient(theta, d1)).T
@@ -131,7 +134,7 @@ def refit_without(pipe_state, idx, method):
             warn_not_converged(n_iter, "the exact refit of the pipeline", stacklevel=4)
     else:  # pragma: no cover - callers pass newton or refit
         raise ValueError(method)
-    return SetRefit(pre, theta, problem.design.fit_intercept)
+    return SetRefit(pre, theta, problem.design.fit_intercept, problem.design.n_extra)
 
 
 def identified_rank(design, weights):
@@ -154,8 +157,9 @@ def aligned_change(pipe_state, refit):
     theta = pipe_state.rm.theta
     old = pipe_state.feature_names
     new = _names(refit.preprocessing)
-    p_new = refit.theta.shape[1] - int(refit.fit_intercept)
-    p_old = theta.shape[1] - int(refit.fit_intercept)
+    tail = int(refit.fit_intercept) + refit.n_extra  # intercept, then e.g. a scale
+    p_new = refit.theta.shape[1] - tail
+    p_old = theta.shape[1] - tail
     out = np.zeros_like(theta)
     if old is not None and new is not None:
         position = {name: j for j, name in enumerate(old)}
@@ -169,8 +173,8 @@ def aligned_change(pipe_state, refit):
             "has no feature names to align them (get_feature_names_out): the parameter "
             "change is not defined. Effects on predictions (removal_effect) are."
         )
-    if refit.fit_intercept:
-        out[:, -1] = refit.theta[:, -1]
+    if tail:
+        out[:, -tail:] = refit.theta[:, -tail:]
     return out - theta
 
 

@@ -4,7 +4,7 @@ pairwise update (remove the row's count, mean and squared deviation), never
 
 import numpy as np
 
-from .base import ColumnAffine, loo_sum, ratio_m1
+from .base import ColumnAffine, ratio_m1
 
 EPS = np.finfo(float).eps
 

@@ -302,10 +302,19 @@ class Curvature:
         return out
 
     # -- active sets: kinds with a support or margin set override these ----------
+    #: What a change of this kind's active set is, for messages.
+    active_set_description = "an L1 coefficient crossing zero or entering the support"
+
     def support_changes(self, idx, delta, d1, fraction=1.0):
         """Coordinates (``(output, parameter)`` pairs) whose active-set status the step
         ``delta`` for removing rows ``idx`` flips; none for smooth objectives."""
         return []
+
+    def crossing_rows(self, idx, delta, fraction=1.0):
+        """Training rows that the step ``delta`` for removing rows ``idx`` moves to
+        another piece of a piecewise-quadratic loss (across a margin or threshold);
+        none for other objectives."""
+        return np.zeros(0, dtype=np.intp)
 
     def changing_rows(self, d1, theta, method):
         """Boolean (n,): rows whose removal alone changes the active set; none here."""

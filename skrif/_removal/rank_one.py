@@ -55,8 +55,10 @@ _NEAR_INTERPOLATION = 1e-4
 REFINE_BELOW = 1e-3
 
 def _block_penalty(n_block_params, n_features, penalty_coef, penalty_intercept):
-    """Diagonal ``Λ`` of the factored block (the intercept's entry last, if it is in it)."""
-    penalty = np.full(n_block_params, float(penalty_coef))
+    """Diagonal ``Λ`` of the factored block: ``λ_w`` (one value, or one per column,
+    e.g. an unpenalised extra column) and the intercept's entry last, if it is in it."""
+    penalty = np.empty(n_block_params)
+    penalty[:n_features] = penalty_coef
     if n_block_params > n_features:
         penalty[-1] = penalty_intercept
     return penalty
@@ -134,6 +136,18 @@ class _LinearCurvature(Curvature):
             quad = self._block_quadratic()
             self._quad = quad + 1.0 / self._delta if self._border else quad
         return self._quad
+
+    def prediction_reach(self):
+        """``‖x̃_i‖_{H⁻¹} = √(x̃_iᵀH⁻¹x̃_i)`` for every training row (n,): by
+        Cauchy–Schwarz, a change ``Δ`` moves row i's linear predictor by at most
+        ``‖x̃_i‖_{H⁻¹} ‖Δ‖_H``. From :meth:`self_quadratic` (cached)."""
+        return np.sqrt(np.maximum(self.self_quadratic(), 0.0))
+
+    def step_reach(self, rows, d1, method, fraction=1.0):
+        """``‖Δ_j‖_H`` of the single-row changes ``Δ_j = H⁻¹x̃_j c_j`` of ``rows``
+        (len(rows),): ``|c_j| ‖x̃_j‖_{H⁻¹}`` (largest over outputs); NaN at leverage one."""
+        coef = self.row_coefficients(rows, d1, method, fraction)
+        return np.max(np.abs(coef), axis=1) * self.prediction_reach()[rows]
 
     def solve(self, G):
         if not self._border:
@@ -509,8 +523,9 @@ class DualCurvature(_LinearCurvature):
         return True
 
     def _factor(self, block, d, penalty):
-        if not np.all(penalty > 0):
-            raise ValueError("The dual form needs a positive penalty on every coefficient.")
+        coefs = penalty[: self.design.n_features]
+        if not np.all(penalty > 0) or (coefs.size and np.ptp(coefs) > 0):
+            raise ValueError("The dual form needs one positive penalty on every coefficient.")
         self._block = block
         self._inv_pen = 1.0 / penalty
         self._kernel_args = (self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
@@ -677,8 +692,10 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     design : AugmentedDesign
     d : ndarray of shape (n_samples,)
         Non-negative per-row curvature.
-    penalty_coef, penalty_intercept : float
-        Diagonal L2 penalty on the coefficients and on the intercept.
+    penalty_coef : float or ndarray of shape (n_features,)
+        Diagonal L2 penalty on the coefficients (one value, or one per column).
+    penalty_intercept : float
+        The L2 penalty on the intercept.
     mode : {"auto", "primal", "dual"}
         "auto" uses the dual form when there are at least as many parameters as rows
         and every coefficient is penalised.
@@ -686,6 +703,7 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     if mode == "auto":
         # p̃ ≥ n: the dual costs no more, and near interpolation (p̃ ≈ n) its
         # I − Ĥ = λ-form solves are exact where the primal loses θ̂'s digits.
-        mode = "dual" if (design.n_params >= design.n_samples and penalty_coef > 0) else "primal"
+        uniform = np.ndim(penalty_coef) == 0
+        mode = "dual" if (design.n_params >= design.n_samples and uniform and penalty_coef > 0) else "primal"
     cls = DualCurvature if mode == "dual" else PrimalCurvature
     return cls(design, np.asarray(d, dtype=float), penalty_coef, penalty_intercept)

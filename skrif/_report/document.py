@@ -33,7 +33,7 @@ import numpy as np
 from .._core.set_error import relative_gap, warn_unverified
 from .._removal.methods import label
 from .cleaning import verification_note
-from .glossary import CRITERIA, files_doc, glossary
+from .glossary import files_doc, glossary
 from .render import Block, fmt, sig
 
 #: Rows per criterion shown (with a sentence each) in summary.md / summary.html.

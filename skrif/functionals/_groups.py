@@ -4,8 +4,15 @@ import copy
 
 import numpy as np
 
-from ._base import Functional, _Evaluator, _TermsEvaluator, _check_response_for
-from ._base import _pos_index, _score_of, _score_slope
+from ._base import (
+    Functional,
+    _check_response_for,
+    _Evaluator,
+    _pos_index,
+    _score_of,
+    _score_slope,
+    _TermsEvaluator,
+)
 from ._metrics import _Accuracy, _MeanPrediction
 
 

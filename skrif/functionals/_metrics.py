@@ -4,8 +4,16 @@ import numbers
 
 import numpy as np
 
-from ._base import Functional, _RowMean, _check_binary, _check_response, _check_response_for
-from ._base import _pos_index, _score_of, _score_slope
+from ._base import (
+    Functional,
+    _check_binary,
+    _check_response,
+    _check_response_for,
+    _pos_index,
+    _RowMean,
+    _score_of,
+    _score_slope,
+)
 
 
 class _MeanLoss(_RowMean):

@@ -3,7 +3,7 @@ reference rows whose order changes) and average precision."""
 
 import numpy as np
 
-from ._base import Functional, _Evaluator, _check_binary
+from ._base import Functional, _check_binary, _Evaluator
 
 
 class _RankingMixin:

@@ -32,7 +32,13 @@ from ._common import MAX_N_SETS as MAX_N_SETS  # the limit on n_sets, read by ca
 from ._common import MAX_SET_ROWS as MAX_SET_ROWS
 from ._common import RESULT_COLUMNS, STRATEGIES, SUMMARY_COLUMNS, VALIDATION_TARGETS
 from .experiment import validate_influence
-from .removal_curve import CURVE_COLUMNS, FRACTIONS, RANKINGS, RemovalCurve, removal_curve
+from .removal_curve import (
+    CURVE_COLUMNS,
+    FRACTIONS,
+    RANKINGS,
+    RemovalCurve,
+    removal_curve,
+)
 from .sets import (
     GROUP_STRATEGIES,
     group_removal_sets,
