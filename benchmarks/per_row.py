@@ -145,7 +145,7 @@ def main():
     ops = _protocol_ops() if args.protocol else {
         "self_influence": lambda est, X, y: est.self_influence(),
         "influence_scores": lambda est, X, y: est.influence_scores(X[:50]),
-        "loo_predict": lambda est, X, y: est.loo_predict(),
+        "loo_predict": lambda est, X, y: est.loo_predict(target="decision_function"),
         "most_influential": lambda est, X, y: est.most_influential(X[:50], y[:50], k=5),
     }
     rows, first = [], []

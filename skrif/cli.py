@@ -139,6 +139,21 @@ def build_parser():
         "influential_rows.csv). Default: the row's 0-based position in the CSV",
     )
     data.add_argument(
+        "--keep", metavar="COL[,COL...]", type=_columns_list, default=[],
+        help="numeric columns to use as features even though they look like row "
+        "identifiers (unique integers in order; excluded by default, with a note)",
+    )
+    missing = data.add_mutually_exclusive_group()
+    missing.add_argument(
+        "--dropna", action="store_true",
+        help="drop the rows with a missing value in the target, the id or a feature",
+    )
+    missing.add_argument(
+        "--impute", choices=("mean", "median"), default=None,
+        help="fill missing numeric feature values with the training rows' mean or median "
+        "(text columns get the category '(missing)')",
+    )
+    data.add_argument(
         "--drop", metavar="COL[,COL...]", type=_columns_list, default=[],
         help="columns to ignore",
     )
@@ -221,7 +236,7 @@ def run_report(args):
     options = ReportOptions(
         out=args.out, overwrite=args.overwrite, methods=args.methods, n_sets=args.n_sets,
         top=args.top, random_state=args.random_state, n_jobs=args.n_jobs,
-        progress=not args.quiet and "auto",
+        progress=not args.quiet and "auto", verbose=0 if args.quiet else 1,
     )
     data["raw_scale"] = bool(getattr(args, "no_standardize", False))
     try:

@@ -18,6 +18,7 @@ __all__ = [
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
     "VerificationWarning",
+    "DiagnosticsWarning",
     "ActiveSetChangeWarning",
 ]
 
@@ -62,7 +63,11 @@ class DataChangedError(ValueError):
 
 class OptimalityWarning(ConvergenceWarning):
     """The wrapped estimator's fit is not at the optimum of its own objective, so
-    attribution would be off by as much as a single row's effect; skrif polished it.
+    attribution would be off by as much as a single row's effect, and skrif could
+    not (or was told not to) fix it: ``polish=False``, a polish that did not
+    converge, or a frozen model that is kept as it is. A successful polish — the
+    documented behaviour for default-tolerance fits — is silent (the gap stays in
+    ``optimality_gap_``).
 
     A :class:`~sklearn.exceptions.ConvergenceWarning`: filtering that class also
     silences this one."""
@@ -93,16 +98,25 @@ class UndefinedRemovalWarning(UserWarning):
 
 
 class SetInteractionWarning(UserWarning):
-    """An additive answer (IF or RIF) for a set of rows is likely off because the
-    rows interact (they share a one-hot level, a cluster, near-duplicates): it differs
-    from the group Newton step by more than
-    :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
-    ``method="refit"``."""
+    """An answer for a set of rows is likely off: an additive one (IF or RIF)
+    because the rows interact (they share a one-hot level, a cluster,
+    near-duplicates), or the group Newton step because one step is not enough; it
+    differs from its reference (the group Newton step plus one more Newton step) by
+    more than :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`, measured on
+    what was asked (parameters in units of their standard errors, or the target).
+    Use ``method="newton"`` or ``method="refit"``."""
+
+
+class DiagnosticsWarning(UserWarning):
+    """Some regression diagnostics are unreliable or undefined: an (essentially)
+    perfect fit, whose residuals are rounding noise (R's ``summary.lm`` warns the
+    same), or rows whose fitted probability or mean is exactly at the edge of its
+    range (0 or 1), where the variance and every residual-based measure vanish."""
 
 
 class VerificationWarning(UserWarning):
     """A predicted effect checked by an exact refit (``verify=True``, the report's
-    refits) differs from the refit by more than
+    refits, the sets ``removal_to_flip`` chose) differs from the refit by more than
     :data:`skrif._core.set_error.VERIFICATION_THRESHOLD` (relative) or in sign: the
     refit is the answer, the prediction was off for this set."""
 

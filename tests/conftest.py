@@ -201,10 +201,19 @@ def public_method_calls(est, X, y, X_test, y_test):
 def answers_or_refusals(calls):
     """Run every call; return ``{name: message}`` of the clean refusals
     (``ValueError`` / ``NotImplementedError``). Any other exception fails the test."""
+    import warnings
+
+    from skrif.exceptions import SetInteractionWarning, VerificationWarning
+
     refused = {}
     for name, call in calls.items():
         try:
-            out = call()
+            with warnings.catch_warnings():
+                # Answers, all the same: a set answer's error estimate or a verified
+                # flip that moved more than predicted (issue 27) is not what is tested.
+                warnings.simplefilter("ignore", SetInteractionWarning)
+                warnings.simplefilter("ignore", VerificationWarning)
+                out = call()
         except (ValueError, NotImplementedError) as error:
             refused[name] = str(error)
             continue

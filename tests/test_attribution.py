@@ -12,6 +12,8 @@
 
 import itertools
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -591,7 +593,9 @@ def test_sgd_regressor_single_row_effects_are_exact():
     objective is quadratic, so RIF (one exact Newton step) equals that refit."""
     X, _, y, X_eval, _, _ = ridge_data(False, False, False, seed=9)
     n, alpha = len(X), 0.05
-    with pytest.warns(OptimalityWarning):
+    with warnings.catch_warnings():
+        # A successful polish is silent since issue 27 (it warned before).
+        warnings.simplefilter("error", OptimalityWarning)
         est = InfluenceEstimator(SGDRegressor(alpha=alpha, random_state=0)).fit(X, y)
     full = Ridge(alpha=n * alpha, solver="cholesky").fit(X, y)
     np.testing.assert_allclose(est.predict(X_eval), full.predict(X_eval), rtol=1e-9)

@@ -19,6 +19,14 @@ from sklearn.linear_model import (
 )
 
 from skrif import FlipResult, InfluenceEstimator
+from skrif.exceptions import VerificationWarning
+
+# The flip search verifies its sets by exact refits; a refit that moves the quantity
+# by more than 10% more (or less) than the additive prediction that chose the rows
+# warns with VerificationWarning since issue 27. These tests check the verified
+# results themselves.
+pytestmark = pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")
+
 
 # These tests check additive (IF/RIF) answers for sets on purpose; the
 # SetInteractionWarning such answers raise is tested in test_groups.py.
@@ -227,7 +235,7 @@ def test_logistic_loo_rif_close_if_far():
     z = est.decision_function(X)
     rel = {}
     for method in ("rif", "if"):
-        loo = est.loo_predict(method=method)
+        loo = est.loo_predict(method=method, target="decision_function")
         rel[method] = np.median(np.abs(loo - truth) / np.abs(truth - z))
     assert rel["rif"] < 0.03
     assert rel["if"] > 10 * rel["rif"]
@@ -235,7 +243,9 @@ def test_logistic_loo_rif_close_if_far():
     assert est.loo_score() == pytest.approx(np.mean((truth > 0) == (y == 1)))
     proba = est.loo_predict(target="predict_proba")
     assert proba.shape == (n, 2)
-    np.testing.assert_allclose(proba[:, 1], expit(est.loo_predict()), atol=1e-12)
+    np.testing.assert_allclose(
+        proba[:, 1], expit(est.loo_predict(target="decision_function")), atol=1e-12
+    )
 
 
 def test_loo_bad_method(regression):
@@ -384,6 +394,8 @@ def test_flip_errors(regression, binary):
         multi.removal_to_flip(coef=0, output=3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        # The refit moves it by -0.270, the additive prediction said -0.219 (issue 27).
+        warnings.simplefilter("ignore", VerificationWarning)
         assert multi.removal_to_flip(coef=0, output=1).quantity == "coef[1, 0]"
 
 

@@ -44,6 +44,13 @@ from skrif.exceptions import (
 
 from .conftest import change_vector, keep_mask, theta
 
+# The flip search verifies its sets by exact refits; a refit that moves the quantity
+# by more than 10% more (or less) than the additive prediction that chose the rows
+# warns with VerificationWarning since issue 27. These tests check the verified
+# results themselves.
+pytestmark = pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")
+
+
 
 def _ridge(n=40, p=4, seed=0, alpha=1.0):
     rng = np.random.default_rng(seed)

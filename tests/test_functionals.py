@@ -233,6 +233,9 @@ def test_functional_effect_least_squares_group_step_is_exact():
     assert np.isclose(est.functional_effect(rows, F.mean_loss(), Xr, yr, method="newton"), want, rtol=1e-9)
 
 
+# Since issue 27 the group Newton step carries its own estimate: a group of this
+# logistic model is 22% off one more Newton step, and warns (SetInteractionWarning).
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.SetInteractionWarning")
 def test_groups_are_group_newton_steps(binary):
     est, X, y, Xr, yr, groups = binary
     train_groups = np.arange(len(y)) % 7

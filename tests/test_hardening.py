@@ -134,7 +134,7 @@ def test_one_row_class_effects_are_nan_with_a_warning(n_classes):
         with pytest.warns(UndefinedRemovalWarning, match=rf"row\(s\) \[{lone}\]"):
             si = est.self_influence(method=method)
         with pytest.warns(UndefinedRemovalWarning):
-            loo = est.loo_predict(method=method)
+            loo = est.loo_predict(method=method, target="decision_function")
         with pytest.warns(UndefinedRemovalWarning):
             scores = est.influence_scores(X[:5], method=method)
         for values in (si, loo, scores):

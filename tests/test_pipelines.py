@@ -479,6 +479,9 @@ def test_multinomial_and_glm_pipelines():
         assert rel(est.removal_effect([5], Xp, target="predict", method=method), actual) < 0.05
 
 
+# The flip's verified refit moves the coefficient 23% more than predicted: a
+# VerificationWarning since issue 27; the test checks the names.
+@pytest.mark.filterwarnings("ignore::skrif.exceptions.VerificationWarning")
 def test_fixed_semantics_audit_and_diagnostics_name_the_pipeline_features():
     df, y = table(missing=False)
     pipe = make_pipeline(mixed_preprocessing(drop="first"), LinearRegression())

@@ -29,6 +29,7 @@ from ..exceptions import (
     DataChangedError,
     NotPositiveDefiniteError,
 )
+from .group_step import KeptSolver, hessian_norms, joint_leverage, kept_is_cheaper
 from .influence import parameter_change as _parameter_change
 from .problem import warn_not_converged
 
@@ -212,6 +213,7 @@ class RemovalModel:
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
         self._full_rank = None
+        self._kept = None  # (key, KeptSolver) of the last large set (see kept_solver)
 
     @classmethod
     def on_rows(cls, problem, theta, d1, curvature):
@@ -242,9 +244,9 @@ class RemovalModel:
         a Dask fit keeps the lazy result on the workers instead of recomputing it."""
         return values
 
-    def prefetch(self, sets):
-        """Announce the row sets about to be asked for (groups, folds): nothing to do
-        in memory; a Dask fit gathers their rows in one pass."""
+    def prefetch(self, sets, method):
+        """Announce the row sets about to be answered by ``method`` (groups, folds):
+        nothing to do in memory; a Dask fit gathers their rows in one pass."""
 
     @staticmethod
     def top_k(scores, k, direction):
@@ -279,14 +281,7 @@ class RemovalModel:
         :func:`skrif._core.set_error.second_newton_step`)."""
         from .set_error import second_newton_step
 
-        return second_newton_step(self.problem, self.theta, self.curvature, fraction)(idx, delta)
-
-    def joint_leverage(self, idx):
-        """Largest eigenvalue of the rows' block of the weighted hat matrix (rank-one
-        kinds; NaN otherwise), see :func:`skrif._core.set_error.joint_leverage`."""
-        from .set_error import joint_leverage
-
-        return joint_leverage(self.curvature, np.asarray(idx))
+        return second_newton_step(self, fraction)(idx, delta)
 
     def target_changes(self, target, deltas):
         """``Σ_i [F_i(θ̂ + Δ) − F_i(θ̂)]`` over the training rows (unweighted) for each
@@ -337,6 +332,11 @@ class RemovalModel:
         """Rank of the Hessian (``n_params`` unless it is singular)."""
         return self.curvature.rank
 
+    @property
+    def penalty(self):
+        """The penalty's diagonal ``λ_j`` on the parameters (p̃,), intercept last."""
+        return self.problem.penalty
+
     @functools.cached_property
     def curvature_coefficients(self):
         """Per-row curvature at ``θ̂``: ``c s_i ℓ''(y_i, z_i)``, shape (n,) (the block
@@ -360,6 +360,30 @@ class RemovalModel:
         """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)
         (the family's design of those rows: kernel rows for KernelRidge)."""
         return np.asarray(self.design.for_rows(X).matvec(self.theta.T), dtype=float)
+
+    def hessian_norms(self, deltas):
+        """``‖Δ‖_H`` per independent output (see :func:`skrif._core.group_step.hessian_norms`)."""
+        return hessian_norms(self, deltas)
+
+    def joint_leverage(self, idx):
+        """The set's joint leverage ``λ_max(B_T)`` (rank-one kinds; ``nan`` otherwise)."""
+        return joint_leverage(self, idx)
+
+    def kept_solver(self, idx, fraction=1.0):
+        """Solves with ``H − t Σ_T H_i`` factored afresh (a
+        :class:`~skrif._core.group_step.KeptSolver`), or ``None`` where the kind's
+        Woodbury algebra is the cheaper (:func:`~skrif._core.group_step.kept_is_cheaper`).
+        The last one is kept: the error estimate solves twice with it."""
+        idx = np.asarray(idx, dtype=np.intp)
+        if not kept_is_cheaper(self, idx.size):
+            return None
+        key = (idx.tobytes(), float(fraction))
+        cached = self._kept
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        solver = KeptSolver.in_memory(self, idx, float(fraction))
+        self._kept = (key, solver)
+        return solver
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -392,6 +416,11 @@ class RemovalModel:
             weights[idx] *= 1.0 - fraction
             self.objective.check_removal(self.problem.Y, weights)
             return self.refit(weights) - self.theta
+        if method == "newton" and fraction != 0.0 and kept_is_cheaper(self, idx.size):
+            weights = self.problem.weights.copy()
+            weights[idx] *= 1.0 - fraction
+            self.objective.check_removal(self.problem.Y, weights)
+            return self.kept_solver(idx, fraction).group_step()
         delta = _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )

@@ -1,33 +1,42 @@
-"""How far an additive answer for a *set* of rows is likely off, and a warning when it is.
+"""How far a set answer is likely off, and a warning when it is.
 
 IF and RIF are additive over the removed rows: they ignore how the rows interact.
 When rows of a set jointly pin a parameter direction (a one-hot level, a cluster,
 near-duplicates) the set's *joint leverage* — the largest eigenvalue of
 ``B_T = D_T^½ X̃_T H⁻¹ X̃_Tᵀ D_T^½``, the set's block of the weighted hat matrix — is
 close to 1 although each row's leverage (its diagonal) is small, and the additive
-answer can be off by most of the true change (MATH.md §6).
+answer can be off by most of the true change (MATH.md §6). The group Newton step
+``NS(T)`` sees those interactions: it is exact for least squares, but it is one
+Newton step, and on a set that moves the optimum far (one that nearly separates the
+classes) one step is not enough.
 
-The group Newton step ``NS(T)`` sees those interactions: it is exact for least
-squares and second order in the step otherwise. The reference ``Δ_ref`` is NS
-followed, for models with rank-one per-row Hessians (least squares, binary
-logistic), by one more (simplified) Newton step on the leave-T-out objective with
-the same Woodbury-updated Hessian: it costs one gradient pass over the training
-rows and catches the sets on which one step is not enough (a set that nearly
-separates the classes moves the optimum far: one step was measured 100% off, two
-steps 0.01%). The estimate of an additive answer's error is its distance to it,
+The **reference** ``Δ_ref`` is NS followed by one more Newton step on the
+leave-T-out objective from ``θ̂ + NS`` (with the leave-T-out Hessian at θ̂: one
+gradient pass over the training rows and one more solve). Every answer's estimate
+is its distance to it, on the quantity the user asked for:
 
-    gap(T) = ‖Δ_add(T) − Δ_ref(T)‖ / ‖Δ_ref(T)‖,
+* an additive answer (``"if"``, ``"rif"``): ``‖Δ_add − Δ_ref‖ / ‖Δ_ref‖``;
+* the group step (``"newton"``, and ``"auto"`` when it returns it):
+  ``‖NS − Δ_ref‖ / ‖Δ_ref‖``, the relative size of the second step — 0 for least
+  squares, where NS is exact;
+* ``"refit"`` is exact and carries none.
 
-measured on the quantity the user asked for (the parameter vector for
-:meth:`~skrif.InfluenceEstimator.influence`, the target values for
-:meth:`~skrif.InfluenceEstimator.removal_effect` and in
-:func:`skrif.validation.validate_influence`). For least squares it *is* the additive
-answer's error; for other losses it misses what the reference still misses (small
-in our measurements). Its cost is about two group steps: O(k p̃² + k³) in the
-primal form, O(k n² + k³) in the dual form, for ``k`` rows, plus O(nnz(X) q).
+The norm is that of the answer: for parameter changes, the Hessian metric
+``‖Δ‖_H`` (:func:`skrif._core.group_step.hessian_norms`, in units of the
+parameters' standard errors, so a coefficient in km and the same one in metres
+count alike; outputs with their own units each on their own, the largest gap
+reported); for effects on targets, the values over the evaluation rows, per output
+column. For least squares it *is* the additive answer's error; otherwise it misses
+what the reference still misses (small in our measurements).
+
+There is no size cut-off: the group step of ``k`` rows costs O(k p̃² + k³) by
+Woodbury or O(n p̃² + p̃³) with the kept rows' Hessian, whichever is less
+(:func:`skrif._core.group_step.kept_is_cheaper`), so the estimate costs about two
+group steps — at most about one Newton iteration of a refit.
 
 When the gap exceeds :data:`SET_INTERACTION_THRESHOLD`, skrif warns with
-:class:`~skrif.exceptions.SetInteractionWarning`.
+:class:`~skrif.exceptions.SetInteractionWarning`; ``method="auto"`` then returns
+the exact refit instead of the group step.
 """
 
 import warnings
@@ -36,66 +45,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import SetInteractionWarning, VerificationWarning
+from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning, VerificationWarning
 
-#: A relative gap above this between the additive answer and the group Newton step
-#: raises a :class:`~skrif.exceptions.SetInteractionWarning` (calibrated on
+#: A relative gap above this between an answer and its reference raises a
+#: :class:`~skrif.exceptions.SetInteractionWarning` (calibrated on
 #: ``validate_influence`` runs over real data sets: see the guide's
-#: "Removing a group" section).
+#: "Removing a group" section), and makes ``method="auto"`` refit.
 SET_INTERACTION_THRESHOLD = 0.1
-
-#: Sets larger than this get no error estimate: the group step's k × k system
-#: (O(k³)) would cost more than the additive answer is worth.
-MAX_ESTIMATE_ROWS = 4096
-
-
-@dataclass(frozen=True)
-class SetErrorEstimate:
-    """Estimated error of an additive (IF/RIF) answer for a set of removed rows.
-
-    Attributes
-    ----------
-    relative_gap : float
-        ``‖additive − group Newton step‖ / ‖group Newton step‖`` on the quantity the
-        answer is about (``inf`` when the group step shows that the rows pin a
-        direction: the model without them is undetermined; ``nan`` when the group
-        step is 0).
-    joint_leverage : float
-        Largest eigenvalue of the set's block of the weighted hat matrix (``nan``
-        where it is not computed: coupled-output and mean-form models).
-    max_leverage : float
-        Largest single-row leverage ``h_i`` in the set (the diagonal of that block).
-    warned : bool
-        Whether ``relative_gap`` exceeds :data:`SET_INTERACTION_THRESHOLD`.
-    """
-
-    relative_gap: float
-    joint_leverage: float
-    max_leverage: float
-    warned: bool
-
-    def __str__(self):
-        return (
-            f"additive answer {_percent(self.relative_gap)} from the group Newton step "
-            f"(joint leverage {self.joint_leverage:.3g}, largest row leverage "
-            f"{self.max_leverage:.3g})"
-        )
-
-
-def _percent(gap):
-    return "undetermined" if not np.isfinite(gap) else f"{100 * gap:.3g}%"
-
-
-def relative_gap(additive, reference):
-    """``‖additive − reference‖ / ‖reference‖`` over all entries (``nan`` if both 0)."""
-    additive = np.asarray(additive, dtype=float)
-    reference = np.asarray(reference, dtype=float)
-    scale = np.linalg.norm(reference)
-    diff = np.linalg.norm(additive - reference)
-    if scale == 0:
-        return 0.0 if diff == 0 else np.inf
-    return float(diff / scale)
-
 
 #: Relative gap between a verified (refitted) effect and its prediction above which
 #: skrif warns (:class:`~skrif.exceptions.VerificationWarning`).
@@ -104,11 +60,73 @@ VERIFICATION_THRESHOLD = 0.1
 
 def verification_gap(predicted, actual):
     """``(relative gap, disagrees)``: ``|predicted − actual| / |actual|``, and whether it
-    exceeds :data:`VERIFICATION_THRESHOLD` or the signs differ."""
+    exceeds :data:`VERIFICATION_THRESHOLD` or the signs differ (``False`` when either
+    is not finite: nothing was verified)."""
     predicted, actual = float(predicted), float(actual)
+    if not (np.isfinite(predicted) and np.isfinite(actual)):
+        return np.nan, False
     gap = relative_gap(predicted, actual)
     disagrees = bool(gap > VERIFICATION_THRESHOLD or np.sign(predicted) != np.sign(actual))
     return gap, disagrees
+
+
+@dataclass(frozen=True)
+class SetErrorEstimate:
+    """Estimated error of a set answer (``"if"``, ``"rif"`` or ``"newton"``).
+
+    Attributes
+    ----------
+    relative_gap : float
+        ``‖answer − reference‖ / ‖reference‖`` on the quantity the answer is about
+        (the reference: the group Newton step plus one more Newton step; the
+        parameters are measured in the Hessian metric, i.e. in units of their
+        standard errors). ``inf`` when the group step shows that the rows pin a
+        direction (the model without them is undetermined).
+    joint_leverage : float
+        Largest eigenvalue of the set's block of the weighted hat matrix (``nan``
+        where it is not computed: coupled-output and mean-form models).
+    max_leverage : float
+        Largest single-row leverage ``h_i`` in the set (the diagonal of that block).
+    warned : bool
+        Whether ``relative_gap`` exceeds :data:`SET_INTERACTION_THRESHOLD`.
+    method : str
+        The answer it describes: ``"if"``, ``"rif"`` or ``"newton"``.
+    """
+
+    relative_gap: float
+    joint_leverage: float
+    max_leverage: float
+    warned: bool
+    method: str = "rif"
+
+    def __str__(self):
+        if self.method == "newton":
+            head = f"group Newton step {_percent(self.relative_gap)} from one more Newton step"
+        else:
+            head = (
+                f"additive {self.method!r} answer {_percent(self.relative_gap)} from the "
+                "group Newton step (plus one more Newton step)"
+            )
+        joint = (
+            f"joint leverage {self.joint_leverage:.3g}, "
+            if np.isfinite(self.joint_leverage)
+            else ""
+        )
+        return f"{head} ({joint}largest row leverage {self.max_leverage:.3g})"
+
+
+def _percent(gap):
+    return "undetermined" if not np.isfinite(gap) else f"{100 * gap:.3g}%"
+
+
+def _ratio(diff, scale):
+    """``diff / scale`` elementwise, 0/0 = 0 and x/0 = inf."""
+    diff = np.asarray(diff, dtype=float)
+    scale = np.asarray(scale, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0),
+                       np.where(diff > 0, np.inf, 0.0))
+    return out
 
 
 def warn_unverified(predicted, actual, what, stacklevel):
@@ -127,45 +145,93 @@ def warn_unverified(predicted, actual, what, stacklevel):
     return gap, disagrees
 
 
-def joint_leverage(curvature, idx):
-    """``λ_max(D_T^½ X̃_T H⁻¹ X̃_Tᵀ D_T^½)`` for rank-one per-row Hessians; ``nan`` else.
-
-    Cost O(k p̃²) primal (O(k n² + k² n) dual) plus O(k³).
+def relative_gap(answer, reference):
+    """``‖answer − reference‖ / ‖reference‖``: for scalars ``|a − r| / |r|``; for
+    arrays of target values (m,) or (m, r), per output column over the rows, the
+    largest of the columns (columns may have their own units). ``0`` if both are 0.
     """
-    if curvature.kind != "rank_one":
-        return np.nan
-    d = curvature.d
-    root = np.sqrt(np.clip(np.asarray(d, dtype=float)[idx], 0.0, None))
-    B = curvature.inner(idx)
-    B *= root[:, None]
-    B *= root[None, :]
-    return float(np.linalg.eigvalsh(B)[-1])
+    a = np.asarray(answer, dtype=float)
+    r = np.asarray(reference, dtype=float)
+    if a.ndim == 0:
+        return float(_ratio(abs(a - r), abs(r)))
+    if a.ndim == 1:
+        a, r = a[:, None], r[:, None]
+    a = a.reshape(a.shape[0], -1)
+    r = r.reshape(r.shape[0], -1)
+    gaps = _ratio(np.linalg.norm(a - r, axis=0), np.linalg.norm(r, axis=0))
+    return float(np.max(gaps)) if gaps.size else 0.0
 
 
-def estimate(rm, idx, additive, reference):
-    """A :class:`SetErrorEstimate` from the additive and group-step answers, with the
-    set's leverages from the removal model ``rm``.
+def parameter_gap(hessian_norms, answer, reference):
+    """Relative gap of parameter changes in the Hessian metric, per independent
+    output (the largest): ``max_k ‖a_k − r_k‖_H / ‖r_k‖_H``, with ``hessian_norms``
+    the fit's ``‖·‖_H`` of a stack of changes."""
+    norms = hessian_norms(np.stack([answer - reference, reference]))
+    return float(np.max(_ratio(norms[0], norms[1])))
 
-    ``reference`` is ``None`` when the group step found the leave-T-out Hessian not
-    positive definite (the gap is then infinite).
+
+@dataclass
+class SetAlgebra:
+    """What :func:`answer_set` needs of a fitted model (in memory or on Dask).
+
+    Attributes
+    ----------
+    change : callable
+        ``change(idx, method)`` → the parameter change (q, p̃).
+    second_step : callable or None
+        ``second_step(idx, delta)`` → the next Newton step on the leave-T-out
+        objective from ``θ̂ + delta``.
+    hessian_norms : callable
+        ``hessian_norms(deltas)`` → ``‖Δ‖_H`` of a stack of parameter changes, per
+        independent output (:func:`skrif._core.group_step.hessian_norms`).
+    joint_leverage : callable
+        ``joint_leverage(idx)`` → the set's joint leverage (``nan`` if undefined).
+    max_leverage : callable
+        ``max_leverage(idx)`` → the largest single-row leverage of the set.
     """
-    gap = np.inf if reference is None else relative_gap(additive, reference)
-    joint = rm.joint_leverage(idx) if idx.size <= MAX_ESTIMATE_ROWS else np.nan
-    max_lev = float(np.max(rm.leverages_of(idx))) if idx.size else 0.0
-    warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
-    return SetErrorEstimate(
-        relative_gap=float(gap), joint_leverage=joint, max_leverage=max_lev, warned=warned
+
+    change: object
+    second_step: object
+    hessian_norms: object
+    joint_leverage: object
+    max_leverage: object
+
+
+def removal_algebra(rm, fraction=1.0, change=None):
+    """The :class:`SetAlgebra` of a removal model (in memory or on Dask: the
+    :class:`~skrif._core.fitted.RemovalModel` protocol); ``change(rows, how)``
+    overrides its parameter changes (e.g. refits that reselect a hyperparameter)."""
+    if change is None:
+        def change(rows, how):
+            return rm.parameter_change(rows, how, fraction)
+
+    return SetAlgebra(
+        change=change,
+        second_step=lambda idx, delta: rm.second_step(idx, delta, fraction),
+        hessian_norms=rm.hessian_norms,
+        joint_leverage=rm.joint_leverage,
+        max_leverage=lambda idx: float(np.max(rm.leverages_of(idx))),
     )
 
 
-def warn_set_interaction(est_error, method, n_rows, what, stacklevel):
-    """Warn once that an additive answer for ``n_rows`` rows is likely off."""
+def warn_set_interaction(est_error, n_rows, what, stacklevel):
+    """Warn once that an answer for ``n_rows`` rows is likely off."""
     if not est_error.warned:
         return
-    if np.isfinite(est_error.relative_gap):
-        how = (
-            f"it differs from the group Newton step by {_percent(est_error.relative_gap)}"
+    method = est_error.method
+    gap = est_error.relative_gap
+    if method == "newton":
+        warnings.warn(
+            f"The group Newton step ('newton') {what} for these {n_rows} rows is likely "
+            f"off: one more Newton step on the objective without them moves it by "
+            f"{_percent(gap)}. The loss is far from quadratic over this change (e.g. "
+            "the rows nearly separate the classes); use method='refit' (exact).",
+            SetInteractionWarning,
+            stacklevel=stacklevel + 1,
         )
+        return
+    if np.isfinite(gap):
+        how = f"it differs from the group Newton step by {_percent(gap)}"
     else:
         how = (
             "the group Newton step shows that these rows together pin a parameter "
@@ -196,36 +262,54 @@ def warn_set_interaction(est_error, method, n_rows, what, stacklevel):
     )
 
 
-def answer_set(
-    rm, idx, method, fraction=1.0, *, change=None, second_step=True, measure=None, what,
-    stacklevel,
-):
-    """Answer a set query with ``method``, with an error estimate for additive answers.
+def _estimate(algebra, idx, method, answer, reference, measure):
+    if reference is None:
+        gap = np.inf
+    elif measure is None:
+        gap = parameter_gap(algebra.hessian_norms, answer, reference)
+    else:
+        gap = relative_gap(measure(answer), measure(reference))
+    max_lev = algebra.max_leverage(idx) if idx.size else 0.0
+    joint = algebra.joint_leverage(idx) if method in ADDITIVE_METHODS else np.nan
+    warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
+    return SetErrorEstimate(
+        relative_gap=float(gap), joint_leverage=float(joint), max_leverage=max_lev,
+        warned=warned, method=method,
+    )
+
+
+def _reference(algebra, idx, newton):
+    # A group step of exactly 0 (rows without gradient, e.g. outside an SVM's
+    # margin): nothing moves, and a second step would only measure θ̂'s rounding.
+    if (
+        algebra.second_step is None
+        or not np.all(np.isfinite(newton))
+        or not np.any(newton != 0)
+    ):
+        return newton
+    try:
+        return newton + algebra.second_step(idx, newton)
+    except (ValueError, np.linalg.LinAlgError):
+        return newton  # the moved point's Hessian is not usable: NS alone
+
+
+def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
+    """Answer a set query with ``method``, with an error estimate of the answer returned.
 
     Parameters
     ----------
-    rm : RemovalModel
-        The fitted removal model (in memory or on Dask): its ``parameter_change``,
-        ``second_step``, ``joint_leverage`` and ``leverages_of``.
+    algebra : SetAlgebra
+        The fitted model's removal algebra (:func:`removal_algebra`).
     idx : ndarray of int
         The removed rows.
     method : {"if", "rif", "newton", "refit", "auto"}
-        ``"auto"``: the group Newton step for sets of 2 to
-        :data:`MAX_ESTIMATE_ROWS` rows (it sees the rows' interactions; exact for
-        least squares), RIF for single rows (the two coincide there) and larger sets.
-    fraction : float
-        Reweight the rows by ``1 − fraction`` instead of removing them.
-    change : callable, default=None
-        ``change(idx, method)`` → the parameter change, when it is not
-        ``rm.parameter_change(idx, method, fraction)`` (e.g. a refit that reselects a
-        CV model's hyperparameter).
-    second_step : bool, default=True
-        Whether the reference adds the next Newton step on the leave-T-out
-        objective from ``θ̂ + NS`` (see :func:`second_newton_step`); ``False``:
-        the reference is the group Newton step alone.
+        ``"auto"``: RIF for one row (where it is the group step); for sets the
+        group Newton step when its own estimate is within
+        :data:`SET_INTERACTION_THRESHOLD`, else the exact refit.
     measure : callable, default=None
         Maps a parameter change to the quantity the user asked for (target values);
-        the gap is measured on it. ``None``: the parameter change itself.
+        the gap is measured on it. ``None``: the parameter change, in the Hessian
+        metric.
     what : str
         Name of the answer for the warning (e.g. "parameter change").
 
@@ -235,56 +319,53 @@ def answer_set(
     used : str
         The method used.
     error : SetErrorEstimate or None
-        For additive answers (and ``"auto"``) of sets of 2 to ``MAX_ESTIMATE_ROWS``
-        rows whose group step is defined; ``None`` otherwise.
+        For sets of 2 or more rows answered by ``"if"``, ``"rif"`` or ``"newton"``;
+        ``None`` for single rows, refits and a singular Hessian (no group step).
     """
-    from ..exceptions import NotPositiveDefiniteError
-
-    if change is None:
-        def change(rows, how):
-            return rm.parameter_change(rows, how, fraction)
-
-    additive = "rif" if method == "auto" else method
-    if additive not in ADDITIVE_METHODS or not 2 <= idx.size <= MAX_ESTIMATE_ROWS:
-        return change(idx, additive), additive, None
-    delta = change(idx, additive)
+    if method == "refit" or idx.size < 2:
+        used = "rif" if method == "auto" else method
+        return algebra.change(idx, used), used, None
+    if method in ADDITIVE_METHODS:
+        delta = algebra.change(idx, method)
+        try:
+            newton = algebra.change(idx, "newton")
+        except NotPositiveDefiniteError:
+            reference = None
+        except ValueError:
+            return delta, method, None  # a singular Hessian: no group step
+        else:
+            reference = _reference(algebra, idx, newton)
+        error = _estimate(algebra, idx, method, delta, reference, measure)
+        warn_set_interaction(error, idx.size, what, stacklevel=stacklevel + 1)
+        return delta, method, error
     try:
-        newton = change(idx, "newton")
-    except NotPositiveDefiniteError:
-        newton = reference = None
+        newton = algebra.change(idx, "newton")
     except ValueError:
-        # A singular Hessian: the group step is not available, so no estimate.
-        return delta, additive, None
-    else:
-        reference = newton
-        # A group step of exactly 0 (rows without gradient, e.g. outside an SVM's
-        # margin): nothing moves, and a second step would only measure θ̂'s rounding.
-        if second_step and np.any(newton != 0):
-            try:
-                reference = newton + rm.second_step(idx, newton, fraction)
-            except (ValueError, np.linalg.LinAlgError):
-                pass  # the moved point's Hessian is not usable: NS alone
-    measure = (lambda d: d) if measure is None else measure
-    error = estimate(
-        rm, idx, measure(delta), None if reference is None else measure(reference)
-    )
-    if method == "auto" and newton is not None:
+        if method == "auto":  # a singular Hessian or an undetermined set: exact or raise
+            return algebra.change(idx, "refit"), "refit", None
+        raise
+    reference = _reference(algebra, idx, newton)
+    error = _estimate(algebra, idx, "newton", newton, reference, measure)
+    if method == "auto":
+        if error.warned:
+            return algebra.change(idx, "refit"), "refit", None
         return newton, "newton", error
-    warn_set_interaction(error, additive, idx.size, what, stacklevel=stacklevel + 1)
-    return delta, additive, error
+    warn_set_interaction(error, idx.size, what, stacklevel=stacklevel + 1)
+    return newton, "newton", error
 
 
-def second_newton_step(problem, theta, curvature, fraction=1.0):
-    """A ``second_step(idx, delta)`` for :func:`answer_set`.
+def second_newton_step(rm, fraction=1.0):
+    """A ``second_step(idx, delta)`` for :class:`SetAlgebra`.
 
     The next Newton step on the objective without the rows (their weights times
-    ``1 − fraction``) from ``θ̂ + δ``: ``−H_{−T}⁻¹ ∇J_{−T}(θ̂ + δ)``. For rank-one
-    per-row Hessians and removal, ``H_{−T}`` is the Hessian at θ̂ updated by
-    Woodbury as in the group step (a simplified Newton step: O(nnz(X) q) for the
-    gradient plus O(k p̃² + k³)); otherwise (coupled outputs, penalty shares,
-    reweighting, a singular ``H``) the Hessian at ``θ̂ + δ`` is factored afresh
-    (one Newton iteration of a refit: O(n p̃² + p̃³)).
+    ``1 − fraction``) from ``θ̂ + δ``: ``−H_{−T}⁻¹ ∇J_{−T}(θ̂ + δ)`` with the
+    leave-T-out Hessian at θ̂ (a simplified Newton step): the kept rows' Hessian of
+    the group step where that is the cheaper algebra (reused), Woodbury for
+    rank-one removals, O(nnz(X) q) for the gradient plus a solve; otherwise
+    (coupled outputs, penalty shares, reweighting, a singular ``H``) the Hessian at
+    ``θ̂ + δ`` is factored afresh (one Newton iteration of a refit: O(n p̃² + p̃³)).
     """
+    problem, theta, curvature = rm.problem, rm.theta, rm.curvature
     woodbury = (
         fraction == 1.0
         and curvature.kind == "rank_one"
@@ -299,6 +380,9 @@ def second_newton_step(problem, theta, curvature, fraction=1.0):
         grad = problem.gradient(moved, d1, weights)
         if not np.all(np.isfinite(grad)):
             return np.zeros_like(delta)
+        kept = rm.kept_solver(idx, fraction)
+        if kept is not None:
+            return -np.asarray(kept.solve(grad)).T
         if woodbury:
             return -curvature.solve_without(idx, grad).T
         return -problem.curvature(d2, weights).solve(grad).T

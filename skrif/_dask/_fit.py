@@ -105,7 +105,10 @@ def as_rows(v, X, name, ndim=(1,)):
 
 
 def encode_block(yb, *, objective, model, q):
-    return objective.encode_targets(np.asarray(yb), model).reshape(-1, q)
+    yb = np.asarray(yb)
+    if yb.shape[0] == 0:  # an empty chunk (e.g. from a filter): nothing to encode
+        return np.zeros((0, q))
+    return objective.encode_targets(yb, model).reshape(-1, q)
 
 
 def _weights_block(yb, wb, *, objective, model):

@@ -19,11 +19,16 @@ answered by the same algebra:
   are distributed (:meth:`top_k`, :meth:`kth_smallest`, :meth:`group_sums`).
 """
 
-import numpy as np
+import dask
 import dask.array as da
+import numpy as np
 
 from .._utils.checks import finite_change
 from .._core.fitted import RemovalModel, identified_rank, refuse_unidentified
+from .._core.group_step import (
+    KeptSolver, check_kept_rank, group_method_by_cost, hessian_norms, joint_leverage,
+    kept_is_cheaper,
+)
 from .._core.fitting import warn_leverage_one_rows, warn_singular
 from .._core.problem import warn_not_converged
 from . import _blocks
@@ -54,8 +59,13 @@ class DaskRemovalModel:
 
     distributed = True
 
-    def __init__(self, design, problem, theta, curvature, one_minus, quad, counts, classes):
+    def __init__(self, design, problem, theta, curvature, one_minus, quad, counts, classes,
+                 gradient=None):
         self.design, self._problem = design, problem
+        # ∇J(θ̂) (p̃, q) of the fit's last pass: the removed rows' share of it is
+        # what remains after a pass without them (kept_solver).
+        self._gradient = gradient
+        self._kept = None
         self.objective = design.objective
         self.theta = theta
         self.curvature = curvature
@@ -86,6 +96,11 @@ class DaskRemovalModel:
     def rank(self):
         """Rank of the Hessian (``n_params`` unless it is singular)."""
         return self.curvature.rank
+
+    @property
+    def penalty(self):
+        """The penalty's diagonal ``λ_j`` on the parameters (p̃,), intercept last."""
+        return self._problem.penalty
 
     @property
     def curvature_coefficients(self):
@@ -214,11 +229,14 @@ class DaskRemovalModel:
         workers (its n entries)."""
         return values.persist() if isinstance(values, da.Array) else values
 
-    def prefetch(self, sets):
-        """Gather the rows of many sets (groups, folds) in one pass when they fit in
-        :data:`PREFETCH_FLOATS` floats on the client (else each set is gathered when
-        asked for): the set methods then read them from memory."""
+    def prefetch(self, sets, method):
+        """Gather the rows of many sets (groups, folds) about to be answered by
+        ``method`` in one pass when they fit in :data:`PREFETCH_FLOATS` floats on the
+        client (else each set is gathered when asked for): the set methods then read
+        them from memory. Sets whose answer reads no rows (the group step with the
+        kept rows' Hessian, :meth:`kept_solver`) are left out."""
         sets = [np.sort(np.asarray(s, dtype=np.intp)) for s in sets]
+        sets = [s for s in sets if self._reads_rows(s.size, method)]
         union = np.unique(np.concatenate(sets)) if sets else np.zeros(0, dtype=np.intp)
         width = self.design.n_features + self.n_outputs + 3
         self._cache = {}
@@ -229,6 +247,10 @@ class DaskRemovalModel:
         for rows in sets:
             at = np.searchsorted(union, rows)
             self._cache[rows.tobytes()] = tuple(np.asarray(a)[at] for a in got)
+
+    def _reads_rows(self, k, method):
+        how = group_method_by_cost(self, k) if method == "auto" else method
+        return not (how == "newton" and kept_is_cheaper(self, k))
 
     def gathered(self, idx):
         """The rows ``idx`` gathered: :class:`Gathered` (their curvature, bound with
@@ -271,6 +293,9 @@ class DaskRemovalModel:
         idx = np.sort(np.asarray(idx, dtype=np.intp))
         if idx.size == 0 or fraction == 0.0:
             return np.zeros_like(self.theta)
+        if method == "newton" and kept_is_cheaper(self, idx.size):
+            self.check_removal(*self._targets_of(idx), fraction)
+            return self.kept_solver(idx, fraction).group_step()
         rows = self.gathered(idx)
         self.check_removal(rows.Y, rows.s, fraction)
         if method == "refit":
@@ -278,6 +303,38 @@ class DaskRemovalModel:
                 return self.refit_without(idx, rows=rows) - self.theta
             return self._refit(idx, 1.0 - fraction, rows) - self.theta
         return rows.view.set_change(np.arange(idx.size), rows.d1, self.theta, method, fraction)
+
+    def _targets_of(self, idx):
+        """``(Y_T, s_T)`` of sorted rows ``idx`` (NumPy): their targets and weights only."""
+        Y, S = dask.compute(self.design.Y[idx], self.design.S[idx])
+        return np.asarray(Y, dtype=float), np.asarray(S, dtype=float).reshape(-1)
+
+    def kept_solver(self, idx, fraction=1.0):
+        """:meth:`skrif._core.fitted.RemovalModel.kept_solver` from one pass over ``X``
+        and no gathered rows: the kept rows' Hessian at θ̂ (the rows' weights times
+        ``1 − fraction``) factored from the pass's Gram, and the removed share of the
+        gradient ``t Σ_T g_i = ∇J(θ̂) − ∇J_{−T}(θ̂)`` from the same pass (the penalty
+        terms cancel: this form excludes mean-form objectives). Its rounding error is
+        that of the n-row sums, ``ε Σ_i |g_i|``, not ``ε Σ_T |g_i|``: a few digits of
+        the ~16, for a form that is chosen only for large sets."""
+        idx = np.sort(np.asarray(idx, dtype=np.intp))
+        if not kept_is_cheaper(self, idx.size):
+            return None
+        key = (idx.tobytes(), float(fraction))
+        if self._kept is not None and self._kept[0] == key:
+            return self._kept[1]
+        problem = Objective(self.design, self._problem.weight_total, self._problem.share_total,
+                            weights=(idx, 1.0 - fraction))
+        point = problem.point(self.theta, hessian=True)
+        curvature = point.factor()
+        check_kept_rank(curvature.rank, self.curvature.rank, idx.size)
+        full = self._gradient
+        if full is None:
+            full = self._problem.point(self.theta, hessian=False).gradient
+            self._gradient = full
+        solver = KeptSolver(curvature, full - point.gradient)
+        self._kept = (key, solver)
+        return solver
 
     def _objective_without(self, idx, scale, rows):
         obj = self.objective
@@ -408,22 +465,33 @@ class DaskRemovalModel:
         pass, then the Woodbury-updated Hessian at θ̂ (rank-one kind, removal) or
         the Hessian at the moved point (same pass)."""
         idx = np.sort(np.asarray(idx, dtype=np.intp))
-        rows = self.gathered(idx)
+        kept = self.kept_solver(idx, fraction)
+        rows = None if kept is not None and not self.objective.mean_form else self.gathered(idx)
         problem = self._objective_without(idx, 1.0 - fraction, rows)
-        woodbury = fraction == 1.0 and self.curvature.kind == "rank_one" and not self.curvature.singular
-        point = problem.point(self.theta + delta, hessian=not woodbury)
+        woodbury = (kept is None and fraction == 1.0 and self.curvature.kind == "rank_one"
+                    and not self.curvature.singular)
+        point = problem.point(self.theta + delta, hessian=kept is None and not woodbury)
         grad = point.gradient
         if not np.all(np.isfinite(grad)):
             return np.zeros_like(delta)
+        if kept is not None:
+            return -np.asarray(kept.solve(grad)).T
         if woodbury:
             return -rows.view.solve_without(np.arange(idx.size), grad).T
         return -point.factor().solve(grad).T
 
-    def joint_leverage(self, idx):
-        from .._core.set_error import joint_leverage
+    def hessian_norms(self, deltas):
+        """``‖Δ‖_H`` per independent output (:func:`skrif._core.group_step.hessian_norms`:
+        one pass)."""
+        return hessian_norms(self, deltas)
 
-        rows = self.gathered(np.sort(np.asarray(idx, dtype=np.intp)))
-        return joint_leverage(rows.view, np.arange(len(idx)))
+    def joint_leverage(self, idx):
+        """The set's joint leverage (:func:`skrif._core.group_step.joint_leverage`) on
+        its gathered rows."""
+        idx = np.sort(np.asarray(idx, dtype=np.intp))
+        if self.curvature.kind != "rank_one":
+            return np.nan
+        return joint_leverage(self.gathered(idx).block_model, np.arange(idx.size))
 
     def undefined_single_removals(self):
         """Rows whose removal alone leaves a model that cannot be fitted (the only
@@ -526,7 +594,8 @@ def build(design, problem, theta, counts, classes, point=None, warn=True):
     one_minus, quad, refine = parts[:, 0], parts[:, 1], parts[:, 2]
     if design.objective.hessian_kind != "rank_one":
         quad = None
-    rm = DaskRemovalModel(design, problem, theta, curvature, one_minus, quad, counts, classes)
+    rm = DaskRemovalModel(design, problem, theta, curvature, one_minus, quad, counts, classes,
+                          gradient=point.gradient)
     rows = np.flatnonzero(np.asarray(refine.compute()) > 0)
     if rows.size:
         exact = rm.gathered(rows).view._exact_one_minus(np.arange(rows.size))

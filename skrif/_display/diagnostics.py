@@ -43,6 +43,19 @@ def _effective_params(table):
     return float(np.nansum(table["hat_diag"].to_numpy()))
 
 
+def _row_names(table, labels):
+    """The annotation names: ``labels`` (one per training row) or the table's index."""
+    if labels is None:
+        return table.index.to_numpy()
+    labels = np.asarray(labels, dtype=object)
+    if labels.shape != (len(table),):
+        raise ValueError(
+            f"labels must hold one name per training row ({len(table)}); got shape "
+            f"{labels.shape}."
+        )
+    return labels
+
+
 def _top_rows(cooks_d, n_labels):
     n_labels = _check_n_labels(n_labels)
     values = np.where(np.isfinite(cooks_d), cooks_d, -np.inf)
@@ -123,7 +136,7 @@ class ResidualsLeverageDisplay:
     @classmethod
     def from_estimator(
         cls, estimator, *, output=None, ax=None, n_labels=3, cook_levels=(0.5, 1.0),
-        scatter_kwargs=None,
+        scatter_kwargs=None, labels=None,
     ):
         """Compute the diagnostics of a fitted estimator and plot them.
 
@@ -140,6 +153,9 @@ class ResidualsLeverageDisplay:
             Cook's distances drawn as contours.
         scatter_kwargs : dict, default=None
             Passed to ``Axes.scatter``.
+        labels : array-like of shape (n_samples,), default=None
+            Names of the training rows for the annotations (e.g. an id column);
+            ``None``: the training index (``training_index_``, or positions).
 
         Returns
         -------
@@ -150,7 +166,7 @@ class ResidualsLeverageDisplay:
             leverage=table["hat_diag"].to_numpy(),
             standard_resid=table["standard_resid"].to_numpy(),
             cooks_d=table["cooks_d"].to_numpy(),
-            labels=table.index.to_numpy(),
+            labels=_row_names(table, labels),
             n_params=n_params,
         )
         return display.plot(
@@ -249,7 +265,9 @@ class CooksDistanceDisplay:
         self.labels = np.asarray(labels, dtype=object)
 
     @classmethod
-    def from_estimator(cls, estimator, *, output=None, ax=None, n_labels=3, vlines_kwargs=None):
+    def from_estimator(
+        cls, estimator, *, output=None, ax=None, n_labels=3, vlines_kwargs=None, labels=None
+    ):
         """Compute the diagnostics of a fitted estimator and plot Cook's distances.
 
         Parameters
@@ -263,13 +281,16 @@ class CooksDistanceDisplay:
             Rows to label (R's ``id.n``).
         vlines_kwargs : dict, default=None
             Passed to ``Axes.vlines``.
+        labels : array-like of shape (n_samples,), default=None
+            Names of the training rows for the annotations (e.g. an id column);
+            ``None``: the training index (``training_index_``, or positions).
 
         Returns
         -------
         display : CooksDistanceDisplay
         """
         table, _ = _table(estimator, output)
-        display = cls(cooks_d=table["cooks_d"].to_numpy(), labels=table.index.to_numpy())
+        display = cls(cooks_d=table["cooks_d"].to_numpy(), labels=_row_names(table, labels))
         return display.plot(ax=ax, n_labels=n_labels, vlines_kwargs=vlines_kwargs)
 
     def plot(self, ax=None, *, n_labels=3, vlines_kwargs=None):

@@ -124,6 +124,7 @@ class AttributionMixin:
         linearized=False,
         fraction=1.0,
         groups=None,
+        as_frame=False,
     ):
         """Predict how a target changes on evaluation rows when training rows are removed.
 
@@ -166,6 +167,9 @@ class AttributionMixin:
         groups : array-like of shape (n_samples,), default=None
             Group labels of the training rows; ``X_removed_idx`` then names the
             groups to remove (see :meth:`influence`).
+        as_frame : bool, default=False
+            Return a pandas Series (DataFrame for several outputs) indexed like
+            ``X``'s rows.
 
         Returns
         -------
@@ -210,14 +214,18 @@ class AttributionMixin:
             # estimate is then measured on the parameter change.
             idx = self._set_rows(X_removed_idx, groups)
             linearized = check_bool(linearized, "linearized")
+            as_frame = check_bool(as_frame, "as_frame")
             delta, _, _ = self._answer_set(idx, method, check_fraction(fraction))
             from .._dask import lazy_effect
 
-            return lazy_effect(self, X, y, target, delta, linearized)
+            effect = lazy_effect(self, X, y, target, delta, linearized)
+            return self._rows_output(effect, target.name, as_frame) if as_frame else effect
+        X_given = X
         X, Y = self._validate_eval(X, y, target)
         idx = self._set_rows(X_removed_idx, groups)
         fraction = check_fraction(fraction)
         linearized = check_bool(linearized, "linearized")
+        as_frame = check_bool(as_frame, "as_frame")
         rm = self._fitted_removal()
         design = rm.design.for_rows(X)
         Z = design.matvec(rm.theta.T)
@@ -227,11 +235,14 @@ class AttributionMixin:
             return _attribution._apply(target, Z, design.matvec(delta.T), Y, J, linearized)
 
         delta, _, _ = self._answer_set(idx, method, fraction, effect_of, "effect")
-        return target.finalize(effect_of(delta))
+        return self._rows_output(
+            target.finalize(effect_of(delta)), target.name, as_frame, X=X_given
+        )
 
     @dask_aware
     def influence_scores(
-        self, X, y=None, *, target="decision_function", method=None, groups=None
+        self, X, y=None, *, target="decision_function", method=None, groups=None,
+        as_frame=False,
     ):
         """Linearized effect of removing each single training row on each evaluation row.
 
@@ -261,6 +272,11 @@ class AttributionMixin:
             (Woodbury, exact for least squares; the additive RIF sum, with a
             :class:`~skrif.exceptions.SetInteractionWarning`, for groups of more
             than 4096 rows), or the additive sum with ``method="if"``/``"rif"``.
+
+        as_frame : bool, default=False
+            Return a DataFrame indexed by the training rows' labels (or the group
+            labels) with one column per evaluation row (labelled like ``X``'s rows;
+            a column MultiIndex ``(row, output)`` for several outputs).
 
         Returns
         -------
@@ -300,20 +316,34 @@ class AttributionMixin:
         True
         """
         target = self._target(target)
+        as_frame = check_bool(as_frame, "as_frame")
+        X_given = X
+        index = None
         if groups is not None:
             X, Y = self._validate_eval(X, y, target)
-            changes, _ = self._group_changes(groups, method)
+            changes, groups = self._group_changes(groups, method)
             rm = self._fitted_removal()
             design = rm.design.for_rows(X)
-            return target.finalize(group_scores(changes, design, rm.theta, target, Y))
-        method = self._additive_method(method, "influence_scores")
-        X, Y = self._validate_eval(X, y, target)
-        rm = self._fitted_removal()
-        scores = rm.rowwise(_attribution.influence_scores, X, Y, target, method)
-        return target.finalize(self._nan_undefined_removals(scores))
+            scores = target.finalize(group_scores(changes, design, rm.theta, target, Y))
+            index = groups.labels
+        else:
+            method = self._additive_method(method, "influence_scores")
+            X, Y = self._validate_eval(X, y, target)
+            rm = self._fitted_removal()
+            scores = rm.rowwise(_attribution.influence_scores, X, Y, target, method)
+            scores = target.finalize(self._nan_undefined_removals(scores))
+        if not as_frame:
+            return scores
+        from .._utils.frames import row_labels
+
+        return self._rows_output(
+            scores, target.name, True, index=index, columns=row_labels(X_given, X.shape[0])
+        )
 
     @dask_aware
-    def self_influence(self, *, target="loss", method=None, linearized=False, groups=None):
+    def self_influence(
+        self, *, target="loss", method=None, linearized=False, groups=None, as_frame=False
+    ):
         """Effect of removing each training row on its own target.
 
         ``out[i]`` is the change of row ``i``'s own target (by default its loss) when
@@ -346,6 +376,10 @@ class AttributionMixin:
             removed (``labels = np.unique(groups)``), by the group Newton step
             (``method=None``; see :meth:`influence_scores`) or the additive sum.
 
+        as_frame : bool, default=False
+            Return a pandas Series (DataFrame for several outputs) indexed like the
+            training rows (``training_index_``), or by group label with ``groups``.
+
         Returns
         -------
         self_influence : ndarray of shape (n_samples,) or (n_samples, n_outputs)
@@ -375,14 +409,17 @@ class AttributionMixin:
         True
         """
         target = self._target(target)
+        as_frame = check_bool(as_frame, "as_frame")
         if groups is not None:
-            return self._group_self_influence(groups, target, method, linearized)
+            values, groups = self._group_self_influence(groups, target, method, linearized)
+            return self._rows_output(values, target.name, as_frame, index=groups.labels)
         method = self._additive_method(method, "self_influence")
         values = self._fitted_removal().rowwise(
             _attribution.self_influence, target, method,
             linearized=check_bool(linearized, "linearized"),
         )
-        return target.finalize(self._nan_undefined_removals(values))
+        values = target.finalize(self._nan_undefined_removals(values))
+        return self._rows_output(values, target.name, as_frame)
 
     @dask_aware
     def most_influential(
@@ -397,6 +434,7 @@ class AttributionMixin:
         output=None,
         verify=False,
         groups=None,
+        as_frame=False,
         functional=None,
     ):
         """The ``k`` training rows whose joint removal most changes the summed target.
@@ -438,6 +476,8 @@ class AttributionMixin:
             also be ``"newton"``, the default); ``k`` counts groups, the result holds
             the rows of the ``k`` groups and ``result.groups`` their labels, best
             first. ``predicted`` is the sum of the groups' effects.
+        as_frame : bool, default=False
+            Make ``result.labels`` a pandas Index of the rows' labels.
 
         functional : Functional, default=None
             Instead of a summed target: rank rows by their effect on this
@@ -455,7 +495,9 @@ class AttributionMixin:
             ``result.predicted`` (the predicted additive change of the summed
             target) and ``result.actual`` (the change after an exact refit without
             the rows if ``verify``, else ``None``). A verified result also unpacks
-            as ``rows, predicted, actual``.
+            as ``rows, predicted, actual``. ``result.labels`` holds the rows'
+            labels (``training_index_[rows]`` when fitted on a DataFrame, else the
+            positions).
 
         Notes
         -----
@@ -485,10 +527,12 @@ class AttributionMixin:
                 functional, X, y, k, direction, method, verify, groups
             )
         target = self._target("loss" if target is None else target)
+        as_frame = check_bool(as_frame, "as_frame")
         if groups is not None:
-            return self._most_influential_groups(
+            result = self._most_influential_groups(
                 X, y, target, k, direction, method, output, verify, groups
             )
+            return self._with_labels(result, as_frame)
         method = self._additive_method(method, "most_influential")
         k = _attribution.check_k(k, self._removal.n_samples)
         direction = _attribution.check_direction(direction)
@@ -503,4 +547,14 @@ class AttributionMixin:
         if verify:
             warn_unverified(result.predicted, result.actual,
                             f"the {k} most influential rows", stacklevel=3)
+        return self._with_labels(result, as_frame)
+
+    def _with_labels(self, result, as_frame):
+        """Attach the rows' labels to an :class:`InfluentialRows`."""
+        index = getattr(self, "training_index_", None)
+        if as_frame:
+            from .._utils.frames import _import_pandas, _training_index
+
+            index = _training_index(self, _import_pandas())
+        result.labels = result.rows if index is None else index[result.rows]
         return result

@@ -5,9 +5,16 @@ Thin wrappers over :mod:`skrif._features.audit` and :mod:`skrif._features.amip`.
 """
 
 
+import warnings
+
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
+
+from .._core.set_error import verification_gap
+from .._utils.checks import check_bool
+from .._utils.progress import Progress
+from ..exceptions import VerificationWarning
 
 from .._features import amip as _amip
 from .._features import audit as _audit
@@ -43,7 +50,9 @@ class AuditMixin:
 
     # -- auditing: leave-one-out predictions, removals that flip a conclusion ----
     @dask_aware
-    def loo_predict(self, *, target="decision_function", method=None, groups=None):
+    def loo_predict(
+        self, *, target="predict", method=None, groups=None, as_frame=False, verbose=0
+    ):
         """Approximate leave-one-out predictions for every training row.
 
         ``out[i]`` is the target of training row ``i`` evaluated with the model
@@ -55,19 +64,30 @@ class AuditMixin:
 
         Parameters
         ----------
-        target : {"decision_function", "predict_proba", "predict", "loss"}, \
-                default="decision_function"
-            See :meth:`removal_effect`; evaluated on the training rows (with their
-            own targets for ``"loss"``).
+        target : {"predict", "decision_function", "predict_proba", "loss"}, \
+                default="predict"
+            ``"predict"`` is what :func:`~sklearn.model_selection.cross_val_predict`
+            returns by default: the predicted class labels (``classes_``) for a
+            classifier, the predictions for a regressor. Other targets as in
+            :meth:`removal_effect`, evaluated on the training rows (with their own
+            targets for ``"loss"``).
         method : {"if", "rif"}, default=None
             ``None`` uses ``"rif"`` if ``rescaled`` else ``"if"``. With ``groups``:
-            ``{"if", "rif", "newton"}``, and ``None`` is ``"newton"``.
+            ``{"auto", "if", "rif", "newton", "refit"}``, and ``None`` is ``"auto"``.
         groups : array-like of shape (n_samples,), default=None
             Group labels: leave-one-*group*-out predictions instead, ``out[i]``
-            evaluated with the model fitted without row ``i``'s whole group (the
-            group Newton step: exact for ``Ridge``/``LinearRegression``; NaN, with
-            a :class:`~skrif.exceptions.SetInteractionWarning`, for groups whose
-            removal leaves the model undetermined).
+            evaluated with the model fitted without row ``i``'s whole group
+            (``"auto"``: the group Newton step for ``Ridge``/``LinearRegression``,
+            which is exact; for other models an exact refit where it costs at most a
+            few group steps, else the group step; NaN, with a
+            :class:`~skrif.exceptions.SetInteractionWarning`, for groups whose
+            removal leaves the model undetermined). A pandas Series is aligned to
+            the training rows by its index.
+        as_frame : bool, default=False
+            Return a pandas Series (a DataFrame, columns the classes, for
+            ``"predict_proba"``) indexed like the training rows.
+        verbose : int, default=0
+            With ``groups``: ``>= 1`` prints how the groups were answered.
 
         Returns
         -------
@@ -103,12 +123,20 @@ class AuditMixin:
         >>> bool(np.isclose(loo[4], refit.predict(X[4:5])[0]))
         True
         """
-        target = self._target(target)
+        name = target
+        target, labels_out = self._row_target(target)
+        as_frame = check_bool(as_frame, "as_frame")
         if groups is not None:
-            return self._group_loo_predict(groups, target, method)
-        method = self._additive_method(method, "loo_predict")
-        values = self._fitted_removal().rowwise(_audit.loo_predict, target, method)
-        return target.finalize(self._nan_undefined_removals(values))
+            values = self._group_loo_predict(
+                groups, target, method, Progress(verbose, "loo_predict")
+            )
+        else:
+            method = self._additive_method(method, "loo_predict")
+            values = self._fitted_removal().rowwise(_audit.loo_predict, target, method)
+            values = target.finalize(self._nan_undefined_removals(values))
+        if labels_out:
+            values = self._class_labels(values)
+        return self._rows_output(values, name, as_frame)
 
     @dask_aware
     def loo_score(self, *, method=None, groups=None):
@@ -279,6 +307,15 @@ class AuditMixin:
             (penalised models; the message says why), or the conclusion is already
             false on the full data (a coefficient that is not significant).
 
+        Warns
+        -----
+        skrif.exceptions.VerificationWarning
+            When the verified refit moves the audited quantity by more than 10% more
+            (or less) than the additive prediction that chose the rows, or the other
+            way: the rows were chosen on a prediction that was off, so a smaller set
+            may also flip it. (Not for the significance searches, which predict the
+            t-statistic.)
+
         Notes
         -----
         Greedy by additive effects, so the set is not guaranteed minimal; the
@@ -331,12 +368,14 @@ class AuditMixin:
         classes = self.classes_ if rm.objective.is_classifier else None
         A, names = _audit.flip_functionals(rm.design, rm.theta, X, coef, output, classes)
         if _amip.uses_search(X, conclusion, cov_type, groups, unit):
-            return _amip.run(
+            result = _amip.run(
                 self, A, names, coef, conclusion=conclusion, alpha=alpha,
                 cov_type=cov_type, groups=groups, unit=unit, max_rows=max_rows,
                 max_fraction=max_fraction, max_refits=max_refits, use_t=use_t,
                 method=method,
             )
+            _warn_unverified(result)
+            return self._label_flip(result)
         _amip.prepare(
             self, self._fitted_removal(), coef, conclusion, alpha, cov_type, groups,
             unit, use_t,
@@ -345,12 +384,22 @@ class AuditMixin:
         max_refits = 10 if max_refits is None else max_refits
         # -- the historic sign search --
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
-        return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
+        result = _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
+        _warn_unverified(result)
+        return self._label_flip(result)
+
+    def _label_flip(self, result):
+        """``result`` with ``labels``: the removed rows' training labels."""
+        import dataclasses
+
+        index = getattr(self, "training_index_", None)
+        rows = np.asarray(result.rows, dtype=np.intp)
+        return dataclasses.replace(result, labels=rows if index is None else index[rows])
 
     @_audit_parameters
     def amip_summary(
         self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
-        max_rows=None, max_fraction=0.1, max_refits=None, use_t=None,
+        max_rows=None, max_fraction=0.1, max_refits=None, use_t=None, verbose=0,
     ):
         """How many rows (or groups) must go to flip each coefficient's sign, its
         significance, or both — an AMIP summary like zaminfluence's.
@@ -367,6 +416,9 @@ class AuditMixin:
             Coefficients (indices or feature names); ``None``: every feature.
         alpha, cov_type, groups, unit, max_rows, max_fraction, max_refits, use_t
             As in :meth:`removal_to_flip`.
+        verbose : int, default=0
+            ``>= 1`` prints one line per coefficient and conclusion (the verified
+            count and the refits it took) to stderr as they finish.
 
         Returns
         -------
@@ -394,5 +446,24 @@ class AuditMixin:
         return _amip.summary(
             self, coef, alpha=alpha, cov_type=cov_type, groups=groups, unit=unit,
             max_rows=max_rows, max_fraction=max_fraction, max_refits=max_refits,
-            use_t=use_t,
+            use_t=use_t, verbose=verbose,
+        )
+
+
+def _warn_unverified(result):
+    """A :class:`~skrif.exceptions.VerificationWarning` when the exact refit of the
+    chosen rows moved the audited quantity by more than 10% (or the other way)
+    than their additive prediction: the rows were chosen on a prediction that was
+    off, so a smaller or different set may also flip the conclusion."""
+    predicted, actual = result.predicted_change, result.actual_change
+    # The significance searches predict the t-statistic, not the change reported.
+    comparable = getattr(result, "predicted_statistic", "coefficient") in (None, "coefficient")
+    if len(result.rows) and comparable and verification_gap(predicted, actual)[1]:
+        warnings.warn(
+            f"Verified by an exact refit, removing the {len(result.rows)} chosen rows "
+            f"changes {result.quantity} by {actual:.4g}, not the predicted "
+            f"{predicted:.4g}: the additive prediction that chose them was off, so "
+            "the set may not be the smallest.",
+            VerificationWarning,
+            stacklevel=4,
         )

@@ -8,7 +8,7 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.utils._param_validation import StrOptions
 
 from .._core.influence import check_removed_rows
-from .._core.set_error import answer_set
+from .._core.set_error import answer_set, removal_algebra
 from .._core.targets import InverseTransformed, make_target
 from .._features.groups import rows_of_labels, training_groups
 from .._removal.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
@@ -16,7 +16,12 @@ from .._utils.checks import (
     check_eval_targets,
 )
 from .._utils.frames import (
+    _training_index,
+    _import_pandas,
+    as_frame,
+    output_labels,
     removed_rows_from_pandas,
+    row_labels,
 )
 from .._utils.params import check_params
 from ..exceptions import (
@@ -73,7 +78,9 @@ class RemovalQueries:
         """Validated :class:`~skrif._utils.groups.Groups` of the training rows (or None)."""
         if groups is None:
             return None
-        return training_groups(groups, self._fitted_removal().n_samples)
+        return training_groups(
+            groups, self._fitted_removal().n_samples, getattr(self, "training_index_", None)
+        )
 
     def _set_rows(self, X_removed_idx, groups):
         """Removed rows: positions/mask, or the rows of the named groups."""
@@ -91,7 +98,8 @@ class RemovalQueries:
             return rm.parameter_change(rows, how, fraction)
 
         return answer_set(
-            rm, idx, method, fraction, change=change, measure=measure, what=what, stacklevel=3,
+            removal_algebra(rm, fraction, change), idx, method, measure=measure, what=what,
+            stacklevel=3,
         )
 
     def _reselects(self):
@@ -192,6 +200,40 @@ class RemovalQueries:
             )
         return values
 
+    # -- per-row outputs ---------------------------------------------------------
+    def _row_target(self, target):
+        """``(Target, labels)`` for a per-training-row output: ``"predict"`` on a
+        classifier evaluates the decision function and reports the predicted class
+        (``labels=True``), as ``cross_val_predict`` does."""
+        rm = self._fitted_removal()
+        if isinstance(target, str) and target == "predict" and rm.objective.is_classifier:
+            return self._target("decision_function"), True
+        return self._target(target), False
+
+    def _class_labels(self, decision):
+        """Predicted classes (``classes_``) from finalized decision values (n,) or
+        (n, K); rows with undefined values (NaN, warned about) get NaN. Lazy
+        per-row decisions (a Dask fit) give lazy labels, block by block."""
+        classes = np.asarray(self.classes_)
+        if self._fitted_removal().distributed:
+            Z = decision.reshape(decision.shape[0], -1).rechunk({1: -1})
+            return Z.map_blocks(_class_labels, classes, drop_axis=1, dtype=classes.dtype)
+        return _class_labels(decision, classes)
+
+    def _rows_output(self, values, target_name, as_frame_, *, X=None, index=None,
+                     columns=None, attrs=None):
+        """``values`` as returned: NumPy, or (``as_frame_``) pandas indexed by the
+        training rows (or the rows of ``X``, or ``index``)."""
+        if not as_frame_:
+            return values
+        pd = _import_pandas()
+        if index is None:
+            index = _training_index(self, pd) if X is None else row_labels(X, len(values))
+        values = np.asarray(values)
+        if columns is None and values.ndim == 2:
+            columns = output_labels(self, target_name, values.shape[1])
+        return as_frame(values, index, columns=columns, name=target_name, attrs=attrs)
+
     def _validate_eval(self, X, y, target):
         """Validate evaluation rows; encode ``y`` when the target needs it."""
         X = self._validate_X(X)
@@ -207,3 +249,18 @@ class RemovalQueries:
             rm.n_outputs,
         )
         return X, Y
+
+
+def _class_labels(decision, classes):
+    """``classes`` picked by decision values (n,) or (n, K); NaN rows get NaN."""
+    Z = np.asarray(decision, dtype=float).reshape(len(decision), -1)
+    bad = np.isnan(Z).any(axis=1)
+    if Z.shape[1] == 1:
+        codes = (Z[:, 0] > 0).astype(int)
+    else:
+        codes = np.argmax(np.nan_to_num(Z), axis=1)
+    labels = classes[codes]
+    if bad.any():
+        labels = labels.astype(object)
+        labels[bad] = np.nan
+    return labels

@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from .._features import conformal as _conformal
+from .._utils.checks import check_bool
 from .._utils.params import Integer, RealNumber, validate_arguments
 from . import whole_pipeline
 from .base import _wraps_probabilistic_classifier, _wraps_regressor
@@ -38,7 +39,7 @@ class ConformalMixin:
         },
         {**_MESSAGES, "method": f"one of {_conformal.INTERVAL_METHODS}"},
     )
-    def predict_interval(self, X, *, alpha=0.1, method="jackknife+", cv=None):
+    def predict_interval(self, X, *, alpha=0.1, method="jackknife+", cv=None, as_frame=False):
         """Conformal prediction intervals (jackknife+, CV+) from the one fit, no refits.
 
         Each training row ``i`` contributes its leave-one-out residual
@@ -72,6 +73,8 @@ class ConformalMixin:
             Folds for ``"cv+"`` only: a number of folds ≥ 2 (unshuffled ``KFold``)
             or a scikit-learn splitter whose test folds partition the training
             rows; ``None`` means 5 folds.
+        as_frame : bool, default=False
+            Return a DataFrame indexed like ``X`` with columns ``lower``, ``upper``.
 
         Returns
         -------
@@ -126,22 +129,39 @@ class ConformalMixin:
         """
         if whole_pipeline.routes(self, "predict_interval"):
             whole_pipeline.refuse("predict_interval")
-        return _conformal.predict_interval(self, X, alpha, method, cv)
+        intervals = _conformal.predict_interval(self, X, alpha, method, cv)
+        return self._rows_output(
+            intervals, "interval", check_bool(as_frame, "as_frame"), X=X,
+            columns=["lower", "upper"],
+        )
 
     @available_if(_wraps_probabilistic_classifier)
     @validate_arguments(
         {**_ALPHA, "method": [StrOptions(set(_conformal.SET_METHODS))]},
         {**_MESSAGES, "method": f"one of {_conformal.SET_METHODS}"},
     )
-    def predict_set(self, X, *, alpha=0.1, method="lac"):
-        """Conformal prediction sets (jackknife+ for classes) from the one fit.
+    def predict_set(self, X, *, alpha=0.1, method="lac", random_state=None, as_frame=False):
+        """Conformal prediction sets from the one fit, as MAPIE's
+        ``CrossConformalClassifier(cv=LeaveOneOut())`` computes them with ``n`` refits.
 
-        Label ``y`` belongs to the set of ``x`` when fewer than
-        ``⌈(1 − α)(n + 1)⌉`` training rows ``i`` have a leave-one-out score
-        ``s(x_i, y_i; μ̂_{−i})`` strictly below ``s(x, y; μ̂_{−i})`` (Romano, Sesia
-        & Candès 2020), with ``μ̂_{−i}`` the model without row ``i``: its
-        probabilities from the rescaled influence function (one exact Newton step
-        per leave-one-out objective), an approximation of refitting ``n`` times.
+        ``μ̂_{−i}`` is the model without training row ``i``: its probabilities come
+        from the rescaled influence function (one exact Newton step per
+        leave-one-out objective), an approximation of refitting ``n`` times. With
+        ``k = ⌈(1 − α)(n + 1)⌉``:
+
+        * ``"lac"`` (jackknife+ for classes, Romano, Sesia & Candès 2020; MAPIE's
+          ``agg_scores="crossval"``): label ``y`` is in the set of ``x`` when fewer
+          than ``k`` training rows have a score ``1 − p̂_{−i}(y_i | x_i)`` strictly
+          below ``1 − p̂_{−i}(y | x)``.
+        * ``"aps"`` (MAPIE's default ``predict_set``: ``agg_scores="mean"``,
+          ``include_last_label=True``): each training row's score is the
+          probability mass of the labels ranked (by ``p̂_{−i}(· | x_i)``) up to and
+          including its own, minus ``u_i p̂_{−i}(y_i | x_i)`` with ``u_i`` uniform
+          (randomized: ``random_state``); ``q̂`` is the ``k``-th smallest score. The
+          set of ``x`` takes the labels by decreasing average leave-one-out
+          probability ``p̄(· | x) = mean_i p̂_{−i}(· | x)`` up to the first whose
+          cumulated mass reaches ``q̂`` (within 1e-8), plus any label as likely as
+          that one. Sets are never empty.
 
         Parameters
         ----------
@@ -151,13 +171,12 @@ class ConformalMixin:
             Miscoverage level in (0, 1); needs at least
             ``max(1/alpha, 1/(1 − alpha))`` training rows.
         method : {"lac", "aps"}, default="lac"
-            Score: ``"lac"`` is ``1 − p̂(y | x)``; ``"aps"`` (non-randomized) the
-            probability mass of the labels at least as likely as ``y``
-            (``Σ_c p̂_c 1[p̂_c > p̂_y] + p̂_y``). With two classes it scores the
-            less likely label exactly 1, so that label joins every set or none
-            depending on how many training rows the leave-one-out models classify
-            right: a knife-edge where the approximate leave-one-out models can
-            tip the sets; prefer ``"lac"`` for binary problems.
+            The score and set rule above.
+        random_state : int, RandomState instance or None, default=None
+            The uniform draws of ``"aps"``'s scores (unused by ``"lac"``); the same
+            integer as MAPIE's ``random_state`` gives MAPIE's draws.
+        as_frame : bool, default=False
+            Return a DataFrame indexed like ``X`` with one column per class.
 
         Returns
         -------
@@ -173,11 +192,22 @@ class ConformalMixin:
 
         Notes
         -----
-        With exact leave-one-out models the sets cover with probability
-        ≥ 1 − 2α for exchangeable data (typically ≈ 1 − α); here they are
-        approximate. Cost: as :meth:`predict_interval`, times the number of
-        classes (times its square for ``"aps"``) for the scores, in blocks of test
-        rows (memory O(n · block · n_classes)).
+        Guarantees for exchangeable data, with exact leave-one-out models (here
+        they are approximate): ``"lac"`` covers with probability ≥ 1 − 2α
+        (Barber et al. 2021; typically ≈ 1 − α) and can return empty sets (every
+        label's score above the training rows' ``k``-th smallest, e.g. an unusual
+        row). ``"aps"`` averages the leave-one-out models, for which no
+        finite-sample guarantee is proven; it includes the label that crosses
+        ``q̂``, so it covers at least as often as the randomized rule of Romano et
+        al. (≥ 1 − α for a split calibration) and is never empty — on 3-class
+        test data it covered 0.98 at α = 0.1 with sets of 1.35 labels, where
+        the former non-randomized jackknife+ rule of skrif left 8% of the sets
+        empty. MAPIE computes ``k`` in floating point, which for a few
+        ``(α, n)`` (e.g. α = 0.1, n = 99) is one more than the exact ``k`` used
+        here.
+
+        Cost: as :meth:`predict_interval`, times the number of classes, in blocks
+        of test rows (memory O(n · block · n_classes)).
 
         Examples
         --------
@@ -196,4 +226,8 @@ class ConformalMixin:
         """
         if whole_pipeline.routes(self, "predict_set"):
             whole_pipeline.refuse("predict_set")
-        return _conformal.predict_set(self, X, alpha, method)
+        sets = _conformal.predict_set(self, X, alpha, method, random_state)
+        return self._rows_output(
+            sets, "predict_proba", check_bool(as_frame, "as_frame"), X=X,
+            columns=list(self.classes_),
+        )

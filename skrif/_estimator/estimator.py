@@ -180,12 +180,15 @@ class InfluenceEstimator(
         default ``lbfgs`` tolerance usually leaves 1e-5..1e-3), refine it with
         Newton steps on the reconstructed objective and write the polished
         coefficients back into :attr:`estimator_`, so predictions and attributions
-        describe the same model. A gap above 1e-6 also emits an
-        :class:`~skrif.exceptions.OptimalityWarning`. With ``polish=False`` the
-        coefficients are kept and attributions are computed at them (the warning
-        is still emitted). A frozen model (:class:`~sklearn.frozen.FrozenEstimator`)
-        is never modified: with ``polish=True`` the polished parameters are kept
-        inside skrif and attributions describe changes from that optimum, while
+        describe the same model. A successful polish is silent: the gap before it
+        stays in :attr:`optimality_gap_` and the steps taken in
+        :attr:`n_polish_steps_`. A gap above 1e-6 emits an
+        :class:`~skrif.exceptions.OptimalityWarning` only where the user must act:
+        with ``polish=False`` (the coefficients are kept and attributions are
+        computed at them), when polishing does not converge, and for a frozen
+        model (:class:`~sklearn.frozen.FrozenEstimator`), which is never
+        modified: with ``polish=True`` the polished parameters are kept inside
+        skrif and attributions describe changes from that optimum, while
         ``estimator_`` and predictions stay exactly the user's model.
     preprocessing : {"refit", "fixed"}, default="refit"
         For a :class:`~sklearn.pipeline.Pipeline`: ``"refit"`` answers for the
@@ -596,7 +599,11 @@ class InfluenceEstimator(
         check_finite_optimum(
             problem, theta, names, model_name, certified=converged and not curvature.singular
         )
-        if optimality_message is not None:
+        # A successful polish is the documented behaviour, not news: the gap stays in
+        # optimality_gap_ and the steps in n_polish_steps_. Warn where the user must
+        # act: polishing disabled or failed, or a frozen model kept off its optimum.
+        polished = self.polish and not frozen and converged
+        if optimality_message is not None and not polished:
             warnings.warn(optimality_message, OptimalityWarning, stacklevel=3)
         if self.n_polish_steps_ and not converged:
             warn_not_converged(self.n_polish_steps_, "polishing the fit")

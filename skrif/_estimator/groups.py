@@ -3,14 +3,18 @@
 """
 
 
+import warnings
+
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from .._core.set_error import warn_unverified
+from .._core.group_step import group_method_by_cost
+from .._core.set_error import verification_gap, warn_unverified
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
     fold_splits,
+    describe_methods,
     group_changes,
     group_method,
     group_scores,
@@ -20,6 +24,9 @@ from .._features.influential import InfluentialRows
 from .._removal.methods import METHODS
 from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
+from .._utils.progress import Progress
+from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning
+
 from . import whole_pipeline
 
 
@@ -27,20 +34,28 @@ class GroupsMixin:
     """Whole groups of training rows as removal units, and cross-validated predictions."""
 
     # -- groups as removal units ----------------------------------------------
-    def _group_changes(self, groups, method):
+    def _group_changes(self, groups, method, log=None):
         """``(changes (G, q, p̃), Groups)`` of removing each group on its own."""
         rm = self._fitted_removal()
         groups = self._groups(groups)
         method = group_method(method, groups)
-        rm.prefetch(groups.members)
-
-        def change(rows, how):
-            return rm.parameter_change(rows, how)
-
-        return group_changes(change, groups, method, stacklevel=3), groups
+        changes, used = group_changes(rm, groups, method, stacklevel=3)
+        if log is not None:
+            log.line(f"{groups.n_groups} groups: {describe_methods(used)}")
+        return changes, groups
 
     def _most_influential_groups(self, X, y, target, k, direction, method, output, verify, groups):
-        """:meth:`most_influential` with whole groups as the units."""
+        """:meth:`most_influential` with whole groups as the units.
+
+        Groups are ranked by their own effect (each group's change evaluated at
+        ``θ̂ + Δ_g``, not linearized); ``predicted`` is the sum over the chosen
+        groups. Their joint removal is then answered as one set (the group step,
+        or a refit where that is as cheap): it warns
+        (:class:`~skrif.exceptions.SetInteractionWarning`) when the sum is more
+        than 10% off or of the other sign, and a joint removal that leaves no
+        model (e.g. a single class) makes ``predicted`` NaN, with an
+        :class:`~skrif.exceptions.UndefinedRemovalWarning`.
+        """
         rm = self._fitted_removal()
         direction = _attribution.check_direction(direction)
         output = _attribution.check_output(target, output)
@@ -48,19 +63,45 @@ class GroupsMixin:
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
         design = rm.design.for_rows(X)
-        scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
+        with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
+            scores = group_scores(changes, design, rm.theta, target, Y, linearized=False)
+        scores = np.nan_to_num(scores[:, :, output].sum(axis=1), nan=0.0)
         best = _attribution.top_k(scores, k, direction)
         rows = groups.rows(np.sort(best))
-        actual = None
-        if check_bool(verify, "verify"):
-            actual = float(np.sum(
-                _attribution.removal_effect(rm, rows, X, Y, target, "refit")[:, output]
+        predicted = float(np.sum(scores[best]))
+        labels = groups.labels[best]
+
+        def summed(how):
+            return float(np.sum(
+                _attribution.removal_effect(rm, rows, X, Y, target, how)[:, output]
             ))
-        result = InfluentialRows(rows, float(np.sum(scores[best])), actual)
-        result.groups = groups.labels[best]
-        if actual is not None:
-            warn_unverified(result.predicted, actual, f"the {k} most influential groups",
-                            stacklevel=4)
+
+        try:
+            joint = summed(group_method_by_cost(rm, rows.size)) if k > 1 else predicted
+        except (ValueError, np.linalg.LinAlgError):
+            warnings.warn(
+                f"Removing groups {labels.tolist()[:10]} together leaves a model that "
+                "cannot be fitted (e.g. no row of some class, or a parameter no "
+                "remaining row determines): their joint effect is undefined (NaN).",
+                UndefinedRemovalWarning,
+                stacklevel=3,
+            )
+            joint, predicted = None, np.nan
+        if joint is not None and verification_gap(predicted, joint)[1]:
+            warnings.warn(
+                f"The summed single-group effects of groups {labels.tolist()[:10]} "
+                f"({predicted:.4g}) differ from their joint removal ({joint:.4g}): the "
+                "groups interact. Use verify=True, or removal_effect on their rows "
+                "with method='newton' or 'refit'.",
+                SetInteractionWarning,
+                stacklevel=3,
+            )
+        actual = None
+        if check_bool(verify, "verify") and np.isfinite(predicted):
+            actual = summed("refit")
+            warn_unverified(predicted, actual, f"the {k} most influential groups", stacklevel=3)
+        result = InfluentialRows(rows, predicted, actual)
+        result.groups = labels
         return result
 
     def _group_self_influence(self, groups, target, method, linearized):
@@ -71,10 +112,10 @@ class GroupsMixin:
             own_group_values, changes, target, check_bool(linearized, "linearized"),
             per_row=(groups.codes,),
         )
-        return target.finalize(rm.group_sums(per_row, groups.codes, groups.n_groups))
+        return target.finalize(rm.group_sums(per_row, groups.codes, groups.n_groups)), groups
 
-    def _group_loo_predict(self, groups, target, method):
-        changes, groups = self._group_changes(groups, method)
+    def _group_loo_predict(self, groups, target, method, log=None):
+        changes, groups = self._group_changes(groups, method, log)
         rm = self._fitted_removal()
         values = rm.rowwise(own_group_values, changes, target, None, per_row=(groups.codes,))
         return target.finalize(values)
@@ -82,18 +123,27 @@ class GroupsMixin:
     @validate_arguments(
         {
             "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
-            "method": [StrOptions(set(METHODS))],
+            "method": [StrOptions({"auto", *METHODS})],
+            "verbose": [Integer(0, None, closed="left"), "boolean"],
         },
-        {"cv": "an int (number of folds) or a scikit-learn splitter", "method": f"one of {METHODS}"},
+        {
+            "cv": "an int (number of folds) or a scikit-learn splitter",
+            "method": f"one of {('auto', *METHODS)}",
+            "verbose": "an integer >= 0",
+        },
     )
-    def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
+    def cv_predict(
+        self, *, cv=5, groups=None, target="predict", method="auto", as_frame=False, verbose=0
+    ):
         """Out-of-fold predictions of every training row from this one fit.
 
         ``out[i]`` is the target of training row ``i`` evaluated with the model
         fitted without the fold that holds row ``i`` — what
         :func:`sklearn.model_selection.cross_val_predict` computes with one refit
-        per fold, here from one group step per fold (exact for ``Ridge`` and
-        ``LinearRegression``; one Newton step from the full fit otherwise).
+        per fold. Least squares (``Ridge``, ``LinearRegression``) answers every
+        fold exactly from this fit (the group Newton step, by the cheaper of its
+        two algebras); other models refit a fold exactly where that costs at most
+        a few group steps (few large folds), and take the group step otherwise.
 
         Parameters
         ----------
@@ -103,13 +153,24 @@ class GroupsMixin:
             folds partition the training rows (``KFold``, ``GroupKFold``,
             ``StratifiedKFold``, ``LeaveOneGroupOut``, ...).
         groups : array-like of shape (n_samples,), default=None
-            Group labels passed to the splitter.
-        target : {"decision_function", "predict_proba", "predict", "loss"}, \
-                default="decision_function"
-            See :meth:`removal_effect`; evaluated on the training rows.
-        method : {"newton", "refit", "rif", "if"}, default="newton"
-            How each fold's removal is computed: ``"newton"`` the group Newton step,
-            ``"refit"`` an exact refit per fold, ``"rif"``/``"if"`` additive.
+            Group labels passed to the splitter (a pandas Series is aligned to the
+            training rows by its index).
+        target : {"predict", "decision_function", "predict_proba", "loss"}, \
+                default="predict"
+            ``"predict"`` is what ``cross_val_predict`` returns by default: class
+            labels for classifiers, predictions for regressors. Other targets as
+            in :meth:`removal_effect`, evaluated on the training rows.
+        method : {"auto", "newton", "refit", "rif", "if"}, default="auto"
+            How each fold's removal is computed: ``"auto"`` by cost (see above and
+            :func:`skrif._core.group_step.group_method_by_cost`), ``"newton"`` the
+            group Newton step, ``"refit"`` an exact refit per fold,
+            ``"rif"``/``"if"`` additive.
+        as_frame : bool, default=False
+            Return a pandas Series (DataFrame for several outputs) indexed like
+            the training rows; ``attrs["methods"]`` says how the folds were
+            answered.
+        verbose : int, default=0
+            ``>= 1`` prints how the folds are answered and one line per fold.
 
         Returns
         -------
@@ -117,8 +178,10 @@ class GroupsMixin:
 
         Notes
         -----
-        For folds of sizes ``k_f``: Σ_f O(k_f p̃² + k_f³) for ``"newton"`` in the
-        primal form (O(k_f n² + k_f³) in the dual form), plus O(nnz(X) q).
+        Per fold of ``k`` rows: the group step by Woodbury (O(k p̃² + k³) primal,
+        O(k n² + k³) dual) or with the kept rows' Hessian (O(n p̃² + p̃³), no k × k
+        matrix), whichever is cheaper; or a refit (a few factorizations). Plus
+        O(nnz(X) q).
 
         Examples
         --------
@@ -136,8 +199,13 @@ class GroupsMixin:
         True
         """
         if whole_pipeline.routes(self, "cv_predict"):
-            return whole_pipeline.cv_predict(self, cv=cv, groups=groups, target=target, method=method)
-        target = self._target(target)
+            return whole_pipeline.cv_predict(
+                self, cv=cv, groups=groups, target=target, method=method, as_frame=as_frame,
+                verbose=verbose,
+            )
+        t, labels_out = self._row_target(target)
+        log = Progress(verbose, "cv_predict")
+        as_frame = check_bool(as_frame, "as_frame")
         rm = self._fitted_removal()
         Y = np.asarray(rm.Y)  # the splitter's y (n labels; gathered on Dask)
         labels = self.classes_[_audit.true_classes(Y)] if rm.objective.is_classifier else Y
@@ -146,11 +214,18 @@ class GroupsMixin:
         # Splitters read the number of rows from X (the training X in memory).
         X_split = np.empty((rm.n_samples, 0)) if rm.distributed else rm.design.X
         splits = fold_splits(cv, X_split, labels, groups)
+        rm.prefetch([test for _, test in splits], method)
         fold_of = np.empty(rm.n_samples, dtype=np.intp)
         deltas = np.empty((len(splits),) + rm.theta.shape)
-        if method != "refit":
-            rm.prefetch([test for _, test in splits])
+        used = {}
         for f, (_, test) in enumerate(splits):
+            how = group_method_by_cost(rm, len(test)) if method == "auto" else method
+            used[how] = used.get(how, 0) + 1
             fold_of[test] = f
-            deltas[f] = rm.parameter_change(np.sort(test), method)
-        return target.finalize(rm.rowwise(own_group_values, deltas, target, None, per_row=(fold_of,)))
+            deltas[f] = rm.parameter_change(np.sort(test), how)
+            log.line(f"fold {f + 1}/{len(splits)} ({len(test)} rows): {how}", level=2)
+        log.line(f"{len(splits)} folds: {describe_methods(used)}")
+        out = t.finalize(rm.rowwise(own_group_values, deltas, t, None, per_row=(fold_of,)))
+        if labels_out:
+            out = self._class_labels(out)
+        return self._rows_output(out, target, as_frame, attrs={"methods": used})

@@ -52,7 +52,8 @@ class LabelIssuesMixin:
         cv : int or cross-validation splitter, default=None
             ``None``: leave-one-out (or leave-one-group-out with ``groups``)
             probabilities. Otherwise K-fold probabilities from the same fit, as
-            :meth:`cv_predict` computes them (one group Newton step per fold).
+            :meth:`cv_predict` computes them (exact refits of few large folds, the group
+            Newton step otherwise: its ``method="auto"``).
         groups : array-like of shape (n_samples,), default=None
             Group labels of the training rows: probabilities of the model without
             the row's whole group (``cv=None``), or passed to the splitter.
@@ -129,9 +130,9 @@ class LabelIssuesMixin:
             source = f"leave-one-out ({source_method})"
         elif cv is None:
             P = self.loo_predict(target="predict_proba", method=method, groups=groups)
-            source = f"leave-one-group-out ({method or 'newton'})"
+            source = f"leave-one-group-out ({method or 'auto'})"
         else:
-            how = "newton" if method is None else method
+            how = "auto" if method is None else method  # as cv_predict's default
             P = self.cv_predict(cv=cv, groups=groups, target="predict_proba", method=how)
             source = f"cross-validation folds ({how})"
         rm = self._fitted_removal()

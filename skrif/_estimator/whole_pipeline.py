@@ -11,7 +11,7 @@ audit) are refused with the way out (``preprocessing="fixed"``).
 import numpy as np
 
 from .._core.influence import ParameterChange, check_fraction
-from .._core.set_error import MAX_ESTIMATE_ROWS, answer_set
+from .._core.set_error import SetAlgebra, answer_set
 from .._features import attribution as _attribution
 from .._features.audit import true_classes
 from .._features.groups import fold_splits, group_method
@@ -59,12 +59,11 @@ def _state(est):
 
 
 def _method(est, method, idx=None, allow_auto=True):
-    """The canonical method; ``"auto"`` is the group Newton step for 1 to 4096 rows
-    (a single row's preprocessing moves too, so RIF is not the one-row Newton
-    step here), RIF beyond."""
+    """The canonical method; ``"auto"`` is the group Newton step (a single row's
+    preprocessing moves too, so RIF is not the one-row Newton step here)."""
     method = est._resolve_method(method, allow_auto=allow_auto)
     if method == "auto" and idx is not None:
-        return "newton" if 1 <= idx.size <= MAX_ESTIMATE_ROWS else "rif"
+        return "newton"
     return method
 
 
@@ -80,16 +79,19 @@ def _no_fraction(fraction):
 
 def _answer(est, idx, method, measure=None, what="parameter change"):
     pr = _state(est)
-    rm = pr.rm
-
-    def change(rows, how):
-        return pr.answer(rows, how)
-
-    measure = (lambda a: a.parameter_change()) if measure is None else measure
-    return answer_set(
-        rm, idx, method, change=change, second_step=False, measure=measure, what=what,
-        stacklevel=4,
+    leverages = np.asarray(est.leverages_)
+    # Answers are the pipeline's (parameters and features move together): the
+    # estimate compares them on ``measure`` (by default the parameter change), with
+    # the group step as the reference (no second step through the preprocessing).
+    algebra = SetAlgebra(
+        change=pr.answer, second_step=None, hessian_norms=None,
+        joint_leverage=lambda rows: np.nan,
+        max_leverage=lambda rows: float(np.max(leverages[rows])),
     )
+    # The parameters as one vector (their units move with the preprocessing; the
+    # Hessian metric of the final model is not theirs).
+    measure = (lambda a: np.ravel(a.parameter_change())) if measure is None else measure
+    return answer_set(algebra, idx, method, measure=measure, what=what, stacklevel=4)
 
 
 def _eval(est, X, y, target):
@@ -115,9 +117,10 @@ def influence(est, X_removed_idx, *, method=None, as_frame=False, fraction=1.0, 
 
 def removal_effect(
     est, X_removed_idx, X, y=None, *, target="decision_function", method=None,
-    linearized=False, fraction=1.0, groups=None,
+    linearized=False, fraction=1.0, groups=None, as_frame=False,
 ):
     target = est._target(target)
+    as_frame = check_bool(as_frame, "as_frame")
     ev, Y = _eval(est, X, y, target)
     idx = est._set_rows(X_removed_idx, groups)
     method = _method(est, method, idx)
@@ -130,7 +133,7 @@ def removal_effect(
         return _attribution._apply(target, Z, answer.predictor_change(ev), Y, J, linearized)
 
     answer, _, _ = _answer(est, idx, method, effect_of, "effect")
-    return target.finalize(effect_of(answer))
+    return est._rows_output(target.finalize(effect_of(answer)), target.name, as_frame, X=X)
 
 
 def _row_changes(est, ev, method):
@@ -148,11 +151,15 @@ def _group_answers(est, groups, method):
     return [pr.answer(groups.rows(g), method) for g in range(groups.n_groups)], groups
 
 
-def influence_scores(est, X, y=None, *, target="decision_function", method=None, groups=None):
+def influence_scores(est, X, y=None, *, target="decision_function", method=None, groups=None,
+                     as_frame=False):
     target = est._target(target)
+    as_frame = check_bool(as_frame, "as_frame")
+    index = None
     if groups is not None:
         ev, Y = _eval(est, X, y, target)
-        answers, _ = _group_answers(est, groups, method)
+        answers, group_labels = _group_answers(est, groups, method)
+        index = group_labels.labels
         dZ = np.stack([a.predictor_change(ev) for a in answers])
     else:
         method = est._additive_method(method, "influence_scores")
@@ -163,7 +170,13 @@ def influence_scores(est, X, y=None, *, target="decision_function", method=None,
     scores = _attribution._apply(target, ev.base, dZ, Y, J, True)
     if groups is None:
         scores = est._nan_undefined_removals(scores)
-    return target.finalize(scores)
+    scores = target.finalize(scores)
+    if not as_frame:
+        return scores
+    from .._utils.frames import row_labels
+
+    return est._rows_output(scores, target.name, True, index=index,
+                            columns=row_labels(X, scores.shape[1]))
 
 
 def _training_eval(est):
@@ -186,8 +199,10 @@ def _own_group_changes(est, groups, method):
     return dZ, groups
 
 
-def self_influence(est, *, target="loss", method=None, linearized=False, groups=None):
+def self_influence(est, *, target="loss", method=None, linearized=False, groups=None,
+                   as_frame=False):
     target = est._target(target)
+    as_frame = check_bool(as_frame, "as_frame")
     linearized = check_bool(linearized, "linearized")
     pr = _state(est)
     Z = pr.rm.linear_predictor()
@@ -202,15 +217,16 @@ def self_influence(est, *, target="loss", method=None, linearized=False, groups=
     with np.errstate(invalid="ignore"):
         values = _attribution._apply(target, Z, dZ, Y, J, linearized)
     if groups is None:
-        return target.finalize(est._nan_undefined_removals(values))
+        values = target.finalize(est._nan_undefined_removals(values))
+        return est._rows_output(values, target.name, as_frame)
     totals = np.zeros((groups.n_groups, values.shape[1]))
     np.add.at(totals, groups.codes, values)
-    return target.finalize(totals)
+    return est._rows_output(target.finalize(totals), target.name, as_frame, index=groups.labels)
 
 
 def most_influential(
     est, X, y=None, *, k, target=None, direction="increase", method=None, output=None,
-    verify=False, groups=None, functional=None,
+    verify=False, groups=None, functional=None, as_frame=False,
 ):
     if functional is not None:
         refuse("most_influential(functional=...)")
@@ -241,30 +257,41 @@ def most_influential(
     result = InfluentialRows(rows, predicted, actual)
     if groups is not None:
         result.groups = groups.labels[best]
-    return result
+    return est._with_labels(result, check_bool(as_frame, "as_frame"))
 
 
 # -- audit and model selection ------------------------------------------------------
-def loo_predict(est, *, target="decision_function", method=None, groups=None):
-    target = est._target(target)
+def loo_predict(est, *, target="predict", method=None, groups=None, as_frame=False, verbose=0):
+    name = target
+    target, labels_out = est._row_target(target)
+    as_frame = check_bool(as_frame, "as_frame")
     pr = _state(est)
     Z = pr.rm.linear_predictor()
     Y = pr.rm.problem.Y if target.needs_y else None
     if groups is not None:
         dZ, _ = _own_group_changes(est, groups, method)
         with np.errstate(invalid="ignore"):
-            return target.finalize(target.value(Z + dZ, Y))
-    method = est._additive_method(method, "loo_predict")
-    pr.check_method(method)
-    values = target.value(Z + pr.own_predictor_changes(method), Y)
-    return target.finalize(est._nan_undefined_removals(values))
+            values = target.finalize(target.value(Z + dZ, Y))
+    else:
+        method = est._additive_method(method, "loo_predict")
+        pr.check_method(method)
+        values = target.value(Z + pr.own_predictor_changes(method), Y)
+        values = target.finalize(est._nan_undefined_removals(values))
+    if labels_out:
+        values = est._class_labels(values)
+    return est._rows_output(values, name, as_frame)
 
 
-def cv_predict(est, *, cv=5, groups=None, target="decision_function", method="newton"):
+def cv_predict(est, *, cv=5, groups=None, target="predict", method="auto", as_frame=False,
+               verbose=0):
     from .._preprocess.sets import rows_of
     from .._removal.methods import METHODS
 
-    target = est._target(target)
+    name = target
+    target, labels_out = est._row_target(target)
+    as_frame = check_bool(as_frame, "as_frame")
+    if method == "auto":  # the group step through the preprocessing (no cost model here)
+        method = "newton"
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     pr = _state(est)
@@ -282,6 +309,9 @@ def cv_predict(est, *, cv=5, groups=None, target="decision_function", method="ne
         answer = pr.answer(test, method)
         dZ[test] = answer.predictor_change(pr.eval_rows(rows_of(pr.X, test), problem.design.X[test]))
     Y = problem.Y if target.needs_y else None
-    return target.finalize(target.value(Z + dZ, Y))
+    values = target.finalize(target.value(Z + dZ, Y))
+    if labels_out:
+        values = est._class_labels(values)
+    return est._rows_output(values, name, as_frame)
 
 

@@ -35,9 +35,13 @@ certificate".
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from .._utils.progress import Progress
+from ..exceptions import VerificationWarning
 
 from .amip_search import (
     LinearCriterion,
@@ -156,7 +160,7 @@ def prepare(est, state, j, conclusion, alpha, cov_type, groups, unit, use_t):
         classes = np.argmax(state.Y, axis=1) if state.Y.shape[1] > 1 else state.Y[:, 0]
     labels = check_groups(
         groups, state.n_samples, classes=classes if unit == "groups" else None,
-        removable=unit == "groups",
+        removable=unit == "groups", training_index=getattr(est, "training_index_", None),
     )
     return family, (labels if cov_type == "cluster" else None), (
         labels if unit == "groups" else None
@@ -229,6 +233,8 @@ def run(est, A, names, j, *, conclusion, alpha, cov_type, groups, unit, max_rows
         f"{status.capitalize()}: {found.message.replace('units', what)} (cap {cap} {what} = "
         f"{cap / units.n_units:.1%}; {found.n_refits} exact refits)."
     )
+    if found.flipped and getattr(ev, "fit", None) is not None and j is not None:
+        message += _pinned_note(ev.fit.pinned_rows(j), name)
     stat = "coefficient" if conclusion == "sign" else "t-statistic"
     return FlipResult(
         rows=rows,
@@ -256,6 +262,17 @@ def run(est, A, names, j, *, conclusion, alpha, cov_type, groups, unit, max_rows
     )
 
 
+def _pinned_note(rows, name):
+    """A sentence for a verified flip whose refit rests on leverage-1 rows (or "")."""
+    if not len(rows):
+        return ""
+    return (
+        f" Note: in the refit, {name} is determined by row(s) {list(map(int, rows[:10]))} "
+        "alone (leverage 1): the estimate and its standard error after removal rest on "
+        "that one observation each."
+    )
+
+
 def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
     """Add the refit-verified estimate, standard error and p-value after removal to a
     result of the historic sign search (coefficients of models with standard errors;
@@ -272,17 +289,26 @@ def annotate(est, result, j, cov_type, groups, use_t, alpha, cap):
     if family is not None and j is not None:
         clusters = None
         if cov_type == "cluster":
-            clusters = check_groups(groups, state.n_samples, removable=False)
+            clusters = check_groups(
+                groups, state.n_samples, removable=False,
+                training_index=getattr(est, "training_index_", None),
+            )
         keep = np.ones(state.n_samples)
         keep[result.rows] = 0.0
         theta = state.refit_kept(keep, state.theta) if result.rows.size else state.theta
         e0, se0, _, p0, _ = full_data_inference(state, j, family, cov_type, clusters, use_t)
         fields.update(cov_type=cov_type, initial_se=se0, initial_p_value=p0)
         try:
-            est_, se, _, p, _ = full_data_inference(
-                state, j, family, cov_type, clusters, use_t, theta=theta, keep=keep
+            fit = CoefficientFit(
+                state.design.rows(slice(None)), state.Y[:, 0], state.weights, keep, theta[0], family,
+                cov_type, clusters, use_t,
             )
+            est_, se, _, p, _ = fit.inference(j)
             fields.update(estimate=est_, se=se, p_value=p)
+            if result.flipped:
+                note = _pinned_note(fit.pinned_rows(j), result.quantity)
+                if note:
+                    fields.update(message=result.message + note)
         except ValueError as exc:
             # e.g. no residual degrees of freedom left: the estimate stands, the
             # standard error does not exist.
@@ -328,6 +354,9 @@ class AMIPSummary:
         groups' labels.
     reasons : dict
         ``{(coef_name, conclusion): str}`` for the entries that are ``None``.
+    no_se_reason : str
+        Why the model has no standard errors (penalised models: sign flips only,
+        with NaN ``se`` and ``p_value``), or ``""``.
     """
 
     results: dict
@@ -336,12 +365,17 @@ class AMIPSummary:
     alpha: float
     cov_type: str
     unit: str
+    no_se_reason: str = ""
 
     def table(self):
-        """One dict per (coefficient, conclusion): counts, fractions, refit values."""
+        """One dict per (coefficient, conclusion): counts, fractions, refit values.
+
+        ``conclusion`` is the API's name (``"sign"``, ``"significance"``,
+        ``"opposite_significance"``); ``note`` says why a count or a standard error
+        is missing."""
         out = []
         for (name, conclusion), r in self.results.items():
-            row = {"coef": name, "conclusion": SUMMARY_LABELS[conclusion]}
+            row = {"coef": name, "conclusion": conclusion}
             if r is None:
                 row.update(n_removed=None, fraction=None, flipped=None, estimate=None,
                            se=None, p_value=None, removed=None,
@@ -359,14 +393,28 @@ class AMIPSummary:
                     removed=self.labels[(name, conclusion)] if r.flipped else None,
                     note="" if r.flipped else f"not flipped within the cap ({r.cap} {r.unit})",
                 )
+                if not np.isfinite(r.se):
+                    why = self.no_se_reason or "it is undefined after this removal"
+                    extra = f"no standard error or p-value: {why}"
+                    row["note"] = f"{row['note']}; {extra}" if row["note"] else extra
             out.append(row)
         return out
 
     def to_frame(self):
-        """The :meth:`table` as a pandas DataFrame (pandas required)."""
+        """The :meth:`table` as a pandas DataFrame (pandas required): ``flipped`` a
+        nullable boolean (missing where the conclusion does not hold on the full
+        data), ``n_removed`` a nullable integer, ``conclusion`` the API's names."""
         from .._utils.frames import _import_pandas
 
-        return _import_pandas().DataFrame(self.table())
+        pd = _import_pandas()
+        frame = pd.DataFrame(self.table())
+        frame["flipped"] = frame["flipped"].astype("boolean")
+        frame["n_removed"] = pd.array(
+            [None if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
+             for v in frame["n_removed"]],
+            dtype="Int64",
+        )
+        return frame
 
     def __repr__(self):
         lines = [
@@ -376,14 +424,15 @@ class AMIPSummary:
             f"{'estimate':>10} {'se':>9} {'p':>8}",
         ]
         for row in self.table():
+            label = SUMMARY_LABELS[row["conclusion"]]
             if row["flipped"] is None:
-                lines.append(f"{row['coef']:<16} {row['conclusion']:<13} {'n/a':>8}  {row['note']}")
+                lines.append(f"{row['coef']:<16} {label:<13} {'n/a':>8}  {row['note']}")
                 continue
             if not row["flipped"]:
-                lines.append(f"{row['coef']:<16} {row['conclusion']:<13} {'-':>8}  {row['note']}")
+                lines.append(f"{row['coef']:<16} {label:<13} {'-':>8}  {row['note']}")
                 continue
             lines.append(
-                f"{row['coef']:<16} {row['conclusion']:<13} {row['n_removed']:>8} "
+                f"{row['coef']:<16} {label:<13} {row['n_removed']:>8} "
                 f"{row['fraction']:>9.2%} {row['estimate']:>10.4g} {row['se']:>9.3g} "
                 f"{row['p_value']:>8.3g}"
             )
@@ -391,8 +440,9 @@ class AMIPSummary:
 
 
 def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction,
-            max_refits, use_t):
+            max_refits, use_t, verbose=0):
     """Build an :class:`AMIPSummary` (see :meth:`~skrif.InfluenceEstimator.amip_summary`)."""
+    log = Progress(verbose, "amip_summary")
     state = est._fitted_removal()
     family, reason = family_of(state.objective, state.n_outputs)
     # The attributed model's coefficients (a pipeline's: get_feature_names_out).
@@ -412,19 +462,33 @@ def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction
         for conclusion in conclusions:
             key = (name, conclusion)
             try:
-                r = est.removal_to_flip(
-                    coef=j, conclusion=conclusion, alpha=alpha, cov_type=cov_type,
-                    groups=groups, unit=unit, max_rows=max_rows,
-                    max_fraction=max_fraction, max_refits=max_refits, use_t=use_t,
-                )
+                with warnings.catch_warnings():
+                    # The table holds the verified numbers; a prediction that chose
+                    # the rows and was off is not news here.
+                    warnings.simplefilter("ignore", VerificationWarning)
+                    r = est.removal_to_flip(
+                        coef=j, conclusion=conclusion, alpha=alpha, cov_type=cov_type,
+                        groups=groups, unit=unit, max_rows=max_rows,
+                        max_fraction=max_fraction, max_refits=max_refits, use_t=use_t,
+                    )
             except ConclusionAlreadyFalse as exc:
                 results[key], reasons[key] = None, str(exc)
+                log.line(f"{name}, {conclusion}: not applicable ({exc})")
                 continue
             results[key] = r
+            log.line(
+                f"{name}, {conclusion}: "
+                + (f"flipped by removing {r.n_removed} {r.unit}" if r.flipped
+                   else "not flipped within the cap")
+                + f" ({r.n_refits} exact refits)"
+            )
             if r.groups is not None:
                 labels[key] = list(r.groups)
             elif index is not None:
                 labels[key] = list(index[r.rows])
             else:
                 labels[key] = r.rows.tolist()
-    return AMIPSummary(results, labels, reasons, float(alpha), cov_type, unit)
+    return AMIPSummary(
+        results, labels, reasons, float(alpha), cov_type, unit,
+        no_se_reason="" if family is not None else reason,
+    )

@@ -397,7 +397,9 @@ def _enumerate(criterion, units, max_k, found_size):
 
 def _woodbury_bound(criterion, ev0, found_size):
     fit = ev0.fit
-    Xt, s, r = criterion.Xt, criterion.state.weights, fit.r
+    # In the fit's scale-free units (columns and y scaled): only products and
+    # ratios of these enter the bound.
+    Xt, s, r = fit.Xt, criterion.state.weights, fit.r
     j = criterion.j
     e = np.zeros(Xt.shape[1])
     e[j] = 1.0
@@ -406,7 +408,7 @@ def _woodbury_bound(criterion, ev0, found_size):
     u = root * (Xt @ a)
     estar = root * r
     h = fit.leverages()
-    target = abs(ev0.estimate)
+    target = abs(ev0.estimate) / fit.unit(j)
     contrib = np.sort(np.maximum(criterion.sigma0 * u * estar, 0.0))[::-1]
     T1 = np.cumsum(contrib)
     Tu = np.cumsum(np.sort(u**2)[::-1])

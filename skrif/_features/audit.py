@@ -140,6 +140,9 @@ class FlipResult:
     threshold : float
         For a functional (``conclusion="threshold"``): the value it had to reach
         or pass; NaN otherwise.
+    labels : array-like or None
+        The labels of ``rows``: ``training_index_[rows]`` when the estimator was
+        fitted on a DataFrame, else the positions.
     """
 
     rows: np.ndarray
@@ -166,6 +169,7 @@ class FlipResult:
     certificate: object = None
     predicted_statistic: str = "coefficient"
     threshold: float = float("nan")
+    labels: object = None
 
     @property
     def n_removed(self):

@@ -22,12 +22,17 @@ update) for least squares, by K warm-started refits (``method="refit"``) otherwi
 where one Newton step for a tenth of the rows is off by up to a few percent of the
 interval width at extreme test rows.
 
-Classification sets follow Romano, Sesia & Candès (2020), the jackknife+ analogue for
-classes: label ``y`` is in the set of ``x`` when fewer than ``⌈(1 − α)(n + 1)⌉``
-training rows ``i`` have a score ``s_i = s(x_i, y_i; μ̂_{−i})`` strictly below (by more than 1e-12, so that
-rounding does not decide ties)
-``s(x, y; μ̂_{−i})``, with LAC scores ``1 − p̂(y | x)`` or (non-randomized) APS scores,
-the probability mass of the labels at least as likely as ``y``.
+Classification sets are MAPIE's (``CrossConformalClassifier(cv=LeaveOneOut())``).
+LAC follows Romano, Sesia & Candès (2020), the jackknife+ analogue for classes
+(MAPIE's ``agg_scores="crossval"``): label ``y`` is in the set of ``x`` when fewer
+than ``⌈(1 − α)(n + 1)⌉`` training rows ``i`` have a score
+``s_i = 1 − p̂_{−i}(y_i | x_i)`` strictly below (by more than 1e-12, so that rounding
+does not decide ties) ``1 − p̂_{−i}(y | x)``. APS is MAPIE's default rule
+(``agg_scores="mean"``, ``include_last_label=True``, :func:`aps_scores`,
+:func:`aps_sets`): randomized training scores, their ``⌈(1 − α)(n + 1)⌉``-th
+smallest as the threshold, the average of the leave-one-out models' probabilities
+at ``x``. (MAPIE's ``"crossval"`` APS compares randomized training scores with
+non-randomized test scores and covered 0.25 on 3-class data: not a rule to copy.)
 
 Everything is computed over blocks of test rows so that temporary memory stays
 O(n · block) (a block holds at most 2²¹ floats per (n × block) array), never
@@ -217,15 +222,54 @@ def predict_interval(est, X, alpha, method, cv):
 
 # -- classification: LAC and APS sets (jackknife+) -----------------------------------
 def class_scores(P, method):
-    """Nonconformity of every label: shape of ``P`` (..., K).
+    """LAC nonconformity of every label, ``1 − p_y``: shape of ``P`` (..., K)."""
+    if method != "lac":  # pragma: no cover - APS has its own rule (aps_sets)
+        raise ValueError(method)
+    return 1.0 - P
 
-    LAC: ``1 − p_y``. APS (non-randomized): ``Σ_c p_c 1[p_c > p_y] + p_y``, the mass
-    of the labels more likely than ``y`` plus its own (ties count in ``y``'s favour).
+
+#: MAPIE's rounding tolerance (``mapie._machine_precision.EPSILON``): cumulated
+#: masses within it of the threshold count as reaching it, and labels within it of
+#: the last included label's probability join the set.
+APS_EPSILON = 1e-8
+
+
+def aps_scores(P, labels, u):
+    """MAPIE's randomized APS scores of the training rows: the probability mass of
+    the labels ranked (by decreasing probability, ties in ``argsort`` order) up to
+    and including the true one, minus ``u_i`` times its own probability.
+
+    ``P`` (n, K) leave-one-out probabilities, ``labels`` (n,) true classes, ``u``
+    (n,) uniform draws.
     """
-    if method == "lac":
-        return 1.0 - P
-    above = P[..., None, :] > P[..., :, None]  # [..., y, c]: p_c > p_y
-    return np.einsum("...yc,...c->...y", above, P) + P
+    order = np.flip(np.argsort(P, axis=1), axis=1)
+    cumulated = np.cumsum(np.take_along_axis(P, order, axis=1), axis=1)
+    position = np.argmax(order == labels[:, None], axis=1)
+    rows = np.arange(P.shape[0])
+    return cumulated[rows, position] - u * P[rows, labels]
+
+
+def aps_sets(P, threshold):
+    """Sets of MAPIE's APS with ``include_last_label=True``: labels by decreasing
+    probability up to the first whose cumulated mass reaches ``threshold`` (within
+    :data:`APS_EPSILON`), plus every label as likely as that one. Never empty.
+    ``P`` (m, K); returns bool (m, K).
+    """
+    order = np.flip(np.argsort(P, axis=1), axis=1)
+    sorted_p = np.take_along_axis(P, order, axis=1)
+    gap = np.cumsum(sorted_p, axis=1) - threshold
+    # First position at or above the threshold (the smallest gap ≥ −ε; the masses
+    # only grow along a row, so that is the first one).
+    gap = np.where(gap >= -APS_EPSILON, gap, np.inf)
+    last = np.argmin(gap, axis=1)
+    p_last = sorted_p[np.arange(P.shape[0]), last]
+    # A last label of probability 0 (exactly) stands for the smallest positive one,
+    # so that impossible labels stay out (as MAPIE does).
+    zero = p_last <= APS_EPSILON
+    if np.any(zero):
+        positive = np.where(P > APS_EPSILON, P, np.inf).min(axis=1)
+        p_last = np.where(zero, positive, p_last)
+    return P - p_last[:, None] >= -APS_EPSILON
 
 
 def _true_classes(Y):
@@ -234,26 +278,40 @@ def _true_classes(Y):
     return np.argmax(Y, axis=1)
 
 
-def _label_scores(rm, method, loo):
-    """Nonconformity of each training row's own label under its leave-one-out model."""
+def _label_scores(rm, loo):
+    """LAC nonconformity of each training row's own label under its leave-one-out
+    model, ``1 − p̂_{−i}(y_i | x_i)``."""
     labels = _true_classes(rm.Y)
-    return np.take_along_axis(class_scores(loo, method), labels[:, None], axis=1)[:, 0]
+    return np.take_along_axis(class_scores(loo, "lac"), labels[:, None], axis=1)[:, 0]
 
 
-def _below(rm, X, z, target, proba, how, method, scores):
-    """Per training row ``i`` and test row ``j``, label ``y``: whether
-    ``s_i < s(x_j, y; μ̂_{−i})`` (beyond :data:`TIE_TOL`), shape (n, b, K)."""
+def _aps_label_scores(rm, loo, u):
+    """MAPIE's randomized APS score of each training row (:func:`aps_scores`)."""
+    return aps_scores(loo, _true_classes(rm.Y), u)
+
+
+def _loo_probabilities(rm, X, z, target, proba, how):
+    """``p̂_{−i}(· | x_j)`` per training row ``i`` and test row ``j``: (n, b, K)."""
     shift = _attribution.influence_scores(rm, X, None, target, how)  # (n, b, q)
-    T = class_scores(proba.value(z[None, :, :] + shift), method)
+    return proba.value(z[None, :, :] + shift)
+
+
+def _below(rm, X, z, target, proba, how, scores):
+    """Per training row ``i`` and test row ``j``, label ``y``: whether
+    ``s_i < s(x_j, y; μ̂_{−i})`` (LAC, beyond :data:`TIE_TOL`), shape (n, b, K)."""
+    T = class_scores(_loo_probabilities(rm, X, z, target, proba, how), "lac")
     return scores[:, None, None] < T - TIE_TOL
 
 
-def predict_set(est, X, alpha, method):
+def predict_set(est, X, alpha, method, random_state=None):
     """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`.
 
-    The comparisons of each training row's leave-one-out score with the test
-    scores are per-row (lazy on Dask); their counts are sums over the rows.
+    The training rows' scores and their comparisons with the test scores (LAC) or
+    leave-one-out probabilities (APS) are per-row (lazy on Dask); counts, means and
+    the APS threshold are reductions over the rows.
     """
+    from sklearn.utils import check_random_state
+
     alpha = float(alpha)
     rm = est._fitted_removal()
     Xv = _validate_X(est, X)
@@ -267,16 +325,24 @@ def predict_set(est, X, alpha, method):
             "leverage 1, see HighLeverageWarning), so the conformal scores are not "
             "defined: add a penalty (smaller C)."
         )
-    scores = rm.retained(rm.rowwise(_label_scores, method, per_row=(loo,)))
+    if method == "aps":
+        u = check_random_state(random_state).uniform(size=n)
+        scores = rm.rowwise(_aps_label_scores, per_row=(loo, u))
+        threshold = float(np.asarray(rm.kth_smallest(scores[:, None], k))[0])
+    else:
+        scores = rm.retained(rm.rowwise(_label_scores, per_row=(loo,)))
     n_classes = loo.shape[1]
     z = rm.linear_predictor_of(Xv)
     target = est._target("decision_function")
     proba = est._target("predict_proba")  # the family's probabilities of z
     how = est._additive_method(None, "predict_set")
     out = np.empty((m, n_classes), dtype=bool)
-    per_row = n * n_classes * (n_classes if method == "aps" else 1)
-    for block in _blocks(m, per_row):
-        below = rm.rowwise(_below, Xv[block], z[block], target, proba, how, method,
-                           per_row=(scores,))
-        out[block] = np.asarray(np.count_nonzero(below, axis=0)) < k
+    for block in _blocks(m, n * n_classes):
+        if method == "aps":
+            P = rm.rowwise(_loo_probabilities, Xv[block], z[block], target, proba, how)
+            out[block] = aps_sets(np.asarray(P.sum(axis=0)) / n, threshold)
+        else:
+            below = rm.rowwise(_below, Xv[block], z[block], target, proba, how,
+                               per_row=(scores,))
+            out[block] = np.asarray(np.count_nonzero(below, axis=0)) < k
     return out

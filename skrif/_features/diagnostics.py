@@ -30,11 +30,13 @@ plus ``diag(H⁻¹)`` (from the factor, O(p̃³)). Memory: the table itself (O(n
 one block; never an n × n or p̃ × p̃ matrix beyond the fitted factorization.
 """
 
+import warnings
 
 import numpy as np
 from scipy.stats import f as f_dist
 
 from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
+from ..exceptions import DiagnosticsWarning
 
 # Floats of parameter changes per row block (c × q × p̃): 24 MB, so that the
 # block's solves run at BLAS speed.
@@ -97,7 +99,7 @@ def _hat_diagonal(rm):
     share; otherwise ``d_i x̃_i H⁻¹ x̃_iᵀ`` by block solves, O(n p̃²) (mean-form
     curvatures report leverages without the row's share, a different quantity).
     """
-    if not (rm.objective.mean_form and rm.objective.penalty_share_coef != 0):
+    if not np.any(rm.penalty_share_coefficients):
         one_minus = np.asarray(rm.one_minus_leverage, dtype=float)
         return np.clip(1.0 - one_minus, 0.0, 1.0), one_minus
     design = rm.design
@@ -136,17 +138,17 @@ def compute_diagnostics(est, columns=None):
         stats = _row_statistics(rm, family)
         totals = np.sum(_contributions(stats), axis=0)
         result = _table(rm, family, keep, totals, stats)
-        if np.any(result["warn"]):
-            # Points at the caller of InfluenceEstimator.diagnostics.
-            warn_leverage_one(np.flatnonzero(result["warn"]), stacklevel=4)
     else:
-        q = rm.n_outputs
         totals = np.asarray(np.sum(rm.rowwise(_row_contributions, family), axis=0), dtype=float)
         packed = np.asarray(rm.rowwise(_packed_table, family, keep, totals))
-        result = _unpack(packed, q, keep.size)
+        result = _unpack(packed, rm.n_outputs, keep.size)
         result["p_eff"] = _p_eff(rm, objective, totals)
-        if np.any(result["warn"]):
-            warn_leverage_one(np.flatnonzero(result["warn"]), stacklevel=4)
+    # Warnings once for the whole table, pointing at the caller of
+    # InfluenceEstimator.diagnostics.
+    if np.any(result["warn"]):
+        warn_leverage_one(np.flatnonzero(result["warn"]), stacklevel=4)
+    _warn_unreliable(family, totals, rm.n_outputs, totals[0] - result["p_eff"],
+                     result["flags"]["influential"], result["boundary"])
     result["names"] = [names[j] for j in keep]
     return result
 
@@ -164,13 +166,16 @@ def _row_statistics(rm, family):
         unit_dev = np.maximum(2.0 * objective.loss(Y, Z) / family.kappa, 0.0)
     deviance = np.sign(resid) * np.sqrt(s[:, None] * unit_dev)
     h, one_minus = _hat_diagonal(rm)
-    return {"fitted": s > 0, "resid": resid, "pearson": pearson, "deviance": deviance,
-            "h": h, "one_minus": one_minus}
+    fitted = s > 0
+    with np.errstate(invalid="ignore"):
+        boundary = fitted & np.any(~(family.variance(mu) > 0), axis=1)
+    return {"fitted": fitted, "mu": mu, "resid": resid, "pearson": pearson,
+            "deviance": deviance, "h": h, "one_minus": one_minus, "boundary": boundary}
 
 
 def _contributions(stats):
-    """Each row's terms of the totals: ``[fitted, h, h > 0, pearson² (q), deviance² (q)]``
-    (zero for rows with weight 0), shape (n, 3 + 2q)."""
+    """Each row's terms of the totals: ``[fitted, h, h > 0, pearson² (q), deviance² (q),
+    fitted value² (q)]`` (zero for rows with weight 0), shape (n, 3 + 3q)."""
     fitted = stats["fitted"]
     f = fitted[:, None]
     return np.hstack([
@@ -179,6 +184,7 @@ def _contributions(stats):
         (f & (stats["h"][:, None] > 0)).astype(float),
         np.where(f, stats["pearson"], 0.0) ** 2,
         np.where(f, stats["deviance"], 0.0) ** 2,
+        np.where(f, stats["mu"], 0.0) ** 2,
     ])
 
 
@@ -332,6 +338,7 @@ def _table(rm, family, keep, totals, stats):
     )
     return {
         "warn": degenerate & fitted,
+        "boundary": stats["boundary"],
         "n_outputs": q,
         "p_eff": p_eff,
         "values": values,
@@ -351,7 +358,7 @@ def _packed_table(rm, family, keep, totals):
     parts = [t["values"][name].reshape(c, -1) for name in _VALUE_ORDER]
     parts += [t["flags"][name].reshape(c, -1) for name in _FLAG_ORDER]
     parts += [t[name].reshape(c, -1) for name in ("dfb", "dfbeta", "inf_dfb")]
-    parts.append(t["warn"].reshape(c, 1))
+    parts += [t["warn"].reshape(c, 1), t["boundary"].reshape(c, 1)]
     return np.hstack([np.asarray(part, dtype=float) for part in parts])
 
 
@@ -369,12 +376,57 @@ def _unpack(packed, q, k):
         block = packed[:, col : col + q * k].reshape(n, q, k)
         out[name] = block > 0 if name == "inf_dfb" else block.copy()
         col += q * k
-    out["warn"] = packed[:, col] > 0
+    out["warn"], out["boundary"] = packed[:, col] > 0, packed[:, col + 1] > 0
     return out
 
 
 _VALUE_ORDER = SUMMARY_COLUMNS + EXTRA_COLUMNS
 _FLAG_ORDER = FLAG_COLUMNS
+
+
+#: R's ``summary.lm``: a residual variance below this fraction of the fitted values'
+#: mean square is an "essentially perfect fit".
+PERFECT_FIT_RTOL = 1e-30
+
+
+def _warn_unreliable(family, totals, q, df, influential, boundary):
+    """:class:`~skrif.exceptions.DiagnosticsWarning` where the table cannot be read
+    as usual: an essentially perfect least-squares fit (R's test in ``summary.lm``:
+    ``rss / df < 1e-30 (mean(f)² + var(f))``), whose residuals and flags are rounding
+    noise; and rows whose fitted mean sits on the boundary of its range (a
+    probability of exactly 0 or 1, a Poisson mean of 0), whose variance is 0 and
+    residual-based measures NaN.
+
+    From the ``totals`` over the rows fitted (:func:`_contributions`; the fitted
+    values' ``mean² + var`` is their mean square) and the table's per-row
+    ``influential`` flags (NaN-free, False for rows not fitted) and ``boundary`` rows.
+    """
+    if not family.fixed_dispersion:
+        dev_total = totals[3 + q : 3 + 2 * q]
+        scale = totals[3 + 2 * q : 3 + 3 * q] / totals[0]
+        perfect = dev_total / df < PERFECT_FIT_RTOL * scale
+        if np.any(perfect):
+            n_flagged = int(np.count_nonzero(np.any(influential, axis=1)))
+            warnings.warn(
+                "Essentially perfect fit: the residuals are rounding noise (residual "
+                f"variance below {PERFECT_FIT_RTOL:g} of the fitted values' mean square, "
+                "R's test in summary.lm), so residual-based diagnostics and the "
+                f"{n_flagged} rows flagged influential mean nothing.",
+                DiagnosticsWarning,
+                stacklevel=4,
+            )
+    if np.any(boundary):
+        rows = np.flatnonzero(boundary)
+        warnings.warn(
+            f"{rows.size} training rows have a fitted mean on the boundary of its range "
+            f"(a probability of exactly 0 or 1, or a mean of 0), e.g. rows "
+            f"{rows[:10].tolist()}: their variance is 0, so their Pearson, "
+            "standardized and studentized residuals (and what is built on them) are "
+            "undefined (NaN). A stronger penalty (smaller C) keeps fitted values off "
+            "the boundary.",
+            DiagnosticsWarning,
+            stacklevel=4,
+        )
 
 
 def _feature_names(est):

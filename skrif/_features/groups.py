@@ -4,84 +4,77 @@ A group is removed as a set, so its effect is a *set* effect: the additive metho
 (IF, RIF) sum its rows' single-row effects and miss how they interact, which is
 exactly what goes wrong for a group (its rows share the group's level, cluster or
 source: their joint leverage is large although each row's is small). Per-group
-answers therefore use the **group Newton step** by default — a Woodbury update of
-the factored Hessian per group, exact for least squares — and fall back to the
-additive sum (saying so) only for groups too large for its k × k system.
+answers are therefore exact or set steps by default (``method=None`` or
+``"auto"``): for least squares the group Newton step, which is exact; for other
+losses the exact refit where it costs at most a few group steps (few large groups),
+else the group step (:func:`skrif._core.group_step.group_method_by_cost`).
 
-Cost for groups of sizes ``k_g``: Σ_g O(k_g p̃² + k_g³) in the primal form
-(O(k_g n² + k_g³) in the dual form), plus O(G p̃ m) for ``G`` groups and ``m``
-evaluation rows; never an n × n or G × n matrix.
+Cost per group of ``k`` rows: the group step by the cheaper of Woodbury
+(O(k p̃² + k³) primal, O(k n² + k³) dual) and the kept rows' Hessian (O(n p̃² + p̃³),
+primal), or a refit (a few O(n p̃² + p̃³) factorizations); plus O(G p̃ m) for ``G``
+groups and ``m`` evaluation rows. Never an n × n or G × n matrix, nor a k × k one
+where the p̃ × p̃ form is cheaper.
 """
 
 import warnings
 
 import numpy as np
 
-from .._core.set_error import MAX_ESTIMATE_ROWS
-from .._removal.methods import PREDICTED_METHODS
-from .._utils.groups import check_groups
+from .._core.group_step import group_method_by_cost
+from .._removal.methods import METHODS
+from .._utils.groups import check_groups, codes_of_labels
 from ..exceptions import SetInteractionWarning
 
-#: Methods a per-group answer can use.
-#: Per-group answers: the predicted methods of the table (a refit per group is
-#: ``method="refit"`` of the set queries).
-GROUP_METHODS = PREDICTED_METHODS
+#: Methods a per-group answer can use: the method table's, and "auto" (by cost, see
+#: :func:`group_changes`).
+GROUP_METHODS = ("auto", *METHODS)
 
 
-def training_groups(groups, n_samples):
+def training_groups(groups, n_samples, training_index=None):
     """Validated :class:`~skrif._utils.groups.Groups` of the training rows (the one groups
-    mechanism of skrif, shared with the robustness audit)."""
-    return check_groups(groups, n_samples)
+    mechanism of skrif, shared with the robustness audit); a pandas Series is aligned
+    to ``training_index`` by its index."""
+    return check_groups(groups, n_samples, training_index=training_index)
 
 
 def rows_of_labels(groups, selected):
-    """Training rows of the groups named by ``selected`` (one label or a list)."""
-    labels = groups.labels
-    selected = np.atleast_1d(np.asarray(selected, dtype=labels.dtype if labels.dtype != object else object))
-    if selected.ndim != 1:
-        raise ValueError("Pass the labels of the groups to remove as a 1-D list.")
-    if selected.size == 0:
+    """Training rows of the groups named by ``selected`` (one label or a list),
+    matched exactly (:func:`skrif._utils.groups.codes_of_labels`)."""
+    codes = codes_of_labels(groups, selected)
+    if codes.size == 0:
         return np.zeros(0, dtype=np.intp)
-    pos = np.clip(np.searchsorted(labels, selected), 0, labels.size - 1)
-    unknown = selected[labels[pos] != selected]
-    if unknown.size:
-        raise ValueError(
-            f"Unknown group labels {unknown[:10].tolist()}; the groups are "
-            f"{labels[:10].tolist()}{' ...' if labels.size > 10 else ''}."
-        )
-    if np.unique(pos).size != pos.size:
-        raise ValueError("The group labels to remove list some group more than once.")
-    return groups.rows(pos)
+    return groups.rows(codes)
 
 
-def group_method(method, groups):
-    """Method of a per-group answer: ``None`` means the group Newton step."""
+def group_method(method, groups=None):
+    """Method of a per-group answer: ``None`` means ``"auto"`` (exact, or the group
+    step where refits would cost far more)."""
     if method is None:
-        return "newton"
+        return "auto"
     if method not in GROUP_METHODS:
         raise ValueError(
-            f"Per-group answers use method in {GROUP_METHODS} (or None: the group "
-            f"Newton step, exact for least squares); got {method!r}."
+            f"Per-group answers use method in {GROUP_METHODS} (or None: 'auto', exact "
+            f"for least squares, refits where they are cheap); got {method!r}."
         )
     return method
 
 
-def group_changes(parameter_change, groups, method, stacklevel=2):
-    """Parameter change (q, p̃) of removing each group: shape (n_groups, q, p̃).
+def group_changes(rm, groups, method, stacklevel=2):
+    """Parameter changes of removing each group on its own.
 
-    ``parameter_change(rows, method)`` is the fitted model's removal answer. Groups
-    larger than :data:`~skrif._core.set_error.MAX_ESTIMATE_ROWS` get the additive RIF
-    (with a :class:`~skrif.exceptions.SetInteractionWarning` naming them); groups
-    whose removal leaves the model undetermined get NaN (with the same warning).
+    Returns ``(changes, used)``: ``changes`` (n_groups, q, p̃), ``used`` a dict of
+    how many groups each method answered (``"auto"`` chooses per group by
+    :func:`skrif._core.group_step.group_method_by_cost`). Groups whose removal
+    leaves the model undetermined (or without a class) get NaN, with a
+    :class:`~skrif.exceptions.SetInteractionWarning` naming them.
     """
-    out, too_large, undetermined = [], [], []
+    rm.prefetch(groups.members, method)
+    out, undetermined, used = [], [], {}
     for g, rows in enumerate(groups.members):
-        use = method
-        if method == "newton" and rows.size > MAX_ESTIMATE_ROWS:
-            use = "rif"
-            too_large.append(groups.labels[g])
+        how = group_method_by_cost(rm, rows.size) if method == "auto" else method
+        used[how] = used.get(how, 0) + 1
         try:
-            out.append(parameter_change(rows, use))
+            out.append(rm.parameter_change(rows, how))
         except (np.linalg.LinAlgError, ValueError):
             # The rows left cannot be fitted (a whole class removed) or do not
             # determine every parameter (the group step's Hessian is not PD).
@@ -94,14 +87,6 @@ def group_changes(parameter_change, groups, method, stacklevel=2):
             "model that is not determined (or not defined)."
         )
     out = np.stack([np.full_like(like, np.nan) if d is None else d for d in out])
-    if too_large:
-        warnings.warn(
-            f"Groups {list(too_large)[:10]} have more than {MAX_ESTIMATE_ROWS} rows: their "
-            "effect is the additive RIF sum (the group Newton step's k × k system is "
-            "too large); use method='refit' on them for the exact answer.",
-            SetInteractionWarning,
-            stacklevel=stacklevel + 1,
-        )
     if undetermined:
         warnings.warn(
             f"Removing group(s) {list(undetermined)[:10]} on its own leaves a model that "
@@ -109,7 +94,14 @@ def group_changes(parameter_change, groups, method, stacklevel=2):
             SetInteractionWarning,
             stacklevel=stacklevel + 1,
         )
-    return out
+    return out, used
+
+
+def describe_methods(used):
+    """``"5 by the group Newton step (exact for least squares), 2 by exact refits"``."""
+    names = {"newton": "the group Newton step", "refit": "exact refits", "rif": "RIF sums",
+             "if": "IF sums"}
+    return ", ".join(f"{count} by {names.get(m, m)}" for m, count in used.items())
 
 
 # Floats per temporary block (groups × evaluation rows × outputs): 8 MB.

@@ -24,6 +24,10 @@ class InfluentialRows(np.ndarray):
         ``None`` otherwise.
     verified : bool
         Whether ``actual`` was computed.
+    labels : array-like of shape (k,)
+        The rows' labels: ``training_index_[rows]`` when the estimator was fitted
+        on a DataFrame, else the positions (set by
+        :meth:`~skrif.InfluenceEstimator.most_influential`).
 
     Notes
     -----
@@ -49,6 +53,7 @@ class InfluentialRows(np.ndarray):
         obj.predicted = float(predicted)
         obj.actual = None if actual is None else float(actual)
         obj.verified = actual is not None
+        obj.labels = obj.view(np.ndarray)
         return obj
 
     def __array_finalize__(self, obj):
@@ -57,6 +62,7 @@ class InfluentialRows(np.ndarray):
         self.predicted = getattr(obj, "predicted", np.nan)
         self.actual = getattr(obj, "actual", None)
         self.verified = False
+        self.labels = getattr(obj, "labels", None)
 
     @property
     def rows(self):

@@ -109,6 +109,21 @@ class CoefficientFit:
     """
 
     def __init__(self, Xt, y, s, keep, theta, family, cov_type, clusters=None, use_t=None):
+        # Scale-free internally: every column of X̃ divided by its largest |entry|
+        # and (least squares) y by its own, so the parameters are in units of
+        # those scales. t-statistics and p-values do not depend on units; the
+        # squares and products below then neither overflow at |X| ≈ 1e150 nor
+        # underflow at 1e-150 (issue 27, findings I and K).
+        Xt = np.asarray(Xt, dtype=float)
+        theta = np.asarray(theta, dtype=float)
+        col = np.max(np.abs(Xt), axis=0) if Xt.shape[0] else np.ones(Xt.shape[1])
+        self.col_scale = np.where((col > 0) & np.isfinite(col), col, 1.0)
+        y = np.asarray(y, dtype=float)
+        ys = np.max(np.abs(y)) if family == "gaussian" and y.size else 1.0
+        self.y_scale = float(ys) if ys > 0 and np.isfinite(ys) else 1.0
+        Xt = Xt / self.col_scale
+        y = y / self.y_scale
+        theta = theta * self.col_scale / self.y_scale
         self.Xt, self.y, self.s, self.keep = Xt, y, s, keep.astype(float)
         self.theta, self.family, self.cov_type = theta, family, cov_type
         self.use_t = default_use_t(family, cov_type) if use_t is None else bool(use_t)
@@ -158,6 +173,11 @@ class CoefficientFit:
         if family == "gaussian":
             self.sigma2 = float(np.sum(self.w * self.r**2) / self.df_resid)
 
+    def unit(self, j):
+        """The scale of coefficient ``j``: its value in original units is ``unit``
+        times the scaled one (``y_scale / col_scale[j]``)."""
+        return self.y_scale / self.col_scale[j]
+
     # -- covariance ---------------------------------------------------------
     def leverages(self):
         """``h_i = s_i x̃_iᵀ A⁻¹ x̃_i`` (n,) by Cholesky solves (no inverse), O(n p̃²)."""
@@ -166,6 +186,15 @@ class CoefficientFit:
 
     def solve(self, b):
         return linalg.cho_solve(self.chol, b)
+
+    def pinned_rows(self, j, tol=1e-8):
+        """Kept rows of leverage 1 that move coefficient ``j``: each alone determines
+        a direction of the fit that ``j`` depends on, so the estimate and its
+        standard error rest on that one observation. Positions, ascending."""
+        h = self.leverages()
+        _, ell = self._pieces(j)
+        moves = np.abs(ell) > tol * max(float(np.max(np.abs(ell))), 1e-300)
+        return np.flatnonzero((self.keep > 0) & (h >= 1.0 - tol) & moves)
 
     def _kappa(self):
         n, p = self.n_obs, self.n_params
@@ -180,7 +209,11 @@ class CoefficientFit:
         return self.cov_type != "nonrobust"
 
     def covariance(self):
-        """The full covariance matrix (p̃ × p̃) of ``cov_type``."""
+        """The full covariance matrix (p̃ × p̃) of ``cov_type``, in original units."""
+        units = self.y_scale / self.col_scale
+        return self._covariance() * units[:, None] * units[None, :]
+
+    def _covariance(self):
         p = self.n_params
         Ainv = self.solve(np.eye(p))
         if not self._robust():
@@ -208,7 +241,7 @@ class CoefficientFit:
 
     def variance(self, j):
         a, ell = self._pieces(j)
-        return self._variance(j, a, ell)[0]
+        return self._variance(j, a, ell)[0] * self.unit(j) ** 2
 
     def _variance(self, j, a, ell):
         """``(V_jj, extra)``: ``extra`` is the meat weights (HC) or cluster sums τ."""
@@ -225,12 +258,14 @@ class CoefficientFit:
         return kappa * float(np.sum(m * ell**2)), m
 
     def inference(self, j):
-        """``(estimate, se, t, p_value, df)`` of coefficient ``j`` (df NaN if normal)."""
+        """``(estimate, se, t, p_value, df)`` of coefficient ``j`` (df NaN if normal),
+        estimate and se in original units."""
         a, ell = self._pieces(j)
         V, _ = self._variance(j, a, ell)
         beta = float(self.theta[j])
         se = float(np.sqrt(V))
         t = beta / se
+        beta, se = beta * self.unit(j), se * self.unit(j)
         if self.use_t:
             df = self.df_inference
             p = float(2.0 * stats.t.sf(abs(t), df))
@@ -246,9 +281,10 @@ class CoefficientFit:
         return float(stats.norm.isf(alpha / 2.0))
 
     def beta_derivative(self, j):
-        """``dθ_j/dε_k`` for every row ``k`` (n,): the influence of scaling its weight."""
+        """``dθ_j/dε_k`` for every row ``k`` (n,): the influence of scaling its weight
+        (original units)."""
         _, ell = self._pieces(j)
-        return self.s * self.r * ell
+        return self.s * self.r * ell * self.unit(j)
 
     def t_derivative(self, j):
         """``dt_j/dε_k`` for every row ``k`` (n,), at this fit.
@@ -309,7 +345,7 @@ class CoefficientFit:
                         )
                     C = (Xt * gamma[:, None]).T @ Xt
                     D = self.solve(self.solve(C).T)  # A⁻¹ C A⁻¹ (symmetric)
-                    E = E - kappa * s * np.einsum("np,pq,nq->n", Xt, D, Xt)
+                    E = E - kappa * s * np.einsum("np,np->n", Xt @ D, Xt)
                 grad = -2.0 * kappa * Xt.T @ (keep * s**2 * self.phi * r * v * ell**2)
             grad = grad - 2.0 * kappa * Xt.T @ (w * dv * xc * ell)
         b = self.solve(grad)

@@ -29,7 +29,7 @@ class MinMaxScalerRemoval(ColumnAffine):
     def loo(self, u, change):
         st = self.step
         r = change.removed
-        a, b = change.alpha_or_zero(), change.beta_or_zero()
+        a = change.alpha_or_zero()
         lo_f, hi_f = st.feature_range
         width = hi_f - lo_f
         m, p = r.size, u.shape[1]

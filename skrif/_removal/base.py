@@ -98,6 +98,9 @@ class Curvature:
     """
 
     kind = None
+    #: ``"primal"`` (a p̃ × p̃ factor) or ``"dual"`` (an n × n one): what a new
+    #: factorization costs, for callers that choose between algebras by cost.
+    form = "primal"
     #: ``1 − h_i`` at or below this counts as leverage one (see :mod:`skrif._removal.leverage`).
     leverage_tol = LEVERAGE_TOL
     _one_minus = None

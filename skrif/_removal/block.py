@@ -357,6 +357,8 @@ class DualBlockCurvature(BlockCurvature):
     blocks, solves, leave-T-out blocks) is read off the factorization.
     """
 
+    form = "dual"
+
     def _bind_rows(self, **per_row):
         raise NotImplementedError("The dual form's nK × nK factor belongs to its own rows.")
 

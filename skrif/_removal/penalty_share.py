@@ -527,6 +527,8 @@ class UniformShareCurvature(Curvature):
     0) have ``d = d1 = 0``: their change is 0 whichever matrix is used.
     """
 
+    form = "dual"
+
     kind = "penalty_share"
     share_of_fraction = staticmethod(_full_share)
 

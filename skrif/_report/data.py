@@ -42,8 +42,15 @@ def _need(module, why):
 def _load_bundled(args):
     from ..datasets import DEFAULT_C, default_model, load_breast_cancer_quadratic
 
-    if args.data is None and (args.target or args.id_column or args.drop or args.one_hot):
-        raise ReportError("--target, --id-column, --drop and --one-hot need --data FILE.csv.")
+    if args.data is None and (
+        args.target or args.id_column or args.drop or args.one_hot
+        or getattr(args, "keep", None) or getattr(args, "dropna", False)
+        or getattr(args, "impute", None)
+    ):
+        raise ReportError(
+            "--target, --id-column, --drop, --keep, --one-hot, --dropna and --impute need "
+            "--data FILE.csv."
+        )
     if args.model == "ridge" or args.alpha is not None:
         raise ReportError(
             "the bundled dataset is a classification problem: --model ridge/--alpha need "
@@ -172,12 +179,24 @@ def _load_csv(args):
     if args.target in args.drop:
         raise ReportError(f"--drop lists the target column {args.target!r}.")
 
+    notes = []
+    problems = []  # every data problem, reported together in one error
+    if getattr(args, "dropna", False):
+        used = [c for c in columns if c not in args.drop]
+        na = frame[used].isna().any(axis=1).to_numpy()
+        if na.any():
+            frame = frame.loc[~na].reset_index(drop=True)
+            notes.append(
+                f"--dropna: dropped {int(na.sum())} rows with missing values "
+                f"({len(frame)} rows left)."
+            )
     y = frame[args.target]
     n_missing = int(y.isna().sum())
     if n_missing:
         raise ReportError(
             f"target column {args.target!r} has {n_missing} missing values (first at data row "
-            f"{int(np.flatnonzero(y.isna().to_numpy())[0])}); drop those rows first."
+            f"{int(np.flatnonzero(y.isna().to_numpy())[0])}); drop those rows first "
+            "(--dropna drops every row with a missing value)."
         )
     values = y.unique()
     if len(values) < 2:
@@ -186,7 +205,6 @@ def _load_csv(args):
             "single class, nothing to predict; choose another --target."
         )
     numeric_target = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    notes = []
     kind = args.model
     if kind == "auto":
         kind = "logistic" if (len(values) == 2 or not numeric_target) else "ridge"
@@ -217,43 +235,97 @@ def _load_csv(args):
         raise ReportError("--alpha sets Ridge's penalty; for --model logistic use --C.")
 
     ids = frame[args.id_column].to_numpy() if args.id_column else np.arange(len(frame))
+    n = len(frame)
+    if args.id_column:
+        dup = frame[args.id_column].duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = frame[args.id_column][dup].iloc[0]
+            where = np.flatnonzero(frame[args.id_column].to_numpy() == first)[:3].tolist()
+            problems.append(
+                f"--id-column {args.id_column!r} has duplicate values "
+                f"({frame[args.id_column].nunique()} distinct in {n} rows; e.g. "
+                f"{_fmt_value(first)!r} at data rows {where}): ids must name one row each"
+            )
     features = frame.drop(columns=[args.target, *args.drop] + ([args.id_column] if args.id_column else []))
     if features.shape[1] == 0:
         raise ReportError(f"{args.data} has no feature column left besides the target/id/dropped ones.")
-    missing = features.isna().sum()
-    missing = missing[missing > 0]
-    if len(missing):
-        col = missing.index[0]
-        raise ReportError(
-            f"feature column {col!r} has {int(missing.iloc[0])} missing values"
-            + (f" (and {len(missing) - 1} more columns have some)" if len(missing) > 1 else "")
-            + "; impute them or --drop the column(s) before running skrif report."
-        )
     bools = [c for c in features.columns if pd.api.types.is_bool_dtype(features[c])]
     features[bools] = features[bools].astype(float)
+    keep = set(getattr(args, "keep", None) or [])
+    unknown = sorted(keep - set(features.columns))
+    if unknown:
+        raise ReportError(
+            f"--keep column {unknown[0]!r} is not a feature column of {args.data}; its feature "
+            f"columns are: {_column_list(features.columns)}."
+        )
+    # Constant columns carry nothing to attribute (a constant text column would be
+    # one one-hot column equal to the intercept): dropped, with a note.
+    distinct = features.nunique(dropna=False)
+    constant = list(distinct.index[distinct.to_numpy() <= 1])
+    # A numeric row number (unique integers, monotone or a permutation of a range)
+    # is an identifier, not a measurement: MASS biopsy's `rownames` got the
+    # 8th-largest coefficient when it was used as a feature.
+    numeric_ids = [
+        c for c in _row_number_columns(features, distinct)
+        if c not in constant and c not in keep
+    ]
+    if constant:
+        notes.append(
+            f"constant column(s) {_column_list(constant)} dropped: a column with one value "
+            "carries nothing to attribute."
+        )
+    if numeric_ids:
+        notes.append(
+            f"column(s) {_column_list(numeric_ids)} look like row identifiers (unique "
+            "integers in order, or a shuffled range): excluded from the features; pass "
+            f"--keep {numeric_ids[0]} to use one as a feature, or --id-column "
+            f"{numeric_ids[0]} to label rows with it."
+        )
+    features = features.drop(columns=constant + numeric_ids)
+    if features.shape[1] == 0:
+        raise ReportError(
+            f"{args.data} has no usable feature column: "
+            + (f"{_column_list(constant)} constant" if constant else "")
+            + ("; " if constant and numeric_ids else "")
+            + (f"{_column_list(numeric_ids)} row identifiers" if numeric_ids else "")
+            + ". Give a table with at least one varying feature."
+        )
     text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     numeric = [c for c in features.columns if c not in text]
-    n = len(frame)
+    impute = getattr(args, "impute", None)
+    missing = features.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing) and impute is None:
+        problems.append(
+            ", ".join(f"feature column {c!r} has {int(k)} missing values" for c, k in missing.items())
+            + ": pass --dropna (drop those rows) or --impute mean|median (fitted on the "
+            "training rows), or --drop the column(s)"
+        )
     # A text column with (nearly) one value per row is an identifier or free text:
     # one-hot encoding it adds a column per row (fair.csv with a person id became
     # 4,774 × 4,796 features and a 10-minute run) and attributes nothing useful.
-    id_like = [c for c in text if _looks_like_identifier(features[c], n)]
-    if id_like:
-        col = id_like[0]
-        raise ReportError(
+    for col in [c for c in text if _looks_like_identifier(features[c], n)]:
+        problems.append(
             f"text column {col!r} has {features[col].nunique()} distinct values in {n} rows: "
             f"it looks like an identifier; pass --id-column {col} to label rows with it, or "
-            f"--drop {col}."
+            f"--drop {col}"
         )
+        text.remove(col)
     if text and not args.one_hot:
-        raise ReportError(
+        problems.append(
             f"non-numeric feature columns: {_column_list(text)}; pass --one-hot to one-hot "
-            "encode them, or --drop them."
+            "encode them, or --drop them"
         )
-    infinite = [c for c in numeric if not np.all(np.isfinite(features[c].to_numpy(dtype=float)))]
+    infinite = [
+        c for c in numeric
+        if np.any(np.isinf(features[c].to_numpy(dtype=float)))
+    ]
     if infinite:
+        problems.append(f"feature column(s) {_column_list(infinite)} hold infinite values; fix or --drop them")
+    if problems:
         raise ReportError(
-            f"feature column {infinite[0]!r} holds infinite values; fix or --drop it."
+            (f"{len(problems)} problems with {args.data}: " if len(problems) > 1 else "")
+            + " | ".join(problems) + "."
         )
 
     test_size = 0.25 if args.test_size is None else args.test_size
@@ -287,6 +359,15 @@ def _load_csv(args):
     if numeric:
         num_train = features.iloc[train][numeric].to_numpy(dtype=float)
         num_test = features.iloc[test][numeric].to_numpy(dtype=float)
+        if impute is not None and np.isnan(num_train).any() | np.isnan(num_test).any():
+            # Statistics of the training rows only: the test rows stay unseen.
+            fill = (np.nanmean if impute == "mean" else np.nanmedian)(num_train, axis=0)
+            fill = np.where(np.isfinite(fill), fill, 0.0)
+            filled = int(np.isnan(num_train).sum() + np.isnan(num_test).sum())
+            num_train = np.where(np.isnan(num_train), fill, num_train)
+            num_test = np.where(np.isnan(num_test), fill, num_test)
+            notes.append(f"--impute {impute}: {filled} missing numeric values filled with "
+                         f"the training rows' {impute}s.")
         if not args.no_standardize:
             scaler = StandardScaler().fit(num_train)
             num_train, num_test = scaler.transform(num_train), scaler.transform(num_test)
@@ -295,7 +376,7 @@ def _load_csv(args):
         names += numeric
     if text:
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        cats = features[text].astype(str)
+        cats = features[text].astype(object).where(features[text].notna(), "(missing)").astype(str)
         blocks_train.append(encoder.fit_transform(cats.iloc[train]))
         blocks_test.append(encoder.transform(cats.iloc[test]))
         names += [str(n) for n in encoder.get_feature_names_out(text)]
@@ -308,13 +389,11 @@ def _load_csv(args):
             f"the training rows hold a single class of {args.target!r}; use more data."
         )
 
-    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.linear_model import Ridge
 
     if kind == "logistic":
         C = 1.0 if args.C is None else args.C
-        # Newton–Cholesky to tol=1e-10 reaches the optimum skrif attributes at, so
-        # skrif does not have to polish the coefficients (lbfgs stops at ~1e-8).
-        model = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-10, max_iter=1000)
+        model = logistic_for_shape(C, *X_train.shape)
     else:
         C = None
         model = Ridge(alpha=1.0 if args.alpha is None else args.alpha)
@@ -356,6 +435,46 @@ def _load_csv(args):
             "attributes the model on these features)" if (numeric and not args.no_standardize) or text else ""
         ),
     }
+
+
+def logistic_for_shape(C, n_rows, n_features):
+    """The CLI's LogisticRegression, with a solver chosen by shape.
+
+    Newton–Cholesky to ``tol=1e-10`` reaches the optimum skrif attributes at (no
+    polishing needed) but forms the (p + 1)² Hessian: for wide tables (more
+    features than rows) that is the cost skrif itself avoids with its dual form
+    (40 × 15,000 took 6.5 min and 5.5 GB; 30 × 100,000 failed to allocate 74.5 GiB).
+    There ``lbfgs`` (O(n p) memory) fits, and skrif polishes the rest in the dual form.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if n_features + 1 <= n_rows:
+        return LogisticRegression(C=C, solver="newton-cholesky", tol=1e-10, max_iter=1000)
+    return LogisticRegression(C=C, solver="lbfgs", tol=1e-8, max_iter=5000)
+
+
+def _row_number_columns(features, distinct):
+    """Numeric columns of distinct integers that are monotone or a permutation of a
+    range (``1..n`` shuffled by a split): row numbers or ids, not features.
+    Vectorized over columns: O(n p log n)."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(features)
+    candidates = [
+        c for c, d in zip(features.columns, features.dtypes)
+        if pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)
+        and distinct[c] == n
+    ]
+    if n < 20 or not candidates:
+        return []
+    values = features[candidates].to_numpy(dtype=float)
+    ok = np.all(np.isfinite(values), axis=0) & np.all(values == np.round(values), axis=0)
+    steps = np.diff(values, axis=0)
+    monotone = np.all(steps > 0, axis=0) | np.all(steps < 0, axis=0)
+    with np.errstate(invalid="ignore"):
+        a_range = values.max(axis=0) - values.min(axis=0) + 1 == n
+    return [c for c, hit in zip(candidates, ok & (monotone | a_range)) if hit]
 
 
 def _few_integer_values(y):

@@ -111,6 +111,15 @@ def quality_text(q, classifier):
     return f"R² {fmt(q['r2'], 3)}, RMSE {sig(q['rmse'], 4)}"
 
 
+def _correlations(X, y):
+    """Pearson correlation of every column of ``X`` with ``y`` (0 for constants)."""
+    Xc = X - X.mean(axis=0)
+    yc = y - y.mean()
+    denom = np.sqrt((Xc**2).sum(axis=0) * (yc @ yc))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (Xc.T @ yc) / np.where(denom > 0, denom, 1.0), 0.0)
+
+
 def leak_flags(data, quality, classifier):
     """Notes when the test quality is nearly perfect or one feature nearly is the target."""
     flags = []
@@ -143,13 +152,17 @@ def leak_flags(data, quality, classifier):
                 f"{fmt(strength[j], 3)})"
             )
     elif not classifier:
-        Xc = X - X.mean(axis=0)
-        yc = y - y.mean()
-        denom = np.sqrt((Xc**2).sum(axis=0) * (yc @ yc))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.where(denom > 0, (Xc.T @ yc) / denom, 0.0)
-        for j in np.flatnonzero(np.abs(corr) >= 0.99)[:3]:
-            flags.append(f"feature {names[j]!r} has correlation {fmt(corr[j], 3)} with the target")
+        # Rank (Spearman) correlation: a monotone transform of the target is as much
+        # a leak as a linear one (ISLR Wage: wage = exp(logwage), Spearman 1.0,
+        # Pearson 0.95).
+        pearson = _correlations(X, y)
+        spearman = _correlations(rankdata(X, axis=0), rankdata(y))
+        strong = np.flatnonzero((np.abs(spearman) >= 0.99) | (np.abs(pearson) >= 0.99))
+        for j in strong[:3]:
+            flags.append(
+                f"feature {names[j]!r} has rank correlation {fmt(spearman[j], 3)} "
+                f"(Pearson {fmt(pearson[j], 3)}) with the target"
+            )
     if flags:
         flags[-1] += (
             ": a possible leak. If such a column is computed from the target or recorded "
@@ -415,8 +428,10 @@ def diagnostics_section(est, data):
             warnings.simplefilter("ignore")
             table = est.diagnostics(columns=[])
             fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-            ResidualsLeverageDisplay.from_estimator(est, ax=axes[0])
-            CooksDistanceDisplay.from_estimator(est, ax=axes[1])
+            # Annotated with the ids the tables use (not positions).
+            ids = [_value_text(v) for v in np.asarray(data["ids_train"])]
+            ResidualsLeverageDisplay.from_estimator(est, ax=axes[0], labels=ids)
+            CooksDistanceDisplay.from_estimator(est, ax=axes[1], labels=ids)
     except ValueError:
         return []
     buffer = io.BytesIO()
@@ -444,7 +459,7 @@ def diagnostics_section(est, data):
             "with the largest Cook's distance (how far the fitted values move, in units "
             "of their uncertainty, when the row is left out):",
         ),
-        Block("table", header=["row", "position (as in the plots)", "leverage",
+        Block("table", header=["row", "position", "leverage",
                                "studentized residual", "Cook's distance", "R flags it"],
               items=rows, anchor="diagnostics"),
         Block("image", text="residuals vs leverage, Cook's distance", image=buffer.getvalue(),
@@ -474,10 +489,13 @@ def robustness_headline(est, data):
     n = len(est.leverages_)
     if result.flipped:
         k = len(result.rows)
+        ids = np.asarray(data["ids_train"])[np.asarray(result.rows, dtype=int)]
+        shown = ", ".join(_value_text(v) for v in ids[:10]) + (", ..." if k > 10 else "")
         return (
             f"Robustness: removing {k} training row{'s' if k != 1 else ''} "
             f"({100 * k / n:.1f}%) flips the sign of the largest coefficient, "
-            f"'{name}' ({fmt(coef[j], 3)}); verified by an exact refit."
+            f"'{name}' ({fmt(coef[j], 3)}); verified by an exact refit. The rows "
+            f"({data['id_name']}): {shown}."
         )
     return (
         f"Robustness: no set of at most 10% of the training rows found by the search "

@@ -19,10 +19,11 @@ import numpy as np
 
 from .._removal.methods import LABELS as _METHOD_LABELS
 from .._removal.methods import PREDICTED_METHODS
+from .._utils.progress import Progress
 from . import cleaning
 from . import document as _report
 from .data import MIN_TEST_ROWS, ReportError, _need
-from .files import OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, _prepare_out, _write_report
+from .files import OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, _prepare_out, _write_report, csv_text
 from .render import fmt, render_html, render_markdown, sig
 
 #: Largest number of removal sets (each set costs an exact refit).
@@ -45,6 +46,13 @@ class ReportOptions:
     random_state: int = 0
     n_jobs: int = None
     progress: object = False
+    #: ``>= 1``: a progress line (stderr) before each long step, once the run has
+    #: taken :data:`PROGRESS_AFTER` seconds (quick runs stay silent).
+    verbose: int = 0
+
+
+#: Progress lines appear once a run has taken this long.
+PROGRESS_AFTER = 2.0
 
 
 # -- small texts ------------------------------------------------------------------------
@@ -196,9 +204,12 @@ def _compute(est, data, options, start, t_fit):
     data["leverages"] = est.leverages_
     classifier = est._fitted_removal().objective.is_classifier
 
+    log = Progress(options.verbose, "skrif report", min_elapsed=PROGRESS_AFTER, start=start)
     quality = _report.test_quality(est.estimator_, data["X_test"], data["y_test"], classifier, data["y_train"])
     leaks = _report.leak_flags(data, quality, classifier)
+    log.line("ranking the training rows by their influence")
     influential, scores = _report.influential_rows(est, data, options.top)
+    log.line("label issues and the cross-fitted removal curve (exact refits)")
     labels = cleaning.label_issues_part(est, data, scores["fitted"])
     curve = cleaning.removal_curve_part(est, data, options.random_state)
     without = _report.without_harmful(est, data, scores, classifier)
@@ -209,6 +220,7 @@ def _compute(est, data, options, start, t_fit):
     # Small training sets: let sizes reach 4 rows so that they vary (5% of 24 rows
     # is a single row, and every set would be one row).
     max_fraction = float(min(0.25, max(0.05, 4 / n_train)))
+    log.line(f"checking {options.n_sets} removal sets against exact refits")
     kwargs = dict(
         methods=options.methods, n_sets=options.n_sets, n_eval_rows=n_eval, n_jobs=n_jobs,
         max_fraction=max_fraction, progress=options.progress, as_frame=True,
@@ -223,6 +235,7 @@ def _compute(est, data, options, start, t_fit):
             out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
     else:
         out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
+    log.line("removal sets checked; writing the report (diagnostics, robustness audit)")
     results, summary = out["results"], out["summary"]
     if not np.any(np.isfinite(results["actual"].to_numpy(dtype=float))):
         raise ReportError(
@@ -288,17 +301,17 @@ def _files(parts, data, seen):
     )
     title = f"skrif report: {data['name']}"
     files = {
-        "results.csv": parts["results"].to_csv(index=False),
-        "influential_rows.csv": parts["influential"].to_csv(index=False),
-        "coefficients.csv": info["coefficients"].to_csv(index=False),
+        "results.csv": csv_text(parts["results"]),
+        "influential_rows.csv": csv_text(parts["influential"]),
+        "coefficients.csv": csv_text(info["coefficients"]),
         "summary.md": render_markdown(blocks),
         "summary.html": render_html(blocks, title),
         "predicted_vs_actual.png": parts["figure"],
     }
     if parts["labels"] is not None:
-        files["label_issues.csv"] = parts["labels"]["table"].to_csv(index=False)
+        files["label_issues.csv"] = csv_text(parts["labels"]["table"])
     if parts["curve"] is not None and "table" in parts["curve"]:
-        files["removal_curve.csv"] = parts["curve"]["table"].to_csv(index=False)
+        files["removal_curve.csv"] = csv_text(parts["curve"]["table"])
     # Other figures of the document (removal_curve.png, diagnostics.png) go next to it.
     for block in blocks:
         if block.kind == "image" and block.anchor not in files:

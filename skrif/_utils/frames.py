@@ -65,6 +65,48 @@ def change_as_frame(est, change):
     return dataclasses.replace(change, coef=coef, intercept=intercept, removed=removed)
 
 
+def row_labels(X, n_rows):
+    """Row labels of evaluation rows ``X``: its index for a DataFrame, else ``0..n-1``."""
+    pd = _import_pandas()
+    index = training_index_of(X)
+    return pd.RangeIndex(n_rows) if index is None else index
+
+
+def output_labels(est, target_name, n_columns):
+    """Column labels of a per-row output with ``n_columns`` columns: the classes for
+    probabilities and per-class decision values, else the output names."""
+    classes = getattr(est.estimator_, "classes_", None)
+    if classes is not None and len(classes) == n_columns and target_name in (
+        "predict_proba", "decision_function", "loss"
+    ):
+        return list(classes)
+    return list(range(n_columns))
+
+
+def as_frame(values, index, columns=None, name=None, attrs=None):
+    """``values`` (n,), (n, c) or (n, m, c) as a pandas Series / DataFrame on ``index``.
+
+    ``columns`` labels the second axis; a third axis (e.g. the classes of an
+    evaluation row's scores) becomes the inner level of a column MultiIndex.
+    ``attrs`` is stored in the object's ``attrs``.
+    """
+    pd = _import_pandas()
+    values = np.asarray(values)
+    if values.ndim == 1:
+        out = pd.Series(values, index=index, name=name)
+    elif values.ndim == 2:
+        out = pd.DataFrame(values, index=index, columns=columns)
+    else:
+        n, m, c = values.shape
+        cols = pd.MultiIndex.from_product(
+            [list(range(m)) if columns is None else list(columns), list(range(c))]
+        )
+        out = pd.DataFrame(values.reshape(n, m * c), index=index, columns=cols)
+    if attrs:
+        out.attrs.update(attrs)
+    return out
+
+
 def label_training_rows(estimator, values, columns=None):
     """Label an array with one entry (or row) per training row as pandas.
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import align_to_training_rows
+
 
 @dataclass(frozen=True)
 class Groups:
@@ -94,14 +96,17 @@ def _is_missing(values):
     return out
 
 
-def check_groups(groups, n_samples, *, classes=None, removable=True, name="groups"):
+def check_groups(
+    groups, n_samples, *, classes=None, removable=True, name="groups", training_index=None
+):
     """Validate group labels of ``n_samples`` training rows.
 
     Parameters
     ----------
     groups : array-like of shape (n_samples,)
-        One label per training row (numbers or strings; a pandas Series is taken by
-        position). Rows with equal labels form a group.
+        One label per training row (numbers or strings). Rows with equal labels
+        form a group. A pandas Series is aligned by its index to
+        ``training_index`` (or must be indexed ``0..n-1`` when that is ``None``).
     n_samples : int
         Number of training rows.
     classes : array-like of shape (n_samples,), default=None
@@ -114,6 +119,8 @@ def check_groups(groups, n_samples, *, classes=None, removable=True, name="group
         (a single cluster has no between-cluster variation).
     name : str, default="groups"
         The parameter name used in error messages.
+    training_index : pandas.Index, default=None
+        Row labels of the training data (``training_index_``), to align a Series.
 
     Returns
     -------
@@ -129,6 +136,7 @@ def check_groups(groups, n_samples, *, classes=None, removable=True, name="group
     -----
     O(n log n) time (a sort), O(n) memory.
     """
+    groups = align_to_training_rows(groups, training_index, n_samples, name)
     if hasattr(groups, "to_numpy"):
         groups = groups.to_numpy()
     values = np.asarray(groups)
@@ -188,3 +196,60 @@ def check_groups(groups, n_samples, *, classes=None, removable=True, name="group
                 f"{cls!r}: removing it leaves a classifier without that class."
             )
     return result
+
+
+def _label_key(value):
+    """A hashable key under which only labels of the same kind are equal: numbers
+    with numbers (``1 == 1.0``), strings with strings, booleans with booleans —
+    never ``"1"`` with ``1`` or ``True`` with ``1`` (NumPy casts would)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    if isinstance(value, (str, bytes)):
+        return ("text", value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("unhashable", id(value))
+    return (type(value).__name__, value)
+
+
+def codes_of_labels(groups, selected, name="groups"):
+    """Group codes of the labels ``selected`` (one label or a list), matched exactly.
+
+    A label matches only a group label of its own kind and value: no casting to
+    the labels' dtype (``"california"`` is not ``"ca"``, ``1.5`` not ``1``, ``"1"``
+    not ``1``, ``"x"`` not ``True``). Unknown or repeated labels raise
+    ``ValueError``. Cost O(G + len(selected)).
+    """
+    if isinstance(selected, (str, bytes)) or np.ndim(selected) == 0:
+        selected = [selected]
+    elif hasattr(selected, "tolist"):
+        if np.ndim(selected) != 1:
+            raise ValueError(f"Pass the labels of the {name} to remove as a 1-D list.")
+        selected = selected.tolist()
+    else:
+        selected = list(selected)
+    lookup = {_label_key(v): g for g, v in enumerate(groups.labels)}
+    codes, unknown = [], []
+    for v in selected:
+        if isinstance(v, (list, tuple, np.ndarray)):
+            raise ValueError(f"Pass the labels of the {name} to remove as a 1-D list.")
+        g = lookup.get(_label_key(v))
+        if g is None:
+            unknown.append(v)
+        else:
+            codes.append(g)
+    if unknown:
+        shown = groups.labels[:10].tolist()
+        raise ValueError(
+            f"Unknown group labels {unknown[:10]!r} (labels are matched exactly, with "
+            f"their type); the {name} are {shown}{' ...' if groups.n_groups > 10 else ''}."
+        )
+    codes = np.asarray(codes, dtype=np.intp)
+    if np.unique(codes).size != codes.size:
+        raise ValueError(f"The labels to remove list some of the {name} more than once.")
+    return codes

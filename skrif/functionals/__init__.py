@@ -37,7 +37,11 @@ protocol: ``_bind(info)`` checks the model kind and returns a bound copy,
 passed as indices into ``classes_`` there.
 """
 
-from ._base import RESPONSE_METHODS, Functional, ModelInfo
+# ModelInfo: what a functional is told of the model it is bound to (used by the
+# feature module); RESPONSE_METHODS: the outputs a functional may read.
+from ._base import RESPONSE_METHODS as RESPONSE_METHODS
+from ._base import Functional
+from ._base import ModelInfo as ModelInfo
 from ._groups import (
     cohens_d,
     demographic_parity_gap,

@@ -134,6 +134,7 @@ _CONSTRAINTS = {
     "as_frame": _FLAG,
     "random_state": ["random_state"],
     "n_jobs": [Integer(None, None, closed="neither"), None],
+    "verbose": [Integer(0, None, closed="left"), "boolean"],
 }
 
 
@@ -145,6 +146,7 @@ _MESSAGES = {
     "max_fraction": "a number in (0, 1)",
     "progress": "'auto', True or False",
     "as_frame": "'auto', True or False",
+    "verbose": "an integer >= 0",
 }
 
 

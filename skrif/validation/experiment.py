@@ -15,6 +15,7 @@ from .._core.set_error import (
 )
 from .._features.groups import training_groups
 from .._removal.methods import ADDITIVE_METHODS, PREDICTED_METHODS
+from .._utils.progress import Progress
 from ..exceptions import NotConvergedWarning
 from ._common import (
     MAX_N_SETS,
@@ -31,7 +32,13 @@ from ._common import (
     _want_frame,
 )
 from ._state import _removals, _TargetEvaluator, finite
-from .sets import group_removal_sets, removal_sets, select_eval_rows, total_loss_scores
+from .sets import (
+    GROUP_STRATEGIES,
+    group_removal_sets,
+    removal_sets,
+    select_eval_rows,
+    total_loss_scores,
+)
 from .summary import summarize
 
 
@@ -62,6 +69,14 @@ def _one_set(state, evaluator, rows, methods):
         if method == "newton":
             deltas["reference"] = _reference_delta(state, idx, delta)
     return evaluator.effects(deltas), timings
+
+
+def _log_set(log, done, total, strategy, rows, output):
+    if log:
+        log.line(
+            f"set {done}/{total} ({strategy}, {len(rows)} rows): exact refit "
+            f"{output[1].get('refit', 0.0):.2f} s"
+        )
 
 
 def _reference_delta(state, idx, newton):
@@ -143,7 +158,7 @@ def validate_influence(
     *,
     methods=PREDICTED_METHODS,
     n_sets=40,
-    strategies=STRATEGIES,
+    strategies=None,
     min_fraction=0.001,
     max_fraction=0.05,
     n_eval_rows=100,
@@ -152,6 +167,7 @@ def validate_influence(
     as_frame="auto",
     random_state=None,
     groups=None,
+    verbose=0,
     functional=None,
 ):
     """Compare predicted removal effects with exact refits on your own model.
@@ -190,8 +206,9 @@ def validate_influence(
         Number of removal sets, spread over ``strategies``; at most
         ``MAX_N_SETS`` (100 000), checked before any work (see
         :func:`removal_sets`).
-    strategies : sequence of str, default=STRATEGIES
-        See :func:`removal_sets`. ``"top_score"`` ranks training rows by their
+    strategies : sequence of str, default=None
+        See :func:`removal_sets`; ``None`` means all of ``STRATEGIES``, or of
+        ``GROUP_STRATEGIES`` with ``groups``. ``"top_score"`` ranks training rows by their
         additive effect (``est.influence_scores`` with ``target="loss"``, the
         estimator's default method) on the total test-subset loss.
     min_fraction, max_fraction : float, default=0.001, 0.05
@@ -215,6 +232,9 @@ def validate_influence(
         whole groups (:func:`group_removal_sets`; strategies ``"random"`` and
         ``"top_score"``, sizes as fractions of the number of groups). A dask
         array is computed (one label per training row on the client).
+    verbose : int, default=0
+        ``>= 1`` prints one line per removal set (its strategy, size and the time
+        of its refit) to stderr, whether or not stderr is a terminal.
 
     functional : Functional, default=None
         Also check a functional of the model's outputs (:mod:`skrif.functionals`)
@@ -229,10 +249,10 @@ def validate_influence(
         ``RESULT_COLUMNS`` (``set_id, strategy, size, fraction, target, method,
         predicted, actual, relative_error``; ``relative_error`` is
         ``|predicted − actual| / |actual|``, NaN when the actual change is 0;
-        ``error_estimate`` is the additive methods' estimate of that error,
-        ``|predicted − ref| / |ref|`` with ref the group Newton step, followed by a
-        second Newton step for rank-one Hessians (see
-        :class:`~skrif._core.set_error.SetErrorEstimate`), NaN for ``"newton"``). Sets
+        ``error_estimate`` is each method's estimate of that error on the target,
+        ``|predicted − ref| / |ref|`` with ref the group Newton step followed by one
+        more Newton step (see :class:`~skrif._core.set_error.SetErrorEstimate`); for
+        ``"newton"`` the relative size of that second step (0 for least squares)). Sets
         whose refit or prediction is undefined (e.g. the set holds every row of a
         class), or whose exact refit does not converge, get NaN.
         ``summary``: :func:`summarize` of ``results``.
@@ -288,6 +308,9 @@ def validate_influence(
 
     state = _removals(est, "validate_influence")
     methods = _check_methods(methods)
+    log = Progress(verbose, "validate_influence")
+    if strategies is None:
+        strategies = STRATEGIES if groups is None else GROUP_STRATEGIES
     strategies = _check_strategies(strategies)
     # Before selecting rows and scoring: a huge n_sets must fail at once.
     _check_int(n_sets, "n_sets", len(strategies), MAX_N_SETS)
@@ -327,7 +350,10 @@ def validate_influence(
     if groups is None:
         sets = removal_sets(state.X, **draw)
     else:
-        sets = group_removal_sets(training_groups(_in_memory(groups), state.n_samples), **draw)
+        groups = training_groups(
+            _in_memory(groups), state.n_samples, getattr(est, "training_index_", None)
+        )
+        sets = group_removal_sets(groups, **draw)
     reference = None
     make_evaluator = getattr(state, "evaluator", None)
     if functional is not None:
@@ -355,9 +381,10 @@ def validate_influence(
     try:
         if n_jobs in (None, 1):
             with blas_limits(est):
-                for _, rows in sets:
+                for strategy, rows in sets:
                     outputs.append(_one_set(state, evaluator, rows, methods))
                     progress_bar.update()
+                    _log_set(log, len(outputs), len(sets), strategy, rows, outputs[-1])
         else:
             jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
                 delayed(_one_set)(state, evaluator, rows, methods) for _, rows in sets
@@ -365,6 +392,8 @@ def validate_influence(
             for output in jobs:
                 outputs.append(output)
                 progress_bar.update()
+                strategy, rows = sets[len(outputs) - 1]
+                _log_set(log, len(outputs), len(sets), strategy, rows, output)
     finally:
         progress_bar.close()
 
@@ -381,7 +410,7 @@ def validate_influence(
                 predicted = effects[method][name]
                 columns["error_estimate"].append(
                     relative_gap(predicted, reference)
-                    if method in ADDITIVE_METHODS and len(rows) > 1
+                    if (method in ADDITIVE_METHODS or method == "newton") and len(rows) > 1
                     else (0.0 if method in ADDITIVE_METHODS else np.nan)
                 )
                 columns["set_id"].append(set_id)
