@@ -605,3 +605,53 @@ def test_singular_glm_hessian_is_served_on_dask_as_in_memory(client):
     for method in ("rif", "newton"):
         a, b = dsk.influence([4, 50], method=method), mem.influence([4, 50], method=method)
         assert rel(flat(a), flat(b)) <= 1e-8
+
+
+def test_large_sets_take_the_kept_rows_hessian_on_dask(client):
+    # Folds and large groups are answered with the kept rows' Hessian from one pass
+    # (no k × k system, no gathered rows), as in memory: exact for least squares
+    # (ground truth: scikit-learn's refits), and refused alike when the rows left do
+    # not determine a parameter (a column nonzero only in the removed rows).
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    from skrif.exceptions import NotPositiveDefiniteError
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    X[:, 2] = np.r_[rng.normal(size=100), np.zeros(200)]
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=300)
+    Xd = da.from_array(X, chunks=(70, 3))
+    dsk = InfluenceEstimator(Ridge(alpha=1.0)).fit(Xd, y)
+    truth = cross_val_predict(Ridge(alpha=1.0, solver="cholesky"), X, y, cv=KFold(3))
+    np.testing.assert_allclose(np.asarray(dsk.cv_predict(cv=3)), truth, rtol=1e-10)
+    rows = np.arange(100)
+    for model in (LinearRegression(), Ridge(alpha=1.0)):
+        mem = InfluenceEstimator(model).fit(X, y)
+        dsk = InfluenceEstimator(model).fit(Xd, y)
+        if isinstance(model, Ridge):
+            assert rel(flat(dsk.influence(rows, method="newton")),
+                       flat(mem.influence(rows, method="newton"))) <= 1e-10
+            continue
+        for est in (mem, dsk):
+            with pytest.raises(NotPositiveDefiniteError, match="do not determine every parameter"):
+                est.influence(rows, method="newton")
+
+
+def test_zero_row_chunks_in_row_reductions(client):
+    # A 0-row chunk in the reductions over rows (order statistics of the conformal
+    # intervals, top-k, the blockwise Newton passes of the kept rows' Hessian): the
+    # in-memory answers.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=300)
+    chunks = (100, 0, 200)
+    dsk = InfluenceEstimator(Ridge()).fit(
+        da.from_array(X, chunks=(chunks, (3,))), da.from_array(y, chunks=(chunks,))
+    )
+    mem = InfluenceEstimator(Ridge()).fit(X, y)
+    for method in ("jackknife+", "cv+", "jackknife-minmax"):
+        assert rel(dsk.predict_interval(X[:5], method=method),
+                   mem.predict_interval(X[:5], method=method)) <= 1e-10
+    assert rel(np.asarray(dsk.cv_predict()), mem.cv_predict()) <= 1e-10
+    np.testing.assert_array_equal(dsk.most_influential(X[:3], y[:3], k=3).rows,
+                                  mem.most_influential(X[:3], y[:3], k=3).rows)

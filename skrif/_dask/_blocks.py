@@ -27,11 +27,18 @@ def block_inputs(Xb, Yb, Sb):
             np.asarray(Sb, dtype=float).reshape(-1))
 
 
+def first_row(start):
+    """The global position of a block's first row, from its ``start`` block (0 for a
+    block of no rows)."""
+    start = np.asarray(start).reshape(-1)
+    return int(start[0]) if start.size else 0
+
+
 def scaled_weights(s, start, removed, scale=0.0):
     """Block weights with the rows in ``removed`` (global, sorted) multiplied by ``scale``."""
     s = np.array(s, dtype=float)
     if removed is not None and len(removed):
-        first = int(np.asarray(start).reshape(-1)[0])
+        first = first_row(start)
         lo, hi = np.searchsorted(removed, [first, first + s.size])
         s[removed[lo:hi] - first] *= scale
     return s
@@ -233,7 +240,7 @@ def exact_sum_block(Xb, Yb, Sb, start, quad, *, model, fn):
     """One block's term of :meth:`~skrif._removal.base.Curvature.sum_over_rows`:
     ``fn(curvature on the block, global positions)`` (1, L)."""
     X, Y, s = block_inputs(Xb, Yb, Sb)
-    first = int(np.asarray(start).reshape(-1)[0])
+    first = first_row(start)
     view, _, _ = model.bind(X, Y, s, quad=None if quad is None else np.asarray(quad, dtype=float))
     part = np.asarray(fn(view, np.arange(first, first + X.shape[0])), dtype=float)
     return part.reshape(1, -1)
@@ -249,5 +256,5 @@ def topk_block(scores, start, *, k, direction):
     key = -scores if direction == "increase" else scores.copy()
     key = np.where(np.isnan(key), np.inf, key)
     order = np.argsort(key, kind="stable")[:k]
-    first = int(np.asarray(start).reshape(-1)[0])
+    first = first_row(start)
     return np.column_stack([key[order], order + first])

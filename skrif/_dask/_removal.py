@@ -614,7 +614,7 @@ def build(design, problem, theta, counts, classes, point=None, warn=True):
 def _patch_block(block, start, *, rows, exact):
     """``block`` with the global ``rows`` (sorted) set to ``exact`` (refined 1 − h)."""
     out = np.array(block, dtype=float)
-    first = int(np.asarray(start).reshape(-1)[0])
+    first = _blocks.first_row(start)
     lo, hi = np.searchsorted(rows, [first, first + out.size])
     out[rows[lo:hi] - first] = exact[lo:hi]
     return out

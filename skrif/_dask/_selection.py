@@ -27,8 +27,14 @@ def top_k(scores, starts, k, direction):
     return candidates[order, 1].astype(np.intp)
 
 
+def _columns(V):
+    """A block of per-row values as (c, m) floats (also for c = 0)."""
+    V = np.asarray(V, dtype=float)
+    return V.reshape(V.shape[0], int(np.prod(V.shape[1:])))
+
+
 def _sketch_block(V, s):
-    V = np.sort(np.asarray(V, dtype=float).reshape(V.shape[0], -1), axis=0)
+    V = np.sort(_columns(V), axis=0)
     c = V.shape[0]
     ranks = np.unique(np.linspace(0, c - 1, min(s, c)).round().astype(np.int64))
     return ranks, V[ranks], c
@@ -62,7 +68,7 @@ def _bounds(sketches, k, b):
 
 
 def _range_block(V, L, U):
-    V = np.asarray(V, dtype=float).reshape(V.shape[0], -1)
+    V = _columns(V)
     below = np.sum(V < L, axis=0)
     inside = [V[(V[:, j] >= L[j]) & (V[:, j] <= U[j]), j] for j in range(V.shape[1])]
     return below, inside
@@ -78,7 +84,7 @@ def kth_smallest(V, k, sketch=SKETCH):
     b = int(np.prod(tail))
     blocks = V.to_delayed().reshape(-1)
     parts = dask.compute(*[dask.delayed(_sketch_block)(blk, sketch) for blk in blocks])
-    L, U = _bounds(parts, k, b)
+    L, U = _bounds([part for part in parts if part[2] > 0], k, b)  # 0-row chunks add nothing
     parts = dask.compute(*[dask.delayed(_range_block)(blk, L, U) for blk in blocks])
     below = np.sum([p[0] for p in parts], axis=0)
     out = np.empty(b)

@@ -391,10 +391,11 @@ class PrimalCurvature(_LinearCurvature):
         S = self._gram(block, d, penalty)
         return self._factor_matrix(block, S, penalty, lambda: self._gram(block, d, penalty))
 
-    def _factor_matrix(self, block, S, penalty, rebuild=None):
+    def _factor_matrix(self, block, S, penalty, rebuild=None, reference=None):
         self._block = block
         self._bquad = None
-        self._spd = SPDFactor(S, penalised=bool(np.all(penalty > 0)), rebuild=rebuild)
+        self._spd = SPDFactor(S, penalised=bool(np.all(penalty > 0)), rebuild=rebuild,
+                              reference=reference)
         self._chol = self._spd.chol
         return self._spd.rank
 
@@ -417,9 +418,15 @@ class PrimalCurvature(_LinearCurvature):
         self._delta = float(G[p, p]) if fit_intercept else 0.0
         self._border = fit_intercept and not penalty_intercept > 0 and self._delta > 0
         base = np.zeros(p) if shift is None else np.asarray(shift, dtype=float)
+        reference = None
         if self._border:
             g = G[:p, p]
             self._mean = base + g / self._delta
+            # Rows centred on ``shift`` rather than on their own weighted mean (a
+            # subset's, a reweighting's): the rank is decided relative to the Gram
+            # the complement was subtracted from (a column constant on these rows
+            # leaves rounding noise, not the exact 0 of rows centred in memory).
+            reference = np.diag(G)[:p].copy()
             S = G[:p, :p] - np.outer(g, g) / self._delta
             block = CenteredDesign(design.X, self._mean)
         else:
@@ -431,8 +438,12 @@ class PrimalCurvature(_LinearCurvature):
             block = design
         penalty = _block_penalty(block.n_params, p, penalty_coef, penalty_intercept)
         S[np.diag_indices_from(S)] += penalty
+        if reference is not None:
+            reference += penalty
         self._block_design, self._block_penalty = block, penalty
-        self.rank = self._factor_matrix(block, np.asfortranarray(S), penalty) + int(self._border)
+        self.rank = self._factor_matrix(
+            block, np.asfortranarray(S), penalty, reference=reference
+        ) + int(self._border)
         return self
 
     def _bind_rows(self, quad=None):
