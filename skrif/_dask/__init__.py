@@ -12,7 +12,8 @@ What lives here, and what it may import:
 * :mod:`._engine` — :class:`DaskDesign` (blocks, reductions, gathers) and the
   objective evaluated for skrif's one Newton solver (:func:`skrif._core.problem.newton`);
 * :mod:`._removal` — :class:`DaskRemovalModel`, the ``RemovalModel`` protocol
-  on Dask (per-row methods lazy, set methods on gathered rows, refits distributed);
+  on Dask (per-row methods lazy, set methods on gathered rows — or, for large sets,
+  the kept rows' Hessian from one pass — refits distributed);
 * :mod:`._selection` — exact top-k and order statistics over rows;
 * :mod:`._fit` — input checks and the distributed fit;
 * :mod:`._estimator` — lazy predictions and effects on dask evaluation rows.

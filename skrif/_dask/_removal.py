@@ -13,7 +13,10 @@ answered by the same algebra:
 * **set** quantities (IF/RIF/NS of a set, capacitance checks, the set error
   estimate) gather the set's ``k`` rows and run the Hessian kind's set algebra on
   them; the cancellation-free forms that need every row get their sums from one
-  blockwise reduction (:meth:`~skrif._removal.base.Curvature.sum_over_rows`);
+  blockwise reduction (:meth:`~skrif._removal.base.Curvature.sum_over_rows`); the
+  group step of a large set, where the kept rows' Hessian is the cheaper algebra
+  (:func:`~skrif._core.group_step.kept_is_cheaper`), reads no rows of the set:
+  one weighted pass (:meth:`DaskRemovalModel.kept_solver`);
 * **refits** run skrif's one Newton solver with one pass over ``X`` per step;
 * **reductions over rows** the features need (top-k, order statistics, group sums)
   are distributed (:meth:`top_k`, :meth:`kth_smallest`, :meth:`group_sums`).
