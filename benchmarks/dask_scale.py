@@ -217,11 +217,11 @@ def part_c(rows, p, repeats=3):
             est.fit(X[:CHUNK], y[:CHUNK])
             from skrif._dask._engine import DaskDesign
 
-            small = est._dask_fit.design
+            small = est._removal.design
             Y = y.map_blocks(lambda b: b.astype(float)[:, None], new_axis=1, chunks=(X.chunks[0], (1,)), dtype=float)
             S = X[:, :1] * 0 + 1.0
-            design = DaskDesign(X, Y, S, small.spec)
-            theta = est._dask_fit.state.theta
+            design = DaskDesign(X, Y, S, small.objective, small.shift)
+            theta = est._removal.theta
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()

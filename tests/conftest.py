@@ -219,3 +219,20 @@ def answers_or_refusals(calls):
             continue
         assert out is not None, name
     return refused
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A real distributed LocalCluster (2 single-threaded workers, threads of this
+    process), shared by the Dask test modules."""
+    distributed = pytest.importorskip("distributed")
+    # dashboard_address=":0": the scheduler's HTTP server (which also serves /health
+    # and /metrics when the dashboard is off, dashboard_address=None) takes a free
+    # port, so no "Port 8787 is already in use" warning when another cluster runs.
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -8,6 +8,7 @@ Every test here runs on the cluster started by the ``client`` fixture (no mocks)
 import subprocess
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -32,6 +33,7 @@ from skrif.exceptions import (  # noqa: E402
     OptimalityWarning,
     SingularHessianWarning,  # noqa: E402
     UnsupportedModelError,
+    VerificationWarning,
 )
 
 from .conftest import change_vector, exact_refit, scaled_multinomial_case, theta  # noqa: E402
@@ -58,20 +60,6 @@ def rel(a, b):
 
 def flat(change):
     return np.concatenate([np.ravel(change.coef), np.ravel(change.intercept)])
-
-
-@pytest.fixture(scope="module")
-def client():
-    # dashboard_address=":0": the scheduler's HTTP server (which also serves /health
-    # and /metrics when the dashboard is off, dashboard_address=None) takes a free
-    # port, so no "Port 8787 is already in use" warning when another cluster runs.
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
 
 
 def _data():
@@ -412,7 +400,7 @@ def test_mismatched_rows_raise(client):
 
 def test_unsupported_estimator_on_dask(client):
     _, X, z = _data()
-    with pytest.raises(UnsupportedModelError, match="supports LogisticRegression .*PoissonRegressor"):
+    with pytest.raises(UnsupportedModelError, match="supports .*LogisticRegression.*PoissonRegressor"):
         InfluenceEstimator(GammaRegressor()).fit(da.from_array(X, chunks=CHUNKS), np.exp(z / 3))
 
 
@@ -429,15 +417,29 @@ def test_sparse_blocks_and_nan_raise(client):
         InfluenceEstimator(model).fit(da.from_array(Xn, chunks=CHUNKS), y)
 
 
-def test_unavailable_options_raise(client):
+def test_reweighting_and_audits_on_dask(client):
+    # Once refused on Dask (fraction != 1 for IF/RIF/NS, removal_to_flip): now the
+    # in-memory answers; the reweighted refit matches scikit-learn's weighted refit.
     _, mem, dsk, X, y = _fitted_binary(client)
-    with pytest.raises(ValueError, match="fraction != 1"):
-        dsk.influence([1], method="rif", fraction=0.5)
-    with pytest.raises(NotImplementedError, match="not available for models fitted on Dask"):
-        dsk.removal_to_flip(X[:1])
-    # Reweighting by refit is available and matches the in-memory refit.
-    assert rel(flat(dsk.influence([1, 2], method="refit", fraction=0.5)),
-               flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
+    for method in ("rif", "newton"):
+        assert rel(flat(dsk.influence([1, 9, 300], method=method, fraction=0.5)),
+                   flat(mem.influence([1, 9, 300], method=method, fraction=0.5))) <= 1e-10
+    got = flat(dsk.influence([1, 2], method="refit", fraction=0.5))
+    assert rel(got, flat(mem.influence([1, 2], method="refit", fraction=0.5))) <= 1e-8
+    model, _, _ = _case("binary")
+    w = np.ones(N)
+    w[[1, 2]] = 0.5
+    truth = theta(tight(model).fit(X, y, sample_weight=w)) - theta(tight(model).fit(X, y))
+    np.testing.assert_allclose(got, truth, rtol=1e-7, atol=1e-10)
+    # The chosen rows' exact refit moves the decision 14% more than predicted: both
+    # paths say so.
+    with pytest.warns(VerificationWarning):
+        flip = dsk.removal_to_flip(X[:1])
+    with pytest.warns(VerificationWarning):
+        expected = mem.removal_to_flip(X[:1])
+    np.testing.assert_array_equal(flip.rows, expected.rows)
+    assert flip.flipped == expected.flipped
+    assert flip.actual_change == pytest.approx(expected.actual_change, rel=1e-8)
 
 
 _CALLS = {"n": 0, "after": None}
@@ -540,3 +542,116 @@ def test_column_scale_is_not_singularity(client):
     truth = ridge(sw) - ridge(np.ones(400))
     got = np.ravel(dsk.influence([3], method="newton").coef)
     np.testing.assert_allclose(got, truth, rtol=1e-6, atol=1e-12 * np.abs(truth).max())
+
+
+def _exact_one_minus(X, i):
+    """``1 − h_i`` of least squares with an intercept, in exact rational arithmetic."""
+    from fractions import Fraction
+
+    rows = [[Fraction(float(v)) for v in x] + [Fraction(1)] for x in X]
+    p = len(rows[0])
+    A = [[sum(r[a] * r[b] for r in rows) for b in range(p)] for a in range(p)]
+    b = list(rows[i])
+    for col in range(p):  # Gaussian elimination (A is symmetric positive definite)
+        for row in range(col + 1, p):
+            f = A[row][col] / A[col][col]
+            A[row] = [A[row][k] - f * A[col][k] for k in range(p)]
+            b[row] -= f * b[col]
+    v = [Fraction(0)] * p
+    for row in reversed(range(p)):
+        v[row] = (b[row] - sum(A[row][k] * v[k] for k in range(row + 1, p))) / A[row][row]
+    return float(1 - sum(rows[i][k] * v[k] for k in range(p)))
+
+
+def test_leverage_near_one_is_refined_on_dask(client):
+    # A row with 1 − h ≈ 1e-9: the cheap form 1 − x̃ᵀH⁻¹x̃ keeps ~7 digits; the
+    # cancellation-free form (sums over every block) keeps them all, as in memory.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 2))
+    X[7, 0] = 2e5
+    y = X @ [1.0, -0.5] + rng.normal(size=40)
+    truth = _exact_one_minus(X, 7)
+    assert 1e-10 < truth < 1e-8
+    dsk = InfluenceEstimator(LinearRegression()).fit(da.from_array(X, chunks=(10, 2)), y)
+    mem = InfluenceEstimator(LinearRegression()).fit(X, y)
+    got = 1.0 - dsk.leverages_.compute()[7]
+    assert abs(dsk._removal.one_minus_leverage[7].compute() - truth) <= 1e-10 * truth
+    assert abs(1.0 - mem.leverages_[7] - got) <= 1e-6 * truth  # leverages_ is 1 − (1 − h)
+    # The exact leave-one-out change of least squares (RIF) against scikit-learn.
+    keep = np.arange(40) != 7
+    refit = LinearRegression().fit(X[keep], y[keep])
+    full = LinearRegression().fit(X, y)
+    expected = np.append(refit.coef_ - full.coef_, refit.intercept_ - full.intercept_)
+    np.testing.assert_allclose(flat(dsk.influence([7], method="rif")), expected, rtol=1e-6)
+
+
+def test_singular_glm_hessian_is_served_on_dask_as_in_memory(client):
+    # Once refused on Dask only (NotPositiveDefiniteError at fit): collinear columns
+    # without a penalty give a singular Poisson Hessian, served in both paths by its
+    # pseudo-inverse with a SingularHessianWarning. The optimum is a line of θ; the
+    # predictions and the minimum-norm changes are unique, and agree.
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(120, 3))
+    X[:, 2] = X[:, 0] - 0.5 * X[:, 1]
+    y = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1]))
+    model = PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-12, max_iter=500)
+    with pytest.warns(SingularHessianWarning):
+        dsk = InfluenceEstimator(model).fit(da.from_array(X, chunks=(40, 3)), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own solver warnings on this fit
+        mem = InfluenceEstimator(model).fit(X, y)
+    assert dsk.hessian_rank_ == mem.hessian_rank_ == 3
+    np.testing.assert_allclose(dsk.predict(X), mem.predict(X), rtol=1e-9)
+    for method in ("rif", "newton"):
+        a, b = dsk.influence([4, 50], method=method), mem.influence([4, 50], method=method)
+        assert rel(flat(a), flat(b)) <= 1e-8
+
+
+def test_large_sets_take_the_kept_rows_hessian_on_dask(client):
+    # Folds and large groups are answered with the kept rows' Hessian from one pass
+    # (no k × k system, no gathered rows), as in memory: exact for least squares
+    # (ground truth: scikit-learn's refits), and refused alike when the rows left do
+    # not determine a parameter (a column nonzero only in the removed rows).
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    from skrif.exceptions import NotPositiveDefiniteError
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    X[:, 2] = np.r_[rng.normal(size=100), np.zeros(200)]
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=300)
+    Xd = da.from_array(X, chunks=(70, 3))
+    dsk = InfluenceEstimator(Ridge(alpha=1.0)).fit(Xd, y)
+    truth = cross_val_predict(Ridge(alpha=1.0, solver="cholesky"), X, y, cv=KFold(3))
+    np.testing.assert_allclose(np.asarray(dsk.cv_predict(cv=3)), truth, rtol=1e-10)
+    rows = np.arange(100)
+    for model in (LinearRegression(), Ridge(alpha=1.0)):
+        mem = InfluenceEstimator(model).fit(X, y)
+        dsk = InfluenceEstimator(model).fit(Xd, y)
+        if isinstance(model, Ridge):
+            assert rel(flat(dsk.influence(rows, method="newton")),
+                       flat(mem.influence(rows, method="newton"))) <= 1e-10
+            continue
+        for est in (mem, dsk):
+            with pytest.raises(NotPositiveDefiniteError, match="do not determine every parameter"):
+                est.influence(rows, method="newton")
+
+
+def test_zero_row_chunks_in_row_reductions(client):
+    # A 0-row chunk in the reductions over rows (order statistics of the conformal
+    # intervals, top-k, the blockwise Newton passes of the kept rows' Hessian): the
+    # in-memory answers.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=300)
+    chunks = (100, 0, 200)
+    dsk = InfluenceEstimator(Ridge()).fit(
+        da.from_array(X, chunks=(chunks, (3,))), da.from_array(y, chunks=(chunks,))
+    )
+    mem = InfluenceEstimator(Ridge()).fit(X, y)
+    for method in ("jackknife+", "cv+", "jackknife-minmax"):
+        assert rel(dsk.predict_interval(X[:5], method=method),
+                   mem.predict_interval(X[:5], method=method)) <= 1e-10
+    assert rel(np.asarray(dsk.cv_predict()), mem.cv_predict()) <= 1e-10
+    np.testing.assert_array_equal(dsk.most_influential(X[:3], y[:3], k=3).rows,
+                                  mem.most_influential(X[:3], y[:3], k=3).rows)

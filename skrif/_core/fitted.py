@@ -29,7 +29,7 @@ from ..exceptions import (
     DataChangedError,
     NotPositiveDefiniteError,
 )
-from .group_step import KeptSolver, hessian_norms, joint_leverage, kept_group_step, kept_is_cheaper
+from .group_step import KeptSolver, hessian_norms, joint_leverage, kept_is_cheaper
 from .influence import parameter_change as _parameter_change
 from .problem import warn_not_converged
 
@@ -128,6 +128,43 @@ def _exact_gradient_coefficients(problem, theta, d1, curvature):
     return -np.asarray(curvature.d, dtype=float)[:, None] * residuals
 
 
+def top_k(scores, k, direction):
+    """Indices of the ``k`` largest (``"increase"``) or smallest (``"decrease"``)
+    scores, best first; NaN scores rank last. Ties keep the lower index first."""
+    key = -scores if direction == "increase" else np.array(scores, dtype=float)
+    key = np.where(np.isnan(key), np.inf, key)
+    return np.argsort(key, kind="stable")[:k]
+
+
+def identified_rank(gram, fit_intercept):
+    """Rank of the rows behind ``gram`` (p × p: ``Σ (x_i − x̄)(x_i − x̄)ᵀ`` over them,
+    centred when there is an intercept), plus one for the intercept: judged on the
+    equilibrated Gram (unit diagonal), so independent of column scales. O(p³)."""
+    diag = np.diag(gram).copy()
+    live = diag > 0
+    if not np.any(live):
+        return int(fit_intercept)
+    s = 1.0 / np.sqrt(diag[live])
+    E = gram[np.ix_(live, live)] * s[:, None] * s[None, :]
+    ev = np.linalg.eigvalsh(E)
+    rank = int(np.sum(ev > IDENTIFICATION_RTOL * ev[-1]))
+    return rank + int(fit_intercept)
+
+
+def refuse_unidentified(n_removed, rank, full_rank):
+    """Raise :class:`~skrif.exceptions.NotPositiveDefiniteError` when the rows left
+    after removing ``n_removed`` rows determine fewer parameter directions (``rank``)
+    than the full data (``full_rank``): the refit has no unique answer."""
+    if rank < full_rank:
+        raise NotPositiveDefiniteError(
+            f"Removing these {n_removed} rows leaves a model that is not identified: "
+            f"the remaining rows determine only {rank} of the "
+            f"{full_rank} parameter directions the full data determine (e.g. a "
+            "column that is nonzero only in the removed rows). The refit has no "
+            "unique answer; add a penalty, or remove fewer rows."
+        )
+
+
 class RemovalModel:
     """The fitted state of an :class:`~skrif.InfluenceEstimator` and its removal measures.
 
@@ -159,6 +196,10 @@ class RemovalModel:
         ``n``, ``p̃`` (parameters per output, intercept included) and ``q``.
     """
 
+    #: Per-row results are NumPy arrays here; a Dask fit's removal model
+    #: (:class:`skrif._dask._removal.DaskRemovalModel`) returns lazy ones.
+    distributed = False
+
     def __init__(self, problem, theta, d1, curvature, *, check_data=True):
         self.problem = problem
         self.objective = problem.objective
@@ -173,6 +214,94 @@ class RemovalModel:
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
         self._full_rank = None
         self._kept = None  # (key, KeptSolver) of the last large set (see kept_solver)
+
+    @classmethod
+    def on_rows(cls, problem, theta, d1, curvature):
+        """The removal model of some training rows only (a block of a row-chunked
+        array), with ``curvature`` the fitted factorization bound to them
+        (:meth:`~skrif._removal.base.Curvature.on_rows`): its per-row methods answer
+        for these rows exactly as the full model does. No checksum, and ``d1`` is
+        taken as given (the least-squares residual refinement needs every row)."""
+        rm = cls.__new__(cls)
+        rm.problem, rm.objective, rm.design = problem, problem.objective, problem.design
+        rm.theta, rm.d1, rm.curvature = theta, d1, curvature
+        rm.n_samples = problem.design.n_samples
+        rm.n_outputs, rm.n_params = theta.shape
+        rm._fingerprint, rm._full_rank = None, None
+        return rm
+
+    # -- rows: what a Dask fit's model does blockwise ------------------------------
+    def rowwise(self, func, *args, per_row=(), **kwargs):
+        """``func(self, *args, *per_row, **kwargs)``: a computation whose result has one
+        entry per training row that depends only on that row (and the fit). A Dask
+        fit runs ``func`` on the removal model of each row block instead (per-row
+        arrays ``per_row`` sliced alike) and returns a lazy array."""
+        return func(self, *args, *per_row, **kwargs)
+
+    @staticmethod
+    def retained(values):
+        """``values`` (a per-row result) kept for use more than once: as is in memory;
+        a Dask fit keeps the lazy result on the workers instead of recomputing it."""
+        return values
+
+    def prefetch(self, sets, method):
+        """Announce the row sets about to be answered by ``method`` (groups, folds):
+        nothing to do in memory; a Dask fit gathers their rows in one pass."""
+
+    @staticmethod
+    def top_k(scores, k, direction):
+        """Positions of the ``k`` largest (``"increase"``) or smallest scores, best
+        first, NaN last, ties by position (:func:`top_k`)."""
+        return top_k(scores, k, direction)
+
+    @staticmethod
+    def kth_smallest(V, k):
+        """``k``-th smallest (1-based) of each column of ``V`` (n, m) over the rows:
+        introselect on a contiguous transposed copy, O(n m)."""
+        W = np.ascontiguousarray(np.asarray(V, dtype=float).T)
+        W.partition(k - 1, axis=-1)
+        return W[..., k - 1]
+
+    @staticmethod
+    def group_sums(values, codes, n_groups):
+        """``Σ_{i in group g} values[i]`` (n_groups, ...) for group ``codes`` (n,)."""
+        totals = np.zeros((n_groups,) + np.shape(values)[1:])
+        np.add.at(totals, codes, values)
+        return totals
+
+    def undefined_single_removals(self):
+        """Rows whose removal alone leaves a model that cannot be fitted (sorted)."""
+        from .._utils.checks import undefined_single_removals
+
+        return undefined_single_removals(self.problem)
+
+    def second_step(self, idx, delta, fraction=1.0):
+        """The next Newton step on the objective without rows ``idx`` (weights times
+        ``1 − fraction``) from ``θ̂ + delta`` (see
+        :func:`skrif._core.set_error.second_newton_step`)."""
+        from .set_error import second_newton_step
+
+        return second_newton_step(self, fraction)(idx, delta)
+
+    def target_changes(self, target, deltas):
+        """``Σ_i [F_i(θ̂ + Δ) − F_i(θ̂)]`` over the training rows (unweighted) for each
+        ``Δ`` (q, p̃) of ``deltas``: a list of floats, differenced row by row (a
+        difference of two totals would lose the digits they share). O(nnz(X) q)
+        per change."""
+        if not len(deltas):
+            return []
+        Y = self.Y if target.needs_y else None
+        cached = getattr(self, "_target_base", None)
+        if cached is None or cached[0] != target.name:
+            Z = self.linear_predictor()
+            cached = self._target_base = (target.name, Z, target.value(Z, Y))
+        _, Z, base = cached
+        return [float(np.sum(target.value(Z + self.design.matvec(d.T), Y) - base))
+                for d in deltas]
+
+    def leverages_of(self, idx):
+        """``h_i`` of rows ``idx`` (NumPy)."""
+        return np.clip(1.0 - self.one_minus_leverage[idx], 0.0, 1.0)
 
     # -- the factored Hessian ----------------------------------------------------
     @property
@@ -203,6 +332,11 @@ class RemovalModel:
         """Rank of the Hessian (``n_params`` unless it is singular)."""
         return self.curvature.rank
 
+    @property
+    def penalty(self):
+        """The penalty's diagonal ``λ_j`` on the parameters (p̃,), intercept last."""
+        return self.problem.penalty
+
     @functools.cached_property
     def curvature_coefficients(self):
         """Per-row curvature at ``θ̂``: ``c s_i ℓ''(y_i, z_i)``, shape (n,) (the block
@@ -216,6 +350,11 @@ class RemovalModel:
         if not self.objective.mean_form:
             return np.zeros(self.n_samples)
         return self.objective.penalty_share_coef * np.asarray(self.problem.shares, dtype=float)
+
+    def dense_design(self):
+        """``X̃`` as a dense (n, p̃) array (intercept column last): what the standard
+        errors of the AMIP audit are computed from (low-dimensional models)."""
+        return self.design.rows(slice(None))
 
     def linear_predictor_of(self, X):
         """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)
@@ -242,10 +381,9 @@ class RemovalModel:
         cached = self._kept
         if cached is not None and cached[0] == key:
             return cached[1]
-        solver = KeptSolver(self, idx, float(fraction))
+        solver = KeptSolver.in_memory(self, idx, float(fraction))
         self._kept = (key, solver)
         return solver
-
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -282,7 +420,7 @@ class RemovalModel:
             weights = self.problem.weights.copy()
             weights[idx] *= 1.0 - fraction
             self.objective.check_removal(self.problem.Y, weights)
-            return kept_group_step(self, idx, fraction, self.kept_solver(idx, fraction))
+            return self.kept_solver(idx, fraction).group_step()
         delta = _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )
@@ -406,18 +544,9 @@ class RemovalModel:
             return 0
         X = self.design.X
         mean = np.asarray(X.T @ w).ravel() / total
-        p = self.design.n_features
         G = signed_gram(self.design, w, shift=mean if self.design.fit_intercept else None)
-        G = G[:p, :p]
-        diag = np.diag(G).copy()
-        live = diag > 0
-        if not np.any(live):
-            return int(self.design.fit_intercept)
-        s = 1.0 / np.sqrt(diag[live])
-        E = G[np.ix_(live, live)] * s[:, None] * s[None, :]
-        ev = np.linalg.eigvalsh(E)
-        rank = int(np.sum(ev > IDENTIFICATION_RTOL * ev[-1]))
-        return rank + int(self.design.fit_intercept)
+        return identified_rank(G[: self.design.n_features, : self.design.n_features],
+                               self.design.fit_intercept)
 
     def check_identified(self, idx):
         """Raise :class:`~skrif.exceptions.NotPositiveDefiniteError` if removing rows
@@ -431,15 +560,7 @@ class RemovalModel:
             return
         if self._full_rank is None:
             self._full_rank = self._identified_rank(self.problem.weights > 0)
-        rank = self._identified_rank(weights > 0)
-        if rank < self._full_rank:
-            raise NotPositiveDefiniteError(
-                f"Removing these {len(idx)} rows leaves a model that is not identified: "
-                f"the remaining rows determine only {rank} of the "
-                f"{self._full_rank} parameter directions the full data determine (e.g. a "
-                "column that is nonzero only in the removed rows). The refit has no "
-                "unique answer; add a penalty, or remove fewer rows."
-            )
+        refuse_unidentified(len(idx), self._identified_rank(weights > 0), self._full_rank)
 
     def subset(self, rows, theta):
         """A RemovalModel of the objective on training ``rows`` only, at ``theta``

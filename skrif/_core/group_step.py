@@ -60,11 +60,22 @@ def kept_is_cheaper(rm, k):
     return kept < woodbury
 
 
+def check_kept_rank(rank, full_rank, k):
+    """Refuse a kept-rows Hessian of lower rank than ``H`` (``k`` rows removed)."""
+    if rank < full_rank:
+        raise NotPositiveDefiniteError(
+            f"Removing these {k} rows leaves a Hessian that is not positive "
+            "definite: the remaining rows do not determine every parameter."
+        )
+
+
 class KeptSolver:
     """Solves with the Hessian at θ̂ of the objective whose rows ``idx`` have their
-    weights multiplied by ``1 − t``: ``(H − t Σ_T H_i)⁻¹``, factored afresh.
+    weights multiplied by ``1 − t``: ``(H − t Σ_T H_i)⁻¹``, factored afresh; and the
+    group step through it.
 
-    Cost O(n p̃² + p̃³) once (primal), then O(p̃² q) per solve.
+    Cost O(n p̃² + p̃³) once (primal), then O(p̃² q) per solve. A Dask fit builds the
+    same object from one pass (:meth:`skrif._dask._removal.DaskRemovalModel.kept_solver`).
 
     Raises
     ------
@@ -73,28 +84,41 @@ class KeptSolver:
         determine every parameter.
     """
 
-    def __init__(self, rm, idx, t):
+    def __init__(self, curvature, removed_gradient):
+        self.curvature = curvature
+        #: ``t Σ_T g_i`` (p̃, q): the removed share of the gradient at θ̂.
+        self.removed_gradient = removed_gradient
+
+    @classmethod
+    def in_memory(cls, rm, idx, t):
         problem = rm.problem
         weights = problem.weights.copy()
         weights[idx] *= 1.0 - t
         _, d2 = problem.row_derivatives(rm.theta, weights)
-        self.curvature = problem.curvature(d2, weights)
-        if self.curvature.rank < rm.curvature.rank:
-            raise NotPositiveDefiniteError(
-                f"Removing these {len(idx)} rows leaves a Hessian that is not positive "
-                "definite: the remaining rows do not determine every parameter."
-            )
+        curvature = problem.curvature(d2, weights)
+        check_kept_rank(curvature.rank, rm.curvature.rank, len(idx))
+        g = t * rm.design.rows_rmatvec(idx, np.asarray(rm.d1[idx], dtype=float))
+        return cls(curvature, g)
 
     def solve(self, G):
         return self.curvature.solve(G)
 
+    @finite_change
+    def group_step(self):
+        """``Δ`` (q, p̃) of the group step: ``t X̃_Tᵀ d1_T`` solved with the kept rows'
+        Hessian."""
+        return np.asarray(self.solve(self.removed_gradient)).T
 
-@finite_change
-def kept_group_step(rm, idx, t, solver):
-    """``Δ`` (q, p̃) of the group step through ``solver`` (a :class:`KeptSolver`):
-    ``t X̃_Tᵀ d1_T`` solved with the kept-rows Hessian."""
-    g = t * rm.design.rows_rmatvec(idx, np.asarray(rm.d1[idx], dtype=float))
-    return np.asarray(solver.solve(g)).T
+
+def _row_quadratics(rm, D):
+    """Per training row ``z_iᵀ D_i z_i`` of the changes ``D`` (s, q, p̃), ``z = X̃Δᵀ``:
+    (n, s, q), or (n, s) for coupled outputs."""
+    s, q, pt = D.shape
+    d2 = rm.curvature_coefficients
+    Z = rm.design.matvec(D.transpose(2, 0, 1).reshape(pt, s * q)).reshape(-1, s, q)
+    if d2.ndim == 3:  # coupled outputs: one K × K block per row
+        return np.einsum("isk,ikl,isl->is", Z, d2, Z, optimize=True)
+    return d2[:, None, None] * (Z * Z)
 
 
 def hessian_norms(rm, deltas):
@@ -103,26 +127,25 @@ def hessian_norms(rm, deltas):
     ``deltas`` (q, p̃) or (s, q, p̃). Returns (q,) — or (s, q) — for kinds whose
     outputs share ``H`` but not their units (multi-target least squares,
     one-vs-rest classifiers), and one length per change ((1,) or (s, 1)) for coupled
-    outputs (multinomial). Cost O(nnz(X) q s).
+    outputs (multinomial). The rows' part is a per-row sum
+    (:meth:`~skrif._core.fitted.RemovalModel.rowwise`: one pass on Dask). Cost
+    O(nnz(X) q s).
     """
     D = np.asarray(deltas, dtype=float)
     single = D.ndim == 2
     D = D[None] if single else D
-    s, q, pt = D.shape
-    d2 = rm.curvature_coefficients
-    Z = rm.design.matvec(D.transpose(2, 0, 1).reshape(pt, s * q)).reshape(-1, s, q)
+    s, q, _ = D.shape
+    quad = np.asarray(rm.rowwise(_row_quadratics, D).sum(axis=0), dtype=float)
     if rm.curvature.kind in ("rank_one", "block", "penalty_share"):
-        pen = np.einsum("p,sqp->sq", rm.problem.penalty, D * D)
+        pen = np.einsum("p,sqp->sq", rm.penalty, D * D)
     else:
         # Kinds whose penalty is not a diagonal on these parameters (kernel ridge's
         # dual, active sets): the fitted values' part of the metric, still free of
         # the columns' units.
         pen = np.zeros((s, q))
-    if d2.ndim == 3:  # coupled outputs: one K × K block per row
-        quad = np.einsum("isk,ikl,isl->s", Z, d2, Z, optimize=True)
+    if quad.ndim == 1:  # coupled outputs
         out = np.sqrt(np.maximum(quad + pen.sum(axis=1), 0.0))[:, None]
     else:
-        quad = np.einsum("i,isq->sq", d2, Z * Z)
         out = np.sqrt(np.maximum(quad + pen, 0.0))
     return out[0] if single else out
 

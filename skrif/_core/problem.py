@@ -11,6 +11,16 @@ import numpy as np
 from .._linalg.design import AugmentedDesign
 
 
+def row_derivatives(objective, Y, Z, weights):
+    """``(d1, d2)`` of rows with encoded targets ``Y``, linear predictors ``Z`` and
+    weights ``s``: ``c s_i ℓ'_ik`` (n, q) and ``c s_i ℓ''_i`` ((n,), or (n, K, K)
+    blocks for coupled outputs). O(n q) (O(n K²) for blocks)."""
+    dl, d2l = objective.loss_derivatives(Y, Z)
+    c = objective.loss_scale
+    s = np.asarray(weights, dtype=float)
+    return c * s[:, None] * dl, c * s.reshape((-1,) + (1,) * (np.ndim(d2l) - 1)) * d2l
+
+
 class Problem:
     """``J(θ; s) = c Σ s_i Σ_k ℓ(y_ik, z_ik) + ½ θᵀΛθ`` on fixed ``(X, Y)``.
 
@@ -80,10 +90,7 @@ class Problem:
         Hessian ``d2[i] x̃_i x̃_iᵀ`` (rank one).
         """
         s = self.weights if weights is None else weights
-        dl, d2l = self.objective.loss_derivatives(self.Y, self.linear_predictor(theta))
-        c = self.objective.loss_scale
-        # d2l is (n,) for a shared curvature, (n, K, K) for coupled outputs (multinomial).
-        return c * s[:, None] * dl, c * s.reshape((-1,) + (1,) * (d2l.ndim - 1)) * d2l
+        return row_derivatives(self.objective, self.Y, self.linear_predictor(theta), s)
 
     def gradient(self, theta, d1, weights=None):
         """``∇J`` as columns (n_params, n_outputs), from precomputed ``d1``."""
@@ -106,16 +113,13 @@ class Problem:
         return make_hessian(self.objective, self.design, d2, coef, intercept, shares)
 
     def newton(self, theta, weights=None, *, tol=1e-11, max_iter=100, curvature=None):
-        """Minimise ``J(·; weights)`` by damped Newton steps from ``theta``.
+        """Minimise ``J(·; weights)`` by damped Newton steps from ``theta``
+        (:func:`newton`, skrif's one Newton solver).
 
-        Stops once a step is below ``tol · max(1, ‖θ‖)`` (the next would be at
-        machine precision for these self-concordant-like losses). A factorization
-        costs O(n p̃² + p̃³) primal, O(n² p̃ + n³) dual; it is reused for the next
-        step (a simplified-Newton step: gradient and solve only, O(nnz(X) + p̃²))
-        as long as steps shrink at least 8-fold and need no damping, and
-        refactored otherwise. The fixed point (``∇J = 0``) and the stopping rule
-        are those of Newton's method; near the optimum this typically needs one
-        or two factorizations instead of one per step.
+        A factorization costs O(n p̃² + p̃³) primal, O(n² p̃ + n³) dual; it is reused
+        (a simplified-Newton step: gradient and solve only, O(nnz(X) + p̃²)) as long
+        as steps shrink at least 8-fold, so near the optimum this typically needs
+        one or two factorizations instead of one per step.
 
         Parameters
         ----------
@@ -139,56 +143,139 @@ class Problem:
         """
         s = self.weights if weights is None else weights
         theta = np.array(theta, dtype=float)
-        value = self.value(theta, s)
+        start = _Point(self, theta, s)
         # A start far out where the loss saturates (e.g. SGD on unscaled columns) can
         # have numerically zero curvature along directions the gradient points to,
         # which no (pseudo-inverse) Newton step can follow: start from θ = 0 when it
         # is already better (never the case for warm starts near the optimum).
-        origin_value = self.value(np.zeros_like(theta), s)
-        if origin_value < value:
-            theta, value, curvature = np.zeros_like(theta), origin_value, None
-        factor, fresh, previous = curvature, True, None
-        for it in range(1, max_iter + 1):
-            d1, d2 = self.row_derivatives(theta, s)
-            grad = self.gradient(theta, d1, s)
-            if factor is None:
-                factor, fresh = self.curvature(d2, s), True
-            step = -factor.solve(grad).T
-            size = np.linalg.norm(step)
-            if not fresh and not size <= 0.125 * previous:
-                # The reused factorization no longer contracts fast: refactor here
-                # (releasing the old one first: one factorization alive at a time).
-                factor = None
-                factor, fresh = self.curvature(d2, s), True
-                step = -factor.solve(grad).T
-                size = np.linalg.norm(step)
-            # Backtracking (Armijo); near the optimum the full step is taken.
-            t, trial, trial_value = backtrack(self, theta, step, value, grad, s, 1e-8)
-            if trial is None:
-                # No decrease along the step. With a reused factorization, refactor and
-                # retry; with a fresh one this is the optimum only if the full Newton
-                # step is negligible, otherwise the solve has stalled: say so.
-                if not fresh:
-                    factor, previous = None, np.inf
-                    continue
-                converged = size <= tol * max(1.0, np.linalg.norm(theta))
-                return theta, it, converged
-            theta, value = trial, trial_value
-            # A fresh Newton step of this size leaves an error of order size² (below
-            # rounding); a step with a reused factorization only contracts linearly,
-            # so it must be 1000× smaller before the error is equally negligible.
-            threshold = tol if fresh else 1e-3 * tol
-            if t * size <= threshold * max(1.0, np.linalg.norm(theta)):
-                return theta, it, True
-            previous, fresh = t * size, False
-            if t < 1.0:
-                factor = None  # damped: still far from the optimum, refactor
-        return theta, max_iter, False
+        origin = _Point(self, np.zeros_like(theta), s)
+        if origin.value < start.value:
+            start, curvature = origin, None
+        return newton(
+            lambda th, hessian: _Point(self, th, s), start, tol=tol, max_iter=max_iter,
+            factor=curvature,
+        )
 
     def optimality_gap(self, theta, curvature, d1):
         """Relative Newton step ``‖H⁻¹∇J(θ)‖ / max(‖θ‖, 1e-300)``: distance to the optimum."""
         step = curvature.solve(self.gradient(theta, d1))
         return float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300))
+
+
+class _Point:
+    """The objective of a :class:`Problem` at one ``θ``: its value at once, its
+    gradient and factored Hessian when first asked for (a rejected line-search
+    trial costs one evaluation of the loss only)."""
+
+    has_hessian = False
+
+    def __init__(self, problem, theta, weights):
+        self.problem, self.theta, self.weights = problem, theta, weights
+        self.value = problem.value(theta, weights)
+        self._derivatives = None
+
+    def _row_derivatives(self):
+        if self._derivatives is None:
+            self._derivatives = self.problem.row_derivatives(self.theta, self.weights)
+        return self._derivatives
+
+    @property
+    def gradient(self):
+        return self.problem.gradient(self.theta, self._row_derivatives()[0], self.weights)
+
+    def factor(self):
+        return self.problem.curvature(self._row_derivatives()[1], self.weights)
+
+
+def newton(point_at, start, *, tol=1e-11, max_iter=100, factor=None):
+    """skrif's one Newton solver: damped Newton steps with factor reuse.
+
+    Used by the in-memory fit, polish and refits (:meth:`Problem.newton`) and by the
+    distributed ones on Dask (:mod:`skrif._dask`), each with its own evaluation of
+    the objective.
+
+    Parameters
+    ----------
+    point_at : callable
+        ``point_at(theta, hessian)`` → the objective at ``theta``: an object with
+        ``value``, ``gradient`` (n_params, n_outputs), ``factor()`` (the factored
+        Hessian there, with ``solve``) and ``has_hessian`` (whether ``factor()``
+        costs no more evaluation). ``hessian`` says whether ``factor()`` will
+        probably be asked for (an evaluation that gets the Hessian in the same pass
+        over the data, as on Dask, computes it then).
+    start : point or ndarray
+        Starting point (a ``point_at`` result or ``θ`` (n_outputs, n_params)).
+    tol : float
+        Stop once a Newton step is below ``tol · max(1, ‖θ‖)`` with a fresh factor
+        (``1e-3 · tol`` with a reused one, which only contracts linearly): a step
+        computed that small is taken without evaluating the objective there, a step
+        accepted that small (possibly damped, where rounding dominates the
+        gradient) ends the search at the accepted point.
+    max_iter : int
+    factor : Curvature, default=None
+        The factored Hessian at ``start``, if the caller has one.
+
+    Returns
+    -------
+    theta : ndarray (n_outputs, n_params)
+    n_iter : int
+        Newton steps taken.
+    converged : bool
+
+    Notes
+    -----
+    A factorization is reused (gradient and solve only) while steps shrink at
+    least 8-fold and need no damping; a point evaluated with its Hessian (Dask)
+    brings a fresh factor instead. Backtracking is Armijo's. The fixed point
+    (``∇J = 0``) and the stopping rule are those of Newton's method.
+    """
+    point = start if hasattr(start, "value") else point_at(np.array(start, dtype=float), factor is None)
+    theta = point.theta
+    fresh, previous = True, None
+    if factor is None:
+        factor = point.factor()
+    it = 0
+    while it < max_iter:
+        it += 1
+        grad = point.gradient
+        step = -factor.solve(grad).T
+        size = np.linalg.norm(step)
+        if not fresh and not size <= 0.125 * previous:
+            # The reused factorization no longer contracts fast: refactor here.
+            factor, fresh = point.factor(), True
+            step = -factor.solve(grad).T
+            size = np.linalg.norm(step)
+        threshold = tol if fresh else 1e-3 * tol
+        if size <= threshold * max(1.0, np.linalg.norm(theta)):
+            return theta + step, it, True
+        slope = np.sum(grad.T * step)
+        t, accepted = 1.0, False
+        while t >= 1e-8:
+            trial_theta = theta + t * step
+            # The Hessian at the trial point is needed unless Newton is already
+            # contracting quadratically (then the factorization is reused).
+            quadratic = t == 1.0 and previous is not None and size <= 0.125 * previous
+            trial = point_at(trial_theta, not quadratic)
+            if trial.value <= point.value + 1e-4 * t * slope + 1e-13 * abs(point.value):
+                accepted = True
+                break
+            if not fresh:
+                break
+            t *= 0.5
+        if not accepted:
+            if not fresh:  # no decrease with a reused factorization: refactor at θ
+                factor, fresh, previous = point.factor(), True, np.inf
+                continue
+            return theta, it, size <= tol * max(1.0, np.linalg.norm(theta))
+        theta, point = trial_theta, trial
+        previous = t * size
+        if previous <= threshold * max(1.0, np.linalg.norm(theta)):
+            return theta, it, True
+        if t < 1.0 or trial.has_hessian:
+            factor, fresh = trial.factor(), True
+        else:
+            fresh = False
+    return theta, max_iter, False
 
 
 def backtrack(problem, theta, step, value, grad, weights, smallest):

@@ -198,20 +198,19 @@ class SetAlgebra:
 
 
 def removal_algebra(rm, fraction=1.0, change=None):
-    """The :class:`SetAlgebra` of a :class:`~skrif._core.fitted.RemovalModel`;
-    ``change(rows, how)`` overrides its parameter changes (e.g. refits that reselect
-    a hyperparameter)."""
-    leverages = np.clip(1.0 - rm.one_minus_leverage, 0.0, 1.0)
+    """The :class:`SetAlgebra` of a removal model (in memory or on Dask: the
+    :class:`~skrif._core.fitted.RemovalModel` protocol); ``change(rows, how)``
+    overrides its parameter changes (e.g. refits that reselect a hyperparameter)."""
     if change is None:
         def change(rows, how):
             return rm.parameter_change(rows, how, fraction)
 
     return SetAlgebra(
         change=change,
-        second_step=second_newton_step(rm, fraction),
+        second_step=lambda idx, delta: rm.second_step(idx, delta, fraction),
         hessian_norms=rm.hessian_norms,
         joint_leverage=rm.joint_leverage,
-        max_leverage=lambda idx: float(np.max(leverages[idx])),
+        max_leverage=lambda idx: float(np.max(rm.leverages_of(idx))),
     )
 
 

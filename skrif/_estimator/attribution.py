@@ -15,9 +15,11 @@ from .._features.influential import InfluentialRows
 from .._utils.checks import (
     check_bool,
 )
+from .._utils.dask import fitted_on_dask, is_dask
 from .._utils.frames import (
     change_as_frame,
 )
+
 from .dask_routing import dask_aware
 
 
@@ -207,6 +209,17 @@ class AttributionMixin:
         """
         target = self._target(target)
         method = self._resolve_method(method, allow_auto=True)
+        if is_dask(X) and fitted_on_dask(self):
+            # Lazy effects on dask evaluation rows (chunked like X); the set's error
+            # estimate is then measured on the parameter change.
+            idx = self._set_rows(X_removed_idx, groups)
+            linearized = check_bool(linearized, "linearized")
+            as_frame = check_bool(as_frame, "as_frame")
+            delta, _, _ = self._answer_set(idx, method, check_fraction(fraction))
+            from .._dask import lazy_effect
+
+            effect = lazy_effect(self, X, y, target, delta, linearized)
+            return self._rows_output(effect, target.name, as_frame) if as_frame else effect
         X_given = X
         X, Y = self._validate_eval(X, y, target)
         idx = self._set_rows(X_removed_idx, groups)
@@ -316,7 +329,8 @@ class AttributionMixin:
         else:
             method = self._additive_method(method, "influence_scores")
             X, Y = self._validate_eval(X, y, target)
-            scores = _attribution.influence_scores(self._removal, X, Y, target, method)
+            rm = self._fitted_removal()
+            scores = rm.rowwise(_attribution.influence_scores, X, Y, target, method)
             scores = target.finalize(self._nan_undefined_removals(scores))
         if not as_frame:
             return scores
@@ -400,8 +414,8 @@ class AttributionMixin:
             values, groups = self._group_self_influence(groups, target, method, linearized)
             return self._rows_output(values, target.name, as_frame, index=groups.labels)
         method = self._additive_method(method, "self_influence")
-        values = _attribution.self_influence(
-            self._removal, target, method,
+        values = self._fitted_removal().rowwise(
+            _attribution.self_influence, target, method,
             linearized=check_bool(linearized, "linearized"),
         )
         values = target.finalize(self._nan_undefined_removals(values))

@@ -132,7 +132,7 @@ class AuditMixin:
             )
         else:
             method = self._additive_method(method, "loo_predict")
-            values = _audit.loo_predict(self._removal, target, method)
+            values = self._fitted_removal().rowwise(_audit.loo_predict, target, method)
             values = target.finalize(self._nan_undefined_removals(values))
         if labels_out:
             values = self._class_labels(values)
@@ -175,11 +175,11 @@ class AuditMixin:
         >>> bool(est.loo_score() <= est.score(X, y))  # optimism of the training score
         True
         """
-        problem = self._fitted_removal().problem
-        classifier = problem.objective.is_classifier
-        loo = self.loo_predict(
+        rm = self._fitted_removal()
+        classifier = rm.objective.is_classifier
+        loo = rm.retained(self.loo_predict(
             target="decision_function" if classifier else "predict", method=method, groups=groups
-        )
+        ))
         if np.any(np.isnan(loo)):
             raise ValueError(
                 "Some leave-one-out predictions are undefined (rows with leverage 1, "
@@ -187,13 +187,9 @@ class AuditMixin:
                 "undefined. For leverage 1, use method='if' or add a penalty."
             )
         if classifier:
-            Z = loo.reshape(len(loo), -1)
-            return float(np.mean(
-                _audit.predicted_classes(Z) == _audit.true_classes(problem.Y)
-            ))
-        from sklearn.metrics import r2_score
-
-        return float(r2_score(problem.Y.reshape(loo.shape), loo))
+            Z = loo.reshape(loo.shape[0], -1)
+            return float(np.mean(_audit.predicted_classes(Z) == _audit.true_classes(rm.Y)))
+        return _audit.r2(rm.Y.reshape(loo.shape), loo)
 
     @dask_aware
     @_audit_parameters

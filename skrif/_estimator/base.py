@@ -14,7 +14,6 @@ from .._features.groups import rows_of_labels, training_groups
 from .._removal.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from .._utils.checks import (
     check_eval_targets,
-    undefined_single_removals,
 )
 from .._utils.frames import (
     _training_index,
@@ -189,7 +188,7 @@ class RemovalQueries:
         """NaN the rows of ``values`` (one per training row) whose removal alone is
         undefined (e.g. the only training row of a class), with a warning: their
         single-row effects are not numbers, as :meth:`influence` refuses them."""
-        rows = undefined_single_removals(self._removal.problem)
+        rows = self._removal.undefined_single_removals()
         if rows.size:
             values[rows] = np.nan
             warnings.warn(
@@ -213,18 +212,13 @@ class RemovalQueries:
 
     def _class_labels(self, decision):
         """Predicted classes (``classes_``) from finalized decision values (n,) or
-        (n, K); rows with undefined values (NaN, warned about) get NaN."""
-        Z = np.asarray(decision, dtype=float).reshape(len(decision), -1)
-        bad = np.isnan(Z).any(axis=1)
-        if Z.shape[1] == 1:
-            codes = (Z[:, 0] > 0).astype(int)
-        else:
-            codes = np.argmax(np.nan_to_num(Z), axis=1)
-        labels = np.asarray(self.classes_)[codes]
-        if bad.any():
-            labels = labels.astype(object)
-            labels[bad] = np.nan
-        return labels
+        (n, K); rows with undefined values (NaN, warned about) get NaN. Lazy
+        per-row decisions (a Dask fit) give lazy labels, block by block."""
+        classes = np.asarray(self.classes_)
+        if self._fitted_removal().distributed:
+            Z = decision.reshape(decision.shape[0], -1).rechunk({1: -1})
+            return Z.map_blocks(_class_labels, classes, drop_axis=1, dtype=classes.dtype)
+        return _class_labels(decision, classes)
 
     def _rows_output(self, values, target_name, as_frame_, *, X=None, index=None,
                      columns=None, attrs=None):
@@ -255,3 +249,18 @@ class RemovalQueries:
             rm.n_outputs,
         )
         return X, Y
+
+
+def _class_labels(decision, classes):
+    """``classes`` picked by decision values (n,) or (n, K); NaN rows get NaN."""
+    Z = np.asarray(decision, dtype=float).reshape(len(decision), -1)
+    bad = np.isnan(Z).any(axis=1)
+    if Z.shape[1] == 1:
+        codes = (Z[:, 0] > 0).astype(int)
+    else:
+        codes = np.argmax(np.nan_to_num(Z), axis=1)
+    labels = classes[codes]
+    if bad.any():
+        labels = labels.astype(object)
+        labels[bad] = np.nan
+    return labels

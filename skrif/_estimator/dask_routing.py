@@ -8,7 +8,7 @@ one.
 
 import functools
 
-from .._utils.dask import fitted_on_dask, is_dask
+from .._utils.dask import is_dask
 
 #: Methods that take new rows ``X`` first and return one value per row: with a
 #: dask ``X`` they return dask arrays whatever the training data were.
@@ -22,23 +22,28 @@ def route_fit(est, X, y, sample_weight):
     """
     if is_dask(X) or is_dask(y) or is_dask(sample_weight):
         from .. import _dask
+        from .wrapped import attributed
 
-        return _dask.fit(est, X, y, sample_weight)
+        fitted = _dask.fit(est, X, y, sample_weight)
+        fitted._attributed = attributed(fitted.estimator_)
+        return fitted
     vars(est).pop("_dask_fit", None)
     return None
 
 
 def dask_aware(method):
-    """Send ``method`` to :mod:`skrif._dask` for estimators fitted on Dask, and
-    row-wise prediction methods called with a dask ``X``; for a pipeline whose
-    preprocessing is refitted with the rows, to :mod:`skrif._estimator.whole_pipeline`
-    (one wrapper, so warnings keep their stack level)."""
+    """Send a row-wise prediction method called with a dask ``X`` to :mod:`skrif._dask`
+    (a lazy result chunked like ``X``), and, for a pipeline whose preprocessing is
+    refitted with the rows, the methods :mod:`skrif._estimator.whole_pipeline`
+    answers (one wrapper, so warnings keep their stack level). Every other call runs
+    the method itself, for an estimator fitted on Dask too (on its removal model,
+    :class:`~skrif._dask._removal.DaskRemovalModel`)."""
     name = method.__name__
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         rows = args[0] if args else kwargs.get("X")
-        if fitted_on_dask(self) and name not in _ROWWISE or (name in _ROWWISE and is_dask(rows)):
+        if name in _ROWWISE and is_dask(rows):
             from .. import _dask
 
             return getattr(_dask, name)(self, *args, **kwargs)

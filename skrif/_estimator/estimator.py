@@ -28,10 +28,12 @@ from sklearn.utils.validation import (
 
 from .._core.fitted import RemovalModel
 from .._core.fitting import (
-    POLISH_TOL,
-    WARN_TOL,
     check_prefit,
+    polish_tol,
+    warn_leverage_one_rows,
+    warn_singular,
 )
+from .._core.fitting import optimality_message as _optimality_message
 from .._core.problem import warn_not_converged
 from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
@@ -50,9 +52,7 @@ from .._utils.frames import (
 from .._utils.params import check_params
 from ..exceptions import (
     DataChangedError,
-    HighLeverageWarning,
     OptimalityWarning,
-    SingularHessianWarning,
     UnsupportedModelError,
 )
 from .attribution import AttributionMixin
@@ -572,36 +572,14 @@ class InfluenceEstimator(
         check_finite_values(self.optimality_gap_ if self.optimality_gap_ < np.inf else 0.0,
                             "optimality gap", what)
         self.n_polish_steps_ = 0
-        polish_tol = POLISH_TOL if problem.objective.polish_tol is None else problem.objective.polish_tol
-        converged = self.optimality_gap_ <= polish_tol
+        converged = self.optimality_gap_ <= polish_tol(problem.objective)
         # Warnings wait until the fit is known to have a finite optimum: a refused
         # fit raises one clear error, not warnings about polishing it.
-        optimality_message = None
-        if self.optimality_gap_ > WARN_TOL:
-            if frozen and self.polish:
-                action = (
-                    "the model is frozen, so its coefficients and predictions are kept "
-                    "and attributions are computed at the optimum skrif reached with "
-                    "Newton steps (polish=False computes them at the model's own "
-                    "coefficients). If this gap is large, check that you passed the "
-                    "data the model was trained on"
-                )
-            elif self.polish:
-                action = (
-                    "skrif polished it with Newton steps on that objective; predictions use "
-                    "the polished coefficients (polish=False keeps the original ones)"
-                )
-            else:
-                action = "attributions are computed at these coefficients (polish=False)"
-            optimality_message = (
-                f"The fitted {model_name} is {self.optimality_gap_:.2g} "
-                "(relative Newton step) away from the optimum of its own objective, as "
-                f"large as a single row's effect; {action}. "
-                + problem.objective.optimality_advice(
-                    self._attributed.holder, problem.design.n_samples
-                )
-            )
-        if self.polish and self.optimality_gap_ > polish_tol:
+        optimality_message = _optimality_message(
+            self._attributed.holder, problem.objective, self.optimality_gap_, frozen,
+            self.polish, problem.design.n_samples,
+        )
+        if self.polish and self.optimality_gap_ > polish_tol(problem.objective):
             # The factorization at the starting point serves the first Newton step;
             # release it before refactoring at the polished optimum.
             start = theta
@@ -632,14 +610,7 @@ class InfluenceEstimator(
         self._removal = RemovalModel(problem, theta, d1, curvature)
         self.hessian_rank_ = curvature.rank
         if curvature.singular:
-            warnings.warn(
-                f"The Hessian of the objective is singular (rank {curvature.rank} < "
-                f"{curvature.n_params} parameters): the data do not determine every "
-                "parameter. skrif uses its pseudo-inverse (minimum-norm changes); add "
-                "a penalty for well-defined attributions.",
-                SingularHessianWarning,
-                stacklevel=3,
-            )
+            warn_singular(curvature.rank, curvature.n_params, stacklevel=3)
         one_minus = curvature.one_minus_leverage
         self.leverages_ = np.clip(1.0 - one_minus, 0.0, 1.0)
         tol = curvature.leverage_tol
@@ -647,14 +618,7 @@ class InfluenceEstimator(
         with np.errstate(divide="ignore"):
             self.rescale_factors_ = np.where(degenerate, np.inf, 1.0 / np.maximum(one_minus, tol))
         if np.any(degenerate):
-            rows = np.flatnonzero(degenerate)
-            warnings.warn(
-                f"{rows.size} training rows have leverage 1 (1 - h_i <= {tol:g}), "
-                f"e.g. rows {rows[:10].tolist()}: each alone determines a parameter "
-                "direction, so their rescaled influence is undefined (NaN).",
-                HighLeverageWarning,
-                stacklevel=3,
-            )
+            warn_leverage_one_rows(np.flatnonzero(degenerate), tol, stacklevel=3)
 
     def get_metadata_routing(self):
         """Get the metadata routing of this object.

@@ -18,7 +18,7 @@ from .._features.groups import (
     group_changes,
     group_method,
     group_scores,
-    own_rows_change,
+    own_group_values,
 )
 from .._features.influential import InfluentialRows
 from .._removal.methods import METHODS
@@ -107,27 +107,18 @@ class GroupsMixin:
     def _group_self_influence(self, groups, target, method, linearized):
         changes, groups = self._group_changes(groups, method)
         rm = self._fitted_removal()
-        Z = rm.linear_predictor()
-        dZ = own_rows_change(changes, rm.design, rm.theta, groups)
-        Y = rm.problem.Y if target.needs_y else None
         # Groups whose removal is undefined carry NaN changes (already warned about).
-        with np.errstate(invalid="ignore"):
-            if check_bool(linearized, "linearized"):
-                per_row = np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
-            else:
-                per_row = target.value(Z + dZ, Y) - target.value(Z, Y)
-        totals = np.zeros((groups.n_groups, per_row.shape[1]))
-        np.add.at(totals, groups.codes, per_row)
-        return target.finalize(totals), groups
+        per_row = rm.rowwise(
+            own_group_values, changes, target, check_bool(linearized, "linearized"),
+            per_row=(groups.codes,),
+        )
+        return target.finalize(rm.group_sums(per_row, groups.codes, groups.n_groups)), groups
 
     def _group_loo_predict(self, groups, target, method, log=None):
         changes, groups = self._group_changes(groups, method, log)
         rm = self._fitted_removal()
-        Z = rm.linear_predictor()
-        dZ = own_rows_change(changes, rm.design, rm.theta, groups)
-        Y = rm.problem.Y if target.needs_y else None
-        with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
-            return target.finalize(target.value(Z + dZ, Y))
+        values = rm.rowwise(own_group_values, changes, target, None, per_row=(groups.codes,))
+        return target.finalize(values)
 
     @validate_arguments(
         {
@@ -216,25 +207,25 @@ class GroupsMixin:
         log = Progress(verbose, "cv_predict")
         as_frame = check_bool(as_frame, "as_frame")
         rm = self._fitted_removal()
-        problem = rm.problem
-        labels = problem.Y
-        if problem.objective.is_classifier:
-            labels = self.classes_[_audit.true_classes(problem.Y)]
+        Y = np.asarray(rm.Y)  # the splitter's y (n labels; gathered on Dask)
+        labels = self.classes_[_audit.true_classes(Y)] if rm.objective.is_classifier else Y
         if groups is not None:
             groups = self._groups(groups).codes
-        splits = fold_splits(cv, problem.design.X, labels, groups)
-        Z = rm.linear_predictor()
-        dZ = np.empty_like(Z)
+        # Splitters read the number of rows from X (the training X in memory).
+        X_split = np.empty((rm.n_samples, 0)) if rm.distributed else rm.design.X
+        splits = fold_splits(cv, X_split, labels, groups)
+        rm.prefetch([test for _, test in splits], method)
+        fold_of = np.empty(rm.n_samples, dtype=np.intp)
+        deltas = np.empty((len(splits),) + rm.theta.shape)
         used = {}
         for f, (_, test) in enumerate(splits):
             how = group_method_by_cost(rm, len(test)) if method == "auto" else method
             used[how] = used.get(how, 0) + 1
-            delta = rm.parameter_change(np.sort(test), how)
-            dZ[test] = problem.design.rows_matvec(test, delta.T)
+            fold_of[test] = f
+            deltas[f] = rm.parameter_change(np.sort(test), how)
             log.line(f"fold {f + 1}/{len(splits)} ({len(test)} rows): {how}", level=2)
         log.line(f"{len(splits)} folds: {describe_methods(used)}")
-        Y = problem.Y if t.needs_y else None
-        out = t.finalize(t.value(Z + dZ, Y))
+        out = t.finalize(rm.rowwise(own_group_values, deltas, t, None, per_row=(fold_of,)))
         if labels_out:
             out = self._class_labels(out)
         return self._rows_output(out, target, as_frame, attrs={"methods": used})

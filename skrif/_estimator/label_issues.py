@@ -136,7 +136,7 @@ class LabelIssuesMixin:
             P = self.cv_predict(cv=cv, groups=groups, target="predict_proba", method=how)
             source = f"cross-validation folds ({how})"
         rm = self._fitted_removal()
-        codes = _audit.true_classes(rm.problem.Y)
+        codes = _audit.true_classes(np.asarray(rm.Y))  # the training labels (gathered on Dask)
         P = np.asarray(P, dtype=float).reshape(len(codes), -1)
         return _label_issues.label_issues(
             codes, P, np.asarray(self.classes_), score=score,

@@ -172,7 +172,7 @@ def full_data_inference(state, j, family, cov_type, clusters, use_t, theta=None,
     theta = state.theta if theta is None else theta
     keep = np.ones(state.n_samples) if keep is None else keep
     fit = CoefficientFit(
-        state.design.rows(slice(None)), state.Y[:, 0], state.weights, keep, theta[0], family,
+        state.dense_design(), state.Y[:, 0], state.weights, keep, theta[0], family,
         cov_type, clusters, use_t,
     )
     return fit.inference(j)

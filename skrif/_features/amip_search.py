@@ -42,7 +42,7 @@ class StandardErrorCriterion:
     def __init__(self, state, j, conclusion, alpha, cov_type, clusters, use_t, family):
         self.state, self.j, self.conclusion, self.alpha = state, j, conclusion, alpha
         self.cov_type, self.clusters, self.use_t, self.family = cov_type, clusters, use_t, family
-        self.Xt = state.design.rows(slice(None))
+        self.Xt = state.dense_design()
         self.y = state.Y[:, 0]
         self.sigma0 = 1.0
 

@@ -25,6 +25,7 @@ nothing here knows which.
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
+from .._core.fitted import top_k  # noqa: F401  (re-exported)
 from .._removal.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
@@ -157,7 +158,7 @@ def self_influence(rm, target, method, linearized=False):
     """
     Z = rm.linear_predictor()
     dZ = rm.self_change(method)
-    Y = rm.problem.Y if target.needs_y else None
+    Y = rm.Y if target.needs_y else None
     if linearized:
         return np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
     return target.value(Z + dZ, Y) - target.value(Z, Y)
@@ -217,14 +218,6 @@ def check_direction(direction):
     return direction
 
 
-def top_k(scores, k, direction):
-    """Indices of the ``k`` largest (``"increase"``) or smallest (``"decrease"``)
-    scores, best first; NaN scores rank last. Ties keep the lower index first."""
-    key = -scores if direction == "increase" else np.array(scores, dtype=float)
-    key = np.where(np.isnan(key), np.inf, key)
-    return np.argsort(key, kind="stable")[:k]
-
-
 def most_influential(
     rm, X_eval, Y_eval, target, k, direction, method, output=0, verify=False,
     with_predicted=False,
@@ -242,8 +235,8 @@ def most_influential(
         Only if ``verify``: the change of the summed target after an exact refit
         without ``rows``.
     """
-    scores = additive_scores(rm, X_eval, Y_eval, target, method, output)
-    rows = top_k(scores, k, direction)
+    scores = rm.rowwise(additive_scores, X_eval, Y_eval, target, method, output)
+    rows = rm.top_k(scores, k, direction)
     predicted = float(np.sum(scores[rows]))
     if not verify:
         # with_predicted: (rows, predicted, None), the estimator's one result type.

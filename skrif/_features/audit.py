@@ -47,8 +47,23 @@ def loo_predict(rm, target, method):
     dual, O(n) beyond the factorization for linear curvatures).
     """
     Z = rm.linear_predictor()
-    Y = rm.problem.Y if target.needs_y else None
+    Y = rm.Y if target.needs_y else None
     return target.value(Z, Y) + self_influence(rm, target, method)
+
+
+def r2(Y, P):
+    """R² of predictions ``P`` for targets ``Y`` (averaged over outputs), as
+    :func:`sklearn.metrics.r2_score` (a constant ``Y`` scores 1 if predicted exactly,
+    else 0). Sums over rows only, so lazy arrays reduce where they live."""
+    Y2, P2 = Y.reshape(Y.shape[0], -1), P.reshape(P.shape[0], -1)
+    # One evaluation of both sums (one pass over lazy per-row arrays).
+    resid, total = np.asarray(np.stack([
+        np.sum((Y2 - P2) ** 2, axis=0), np.sum((Y2 - np.mean(Y2, axis=0)) ** 2, axis=0)
+    ]), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(total > 0, 1.0 - resid / np.where(total > 0, total, 1.0),
+                         np.where(resid == 0, 1.0, 0.0))
+    return float(np.mean(score))
 
 
 def true_classes(Y):
@@ -193,13 +208,15 @@ def linear_scores(rm, A, method):
     Returns
     -------
     scores : ndarray of shape (n, m)
+        In memory (a Dask fit's lazy scores are gathered: ``m`` floats per row,
+        which the greedy search ranks).
 
     Notes
     -----
     See :meth:`~skrif._core.fitted.RemovalModel.functional_changes`: O(p̃² m q + nnz(X) m q)
     for rank-one per-row Hessians, O(n p̃²) for mean-form and multinomial ones.
     """
-    return rm.functional_changes(A, method)
+    return np.asarray(rm.functional_changes(A, method), dtype=float)
 
 
 def _greedy_prefix(scores, values, available, max_rows):

@@ -48,6 +48,9 @@ from sklearn.model_selection import KFold
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
 
+from . import attribution as _attribution
+from .groups import own_group_values
+
 INTERVAL_METHODS = ("jackknife", "jackknife+", "jackknife-minmax", "cv+")
 SET_METHODS = ("lac", "aps")
 
@@ -94,16 +97,6 @@ def _blocks(m, per_row):
         yield np.arange(start, min(start + size, m))
 
 
-def _kth_smallest(V, k):
-    """``k``-th smallest (1-based) along the last axis; O(n) per row (introselect)."""
-    return np.partition(V, k - 1, axis=-1)[..., k - 1]
-
-
-def _kth_largest(V, k):
-    n = V.shape[-1]
-    return np.partition(V, n - k, axis=-1)[..., n - k]
-
-
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
 def _inverse_link(rm, Z):
     """The mean at linear predictors ``Z`` (the family's inverse link)."""
@@ -136,11 +129,10 @@ def _folds(cv, X, y, n):
     return folds
 
 
-def _fold_changes(est, folds, method):
-    """Δθ of each fold, (K, p̃) (single output): ``method="newton"`` (one group Newton
-    step, Woodbury) or ``"refit"`` (Newton to convergence)."""
-    rm = est._fitted_removal()
-    return np.array([rm.parameter_change(fold, method)[0] for fold in folds])
+def _fold_changes(rm, folds, method):
+    """Δθ of each fold (K, q, p̃): ``method="newton"`` (one group Newton step,
+    Woodbury) or ``"refit"`` (Newton to convergence)."""
+    return np.stack([rm.parameter_change(np.sort(fold), method) for fold in folds])
 
 
 def _fold_shift(rm, deltas, X):
@@ -149,39 +141,53 @@ def _fold_shift(rm, deltas, X):
     return rm.design.for_rows(X).matvec(deltas.T).T
 
 
+def _take_rows(rm, table, codes):
+    """Row ``i`` of ``table[codes[i]]``: each training row's entry of its fold."""
+    return table[codes]
+
+
 def predict_interval(est, X, alpha, method, cv):
-    """Conformal prediction intervals; see :meth:`InfluenceEstimator.predict_interval`."""
+    """Conformal prediction intervals; see :meth:`InfluenceEstimator.predict_interval`.
+
+    The per-training-row quantities (leave-one-out or out-of-fold residuals, the
+    models without each row or fold at the test rows) are what the removal model
+    gives row by row (lazy on Dask); the order statistics over the training rows
+    come from :meth:`~skrif._core.fitted.RemovalModel.kth_smallest` (exact, also
+    on Dask).
+    """
     alpha = float(alpha)  # validated by the estimator's declared constraints
     if cv is not None and method != "cv+":
         raise ValueError(f"cv is used only by method='cv+'; got cv={cv!r} with method={method!r}.")
     rm = est._fitted_removal()
-    if rm.problem.Y.shape[1] != 1:
+    if rm.n_outputs != 1:
         raise ValueError(
             "predict_interval supports single-target regressors; this model has "
-            f"{rm.problem.Y.shape[1]} targets: wrap one InfluenceEstimator per target."
+            f"{rm.n_outputs} targets: wrap one InfluenceEstimator per target."
         )
     Xv = _validate_X(est, X)
     n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
-    y = rm.problem.Y[:, 0]
+    y = rm.Y[:, 0]
     z = rm.linear_predictor_of(Xv)[:, 0]
 
     if method == "cv+":
-        folds = _folds(cv, rm.design.X, y, n)
+        # Splitters read the number of rows from X (the training X in memory).
+        X_split = np.empty((n, 0)) if rm.distributed else rm.design.X
+        folds = _folds(cv, X_split, np.asarray(y), n)
         # Exact leave-fold-out models: the group Newton step for least squares,
         # K warm-started refits otherwise (one Newton step is visibly off for a fold).
-        deltas = _fold_changes(est, folds, "newton" if rm.objective.quadratic else "refit")
-        fold_of = np.empty(n, dtype=int)
-        residuals = np.empty(n)
-        z_train = rm.linear_predictor()[:, 0]
+        deltas = _fold_changes(rm, folds, "newton" if rm.objective.quadratic else "refit")
+        fold_of = np.empty(n, dtype=np.intp)
         for f, rows in enumerate(folds):
             fold_of[rows] = f
-            shift = _fold_shift(rm, deltas[f:f + 1], rm.design.X[rows])[0]
-            residuals[rows] = np.abs(y[rows] - _inverse_link(rm, z_train[rows] + shift))
+        predictions = rm.rowwise(own_group_values, deltas, est._target("predict"), None,
+                                 per_row=(fold_of,))
+        residuals = np.abs(y - predictions[:, 0])
     else:
         loo = est.loo_predict(target="predict")
         residuals = np.abs(y - loo)
+    residuals = rm.retained(residuals)  # read once per block of test rows
     if np.any(np.isnan(residuals)):
         raise ValueError(
             "Some leave-one-out predictions are undefined (training rows with leverage 1, "
@@ -191,24 +197,26 @@ def predict_interval(est, X, alpha, method, cv):
 
     out = np.empty((m, 2))
     if method == "jackknife":
-        width = _kth_smallest(residuals, k)
+        width = rm.kth_smallest(residuals[:, None], k)[0]
         mu = _inverse_link(rm, z)
         out[:, 0], out[:, 1] = mu - width, mu + width
         return out
-    width = _kth_smallest(residuals, k) if method == "jackknife-minmax" else None
+    width = rm.kth_smallest(residuals[:, None], k)[0] if method == "jackknife-minmax" else None
     for block in _blocks(m, n):
         if method == "cv+":
-            shift = _fold_shift(rm, deltas, Xv[block])[fold_of]  # (n, b)
+            table = _fold_shift(rm, deltas[:, 0, :], Xv[block])  # (K, b): δz_f(x_j)
+            shift = rm.rowwise(_take_rows, table, per_row=(fold_of,))  # (n, b)
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
-        # μ̂_{−i}(x_j) as (b, n), C-contiguous: the selections run along rows.
-        mu = _inverse_link(rm, np.add(shift.T, z[block, None], order="C"))
+        # μ̂_{−i}(x_j) as (n, b): order statistics over the training rows i.
+        mu = _inverse_link(rm, shift + z[block])
         if method == "jackknife-minmax":
-            out[block, 0] = mu.min(axis=1) - width
-            out[block, 1] = mu.max(axis=1) + width
+            out[block, 0] = np.min(mu, axis=0) - width
+            out[block, 1] = np.max(mu, axis=0) + width
         else:
-            out[block, 0] = _kth_largest(mu - residuals, k)
-            out[block, 1] = _kth_smallest(np.add(mu, residuals, out=mu), k)
+            res = residuals[:, None]
+            out[block, 0] = rm.kth_smallest(mu - res, n - k + 1)  # the k-th largest
+            out[block, 1] = rm.kth_smallest(mu + res, k)
     return out
 
 
@@ -270,8 +278,38 @@ def _true_classes(Y):
     return np.argmax(Y, axis=1)
 
 
+def _label_scores(rm, loo):
+    """LAC nonconformity of each training row's own label under its leave-one-out
+    model, ``1 − p̂_{−i}(y_i | x_i)``."""
+    labels = _true_classes(rm.Y)
+    return np.take_along_axis(class_scores(loo, "lac"), labels[:, None], axis=1)[:, 0]
+
+
+def _aps_label_scores(rm, loo, u):
+    """MAPIE's randomized APS score of each training row (:func:`aps_scores`)."""
+    return aps_scores(loo, _true_classes(rm.Y), u)
+
+
+def _loo_probabilities(rm, X, z, target, proba, how):
+    """``p̂_{−i}(· | x_j)`` per training row ``i`` and test row ``j``: (n, b, K)."""
+    shift = _attribution.influence_scores(rm, X, None, target, how)  # (n, b, q)
+    return proba.value(z[None, :, :] + shift)
+
+
+def _below(rm, X, z, target, proba, how, scores):
+    """Per training row ``i`` and test row ``j``, label ``y``: whether
+    ``s_i < s(x_j, y; μ̂_{−i})`` (LAC, beyond :data:`TIE_TOL`), shape (n, b, K)."""
+    T = class_scores(_loo_probabilities(rm, X, z, target, proba, how), "lac")
+    return scores[:, None, None] < T - TIE_TOL
+
+
 def predict_set(est, X, alpha, method, random_state=None):
-    """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`."""
+    """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`.
+
+    The training rows' scores and their comparisons with the test scores (LAC) or
+    leave-one-out probabilities (APS) are per-row (lazy on Dask); counts, means and
+    the APS threshold are reductions over the rows.
+    """
     from sklearn.utils import check_random_state
 
     alpha = float(alpha)
@@ -280,32 +318,31 @@ def predict_set(est, X, alpha, method, random_state=None):
     n, m = rm.n_samples, Xv.shape[0]
     check_enough_rows(alpha, n)
     k = conformal_rank(alpha, n)
-    loo = est.loo_predict(target="predict_proba")  # p̂_{−i}(· | x_i), (n, K)
+    loo = rm.retained(est.loo_predict(target="predict_proba"))  # p̂_{−i}(· | x_i), (n, K)
     if np.any(np.isnan(loo)):
         raise ValueError(
             "Some leave-one-out probabilities are undefined (training rows with "
             "leverage 1, see HighLeverageWarning), so the conformal scores are not "
             "defined: add a penalty (smaller C)."
         )
-    labels = _true_classes(rm.problem.Y)
-    n_classes = loo.shape[1]
-    q = rm.theta.shape[0]
-    z = rm.linear_predictor_of(Xv)
-    proba = est._target("predict_proba")  # the family's probabilities of z
-    out = np.empty((m, n_classes), dtype=bool)
     if method == "aps":
         u = check_random_state(random_state).uniform(size=n)
-        threshold = _kth_smallest(aps_scores(loo, labels, u), k)
+        scores = rm.rowwise(_aps_label_scores, per_row=(loo, u))
+        threshold = float(np.asarray(rm.kth_smallest(scores[:, None], k))[0])
     else:
-        scores = np.take_along_axis(class_scores(loo, method), labels[:, None], axis=1)[:, 0]
+        scores = rm.retained(rm.rowwise(_label_scores, per_row=(loo,)))
+    n_classes = loo.shape[1]
+    z = rm.linear_predictor_of(Xv)
+    target = est._target("decision_function")
+    proba = est._target("predict_proba")  # the family's probabilities of z
+    how = est._additive_method(None, "predict_set")
+    out = np.empty((m, n_classes), dtype=bool)
     for block in _blocks(m, n * n_classes):
-        shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
-        Z = z[block][None, :, :] + shift.reshape(n, len(block), q)
-        P = proba.value(Z)  # p̂_{−i}(· | x_j), (n, b, K)
         if method == "aps":
-            out[block] = aps_sets(P.mean(axis=0), threshold)
+            P = rm.rowwise(_loo_probabilities, Xv[block], z[block], target, proba, how)
+            out[block] = aps_sets(np.asarray(P.sum(axis=0)) / n, threshold)
         else:
-            T = class_scores(P, method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
-            below = np.count_nonzero(scores[:, None, None] < T - TIE_TOL, axis=0)
-            out[block] = below < k
+            below = rm.rowwise(_below, Xv[block], z[block], target, proba, how,
+                               per_row=(scores,))
+            out[block] = np.asarray(np.count_nonzero(below, axis=0)) < k
     return out

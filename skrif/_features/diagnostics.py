@@ -36,7 +36,7 @@ import numpy as np
 from scipy.stats import f as f_dist
 
 from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
-from ..exceptions import DiagnosticsWarning, HighLeverageWarning
+from ..exceptions import DiagnosticsWarning
 
 # Floats of parameter changes per row block (c × q × p̃): 24 MB, so that the
 # block's solves run at BLAS speed.
@@ -113,6 +113,10 @@ def _hat_diagonal(rm):
 def compute_diagnostics(est, columns=None):
     """Per-row diagnostics of a fitted InfluenceEstimator.
 
+    In memory, one pass over the rows (in blocks); on Dask, two passes over the
+    row blocks — the totals (rows fitted, ``Σ h``, Pearson χ², deviance) summed,
+    then every block's rows of the table from the same code, gathered.
+
     Returns
     -------
     table : dict
@@ -128,27 +132,84 @@ def compute_diagnostics(est, columns=None):
             f"diagnostics() is not available for {objective.estimator_name}: "
             f"{objective.no_diagnostics_reason}."
         )
-    d2 = np.asarray(rm.curvature_coefficients, dtype=float)
-    eps_all = rm.penalty_share_coefficients
     names = coefficient_names(_feature_names(est), design.fit_intercept)
     keep = check_columns(columns, names)
+    if not rm.distributed:
+        stats = _row_statistics(rm, family)
+        totals = np.sum(_contributions(stats), axis=0)
+        result = _table(rm, family, keep, totals, stats)
+    else:
+        totals = np.asarray(np.sum(rm.rowwise(_row_contributions, family), axis=0), dtype=float)
+        packed = np.asarray(rm.rowwise(_packed_table, family, keep, totals))
+        result = _unpack(packed, rm.n_outputs, keep.size)
+        result["p_eff"] = _p_eff(rm, objective, totals)
+    # Warnings once for the whole table, pointing at the caller of
+    # InfluenceEstimator.diagnostics.
+    if np.any(result["warn"]):
+        warn_leverage_one(np.flatnonzero(result["warn"]), stacklevel=4)
+    _warn_unreliable(family, totals, rm.n_outputs, totals[0] - result["p_eff"],
+                     result["flags"]["influential"], result["boundary"])
+    result["names"] = [names[j] for j in keep]
+    return result
 
-    n, q = rm.d1.shape
-    s = rm.problem.weights
-    fitted = s > 0
-    Z = design.matvec(rm.theta.T)  # (n, q)
+
+def _row_statistics(rm, family):
+    """Per-row weights, residuals and hat diagonal of the rows of ``rm``."""
+    objective = rm.objective
+    s = np.asarray(rm.weights, dtype=float)
+    Z = rm.design.matvec(rm.theta.T)  # (n, q)
     mu = family.mean(Z)
-    Y = rm.problem.Y
+    Y = rm.Y
     resid = Y - mu
     with np.errstate(divide="ignore", invalid="ignore"):
         pearson = np.sqrt(s)[:, None] * resid / np.sqrt(family.variance(mu))
         unit_dev = np.maximum(2.0 * objective.loss(Y, Z) / family.kappa, 0.0)
     deviance = np.sign(resid) * np.sqrt(s[:, None] * unit_dev)
-
     h, one_minus = _hat_diagonal(rm)
+    fitted = s > 0
+    with np.errstate(invalid="ignore"):
+        boundary = fitted & np.any(~(family.variance(mu) > 0), axis=1)
+    return {"fitted": fitted, "mu": mu, "resid": resid, "pearson": pearson,
+            "deviance": deviance, "h": h, "one_minus": one_minus, "boundary": boundary}
+
+
+def _contributions(stats):
+    """Each row's terms of the totals: ``[fitted, h, h > 0, pearson² (q), deviance² (q),
+    fitted value² (q)]`` (zero for rows with weight 0), shape (n, 3 + 3q)."""
+    fitted = stats["fitted"]
+    f = fitted[:, None]
+    return np.hstack([
+        fitted[:, None].astype(float),
+        np.where(f, stats["h"][:, None], 0.0),
+        (f & (stats["h"][:, None] > 0)).astype(float),
+        np.where(f, stats["pearson"], 0.0) ** 2,
+        np.where(f, stats["deviance"], 0.0) ** 2,
+        np.where(f, stats["mu"], 0.0) ** 2,
+    ])
+
+
+def _row_contributions(rm, family):
+    return _contributions(_row_statistics(rm, family))
+
+
+def _p_eff(rm, objective, totals):
+    """The model's degrees of freedom: the rank (unpenalised), else ``tr(hat) = Σ h``."""
+    return float(rm.rank) if _is_unpenalised(objective) else float(totals[1])
+
+
+def _table(rm, family, keep, totals, stats):
+    """The table's rows for the rows of ``rm``, given the ``totals`` over every
+    training row (see :func:`_contributions`)."""
+    objective, design = rm.objective, rm.design
+    d2 = np.asarray(rm.curvature_coefficients, dtype=float)
+    eps_all = rm.penalty_share_coefficients
+    n, q = rm.d1.shape
+    fitted = stats["fitted"]
+    resid, pearson, deviance = stats["resid"], stats["pearson"], stats["deviance"]
+    h, one_minus = stats["h"], stats["one_minus"]
     degenerate = one_minus <= LEVERAGE_TOL
-    n_fit = int(np.count_nonzero(fitted))
-    p_eff = float(rm.rank) if _is_unpenalised(objective) else float(np.sum(h[fitted]))
+    n_fit = int(round(totals[0]))
+    p_eff = _p_eff(rm, objective, totals)
     df = n_fit - p_eff
     if not df > 1:
         raise ValueError(
@@ -160,13 +221,9 @@ def compute_diagnostics(est, columns=None):
     hh = h[:, None]
 
     # Dispersion: fixed at 1 (binomial, Poisson) or Pearson χ² / (n − p_eff).
-    pearson_fit = np.where(fitted[:, None], pearson, 0.0)
-    deviance_fit = np.where(fitted[:, None], deviance, 0.0)
-    phi = (
-        np.ones(q) if family.fixed_dispersion else np.sum(pearson_fit**2, axis=0) / df
-    )
+    phi = np.ones(q) if family.fixed_dispersion else totals[3 : 3 + q] / df
     # R's leave-one-out scale (lminfl): σ_(i)² = (Σ dev − dev_i/(1−h_i)) / (n − p − 1).
-    dev_total = np.sum(deviance_fit**2, axis=0)
+    dev_total = totals[3 + q : 3 + 2 * q]
     sigma_i = np.sqrt(np.maximum(dev_total - deviance**2 / safe, 0.0) / (df - 1.0))
     s2_dev = dev_total / df
 
@@ -203,9 +260,8 @@ def compute_diagnostics(est, columns=None):
     chunk = max(_MIN_CHUNK, _BLOCK_FLOATS // max(q * design.n_params, 1))
     sub_rows = max(_MIN_CHUNK, _CACHE_FLOATS // max(q * k, 1))
     scratch = np.empty((min(sub_rows, n), q, k))
-    with warnings.catch_warnings():
-        # Leverage-one rows are reported once below, not once per block.
-        warnings.simplefilter("ignore", HighLeverageWarning)
+    with rm.curvature.quiet():
+        # Leverage-one rows are reported once by the caller, not once per block.
         # x̃_i·Δ_i for every row from the Hessian kind (O(n q) after the leverages).
         dz = rm.self_change("rif")  # (n, q)
         # Δ'HΔ = Δ'g_i + Δ'H_iΔ, since H_{−i} Δ_i = g_i for the one-step change:
@@ -237,7 +293,7 @@ def compute_diagnostics(est, columns=None):
     cooks = quad / (scale * p_eff * phi)
 
     # R's influence.measures flags, with p_eff for R's k (the number of coefficients).
-    n_pos = int(np.count_nonzero(h[fitted] > 0))
+    n_pos = int(round(totals[2]))
     kk = p_eff
     with np.errstate(invalid="ignore"):
         flags = {
@@ -276,16 +332,13 @@ def compute_diagnostics(est, columns=None):
         for name in ("resid_pearson", "resid_deviance", "hat_diag"):
             values[name][~fitted] = np.nan
         flags["inf_hat"][~fitted] = False
-    if np.any(degenerate & fitted):
-        # Points at the caller of InfluenceEstimator.diagnostics.
-        warn_leverage_one(np.flatnonzero(degenerate & fitted), stacklevel=4)
     flags["influential"] = (
         flags["inf_dffits"] | flags["inf_covratio"] | flags["inf_cooks_d"]
         | flags["inf_hat"] | np.any(inf_dfb, axis=2)
     )
-    _warn_unreliable(family, mu, fitted, dev_total, df, flags["influential"])
     return {
-        "names": [names[j] for j in keep],
+        "warn": degenerate & fitted,
+        "boundary": stats["boundary"],
         "n_outputs": q,
         "p_eff": p_eff,
         "values": values,
@@ -296,24 +349,64 @@ def compute_diagnostics(est, columns=None):
     }
 
 
+
+
+def _packed_table(rm, family, keep, totals):
+    """:func:`_table` of the rows of ``rm`` packed into one float array (c, L)."""
+    t = _table(rm, family, keep, totals, _row_statistics(rm, family))
+    c = t["dfb"].shape[0]
+    parts = [t["values"][name].reshape(c, -1) for name in _VALUE_ORDER]
+    parts += [t["flags"][name].reshape(c, -1) for name in _FLAG_ORDER]
+    parts += [t[name].reshape(c, -1) for name in ("dfb", "dfbeta", "inf_dfb")]
+    parts += [t["warn"].reshape(c, 1), t["boundary"].reshape(c, 1)]
+    return np.hstack([np.asarray(part, dtype=float) for part in parts])
+
+
+def _unpack(packed, q, k):
+    """The dict of :func:`_table` from :func:`_packed_table`'s columns."""
+    n = packed.shape[0]
+    out, col = {"values": {}, "flags": {}, "n_outputs": q}, 0
+    for name in _VALUE_ORDER:
+        out["values"][name] = packed[:, col : col + q].copy()
+        col += q
+    for name in _FLAG_ORDER:
+        out["flags"][name] = packed[:, col : col + q] > 0
+        col += q
+    for name in ("dfb", "dfbeta", "inf_dfb"):
+        block = packed[:, col : col + q * k].reshape(n, q, k)
+        out[name] = block > 0 if name == "inf_dfb" else block.copy()
+        col += q * k
+    out["warn"], out["boundary"] = packed[:, col] > 0, packed[:, col + 1] > 0
+    return out
+
+
+_VALUE_ORDER = SUMMARY_COLUMNS + EXTRA_COLUMNS
+_FLAG_ORDER = FLAG_COLUMNS
+
+
 #: R's ``summary.lm``: a residual variance below this fraction of the fitted values'
 #: mean square is an "essentially perfect fit".
 PERFECT_FIT_RTOL = 1e-30
 
 
-def _warn_unreliable(family, mu, fitted, dev_total, df, influential):
+def _warn_unreliable(family, totals, q, df, influential, boundary):
     """:class:`~skrif.exceptions.DiagnosticsWarning` where the table cannot be read
     as usual: an essentially perfect least-squares fit (R's test in ``summary.lm``:
     ``rss / df < 1e-30 (mean(f)² + var(f))``), whose residuals and flags are rounding
     noise; and rows whose fitted mean sits on the boundary of its range (a
     probability of exactly 0 or 1, a Poisson mean of 0), whose variance is 0 and
-    residual-based measures NaN."""
+    residual-based measures NaN.
+
+    From the ``totals`` over the rows fitted (:func:`_contributions`; the fitted
+    values' ``mean² + var`` is their mean square) and the table's per-row
+    ``influential`` flags (NaN-free, False for rows not fitted) and ``boundary`` rows.
+    """
     if not family.fixed_dispersion:
-        f = mu[fitted]
-        scale = np.mean(f, axis=0) ** 2 + np.var(f, axis=0)
+        dev_total = totals[3 + q : 3 + 2 * q]
+        scale = totals[3 + 2 * q : 3 + 3 * q] / totals[0]
         perfect = dev_total / df < PERFECT_FIT_RTOL * scale
         if np.any(perfect):
-            n_flagged = int(np.count_nonzero(np.any(influential[fitted], axis=1)))
+            n_flagged = int(np.count_nonzero(np.any(influential, axis=1)))
             warnings.warn(
                 "Essentially perfect fit: the residuals are rounding noise (residual "
                 f"variance below {PERFECT_FIT_RTOL:g} of the fitted values' mean square, "
@@ -322,8 +415,6 @@ def _warn_unreliable(family, mu, fitted, dev_total, df, influential):
                 DiagnosticsWarning,
                 stacklevel=4,
             )
-    with np.errstate(invalid="ignore"):
-        boundary = fitted & np.any(~(family.variance(mu) > 0), axis=1)
     if np.any(boundary):
         rows = np.flatnonzero(boundary)
         warnings.warn(

@@ -68,6 +68,7 @@ def group_changes(rm, groups, method, stacklevel=2):
     leaves the model undetermined (or without a class) get NaN, with a
     :class:`~skrif.exceptions.SetInteractionWarning` naming them.
     """
+    rm.prefetch(groups.members, method)
     out, undetermined, used = [], [], {}
     for g, rows in enumerate(groups.members):
         how = group_method_by_cost(rm, rows.size) if method == "auto" else method
@@ -134,16 +135,35 @@ def group_scores(changes, design_eval, theta, target, Y_eval, linearized=True):
     return out
 
 
-def own_rows_change(changes, design, theta, groups):
-    """Each training row's linear predictor moved by removing its own group: (n, q).
+def own_rows_change(changes, design, codes):
+    """Each row's linear predictor moved by removing its own group: (n, q).
 
-    Row ``i`` of group ``g`` gets ``x̃_i·Δ_g``: O(nnz(X) q) in total.
+    Row ``i`` (of ``design``) in group ``codes[i]`` gets ``x̃_i·Δ_{codes[i]}``:
+    O(nnz(X) q + n log n) in total.
     """
-    n = design.n_samples
-    dZ = np.empty((n, theta.shape[0]))
-    for g, rows in enumerate(groups.members):
-        dZ[rows] = design.rows_matvec(rows, changes[g].T)
+    codes = np.asarray(codes)
+    dZ = np.empty((design.n_samples, changes.shape[1]))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for rows in np.split(order, bounds):
+        if rows.size:
+            dZ[rows] = design.rows_matvec(rows, changes[codes[rows[0]]].T)
     return dZ
+
+
+def own_group_values(rm, changes, target, linearized, codes):
+    """Per training row (of ``rm``): its target after removing its own group
+    (``linearized=None``), or the change of its target (``False``: at the changed
+    parameters; ``True``: first order). Shape (n, r); NaN for undefined groups."""
+    Z = rm.linear_predictor()
+    dZ = own_rows_change(changes, rm.design, codes)
+    Y = rm.Y if target.needs_y else None
+    with np.errstate(invalid="ignore"):
+        if linearized is None:
+            return target.value(Z + dZ, Y)
+        if linearized:
+            return np.einsum("mq,mrq->mr", dZ, target.derivative(Z, Y))
+        return target.value(Z + dZ, Y) - target.value(Z, Y)
 
 
 def fold_splits(cv, X, y, groups):

@@ -55,6 +55,11 @@ class SPDFactor:
     check_psd : bool
         Raise :class:`NotPositiveDefiniteError` (from :mod:`skrif.exceptions`) if
         ``S`` has a clearly negative eigenvalue (a non-convex objective).
+    reference : ndarray of shape (p,) or None
+        The diagonal the rank decision is relative to, when ``S`` was obtained by a
+        subtraction (a Schur complement ``G − g gᵀ/δ``): the magnitudes ``S`` was
+        computed from, so that a diagonal entry left with rounding noise only counts
+        as zero, as its exact value would. Default: ``S``'s own diagonal.
 
     Attributes
     ----------
@@ -69,9 +74,9 @@ class SPDFactor:
     Cost: O(p³/3) (Cholesky), O(p³) more on the rare singular path (eigh).
     """
 
-    def __init__(self, S, penalised=False, rebuild=None, check_psd=False):
+    def __init__(self, S, penalised=False, rebuild=None, check_psd=False, reference=None):
         p = S.shape[0]
-        diag = np.diag(S).copy()
+        diag = np.diag(S).copy() if reference is None else np.asarray(reference, dtype=float)
         self.n = p
         self.chol, self.F = None, None
         backup = None if rebuild is not None or p == 0 else S.copy()

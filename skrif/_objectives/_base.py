@@ -182,6 +182,16 @@ class Objective:
             "polished coefficients are what you want."
         )
 
+    #: Estimator types whose fit skrif reproduces on Dask: it solves this objective
+    #: itself (scikit-learn cannot fit a dask array) and writes the parameters and
+    #: :meth:`set_fitted_attributes` into a clone. Empty: the family fits in memory only.
+    dask_estimators = ()
+
+    def set_fitted_attributes(self, estimator, n_iter):
+        """Write what a fit leaves besides ``coef_``/``intercept_`` (e.g. ``n_iter_``)
+        into a clone fitted by skrif's own Newton solver in ``n_iter`` steps (the Dask
+        fit)."""
+
     def removed_share(self, fraction):
         """Fraction ``ρ`` of a row's penalty share removed when its weight is
         multiplied by ``1 − fraction`` (mean form only; see :meth:`penalty_shares`)."""

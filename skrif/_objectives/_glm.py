@@ -40,6 +40,11 @@ from ._link import IDENTITY, LOG
 
 class GLMObjective(Objective):
     estimator_types = (PoissonRegressor, GammaRegressor, TweedieRegressor)
+    dask_estimators = (PoissonRegressor,)
+
+    def set_fitted_attributes(self, estimator, n_iter):
+        estimator.n_iter_ = int(n_iter)
+        estimator._base_loss = estimator._get_loss()
     mean_form = True
     hessian_kind = "penalty_share"
     tight_fit = NEWTON_CHOLESKY

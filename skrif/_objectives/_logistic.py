@@ -26,9 +26,13 @@ from ._link import LOGIT
 
 class LogisticObjective(BinaryTargets, Objective):
     estimator_types = (LogisticRegression,)
+    dask_estimators = (LogisticRegression,)
     link = LOGIT
     tight_fit = NEWTON_CHOLESKY
     recession = "binary"
+
+    def set_fitted_attributes(self, estimator, n_iter):
+        estimator.n_iter_ = np.array([n_iter], dtype=np.int32)
 
     def __new__(cls, estimator=None):
         # A fitted estimator with K ≥ 3 classes minimises the multinomial objective,

@@ -25,6 +25,9 @@ class MultinomialObjective(Objective):
     # Not registered: LogisticObjective dispatches here for fitted estimators
     # with three classes or more.
     estimator_types = ()
+
+    def set_fitted_attributes(self, estimator, n_iter):
+        estimator.n_iter_ = np.array([n_iter], dtype=np.int32)
     is_classifier = True
     recession = "multinomial"
     hessian_kind = "block"

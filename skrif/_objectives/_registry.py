@@ -66,6 +66,13 @@ def _supported_names():
     return ", ".join(t.__name__ for cls in OBJECTIVES for t in cls.estimator_types)
 
 
+def dask_estimator_names():
+    """The estimators skrif fits on Dask (:attr:`Objective.dask_estimators`),
+    classifiers first."""
+    ordered = sorted(OBJECTIVES, key=lambda cls: not cls.is_classifier)
+    return [t.__name__ for cls in ordered for t in cls.dask_estimators]
+
+
 def objective_class_for(estimator):
     """Return the Objective class for ``estimator`` after checking its settings.
 

@@ -20,6 +20,7 @@ from ._squared import SquaredObjective
 
 class RidgeClassifierObjective(SquaredObjective):
     estimator_types = (RidgeClassifier,)
+    dask_estimators = ()
     is_classifier = True
 
     @classmethod

@@ -16,6 +16,11 @@ from ._family import GAUSSIAN_SQUARED
 
 class SquaredObjective(Objective):
     estimator_types = (Ridge, LinearRegression)
+    dask_estimators = (Ridge, LinearRegression)
+
+    def set_fitted_attributes(self, estimator, n_iter):
+        if isinstance(estimator, Ridge):
+            estimator.n_iter_ = None  # Ridge's direct solvers report no iterations
     quadratic = True
 
     def __init__(self, estimator):

@@ -15,6 +15,25 @@ Every kind implements the protocol of :class:`skrif._removal.base.Curvature`
 The kind is what the objective declares (``Objective.hessian_kind``), never
 inferred from array shapes.
 
+**The same kinds on blocks of rows (the Dask path).** The primal forms of the
+three kinds also
+
+* factor from a summed Gram matrix instead of the rows (``from_gram``, dispatched
+  by :func:`hessian_from_gram`): ``Σ_i d_i b_i b_iᵀ`` over rows ``b_i = [x_i − x̄, 1]``
+  (class blocks ``Σ_i A_i ⊗ b_i b_iᵀ`` for "block"), summed over the blocks of a
+  row-chunked array;
+* bind that factorization to any rows (:meth:`Curvature.on_rows`): a block on a
+  worker or the rows of a set gathered on the client. Every per-row method
+  (``one_minus_leverage``, ``row_steps``, ``self_change``, ``row_effects``) and
+  every per-set method (``set_change``, ``solve_without``, the capacitance check)
+  then answers for those rows exactly as for the fitted rows;
+* take the sums over every training row that the cancellation-free forms need
+  (the exact ``1 − h_i`` below ``REFINE_BELOW``, the exact capacitance) from
+  :meth:`Curvature.sum_over_rows`: the whole design in memory, one blockwise
+  reduction on Dask. ``refine_candidates`` names the rows to refine.
+
+The dual forms (n × n factors) hold their own rows and cannot be bound to others.
+
 May import: :mod:`skrif._linalg`, :mod:`skrif._utils`, :mod:`skrif.exceptions`.
 """
 
@@ -57,8 +76,41 @@ def make_hessian(objective, design, d2, penalty_coef, penalty_intercept, shares=
     raise ValueError(f"Unknown Hessian kind {kind!r}; expected one of {KINDS}.")
 
 
+def hessian_from_gram(objective, gram, n_features, penalty_coef, penalty_intercept, *,
+                      shift=None, convex=True, removals=True):
+    """Factor the Hessian of ``objective`` from its summed Gram matrix (Dask).
+
+    The same kinds as :func:`make_hessian` (primal forms), built from
+    ``Σ_i d_i b_i b_iᵀ`` (or ``Σ_i A_i ⊗ b_i b_iᵀ`` for "block") over rows
+    ``b_i = [x_i − shift, 1]`` summed over the blocks of a row-chunked array, instead
+    of from the rows. ``shift`` must be the column means when the intercept is fitted
+    and unpenalised (else ``None``); ``convex``: every ``d_i ≥ 0``; ``removals``: the
+    penalty-share kind also prepares its per-row removal algebra. Rows are then bound
+    with :meth:`~skrif._removal.base.Curvature.on_rows`. O(p̃³) ((K p̃)³ for "block").
+    """
+    kind = objective.hessian_kind
+    fit_intercept = objective.fit_intercept
+    if kind == "block":
+        n_classes = gram.shape[0] // (n_features + int(fit_intercept))
+        return BlockCurvature.from_gram(
+            gram, n_classes, n_features, fit_intercept, penalty_coef, penalty_intercept, shift=shift
+        )
+    if kind == "penalty_share":
+        return MeanFormCurvature.from_gram(
+            gram, n_features, fit_intercept, penalty_coef, penalty_intercept,
+            objective.penalty_share_coef, shift=shift, convex=convex, removals=removals,
+            share_of_fraction=objective.removed_share,
+        )
+    if kind == "rank_one":
+        return PrimalCurvature.from_gram(
+            gram, n_features, fit_intercept, penalty_coef, penalty_intercept, shift=shift
+        )
+    raise ValueError(f"Unknown Hessian kind {kind!r}; expected one of {KINDS}.")
+
+
 __all__ = [
     "KINDS",
+    "hessian_from_gram",
     "BlockCurvature",
     "Curvature",
     "DualBlockCurvature",

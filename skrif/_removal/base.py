@@ -1,6 +1,9 @@
 """The protocol every Hessian kind implements (:class:`Curvature`), and the small
 helpers the kinds share: row blocks, step tables, fractions of a removal."""
 
+import contextlib
+import copy
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -43,6 +46,16 @@ def solve_block_rows(n_params):
     """Rows per block of solves with training rows: at least ``_ROW_BLOCK``, and
     about ``_SOLVE_FLOATS`` floats per block."""
     return max(_ROW_BLOCK, _SOLVE_FLOATS // max(int(n_params), 1))
+
+
+def _own_entries(view_ids, ids):
+    """``(rows, cols)``: where the sorted positions ``view_ids`` hold ``ids[cols]``."""
+    view_ids = np.asarray(view_ids)
+    pos = np.searchsorted(view_ids, ids)
+    hit = pos < view_ids.size
+    hit[hit] = view_ids[pos[hit]] == np.asarray(ids)[hit]
+    cols = np.flatnonzero(hit)
+    return pos[cols], cols
 
 
 def _check_method(method, allowed):
@@ -92,6 +105,15 @@ class Curvature:
     leverage_tol = LEVERAGE_TOL
     _one_minus = None
     _quad = None
+    #: Global positions of this object's rows (``None``: they are rows 0..n−1).
+    _row_ids = None
+    #: ``row_sums(fn)``: ``Σ fn(view, ids)`` over every block of training rows, for a
+    #: curvature bound to some rows only (:meth:`on_rows`); ``None``: it holds them all.
+    _row_sums = None
+    #: Leverage-one rows get NaN without a warning (the caller warns once).
+    _quiet = False
+    #: Bound to rows other than those it was factored on (:meth:`on_rows`).
+    _bound = False
     #: numerical rank of ``H`` (``n_params`` when it is positive definite).
     rank = None
 
@@ -155,11 +177,12 @@ class Curvature:
         return np.arange(self.design.n_samples)[rows]
 
     def _guard(self, one_minus, rows, stacklevel=4):
-        """Boolean mask of leverage-one rows (warned about once, by index)."""
+        """Boolean mask of leverage-one rows (warned about once, by global position)."""
         degenerate = one_minus <= self.leverage_tol
-        if np.any(degenerate):
+        if np.any(degenerate) and not self._quiet:
             warn_leverage_one(
-                np.asarray(rows)[degenerate], stacklevel=stacklevel, tol=self.leverage_tol
+                self._ids(np.asarray(rows)[degenerate]), stacklevel=stacklevel,
+                tol=self.leverage_tol,
             )
         return degenerate
 
@@ -179,6 +202,81 @@ class Curvature:
 
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):  # pragma: no cover
         raise NotImplementedError
+
+    # -- the same factorization on other rows (blocks of a Dask array) -------------
+    def _ids(self, rows):
+        """Global positions of this object's ``rows``."""
+        rows = self._row_index(rows)
+        return rows if self._row_ids is None else self._row_ids[rows]
+
+    def sum_over_rows(self, fn):
+        """``Σ fn(view, ids)`` over the blocks of training rows: ``view`` is this
+        factorization bound to a block (:meth:`on_rows`), ``ids`` the block's global
+        positions (sorted). In memory one block holds every row; bound to some rows
+        only, the sum comes from ``row_sums`` (a blockwise reduction on Dask)."""
+        if self._row_sums is None:
+            return fn(self, np.arange(self.design.n_samples))
+        return self._row_sums(fn)
+
+    def own_row_sums(self, ids, products):
+        """``(num, own)`` over every training row (:meth:`sum_over_rows`), for columns
+        ``c`` whose own row is ``ids[c]``: ``num_c = Σ_{j ≠ ids[c]} d_j z_jc²`` and
+        ``own_c = z_{ids[c], c}``, with ``z = products(view)`` (rows of a block ×
+        columns) — the parts of the cancellation-free ``1 − h``."""
+
+        def part(view, view_ids):
+            Z = products(view)
+            own, cols = _own_entries(view_ids, ids)
+            q = np.zeros(ids.size)
+            q[cols] = Z[own, cols]
+            Z[own, cols] = 0.0
+            return np.vstack([np.einsum("ij,ij->j", Z, view.d[:, None] * Z), q])
+
+        return self.sum_over_rows(part)
+
+    def on_rows(self, design, d, *, row_ids=None, row_sums=None, one_minus=None, **per_row):
+        """This factorization (``H`` at θ̂, unchanged) bound to other training rows: a
+        block of a row-chunked array on a worker, or the rows of a set gathered on
+        the client. Every per-row and per-set method then answers for these rows
+        exactly as for the rows of the fit.
+
+        ``design`` holds the rows (an :class:`~skrif._linalg.design.AugmentedDesign`),
+        ``d`` their curvatures (K × K blocks for "block"); ``row_ids`` their global
+        positions (warnings and the sums name them), ``row_sums`` the sums over
+        every training row that the cancellation-free forms need (see
+        :meth:`sum_over_rows`), ``one_minus`` their ``1 − h_i`` when already known;
+        ``per_row``: kind-specific per-row parts (``quad`` for "rank_one", the
+        penalty ``shares`` for "penalty_share"). The view computes leverages of its
+        rows with the cheap form only (refining needs every row: the caller does it
+        with :meth:`refine_candidates` and ``_exact_one_minus``) and does not warn
+        about leverage-one rows unless made loud (``_quiet = False``). O(1) beyond
+        the per-row parts: nothing is factored.
+        """
+        view = copy.copy(self)
+        view._bound = True
+        view.design, view.d = design, d
+        view._row_ids = None if row_ids is None else np.asarray(row_ids, dtype=np.intp)
+        view._row_sums = row_sums
+        view._quiet = True
+        view._one_minus = None if one_minus is None else np.asarray(one_minus, dtype=float)
+        view._bind_rows(**per_row)
+        return view
+
+    @contextlib.contextmanager
+    def quiet(self):
+        """Within the block, leverage-one rows get NaN without a warning (the caller
+        reports them once)."""
+        before, self._quiet = self._quiet, True
+        try:
+            yield self
+        finally:
+            self._quiet = before
+
+    def _bind_rows(self, **per_row):
+        """Per-row state of rows bound by :meth:`on_rows` (kinds that support it)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be bound to other rows (its factor belongs to its own rows)."
+        )
 
     def self_change(self, d1, theta, method, fraction=1.0):
         """``x̃_i·Δ_i`` for every row (n, q), from :meth:`row_steps` in row blocks.

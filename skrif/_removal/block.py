@@ -38,6 +38,7 @@ with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 import numpy as np
 import scipy.linalg as sla
 
+from .._linalg.design import AugmentedDesign
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
 from ..exceptions import NotPositiveDefiniteError
 from .base import (
@@ -80,19 +81,42 @@ class BlockCurvature(Curvature):
         super().__init__(design, None)
         self.A = np.asarray(A, dtype=float)
         n, K, _ = self.A.shape
-        self.n_classes = K
         pt = design.n_params
-        self.n_params = K * pt
-        self._xbar = _centring_shift(design, penalty_intercept)
+        xbar = _centring_shift(design, penalty_intercept)
         H = np.zeros((K, pt, K, pt))
         for k in range(K):
             for m in range(k, K):
-                block = signed_gram(design, self.A[:, k, m], self._xbar)
+                block = signed_gram(design, self.A[:, k, m], xbar)
                 H[k, :, m, :] = block
                 H[m, :, k, :] = block.T
-        H = H.reshape(K * pt, K * pt)
+        self._factor(H.reshape(K * pt, K * pt), K, xbar, penalty_coef, penalty_intercept)
+
+    @classmethod
+    def from_gram(cls, gram, n_classes, n_features, fit_intercept, penalty_coef,
+                  penalty_intercept, shift=None):
+        """The factorization from the summed Gram ``Σ_i A_i ⊗ b_i b_iᵀ`` ((K p̃)²,
+        class-major) over rows ``b_i = [x_i − shift, 1]`` instead of the rows (Dask).
+
+        ``shift`` must be the column means when the intercept is fitted and
+        unpenalised (the centred coordinates of the class docstring), else ``None``.
+        Bind rows with :meth:`on_rows`. O((K p̃)³).
+        """
+        design = AugmentedDesign(np.zeros((0, n_features)), fit_intercept)
+        self = cls.__new__(cls)
+        Curvature.__init__(self, design, None)
+        self.A = np.zeros((0, n_classes, n_classes))
+        xbar = None if shift is None else np.asarray(shift, dtype=float)
+        self._factor(np.array(gram, dtype=float), n_classes, xbar, penalty_coef, penalty_intercept)
+        return self
+
+    def _factor(self, H, K, xbar, penalty_coef, penalty_intercept):
+        """Factor ``H`` ((K p̃)², centred by ``xbar``) plus the penalty, shifted on ``N``."""
+        pt = self.design.n_params
+        self.n_classes = K
+        self.n_params = K * pt
+        self._xbar = xbar
         pen = np.full(pt, float(penalty_coef))
-        if design.fit_intercept:
+        if self.design.fit_intercept:
             pen[-1] = penalty_intercept
         H[np.diag_indices_from(H)] += np.tile(pen, K)
         # Parametrization null space N = 1_K ⊗ e_j / √K for unpenalised j.
@@ -111,6 +135,13 @@ class BlockCurvature(Curvature):
         self.rank = self._spd.rank - self._n_null
         self._M_cache = None
         self._one_minus = None
+
+    def _bind_rows(self, M=None):
+        """Rows bound by :meth:`on_rows`: their blocks ``A_i`` are passed as ``d``."""
+        self.A, self.d = np.asarray(self.d, dtype=float), None
+        self._M_cache = None if M is None else np.asarray(M, dtype=float)
+        self._amp_cache = None
+        self._single_row_cache = None
 
     @property
     def _M(self):
@@ -327,6 +358,9 @@ class DualBlockCurvature(BlockCurvature):
     """
 
     form = "dual"
+
+    def _bind_rows(self, **per_row):
+        raise NotImplementedError("The dual form's nK × nK factor belongs to its own rows.")
 
     def __init__(self, design, A, penalty_coef, penalty_intercept):
         if not penalty_coef > 0 or (design.fit_intercept and penalty_intercept != 0):

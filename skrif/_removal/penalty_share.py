@@ -30,6 +30,7 @@ with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 import numpy as np
 import scipy.linalg as sla
 
+from .._linalg.design import AugmentedDesign
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor
 from .._linalg.woodbury import check_capacitance
 from ..exceptions import NotPositiveDefiniteError
@@ -118,15 +119,48 @@ class MeanFormCurvature(Curvature):
         share_of_fraction=None,
     ):
         super().__init__(design, np.asarray(d, dtype=float))
+        # An unpenalised intercept lets us work in centred coordinates θ_c = (w, b + x̄·w)
+        # (rows [x_i − x̄, 1], same penalty): large column means cost no digits.
+        xbar = None
+        if design.fit_intercept and penalty_intercept == 0 and design.n_features:
+            xbar = column_means(design.X)
+        H = signed_gram(design, self.d, xbar)
+        self._factor(H, xbar, penalty_coef, penalty_intercept, share_coef,
+                     bool(np.all(self.d >= 0)), shares is not None, share_of_fraction)
+        self.shares = shares
+        if shares is not None:
+            self._bind_rows(shares=shares)
+
+    @classmethod
+    def from_gram(cls, gram, n_features, fit_intercept, penalty_coef, penalty_intercept,
+                  share_coef, *, shift=None, convex=True, removals=True,
+                  share_of_fraction=None):
+        """The factorization from the summed Gram ``Σ d_i b_i b_iᵀ`` over rows
+        ``b_i = [x_i − shift, 1]`` instead of the rows (Dask).
+
+        ``shift`` must be the column means when the intercept is fitted and
+        unpenalised, else ``None``; ``convex`` whether every ``d_i ≥ 0``;
+        ``removals`` also prepares the generalized eigenpairs (then bind rows, with
+        their penalty shares, by :meth:`on_rows`). O(p̃³).
+        """
+        design = AugmentedDesign(np.zeros((0, n_features)), fit_intercept)
+        self = cls.__new__(cls)
+        Curvature.__init__(self, design, np.zeros(0))
+        xbar = None if shift is None else np.asarray(shift, dtype=float)
+        self._factor(np.array(gram, dtype=float), xbar, penalty_coef, penalty_intercept,
+                     share_coef, convex, removals, share_of_fraction)
+        self.shares = np.zeros(0) if removals else None
+        return self
+
+    def _factor(self, H, xbar, penalty_coef, penalty_intercept, share_coef, convex,
+                removals, share_of_fraction):
+        """Factor ``H`` (centred by ``xbar``) plus the penalty; with ``removals`` also
+        the generalized eigenpairs ``P V = H V diag(π)``."""
+        design = self.design
         #: ``ρ(t)``: the fraction of a row's penalty share that reweighting it by
         #: ``1 − t`` removes (``t`` for the GLMs; for SGD 1 at ``t = 1``, else 0).
         self.share_of_fraction = share_of_fraction or _full_share
-        # An unpenalised intercept lets us work in centred coordinates θ_c = (w, b + x̄·w)
-        # (rows [x_i − x̄, 1], same penalty): large column means cost no digits.
-        self._xbar = None
-        if design.fit_intercept and penalty_intercept == 0 and design.n_features:
-            self._xbar = column_means(design.X)
-        H = signed_gram(design, self.d, self._xbar)
+        self._xbar = xbar
         p = design.n_features
         H[np.arange(p), np.arange(p)] += penalty_coef
         if design.fit_intercept:
@@ -136,15 +170,14 @@ class MeanFormCurvature(Curvature):
         # Scale-invariant rank decision; refuses a Hessian with a negative eigenvalue
         # (the objective is not convex there, e.g. Tweedie power > 2 with a log link).
         self._spd = SPDFactor(
-            H, penalised=penalised and bool(np.all(self.d >= 0)),
-            rebuild=lambda: Hcopy.copy(), check_psd=True,
+            H, penalised=penalised and convex, rebuild=lambda: Hcopy.copy(), check_psd=True,
         )
         self._chol = self._spd.chol
         self.rank = self._spd.rank
         H = Hcopy
         self.share_coef = float(share_coef)
-        self.shares = shares
-        if shares is None:
+        self._convex = convex
+        if not removals:
             return
         # Generalized eigenproblem P v = π H v with VᵀHV = I (P singular is fine);
         # on the range of H when it is singular (then V Vᵀ = H⁺).
@@ -157,42 +190,59 @@ class MeanFormCurvature(Curvature):
             F = self._spd.F  # H⁺ = F Fᵀ and FᵀHF = I
             self._pi, Vr = np.linalg.eigh((F.T * Pdiag) @ F)
             self._V = F @ Vr
-        del H
-        self._eps = self.share_coef * np.asarray(shares, dtype=float)
-        self._s1 = np.empty(design.n_samples)
-        self._s3_cache = None
-        self.one_minus_leverage = np.empty(design.n_samples)
-        for start in range(0, design.n_samples, _CHUNK_ROWS):
-            sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
-            U = self._rows(sl) @ self._V
-            Dinv = self._shift(self._eps[sl])
-            self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
-            self.one_minus_leverage[sl] = 1.0 - self.d[sl] * self._s1[sl]
-        if self._chol is not None and np.all(self.d >= 0):
-            pen = np.where(Pdiag > 0, penalty_coef, penalty_intercept)
-            self._refine_one_minus(Pdiag, pen)
+        self._Pdiag = Pdiag
+        self._pen = np.where(Pdiag > 0, penalty_coef, penalty_intercept)
 
-    def _refine_one_minus(self, Pdiag, pen):
-        """Cancellation-free ``1 − h_j`` where the cheap form lost digits (convex rows).
+    def _bind_rows(self, shares=None, s1=None):
+        """Per-row parts of the rows (bound by :meth:`on_rows` or the constructor):
+        penalty shares ``ε_j = α m_j``, ``s1_j = x̃_jᵀ(H − ε_jP)⁻¹x̃_j`` and the cheap
+        ``1 − h_j`` (refined here when every training row is bound). O(c p̃²)."""
+        design = self.design
+        self.shares = shares
+        self._eps = self.share_coef * np.asarray(shares, dtype=float)
+        self._s3_cache = None
+        self._single_row_cache = None
+        given = self._one_minus
+        if s1 is not None:
+            self._s1 = np.asarray(s1, dtype=float)
+        else:
+            self._s1 = np.empty(design.n_samples)
+            for start in range(0, design.n_samples, _CHUNK_ROWS):
+                sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
+                U = self._rows(sl) @ self._V
+                Dinv = self._shift(self._eps[sl])
+                self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
+        if given is not None:
+            return
+        self.one_minus_leverage = 1.0 - self.d * self._s1
+        if not self._bound:
+            refine = self.refine_candidates(self.one_minus_leverage)
+            for start in range(0, refine.size, _ROW_BLOCK):
+                R = refine[start : start + _ROW_BLOCK]
+                self.one_minus_leverage[R] = self._exact_one_minus(R)
+
+    def refine_candidates(self, one_minus):
+        """Rows whose cheap ``1 − h_j`` is below ``REFINE_BELOW`` (convex rows of a
+        nonsingular Hessian): :meth:`_exact_one_minus` recomputes them."""
+        if self._chol is None or not self._convex:
+            return np.zeros(0, dtype=np.intp)
+        return np.flatnonzero((one_minus < REFINE_BELOW) & (self.d > 0))
+
+    def _exact_one_minus(self, R):
+        """Cancellation-free ``1 − h_j`` for rows ``R`` (convex rows).
 
         With ``v_j = (H − ε_jP)⁻¹x̃_j`` and ``H_{−j} = Σ_{i≠j} d_i x̃_ix̃_iᵀ + Λ − ε_jP``
         (what remains without row j), ``1 − h_j = v_jᵀH_{−j}v_j / (x̃_j·v_j)``: a ratio
-        of sums of squares. O(nnz(X) + p̃²) per refined row (at most ~rank(H) rows
-        lie below ``REFINE_BELOW``).
+        of sums of squares. O(nnz(X) + p̃²) per refined row: one pass over the
+        training rows (:meth:`sum_over_rows`).
         """
-        refine = np.flatnonzero((self.one_minus_leverage < REFINE_BELOW) & (self.d > 0))
-        for start in range(0, refine.size, _ROW_BLOCK):
-            R = refine[start : start + _ROW_BLOCK]
-            U = self._rows(R) @ self._V
-            eps = self._eps[R]
-            Wv = self._V @ (self._shift(eps) * U).T  # (p̃, r): v_j, centred coordinates
-            Z = self.design.matvec(self._from_centred(Wv))  # (n, r): x̃_i·v_j
-            cols = np.arange(R.size)
-            q = Z[R, cols].copy()
-            Z[R, cols] = 0.0
-            lam = pen[:, None] - eps[None, :] * Pdiag[:, None]  # Λ − ε_jP per column
-            num = np.einsum("ij,ij->j", Z, self.d[:, None] * Z) + np.einsum("ij,ij->j", Wv, lam * Wv)
-            self.one_minus_leverage[R] = num / q
+        U = self._rows(R) @ self._V
+        eps = self._eps[R]
+        Wv = self._V @ (self._shift(eps) * U).T  # (p̃, r): v_j, centred coordinates
+        W = self._from_centred(Wv)
+        num, q = self.own_row_sums(self._ids(R), lambda view: view.design.matvec(W))
+        lam = self._pen[:, None] - eps[None, :] * self._Pdiag[:, None]  # Λ − ε_jP per column
+        return (num + np.einsum("ij,ij->j", Wv, lam * Wv)) / q
 
     def _shift(self, eps):
         """Rows of ``1 / (1 − ε π)`` for each ``ε`` in ``eps``: shape (len(eps), p̃)."""

@@ -24,11 +24,13 @@ solves):
   ``1 − h_i`` comes out of the diagonal of ``B⁻¹`` without cancellation.
 """
 
+
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from .._linalg.centered import CenteredDesign
+from .._linalg.design import AugmentedDesign
 from .._linalg.factor import SPDFactor
 from .._linalg.woodbury import capacitance_coefficients, check_capacitance
 from .base import (
@@ -37,6 +39,7 @@ from .base import (
     Curvature,
     _as_slice,
     _check_method,
+    _own_entries,
     _step_table,
     solve_block_rows,
 )
@@ -50,6 +53,17 @@ _NEAR_INTERPOLATION = 1e-4
 #: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
 #: cancellation-free form of :meth:`_LinearCurvature._exact_capacitance`.
 REFINE_BELOW = 1e-3
+
+def _block_penalty(n_block_params, n_features, penalty_coef, penalty_intercept):
+    """Diagonal ``Λ`` of the factored block: ``λ_w`` (one value, or one per column,
+    e.g. an unpenalised extra column) and the intercept's entry last, if it is in it."""
+    penalty = np.empty(n_block_params)
+    penalty[:n_features] = penalty_coef
+    if n_block_params > n_features:
+        penalty[-1] = penalty_intercept
+    return penalty
+
+
 
 
 class _LinearCurvature(Curvature):
@@ -87,11 +101,7 @@ class _LinearCurvature(Curvature):
             block = CenteredDesign(design.X, self._mean)
         else:
             block = design
-        # λ_w: one value, or one per column (e.g. an unpenalised extra column).
-        penalty = np.empty(block.n_params)
-        penalty[: design.n_features] = penalty_coef
-        if block.n_params > design.n_features:
-            penalty[-1] = penalty_intercept
+        penalty = _block_penalty(block.n_params, design.n_features, penalty_coef, penalty_intercept)
         self._block_design = block
         self._block_penalty = penalty
         self.rank = self._factor(block, d, penalty) + int(self._border)
@@ -100,14 +110,21 @@ class _LinearCurvature(Curvature):
         one_minus = self._block_one_minus()
         if self._border:
             one_minus = one_minus - self.d / self._delta
-        # Cancellation-free recomputation where the cheap form lost digits.
-        refine = np.flatnonzero((one_minus < REFINE_BELOW) & (self.d > 0))
-        if refine.size and not self.singular:
+        if not self._bound:
+            # Every training row is here: refine where the cheap form lost digits.
+            refine = self.refine_candidates(one_minus)
             for start in range(0, refine.size, _ROW_BLOCK):
                 rows = refine[start : start + _ROW_BLOCK]
                 one_minus[rows] = self._exact_one_minus(rows)
         one_minus[self.d == 0] = 1.0  # h_i = d_i x̃_iᵀH⁻¹x̃_i is exactly 0
         return one_minus
+
+    def refine_candidates(self, one_minus):
+        """Rows whose cheap ``1 − d_i x̃_iᵀH⁻¹x̃_i`` is below ``REFINE_BELOW`` (more
+        than 3 digits lost): :meth:`_exact_one_minus` recomputes them."""
+        if self.singular:
+            return np.zeros(0, dtype=np.intp)
+        return np.flatnonzero((one_minus < REFINE_BELOW) & (self.d > 0))
 
     def self_quadratic(self):
         """``x̃_i H⁻¹ x̃_iᵀ`` for every training row, shape (n_samples,) (cached).
@@ -172,15 +189,21 @@ class _LinearCurvature(Curvature):
     def _exact_capacitance(self, idx, W, M):
         """``C_T = I − B_T`` without cancellation (class docstring), k × k.
 
-        Cost O(nnz(X) k + n k² + k³).
+        Cost O(nnz(X) k + n k² + k³): one pass over the training rows
+        (:meth:`sum_over_rows`).
         """
         root = np.sqrt(self.d[idx])
         B = root[:, None] * M * root[None, :]
-        Z = self._block_design.matvec(W)  # (n, k): x̃_j·v_i (block coordinates)
-        if self._border:
-            Z = Z + 1.0 / self._delta
-        Z[idx] = 0.0  # rows of T are not in H_{−T}
-        N = Z.T @ (self.d[:, None] * Z) + W.T @ (self._block_penalty[:, None] * W)
+        ids = self._ids(idx)
+
+        def part(view, view_ids):
+            Z = view._block_design.matvec(W)  # (c, k): x̃_j·v_i (block coordinates)
+            if view._border:
+                Z = Z + 1.0 / view._delta
+            Z[_own_entries(view_ids, ids)[0]] = 0.0  # rows of T are not in H_{−T}
+            return Z.T @ (view.d[:, None] * Z)
+
+        N = self.sum_over_rows(part) + W.T @ (self._block_penalty[:, None] * W)
         N = root[:, None] * N * root[None, :]
         beta, U = np.linalg.eigh(B)
         nu = np.einsum("ij,ij->j", U, N @ U)  # diag(UᵀNU): one BLAS product, O(k³)
@@ -189,17 +212,16 @@ class _LinearCurvature(Curvature):
         return (U * c) @ U.T
 
     def _exact_one_minus(self, rows):
-        """``1 − h_i`` for ``rows`` by the sum-of-squares form; O(nnz(X) + solve) each."""
+        """``1 − h_i`` for ``rows`` by the sum-of-squares form; O(nnz(X) + solve) each
+        (one pass over the training rows, :meth:`sum_over_rows`)."""
         W = self._rows_block_solve(rows)  # (p̃_block, r)
-        Z = self._block_design.matvec(W)
-        if self._border:
-            Z = Z + 1.0 / self._delta
-        cols = np.arange(rows.size)
-        q = Z[rows, cols].copy()
-        Z[rows, cols] = 0.0
-        num = np.einsum("ij,ij->j", Z, self.d[:, None] * Z) + np.einsum(
-            "ij,ij->j", W, self._block_penalty[:, None] * W
-        )
+
+        def products(view):  # x̃_j·v_i (block coordinates)
+            Z = view._block_design.matvec(W)
+            return Z + 1.0 / view._delta if view._border else Z
+
+        num, q = self.own_row_sums(self._ids(rows), products)
+        num = num + np.einsum("ij,ij->j", W, self._block_penalty[:, None] * W)
         return num / q
 
     def _capacitance(self, idx, W=None, M=None):
@@ -366,14 +388,69 @@ class PrimalCurvature(_LinearCurvature):
     """
 
     def _factor(self, block, d, penalty):
+        S = self._gram(block, d, penalty)
+        return self._factor_matrix(block, S, penalty, lambda: self._gram(block, d, penalty))
+
+    def _factor_matrix(self, block, S, penalty, rebuild=None, reference=None):
         self._block = block
         self._bquad = None
-        S = self._gram(block, d, penalty)
-        self._spd = SPDFactor(
-            S, penalised=bool(np.all(penalty > 0)), rebuild=lambda: self._gram(block, d, penalty)
-        )
+        self._spd = SPDFactor(S, penalised=bool(np.all(penalty > 0)), rebuild=rebuild,
+                              reference=reference)
         self._chol = self._spd.chol
         return self._spd.rank
+
+    @classmethod
+    def from_gram(cls, gram, n_features, fit_intercept, penalty_coef, penalty_intercept,
+                  shift=None):
+        """The factorization from a summed Gram matrix instead of the rows (Dask).
+
+        ``gram`` is ``Σ d_i b_i b_iᵀ`` (p̃ × p̃) over rows ``b_i = [x_i − shift, 1]``
+        (``shift`` the column means, or ``None`` for ``[x_i, 1]``), e.g. summed over
+        the blocks of a row-chunked array. The unpenalised intercept is eliminated as
+        in memory: ``δ = Σ d_i``, curvature-weighted mean ``shift + g_b/δ`` and
+        ``S = G_ww − g_b g_bᵀ/δ + Λ_w``. Bind rows with :meth:`on_rows`. O(p̃³).
+        """
+        G = np.array(gram, dtype=float)
+        p = n_features
+        design = AugmentedDesign(np.zeros((0, p)), fit_intercept)
+        self = cls.__new__(cls)
+        Curvature.__init__(self, design, np.zeros(0))
+        self._delta = float(G[p, p]) if fit_intercept else 0.0
+        self._border = fit_intercept and not penalty_intercept > 0 and self._delta > 0
+        base = np.zeros(p) if shift is None else np.asarray(shift, dtype=float)
+        reference = None
+        if self._border:
+            g = G[:p, p]
+            self._mean = base + g / self._delta
+            # Rows centred on ``shift`` rather than on their own weighted mean (a
+            # subset's, a reweighting's): the rank is decided relative to the Gram
+            # the complement was subtracted from (a column constant on these rows
+            # leaves rounding noise, not the exact 0 of rows centred in memory).
+            reference = np.diag(G)[:p].copy()
+            S = G[:p, :p] - np.outer(g, g) / self._delta
+            block = CenteredDesign(design.X, self._mean)
+        else:
+            if shift is not None and fit_intercept:
+                # Back to rows [x_i, 1]: G ← M G Mᵀ with M = [[I, s], [0, 1]].
+                G[:p] += np.outer(base, G[p])
+                G[:, :p] += np.outer(G[:, p], base)
+            S = G
+            block = design
+        penalty = _block_penalty(block.n_params, p, penalty_coef, penalty_intercept)
+        S[np.diag_indices_from(S)] += penalty
+        if reference is not None:
+            reference += penalty
+        self._block_design, self._block_penalty = block, penalty
+        self.rank = self._factor_matrix(
+            block, np.asfortranarray(S), penalty, reference=reference
+        ) + int(self._border)
+        return self
+
+    def _bind_rows(self, quad=None):
+        block = CenteredDesign(self.design.X, self._mean) if self._border else self.design
+        self._block_design = self._block = block
+        self._bquad = None
+        self._quad = None if quad is None else np.asarray(quad, dtype=float)
 
     @staticmethod
     def _gram(block, d, penalty):
@@ -450,6 +527,9 @@ class DualCurvature(_LinearCurvature):
     """
 
     form = "dual"
+
+    def _bind_rows(self, **per_row):
+        raise NotImplementedError("The dual form's n × n factor belongs to its own rows.")
 
     def residuals_need_recomputing(self):
         # A solve with the existing n × n factor: always affordable.

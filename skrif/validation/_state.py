@@ -1,5 +1,5 @@
 """What validation reads of a fitted estimator: one small adapter over the fitted
-removal state (in memory here; :mod:`skrif._dask._validation` on Dask), and the
+removal state (in memory or on Dask: the same RemovalModel protocol), and the
 evaluation of targets at a parameter change.
 """
 
@@ -7,20 +7,14 @@ import warnings
 
 import numpy as np
 
-from .._core.set_error import (
-    second_newton_step,
-)
-from .._utils.dask import fitted_on_dask
 from ._common import check_influence_estimator
 
 
-class _InMemoryRemovals:
-    """What validation reads of an in-memory fit: its :class:`~skrif._core.fitted.RemovalModel`.
-
-    The functions of this module read a fitted estimator only through this
-    adapter, so that the same code validates an estimator fitted on Dask
-    (``skrif._dask._validation.DaskRemovals`` has the same attributes and
-    methods, answered by distributed passes and refits).
+class _Removals:
+    """What validation reads of a fitted estimator: its removal model (in memory or
+    on Dask — :class:`~skrif._core.fitted.RemovalModel` or
+    :class:`~skrif._dask._removal.DaskRemovalModel`, one protocol) and the
+    estimator's target and evaluation-row checks.
 
     Attributes
     ----------
@@ -29,23 +23,21 @@ class _InMemoryRemovals:
         θ̂ (intercept last).
     fit_intercept : bool
     objective : Objective
-    X : {ndarray, sparse matrix}
+    X : {ndarray, sparse matrix, dask array}
         The training rows (for :func:`removal_sets`).
     distributed : bool
-        ``False``: the work runs in this process.
+        Whether the work runs on a Dask cluster (no local BLAS limits, no joblib).
     """
-
-    distributed = False
 
     def __init__(self, est, rm):
         self.est, self.rm = est, rm
         self.n_samples, self.n_params, self.n_outputs = rm.n_samples, rm.n_params, rm.n_outputs
         self.theta, self.objective = rm.theta, rm.objective
-        self.fit_intercept = rm.design.fit_intercept
+        self.fit_intercept = rm.objective.fit_intercept
         #: The design of evaluation rows (kernel rows for KernelRidge).
         self.design_of = rm.design.for_rows
         self.X = rm.design.X
-        self._second_step, self._Z_train = None, None
+        self.distributed = rm.distributed
 
     def target(self, name):
         return self.est._target(name)
@@ -58,31 +50,22 @@ class _InMemoryRemovals:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _attribution.additive_scores(self.rm, X, Y, target, method)
+            return self.rm.rowwise(_attribution.additive_scores, X, Y, target, method)
 
     def parameter_change(self, idx, method):
         return self.rm.parameter_change(idx, method)
 
     def second_step(self, idx, delta):
-        if self._second_step is None:
-            rm = self.rm
-            self._second_step = second_newton_step(rm)
-        return self._second_step(idx, delta)
+        return self.rm.second_step(idx, delta)
 
     def train_loss_changes(self, loss, deltas):
         """Change of the total (unweighted) training ``loss`` at ``θ̂ + Δ`` for each
-        ``Δ`` of ``deltas``: ``Σ_i [ℓ_i(θ̂ + Δ) − ℓ_i(θ̂)]``, differenced row by row
-        (a difference of two totals would lose the digits the totals share)."""
-        design = self.rm.design
-        if self._Z_train is None:
-            Z = design.matvec(self.theta.T)
-            self._Z_train = Z, loss.value(Z, self.rm.problem.Y)
-        Z, base = self._Z_train
-        Y = self.rm.problem.Y
-        return [float(np.sum(loss.value(Z + design.matvec(d.T), Y) - base)) for d in deltas]
+        ``Δ`` of ``deltas``, differenced row by row
+        (:meth:`~skrif._core.fitted.RemovalModel.target_changes`)."""
+        return self.rm.target_changes(loss, deltas)
 
 
-class _PipelineRemovals(_InMemoryRemovals):
+class _PipelineRemovals(_Removals):
     """What validation reads of ``InfluenceEstimator(pipeline, preprocessing="refit")``:
     removals from the whole pipeline (:class:`~skrif._preprocess.removal.PipelineRemoval`).
 
@@ -130,10 +113,6 @@ def finite(delta):
 def _removals(est, caller="skrif.validation"):
     """The removal state of a fitted InfluenceEstimator (checked), in memory or on Dask."""
     check_influence_estimator(est, caller)
-    if fitted_on_dask(est):
-        from .._dask import validation_state
-
-        return validation_state(est)
     pr = getattr(est, "_pipeline_removal", None)
     if pr is not None:
         est._fitted_removal().check_data()
@@ -141,7 +120,7 @@ def _removals(est, caller="skrif.validation"):
     rm = est._fitted_removal()
     # Refits below turn errors into NaN rows: a changed X must raise here instead.
     rm.check_data()
-    return _InMemoryRemovals(est, rm)
+    return _Removals(est, rm)
 
 
 class _TargetEvaluator:

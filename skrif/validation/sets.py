@@ -152,7 +152,7 @@ def removal_sets(
     """
     training_index = training_index_of(X)
     if is_dask(X):
-        from .._dask._estimator import check_dask_X
+        from .._dask import check_dask_X
 
         X = check_dask_X(X)  # whole rows per block, known chunk sizes, float
     elif not sp.issparse(X):
