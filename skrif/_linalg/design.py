@@ -76,6 +76,31 @@ class AugmentedDesign:
             return top
         return np.vstack([top, R.sum(axis=0, keepdims=True)])
 
+    def row_quadratic(self, Sinv):
+        """``x̃_iᵀ S⁻¹ x̃_i`` for every row, from the explicit symmetric ``S⁻¹``
+        (n_params × n_params), with the size of the terms summed (for a
+        cancellation check): ``(quad, magnitude)``, each of shape (n_samples,).
+
+        Sparse ``X``: ``Σ nnz_i²`` gathers (:func:`~skrif._linalg.inverse.pair_quadratic`)
+        plus O(nnz) for the intercept's terms; dense ``X``: a GEMM, O(n p̃²).
+        """
+        p = self.n_features
+        A = Sinv[:p, :p] if self.fit_intercept else Sinv
+        if self.sparse:
+            from .inverse import pair_quadratic
+
+            quad = pair_quadratic(self.X, A)
+        else:
+            quad = np.empty(self.n_samples)
+            for sl in self.row_slices():
+                R = np.asarray(self.X[sl], dtype=float)
+                quad[sl] = np.einsum("ij,ij->i", R @ A, R)
+        if not self.fit_intercept:
+            return quad, np.abs(quad)
+        cross = 2.0 * np.asarray(self.X @ Sinv[:p, p]).ravel()
+        magnitude = np.abs(quad) + np.abs(cross) + abs(Sinv[p, p])
+        return quad + cross + Sinv[p, p], magnitude
+
     @property
     def chunk_rows(self):
         """Rows per dense block: ``_BLOCK_FLOATS / n_params`` (at least 1)."""

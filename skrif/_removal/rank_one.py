@@ -26,10 +26,11 @@ solves):
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from .._linalg.centered import CenteredDesign
 from .._linalg.factor import SPDFactor
+from .._linalg.inverse import InverseCheck, check_rows, prefer_inverse, probe_rows, row_nnz
 from .._linalg.woodbury import capacitance_coefficients, check_capacitance
 from .base import (
     _ROW_BLOCK,
@@ -51,6 +52,8 @@ _NEAR_INTERPOLATION = 1e-4
 #: (at most about ``rank(H)`` of them, since ``Σ h_i ≤ rank``) are recomputed by the
 #: cancellation-free form of :meth:`_LinearCurvature._exact_capacitance`.
 REFINE_BELOW = 1e-3
+#: Largest explicit p̃ × p̃ inverse kept beside the factor (floats: 2 GiB).
+_INVERSE_FLOATS = 1 << 28
 
 
 class _LinearCurvature(Curvature):
@@ -366,6 +369,10 @@ class PrimalCurvature(_LinearCurvature):
     use, cost another O(n p̃²): triangular solves of row blocks.
     """
 
+    #: How the leverages were computed (:class:`~skrif._linalg.inverse.InverseCheck`).
+    inverse_check = None
+    _sinv = None
+
     def _factor(self, block, d, penalty):
         self._block = block
         self._bquad = None
@@ -383,17 +390,62 @@ class PrimalCurvature(_LinearCurvature):
         return S
 
     def _block_quadratic(self):
-        """``‖L⁻¹ b̃_iᵀ‖²`` by triangular solves of row blocks (cached)."""
-        if self._bquad is None:
-            quad = np.empty(self._block.n_samples)
-            X = self._block.X
-            for sl, rows in self._block.row_chunks():
-                # Solve in place when the block is a fresh copy (not a view of X).
-                fresh = self._block.sparse or not np.may_share_memory(rows, X)
-                W = self._spd.whiten(rows.T, overwrite=fresh)
-                quad[sl] = np.einsum("ij,ij->j", W, W)
-            self._bquad = quad
+        """``b̃_iᵀS⁻¹b̃_i`` for every row (cached), the cheapest exact way.
+
+        Dense rows: ``‖L⁻¹b̃_i‖²`` by triangular solves of row blocks (O(n p̃²)).
+        Sparse rows, when the cost model of :func:`~skrif._linalg.inverse.prefer_inverse`
+        says so: the explicit ``S⁻¹`` (2p̃³/3) and ``Σ nnz_i²`` gathers, checked against
+        solves on probe rows; rows whose expanded (centred) form cancelled more than 6
+        digits are recomputed by solves. ``inverse_check`` records the outcome.
+        """
+        if self._bquad is not None:
+            return self._bquad
+        block = self._block
+        self.inverse_check = InverseCheck("solve", "dense rows: triangular solves")
+        if block.sparse and self._spd.chol is not None:
+            use, reason = prefer_inverse(block.n_params, row_nnz(block.X))
+            if use and block.n_params**2 > _INVERSE_FLOATS:
+                use, reason = False, f"{reason}; the inverse would not fit the memory budget"
+            self.inverse_check = InverseCheck("solve", reason)
+            if use:
+                Sinv = self._spd.inverse()
+                quad, magnitude = block.row_quadratic(Sinv)
+                cancelled = np.flatnonzero(quad <= 1e-6 * magnitude)
+                probes = probe_rows(quad)
+                redo = np.union1d(probes, cancelled)
+                if redo.size <= max(64, block.n_samples // 8):
+                    reference = self._solved_quadratic(redo)
+                    at = np.searchsorted(redo, probes)
+                    self.inverse_check = check_rows(quad, reference[at], probes, reason)
+                    if self.inverse_check.strategy == "inverse":
+                        quad[redo] = reference
+                        self._sinv = Sinv
+                        self._bquad = quad
+                        return quad
+                else:
+                    self.inverse_check = InverseCheck(
+                        "solve", f"{reason}; {cancelled.size} rows cancelled in the "
+                        "expanded form"
+                    )
+                del Sinv
+        self._bquad = self._solved_quadratic(slice(None))
         return self._bquad
+
+    def _solved_quadratic(self, rows):
+        """``‖L⁻¹b̃_i‖²`` (or ``‖Fᵀb̃_i‖²``) for ``rows`` (slice or positions) by
+        triangular solves of dense row blocks: O(len(rows) p̃²)."""
+        block = self._block
+        idx = np.arange(block.n_samples)[rows]
+        quad = np.empty(idx.size)
+        step = block.chunk_rows
+        for start in range(0, idx.size, step):
+            part = _as_slice(idx[start : start + step])
+            chunk = block.rows(part)
+            # Solve in place when the block is a fresh copy (not a view of X).
+            fresh = block.sparse or not np.may_share_memory(chunk, block.X)
+            W = self._spd.whiten(chunk.T, overwrite=fresh)
+            quad[start : start + step] = np.einsum("ij,ij->j", W, W)
+        return quad
 
     def _block_one_minus(self):
         return 1.0 - self.d * self._block_quadratic()
@@ -467,6 +519,9 @@ class DualCurvature(_LinearCurvature):
         B *= self._root[:, None]
         B *= self._root[None, :]
         B[np.diag_indices_from(B)] += 1.0
+        # B is symmetric: its transpose is the same matrix in Fortran order, which
+        # BLAS and LAPACK update and factor in place (no n × n copy or temporary).
+        B = B.T
         self._house = None
         if self._border:
             # With the intercept eliminated, I − (weighted hat matrix) = Π B⁻¹ Π,
@@ -475,21 +530,21 @@ class DualCurvature(_LinearCurvature):
             # B_Q = QᵀBQ over u⊥: then Π B⁻¹ Π = Q B_Q⁻¹ Qᵀ, and 1 − h_i and the
             # set capacitance are sums of squares of L_Q⁻¹Qᵀe_i — no subtraction of
             # nearly equal numbers (the expanded (B⁻¹)_ii − d_i/δ loses them all).
+            # R B R = B − v wᵀ − w vᵀ is one symmetric rank-2 update in place; its
+            # first row and column are (1, 0, …, 0) exactly, so the factor of the
+            # whole array is diag(1, L_Q).
             u = self._root / np.linalg.norm(self._root)
             v = u.copy()
             v[0] += np.copysign(1.0, u[0])
             beta = 2.0 / (v @ v)
             pvec = beta * (B @ v)
             w = pvec - 0.5 * beta * (v @ pvec) * v
-            B -= np.outer(v, w)
-            B -= np.outer(w, v)
+            B = blas.dsyr2(-1.0, v, w, a=B, lower=1, overwrite_a=1)
+            B[:, 0] = 0.0
+            B[0, :] = 0.0
+            B[0, 0] = 1.0
             self._house = (v, beta)
-            B = np.asfortranarray(B[1:, 1:])
-            L, info = lapack.dpotrf(B, lower=1, clean=1, overwrite_a=1)
-        else:
-            # B is symmetric: its transpose is the same matrix in Fortran order, which
-            # LAPACK factors in place (no copy).
-            L, info = lapack.dpotrf(B.T, lower=1, clean=1, overwrite_a=1)
+        L, info = lapack.dpotrf(B, lower=1, clean=1, overwrite_a=1)
         if info != 0:  # pragma: no cover - B ⪰ I is always positive definite
             raise np.linalg.LinAlgError("Cholesky failed on I + D^½KD^½")
         self._chol = L
@@ -503,11 +558,13 @@ class DualCurvature(_LinearCurvature):
         return R - np.outer(v, beta * (v @ R))
 
     def _Q_rows(self, idx):
-        """``Qᵀ E_T`` (n − 1, k): rows 2..n of the reflector's columns ``idx``."""
+        """``Qᵀ E_T`` (n, k), padded with a zero first row (the factor is
+        ``diag(1, L_Q)``): rows 2..n of the reflector's columns ``idx``."""
         v, beta = self._house
-        out = -beta * np.outer(v[1:], v[idx])
+        out = -beta * np.outer(v, v[idx])
+        out[0] = 0.0
         hit = np.flatnonzero(idx > 0)
-        out[idx[hit] - 1, hit] += 1.0
+        out[idx[hit], hit] += 1.0
         return out
 
     def _Y(self, idx):
@@ -521,15 +578,25 @@ class DualCurvature(_LinearCurvature):
         return out
 
     def _one_minus_border(self):
+        """``‖L_Q⁻¹Qᵀe_i‖²`` for every row: the columns of ``L⁻¹ − β (L⁻¹v₀) vᵀ`` with
+        ``v₀`` = ``v`` off its first entry, from one triangular inverse (n³/3 flops,
+        one n × n temporary) and a rank-one update in place."""
         if self._border_one_minus is None:
-            n = self.design.n_samples
-            out = np.empty(n)
-            for start in range(0, n, 1024):
-                idx = np.arange(start, min(start + 1024, n))
-                Y = self._Y(idx)
-                out[idx] = np.einsum("ij,ij->j", Y, Y)
-            self._border_one_minus = out
+            v, beta = self._house
+            Linv = self._triangular_inverse()
+            v0 = v.copy()
+            v0[0] = 0.0
+            z = Linv @ v0
+            Linv[:, 0] = 0.0  # column 0 of Qᵀ is −β v_0 v₀
+            Linv = blas.dger(-beta, z, v, a=Linv, overwrite_a=1)
+            self._border_one_minus = np.einsum("ij,ij->j", Linv, Linv)
         return self._border_one_minus
+
+    def _triangular_inverse(self):
+        Linv, info = lapack.dtrtri(self._chol, lower=1)
+        if info != 0:  # pragma: no cover - L has a positive diagonal
+            raise np.linalg.LinAlgError("Triangular inverse of the Cholesky factor failed.")
+        return Linv
 
     def _capacitance(self, idx, W=None, M=None):
         Y = self._Y(np.asarray(idx))
@@ -540,7 +607,7 @@ class DualCurvature(_LinearCurvature):
             return self._B_solve(B)
         RR = self._reflect(B)
         RR[0] = 0.0  # Π removes the u direction
-        RR[1:] = sla.cho_solve((self._chol, True), RR[1:], check_finite=False)
+        RR = sla.cho_solve((self._chol, True), RR, check_finite=False)
         return self._reflect(RR)
 
     _exact_capacitance = None
@@ -551,9 +618,7 @@ class DualCurvature(_LinearCurvature):
         if self._diag_inv is None and self._house is not None:
             self._diag_inv = self._one_minus_border() + self._root**2 / self._delta
         if self._diag_inv is None:
-            Linv, info = lapack.dtrtri(self._chol, lower=1)
-            if info != 0:  # pragma: no cover - L has a positive diagonal
-                raise np.linalg.LinAlgError("Triangular inverse of the Cholesky factor failed.")
+            Linv = self._triangular_inverse()
             self._diag_inv = np.einsum("ij,ij->j", Linv, Linv)
         return self._diag_inv
 
@@ -578,7 +643,7 @@ class DualCurvature(_LinearCurvature):
         if self._house is None:
             return sla.cho_solve((self._chol, True), R, check_finite=False)
         RR = self._reflect(np.asarray(R, dtype=float).reshape(R.shape[0], -1))
-        RR[1:] = sla.cho_solve((self._chol, True), RR[1:], check_finite=False)
+        RR = sla.cho_solve((self._chol, True), RR, check_finite=False)
         return self._reflect(RR).reshape(R.shape)
 
     def _block_solve(self, V):
