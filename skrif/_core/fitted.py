@@ -260,7 +260,9 @@ class RemovalModel:
         """
         self.check_data()
         start = self.theta if start is None else start
-        theta, n_iter, converged = self.problem.newton(start, weights)
+        # The full-data factorization preconditions the steps: the Hessian without a
+        # few rows is a low-rank change of it, so no new factorization is needed.
+        theta, n_iter, converged = self.problem.newton(start, weights, curvature=self.curvature)
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta

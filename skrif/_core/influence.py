@@ -127,16 +127,18 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     kept_weights[idx] = 0.0
     problem.objective.check_removal(problem.Y, kept_weights)
     if method == "refit":
-        return exact_refit(problem, theta, kept_weights) - theta
+        return exact_refit(problem, theta, kept_weights, curvature) - theta
     # Every Hessian kind (rank-one, block, penalty-share) implements the same
     # removal protocol (skrif._removal.base.Curvature).
     return curvature.set_change(idx, d1, theta, method)
 
 
-def exact_refit(problem, start, weights):
+def exact_refit(problem, start, weights, curvature=None):
     """The optimum of ``problem``'s objective under ``weights``, by Newton's method
-    from ``start`` to machine precision (a ``RuntimeWarning`` if it does not converge)."""
-    refit, n_iter, converged = problem.newton(start, weights)
+    from ``start`` to machine precision (a ``RuntimeWarning`` if it does not converge).
+    ``curvature``, a factorization of a nearby Hessian (the full data's), preconditions
+    the steps."""
+    refit, n_iter, converged = problem.newton(start, weights, curvature=curvature)
     check_finite_state(problem, refit, weights=weights, what="the exact refit")
     if not converged:
         warn_not_converged(n_iter, "the exact refit")
@@ -200,7 +202,7 @@ def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
     weights[idx] *= 1.0 - t
     problem.objective.check_removal(problem.Y, weights)
     if method == "refit":
-        return exact_refit(problem, theta, weights) - theta
+        return exact_refit(problem, theta, weights, curvature) - theta
     return curvature.set_change(idx, d1, theta, method, fraction=t)
 
 

@@ -100,17 +100,16 @@ class Problem:
         shares = self.shares if weights is None else None
         return make_hessian(self.objective, self.design, d2, coef, intercept, shares)
 
-    def newton(self, theta, weights=None, *, tol=1e-11, max_iter=100, curvature=None):
-        """Minimise ``J(·; weights)`` by damped Newton steps from ``theta``.
+    def hessian_operator(self, d2, weights=None):
+        """``H`` of ``J(·; weights)`` for per-row curvature ``d2`` as an operator
+        (:class:`~skrif._removal.HessianOperator`: products, diagonal; never formed)."""
+        from .._removal import HessianOperator
 
-        Stops once a step is below ``tol · max(1, ‖θ‖)`` (the next would be at
-        machine precision for these self-concordant-like losses). A factorization
-        costs O(n p̃² + p̃³) primal, O(n² p̃ + n³) dual; it is reused for the next
-        step (a simplified-Newton step: gradient and solve only, O(nnz(X) + p̃²))
-        as long as steps shrink at least 8-fold and need no damping, and
-        refactored otherwise. The fixed point (``∇J = 0``) and the stopping rule
-        are those of Newton's method; near the optimum this typically needs one
-        or two factorizations instead of one per step.
+        return HessianOperator(self.design, d2, self.penalty_for(weights))
+
+    def newton(self, theta, weights=None, *, tol=1e-11, max_iter=100, curvature=None, steps=None):
+        """Minimise ``J(·; weights)`` by damped Newton steps from ``theta``
+        (:func:`skrif._core.newton.newton`).
 
         Parameters
         ----------
@@ -123,8 +122,11 @@ class Problem:
         max_iter : int
             Maximum number of steps.
         curvature : Curvature, default=None
-            A factorization of the Hessian of ``J(·; weights)`` at ``theta``, if
-            the caller has one (saves the first factorization).
+            A factorization of the Hessian at or near ``theta`` (e.g. the full-data
+            Hessian for a refit without a few rows): it preconditions the steps, so
+            that typically no new factorization is needed.
+        steps : NewtonSteps, default=None
+            The step strategy (overrides ``curvature``).
 
         Returns
         -------
@@ -132,61 +134,12 @@ class Problem:
         n_iter : int
         converged : bool
         """
+        from .newton import NewtonSteps, newton
+
         s = self.weights if weights is None else weights
-        theta = np.array(theta, dtype=float)
-        value = self.value(theta, s)
-        # A start far out where the loss saturates (e.g. SGD on unscaled columns) can
-        # have numerically zero curvature along directions the gradient points to,
-        # which no (pseudo-inverse) Newton step can follow: start from θ = 0 when it
-        # is already better (never the case for warm starts near the optimum).
-        origin_value = self.value(np.zeros_like(theta), s)
-        if origin_value < value:
-            theta, value, curvature = np.zeros_like(theta), origin_value, None
-        factor, fresh, previous = curvature, True, None
-        for it in range(1, max_iter + 1):
-            d1, d2 = self.row_derivatives(theta, s)
-            grad = self.gradient(theta, d1, s)
-            if factor is None:
-                factor, fresh = self.curvature(d2, s), True
-            step = -factor.solve(grad).T
-            size = np.linalg.norm(step)
-            if not fresh and not size <= 0.125 * previous:
-                # The reused factorization no longer contracts fast: refactor here
-                # (releasing the old one first: one factorization alive at a time).
-                factor = None
-                factor, fresh = self.curvature(d2, s), True
-                step = -factor.solve(grad).T
-                size = np.linalg.norm(step)
-            # Backtracking (Armijo); near the optimum the full step is taken.
-            slope = np.sum(grad.T * step)
-            t, accepted = 1.0, False
-            while t >= 1e-8:
-                trial = theta + t * step
-                trial_value = self.value(trial, s)
-                if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
-                # No decrease along the step. With a reused factorization, refactor and
-                # retry; with a fresh one this is the optimum only if the full Newton
-                # step is negligible, otherwise the solve has stalled: say so.
-                if not fresh:
-                    factor, previous = None, np.inf
-                    continue
-                converged = size <= tol * max(1.0, np.linalg.norm(theta))
-                return theta, it, converged
-            theta, value = trial, trial_value
-            # A fresh Newton step of this size leaves an error of order size² (below
-            # rounding); a step with a reused factorization only contracts linearly,
-            # so it must be 1000× smaller before the error is equally negligible.
-            threshold = tol if fresh else 1e-3 * tol
-            if t * size <= threshold * max(1.0, np.linalg.norm(theta)):
-                return theta, it, True
-            previous, fresh = t * size, False
-            if t < 1.0:
-                factor = None  # damped: still far from the optimum, refactor
-        return theta, max_iter, False
+        if steps is None:
+            steps = NewtonSteps(self, s, factor=curvature)
+        return newton(self, theta, weights, tol=tol, max_iter=max_iter, steps=steps)
 
     def optimality_gap(self, theta, curvature, d1):
         """Relative Newton step ``‖H⁻¹∇J(θ)‖ / max(‖θ‖, 1e-300)``: distance to the optimum."""

@@ -27,6 +27,7 @@ from .._core.fitting import (
     WARN_TOL,
     check_prefit,
 )
+from .._core.newton import NewtonSteps
 from .._core.problem import Problem, warn_not_converged
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
@@ -384,9 +385,16 @@ class InfluenceEstimator(
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
-        curvature = problem.curvature(d2)
+        # The Newton step at the fit measures the gap. It is solved matrix-free when
+        # factoring costs far more than Hessian products (the fit's one factorization
+        # then happens at the polished optimum), else by the factorization that
+        # serves as the fitted state when no polishing is needed.
+        steps = NewtonSteps(problem, matrix_free=True)
         with np.errstate(over="ignore", invalid="ignore"):
-            self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
+            step = steps.solve(theta, d2, problem.gradient(theta, d1))
+            self.optimality_gap_ = float(
+                np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300)
+            )
         if not np.isfinite(self.optimality_gap_) and np.isfinite(problem.value(theta)):
             # A finite objective whose Newton step overflows: a fit far out where the
             # loss saturates (e.g. SGD on unscaled columns). Infinitely far from the
@@ -424,11 +432,12 @@ class InfluenceEstimator(
                 )
             )
         if self.polish and self.optimality_gap_ > POLISH_TOL:
-            # The factorization at the starting point serves the first Newton step;
-            # release it before refactoring at the polished optimum.
+            # The same steps continue (the first is already solved); any factorization
+            # they made preconditions the next ones and is released before the one
+            # at the polished optimum.
             start = theta
-            theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
-            curvature = None
+            theta, self.n_polish_steps_, converged = problem.newton(theta, steps=steps)
+            steps.factor = None
             check_polish_bounded(problem, start, theta, converged, names, model_name)
             if not frozen:
                 problem.objective.set_theta(self.estimator_, theta)
@@ -436,6 +445,11 @@ class InfluenceEstimator(
                 d1, d2 = problem.row_derivatives(theta)
             check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
             curvature = problem.curvature(d2)
+        elif steps.current:
+            curvature = steps.factor
+        else:
+            curvature = problem.curvature(d2)
+        del steps
 
         # No finite optimum (separable classes, a level pinned by one feature): a
         # converged point with a nonsingular Hessian certifies one; otherwise an LP

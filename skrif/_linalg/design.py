@@ -122,16 +122,12 @@ class AugmentedDesign:
 
         Cost O(n p̃²) dense: one symmetric rank-k update (BLAS ``dsyrk``, half the
         flops of a general product) per block of :attr:`chunk_rows` rows, accumulated in
-        place; O(nnz·p) sparse. Temporary memory: one block of ``_BLOCK_FLOATS`` floats.
+        place; O(Σ nnz_i²) sparse (a sparse product). Temporary memory: one block of ``_BLOCK_FLOATS`` floats.
         """
         p = self.n_features
         if self.sparse:
-            Xd = self.X.multiply(d[:, None]).tocsr()
-            if not self.fit_intercept:
-                # Symmetric, so the C-ordered dense result is also its Fortran form.
-                return (self.X.T @ Xd).toarray().T
-            G = np.empty((self.n_params, self.n_params), order="F")
-            G[:p, :p] = (self.X.T @ Xd).toarray()
+            G = np.zeros((self.n_params, self.n_params), order="F")
+            scatter_sparse(self.X.T @ self.X.multiply(d[:, None]).tocsr(), G[:p, :p])
             if self.fit_intercept:
                 col = np.asarray(self.X.T @ d).ravel()
                 G[:p, p] = col
@@ -165,7 +161,7 @@ class AugmentedDesign:
             XT = self.X.T
             for start in range(0, self.n_samples, step):
                 sl = slice(start, min(start + step, self.n_samples))
-                K[sl] = (self.X[sl] @ XT).toarray()
+                scatter_sparse(self.X[sl] @ XT, K[sl])
         else:
             K = self.X @ self.X.T  # NumPy uses a symmetric rank-k update for A @ A.T
         K *= inv_penalty_coef
@@ -179,13 +175,27 @@ class AugmentedDesign:
         Cost O(len(idx) · nnz(X)) (dense: O(len(idx) n p)).
         """
         if self.sparse:
-            K = (self.X[idx] @ self.X.T).toarray()
+            K = scatter_sparse(self.X[idx] @ self.X.T)
         else:
             K = self.X[idx] @ self.X.T
         K *= inv_penalty_coef
         if self.fit_intercept and inv_penalty_intercept:
             K += inv_penalty_intercept
         return K
+
+
+def scatter_sparse(M, out=None):
+    """The sparse matrix ``M`` written into the dense ``out`` (zeroed first; a new
+    array by default). Several times faster than scipy's ``toarray`` for the
+    products of sparse designs (Gram and kernel blocks)."""
+    if out is None:
+        out = np.zeros(M.shape)
+    else:
+        out[...] = 0.0
+    coo = M.tocoo()
+    coo.sum_duplicates()  # a temporary product: no-op when already canonical
+    out[coo.row, coo.col] = coo.data
+    return out
 
 
 def _symmetrize_lower(G, block=512):

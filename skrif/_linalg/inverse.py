@@ -76,6 +76,42 @@ def prefer_inverse(n_params, nnz_per_row, rhs_per_row=1):
     return inverse < solves, reason
 
 
+def row_pairs(X, budget=_PAIR_BLOCK):
+    """Blocks of the pairs of nonzeros that share a row of CSR ``X``.
+
+    Yields ``(rows, first, second)``: for each pair, its row position and the
+    positions of its two entries in ``X.data`` / ``X.indices`` (all ``nnz_i²``
+    ordered pairs of row i, the diagonal included), about ``budget`` pairs per
+    block. Rows with more than ``√budget`` nonzeros are left out; :func:`heavy_rows`
+    lists them (callers treat them with sparse-dense products).
+    """
+    indptr = X.indptr
+    nnz = np.diff(indptr).astype(np.int64)
+    sizes = np.where(nnz * nnz > budget, 0, nnz * nnz)
+    cost = np.cumsum(sizes)
+    n = nnz.size
+    start = 0
+    while start < n:
+        base = cost[start - 1] if start else 0
+        stop = max(int(np.searchsorted(cost, base + budget, side="right")), start + 1)
+        m = np.where(sizes[start:stop] > 0, nnz[start:stop], 0)
+        block = m * m
+        total = int(block.sum())
+        if total:
+            seg = np.repeat(np.arange(stop - start), block)
+            within = np.arange(total) - np.repeat(np.cumsum(block) - block, block)
+            first = indptr[start:stop][seg] + within // m[seg]
+            second = indptr[start:stop][seg] + within % m[seg]
+            yield seg + start, first, second
+        start = stop
+
+
+def heavy_rows(X, budget=_PAIR_BLOCK):
+    """Rows of CSR ``X`` that :func:`row_pairs` leaves out (``nnz_i² > budget``)."""
+    nnz = np.diff(X.indptr).astype(np.int64)
+    return np.flatnonzero(nnz * nnz > budget)
+
+
 def pair_quadratic(X, Sinv, budget=_PAIR_BLOCK):
     """``x_iᵀ S⁻¹ x_i`` for every row of sparse ``X`` (n,), over each row's
     ``nnz_i²`` pairs of nonzeros.
@@ -85,35 +121,15 @@ def pair_quadratic(X, Sinv, budget=_PAIR_BLOCK):
     (O(nnz_i p) each). ``X`` is not modified (its indices need not be sorted).
     """
     X = X.tocsr()
-    n = X.shape[0]
-    indptr, indices, data = X.indptr, X.indices, X.data
-    nnz = np.diff(indptr).astype(np.int64)
-    out = np.zeros(n)
-    heavy = np.flatnonzero(nnz * nnz > budget)
+    out = np.zeros(X.shape[0])
+    indices, data = X.indices, X.data
+    for rows, first, second in row_pairs(X, budget):
+        vals = data[first] * data[second] * Sinv[indices[first], indices[second]]
+        out += np.bincount(rows, weights=vals, minlength=out.size)
+    heavy = heavy_rows(X, budget)
     if heavy.size:
         Xh = X[heavy]
         out[heavy] = np.asarray(Xh.multiply(Xh @ Sinv).sum(axis=1)).ravel()
-    light = nnz * nnz
-    light[heavy] = 0
-    cost = np.cumsum(light)
-    start = 0
-    while start < n:
-        base = cost[start - 1] if start else 0
-        stop = max(int(np.searchsorted(cost, base + budget, side="right")), start + 1)
-        m = nnz[start:stop].copy()
-        m[np.isin(np.arange(start, stop), heavy)] = 0
-        sizes = m * m
-        total = int(sizes.sum())
-        if total:
-            seg = np.repeat(np.arange(stop - start), sizes)
-            within = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-            first = indptr[start:stop][seg] + within // m[seg]
-            second = indptr[start:stop][seg] + within % m[seg]
-            vals = data[first] * data[second] * Sinv[indices[first], indices[second]]
-            part = np.bincount(seg, weights=vals, minlength=stop - start)
-            keep = m > 0
-            out[start:stop][keep] = part[keep]
-        start = stop
     return out
 
 

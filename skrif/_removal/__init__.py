@@ -18,9 +18,12 @@ inferred from array shapes.
 May import: :mod:`skrif._linalg`, :mod:`skrif._utils`, :mod:`skrif.exceptions`.
 """
 
+import numpy as np
+
 from .base import Curvature
 from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
 from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
+from .operator import HessianOperator
 from .rank_one import DualCurvature, PrimalCurvature, factor_curvature
 
 RemovalHessian = Curvature
@@ -57,15 +60,44 @@ def make_hessian(objective, design, d2, penalty_coef, penalty_intercept, shares=
     raise ValueError(f"Unknown Hessian kind {kind!r}; expected one of {KINDS}.")
 
 
+def factorization_cost(kind, design, n_outputs, penalty_coef):
+    """Multiply-adds of forming and factoring this kind's Hessian (an estimate for
+    cost models): primal ``S`` (p̃ × p̃, coupled: K p̃ × K p̃) or dual kernel (n × n),
+    whichever :func:`make_hessian` would choose."""
+    n, pt = float(design.n_samples), float(design.n_params)
+    if design.sparse:
+        nnz = np.diff(design.X.tocsr().indptr).astype(float)
+        gram, kernel = 16.0 * float(np.sum(nnz**2)), 16.0 * n * float(nnz.sum())
+    else:
+        gram, kernel = 0.5 * n * pt * pt, 0.5 * n * n * pt
+    if kind == "block":
+        K = float(n_outputs)
+        return K * K * gram + (K * pt) ** 3 / 3.0
+    if pt >= n and penalty_coef > 0:
+        return kernel + n**3 / 3.0
+    extra = 4.0 * pt**3 if kind == "penalty_share" else 0.0  # eigendecomposition
+    return gram + pt**3 / 3.0 + extra
+
+
+def product_cost(kind, design, n_outputs):
+    """Multiply-adds of one Hessian-vector product (:class:`HessianOperator`)."""
+    nnz = design.X.nnz if design.sparse else design.n_samples * design.n_features
+    q = float(n_outputs)
+    return 2.0 * (nnz + design.n_samples) * q + (design.n_samples * q * q if kind == "block" else 0)
+
+
 __all__ = [
     "KINDS",
     "BlockCurvature",
     "Curvature",
     "DualBlockCurvature",
     "DualCurvature",
+    "HessianOperator",
     "MeanFormCurvature",
     "PrimalCurvature",
     "RemovalHessian",
     "UniformShareCurvature",
+    "factorization_cost",
     "make_hessian",
+    "product_cost",
 ]

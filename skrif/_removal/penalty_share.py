@@ -30,6 +30,7 @@ with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 import numpy as np
 import scipy.linalg as sla
 
+from .._linalg.design import scatter_sparse
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor
 from .._linalg.woodbury import check_capacitance
 from ..exceptions import NotPositiveDefiniteError
@@ -83,7 +84,7 @@ def signed_gram(design, d, shift=None):
     p = design.n_features
     G = np.empty((design.n_params, design.n_params))
     if design.sparse:
-        G[:p, :p] = (design.X.T @ design.X.multiply(d[:, None]).tocsr()).toarray()
+        scatter_sparse(design.X.T @ design.X.multiply(d[:, None]).tocsr(), G[:p, :p])
         col = np.asarray(design.X.T @ d).ravel()
         if shift is not None:
             G[:p, :p] -= np.outer(col, shift) + np.outer(shift, col) - d.sum() * np.outer(shift, shift)
