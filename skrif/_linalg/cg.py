@@ -55,8 +55,8 @@ def pcg(matvec, b, precond=None, *, rtol=1e-10, maxiter=100, project=None):
     maxiter : int
         Operator applications allowed.
     project : callable or None
-        Removes a known null space of ``A`` from the iterates (rounding would let
-        it creep in).
+        Orthogonal projection off a known null space of ``A``: ``b`` and the
+        preconditioned residuals are projected, so the iterates stay off it.
 
     Returns
     -------
@@ -67,6 +67,12 @@ def pcg(matvec, b, precond=None, *, rtol=1e-10, maxiter=100, project=None):
     Cost per iteration: one ``matvec``, one ``precond`` and O(size of b) vector
     work; memory: four arrays shaped like ``b``.
     """
+    if project is not None:
+        # Preconditioned on the complement of the null space (P M⁻¹ P): rounding in
+        # b or in M⁻¹r along the null space would otherwise stall the iteration.
+        inner = precond if precond is not None else (lambda v: v)
+        precond = lambda v: project(inner(v))  # noqa: E731
+        b = project(b)
     x = np.zeros_like(b, dtype=float)
     r = np.array(b, dtype=float)
     z = r if precond is None else precond(r)
@@ -89,8 +95,6 @@ def pcg(matvec, b, precond=None, *, rtol=1e-10, maxiter=100, project=None):
         r -= alpha * Ap
         z = r if precond is None else precond(r)
         rz_new = float(np.vdot(r, z))
-        if project is not None:
-            x = project(x)
         if not np.isfinite(rz_new):
             break
         if not rz_new > 0 or np.sqrt(rz_new) <= rtol * start:

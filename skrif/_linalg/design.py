@@ -8,7 +8,7 @@ computed on ``X`` and the intercept column separately.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dgemm, dsyrk
 
 # Dense floats per row block in chunked products (16 MB): bounds temporary memory
 # (a few blocks are alive at once) while keeping blocks large enough for BLAS-3
@@ -100,6 +100,53 @@ class AugmentedDesign:
         cross = 2.0 * np.asarray(self.X @ Sinv[:p, p]).ravel()
         magnitude = np.abs(quad) + np.abs(cross) + abs(Sinv[p, p])
         return quad + cross + Sinv[p, p], magnitude
+
+    def weighted_grams(self, W, shift=None):
+        """``X̃ᵀ diag(W[:, j]) X̃`` for every column of ``W`` (n, m), any signs: shape
+        (m, n_params, n_params). With ``shift``, rows are ``[x_i − shift, 1]``.
+
+        Dense ``X``: one GEMM per block of rows for all m weightings at once (centred
+        blocks, so no digits are lost to large column means), O(n m p̃²); sparse
+        ``X``: one sparse product per weighting, the shift applied to the products.
+        """
+        W = np.asarray(W, dtype=float)
+        n, m = W.shape
+        p, pt = self.n_features, self.n_params
+        out = np.empty((m, pt, pt))
+        if self.sparse:
+            X = self.X
+            for j in range(m):
+                d = W[:, j]
+                G = out[j]
+                scatter_sparse(X.T @ X.multiply(d[:, None]).tocsr(), G[:p, :p])
+                col = np.asarray(X.T @ d).ravel()
+                if shift is not None:
+                    total = d.sum()
+                    G[:p, :p] -= np.outer(col, shift) + np.outer(shift, col) - total * np.outer(shift, shift)
+                    col = col - total * shift
+                if self.fit_intercept:
+                    G[:p, p] = col
+                    G[p, :p] = col
+                    G[p, p] = d.sum()
+            return out
+        if m == 1 and shift is None and np.all(W >= 0):
+            out[0] = self.weighted_gram(W[:, 0])  # one symmetric rank-k update
+            return out
+        acc = np.zeros((pt, m * pt), order="F")
+        step = max(1, _BLOCK_FLOATS // (m * pt))
+        for start in range(0, n, step):
+            sl = slice(start, min(start + step, n))
+            R = np.empty((sl.stop - sl.start, pt))
+            if shift is None:
+                R[:, :p] = self.X[sl]
+            else:
+                np.subtract(self.X[sl], shift, out=R[:, :p])
+            if self.fit_intercept:
+                R[:, p] = 1.0
+            WR = (W[sl, :, None] * R[:, None, :]).reshape(R.shape[0], m * pt)
+            acc = dgemm(1.0, R, WR, beta=1.0, c=acc, trans_a=1, overwrite_c=1)
+        out[:] = acc.reshape(pt, m, pt).transpose(1, 0, 2)
+        return out
 
     @property
     def chunk_rows(self):

@@ -146,17 +146,23 @@ def probe_rows(values, rng_seed=0):
 
 def check_rows(values, reference, rows, reason):
     """Compare explicit-inverse ``values[rows]`` with ``reference`` (the same rows by
-    solves): an :class:`InverseCheck` for the inverse route, or for the solve route
-    when they disagree by more than ``INVERSE_RTOL``."""
+    solves): see :func:`verdict`."""
     got = values[rows]
     scale = np.maximum(np.abs(reference), np.finfo(float).tiny)
     err = float(np.max(np.abs(got - reference) / scale)) if rows.size else 0.0
+    return verdict(err, int(rows.size), reason)
+
+
+def verdict(err, n_probes, reason):
+    """An :class:`InverseCheck` for the inverse route when its largest relative
+    disagreement ``err`` with solves on ``n_probes`` rows is within ``INVERSE_RTOL``,
+    else for the solve route (the caller falls back to solves)."""
     if err <= INVERSE_RTOL:
-        return InverseCheck("inverse", reason, err, int(rows.size))
+        return InverseCheck("inverse", reason, err, n_probes)
     return InverseCheck(
         "solve",
         f"{reason}; the explicit inverse disagreed with solves by {err:.2g} on the "
         "probe rows",
         err,
-        int(rows.size),
+        n_probes,
     )

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
+from .._linalg.inverse import InverseCheck, probe_rows, verdict
 from ..exceptions import NotPositiveDefiniteError
 from .base import (
     _ROW_BLOCK,
@@ -49,7 +50,7 @@ from .base import (
     _step_table,
 )
 from .leverage import BLOCK_LEVERAGE_TOL
-from .penalty_share import column_means, signed_gram
+from .penalty_share import column_means
 
 
 class BlockCurvature(Curvature):
@@ -84,12 +85,14 @@ class BlockCurvature(Curvature):
         pt = design.n_params
         self.n_params = K * pt
         self._xbar = _centring_shift(design, penalty_intercept)
-        H = np.zeros((K, pt, K, pt))
-        for k in range(K):
-            for m in range(k, K):
-                block = signed_gram(design, self.A[:, k, m], self._xbar)
-                H[k, :, m, :] = block
-                H[m, :, k, :] = block.T
+        # The K(K+1)/2 distinct blocks Σ_i A_i[k, m] x̃_i x̃_iᵀ in one pass over X.
+        upper_k, upper_m = np.triu_indices(K)
+        grams = design.weighted_grams(self.A[:, upper_k, upper_m], self._xbar)
+        H = np.empty((K, pt, K, pt))
+        for block, k, m in zip(grams, upper_k, upper_m):
+            H[k, :, m, :] = block
+            H[m, :, k, :] = block.T
+        del grams
         H = H.reshape(K * pt, K * pt)
         pen = np.full(pt, float(penalty_coef))
         if design.fit_intercept:
@@ -112,21 +115,75 @@ class BlockCurvature(Curvature):
         self._M_cache = None
         self._one_minus = None
 
+    #: How the per-row blocks were computed (:class:`~skrif._linalg.inverse.InverseCheck`).
+    inverse_check = None
+
     @property
     def _M(self):
         """Per-row K × K blocks ``M_i = V_i H⁺ V_iᵀ`` (computed on first use: Newton
-        steps of a refit never need them), by whitened rows in chunks."""
+        steps of a refit never need them), the cheaper exact way.
+
+        Solves: whitened expanded rows, ``n K (K p̃)²/2`` multiply-adds. Explicit
+        ``H⁺`` (``(K p̃)³/3`` more, and K p̃ × K p̃ memory): ``M_i[k, l] =
+        x̃_iᵀ(H⁺)_{kl}x̃_i`` by GEMMs, ``n K(K+1)/2 p̃²`` — K times fewer. The explicit
+        route is checked against solves on probe rows (``inverse_check``).
+        """
         if self._M_cache is None:
             n, K, _ = self.A.shape
             pt = self.design.n_params
-            M = np.empty((n, K, K))
-            chunk = max(1, 2**22 // (K * K * pt))
-            for start in range(0, n, chunk):
-                sl = slice(start, min(start + chunk, n))
-                W = self._whiten(self._expand(self._rows(sl)))  # (r, Kp̃', K)
-                M[sl] = np.einsum("rak,ral->rkl", W, W)
+            inverse = float(K * pt) ** 3 / 3.0 + n * K * (K + 1) / 2.0 * pt * pt
+            solves = n * K * float(K * pt) ** 2 / 2.0
+            reason = f"cost model: inverse {inverse:.3g} vs solves {solves:.3g} multiply-adds"
+            self.inverse_check = InverseCheck("solve", reason)
+            M = None
+            if inverse < solves and self._spd.chol is not None:
+                M = self._blocks_from_inverse()
+                probes = probe_rows(np.abs(M).max(axis=(1, 2)))
+                reference = self._solved_blocks(probes)
+                scale = np.maximum(np.abs(reference).max(axis=(1, 2)), np.finfo(float).tiny)
+                err = float(np.max(np.abs(M[probes] - reference).max(axis=(1, 2)) / scale))
+                self.inverse_check = verdict(err, probes.size, reason)
+                if self.inverse_check.strategy != "inverse":
+                    M = None
+            if M is None:
+                M = self._solved_blocks(slice(None))
             self._M_cache = M
         return self._M_cache
+
+    def _solved_blocks(self, rows):
+        """``M_i`` for ``rows`` by whitened expanded rows (n_rows, K, K)."""
+        n, K, _ = self.A.shape
+        pt = self.design.n_params
+        idx = np.arange(n)[rows]
+        M = np.empty((idx.size, K, K))
+        chunk = max(1, 2**22 // (K * K * pt))
+        for start in range(0, idx.size, chunk):
+            part = idx[start : start + chunk]
+            W = self._whiten(self._expand(self._rows(part)))  # (r, Kp̃', K)
+            M[start : start + part.size] = np.einsum("rak,ral->rkl", W, W)
+        return M
+
+    def _blocks_from_inverse(self):
+        """``M_i`` for every row from the explicit ``H⁺ = P H'⁻¹ P`` (P: off the
+        null space), by GEMMs with its blocks ``(H⁺)_{k, k:}`` for row chunks."""
+        n, K, _ = self.A.shape
+        pt = self.design.n_params
+        Hinv = self._spd.inverse()
+        if self._n_null:
+            N = self._N
+            Hinv -= N @ (N.T @ Hinv)
+            Hinv -= (Hinv @ N) @ N.T
+        M = np.empty((n, K, K))
+        step = max(1, (1 << 21) // (K * pt))
+        for start in range(0, n, step):
+            sl = slice(start, min(start + step, n))
+            R = self._rows(sl)
+            for k in range(K):
+                T = (R @ Hinv[k * pt : (k + 1) * pt, k * pt :]).reshape(R.shape[0], K - k, pt)
+                vals = np.einsum("rlp,rp->rl", T, R)
+                M[sl, k, k:] = vals
+                M[sl, k:, k] = vals
+        return M
 
     @property
     def one_minus_leverage(self):

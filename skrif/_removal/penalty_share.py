@@ -30,7 +30,6 @@ with two n × n dual factorizations (:func:`mean_form_curvature` chooses).
 import numpy as np
 import scipy.linalg as sla
 
-from .._linalg.design import scatter_sparse
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor
 from .._linalg.woodbury import check_capacitance
 from ..exceptions import NotPositiveDefiniteError
@@ -76,32 +75,10 @@ def column_means(X):
 
 
 def signed_gram(design, d, shift=None):
-    """``X̃ᵀ diag(d) X̃`` for any sign of ``d``, with rows ``[x_i − shift, 1]`` if given.
-
-    O(n p̃²) dense (centred row blocks: no digits lost to large column means),
-    O(nnz·p̃) sparse (the shift is applied to the products).
-    """
-    p = design.n_features
-    G = np.empty((design.n_params, design.n_params))
-    if design.sparse:
-        scatter_sparse(design.X.T @ design.X.multiply(d[:, None]).tocsr(), G[:p, :p])
-        col = np.asarray(design.X.T @ d).ravel()
-        if shift is not None:
-            G[:p, :p] -= np.outer(col, shift) + np.outer(shift, col) - d.sum() * np.outer(shift, shift)
-            col = col - d.sum() * shift
-    else:
-        G[:p, :p] = 0.0
-        col = np.zeros(p)
-        for start in range(0, design.n_samples, _CHUNK_ROWS):
-            sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
-            rows = design.X[sl] if shift is None else design.X[sl] - shift
-            G[:p, :p] += (rows * d[sl, None]).T @ rows
-            col += rows.T @ d[sl]
-    if design.fit_intercept:
-        G[:p, p] = col
-        G[p, :p] = col
-        G[p, p] = d.sum()
-    return G
+    """``X̃ᵀ diag(d) X̃`` for any sign of ``d``, with rows ``[x_i − shift, 1]`` if given
+    (:meth:`~skrif._linalg.design.AugmentedDesign.weighted_grams`): O(n p̃²) dense,
+    O(nnz·p̃) sparse."""
+    return design.weighted_grams(np.asarray(d, dtype=float)[:, None], shift)[0]
 
 
 class MeanFormCurvature(Curvature):
