@@ -129,9 +129,7 @@ class AugmentedDesign:
                     G[p, :p] = col
                     G[p, p] = d.sum()
             return out
-        if m == 1 and shift is None and np.all(W >= 0):
-            out[0] = self.weighted_gram(W[:, 0])  # one symmetric rank-k update
-            return out
+        symmetric = m == 1 and bool(np.all(W >= 0))
         acc = np.zeros((pt, m * pt), order="F")
         step = max(1, _BLOCK_FLOATS // (m * pt))
         for start in range(0, n, step):
@@ -143,8 +141,15 @@ class AugmentedDesign:
                 np.subtract(self.X[sl], shift, out=R[:, :p])
             if self.fit_intercept:
                 R[:, p] = 1.0
+            if symmetric:
+                # One non-negative weighting: a symmetric rank-k update (half the flops).
+                R *= np.sqrt(W[sl, :1])
+                acc = dsyrk(1.0, R.T, beta=1.0, c=acc, trans=0, lower=1, overwrite_c=1)
+                continue
             WR = (W[sl, :, None] * R[:, None, :]).reshape(R.shape[0], m * pt)
             acc = dgemm(1.0, R, WR, beta=1.0, c=acc, trans_a=1, overwrite_c=1)
+        if symmetric:
+            _symmetrize_lower(acc)
         out[:] = acc.reshape(pt, m, pt).transpose(1, 0, 2)
         return out
 

@@ -121,51 +121,86 @@ class MeanFormCurvature(Curvature):
         self._xbar = None
         if design.fit_intercept and penalty_intercept == 0 and design.n_features:
             self._xbar = column_means(design.X)
-        H = signed_gram(design, self.d, self._xbar)
         p = design.n_features
-        H[np.arange(p), np.arange(p)] += penalty_coef
-        if design.fit_intercept:
-            H[p, p] += penalty_intercept
+        self._penalty = (float(penalty_coef), float(penalty_intercept))
+
+        def gram():
+            H = signed_gram(design, self.d, self._xbar)
+            H[np.arange(p), np.arange(p)] += penalty_coef
+            if design.fit_intercept:
+                H[p, p] += penalty_intercept
+            return H
+
         penalised = penalty_coef > 0 and (not design.fit_intercept or penalty_intercept > 0)
-        Hcopy = H.copy()
         # Scale-invariant rank decision; refuses a Hessian with a negative eigenvalue
         # (the objective is not convex there, e.g. Tweedie power > 2 with a log link).
         self._spd = SPDFactor(
-            H, penalised=penalised and bool(np.all(self.d >= 0)),
-            rebuild=lambda: Hcopy.copy(), check_psd=True,
+            gram(), penalised=penalised and bool(np.all(self.d >= 0)), rebuild=gram,
+            check_psd=True,
         )
         self._chol = self._spd.chol
         self.rank = self._spd.rank
-        H = Hcopy
         self.share_coef = float(share_coef)
         self.shares = shares
-        if shares is None:
-            return
-        # Generalized eigenproblem P v = π H v with VᵀHV = I (P singular is fine);
-        # on the range of H when it is singular (then V Vᵀ = H⁺).
-        Pdiag = np.ones(self.n_params)
-        if design.fit_intercept:
-            Pdiag[p] = 0.0
-        if self._chol is not None:
-            self._pi, self._V = sla.eigh(np.diag(Pdiag), H, check_finite=False)
-        else:
-            F = self._spd.F  # H⁺ = F Fᵀ and FᵀHF = I
-            self._pi, Vr = np.linalg.eigh((F.T * Pdiag) @ F)
-            self._V = F @ Vr
-        del H
-        self._eps = self.share_coef * np.asarray(shares, dtype=float)
-        self._s1 = np.empty(design.n_samples)
-        self._s3_cache = None
-        self.one_minus_leverage = np.empty(design.n_samples)
-        for start in range(0, design.n_samples, _CHUNK_ROWS):
-            sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
+        self._spectrum = None
+        if shares is not None:
+            self._eps = self.share_coef * np.asarray(shares, dtype=float)
+            self._s3_cache = None
+
+    def _spectral(self):
+        """``(π, V)`` of the generalized eigenproblem ``P v = π H v``, ``VᵀHV = I``
+        (on the range of ``H`` when singular: then ``V Vᵀ = H⁺``), from the factor:
+        with ``H = LLᵀ``, ``V = L⁻ᵀY`` for the eigenvectors ``Y`` of ``L⁻¹PL⁻ᵀ``.
+        Computed on first use (solves and Newton steps never need it): O(p̃³)."""
+        if self._spectrum is None:
+            p = self.design.n_features
+            Pdiag = np.ones(self.n_params)
+            if self.design.fit_intercept:
+                Pdiag[p] = 0.0
+            if self._chol is not None:
+                # L⁻¹P^½ (P diagonal 0/1): the columns of L⁻¹ on the coefficients.
+                W = sla.solve_triangular(self._chol, np.diag(Pdiag), lower=True, check_finite=False)
+                pi, Y = np.linalg.eigh(W @ W.T)
+                V = sla.solve_triangular(self._chol, Y, lower=True, trans=1, check_finite=False)
+            else:
+                F = self._spd.F  # H⁺ = F Fᵀ and FᵀHF = I
+                pi, Vr = np.linalg.eigh((F.T * Pdiag) @ F)
+                V = F @ Vr
+            self._spectrum = (pi, V, Pdiag)
+        return self._spectrum
+
+    @property
+    def _pi(self):
+        return self._spectral()[0]
+
+    @property
+    def _V(self):
+        return self._spectral()[1]
+
+    @property
+    def _s1(self):
+        """``x̃_jᵀ(H − ε_jP)⁻¹x̃_j`` for every row (computed with the leverages)."""
+        self.one_minus_leverage  # noqa: B018 - computes _s1_cache
+        return self._s1_cache
+
+    def _compute_one_minus_leverage(self):
+        if self.shares is None:
+            raise ValueError("This factorization was made for solves only (no penalty shares).")
+        design = self.design
+        n = design.n_samples
+        self._s1_cache = np.empty(n)
+        self._one_minus = np.empty(n)
+        for start in range(0, n, _CHUNK_ROWS):
+            sl = slice(start, min(start + _CHUNK_ROWS, n))
             U = self._rows(sl) @ self._V
             Dinv = self._shift(self._eps[sl])
-            self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
-            self.one_minus_leverage[sl] = 1.0 - self.d[sl] * self._s1[sl]
+            self._s1_cache[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
+            self._one_minus[sl] = 1.0 - self.d[sl] * self._s1_cache[sl]
         if self._chol is not None and np.all(self.d >= 0):
-            pen = np.where(Pdiag > 0, penalty_coef, penalty_intercept)
-            self._refine_one_minus(Pdiag, pen)
+            Pdiag = self._spectral()[2]
+            coef, intercept = self._penalty
+            self._refine_one_minus(Pdiag, np.where(Pdiag > 0, coef, intercept))
+        return self._one_minus
 
     def _refine_one_minus(self, Pdiag, pen):
         """Cancellation-free ``1 − h_j`` where the cheap form lost digits (convex rows).
