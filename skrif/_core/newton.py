@@ -8,7 +8,7 @@ its quadratic convergence without refactoring. The same holds for refits: the
 factor of the full-data Hessian preconditions the Hessian without a few rows
 (a low-rank change). When factoring is much dearer than a product (sparse or
 wide problems, coupled outputs) the first steps try the diagonal as preconditioner
-within a budget of products worth half a factorization.
+within a budget of products worth most of a factorization.
 
 :class:`NewtonSteps` is that strategy, decided once per objective (cost model:
 :func:`skrif._removal.factorization_cost` against
@@ -27,8 +27,15 @@ STEP_RTOL = 1e-10
 #: refactoring (it converges in a few when the Hessians are close).
 FACTOR_PCG_ITER = 25
 #: Diagonal-preconditioned steps are tried only when a factorization costs at least
-#: this many Hessian-vector products; the budget is half a factorization.
-MATRIX_FREE_RATIO = 200.0
+#: this many Hessian-vector products, within a budget of products worth
+#: ``MATRIX_FREE_BUDGET`` factorizations (well-conditioned problems need 10–100
+#: products per step, and polishing a few steps; a failed attempt costs less than
+#: the factorization it saves when it succeeds).
+MATRIX_FREE_RATIO = 300.0
+MATRIX_FREE_BUDGET = 0.75
+#: Diagonal-preconditioned steps stop (and a factorization is made) when the budget
+#: left cannot pay for this many more steps like the last one.
+STEPS_AHEAD = 3
 
 
 class NewtonSteps:
@@ -73,7 +80,7 @@ class NewtonSteps:
                 kind, problem.design, q
             )
             if ratio >= MATRIX_FREE_RATIO:
-                self.budget = 0.5 * ratio
+                self.budget = MATRIX_FREE_BUDGET * ratio
 
     def _factor(self, d2):
         weights = self.weights
@@ -122,6 +129,8 @@ class NewtonSteps:
             )
             self.n_products += result.n_iter
             self.budget -= result.n_iter
+            if self.budget < STEPS_AHEAD * result.n_iter:
+                self.budget = 0.0  # would run out before the optimum: factor next time
             if result.converged:
                 return result.x
             self.budget = 0.0  # ill-conditioned for the diagonal: factor from now on

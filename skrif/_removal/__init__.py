@@ -79,11 +79,19 @@ def factorization_cost(kind, design, n_outputs, penalty_coef):
     return gram + pt**3 / 3.0 + extra
 
 
+#: A multiply-add of a product streaming X (matrix-vector, sparse) costs about this
+#: many of a BLAS-3 multiply-add (Gram, factorization) on this kind of machine.
+STREAMING_COST = 8.0
+
+
 def product_cost(kind, design, n_outputs):
-    """Multiply-adds of one Hessian-vector product (:class:`HessianOperator`)."""
+    """Cost of one Hessian-vector product (:class:`HessianOperator`) in BLAS-3
+    multiply-adds: two passes over ``X`` (memory-bound, ``STREAMING_COST`` each)."""
     nnz = design.X.nnz if design.sparse else design.n_samples * design.n_features
     q = float(n_outputs)
-    return 2.0 * (nnz + design.n_samples) * q + (design.n_samples * q * q if kind == "block" else 0)
+    streaming = STREAMING_COST if q < 4 else STREAMING_COST / 2.0  # skinny GEMM for K ≥ 4
+    work = 2.0 * (nnz + design.n_samples) * q + (design.n_samples * q * q if kind == "block" else 0)
+    return streaming * work
 
 
 __all__ = [

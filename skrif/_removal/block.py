@@ -37,7 +37,9 @@ with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 
 import numpy as np
 import scipy.linalg as sla
+from scipy.linalg import blas
 
+from .._linalg.design import _symmetrize_lower
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
 from .._linalg.inverse import InverseCheck, probe_rows, verdict
 from ..exceptions import NotPositiveDefiniteError
@@ -85,15 +87,7 @@ class BlockCurvature(Curvature):
         pt = design.n_params
         self.n_params = K * pt
         self._xbar = _centring_shift(design, penalty_intercept)
-        # The K(K+1)/2 distinct blocks Σ_i A_i[k, m] x̃_i x̃_iᵀ in one pass over X.
-        upper_k, upper_m = np.triu_indices(K)
-        grams = design.weighted_grams(self.A[:, upper_k, upper_m], self._xbar)
-        H = np.empty((K, pt, K, pt))
-        for block, k, m in zip(grams, upper_k, upper_m):
-            H[k, :, m, :] = block
-            H[m, :, k, :] = block.T
-        del grams
-        H = H.reshape(K * pt, K * pt)
+        H = _block_hessian(design, self.A, self._xbar)
         pen = np.full(pt, float(penalty_coef))
         if design.fit_intercept:
             pen[-1] = penalty_intercept
@@ -535,6 +529,80 @@ class DualBlockCurvature(BlockCurvature):
 
     def inner(self, idx):
         return self._row_blocks(idx)
+
+
+def _softmax_roots(A, rtol=1e-12):
+    """``b`` (n, K) with ``A_i = diag(b_i Σ_k b_ik) − b_i b_iᵀ`` — the softmax
+    curvature ``w (diag(p) − ppᵀ)``, ``b = √w p`` — or ``None`` when ``A`` is not of
+    that form to ``rtol`` (checked on every entry).
+
+    ``b_k² = −A_kl A_km / A_lm`` for the two other classes l, m with the largest
+    diagonal entries (their ``b`` are not tiny, so nothing underflows). O(n K²).
+    """
+    n, K, _ = A.shape
+    if K < 3 or n == 0:
+        return None
+    cols = np.arange(K)
+    diag = A[:, cols, cols]
+    top = np.argsort(-diag, axis=1, kind="stable")[:, :3]
+    rows = np.arange(n)[:, None]
+    first = np.where(cols[None, :] == top[:, :1], top[:, 1:2], top[:, :1])
+    second = np.where(
+        (cols[None, :] == top[:, :1]) | (cols[None, :] == top[:, 1:2]), top[:, 2:3], top[:, 1:2]
+    )
+    with np.errstate(all="ignore"):
+        b2 = -A[rows, cols[None, :], first] * A[rows, cols[None, :], second] / A[rows, first, second]
+    b = np.sqrt(np.where(np.isfinite(b2) & (b2 > 0), b2, 0.0))
+    rebuilt = -b[:, :, None] * b[:, None, :]
+    rebuilt[:, cols, cols] += b * b.sum(axis=1, keepdims=True)
+    scale = np.abs(A).max(initial=0.0)
+    if not np.abs(rebuilt - A).max(initial=0.0) <= rtol * max(scale, np.finfo(float).tiny):
+        return None
+    return b
+
+
+def _block_hessian(design, A, shift):
+    """``Σ_i A_i ⊗ r_i r_iᵀ`` (K p̃ × K p̃), ``r_i = [x_i − shift, 1]``.
+
+    Softmax curvature on dense ``X`` (:func:`_softmax_roots`): ``Σ_i diag(u_i) ⊗
+    r_ir_iᵀ − ZᵀZ`` with rows ``b_i ⊗ r_i`` of Z — symmetric rank-k updates, the
+    cheapest BLAS shape (n K² p̃²/2 multiply-adds). Otherwise the K(K+1)/2
+    distinct blocks ``Σ_i A_i[k, m] r_ir_iᵀ`` in one pass over X
+    (:meth:`~skrif._linalg.design.AugmentedDesign.weighted_grams`).
+    """
+    n, K, _ = A.shape
+    pt, p = design.n_params, design.n_features
+    b = None if design.sparse else _softmax_roots(A)
+    if b is None:
+        upper_k, upper_m = np.triu_indices(K)
+        grams = design.weighted_grams(A[:, upper_k, upper_m], shift)
+        H = np.empty((K, pt, K, pt))
+        for block, k, m in zip(grams, upper_k, upper_m):
+            H[k, :, m, :] = block
+            H[m, :, k, :] = block.T
+        return H.reshape(K * pt, K * pt)
+    u = b * b.sum(axis=1, keepdims=True)
+    H = np.zeros((K * pt, K * pt), order="F")
+    diag = [np.zeros((pt, pt), order="F") for _ in range(K)]
+    step = max(256, (1 << 21) // (K * pt))
+    for start in range(0, n, step):
+        sl = slice(start, min(start + step, n))
+        R = np.empty((sl.stop - sl.start, pt))
+        if shift is None:
+            R[:, :p] = design.X[sl]
+        else:
+            np.subtract(design.X[sl], shift, out=R[:, :p])
+        if design.fit_intercept:
+            R[:, p] = 1.0
+        Z = (b[sl, :, None] * R[:, None, :]).reshape(R.shape[0], K * pt)
+        H = blas.dsyrk(-1.0, Z.T, beta=1.0, c=H, trans=0, lower=1, overwrite_c=1)
+        for k in range(K):
+            Rk = R * np.sqrt(u[sl, k : k + 1])
+            diag[k] = blas.dsyrk(1.0, Rk.T, beta=1.0, c=diag[k], trans=0, lower=1, overwrite_c=1)
+    for k in range(K):
+        H[k * pt : (k + 1) * pt, k * pt : (k + 1) * pt] += diag[k]
+    _symmetrize_lower(H)
+    return H
 
 
 def _centring_shift(design, penalty_intercept):
