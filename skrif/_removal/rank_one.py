@@ -152,6 +152,11 @@ class _LinearCurvature(Curvature):
         gb = np.ones(idx.size) if coeffs is None else np.asarray(coeffs).sum(axis=0)
         return np.vstack([W, gb / self._delta - self._mean @ W])
 
+    def _set_inner(self, idx):
+        """``(W, M_T)``: the block solves ``S⁻¹B̃_Tᵀ`` (p̃ × k) and ``X̃_T H⁻¹ X̃_Tᵀ``."""
+        W = self._rows_block_solve(idx)
+        return W, self._inner_from(idx, W)
+
     def _inner_from(self, idx, W):
         """``X̃_T H⁻¹ X̃_Tᵀ`` from ``W = S⁻¹ B̃_Tᵀ`` (k × k, symmetrized)."""
         M = self._block_design.rows_matvec(idx, W)
@@ -290,8 +295,7 @@ class _LinearCurvature(Curvature):
         NotPositiveDefiniteError
             If the reweighted Hessian is not positive definite.
         """
-        W = self._rows_block_solve(idx)
-        M = self._inner_from(idx, W)
+        W, M = self._set_inner(idx)
         root = np.sqrt(self.d[idx])
         if t > 0:
             C = t * self._capacitance(idx, W, M)
@@ -601,6 +605,12 @@ class DualCurvature(_LinearCurvature):
     def _capacitance(self, idx, W=None, M=None):
         Y = self._Y(np.asarray(idx))
         return Y.T @ Y
+
+    def _set_inner(self, idx):
+        """``(None, M_T)``: ``M_T`` from kernel rows (O(k nnz(X) + n² k)); the dual
+        capacitance needs no p̃ × k block solve."""
+        M = self.inner(np.asarray(idx))
+        return None, 0.5 * (M + M.T)
 
     def _weighted_residuals(self, B):
         if self._house is None:
