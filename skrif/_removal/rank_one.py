@@ -254,8 +254,12 @@ class _LinearCurvature(Curvature):
         O(nnz(X) m)."""
         rows = self._row_index(slice(None) if rows is None else rows)
         coef = self.row_coefficients(rows, d1, method, fraction)
-        M = self.design.rows_matvec(rows, self.solve(G))  # (r, m)
+        M = self._rows_times_solve(rows, np.asarray(G, dtype=float))  # (r, m)
         return coef[:, :, None] * M[:, None, :]
+
+    def _rows_times_solve(self, rows, G):
+        """``X̃[rows] H⁻¹ G`` (len(rows), m)."""
+        return self.design.rows_matvec(rows, self.solve(G))
 
     def set_change(self, idx, d1, theta, method, fraction=1.0):
         """``Δθ`` (q, p̃) for reweighting rows ``idx`` by ``1 − t`` (``t = fraction``).
@@ -605,6 +609,27 @@ class DualCurvature(_LinearCurvature):
     def _capacitance(self, idx, W=None, M=None):
         Y = self._Y(np.asarray(idx))
         return Y.T @ Y
+
+    def _rows_times_solve(self, rows, G):
+        """``X̃[rows] H⁻¹ G`` through the push-through identity
+        ``B̃S⁻¹ = (I + KD)⁻¹B̃Λ⁻¹ = D^-½B⁻¹D^½ B̃Λ⁻¹`` (every ``d_i > 0``): one product
+        of ``X`` with ``G`` and one solve with the n × n factor, O(nnz(X) m + n² m),
+        and no p̃ × m temporary beyond ``G``. Intercept eliminated:
+        ``x̃_i·H⁻¹g = b̃_i·S⁻¹(g_w − x̄ g_b) + g_b/δ``."""
+        if not np.all(self._root > 0):
+            return super()._rows_times_solve(rows, G)
+        if self._border:
+            gb = G[-1]
+            Gc = G[:-1] - np.outer(self._mean, gb)
+        else:
+            Gc = G
+        U = self._block.matvec(self._inv_pen[:, None] * Gc)  # B̃Λ⁻¹G (n, m)
+        U *= self._root[:, None]
+        out = self._B_solve(U)
+        out /= self._root[:, None]
+        if self._border:
+            out += gb[None, :] / self._delta
+        return out[rows]
 
     def _set_inner(self, idx):
         """``(None, M_T)``: ``M_T`` from kernel rows (O(k nnz(X) + n² k)); the dual
