@@ -17,6 +17,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
+    "LeverageEstimateWarning",
 ]
 
 import numpy as np
@@ -95,3 +96,11 @@ class SetInteractionWarning(UserWarning):
     from the group Newton step by more than
     :data:`skrif._core.set_error.SET_INTERACTION_THRESHOLD`. Use ``method="newton"`` or
     ``method="refit"``."""
+
+
+class LeverageEstimateWarning(UserWarning):
+    """With ``solver="iterative"`` the all-row leverages are randomized estimates
+    (each with a confidence interval, ``leverage_bounds_``); for some rows the
+    interval leaves the rescale factor ``1 / (1 − h_i)`` uncertain by more than 10%
+    (typically near ``h_i = 1``), so their RIF values are uncertain too. Requested
+    rows and sets (``influence``, ``removal_effect``) use exact leverages."""

@@ -15,12 +15,14 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
 from skrif import InfluenceEstimator
+from skrif.exceptions import LeverageEstimateWarning, SetInteractionWarning
 from skrif._core.newton import NewtonSteps
 from skrif._linalg import inverse as inverse_module
 from skrif._linalg.cg import block_pcg, pcg
 from skrif._linalg.design import AugmentedDesign
 from skrif._linalg.inverse import pair_quadratic
 from skrif._removal.block import BlockCurvature, _block_hessian, _softmax_roots
+from skrif._removal.iterative import IterativeCurvature
 from skrif._removal.rank_one import DualCurvature, PrimalCurvature
 
 from .conftest import change_vector, exact_refit, keep_mask, theta
@@ -243,3 +245,58 @@ def test_multinomial_row_blocks_from_explicit_inverse_match_pseudo_inverse():
     V = np.einsum("kl,ia->ikal", np.eye(K), Xt).reshape(n, K * (p + 1), K)
     ref = np.einsum("iak,ab,ibl->ikl", V, Hplus, V)
     np.testing.assert_allclose(M, ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def iterative_pair():
+    X = sparse_rows(800, 500, 6, seed=22)
+    rng = np.random.default_rng(23)
+    y = (X @ rng.standard_normal(500) + rng.logistic(size=800) > 0).astype(int)
+    model = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=LeverageEstimateWarning)
+        iterative = InfluenceEstimator(model, solver="iterative").fit(X, y)
+    direct = InfluenceEstimator(model, solver="direct").fit(X, y)
+    return X, y, iterative, direct
+
+
+def test_iterative_solver_requested_rows_are_exact(iterative_pair):
+    X, y, it, direct = iterative_pair
+    assert it.solver_ == "iterative" and direct.solver_ == "direct"
+    assert isinstance(it._removal.curvature, IterativeCurvature)
+    rows = [3, 5, 8, 400]
+    for method in ("if", "rif", "newton", "refit"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=SetInteractionWarning)  # "if" is off
+            got, ref = it.influence(rows, method=method), direct.influence(rows, method=method)
+        np.testing.assert_allclose(got.coef, ref.coef, rtol=1e-7, atol=1e-9 * np.abs(ref.coef).max())
+    # The refit against scikit-learn itself.
+    keep = keep_mask(800, rows)
+    sk = exact_refit(it.estimator_, X, y, None, keep)
+    got = change_vector(it.influence(rows, method="refit")) + theta(it.estimator_)
+    np.testing.assert_allclose(got, theta(sk), rtol=1e-7, atol=1e-9)
+
+
+def test_iterative_leverage_estimates_and_their_bounds(iterative_pair):
+    _, _, it, direct = iterative_pair
+    h, exact = it.leverages_, direct.leverages_
+    low, high = it.leverage_bounds_.T
+    assert np.all(low <= h + 1e-15) and np.all(h <= high + 1e-15)
+    inside = (low <= exact) & (exact <= high)
+    refined = low == high
+    # Refined rows are exact; the others' 95% intervals cover the exact leverage
+    # (χ² distribution of the Gaussian sketch) for about 95% of the rows.
+    np.testing.assert_allclose(h[refined], exact[refined], rtol=1e-7)
+    assert inside[~refined].mean() > 0.9
+    assert np.median(np.abs(h - exact) / exact) < 0.15
+
+
+def test_iterative_solver_refuses_unsupported_models():
+    X = np.random.default_rng(24).standard_normal((60, 4))
+    y = np.arange(60) % 3
+    with pytest.raises(ValueError, match="solver='iterative' supports"):
+        InfluenceEstimator(LogisticRegression(), solver="iterative").fit(X, y)
+    with pytest.raises(ValueError, match="solver"):
+        InfluenceEstimator(LogisticRegression(), solver="cg").fit(X, y % 2)
+    est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-12))
+    assert est.fit(X, y % 2).solver_ == "direct"

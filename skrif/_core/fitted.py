@@ -300,7 +300,7 @@ class RemovalModel:
             self.check_data()
             problem = Problem(
                 problem.objective, problem.design.X[kept], problem.Y[kept],
-                problem.weights[kept],
+                problem.weights[kept], problem.solver,
             )
             start = self.theta if start is None else start
             theta, n_iter, converged = problem.newton(start)
@@ -365,7 +365,7 @@ class RemovalModel:
         (e.g. a refitted optimum): copies those rows and factors its Hessian."""
         self.check_data(rows)
         p = self.problem
-        sub = Problem(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
+        sub = Problem(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows], p.solver)
         d1, d2 = sub.row_derivatives(theta)
         return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from .._linalg.cg import pcg
 from .._removal import factorization_cost, product_cost
+from .._removal.iterative import MAX_ITER as ITERATIVE_MAX_ITER
 
 #: Relative preconditioned residual at which a step's conjugate gradients stop:
 #: the step is then exact to working precision for the stopping rule below.
@@ -65,13 +66,15 @@ class NewtonSteps:
     def __init__(self, problem, weights=None, factor=None, *, matrix_free=False):
         self.problem = problem
         self.weights = weights
-        self.factor = factor
+        # An iterative curvature solves by CG itself: not a fixed preconditioner.
+        self.factor = factor if getattr(factor, "factored", True) else None
+        self.iterative = problem.solver == "iterative"
         self.current = False
         self.n_factorizations = 0
         self.n_products = 0
         self._last = None
-        self.budget = 0.0
-        if matrix_free:
+        self.budget = np.inf if self.iterative else 0.0
+        if matrix_free and not self.iterative:
             objective = problem.objective
             q = problem.Y.shape[1]
             kind = objective.hessian_kind
@@ -125,8 +128,12 @@ class NewtonSteps:
             diag = operator.diagonal(rhs.shape[1])
             result = pcg(
                 operator.matvec, rhs, lambda r: r / diag, rtol=STEP_RTOL,
-                maxiter=int(self.budget), project=operator.null_projection(),
+                maxiter=ITERATIVE_MAX_ITER if self.iterative else int(self.budget),
+                project=operator.null_projection(),
             )
+            if self.iterative:  # never factor: the step is the CG answer
+                self.n_products += result.n_iter
+                return result.x
             self.n_products += result.n_iter
             self.budget -= result.n_iter
             if self.budget < STEPS_AHEAD * result.n_iter:

@@ -22,9 +22,12 @@ class Problem:
         Encoded targets (``objective.encode_targets``).
     weights : ndarray of shape (n_samples,)
         Effective sample weights ``s_i``; a removal sets some of them to zero.
+    solver : {"direct", "iterative"}, default="direct"
+        How the Hessian is solved (:func:`skrif._removal.choose_solver`).
     """
 
-    def __init__(self, objective, X, Y, weights):
+    def __init__(self, objective, X, Y, weights, solver="direct"):
+        self.solver = solver
         self.objective = objective
         self.design = AugmentedDesign(X, objective.fit_intercept)
         self.Y = Y
@@ -98,7 +101,9 @@ class Problem:
 
         coef, intercept = self._penalty_scalars(weights)
         shares = self.shares if weights is None else None
-        return make_hessian(self.objective, self.design, d2, coef, intercept, shares)
+        return make_hessian(
+            self.objective, self.design, d2, coef, intercept, shares, solver=self.solver
+        )
 
     def hessian_operator(self, d2, weights=None):
         """``H`` of ``J(·; weights)`` for per-row curvature ``d2`` as an operator

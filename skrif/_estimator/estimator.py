@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -31,6 +31,7 @@ from .._core.newton import NewtonSteps
 from .._core.problem import Problem, warn_not_converged
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
+from .._removal import SOLVERS, choose_solver
 from .._utils.checks import (
     check_class_weight_values,
     check_effective_weights,
@@ -191,12 +192,14 @@ class InfluenceEstimator(
         "estimator": [HasMethods(["fit"]), None],
         "rescaled": ["boolean"],
         "polish": ["boolean"],
+        "solver": [StrOptions(set(SOLVERS))],
     }
 
-    def __init__(self, estimator=None, *, rescaled=True, polish=True):
+    def __init__(self, estimator=None, *, rescaled=True, polish=True, solver="auto"):
         self.estimator = estimator
         self.rescaled = rescaled
         self.polish = polish
+        self.solver = solver
 
     # -- scikit-learn plumbing -----------------------------------------------
     def _get_estimator(self):
@@ -228,7 +231,11 @@ class InfluenceEstimator(
             self._parameter_constraints,
             self.get_params(deep=False),
             caller=type(self).__name__,
-            messages={"rescaled": "True or False", "polish": "True or False"},
+            messages={
+                "rescaled": "True or False",
+                "polish": "True or False",
+                "solver": "'auto', 'direct' or 'iterative'",
+            },
             estimator_params=True,
         )
 
@@ -381,6 +388,10 @@ class InfluenceEstimator(
         """
         names = getattr(self, "feature_names_in_", None)
         model_name = type(self.estimator_.estimator if frozen else self.estimator_).__name__
+        problem.solver = self.solver_ = choose_solver(
+            self.solver, problem.objective.hessian_kind, problem.design,
+            float(problem.penalty[: problem.design.n_features].min(initial=np.inf)),
+        )
         what = f"the fitted {type(self.estimator_).__name__}"
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
@@ -474,6 +485,10 @@ class InfluenceEstimator(
             )
         one_minus = curvature.one_minus_leverage
         self.leverages_ = np.clip(1.0 - one_minus, 0.0, 1.0)
+        bounds = getattr(curvature, "leverage_bounds", None)
+        self.leverage_bounds_ = (
+            np.column_stack([self.leverages_, self.leverages_]) if bounds is None else bounds
+        )
         tol = curvature.leverage_tol
         degenerate = one_minus <= tol
         with np.errstate(divide="ignore"):

@@ -30,12 +30,16 @@ class CGResult:
         Operator applications.
     residual : float or ndarray
         Final relative preconditioned residual ``√(rᵀM⁻¹r) / √(bᵀM⁻¹b)``.
+    breakdown : bool
+        A search direction with ``pᵀAp ≤ 0`` was met: ``A`` is not positive definite
+        (:func:`pcg` only).
     """
 
     x: np.ndarray
     converged: object
     n_iter: int
     residual: object
+    breakdown: bool = False
 
 
 def pcg(matvec, b, precond=None, *, rtol=1e-10, maxiter=100, project=None):
@@ -89,7 +93,7 @@ def pcg(matvec, b, precond=None, *, rtol=1e-10, maxiter=100, project=None):
         n_iter += 1
         pAp = float(np.vdot(p, Ap))
         if not pAp > 0:  # breakdown: A not positive definite along p
-            break
+            return CGResult(x, False, n_iter, np.sqrt(max(rz, 0.0)) / start, True)
         alpha = rz / pAp
         x += alpha * p
         r -= alpha * Ap

@@ -23,6 +23,7 @@ import numpy as np
 from .base import Curvature
 from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
 from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
+from .iterative import IterativeCurvature
 from .operator import HessianOperator
 from .rank_one import DualCurvature, PrimalCurvature, factor_curvature
 
@@ -31,8 +32,41 @@ RemovalHessian = Curvature
 KINDS = ("rank_one", "block", "penalty_share")
 
 
-def make_hessian(objective, design, d2, penalty_coef, penalty_intercept, shares=None):
-    """Factor the Hessian of ``objective`` on ``design`` with per-row curvature ``d2``.
+#: Solvers of the Hessian (the ``solver`` parameter of InfluenceEstimator).
+SOLVERS = ("auto", "direct", "iterative")
+#: "auto" uses the iterative solver when the dense factorization (and the
+#: explicit inverse or triangular inverse its leverages use) would need more bytes.
+DENSE_FACTOR_BYTES = 8 << 30
+
+
+def choose_solver(solver, kind, design, penalty_coef):
+    """``"direct"`` or ``"iterative"`` for the ``solver`` asked (``"auto"``: iterative
+    only when two dense min(n, p̃)² (coupled: (K p̃)²) arrays exceed
+    ``DENSE_FACTOR_BYTES`` and the kind supports it).
+
+    Raises ``ValueError`` for ``"iterative"`` on a kind or objective it does not
+    support (coupled outputs, penalty shares, no penalty on some coefficient).
+    """
+    supported = kind == "rank_one" and penalty_coef > 0
+    if solver == "iterative" and not supported:
+        raise ValueError(
+            "solver='iterative' supports models whose per-row Hessians are rank one "
+            "(least squares, binary logistic regression, RidgeClassifier) with a "
+            f"positive penalty on every coefficient; this model's Hessian kind is "
+            f"{kind!r}{'' if penalty_coef > 0 else ' without a penalty'}. Use "
+            "solver='direct'."
+        )
+    if solver != "auto":
+        return solver
+    side = min(design.n_samples, design.n_params)
+    return "iterative" if supported and 2 * 8 * side**2 > DENSE_FACTOR_BYTES else "direct"
+
+
+def make_hessian(
+    objective, design, d2, penalty_coef, penalty_intercept, shares=None, solver="direct"
+):
+    """Factor the Hessian of ``objective`` on ``design`` with per-row curvature ``d2``
+    (``solver="iterative"``: the matrix-free kind, no factorization).
 
     Parameters
     ----------
@@ -46,8 +80,13 @@ def make_hessian(objective, design, d2, penalty_coef, penalty_intercept, shares=
     penalty_coef, penalty_intercept : float
     shares : ndarray of shape (n,) or None
         Penalty shares ("penalty_share" only; ``None``: the factor only solves).
+    solver : {"direct", "iterative"}
+        See :func:`choose_solver`.
     """
     kind = objective.hessian_kind
+    if solver == "iterative":
+        choose_solver(solver, kind, design, penalty_coef)  # refuses unsupported kinds
+        return IterativeCurvature(design, d2, penalty_coef, penalty_intercept)
     if kind == "block":
         return factor_block_curvature(design, d2, penalty_coef, penalty_intercept)
     if kind == "penalty_share":
@@ -96,15 +135,18 @@ def product_cost(kind, design, n_outputs):
 
 __all__ = [
     "KINDS",
+    "SOLVERS",
     "BlockCurvature",
     "Curvature",
     "DualBlockCurvature",
     "DualCurvature",
     "HessianOperator",
+    "IterativeCurvature",
     "MeanFormCurvature",
     "PrimalCurvature",
     "RemovalHessian",
     "UniformShareCurvature",
+    "choose_solver",
     "factorization_cost",
     "make_hessian",
     "product_cost",
