@@ -127,21 +127,27 @@ def block_pcg(matvec, B, precond=None, *, rtol=1e-10, maxiter=100):
     P = np.array(Z, dtype=float)
     n_iter = 0
     while n_iter < maxiter and not np.all(done):
-        act = np.flatnonzero(~done)
-        AP = matvec(P[:, act])
+        # Columns still iterating (a slice while all are, so no gathered copies).
+        act = slice(None) if not done.any() else np.flatnonzero(~done)
+        Pa = P[:, act]
+        AP = matvec(Pa)
         n_iter += 1
-        pAp = np.einsum("ij,ij->j", P[:, act], AP)
+        pAp = np.einsum("ij,ij->j", Pa, AP)
         broke = ~(pAp > 0)
         alpha = np.where(broke, 0.0, rz[act] / np.where(broke, 1.0, pAp))
-        X[:, act] += alpha * P[:, act]
-        R[:, act] -= alpha * AP
-        Za = R[:, act] if precond is None else precond(R[:, act])
-        rz_new = np.einsum("ij,ij->j", R[:, act], Za)
-        res = np.sqrt(np.maximum(rz_new, 0.0)) / np.where(start[act] > 0, start[act], 1.0)
+        X[:, act] += alpha * Pa
+        Ra = R[:, act]
+        Ra -= alpha * AP
+        R[:, act] = Ra
+        Za = Ra if precond is None else precond(Ra)
+        rz_new = np.einsum("ij,ij->j", Ra, Za)
+        start_a = start[act]
+        res = np.sqrt(np.maximum(rz_new, 0.0)) / np.where(start_a > 0, start_a, 1.0)
         residual[act] = res
         finished = (res <= rtol) | broke
-        P[:, act] = Za + (rz_new / np.where(rz[act] > 0, rz[act], 1.0)) * P[:, act]
+        rz_a = rz[act]
+        P[:, act] = Za + (rz_new / np.where(rz_a > 0, rz_a, 1.0)) * Pa
         rz[act] = rz_new
-        done[act[finished]] = True
+        done[np.arange(B.shape[1])[act][finished]] = True
     converged = residual <= rtol
     return CGResult(X, converged, n_iter, residual)

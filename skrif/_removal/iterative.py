@@ -11,15 +11,19 @@ solve is preconditioned conjugate gradients (diagonal preconditioner) to
   ``h_i = d_i x̃_i·H⁻¹x̃_i``; the group Newton step solves the leave-T-out system
   ``(H − X̃_TᵀD_TX̃_T) Δ = X̃_Tᵀd1_T`` directly by conjugate gradients (breakdown
   means the leave-T-out Hessian is not positive definite).
-* **All-row leverages are estimated** by a Gaussian sketch of the projector of the
-  augmented least-squares system ``Ã = [D^½X̃; Λ^½]`` (its data block's diagonal is
-  ``h``): with ``Ω`` an m × (n + p̃) standard normal matrix,
-  ``ĥ_i = ‖(Ω P)_{:,i}‖²/m`` and ``ΩP = (Ã H⁻¹ Ãᵀ Ωᵀ)ᵀ`` costs m solves. For Gaussian
-  ``Ω``, ``ĥ_i = h_i χ²_m / m`` exactly, so each row has the two-sided interval
-  ``[m ĥ_i / χ²_m(1 − α/2), m ĥ_i / χ²_m(α/2)]`` (``leverage_bounds``). Rows whose
-  interval leaves ``1/(1 − h_i)`` uncertain by more than ``UNCERTAIN_FACTOR`` are
-  recomputed exactly (the ``EXACT_ROWS`` largest estimates); any left are reported
-  by a :class:`~skrif.exceptions.LeverageEstimateWarning`.
+* **All-row leverages are estimated** by a Gaussian sketch of the projector ``P`` of
+  the augmented least-squares system ``Ã = [D^½X̃; Λ^½]`` (the diagonal of its data
+  block is ``h``): for ω standard normal in ``R^(n+p̃)``, ``(Pω)_i = ⟨Pe_i, ω⟩`` and
+  ``((I − P)ω)_i = ⟨(I − P)e_i, ω⟩`` are independent normals with variances ``h_i``
+  and ``1 − h_i`` (``Pe_i ⊥ (I − P)e_i``), and ``Pω = ÃH⁻¹Ãᵀω`` costs one solve. Over
+  m probes the sums of squares ``a_i = h_i χ²_m``, ``b_i = (1 − h_i) χ²_m`` give
+  ``ĥ_i = a_i/(a_i + b_i)``, and ``(b_i/a_i)/((1 − h_i)/h_i)`` follows an F(m, m)
+  law exactly, so each row has an exact interval for ``h_i`` (``leverage_bounds``)
+  whose rescale factor ``1/(1 − h)`` is uncertain by about ``±2·1.96 h/√m``
+  relative (never unbounded near ``h = 1``). Rows whose interval leaves
+  ``1/(1 − h_i)`` uncertain by more than ``UNCERTAIN_FACTOR`` are recomputed exactly
+  (the ``EXACT_ROWS`` largest leverages); any left are reported by a
+  :class:`~skrif.exceptions.LeverageEstimateWarning`.
 
 Requires a positive penalty on every coefficient (the kind never forms anything
 it could rank-check). Implements the rank-one kind's protocol.
@@ -28,7 +32,7 @@ it could rank-check). Implements the rank-one kind's protocol.
 import warnings
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.stats import f as f_dist
 
 from .._linalg.cg import block_pcg, pcg
 from ..exceptions import LeverageEstimateWarning, NotConvergedWarning, NotPositiveDefiniteError
@@ -39,14 +43,14 @@ from .operator import HessianOperator
 ITERATIVE_RTOL = 1e-10
 #: Conjugate-gradient iterations allowed per solve.
 MAX_ITER = 20000
-#: Gaussian probes of the all-row leverage estimate (relative standard deviation
-#: √(2/m) = 12.5% per row).
+#: Gaussian probes of the all-row leverage estimate (relative standard deviation of
+#: the rescale factor about 2h/√m: 18% h).
 N_PROBES = 128
 #: Confidence level of the per-row leverage intervals.
 LEVERAGE_CONFIDENCE = 0.95
 #: A row's rescale factor counts as uncertain when its interval's upper end exceeds
-#: the estimate's factor by more than this fraction.
-UNCERTAIN_FACTOR = 0.1
+#: the estimate's factor by more than this fraction (with 128 probes: h ≳ 0.7).
+UNCERTAIN_FACTOR = 0.25
 #: Uncertain rows recomputed exactly (largest estimates first).
 EXACT_ROWS = 64
 #: Rows per batch of exact single-row solves.
@@ -96,6 +100,7 @@ class IterativeCurvature(Curvature):
         self.random_state = random_state
         self.leverage_bounds = None
         self.n_products = 0
+        self._rows_cache = None
 
     # -- solves ----------------------------------------------------------------
     def _precondition(self, R):
@@ -125,6 +130,9 @@ class IterativeCurvature(Curvature):
         """``(W, q)``: ``W = H⁻¹ X̃_Tᵀ`` (n_params, k) and ``q_i = x̃_i·H⁻¹x̃_i`` for
         ``rows``, in batches of ``_BATCH`` rows."""
         rows = np.asarray(rows)
+        key = rows.tobytes()
+        if self._rows_cache is not None and self._rows_cache[0] == key:
+            return self._rows_cache[1]  # the same set again (e.g. its error estimate)
         W = np.empty((self.n_params, rows.size))
         quad = np.empty(rows.size)
         for start in range(0, rows.size, _BATCH):
@@ -132,6 +140,7 @@ class IterativeCurvature(Curvature):
             block = self.solve(self.design.rows_rmatvec(part, np.eye(part.size)))
             W[:, start : start + part.size] = block
             quad[start : start + part.size] = np.diag(self.design.rows_matvec(part, block))
+        self._rows_cache = (key, (W, quad))
         return W, quad
 
     def inner(self, idx):
@@ -151,20 +160,29 @@ class IterativeCurvature(Curvature):
         m = N_PROBES
         rng = np.random.default_rng(self.random_state)
         root = np.sqrt(self.d)
-        # Ãᵀ Ωᵀ = X̃ᵀ D^½ Ω₁ + Λ^½ Ω₂ (p̃, m), one block solve, then D^½ X̃ (·).
-        R = self.design.rmatvec(root[:, None] * rng.standard_normal((n, m)))
+        # Ãᵀω = X̃ᵀD^½ω₁ + Λ^½ω₂ (p̃, m): one block solve gives the data part of Pω,
+        # T = D^½X̃H⁻¹Ãᵀω, and of (I − P)ω, ω₁ − T.
+        omega = rng.standard_normal((n, m))
+        R = self.design.rmatvec(root[:, None] * omega)
         R += np.sqrt(self.penalty)[:, None] * rng.standard_normal((pt, m))
         T = self.design.matvec(self.solve(R))
+        del R
         T *= root[:, None]
-        estimate = np.einsum("ij,ij->i", T, T) / m
-        del T, R
+        inside = np.einsum("ij,ij->i", T, T)  # h_i χ²_m
+        omega -= T
+        outside = np.einsum("ij,ij->i", omega, omega)  # (1 − h_i) χ²_m, independent
+        del T, omega
+        with np.errstate(divide="ignore", invalid="ignore"):
+            odds = outside / inside  # (1 − h)/h times an F(m, m) variable
         alpha = 1.0 - LEVERAGE_CONFIDENCE
-        low = estimate * m / chi2.ppf(1.0 - alpha / 2.0, m)
-        high = estimate * m / chi2.ppf(alpha / 2.0, m)
-        bounds = np.column_stack([np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)])
-        one_minus = 1.0 - np.clip(estimate, 0.0, 1.0)
+        q_low, q_high = f_dist.ppf(alpha / 2.0, m, m), f_dist.ppf(1.0 - alpha / 2.0, m, m)
+        total = inside + outside
+        one_minus = np.where(total > 0, outside / np.where(total > 0, total, 1.0), 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bounds = np.column_stack([1.0 / (1.0 + odds / q_low), 1.0 / (1.0 + odds / q_high)])
+        bounds[~np.isfinite(bounds)] = 0.0
         uncertain = self._uncertain(one_minus, bounds)
-        refine = uncertain[np.argsort(-estimate[uncertain], kind="stable")][:EXACT_ROWS]
+        refine = uncertain[np.argsort(one_minus[uncertain], kind="stable")][:EXACT_ROWS]
         if refine.size:
             exact = self.exact_one_minus(refine)
             one_minus[refine] = exact
