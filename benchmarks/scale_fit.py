@@ -134,6 +134,7 @@ def timed(fn, repeats):
     """Median wall and CPU seconds of ``fn()`` over ``repeats`` calls (last result)."""
     walls, cpus, out = [], [], None
     for _ in range(repeats):
+        out = None  # the previous result is freed first (peak memory of one run)
         w, c = time.perf_counter(), time.process_time()
         out = fn()
         walls.append(time.perf_counter() - w)

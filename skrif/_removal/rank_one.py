@@ -30,7 +30,15 @@ from scipy.linalg import blas, lapack
 
 from .._linalg.centered import CenteredDesign
 from .._linalg.factor import SPDFactor
-from .._linalg.inverse import InverseCheck, check_rows, prefer_inverse, probe_rows, row_nnz
+from .._linalg.inverse import (
+    N_PROBES,
+    InverseCheck,
+    check_rows,
+    prefer_inverse,
+    probe_rows,
+    row_nnz,
+    verdict,
+)
 from .._linalg.woodbury import capacitance_coefficients, check_capacitance
 from .base import (
     _ROW_BLOCK,
@@ -233,6 +241,7 @@ class _LinearCurvature(Curvature):
         rows = self._row_index(rows)
         coef = self.row_coefficients(rows, d1, method, fraction)
         out = _step_table(out, rows.size, d1.shape[1], self.n_params)
+        self._prepare_inverse(rows.size)
         block = solve_block_rows(self.n_params)
         pb = self.n_params - 1 if self._border else self.n_params
         for start in range(0, rows.size, block):
@@ -367,6 +376,9 @@ class _LinearCurvature(Curvature):
     def _block_rows_solve(self, idx, coeffs):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _prepare_inverse(self, n_rows):
+        """Hook: make solves with ``n_rows`` training rows cheaper (primal form)."""
+
 
 class PrimalCurvature(_LinearCurvature):
     """Factor the p̃ × p̃ (centred) Hessian: O(n p̃² + p̃³/3) time, O(p̃²) memory.
@@ -379,6 +391,9 @@ class PrimalCurvature(_LinearCurvature):
 
     #: How the leverages were computed (:class:`~skrif._linalg.inverse.InverseCheck`).
     inverse_check = None
+    #: How many-row solves are done (:class:`~skrif._linalg.inverse.InverseCheck`),
+    #: once decided.
+    steps_check = None
     _sinv = None
 
     def _factor(self, block, d, penalty):
@@ -477,7 +492,35 @@ class PrimalCurvature(_LinearCurvature):
         W = self._spd.whiten(self._block.rows(idx).T)
         return W.T @ W
 
+    def _prepare_inverse(self, n_rows):
+        """For solves with many training rows, the explicit ``S⁻¹``: one GEMM in place
+        of two triangular solves (the same flops at BLAS-3 speed, ~1.5× faster), once
+        ``n_rows ≥ p̃`` amortizes ``potri``'s 2p̃³/3. Checked on probe rows against
+        solves (``steps_check``); kept only if they agree to ``INVERSE_RTOL``."""
+        pt = self._block.n_params
+        if self._sinv is not None or self._spd.chol is None or n_rows < pt:
+            return
+        if pt * pt > _INVERSE_FLOATS or self.steps_check is not None:
+            return
+        Sinv = self._spd.inverse()
+        probes = np.unique(np.linspace(0, self._block.n_samples - 1, N_PROBES).astype(np.intp))
+        R = self._block.rows(probes).T
+        reference = self._spd.solve(R)
+        got = Sinv @ R
+        err = float(np.max(np.linalg.norm(got - reference, axis=0)
+                           / np.maximum(np.linalg.norm(reference, axis=0), np.finfo(float).tiny)))
+        self.steps_check = verdict(
+            err, probes.size, f"{n_rows} row solves: GEMM with the inverse in place of two "
+            "triangular solves"
+        )
+        if self.steps_check.strategy == "inverse":
+            self._sinv = Sinv
+
     def _block_rows_solve(self, idx, coeffs):
+        if coeffs is None and self._sinv is not None:
+            if self._block.sparse:  # S⁻¹B̃_Tᵀ = (B̃_T S⁻¹)ᵀ: O(nnz(rows) p̃)
+                return self._block.rows_matvec(idx, self._sinv).T
+            return (self._block.rows(_as_slice(idx)) @ self._sinv).T
         if coeffs is None:
             rows = self._block.rows(_as_slice(idx))
             # Solve in place when the block is a fresh copy (not a view of X).
