@@ -111,6 +111,15 @@ class InfluenceEstimator(
         is never modified: with ``polish=True`` the polished parameters are kept
         inside skrif and attributions describe changes from that optimum, while
         ``estimator_`` and predictions stay exactly the user's model.
+    solver : {"auto", "direct", "iterative"}, default="auto"
+        How the Hessian is solved. ``"direct"`` factors it (p̃ × p̃, or n × n when
+        parameters outnumber rows); ``"iterative"`` never forms it: conjugate
+        gradients on Hessian-vector products, exact (to a relative residual of
+        1e-10) for the rows and sets asked, with all-row leverages estimated by a
+        randomized sketch with per-row intervals (:attr:`leverage_bounds_`; models
+        with a rank-one per-row Hessian and a penalty on every coefficient only).
+        ``"auto"`` is direct unless two dense ``min(n, p̃)²`` arrays would exceed
+        8 GiB. See the guide page "Large and sparse problems".
 
     Attributes
     ----------
@@ -132,6 +141,12 @@ class InfluenceEstimator(
         mean-form models (GLMs, SGD) ``H`` is the Hessian without the row's share
         of the penalty; for multinomial models ``h_i`` is the largest eigenvalue
         of the row's K × K leverage block (see the "Supported models" guide).
+    leverage_bounds_ : ndarray of shape (n_samples, 2)
+        A 95% interval for each leverage: both ends equal to ``leverages_`` when
+        they are exact (``solver_="direct"``, and rows recomputed exactly), the
+        randomized estimate's exact F-distribution interval otherwise.
+    solver_ : {"direct", "iterative"}
+        The solver used (``solver="auto"`` resolved).
     rescale_factors_ : ndarray of shape (n_samples,)
         ``1 / (1 − h_i)``: the factor by which RIF exceeds IF for each row when
         per-row Hessians are rank one (least squares, binary logistic); the
