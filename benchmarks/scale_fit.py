@@ -165,10 +165,13 @@ def worker(name, repeats):
     out["polish_steps"] = int(est.n_polish_steps_)
     check = getattr(removal.curvature, "inverse_check", None)
     out["leverages"] = "n/a" if check is None else check.strategy
-    # One Hessian formation + factorization at the optimum (the Frozen target's unit).
-    problem = removal.problem
-    _, d2 = problem.row_derivatives(removal.theta)
+    # One Hessian formation + factorization at the optimum (the Frozen target's unit),
+    # with nothing else alive (large dual factors are n × n).
+    problem, theta = removal.problem, removal.theta
+    del est, removal
+    _, d2 = problem.row_derivatives(theta)
     out["factor_wall"], out["factor_cpu"], _ = timed(lambda: problem.curvature(d2), repeats)
+    _ = None
     out["frozen_wall"], out["frozen_cpu"], _ = timed(
         lambda: InfluenceEstimator(FrozenEstimator(fitted)).fit(X, y), repeats
     )
