@@ -8,12 +8,18 @@ within 3× for every family.
 
 Run::
 
-    PYTHONPATH=. python benchmarks/per_row.py [--n 2000] [--p 30] [--repeats 3] [--protocol]
+    PYTHONPATH=. python benchmarks/per_row.py [--n 2000] [--p 30] [--repeats 3] [--protocol] [--first]
 
 ``--protocol`` times the removal-Hessian protocol primitives directly (what the
 fitted removal state calls for these methods): ``self_change`` (self_influence,
 loo_predict), ``row_effects`` with the 50 evaluation rows (influence_scores) and
 with one target gradient (most_influential's scores).
+
+``--first`` adds, per family, the time of the *first* ``loo_predict`` after ``fit``
+(best of the repeats, each after a fresh fit),
+which includes the check of which single-row removals change the active set (an L1
+support, a margin set, the Huber threshold; computed once and cached), and how many
+rows it flags.
 """
 
 import argparse
@@ -21,8 +27,12 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
+    ElasticNet,
     GammaRegressor,
+    HuberRegressor,
+    Lasso,
     LogisticRegression,
     PoissonRegressor,
     Ridge,
@@ -30,6 +40,7 @@ from sklearn.linear_model import (
     SGDRegressor,
     TweedieRegressor,
 )
+from sklearn.svm import LinearSVC, LinearSVR
 from threadpoolctl import threadpool_limits
 
 from skrif import InfluenceEstimator
@@ -61,6 +72,22 @@ def _models(n, p):
         ("SGDRegressor", SGDRegressor(alpha=1e-3, random_state=0), X, z),
         ("SGDClassifier (log)", SGDClassifier(loss="log_loss", alpha=1e-3, random_state=0), X, binary),
         (f"LogisticRegression (K={K}, p={p_multi})", LogisticRegression(C=1.0, tol=1e-10), Xm, labels),
+        # Issue 23's families: p + 1 parameters before the L1 term selects a support;
+        # KernelRidge has one dual coefficient per row (n parameters).
+        ("Lasso", Lasso(alpha=0.01, tol=1e-12, max_iter=10**6), X, z + rng.standard_normal(n)),
+        ("ElasticNet", ElasticNet(alpha=0.01, l1_ratio=0.5, tol=1e-12, max_iter=10**6), X, z + rng.standard_normal(n)),
+        ("LogisticRegression (L1, liblinear)",
+         LogisticRegression(l1_ratio=1.0, C=1.0, solver="liblinear", tol=1e-12, max_iter=10**6), X, binary),
+        ("KernelRidge (rbf; n parameters)", KernelRidge(alpha=1.0, kernel="rbf"), X, z + rng.standard_normal(n)),
+        # The piecewise-quadratic families (issue 23): liblinear's SVMs, and Huber with
+        # its scale (p + 2 parameters) on heavy-tailed noise.
+        ("LinearSVC (squared hinge)",
+         LinearSVC(C=1.0, dual=True, tol=1e-10, max_iter=10**5, random_state=0), X, binary),
+        ("LinearSVR (squared eps-insensitive)",
+         LinearSVR(loss="squared_epsilon_insensitive", C=1.0, epsilon=0.5, dual=True, tol=1e-10,
+                   max_iter=10**5, random_state=0), X, z + rng.standard_normal(n)),
+        ("HuberRegressor (+ scale)", HuberRegressor(alpha=1e-3, tol=1e-12, max_iter=10_000),
+         X, z + rng.standard_t(2, size=n)),
     ]
 
 
@@ -113,6 +140,7 @@ def main():
     parser.add_argument("--p", type=int, default=29)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--protocol", action="store_true")
+    parser.add_argument("--first", action="store_true")
     args = parser.parse_args()
     ops = _protocol_ops() if args.protocol else {
         "self_influence": lambda est, X, y: est.self_influence(),
@@ -120,11 +148,19 @@ def main():
         "loo_predict": lambda est, X, y: est.loo_predict(),
         "most_influential": lambda est, X, y: est.most_influential(X[:50], y[:50], k=5),
     }
-    rows = []
+    rows, first = [], []
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, model, X, y in _models(args.n, args.p):
             est = InfluenceEstimator(model).fit(X, y)
+            if args.first:  # best of the repeats, each on a fresh fit
+                seconds = np.inf
+                for _ in range(args.repeats):
+                    fresh = InfluenceEstimator(model).fit(X, y)
+                    t = time.perf_counter()
+                    fresh.loo_predict()
+                    seconds = min(seconds, time.perf_counter() - t)
+                first.append((name, seconds, int(fresh._fitted_removal().changing_rows("rif").sum())))
             times = {op: _best(lambda: fn(est, X, y), args.repeats) for op, fn in ops.items()}
             rows.append((name, times))
     base = rows[0][1]
@@ -135,6 +171,9 @@ def main():
     for name, times in rows:
         cells = "".join(f"{times[op]:>17.4f} ({times[op] / base[op]:5.1f}x)" for op in ops)
         print(f"{name:38s}{cells}")
+    for name, seconds, flagged in first:
+        print(f"{name:38s} first loo_predict (incl. active-set flags) {seconds:.4f} s "
+              f"({seconds / first[0][1]:.1f}x); flagged rows {flagged}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ numpydoc_class_members_toctree = False
 #: Public modules documented besides ``skrif.__all__``; absent ones are skipped.
 PUBLIC_MODULES = {
     "skrif.exceptions": "Exceptions and warnings",
+    "skrif.functionals": "Functionals of the model's outputs",
     "skrif.validation": "Checking the approximation",
     "skrif.datasets": "Datasets",
 }

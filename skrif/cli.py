@@ -29,28 +29,17 @@ status 1 (2 for malformed options, as argparse does). Files are written atomical
 """
 
 import argparse
-import io
 import math
 import os
 import sys
 import time
 import warnings
 
-from ._removal.methods import LABELS as _METHOD_LABELS
 from ._removal.methods import PREDICTED_METHODS, SPELLINGS
 from ._report.data import ReportError, _load_bundled, _load_csv, _need
 from ._report.document import INFLUENTIAL_COLUMNS  # noqa: F401  (documented columns)
-from ._report.files import (
-    OPTIONAL_OUTPUT_FILES,
-    OUTPUT_FILES,
-    _prepare_out,
-    _write_report,
-)
-from ._report.render import fmt, render_html, render_markdown, sig
-
-#: Largest --n-sets (each set costs an exact refit).
-MAX_SETS = 2000
-
+from ._report.files import OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, _prepare_out  # noqa: F401
+from ._report.run import MAX_SETS, ReportOptions, _model_text, printable, write_report
 
 
 # -- argument parsing -------------------------------------------------------------
@@ -215,138 +204,6 @@ def build_parser():
 
 
 # -- report ------------------------------------------------------------------------------
-def _model_text(model):
-    params = model.get_params()
-    keep = {k: params[k] for k in ("C", "alpha", "solver", "tol", "max_iter") if k in params}
-    return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
-
-
-def _short_model_text(model):
-    params = model.get_params()
-    keep = {k: params[k] for k in ("C", "alpha") if k in params}
-    return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in keep.items()) + ")"
-
-
-def _verdict(summary):
-    """One sentence comparing IF and RIF slopes, when both were checked."""
-    import numpy as np
-
-    methods = summary["method"].tolist()
-    if "if" not in methods or "rif" not in methods:
-        return ""
-
-    def span(method):
-        s = summary.loc[summary["method"] == method, "slope"].to_numpy(dtype=float)
-        s = s[np.isfinite(s)]
-        return f"{s.min():.2f}–{s.max():.2f}" if s.size else "n/a"
-
-    return (
-        f"Slopes over the three targets: IF {span('if')}, RIF {span('rif')}"
-        + (f", NS {span('newton')}" if "newton" in methods else "")
-        + ". A slope well below 1 means that method underestimates how much removing "
-        "rows changes the model."
-    )
-
-
-def _available_cpus():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-#: Seconds to start one joblib worker process (import numpy, scipy, scikit-learn and
-#: skrif, unpickle the estimator), measured on the 2-core machine of the benchmarks.
-WORKER_START_SECONDS = 1.5
-
-
-def _plan_jobs(requested, est, n_sets):
-    """Effective number of jobs and the notes that explain it.
-
-    Capped at the CPUs available (``--n-jobs 1000`` on 2 cores started ~130
-    processes). More than one job only pays when the refits take longer than
-    starting the worker processes: one refit is timed and the plan is stated.
-    """
-    import numpy as np
-
-    notes = []
-    cpus = _available_cpus()
-    n_jobs = 1 if requested is None else requested
-    if n_jobs < 0:  # joblib's convention: -1 all CPUs, -2 all but one, ...
-        n_jobs = max(1, cpus + 1 + n_jobs)
-    if n_jobs > cpus:
-        notes.append(f"--n-jobs {requested} capped at the {cpus} CPUs available.")
-        n_jobs = cpus
-    if n_jobs == 1:
-        return 1, notes
-    n = est.leverages_.shape[0]
-    rows = np.arange(max(1, int(0.05 * n)))
-    start = time.perf_counter()
-    try:
-        est.influence(rows, method="refit")
-    except (ValueError, np.linalg.LinAlgError):
-        pass
-    estimate = (time.perf_counter() - start) * n_sets
-    if estimate < WORKER_START_SECONDS * n_jobs:
-        notes.append(
-            f"--n-jobs {requested}: the {n_sets} exact refits take about {estimate:.2g} s in "
-            f"all, less than starting {n_jobs} worker processes (~{WORKER_START_SECONDS} s "
-            "each), so they ran in this process."
-        )
-        return 1, notes
-    notes.append(
-        f"refits ran in {n_jobs} worker processes, {max(1, cpus // n_jobs)} BLAS thread(s) each."
-    )
-    return n_jobs, notes
-
-
-def _sets_text(sets, n_requested, n_train):
-
-    sizes = sorted({len(rows) for _, rows in sets})
-    counts = {}
-    for strategy, _ in sets:
-        counts[strategy] = counts.get(strategy, 0) + 1
-    size_text = (
-        f"{sizes[0]} row{'s' if sizes[0] > 1 else ''}" if len(sizes) == 1
-        else f"{sizes[0]}–{sizes[-1]} rows"
-    )
-    fractions = f"{100 * sizes[0] / n_train:.2g}%–{100 * sizes[-1] / n_train:.2g}%"
-    distinct = len({rows.tobytes() for _, rows in sets})
-    text = (
-        f"removal sets: {len(sets)} ({distinct} distinct; "
-        + ", ".join(f"{s} {c}" for s, c in counts.items())
-        + f"), sizes {size_text} ({fractions} of the {n_train} training rows; "
-        f"{len(sizes)} distinct sizes)"
-    )
-    if distinct < n_requested:
-        text += (
-            f"; {n_requested} were asked for, but with {n_train} training rows only "
-            f"{distinct} distinct sets were found (duplicates are left out)"
-        )
-    return text + "."
-
-
-def _nan_note(results, methods):
-    import numpy as np
-
-    per_set = results.groupby("set_id")
-    no_refit = int(per_set["actual"].apply(lambda a: not np.all(np.isfinite(a))).sum())
-    parts = []
-    if no_refit:
-        parts.append(
-            f"{no_refit} of {results['set_id'].nunique()} sets have no exact refit (removing "
-            "them leaves the model undefined, or the refit did not converge)"
-        )
-    for method in methods:
-        sel = results["method"] == method
-        bad = results.loc[sel & np.isfinite(results["actual"]) & ~np.isfinite(results["predicted"]), "set_id"].nunique()
-        if bad:
-            parts.append(f"{_METHOD_LABELS[method]} has no finite prediction for {bad} sets")
-    if not parts:
-        return ""
-    return "left out of the statistics: " + "; ".join(parts) + "."
-
-
 def run_report(args):
     """Run ``skrif report`` with parsed ``args``; return the printed summary text."""
     start = time.perf_counter()
@@ -361,20 +218,15 @@ def run_report(args):
         )
     data = _load_csv(args) if args.data is not None else _load_bundled(args)
     created = _prepare_out(args.out, args.overwrite)  # before any long computation
+    options = ReportOptions(
+        out=args.out, overwrite=args.overwrite, methods=args.methods, n_sets=args.n_sets,
+        top=args.top, random_state=args.random_state, n_jobs=args.n_jobs,
+        progress=not args.quiet and "auto",
+    )
+    data["raw_scale"] = bool(getattr(args, "no_standardize", False))
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from threadpoolctl import threadpool_limits
-
-        from .validation.experiment import SMALL_PROBLEM_FLOPS
-
-        n, p = data["X_train"].shape
-        if min(n, p + 1) ** 2 * max(n, p + 1) < SMALL_PROBLEM_FLOPS:
-            # Small factorizations: BLAS threads only add contention (see validation).
-            with threadpool_limits(limits=1, user_api="blas"):
-                return _fit_check_write(args, data, start)
-        return _fit_check_write(args, data, start)
+        est, t_fit, fit_warnings = _fit(data)
+        parts, seen = write_report(est, data, options, start, t_fit, fit_warnings)
     except BaseException:
         if created:  # leave no empty folder behind a failed run
             try:
@@ -382,202 +234,26 @@ def run_report(args):
             except OSError:
                 pass
         raise
-
-
-def _warning_list(caught):
-    """Distinct warnings as (category name, one-line message), in order of first appearance."""
-    seen = {}
-    for w in caught:
-        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
-            continue
-        message = " ".join(str(w.message).split())
-        seen.setdefault((w.category.__name__, message), None)
-    return list(seen)
-
-
-def _fit_check_write(args, data, start):
-    import matplotlib.pyplot as plt
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        parts = _compute(args, data, start)
-    seen = _warning_list(caught)
     for category, message in seen:
-        print(f"skrif: warning: {message} ({category})", file=sys.stderr)
+        print(f"skrif: warning: {message} ({category.__name__})", file=sys.stderr)
     for note in parts["info"]["job_notes"] + data.get("notes", []):
         print(f"skrif: note: {note}", file=sys.stderr)
-
-    from ._report import document as _report
-
-    info, summary = parts["info"], parts["summary"]
-    approximation = _report.approximation_blocks(
-        summary, _verdict(summary), info["sets_text"], info["nan_note"], parts["figure"]
-    )
-    approximation[2].items.append(info["timings_text"])
-    blocks = _report.build_document(
-        parts["est"], data, info, parts["scores"], parts["without"], seen, approximation
-    )
-    title = f"skrif report: {data['name']}"
-    files = {
-        "results.csv": parts["results"].to_csv(index=False),
-        "influential_rows.csv": parts["influential"].to_csv(index=False),
-        "coefficients.csv": info["coefficients"].to_csv(index=False),
-        "summary.md": render_markdown(blocks),
-        "summary.html": render_html(blocks, title),
-        "predicted_vs_actual.png": parts["figure"],
-    }
-    # Other figures of the document (e.g. diagnostics.png) are written next to it.
-    for block in blocks:
-        if block.kind == "image" and block.anchor not in files:
-            files[block.anchor] = block.image
-    _write_report(args.out, files)
-    plt.close("all")
-    return _printable(data, parts, seen, args.out.rstrip("/") or args.out)
+    return printable(data, parts, seen, args.out.rstrip("/") or args.out)
 
 
-def _compute(args, data, start):
-    """Fit, attribute, refit without the harmful rows, check the approximations."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from ._display.influence import InfluenceDisplay
+def _fit(data):
+    """The InfluenceEstimator of the data's model fitted on the training rows, the
+    seconds it took and the warnings it raised (listed in the report)."""
     from ._estimator.estimator import InfluenceEstimator
-    from ._report import document as _report
-    from .validation import validate_influence
 
-    t0 = time.perf_counter()
-    try:
-        est = InfluenceEstimator(data["model"]).fit(data["X_train"], data["y_train"])
-    except ValueError as exc:  # includes UnsupportedModelError
-        raise ReportError(f"fitting {_model_text(data['model'])} failed: {exc}") from None
-    t_fit = time.perf_counter() - t0
-    n_train = data["X_train"].shape[0]
-    if not np.all(np.isfinite(est.leverages_)) or not np.isfinite(est.optimality_gap_):
-        raise ReportError(
-            "the fitted model has non-finite internals (leverages or optimality gap); "
-            "rescale the features or the target (e.g. drop --no-standardize)."
-        )
-    data["leverages"] = est.leverages_
-    data["raw_scale"] = bool(getattr(args, "no_standardize", False))
-    classifier = est._fitted_removal().objective.is_classifier
-
-    quality = _report.test_quality(est.estimator_, data["X_test"], data["y_test"], classifier, data["y_train"])
-    leaks = _report.leak_flags(data, quality, classifier)
-    influential, scores = _report.influential_rows(est, data, args.top)
-    without = _report.without_harmful(est, data, scores, classifier)
-    coefficients = _report.coefficient_table(est, data, without)
-
-    n_jobs, job_notes = _plan_jobs(args.n_jobs, est, args.n_sets)
-    n_eval = min(100, data["X_test"].shape[0])
-    # Small training sets: let sizes reach 4 rows so that they vary (5% of 24 rows
-    # is a single row, and every set would be one row).
-    max_fraction = float(min(0.25, max(0.05, 4 / n_train)))
-    kwargs = dict(
-        methods=args.methods, n_sets=args.n_sets, n_eval_rows=n_eval, n_jobs=n_jobs,
-        max_fraction=max_fraction, progress=not args.quiet and "auto", as_frame=True,
-        random_state=args.random_state,
-    )
-    if n_jobs > 1:
-        from joblib import parallel_config
-
-        # Each worker gets an equal share of the cores for its BLAS threads, so that
-        # processes × threads never exceeds the CPUs.
-        with parallel_config(backend="loky", inner_max_num_threads=max(1, _available_cpus() // n_jobs)):
-            out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
-    else:
-        out = validate_influence(est, data["X_test"], data["y_test"], **kwargs)
-    results, summary = out["results"], out["summary"]
-    if not np.any(np.isfinite(results["actual"].to_numpy(dtype=float))):
-        raise ReportError(
-            f"no removal set could be refitted on {n_train} training rows (each left the "
-            "model undefined); use more data."
-        )
-    ids = np.asarray(data["ids_train"])
-    members = [" ".join(map(str, rows.tolist())) for _, rows in out["sets"]]
-    member_ids = [" ".join(_report._value_text(v) for v in ids[rows]) for _, rows in out["sets"]]
-    set_ids = results["set_id"].to_numpy()
-    results = results.assign(
-        removed_rows=[members[s] for s in set_ids], removed_ids=[member_ids[s] for s in set_ids]
-    )
-
-    display = InfluenceDisplay(results=out["results"], summary=out["summary"]).plot(
-        title=f"{data.get('short_name', data['name'])} · {_short_model_text(est.estimator_)}"
-    )
-    buffer = io.BytesIO()
-    display.figure_.savefig(buffer, format="png", dpi=100)  # constrained layout: no "tight" redraw
-    plt.close(display.figure_)
-
-    timings = out["timings"]
-    info = {
-        "quality": quality,
-        "leaks": leaks,
-        "model_text": _model_text(est.estimator_),
-        "coefficients": coefficients,
-        "top": args.top,
-        "n_eval": len(out["eval_rows"]),
-        "sets_text": _sets_text(out["sets"], args.n_sets, n_train),
-        "nan_note": _nan_note(results, out["methods"]),
-        "job_notes": job_notes,
-        "timings_text": (
-            f"timings: fit + factorization {t_fit:.2f} s; predictions "
-            + ", ".join(f"{_METHOD_LABELS[m]} {timings[m]:.2f} s" for m in out["methods"])
-            + f"; exact refits {timings['refit']:.2f} s; total {time.perf_counter() - start:.2f} s"
-        ),
-    }
-    return {
-        "est": est, "info": info, "results": results, "summary": summary,
-        "influential": influential, "scores": scores, "without": without,
-        "figure": buffer.getvalue(),
-    }
-
-
-def _printable(data, parts, seen, out):
-    from ._report import document as _report
-
-    est, info, scores, without = parts["est"], parts["info"], parts["scores"], parts["without"]
-    classifier = est._fitted_removal().objective.is_classifier
-    lines = [f"skrif report: {data['name']}"]
-    lines.append(f"  {data['split']}; {data['X_train'].shape[1]} features")
-    lines.append(f"  model: {info['model_text']}")
-    lines.append("  test quality: " + _report.quality_text(info["quality"], classifier))
-    harmful = scores["rankings"]["test_loss_harmful"][0][:3]
-    if len(harmful):
-        ids = data["ids_train"]
-        lines.append(
-            "  most harmful rows (removing one lowers the test loss by): "
-            + ", ".join(
-                f"{data['id_name']} {_report._value_text(ids[i])} ({sig(-scores['test']['rif'][i])})"
-                for i in harmful
-            )
-        )
-    if without is not None and "error" not in without:
-        key = "log_loss" if classifier else "rmse"
-        name = "log-loss" if classifier else "RMSE"
-        lines.append(
-            f"  without the {without['k']} most harmful rows (exact refit): test {name} "
-            f"{fmt(without['quality_with'][key])} → {fmt(without['quality_without'][key])}"
-        )
-    for flag in info["leaks"]:
-        lines.append(f"  possible leak: {flag}")
-    lines.append("  " + info["sets_text"])
-    lines.append("")
-    lines.append(f"  {'method':<7}{'target':<17}{'slope':>8}{'pearson':>9}{'spearman':>9}{'med.rel.err':>12}")
-    summary = parts["summary"]
-    for i in range(len(summary)):
-        r = summary.iloc[i]
-        lines.append(
-            f"  {_METHOD_LABELS.get(r['method'], r['method']):<7}{r['target']:<17}"
-            f"{fmt(r['slope']):>8}{fmt(r['pearson']):>9}"
-            f"{fmt(r['spearman']):>9}{fmt(r['median_relative_error']):>12}"
-        )
-    verdict = _verdict(summary)
-    if verdict:
-        lines += ["", "  " + verdict]
-    if seen:
-        lines += ["", f"  {len(seen)} warning(s), listed on stderr and in summary.md"]
-    written = [f for f in OUTPUT_FILES + OPTIONAL_OUTPUT_FILES if os.path.exists(os.path.join(out, f))]
-    lines += ["", f"Report written to {out}/ ({', '.join(written)})"]
-    return "\n".join(lines)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            est = InfluenceEstimator(data["model"]).fit(data["X_train"], data["y_train"])
+        except ValueError as exc:  # includes UnsupportedModelError
+            raise ReportError(f"fitting {_model_text(data['model'])} failed: {exc}") from None
+    return est, time.perf_counter() - start, list(caught)
 
 
 def main(argv=None):

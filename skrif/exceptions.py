@@ -17,6 +17,8 @@ __all__ = [
     "NotPositiveDefiniteError",
     "UndefinedRemovalWarning",
     "SetInteractionWarning",
+    "VerificationWarning",
+    "ActiveSetChangeWarning",
     "LeverageEstimateWarning",
 ]
 
@@ -42,7 +44,8 @@ class NoFiniteOptimumError(ValueError):
     that a single feature pins (a one-hot level seen in one class only; a count
     model's level whose targets are all zero). The coefficients of such a fit grow
     without bound as the solver's tolerance tightens, and every influence computed
-    at them is meaningless. Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
+    at them is meaningless. Also raised for a HuberRegressor whose scale shrinks to 0
+    (its coefficients fit every row: an optimum on the boundary). Add a penalty (e.g. ``C=1.0``, ``alpha>0``) or drop the
     feature(s) named in the message.
     """
 
@@ -98,9 +101,25 @@ class SetInteractionWarning(UserWarning):
     ``method="refit"``."""
 
 
+class VerificationWarning(UserWarning):
+    """A predicted effect checked by an exact refit (``verify=True``, the report's
+    refits) differs from the refit by more than
+    :data:`skrif._core.set_error.VERIFICATION_THRESHOLD` (relative) or in sign: the
+    refit is the answer, the prediction was off for this set."""
+
+
+class ActiveSetChangeWarning(UserWarning):
+    """A removal would change the active set of a piecewise-smooth model — an L1 /
+    elastic-net coefficient crossing zero or an off-support coordinate leaving its KKT
+    bound, a row crossing a squared-hinge margin or the Huber threshold — so the
+    predicted change (IF, RIF or the group Newton step, all computed with the active
+    set held fixed) is only a first-order answer; ``method="refit"`` is exact.
+    The message names the coordinates or rows."""
+
+
 class LeverageEstimateWarning(UserWarning):
     """With ``solver="iterative"`` the all-row leverages are randomized estimates
     (each with a confidence interval, ``leverage_bounds_``); for some rows the
-    interval leaves the rescale factor ``1 / (1 − h_i)`` uncertain by more than 10%
+    interval leaves the rescale factor ``1 / (1 − h_i)`` uncertain by more than 25%
     (typically near ``h_i = 1``), so their RIF values are uncertain too. Requested
     rows and sets (``influence``, ``removal_effect``) use exact leverages."""

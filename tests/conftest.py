@@ -142,3 +142,71 @@ def scaled_multinomial_case(scale=1e7, n_removed=5):
     truth = tight.fit(X[n_removed:], y[n_removed:]).coef_ - full
     truth[:, 1] /= scale
     return Xs, y, model, truth
+
+
+# -- every public method of InfluenceEstimator, answered or refused cleanly -------
+#: scikit-learn's own plumbing, not skrif's answers.
+SKLEARN_PLUMBING = {
+    "get_params", "set_params", "get_metadata_routing", "set_fit_request", "set_score_request",
+}
+
+
+def public_method_calls(est, X, y, X_test, y_test):
+    """One call (a zero-argument function) per public method of the fitted ``est``.
+
+    Checks that the calls cover every public method available for its model
+    (``available_if`` hides some), so that a new method cannot be added without a
+    recipe here. Targets follow the model: ``predict_proba`` where the classifier
+    has it, the decision function for other classifiers, ``predict`` for regressors.
+    """
+    from skrif.functionals import log_loss, mean_loss, roc_auc
+
+    classifier = hasattr(est, "classes_") and hasattr(est.estimator_, "classes_")
+    proba = classifier and hasattr(est, "predict_proba")
+    target = "predict_proba" if proba else "decision_function" if classifier else "predict"
+    ranking = roc_auc() if classifier else mean_loss()
+    loss = log_loss() if proba else mean_loss()
+    calls = {
+        "fit": lambda: est.fit(X, y),
+        "influence": lambda: est.influence([1, 2]),
+        "removal_effect": lambda: est.removal_effect([1, 2], X_test, y_test, target="loss"),
+        "influence_scores": lambda: est.influence_scores(X_test, target=target),
+        "self_influence": lambda: est.self_influence(),
+        "most_influential": lambda: est.most_influential(X_test, y_test, k=3),
+        "loo_predict": lambda: est.loo_predict(target=target),
+        "loo_score": lambda: est.loo_score(),
+        "cv_predict": lambda: est.cv_predict(cv=4, target=target),
+        "removal_to_flip": lambda: est.removal_to_flip(X_test[:1]),
+        "functional_influence": lambda: est.functional_influence(ranking, X_test, y_test),
+        "functional_effect": lambda: est.functional_effect([1, 2], loss, X_test, y_test),
+        "amip_summary": lambda: est.amip_summary(coef=0),
+        "diagnostics": lambda: est.diagnostics(),
+        "predict": lambda: est.predict(X_test),
+        "score": lambda: est.score(X_test, y_test),
+        "label_issues": lambda: est.label_issues(),
+        "predict_proba": lambda: est.predict_proba(X_test),
+        "predict_log_proba": lambda: est.predict_log_proba(X_test),
+        "decision_function": lambda: est.decision_function(X_test),
+        "predict_set": lambda: est.predict_set(X_test, alpha=0.2),
+        "predict_interval": lambda: est.predict_interval(X_test, alpha=0.2),
+    }
+    public = {
+        name for name in dir(type(est))
+        if not name.startswith("_") and callable(getattr(type(est), name, None))
+    } - SKLEARN_PLUMBING
+    assert public <= set(calls), f"public methods without a recipe: {public - set(calls)}"
+    return {name: call for name, call in calls.items() if hasattr(est, name)}
+
+
+def answers_or_refusals(calls):
+    """Run every call; return ``{name: message}`` of the clean refusals
+    (``ValueError`` / ``NotImplementedError``). Any other exception fails the test."""
+    refused = {}
+    for name, call in calls.items():
+        try:
+            out = call()
+        except (ValueError, NotImplementedError) as error:
+            refused[name] = str(error)
+            continue
+        assert out is not None, name
+    return refused

@@ -10,11 +10,16 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
 
 from skrif import InfluenceEstimator
-from skrif._utils.groups import check_groups
 from skrif._features.robust_se import CoefficientFit
+from skrif._utils.groups import check_groups
 
 sm = pytest.importorskip("statsmodels.api")
 

@@ -6,9 +6,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skrif._linalg.design import AugmentedDesign
 from skrif._removal.rank_one import factor_curvature
 from skrif.exceptions import NotPositiveDefiniteError
-from skrif._linalg.design import AugmentedDesign
 
 
 def dense_reference(X, d, lam_w, lam_b, fit_intercept):

@@ -28,8 +28,12 @@ from sklearn.linear_model import (  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from skrif import InfluenceEstimator  # noqa: E402
-from skrif.exceptions import SingularHessianWarning  # noqa: E402
-from skrif.exceptions import OptimalityWarning, UnsupportedModelError  # noqa: E402
+from skrif.exceptions import (  # noqa: E402
+    OptimalityWarning,
+    SingularHessianWarning,  # noqa: E402
+    UnsupportedModelError,
+)
+
 from .conftest import change_vector, exact_refit, scaled_multinomial_case, theta  # noqa: E402
 
 # Any warning in these tests fails them: the Dask path must not print stray

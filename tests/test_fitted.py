@@ -5,9 +5,8 @@ LinearRegression lstsq, LogisticRegression newton-cholesky at tol=1e-14) or asse
 error messages.
 """
 
-import warnings
-
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -28,7 +27,13 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skrif import InfluenceEstimator
 from skrif._core.fitted import RemovalModel
-from skrif._removal.methods import ADDITIVE_METHODS, LABELS, METHODS, PREDICTED_METHODS, canonical
+from skrif._removal.methods import (
+    ADDITIVE_METHODS,
+    LABELS,
+    METHODS,
+    PREDICTED_METHODS,
+    canonical,
+)
 from skrif.exceptions import (
     DataChangedError,
     NoFiniteOptimumError,
@@ -119,9 +124,10 @@ def test_method_alias_is_the_same_method():
 def test_cli_and_display_read_the_table():
     from skrif import cli
     from skrif._display import influence as _display
+    from skrif._report import run
 
     assert cli._methods("IF,ns") == ("if", "newton")
-    assert cli._METHOD_LABELS is LABELS
+    assert run._METHOD_LABELS is LABELS
     assert set(_display._METHOD_STYLE) == set(PREDICTED_METHODS)
 
 

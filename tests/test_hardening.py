@@ -192,13 +192,11 @@ def test_large_but_representable_scale_is_exact():
 
 
 def test_refit_that_overflows_is_refused():
-    from skrif._core.influence import exact_refit
-
     X, y = _small_regression()
     est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, 1e150 * y)
     weights = np.full(30, 1e300)  # the objective's value overflows under these weights
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="exact refit .*not finite"):
-        exact_refit(est._removal.problem, est._removal.theta, weights)
+        est._fitted_removal().refit(weights)
 
 
 def test_finite_change_refuses_overflowed_changes_only():
@@ -370,9 +368,7 @@ def test_total_rows_over_sets_is_bounded():
 
 
 def test_cli_n_sets_upper_bound(tmp_path, capsys):
-    from skrif.cli import main
-
-    from skrif.cli import MAX_SETS
+    from skrif.cli import MAX_SETS, main
 
     code = main(["report", "--n-sets", "1000000", "--out", str(tmp_path / "never")])
     assert code == 1

@@ -396,8 +396,8 @@ def test_logistic_rif_error_is_second_order_in_the_step():
 
 def test_newton_reports_a_stalled_line_search_as_not_converged(rng):
     """If no step length decreases the objective, the solve must not claim success."""
-    from skrif._objectives import SquaredObjective
     from skrif._core.problem import Problem
+    from skrif._objectives import SquaredObjective
 
     X = rng.normal(size=(30, 3))
     y = X @ np.ones(3) + rng.normal(size=30)

@@ -13,10 +13,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skrif import InfluenceEstimator
-from skrif.exceptions import NotPositiveDefiniteError
 from skrif._linalg.factor import SPDFactor, shift_null_space
 from skrif._linalg.woodbury import capacitance_coefficients, check_capacitance
-from skrif.exceptions import OptimalityWarning, SingularHessianWarning
+from skrif.exceptions import (
+    NotPositiveDefiniteError,
+    OptimalityWarning,
+    SingularHessianWarning,
+)
 
 from .conftest import scaled_multinomial_case
 

@@ -10,17 +10,17 @@ gives ``d_params`` for the unpenalised Poisson model.
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
+import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import statsmodels.api as sm
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
 from skrif import InfluenceEstimator
-from skrif._removal.penalty_share import MeanFormCurvature
 from skrif._linalg.design import AugmentedDesign
+from skrif._removal.penalty_share import MeanFormCurvature
 from skrif.exceptions import NotPositiveDefiniteError, SingularHessianWarning
 
 # These tests check additive (IF/RIF) answers for sets on purpose; the

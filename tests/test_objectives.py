@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
-from sklearn.svm import LinearSVC
+from sklearn.linear_model import (
+    BayesianRidge,
+    Lasso,
+    LinearRegression,
+    LogisticRegression,
+    MultiTaskLasso,
+    QuantileRegressor,
+    Ridge,
+)
 
-from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
 from skrif._core.problem import Problem
+from skrif._objectives import LogisticObjective, SquaredObjective, objective_class_for
 from skrif.exceptions import UnsupportedModelError
 
 
@@ -94,10 +101,10 @@ def test_class_weight_dict_is_part_of_the_weights(rng):
 @pytest.mark.parametrize(
     "est, match",
     [
-        (Lasso(), "cannot attribute Lasso"),
-        (LinearSVC(), "cannot attribute LinearSVC"),
-        (LogisticRegression(l1_ratio=1.0, solver="saga"), "L1 term"),
-        (LogisticRegression(l1_ratio=0.5, solver="saga"), "L1 term"),
+        (Lasso(positive=True), "positive=True"),
+        (MultiTaskLasso(), "couples the outputs"),
+        (QuantileRegressor(), "piecewise linear"),
+        (BayesianRidge(), "re-estimated from all rows"),
         (LogisticRegression(class_weight="balanced"), "class_weight='balanced'"),
         (Ridge(positive=True), "positive=True"),
         (Ridge(alpha=np.array([1.0, 2.0])), "per-target alpha"),

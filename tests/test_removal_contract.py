@@ -15,8 +15,8 @@ import scipy.linalg as sla
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge, RidgeCV
 
-from skrif._removal.leverage import LEVERAGE_TOL
 from skrif import InfluenceEstimator
+from skrif._removal.leverage import LEVERAGE_TOL
 from skrif.exceptions import HighLeverageWarning, OptimalityWarning
 
 from .conftest import change_vector, make_removal_case

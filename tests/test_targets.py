@@ -15,8 +15,8 @@ from sklearn.linear_model import (
 from sklearn.metrics import log_loss, mean_poisson_deviance
 
 from skrif import InfluenceEstimator
-from skrif._objectives import objective_class_for
 from skrif._core.targets import TARGETS, make_target
+from skrif._objectives import objective_class_for
 
 
 def _objective(estimator):

@@ -17,14 +17,20 @@ Sign convention everywhere: **value without the rows minus value with them**.
 """
 
 import functools
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import DataChangedError, NotPositiveDefiniteError
+from .._utils.checks import check_finite_state
+from ..exceptions import (
+    ActiveSetChangeWarning,
+    DataChangedError,
+    NotPositiveDefiniteError,
+)
 from .influence import parameter_change as _parameter_change
-from .problem import Problem, warn_not_converged
+from .problem import warn_not_converged
 
 #: A rank decision on the equilibrated Gram matrix (unit diagonal): eigenvalues below
 #: this fraction of the largest are zero.
@@ -159,6 +165,8 @@ class RemovalModel:
         self.theta = theta
         self.d1 = _exact_gradient_coefficients(problem, theta, d1, curvature)
         self.curvature = curvature
+        if check_data:  # the fitted model itself, not a subset of it
+            problem.check_optimum(theta)
         self.n_samples = problem.design.n_samples
         self.n_outputs, self.n_params = theta.shape
         self._fingerprint = DataFingerprint(problem.design.X) if check_data else None
@@ -208,12 +216,9 @@ class RemovalModel:
         return self.objective.penalty_share_coef * np.asarray(self.problem.shares, dtype=float)
 
     def linear_predictor_of(self, X):
-        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)."""
-        p = self.design.n_features
-        Z = np.asarray(X @ self.theta[:, :p].T, dtype=float)
-        if self.design.fit_intercept:
-            Z = Z + self.theta[:, p]
-        return Z
+        """``X̃ θ̂ᵀ`` for new validated rows ``X`` (m, p): shape (m, q); O(nnz(X) q)
+        (the family's design of those rows: kernel rows for KernelRidge)."""
+        return np.asarray(self.design.for_rows(X).matvec(self.theta.T), dtype=float)
 
     def linear_predictor(self, theta=None):
         """``X̃ θᵀ`` on the training rows, shape (n, q); ``θ̂`` by default."""
@@ -246,9 +251,52 @@ class RemovalModel:
             weights[idx] *= 1.0 - fraction
             self.objective.check_removal(self.problem.Y, weights)
             return self.refit(weights) - self.theta
-        return _parameter_change(
+        delta = _parameter_change(
             self.problem, self.theta, self.d1, self.curvature, idx, method, fraction
         )
+        warn_active_set_change(
+            self.support_changes(idx, delta, fraction), method, idx.size,
+            self.design.n_features, self.n_outputs,
+            crossing=self.crossing_rows(idx, delta, fraction),
+            crossed=getattr(self.curvature, "piece_name", None),
+        )
+        return delta
+
+    # -- active sets (L1 supports, margins) ----------------------------------------
+    def support_changes(self, idx, delta, fraction=1.0):
+        """``(output, parameter)`` pairs whose active-set status the predicted change
+        ``delta`` (q, p̃) for removing rows ``idx`` would flip (an L1 coefficient
+        crossing zero, an off-support coordinate leaving its KKT bound); empty for
+        models without an active set. Cost O(nnz(X) q) for an active-set model."""
+        return self.curvature.support_changes(np.asarray(idx), delta, self.d1, fraction)
+
+    def crossing_rows(self, idx, delta, fraction=1.0):
+        """Training rows (sorted positions) that the predicted change ``delta`` (q, p̃)
+        for removing rows ``idx`` moves to another piece of a piecewise-quadratic loss
+        (across the squared-hinge margin, the ε-tube's edge, the Huber threshold);
+        empty for other models. Cost O(nnz(X)) for a piecewise model."""
+        return self.curvature.crossing_rows(np.asarray(idx), delta, fraction)
+
+    def changing_rows(self, method):
+        """Boolean (n,): whether removing each training row alone changes the active
+        set (for ``method``'s single-row steps); all False without an active set."""
+        return self.curvature.changing_rows(self.d1, self.theta, method)
+
+    def _warn_changing_rows(self, method):
+        """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the rows whose
+        single-row answers hold a changing active set fixed."""
+        rows = np.flatnonzero(self.changing_rows(method))
+        if rows.size:
+            warnings.warn(
+                f"Removing any one of {rows.size} training rows (e.g. rows "
+                f"{rows[:10].tolist()}) changes the fitted model's active set "
+                f"({self.curvature.active_set_description}): their single-row "
+                f"{method!r} effects hold the active set fixed, so they are first-order "
+                "answers only; est._fitted_removal().changing_rows(method) lists them, "
+                "and method='refit' is exact.",
+                ActiveSetChangeWarning,
+                stacklevel=4,
+            )
 
     def refit(self, weights, start=None):
         """``θ`` minimising the training objective with sample ``weights`` (n,).
@@ -262,7 +310,10 @@ class RemovalModel:
         start = self.theta if start is None else start
         # The full-data factorization preconditions the steps: the Hessian without a
         # few rows is a low-rank change of it, so no new factorization is needed.
-        theta, n_iter, converged = self.problem.newton(start, weights, curvature=self.curvature)
+        near = self.curvature if self.problem.matrix_free_steps else None
+        theta, n_iter, converged = self.problem.newton(start, weights, curvature=near)
+        # An overflowed objective would stop Newton at once with a "zero change".
+        check_finite_state(self.problem, theta, weights=weights, what="the exact refit")
         if not converged:
             warn_not_converged(n_iter, "the exact refit", stacklevel=3)
         return theta
@@ -298,12 +349,15 @@ class RemovalModel:
             kept = np.ones(self.n_samples, dtype=bool)
             kept[idx] = False
             self.check_data()
-            problem = Problem(
+            solver = problem.solver
+            problem = type(problem)(
                 problem.objective, problem.design.X[kept], problem.Y[kept],
-                problem.weights[kept], problem.solver,
+                problem.weights[kept],
             )
+            problem.solver = solver
             start = self.theta if start is None else start
             theta, n_iter, converged = problem.newton(start)
+            check_finite_state(problem, theta, what="the exact refit")
             if not converged:
                 warn_not_converged(n_iter, "the exact refit", stacklevel=3)
             return theta
@@ -365,9 +419,10 @@ class RemovalModel:
         (e.g. a refitted optimum): copies those rows and factors its Hessian."""
         self.check_data(rows)
         p = self.problem
-        sub = Problem(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows], p.solver)
+        sub = type(p)(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
+        sub.solver = p.solver
         d1, d2 = sub.row_derivatives(theta)
-        return RemovalModel(sub, theta, d1, sub.curvature(d2), check_data=False)
+        return RemovalModel(sub, theta, d1, sub.curvature(d2, theta=theta), check_data=False)
 
     # -- single rows -------------------------------------------------------------
     def row_steps(self, rows, method, out=None):
@@ -381,6 +436,7 @@ class RemovalModel:
         # A slice is checked as a view of X (no gathered copy of its rows).
         self.check_data(rows if isinstance(rows, slice) else np.asarray(rows))
         rows = np.arange(self.n_samples)[rows]
+        self._warn_changing_rows(method)
         return self.curvature.row_steps(rows, self.d1, self.theta, method, out=out)
 
     def self_change(self, method):
@@ -391,6 +447,7 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         return self.curvature.self_change(self.d1, self.theta, method)
 
     def functional_changes(self, A, method):
@@ -402,6 +459,7 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         m, q, pt = A.shape
         out = np.zeros((self.n_samples, m))
         for k in range(q):
@@ -432,7 +490,39 @@ class RemovalModel:
         """
         _check_additive(method, "This computation")
         self.check_data()
+        self._warn_changing_rows(method)
         G = design_eval.rows(slice(None)).T  # (p̃, m)
         # One call: rank-one kinds solve with G once (not once per chunk).
         D = self.curvature.row_effects(G, self.d1, self.theta, method)  # (n, q, m)
         yield slice(0, self.n_samples), D.transpose(0, 2, 1)
+
+
+def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stacklevel=4,
+                           crossing=(), crossed=None):
+    """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the coordinates
+    ``changes`` (``(output, parameter)`` pairs) a predicted set change would flip, or
+    the training rows ``crossing`` it would move across ``crossed`` (a margin)."""
+    if method == "refit" or not (len(changes) or len(crossing)):
+        return
+
+    def name(k, j):
+        what = "the intercept" if j == n_features else f"coefficient {j}"
+        return f"{what} of output {k}" if n_outputs > 1 else what
+
+    if len(changes):
+        shown = ", ".join(name(k, j) for k, j in changes[:10])
+        more = f" and {len(changes) - 10} more" if len(changes) > 10 else ""
+        what = f"active set ({shown}{more} would cross zero or leave its KKT bound)"
+    else:
+        shown = np.asarray(crossing)[:10].tolist()
+        what = (
+            f"active set (the step moves {len(crossing)} other training rows, e.g. rows "
+            f"{shown}, across {crossed or 'their piece boundaries'})"
+        )
+    warnings.warn(
+        f"Removing these {n_rows} rows changes the fitted model's {what}: the "
+        f"{method!r} answer holds the active set fixed, so it is a first-order answer "
+        "only; method='refit' is exact.",
+        ActiveSetChangeWarning,
+        stacklevel=stacklevel,
+    )

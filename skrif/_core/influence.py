@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._removal.leverage import LEVERAGE_TOL  # noqa: F401 (re-exported for the estimator)
-from .._utils.checks import check_finite_state, finite_change, is_integer
-from .problem import warn_not_converged
+from .._utils.checks import finite_change, is_integer
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,9 @@ class ParameterChange:
         For additive answers (``"if"``, ``"rif"``) of sets of 2 to 4096 rows: how far
         the answer is from the group Newton step (see
         :class:`~skrif._core.set_error.SetErrorEstimate`); ``None`` otherwise.
+    scale : float or None
+        The change of ``scale_`` for models fitted jointly with a scale
+        (``HuberRegressor``); ``None`` for other models.
     """
 
     coef: np.ndarray
@@ -46,6 +48,7 @@ class ParameterChange:
     method: str
     removed: np.ndarray
     error_estimate: object = None
+    scale: object = None
 
 
 def check_removed_rows(X_removed_idx, n_samples):
@@ -108,7 +111,9 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
         ``H`` at ``θ̂``, factored.
     idx : ndarray of int
         Removed rows (validated, unique).
-    method : {"if", "rif", "newton", "refit"}
+    method : {"if", "rif", "newton"}
+        The approximations; exact refits are
+        :meth:`skrif._core.fitted.RemovalModel.refit_without`.
     fraction : float, default=1.0
         Multiply the rows' weights by ``1 − fraction`` instead of removing them
         (1 = removal; see :func:`reweighted_change`, used for any other value).
@@ -117,7 +122,7 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     -----
     Cost after the factorization, with ``k = len(idx)``: "if"/"rif" one solve with
     ``n_outputs`` columns plus O(k p̃); "newton" O(k p̃² + k³) primal (O(k n² + k³)
-    dual); "refit" a few Hessian factorizations.
+    dual).
     """
     if idx.size == 0:
         return np.zeros_like(theta)
@@ -126,23 +131,9 @@ def parameter_change(problem, theta, d1, curvature, idx, method, fraction=1.0):
     kept_weights = problem.weights.copy()
     kept_weights[idx] = 0.0
     problem.objective.check_removal(problem.Y, kept_weights)
-    if method == "refit":
-        return exact_refit(problem, theta, kept_weights, curvature) - theta
     # Every Hessian kind (rank-one, block, penalty-share) implements the same
     # removal protocol (skrif._removal.base.Curvature).
     return curvature.set_change(idx, d1, theta, method)
-
-
-def exact_refit(problem, start, weights, curvature=None):
-    """The optimum of ``problem``'s objective under ``weights``, by Newton's method
-    from ``start`` to machine precision (a ``RuntimeWarning`` if it does not converge).
-    ``curvature``, a factorization of a nearby Hessian (the full data's), preconditions
-    the steps."""
-    refit, n_iter, converged = problem.newton(start, weights, curvature=curvature)
-    check_finite_state(problem, refit, weights=weights, what="the exact refit")
-    if not converged:
-        warn_not_converged(n_iter, "the exact refit")
-    return refit
 
 
 #: Smallest ``fraction`` accepted: weights are multiplied by at most ``1 − MIN_FRACTION``
@@ -187,8 +178,9 @@ def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
     * ``"if"``:     ``H⁻¹ g_T``;
     * ``"rif"``:    ``Σ_T t H⁻¹ g_i / (1 − t h_i)`` (Sherman–Morrison: the exact one-row
       Newton step on each reweighted objective; exact for least squares);
-    * ``"newton"``: ``(H − t Σ_T H_i)⁻¹ g_T``;
-    * ``"refit"``:  Newton's method on the objective with weights ``s_i (1 − t)``.
+    * ``"newton"``: ``(H − t Σ_T H_i)⁻¹ g_T``.
+
+    (Exact refits with the weights ``s_i (1 − t)`` are :meth:`RemovalModel.refit`.)
 
     ``t = 1`` is removal (:func:`parameter_change` handles it); negative ``t``
     upweights. Every Hessian kind answers through its ``set_change`` with the
@@ -201,13 +193,4 @@ def reweighted_change(problem, theta, d1, curvature, idx, method, fraction):
     weights = problem.weights.copy()
     weights[idx] *= 1.0 - t
     problem.objective.check_removal(problem.Y, weights)
-    if method == "refit":
-        return exact_refit(problem, theta, weights, curvature) - theta
     return curvature.set_change(idx, d1, theta, method, fraction=t)
-
-
-def _fresh_newton_step(problem, theta, weights, G):
-    """``H_w⁻¹ G`` with ``H_w`` the Hessian at ``theta`` of the objective with ``weights``,
-    factored afresh: one Newton step from ``theta`` (whose gradient there is ``−G``)."""
-    _, d2 = problem.row_derivatives(theta, weights)
-    return problem.curvature(d2, weights).solve(G).T

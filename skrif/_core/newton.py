@@ -73,6 +73,7 @@ class NewtonSteps:
         self.n_factorizations = 0
         self.n_products = 0
         self._last = None
+        self._theta = None
         self.budget = np.inf if self.iterative else 0.0
         if matrix_free and not self.iterative:
             objective = problem.objective
@@ -89,7 +90,7 @@ class NewtonSteps:
         weights = self.weights
         self.factor = None  # one factorization alive at a time
         if weights is None:
-            self.factor = self.problem.curvature(d2)
+            self.factor = self.problem.curvature(d2, theta=self._theta)
         else:
             self.factor = self.problem.curvature(d2, weights)
         self.n_factorizations += 1
@@ -106,7 +107,13 @@ class NewtonSteps:
         key = np.asarray(theta, dtype=float).tobytes()
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        step = self._solve(d2, grad)
+        self._theta = theta
+        if not self.problem.matrix_free_steps:
+            # Steps by a factorization at every point (the objective's gradient is
+            # not the Hessian operator's: e.g. kernel ridge's representer form).
+            step = -self._factor(d2).solve(np.asarray(grad, dtype=float))
+        else:
+            step = self._solve(d2, grad)
         self._last = (key, step)
         return step
 

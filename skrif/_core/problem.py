@@ -26,6 +26,11 @@ class Problem:
         How the Hessian is solved (:func:`skrif._removal.choose_solver`).
     """
 
+    #: Whether Newton steps may be solved by conjugate gradients on Hessian products
+    #: preconditioned by nearby factorizations (:mod:`skrif._core.newton`); objectives
+    #: with their own Newton driver (an L1 term's support, a scale parameter) do not.
+    matrix_free_steps = True
+
     def __init__(self, objective, X, Y, weights, solver="direct"):
         self.solver = solver
         self.objective = objective
@@ -61,6 +66,10 @@ class Problem:
             penalty[self.design.n_features] = intercept
         return penalty
 
+    def check_optimum(self, theta):
+        """Warn about a fitted optimum ``theta`` the removal questions should know of
+        (nothing for smooth objectives)."""
+
     def linear_predictor(self, theta):
         return self.design.matvec(theta.T)
 
@@ -89,8 +98,9 @@ class Problem:
         penalty = self.penalty if weights is None else self.penalty_for(weights)
         return self.design.rmatvec(d1) + penalty[:, None] * theta.T
 
-    def curvature(self, d2, weights=None):
-        """Factor ``H`` for per-row curvature ``d2``.
+    def curvature(self, d2, weights=None, theta=None):
+        """Factor ``H`` for per-row curvature ``d2`` (at ``theta``, which only objectives
+        whose Hessian depends on more than ``d2`` read, e.g. an L1 term's support).
 
         ``weights=None`` means the training objective itself: the factor then also
         answers removal questions (for mean-form and coupled-output objectives it
@@ -150,6 +160,22 @@ class Problem:
         """Relative Newton step ``‖H⁻¹∇J(θ)‖ / max(‖θ‖, 1e-300)``: distance to the optimum."""
         step = curvature.solve(self.gradient(theta, d1))
         return float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300))
+
+
+def backtrack(problem, theta, step, value, grad, weights, smallest):
+    """Armijo backtracking along ``step`` from ``theta`` (objective ``value``, gradient
+    ``grad`` as columns): ``(t, θ + t·step, J there)`` for the first halving
+    ``t ≥ smallest`` that decreases ``J(·; weights)`` enough, ``(t, None, None)`` if
+    none does. A point where ``J`` is infinite (outside its domain) is never taken."""
+    slope = float(np.sum(grad.T * step))
+    t = 1.0
+    while t >= smallest:
+        trial = theta + t * step
+        trial_value = problem.value(trial, weights)
+        if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
+            return t, trial, trial_value
+        t *= 0.5
+    return t, None, None
 
 
 def warn_not_converged(n_iter, what, stacklevel=3):

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import SetInteractionWarning
+from ..exceptions import SetInteractionWarning, VerificationWarning
 
 #: A relative gap above this between the additive answer and the group Newton step
 #: raises a :class:`~skrif.exceptions.SetInteractionWarning` (calibrated on
@@ -95,6 +95,36 @@ def relative_gap(additive, reference):
     if scale == 0:
         return 0.0 if diff == 0 else np.inf
     return float(diff / scale)
+
+
+#: Relative gap between a verified (refitted) effect and its prediction above which
+#: skrif warns (:class:`~skrif.exceptions.VerificationWarning`).
+VERIFICATION_THRESHOLD = 0.1
+
+
+def verification_gap(predicted, actual):
+    """``(relative gap, disagrees)``: ``|predicted − actual| / |actual|``, and whether it
+    exceeds :data:`VERIFICATION_THRESHOLD` or the signs differ."""
+    predicted, actual = float(predicted), float(actual)
+    gap = relative_gap(predicted, actual)
+    disagrees = bool(gap > VERIFICATION_THRESHOLD or np.sign(predicted) != np.sign(actual))
+    return gap, disagrees
+
+
+def warn_unverified(predicted, actual, what, stacklevel):
+    """Warn (:class:`~skrif.exceptions.VerificationWarning`) when a refit contradicts
+    the prediction it verifies; return ``(relative gap, disagrees)``."""
+    gap, disagrees = verification_gap(predicted, actual)
+    if disagrees:
+        sign = " (opposite sign)" if np.sign(predicted) != np.sign(actual) else ""
+        warnings.warn(
+            f"The exact refit of {what} gives {actual:.4g} where the prediction was "
+            f"{predicted:.4g}{sign}, {_percent(gap)} off: the rows interact and the "
+            "refit is the answer.",
+            VerificationWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return gap, disagrees
 
 
 def joint_leverage(curvature, idx):
@@ -217,7 +247,9 @@ def answer_set(
         return delta, additive, None
     else:
         reference = newton
-        if second_step is not None:
+        # A group step of exactly 0 (rows without gradient, e.g. outside an SVM's
+        # margin): nothing moves, and a second step would only measure θ̂'s rounding.
+        if second_step is not None and np.any(newton != 0):
             try:
                 reference = newton + second_step(idx, newton)
             except (ValueError, np.linalg.LinAlgError):

@@ -29,7 +29,7 @@ targets ``Y`` of :meth:`Objective.encode_targets`.
 """
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import softmax
 
 TARGETS = ("decision_function", "predict_proba", "predict", "loss")
 
@@ -85,26 +85,38 @@ class RawOutput(Target):
         return np.broadcast_to(np.eye(q), (m, q, q))
 
 
-class ExpOutput(Target):
-    """``φ(z) = e^z``: the prediction of a log-link GLM."""
+class MeanOutput(Target):
+    """``φ(z) = μ(z)``, the family's inverse link: the prediction of a GLM."""
+
+    def __init__(self, name, n_model_outputs, n_outputs, squeeze, link):
+        super().__init__(name, n_model_outputs, n_outputs, squeeze)
+        self.link = link
 
     def value(self, Z, Y=None):
-        return np.exp(Z)
+        return self.link.inverse(Z)
 
     def derivative(self, Z, Y=None):
         m, q = Z.shape
-        return np.exp(Z)[:, :, None] * np.eye(q)
+        return self.link.inverse_derivative(Z)[:, :, None] * np.eye(q)
 
 
 class BinaryProba(Target):
-    """``φ(z) = (1 − σ(z), σ(z))`` for a single logit."""
+    """``φ(z) = (1 − μ(z), μ(z))`` for a single linear predictor, ``μ`` the
+    family's inverse link (the logistic function for logistic regression)."""
+
+    def __init__(self, name, n_model_outputs, link):
+        super().__init__(name, n_model_outputs, 2, squeeze=False)
+        self.link = link
 
     def value(self, Z, Y=None):
-        return np.stack([expit(-Z[..., 0]), expit(Z[..., 0])], axis=-1)
+        # 1 − μ(z) = μ(−z) for the symmetric links; computed as the complement
+        # otherwise. Both columns without cancellation for the logit.
+        mu = self.link.inverse(Z[..., 0])
+        low = self.link.inverse(-Z[..., 0]) if self.link.symmetric else 1.0 - mu
+        return np.stack([low, mu], axis=-1)
 
     def derivative(self, Z, Y=None):
-        p = expit(Z[:, 0])
-        slope = p * (1.0 - p)
+        slope = self.link.inverse_derivative(Z[:, 0])
         return np.stack([-slope, slope], axis=-1)[:, :, None]
 
 
@@ -141,6 +153,35 @@ class Loss(Target):
     def derivative(self, Z, Y=None):
         first, _ = self.objective.loss_derivatives(Y, Z)
         return np.asarray(first, dtype=float)[:, None, :]
+
+
+class InverseTransformed(Target):
+    """A target in the original scale of a transformed regression target:
+    ``g⁻¹(φ(z))`` with ``g`` the target transformation fitted before the model
+    (``TransformedTargetRegressor``), applied to each output separately.
+
+    ``inverse`` maps an (m, r) array to the original scale. Its derivative is a
+    central difference (step ``1e-6 · max(1, |v|)``; error about 1e-10 relative for
+    smooth maps), so linearized effects follow the inverse to first order.
+    """
+
+    def __init__(self, base, inverse):
+        super().__init__(base.name, base.n_model_outputs, base.n_outputs, base.squeeze)
+        self.base, self.inverse = base, inverse
+        self.needs_y = base.needs_y
+
+    def _apply_inverse(self, values):
+        flat = values.reshape(-1, values.shape[-1])
+        return np.asarray(self.inverse(flat), dtype=float).reshape(values.shape)
+
+    def value(self, Z, Y=None):
+        return self._apply_inverse(np.asarray(self.base.value(Z, Y), dtype=float))
+
+    def derivative(self, Z, Y=None):
+        v = np.asarray(self.base.value(Z, Y), dtype=float)
+        h = 1e-6 * np.maximum(1.0, np.abs(v))
+        slope = (self._apply_inverse(v + h) - self._apply_inverse(v - h)) / (2 * h)
+        return slope[:, :, None] * self.base.derivative(Z, Y)
 
 
 def make_target(name, objective, n_model_outputs, multi_output, probabilistic=True):
@@ -185,7 +226,7 @@ def make_target(name, objective, n_model_outputs, multi_output, probabilistic=Tr
                 "or 'loss'."
             )
         if q == 1:
-            return BinaryProba(name, q, 2, squeeze=False)
+            return BinaryProba(name, q, objective.link)
         return SoftmaxProba(name, q, q, squeeze=False)
     if name == "predict":
         if classifier:
@@ -194,9 +235,10 @@ def make_target(name, objective, n_model_outputs, multi_output, probabilistic=Tr
                 "are a step function of the parameters, so removal effects on them are "
                 "not smooth. Use 'decision_function' (logits), 'predict_proba' or 'loss'."
             )
-        # Log-link GLMs predict μ = e^z; every other supported regressor predicts z.
-        cls = ExpOutput if getattr(objective, "log_link", False) else RawOutput
-        return cls(name, q, q, squeeze=not multi_output)
+        # The family's mean: e^z for log-link GLMs, z itself for least squares.
+        if objective.link.name == "identity":
+            return RawOutput(name, q, q, squeeze=not multi_output)
+        return MeanOutput(name, q, q, not multi_output, objective.link)
     if name == "decision_function":
         return RawOutput(name, q, q, squeeze=not multi_output)
     return Loss(name, q, objective)

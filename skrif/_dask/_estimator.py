@@ -188,6 +188,12 @@ def fit(est, X, y, sample_weight=None):
             f"{_SUPPORTED_NAMES}. Fit in memory (NumPy or SciPy sparse X) for the other "
             "models."
         )
+    if objective_cls(model).problem_kind != "smooth":
+        raise UnsupportedModelError(
+            f"skrif cannot fit {type(model).__name__} with an L1 term on Dask: the active-set "
+            "algebra runs in memory only. Fit in memory (NumPy or SciPy sparse X), or use "
+            "an L2 penalty (l1_ratio=0) on Dask."
+        )
     classifier = objective_cls.is_classifier
     if not is_dask(X):
         X = da.from_array(np.asarray(X, dtype=float), chunks=(max(1, len(X) // 4) if len(X) else 1, -1))

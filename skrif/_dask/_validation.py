@@ -11,6 +11,7 @@ Nothing here builds a table: that stays in :mod:`skrif.validation`.
 
 import numpy as np
 
+from .._linalg.design import AugmentedDesign
 from . import _blocks
 from ._engine import constant, solve_without, to_centred, to_original
 from ._estimator import _additive_scores, _delta, _fit_state, _target, eval_data
@@ -42,6 +43,8 @@ class DaskRemovals:
         self.n_outputs, self.n_params = spec.q, spec.n_params
         self.theta = to_original(spec, fs.state.theta)
         self.fit_intercept = spec.fit_intercept
+        #: The design of evaluation rows (the Dask engine fits linear models only).
+        self.design_of = lambda X: AugmentedDesign(X, spec.fit_intercept)
         self.objective = spec.objective
         self.X = fs.design.X
         self._key, self._rows = None, None

@@ -8,10 +8,10 @@ Thin wrappers over :mod:`skrif._features.attribution`.
 
 
 from .._core.influence import ParameterChange, check_fraction
+from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
 from .._features.groups import group_scores
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._utils.checks import (
     check_bool,
 )
@@ -103,9 +103,10 @@ class AttributionMixin:
         fraction = check_fraction(fraction)
         as_frame = check_bool(as_frame, "as_frame")
         delta, method, error = self._answer_set(idx, method, fraction)
-        coef, intercept = rm.objective.split_theta(delta, self.estimator_)
+        coef, intercept = rm.objective.split_theta(delta, self._attributed.holder)
         change = ParameterChange(
-            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error
+            coef=coef, intercept=intercept, method=method, removed=idx, error_estimate=error,
+            **rm.objective.split_extra(delta),
         )
         return change_as_frame(self, change) if as_frame else change
 
@@ -207,7 +208,7 @@ class AttributionMixin:
         fraction = check_fraction(fraction)
         linearized = check_bool(linearized, "linearized")
         rm = self._fitted_removal()
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         Z = design.matvec(rm.theta.T)
         J = target.derivative(Z, Y) if linearized else None
 
@@ -292,7 +293,7 @@ class AttributionMixin:
             X, Y = self._validate_eval(X, y, target)
             changes, _ = self._group_changes(groups, method)
             rm = self._fitted_removal()
-            design = AugmentedDesign(X, rm.design.fit_intercept)
+            design = rm.design.for_rows(X)
             return target.finalize(group_scores(changes, design, rm.theta, target, Y))
         method = self._additive_method(method, "influence_scores")
         X, Y = self._validate_eval(X, y, target)
@@ -306,7 +307,14 @@ class AttributionMixin:
         ``out[i]`` is the change of row ``i``'s own target (by default its loss) when
         row ``i`` alone is removed: **value without the row minus value with it**.
         Large positive values on the loss flag rows the model fits only because
-        they are in the training set — mislabeled, poisoned or outlying rows.
+        they are in the training set: self-attraction, the signature of poisoned
+        rows and of outliers that bend a linear model toward themselves.
+
+        It is **not** a mislabel score. It grows with the row's leverage, so
+        correctly labelled but unusual rows rank first (measured on real tables
+        with planted label noise it ranks wrong labels worse than the plain
+        training loss); use :meth:`label_issues`, which judges each label by the
+        leave-one-out probabilities, for wrong labels.
 
         Parameters
         ----------
@@ -371,12 +379,13 @@ class AttributionMixin:
         y=None,
         *,
         k,
-        target="loss",
+        target=None,
         direction="increase",
         method=None,
         output=None,
         verify=False,
         groups=None,
+        functional=None,
     ):
         """The ``k`` training rows whose joint removal most changes the summed target.
 
@@ -394,8 +403,8 @@ class AttributionMixin:
         k : int
             Number of training rows to return, ``1 ≤ k ≤ n_samples``.
         target : {"loss", "decision_function", "predict_proba", "predict"}, \
-                default="loss"
-            See :meth:`removal_effect`.
+                default=None
+            See :meth:`removal_effect`; ``None`` means ``"loss"``.
         direction : {"increase", "decrease"}, default="increase"
             Rows whose removal increases (largest effects) or decreases (most
             negative effects) the summed target. All ``k`` rows are returned even
@@ -407,13 +416,24 @@ class AttributionMixin:
             regressors), the column to sum; required for them. Negative values
             count from the end.
         verify : bool, default=False
-            Also refit the model exactly without the chosen rows.
+            Also refit the model exactly without the chosen rows. When the refit
+            differs from the prediction by more than 10% or in sign, a
+            :class:`~skrif.exceptions.VerificationWarning` says so (the refit is
+            the answer).
         groups : array-like of shape (n_samples,), default=None
             Group labels of the training rows: rank whole groups instead (each by
             its group Newton step, see :meth:`influence_scores`; ``method`` may then
             also be ``"newton"``, the default); ``k`` counts groups, the result holds
             the rows of the ``k`` groups and ``result.groups`` their labels, best
             first. ``predicted`` is the sum of the groups' effects.
+
+        functional : Functional, default=None
+            Instead of a summed target: rank rows by their effect on this
+            functional of the outputs on the rows ``X`` (:mod:`skrif.functionals`,
+            e.g. a fairness gap; ``y`` its reference targets), each evaluated at the
+            row's predicted parameters (see :meth:`functional_influence`);
+            ``predicted`` is the sum of the ``k`` effects and ``verify`` refits
+            and recomputes the functional. ``target`` and ``output`` do not apply.
 
         Returns
         -------
@@ -446,7 +466,13 @@ class AttributionMixin:
         >>> result.predicted < 0 and bool(np.isclose(result.predicted, result.actual, rtol=0.2))
         True
         """
-        target = self._target(target)
+        if functional is not None:
+            if target is not None or output is not None:
+                raise ValueError("Pass either target (with output) or functional, not both.")
+            return self._most_influential_functional(
+                functional, X, y, k, direction, method, verify, groups
+            )
+        target = self._target("loss" if target is None else target)
         if groups is not None:
             return self._most_influential_groups(
                 X, y, target, k, direction, method, output, verify, groups
@@ -461,4 +487,8 @@ class AttributionMixin:
             self._removal, X, Y, target, k,
             direction, method, output=output, verify=verify, with_predicted=True,
         )
-        return InfluentialRows(*found)
+        result = InfluentialRows(*found)
+        if verify:
+            warn_unverified(result.predicted, result.actual,
+                            f"the {k} most influential rows", stacklevel=3)
+        return result

@@ -6,11 +6,36 @@ Thin wrappers over :mod:`skrif._features.audit` and :mod:`skrif._features.amip`.
 
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._features import amip as _amip
 from .._features import audit as _audit
+from .._features.robust_se import COV_TYPES
+from .._utils.params import Integer, RealNumber, validate_arguments
+from . import whole_pipeline
 from .dask_routing import dask_aware
+
+#: Parameters of the robustness audit, declared once for both of its methods.
+_AUDIT_CONSTRAINTS = {
+    "alpha": [RealNumber(0, 1, closed="neither")],
+    "cov_type": [StrOptions(set(COV_TYPES))],
+    "unit": [StrOptions(set(_amip.UNITS))],
+    "max_fraction": [RealNumber(0, 1, closed="neither"), None],
+    "max_refits": [Integer(1, None, closed="left"), None],
+    "use_t": ["boolean", None],
+    "conclusion": [StrOptions(set(_amip.CONCLUSIONS))],
+}
+_AUDIT_MESSAGES = {
+    "alpha": "a number strictly between 0 and 1",
+    "cov_type": f"one of {COV_TYPES}",
+    "unit": f"one of {_amip.UNITS}",
+    "max_fraction": "a number strictly between 0 and 1 (or None for no cap)",
+    "max_refits": "an integer >= 1",
+    "use_t": "True, False or None",
+    "conclusion": f"one of {_amip.CONCLUSIONS}",
+}
+_audit_parameters = validate_arguments(_AUDIT_CONSTRAINTS, _AUDIT_MESSAGES)
 
 
 class AuditMixin:
@@ -143,10 +168,11 @@ class AuditMixin:
         return float(r2_score(problem.Y.reshape(loo.shape), loo))
 
     @dask_aware
+    @_audit_parameters
     def removal_to_flip(
         self, X=None, *, coef=None, output=None, method=None, max_rows=None, max_refits=None,
         conclusion="sign", alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
-        max_fraction=0.1, use_t=None,
+        max_fraction=0.1, use_t=None, y=None, functional=None, threshold=None,
     ):
         """The smallest set of training rows whose removal flips a conclusion.
 
@@ -219,6 +245,23 @@ class AuditMixin:
             OLS ``"nonrobust"``, normal otherwise). With t, ``"cluster"`` uses
             ``G − 1`` degrees of freedom as statsmodels does.
 
+        y : array-like of shape (n_ref,), default=None
+            With ``functional``: the reference targets, when the functional reads
+            them.
+        functional : Functional, default=None
+            Instead of a sign: the smallest set whose removal moves this functional
+            (:mod:`skrif.functionals`) of the model's outputs on the reference rows
+            ``X`` to ``threshold`` or past it — e.g. brings a fairness gap under
+            0.05. Rows are ranked by their single-row effects (evaluated at
+            ``θ̂ + Δ_i``, see :meth:`functional_influence`) and the set is searched
+            and verified by exact refits as above; ``coef``, ``conclusion`` and
+            ``unit`` do not apply. The result has ``conclusion="threshold"``,
+            ``quantity`` the functional's name and ``flipped`` whether the refit
+            reached the threshold.
+        threshold : float, default=None
+            The value to reach (required with ``functional``): the functional
+            must go down to it if it is above, up to it if below.
+
         Returns
         -------
         result : FlipResult
@@ -268,6 +311,12 @@ class AuditMixin:
         """
         rm = self._fitted_removal()
         method = self._additive_method(method, "removal_to_flip")
+        if functional is not None or threshold is not None:
+            return self._functional_to_threshold(
+                X, y, functional, threshold, coef=coef, conclusion=conclusion, unit=unit,
+                method=method, max_rows=max_rows, max_refits=max_refits,
+                max_fraction=max_fraction,
+            )
         if (X is None) == (coef is None):
             raise ValueError(
                 "Pass exactly one of X (one evaluation row whose prediction to flip) "
@@ -276,11 +325,7 @@ class AuditMixin:
         n = rm.n_samples
         # -- significance audit (skrif/_features/amip.py): coef names, caps, new searches --
         if coef is not None:
-            coef = _amip.resolve_coef(
-                coef, self.n_features_in_, getattr(self, "feature_names_in_", None)
-            )
-        if max_refits is not None:
-            max_refits = _audit.check_positive_int(max_refits, "max_refits")
+            coef = _amip.resolve_coef(coef, rm.design.n_features, self._coef_names())
         if X is not None:
             X = self._validate_X(X)
             if X.shape[0] != 1:
@@ -306,6 +351,7 @@ class AuditMixin:
         result = _audit.removal_to_flip(rm, A, names, method, max_rows, max_refits)
         return _amip.annotate(self, result, coef, cov_type, groups, use_t, alpha, max_rows)
 
+    @_audit_parameters
     def amip_summary(
         self, coef=None, *, alpha=0.05, cov_type="nonrobust", groups=None, unit="rows",
         max_rows=None, max_fraction=0.1, max_refits=None, use_t=None,
@@ -346,6 +392,8 @@ class AuditMixin:
         >>> r.flipped, r.p_value >= 0.05
         (True, True)
         """
+        if whole_pipeline.routes(self, "amip_summary"):
+            whole_pipeline.refuse("amip_summary")
         check_is_fitted(self)
         return _amip.summary(
             self, coef, alpha=alpha, cov_type=cov_type, groups=groups, unit=unit,

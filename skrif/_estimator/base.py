@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._core.influence import check_removed_rows
 from .._core.set_error import answer_set, second_newton_step
-from .._core.targets import make_target
+from .._core.targets import InverseTransformed, make_target
 from .._features.groups import rows_of_labels, training_groups
 from .._removal.methods import ADDITIVE_METHODS, METHODS, SPELLINGS, canonical
 from .._utils.checks import (
@@ -87,6 +87,8 @@ class RemovalQueries:
         rm = self._fitted_removal()
 
         def change(rows, how):
+            if how == "refit" and self._reselects():
+                return self._reselected_refit(rows, fraction)
             return rm.parameter_change(rows, how, fraction)
 
         return answer_set(
@@ -94,6 +96,43 @@ class RemovalQueries:
             second_step=second_newton_step(rm.problem, rm.theta, rm.curvature, fraction),
             measure=measure, what=what, stacklevel=3,
         )
+
+    def _reselects(self):
+        """Whether exact refits reselect a CV model's hyperparameter."""
+        from .wrapped import RESELECTABLE
+
+        return self.hyperparameters == "reselect" and isinstance(self._attributed.holder, RESELECTABLE)
+
+    def _reselected_refit(self, rows, fraction=1.0):
+        """``Δθ`` (q, p̃) of refitting the CV estimator itself without ``rows`` (its
+        selection included), then solving its objective at the value it selects to
+        machine precision (Newton from θ̂)."""
+        from .._core.problem import warn_not_converged
+        from .._core.problems import make_problem
+        from .._objectives import objective_class_for
+        from .wrapped import reselected
+
+        if fraction != 1.0:
+            raise ValueError(
+                "hyperparameters='reselect' refits the CV estimator without the rows; "
+                "it has no meaning for a partial removal (fraction != 1)."
+            )
+        rm = self._fitted_removal()
+        kept = np.setdiff1d(np.arange(rm.n_samples), rows)
+        y, weights = self._fit_targets
+        X = rm.design.X[kept]
+        w = None if weights is None else weights[kept]
+        att = reselected(self._attributed.holder, X, y[kept], w)
+        objective = objective_class_for(att.twin)(att.twin)
+        base = np.ones(kept.size) if w is None else w
+        problem = make_problem(
+            objective, X, objective.encode_targets(y[kept], att.twin),
+            objective.effective_weights(y[kept], base, att.twin),
+        )
+        theta, n_iter, converged = problem.newton(rm.theta)
+        if not converged:
+            warn_not_converged(n_iter, "the exact refit at the reselected hyperparameter")
+        return theta - rm.theta
 
     def _removed_rows(self, X_removed_idx):
         """Validated positions of removed rows; pandas inputs are aligned or refused.
@@ -116,14 +155,19 @@ class RemovalQueries:
         if rm.objective.is_classifier:
             multi_output = n_model_outputs > 1
         else:
-            multi_output = np.ndim(self.estimator_.coef_) == 2
-        return make_target(
+            multi_output = rm.objective.multi_output(self._attributed.holder)
+        made = make_target(
             target,
             rm.objective,
             n_model_outputs,
             multi_output,
             probabilistic=hasattr(self.estimator_, "predict_proba"),
         )
+        transformer = self._attributed.target_transformer
+        if transformer is not None and made.name == "predict":
+            # A TransformedTargetRegressor predicts g⁻¹ of its regressor's output.
+            made = InverseTransformed(made, transformer.inverse_transform)
+        return made
 
     def _additive_method(self, method, what):
         method = self._resolve_method(method)
@@ -155,6 +199,12 @@ class RemovalQueries:
         """Validate evaluation rows; encode ``y`` when the target needs it."""
         X = self._validate_X(X)
         rm = self._removal
+        transformer = self._attributed.target_transformer
+        if transformer is not None and y is not None and target.needs_y:
+            # The regressor's loss is on the transformed target.
+            from .wrapped import transformed_target
+
+            y = transformed_target(transformer, y)
         Y = check_eval_targets(
             y, X.shape[0], target, rm.objective, self.estimator_, getattr(self, "classes_", None),
             rm.n_outputs,

@@ -3,10 +3,22 @@
 """
 
 
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from .._features import conformal as _conformal
+from .._utils.params import Integer, RealNumber, validate_arguments
+from . import whole_pipeline
 from .base import _wraps_probabilistic_classifier, _wraps_regressor
+
+_ALPHA = {"alpha": [RealNumber(0, 1, closed="neither")]}
+_MESSAGES = {
+    "alpha": (
+        "a float in the open interval (0, 1) (the miscoverage level, e.g. 0.1 for 90% "
+        "coverage)"
+    ),
+    "cv": "an int (number of folds) or a scikit-learn splitter (or None: 5 folds)",
+}
 
 
 class ConformalMixin:
@@ -14,6 +26,18 @@ class ConformalMixin:
 
     # -- conformal prediction (logic in skrif._features.conformal) -----------------------
     @available_if(_wraps_regressor)
+    @validate_arguments(
+        {
+            **_ALPHA,
+            "method": [StrOptions(set(_conformal.INTERVAL_METHODS))],
+            "cv": [
+                Integer(None, None, closed="neither"),
+                HasMethods(["split", "get_n_splits"]),
+                None,
+            ],
+        },
+        {**_MESSAGES, "method": f"one of {_conformal.INTERVAL_METHODS}"},
+    )
     def predict_interval(self, X, *, alpha=0.1, method="jackknife+", cv=None):
         """Conformal prediction intervals (jackknife+, CV+) from the one fit, no refits.
 
@@ -100,9 +124,15 @@ class ConformalMixin:
         >>> bool(covered.mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_interval"):
+            whole_pipeline.refuse("predict_interval")
         return _conformal.predict_interval(self, X, alpha, method, cv)
 
     @available_if(_wraps_probabilistic_classifier)
+    @validate_arguments(
+        {**_ALPHA, "method": [StrOptions(set(_conformal.SET_METHODS))]},
+        {**_MESSAGES, "method": f"one of {_conformal.SET_METHODS}"},
+    )
     def predict_set(self, X, *, alpha=0.1, method="lac"):
         """Conformal prediction sets (jackknife+ for classes) from the one fit.
 
@@ -164,4 +194,6 @@ class ConformalMixin:
         >>> bool(sets[np.arange(50), y[150:]].mean() >= 0.8)
         True
         """
+        if whole_pipeline.routes(self, "predict_set"):
+            whole_pipeline.refuse("predict_set")
         return _conformal.predict_set(self, X, alpha, method)

@@ -30,7 +30,9 @@ def route_fit(est, X, y, sample_weight):
 
 def dask_aware(method):
     """Send ``method`` to :mod:`skrif._dask` for estimators fitted on Dask, and
-    row-wise prediction methods called with a dask ``X``."""
+    row-wise prediction methods called with a dask ``X``; for a pipeline whose
+    preprocessing is refitted with the rows, to :mod:`skrif._estimator.whole_pipeline`
+    (one wrapper, so warnings keep their stack level)."""
     name = method.__name__
 
     @functools.wraps(method)
@@ -40,6 +42,11 @@ def dask_aware(method):
             from .. import _dask
 
             return getattr(_dask, name)(self, *args, **kwargs)
+        if getattr(self, "_pipeline_removal", None) is not None:
+            from . import whole_pipeline
+
+            if whole_pipeline.routes(self, name):
+                return whole_pipeline.call(self, name, args, kwargs)
         return method(self, *args, **kwargs)
 
     return wrapper

@@ -5,6 +5,8 @@
 
 from sklearn.utils.validation import check_is_fitted
 
+from . import whole_pipeline
+
 
 class DiagnosticsMixin:
     """The regression-diagnostics table."""
@@ -76,6 +78,8 @@ class DiagnosticsMixin:
         >>> list(table.columns[:3])
         ['dfb_x0', 'dfb_x1', 'dfb_intercept']
         """
+        if whole_pipeline.routes(self, "diagnostics"):
+            whole_pipeline.refuse("diagnostics")
         check_is_fitted(self)
         from .._features.diagnostics import diagnostics
 

@@ -14,12 +14,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from .._core.fitted import RemovalModel
 from .._core.fitting import (
@@ -29,9 +34,11 @@ from .._core.fitting import (
 )
 from .._core.newton import NewtonSteps
 from .._core.problem import Problem, warn_not_converged
+from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
 from .._removal import SOLVERS, choose_solver
+from .._preprocess.sets import as_design
 from .._utils.checks import (
     check_class_weight_values,
     check_effective_weights,
@@ -48,6 +55,7 @@ from ..exceptions import (
     HighLeverageWarning,
     OptimalityWarning,
     SingularHessianWarning,
+    UnsupportedModelError,
 )
 from .attribution import AttributionMixin
 from .audit import AuditMixin
@@ -55,7 +63,65 @@ from .base import RemovalQueries, _estimator_has
 from .conformal import ConformalMixin
 from .dask_routing import dask_aware, route_fit
 from .diagnostics import DiagnosticsMixin
+from .functionals import FunctionalsMixin
 from .groups import GroupsMixin
+from .label_issues import LabelIssuesMixin
+from .wrapped import attributed, describe, transformed_target
+
+#: Private fitted state removed when a fit is refused.
+_FIT_STATE = (
+    "_removal", "_model_theta", "_frozen_names", "_attributed", "_preprocessing",
+    "_pipeline_removal", "_fit_targets",
+)
+
+
+def _n_rows(X):
+    return X.shape[0]
+
+
+def _final_step(estimator):
+    """The (unfitted) model at the end of a pipeline or inside a frozen wrapper."""
+    if isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+def _validated_targets(y, classifier):
+    """``y`` as ``validate_data`` checks it, for raw pipeline input (X unchecked)."""
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    if classifier:
+        return column_or_1d(y, warn=True)
+    return check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+
+
+def _fit_pipeline(pipe, X, y, sample_weight, frozen):
+    """Fit ``pipe``'s steps as ``Pipeline.fit`` does and return the features its last
+    step saw (float64, CSR or dense), the last step and whether it is frozen.
+
+    The final step gets ``sample_weight`` (the preprocessing is unweighted, as in
+    ``pipe.fit(X, y, model__sample_weight=w)``).
+    """
+    pre, final = pipe[:-1], pipe[-1]
+    if frozen:
+        Z = pre.transform(X)
+    else:
+        Z = pre.fit_transform(X, y)
+    Z = as_design(Z)
+    values = Z.data if hasattr(Z, "data") and not isinstance(Z, np.ndarray) else Z
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            "The pipeline's preprocessing outputs NaN or infinite features (e.g. missing "
+            "values with no imputer): the final model cannot be attributed. Add a "
+            "SimpleImputer for the columns with missing values."
+        )
+    final_frozen = frozen or isinstance(final, FrozenEstimator)
+    if not final_frozen:
+        if sample_weight is None:
+            final.fit(Z, y)
+        else:
+            final.fit(Z, y, sample_weight=sample_weight)
+    return Z, final, final_frozen
 
 
 class InfluenceEstimator(
@@ -64,6 +130,8 @@ class InfluenceEstimator(
     AuditMixin,
     DiagnosticsMixin,
     ConformalMixin,
+    FunctionalsMixin,
+    LabelIssuesMixin,
     RemovalQueries,
     MetaEstimatorMixin,
     BaseEstimator,
@@ -95,6 +163,16 @@ class InfluenceEstimator(
         A model trained elsewhere can be attributed without refitting it by
         wrapping it in :class:`sklearn.frozen.FrozenEstimator`; :meth:`fit` then
         only needs the data it was trained on.
+
+        Also accepted, around any of these: a scikit-learn
+        :class:`~sklearn.pipeline.Pipeline` ending in one (removing rows then
+        removes them from every step's fit, see ``preprocessing``; every method
+        takes raw rows, as the pipeline does); the CV-selected ``RidgeCV``,
+        ``RidgeClassifierCV`` and ``LogisticRegressionCV`` (attributed at their
+        selected ``alpha_`` / ``C_``, see ``hyperparameters``); and
+        :class:`~sklearn.compose.TransformedTargetRegressor` (its regressor on the
+        transformed target; ``target="predict"`` effects in the original scale).
+        See the "Pipelines and model selection" guide.
     rescaled : bool, default=True
         Default ``method`` of :meth:`influence`: ``True`` uses the rescaled
         influence function ``"rif"``, ``False`` the classical ``"if"``.
@@ -111,6 +189,26 @@ class InfluenceEstimator(
         is never modified: with ``polish=True`` the polished parameters are kept
         inside skrif and attributions describe changes from that optimum, while
         ``estimator_`` and predictions stay exactly the user's model.
+    preprocessing : {"refit", "fixed"}, default="refit"
+        For a :class:`~sklearn.pipeline.Pipeline`: ``"refit"`` answers for the
+        whole pipeline — without the rows, every fitted step (a scaler's means and
+        scales, an imputer's values, an encoder's categories) is refitted too, as
+        ``clone(pipeline).fit(X_kept, y_kept)`` would; ``"fixed"`` answers for the
+        final model with this preprocessing held fixed (its statistics from all
+        rows). Both take raw rows. The approximate methods need to know how each
+        step's statistics move: StandardScaler, MinMaxScaler, MaxAbsScaler,
+        RobustScaler, SimpleImputer, MissingIndicator, OneHotEncoder,
+        PolynomialFeatures, SplineTransformer with fixed knots, FunctionTransformer,
+        and ColumnTransformer / FeatureUnion / Pipeline of these; with any other
+        fitted step only ``method="refit"`` is available under ``"refit"``.
+        Ignored for other estimators.
+    hyperparameters : {"fixed", "reselect"}, default="fixed"
+        For CV-selected models: ``"fixed"`` attributes the model at the selected
+        value (identical to wrapping the plain model at it); ``"reselect"`` makes
+        ``method="refit"`` refit the CV estimator itself on the kept rows
+        (selection included, then the exact optimum at the value it selects). The
+        approximate methods always hold the selection fixed. Ignored for other
+        estimators.
     solver : {"auto", "direct", "iterative"}, default="auto"
         How the Hessian is solved. ``"direct"`` factors it (p̃ × p̃, or n × n when
         parameters outnumber rows); ``"iterative"`` never forms it: conjugate
@@ -124,7 +222,8 @@ class InfluenceEstimator(
     Attributes
     ----------
     estimator_ : estimator object
-        The fitted (and possibly polished) clone of ``estimator``.
+        The fitted (and possibly polished) clone of ``estimator`` (the whole
+        pipeline for a Pipeline).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -207,13 +306,20 @@ class InfluenceEstimator(
         "estimator": [HasMethods(["fit"]), None],
         "rescaled": ["boolean"],
         "polish": ["boolean"],
+        "preprocessing": [StrOptions({"refit", "fixed"})],
+        "hyperparameters": [StrOptions({"fixed", "reselect"})],
         "solver": [StrOptions(set(SOLVERS))],
     }
 
-    def __init__(self, estimator=None, *, rescaled=True, polish=True, solver="auto"):
+    def __init__(
+        self, estimator=None, *, rescaled=True, polish=True, preprocessing="refit",
+        hyperparameters="fixed", solver="auto",
+    ):
         self.estimator = estimator
         self.rescaled = rescaled
         self.polish = polish
+        self.preprocessing = preprocessing
+        self.hyperparameters = hyperparameters
         self.solver = solver
 
     # -- scikit-learn plumbing -----------------------------------------------
@@ -247,8 +353,10 @@ class InfluenceEstimator(
             self.get_params(deep=False),
             caller=type(self).__name__,
             messages={
-                "rescaled": "True or False",
-                "polish": "True or False",
+                "rescaled": "True or False", "polish": "True or False",
+                "preprocessing": "'refit' (the whole pipeline) or 'fixed' (the final model "
+                                 "with the preprocessing held fixed)",
+                "hyperparameters": "'fixed' or 'reselect'",
                 "solver": "'auto', 'direct' or 'iterative'",
             },
             estimator_params=True,
@@ -259,9 +367,7 @@ class InfluenceEstimator(
         attributed model still has the coefficients it was built on (a frozen model
         edited after wrapping, or an edited ``estimator_``, is refused)."""
         check_is_fitted(self)
-        model = self.estimator_
-        if isinstance(model, FrozenEstimator):
-            model = model.estimator
+        model = self._attributed.holder
         rm = self._removal
         try:
             current = rm.objective.get_theta(model)
@@ -333,67 +439,132 @@ class InfluenceEstimator(
         if (fitted := route_fit(self, X, y, sample_weight)) is not None:
             return fitted  # X is a dask array: skrif._dask fits it on the cluster
         estimator = self._get_estimator()
+        objective_cls = describe(estimator)  # refuses unsupported wrappers up front
         frozen = isinstance(estimator, FrozenEstimator)
-        model = estimator.estimator if frozen else estimator
-        objective_cls = objective_class_for(model)
+        inner = estimator.estimator if frozen else estimator
+        pipeline = isinstance(inner, Pipeline)
         classifier = objective_cls.is_classifier
         training_index = training_index_of(X)
         check_same_row_order(X, y, "y")
         check_same_row_order(X, sample_weight, "sample_weight")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=np.float64,
-            multi_output=not classifier,
-            y_numeric=not classifier,
-        )
+        X_raw = X
+        if pipeline:
+            # The pipeline validates its own input; skrif records the columns.
+            validate_data(self, X, skip_check_array=True)
+            y = _validated_targets(y, classifier)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype=np.float64,
+                multi_output=not classifier,
+                y_numeric=not classifier,
+            )
         if classifier:
             check_classification_targets(y)
-        sample_weight = self._validate_sample_weight(sample_weight, X.shape[0])
-        if classifier:
-            check_class_weight_values(model, y, sample_weight)
+        sample_weight = self._validate_sample_weight(sample_weight, _n_rows(X))
+        if classifier:  # before any fit runs on them
+            check_class_weight_values(_final_step(inner), y, sample_weight)
 
         if training_index is not None:
             self.training_index_ = training_index
         elif hasattr(self, "training_index_"):
             del self.training_index_
+        for name in ("_pipeline_removal", "_preprocessing"):
+            vars(self).pop(name, None)
 
         # A FrozenEstimator is attributed as it is: clone returns it unchanged and
         # it is never refitted (see "Prefit models" in the user guide).
         self.estimator_ = clone(estimator)
-        # A frozen model fitted on a DataFrame checks feature names itself.
-        self._frozen_names = frozen and hasattr(model, "feature_names_in_")
-        if frozen:
-            check_prefit(model, X.shape[1], getattr(self, "feature_names_in_", None))
+        fitted = self.estimator_.estimator if frozen else self.estimator_
+        if pipeline:
+            X, final, frozen = _fit_pipeline(fitted, X_raw, y, sample_weight, frozen)
+            self._preprocessing = fitted[:-1]
         else:
-            model = self.estimator_
-            if sample_weight is None:
-                model.fit(X, y)
-            else:
-                model.fit(X, y, sample_weight=sample_weight)
+            final = fitted
+            if not frozen:
+                if sample_weight is None:
+                    final.fit(X, y)
+                else:
+                    final.fit(X, y, sample_weight=sample_weight)
+        att = attributed(final)
+        model = att.twin
+        # A frozen model fitted on a DataFrame checks feature names itself.
+        self._frozen_names = frozen and not pipeline and hasattr(att.holder, "feature_names_in_")
+        if frozen:
+            check_prefit(att.holder, X.shape[1],
+                         None if pipeline else getattr(self, "feature_names_in_", None))
+        y_model = y if att.target_transformer is None else transformed_target(att.target_transformer, y)
 
         objective = objective_cls(model)
         if classifier:
             objective.check_classes(model)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        weights = objective.effective_weights(y, weights, model)
+        weights = objective.effective_weights(y_model, weights, model)
         check_effective_weights(weights)
-        Y = objective.encode_targets(y, model)
+        Y = objective.encode_targets(y_model, model)
         objective.check_targets(Y)  # a frozen model was not refitted on these y
-        problem = Problem(objective, X, Y, weights)
+        problem = make_problem(objective, X, Y, weights)
+        self._attributed = att
         try:
-            self._set_optimum(problem, objective.get_theta(model), frozen=frozen)
+            self._set_optimum(problem, objective.get_theta(att.holder), frozen=frozen)
         except Exception:
             # A refused fit leaves no fitted state behind (not even a previous one).
             for name in list(vars(self)):
                 fitted = name.endswith("_") and not name.startswith("__")
-                if fitted or name in ("_removal", "_model_theta", "_frozen_names"):
+                if fitted or name in _FIT_STATE:
                     del self.__dict__[name]
             raise
-        self._model_theta = objective.get_theta(model)
+        self._model_theta = objective.get_theta(att.holder)
+        # Targets and weights as the final model saw them (reselecting refits).
+        self._fit_targets = (np.array(y_model, copy=True), sample_weight)
+        if pipeline and self.preprocessing == "refit":
+            from .._preprocess.removal import PipelineRemoval
+
+            if getattr(objective, "problem_kind", "smooth") == "kernel":
+                for name in list(vars(self)):
+                    if (name.endswith("_") and not name.startswith("__")) or name in _FIT_STATE:
+                        del self.__dict__[name]
+                raise UnsupportedModelError(
+                    f"{type(att.holder).__name__} at the end of a Pipeline is supported with "
+                    "preprocessing='fixed' (the kernel model with this preprocessing held "
+                    "fixed); whole-pipeline removal (preprocessing='refit') is not "
+                    "implemented for kernel models."
+                )
+
+            self._pipeline_removal = PipelineRemoval(
+                self._removal, self._preprocessing, X_raw, y, self._coef_names(),
+                reselect=self._reselect_on if self._reselects() else None,
+            )
         return self
+
+    def _reselect_on(self, Z, kept):
+        """The final CV model refitted with its selection on features ``Z`` of the
+        kept rows: ``(objective, Y, weights)`` at the value it selects there."""
+        from .wrapped import reselected
+
+        y, weights = self._fit_targets
+        w = None if weights is None else weights[kept]
+        twin = reselected(self._attributed.holder, Z, y[kept], w).twin
+        objective = objective_class_for(twin)(twin)
+        base = np.ones(kept.size) if w is None else w
+        return (objective, objective.encode_targets(y[kept], twin),
+                objective.effective_weights(y[kept], base, twin))
+
+    def _coef_names(self):
+        """Names of the attributed model's coefficients: the preprocessing's output
+        names for a pipeline, the input columns otherwise (``None`` if unnamed)."""
+        pre = getattr(self, "_preprocessing", None)
+        if pre is None:
+            names = getattr(self, "feature_names_in_", None)
+            return None if names is None else [str(n) for n in names]
+        try:
+            return [str(n) for n in pre.get_feature_names_out()]
+        except Exception:  # noqa: BLE001 - a step without get_feature_names_out
+            return None
 
     def _set_optimum(self, problem, theta, frozen=False):
         """Measure the optimality gap, polish if asked, factor and store the state.
@@ -401,26 +572,32 @@ class InfluenceEstimator(
         For a frozen (prefit) model the polished parameters are kept internally
         only: the user's model is never modified.
         """
-        names = getattr(self, "feature_names_in_", None)
-        model_name = type(self.estimator_.estimator if frozen else self.estimator_).__name__
+        names = self._coef_names()
+        model_name = type(self._attributed.holder).__name__
+        what = f"the fitted {model_name}"
         problem.solver = self.solver_ = choose_solver(
             self.solver, problem.objective.hessian_kind, problem.design,
             float(problem.penalty[: problem.design.n_features].min(initial=np.inf)),
         )
-        what = f"the fitted {type(self.estimator_).__name__}"
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
-        # The Newton step at the fit measures the gap. It is solved matrix-free when
-        # factoring costs far more than Hessian products (the fit's one factorization
-        # then happens at the polished optimum), else by the factorization that
-        # serves as the fitted state when no polishing is needed.
-        steps = NewtonSteps(problem, matrix_free=True)
+        # The Newton step at the fit measures the gap. For smooth objectives it is
+        # solved matrix-free when factoring costs far more than Hessian products (the
+        # fit's one factorization then happens at the polished optimum), else by the
+        # factorization that serves as the fitted state when no polishing is needed.
+        steps, curvature = None, None
         with np.errstate(over="ignore", invalid="ignore"):
-            step = steps.solve(theta, d2, problem.gradient(theta, d1))
-            self.optimality_gap_ = float(
-                np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300)
-            )
+            if type(problem).newton is Problem.newton:  # the shared Newton driver
+                steps = NewtonSteps(problem, matrix_free=problem.matrix_free_steps)
+                step = steps.solve(theta, d2, problem.gradient(theta, d1))
+                self.optimality_gap_ = float(
+                    np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300)
+                )
+                curvature = steps.factor if steps.current else None
+            else:
+                curvature = problem.curvature(d2, theta=theta)
+                self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
         if not np.isfinite(self.optimality_gap_) and np.isfinite(problem.value(theta)):
             # A finite objective whose Newton step overflows: a fit far out where the
             # loss saturates (e.g. SGD on unscaled columns). Infinitely far from the
@@ -429,7 +606,8 @@ class InfluenceEstimator(
         check_finite_values(self.optimality_gap_ if self.optimality_gap_ < np.inf else 0.0,
                             "optimality gap", what)
         self.n_polish_steps_ = 0
-        converged = self.optimality_gap_ <= POLISH_TOL
+        polish_tol = POLISH_TOL if problem.objective.polish_tol is None else problem.objective.polish_tol
+        converged = self.optimality_gap_ <= polish_tol
         # Warnings wait until the fit is known to have a finite optimum: a refused
         # fit raises one clear error, not warnings about polishing it.
         optimality_message = None
@@ -450,31 +628,33 @@ class InfluenceEstimator(
             else:
                 action = "attributions are computed at these coefficients (polish=False)"
             optimality_message = (
-                f"The fitted {type(self.estimator_).__name__} is {self.optimality_gap_:.2g} "
+                f"The fitted {model_name} is {self.optimality_gap_:.2g} "
                 "(relative Newton step) away from the optimum of its own objective, as "
                 f"large as a single row's effect; {action}. "
                 + problem.objective.optimality_advice(
-                    self.estimator_, problem.design.n_samples
+                    self._attributed.holder, problem.design.n_samples
                 )
             )
-        if self.polish and self.optimality_gap_ > POLISH_TOL:
-            # The same steps continue (the first is already solved); any factorization
-            # they made preconditions the next ones and is released before the one
-            # at the polished optimum.
+        if self.polish and self.optimality_gap_ > polish_tol:
+            # The gap's step strategy continues (its first step is solved); any
+            # factorization preconditions the next steps and is released before the
+            # one at the polished optimum.
             start = theta
-            theta, self.n_polish_steps_, converged = problem.newton(theta, steps=steps)
-            steps.factor = None
+            if steps is not None:
+                theta, self.n_polish_steps_, converged = problem.newton(theta, steps=steps)
+                steps.factor = None
+            else:
+                theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
+            curvature = None
             check_polish_bounded(problem, start, theta, converged, names, model_name)
             if not frozen:
-                problem.objective.set_theta(self.estimator_, theta)
+                problem.objective.set_theta(self._attributed.holder, theta)
             with np.errstate(over="ignore", invalid="ignore"):
                 d1, d2 = problem.row_derivatives(theta)
             check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
-            curvature = problem.curvature(d2)
-        elif steps.current:
-            curvature = steps.factor
-        else:
-            curvature = problem.curvature(d2)
+            curvature = problem.curvature(d2, theta=theta)
+        elif curvature is None:
+            curvature = problem.curvature(d2, theta=theta)
         del steps
 
         # No finite optimum (separable classes, a level pinned by one feature): a
@@ -543,11 +723,21 @@ class InfluenceEstimator(
 
     # -- delegated prediction ------------------------------------------------
     def _validate_X(self, X):
+        """Evaluation rows as the attributed model sees them: validated, and passed
+        through the fitted preprocessing of a pipeline."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        pre = getattr(self, "_preprocessing", None)
+        if pre is None:
+            return validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return as_design(pre.transform(X))
 
     def _delegated_X(self, X):
         """Validate ``X``; a frozen model fitted on a DataFrame gets the (checked) frame."""
+        if getattr(self, "_preprocessing", None) is not None:
+            check_is_fitted(self)
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return X  # the pipeline transforms its own input
         Xv = self._validate_X(X)
         if getattr(self, "_frozen_names", False) and hasattr(X, "columns"):
             return X

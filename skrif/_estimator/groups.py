@@ -4,7 +4,9 @@
 
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
+from .._core.set_error import warn_unverified
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
@@ -15,11 +17,10 @@ from .._features.groups import (
     own_rows_change,
 )
 from .._features.influential import InfluentialRows
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import METHODS
-from .._utils.checks import (
-    check_bool,
-)
+from .._utils.checks import check_bool
+from .._utils.params import Integer, validate_arguments
+from . import whole_pipeline
 
 
 class GroupsMixin:
@@ -45,7 +46,7 @@ class GroupsMixin:
         X, Y = self._validate_eval(X, y, target)
         changes, groups = self._group_changes(groups, method)
         k = _attribution.check_k(k, groups.n_groups)
-        design = AugmentedDesign(X, rm.design.fit_intercept)
+        design = rm.design.for_rows(X)
         scores = group_scores(changes, design, rm.theta, target, Y)[:, :, output].sum(axis=1)
         best = _attribution.top_k(scores, k, direction)
         rows = groups.rows(np.sort(best))
@@ -56,6 +57,9 @@ class GroupsMixin:
             ))
         result = InfluentialRows(rows, float(np.sum(scores[best])), actual)
         result.groups = groups.labels[best]
+        if actual is not None:
+            warn_unverified(result.predicted, actual, f"the {k} most influential groups",
+                            stacklevel=4)
         return result
 
     def _group_self_influence(self, groups, target, method, linearized):
@@ -83,6 +87,13 @@ class GroupsMixin:
         with np.errstate(invalid="ignore"):  # NaN for undefined groups (warned)
             return target.finalize(target.value(Z + dZ, Y))
 
+    @validate_arguments(
+        {
+            "cv": [Integer(None, None, closed="neither"), HasMethods(["split", "get_n_splits"])],
+            "method": [StrOptions(set(METHODS))],
+        },
+        {"cv": "an int (number of folds) or a scikit-learn splitter", "method": f"one of {METHODS}"},
+    )
     def cv_predict(self, *, cv=5, groups=None, target="decision_function", method="newton"):
         """Out-of-fold predictions of every training row from this one fit.
 
@@ -132,9 +143,9 @@ class GroupsMixin:
         >>> bool(np.allclose(fast, slow))
         True
         """
+        if whole_pipeline.routes(self, "cv_predict"):
+            return whole_pipeline.cv_predict(self, cv=cv, groups=groups, target=target, method=method)
         target = self._target(target)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
         rm = self._fitted_removal()
         problem = rm.problem
         labels = problem.Y

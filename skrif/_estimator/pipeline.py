@@ -18,7 +18,9 @@ def transform_through(estimator, X):
 
     The preprocessing is the one fitted on *all* training rows and it is held
     fixed: skrif predicts the effect of removing rows from the final model's
-    fit only, not of refitting the scaler or encoder without them.
+    fit only, not of refitting the scaler or encoder without them. To remove rows
+    from the whole pipeline, wrap it instead: ``InfluenceEstimator(pipeline)``
+    (see the "Pipelines and model selection" guide).
 
     Parameters
     ----------

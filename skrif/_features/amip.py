@@ -46,7 +46,7 @@ from .amip_search import (
     certificate,
     greedy_search,
 )
-from .robust_se import COV_TYPES, CoefficientFit, family_of
+from .robust_se import CoefficientFit, family_of
 
 CONCLUSIONS = ("sign", "significance", "opposite_significance")
 UNITS = ("rows", "groups")
@@ -94,24 +94,6 @@ def resolve_coef(coef, n_features, feature_names):
     return int(coef) % n_features
 
 
-def check_alpha(alpha):
-    import numbers
-
-    if (
-        isinstance(alpha, (bool, np.bool_))
-        or not isinstance(alpha, (numbers.Real, np.floating))
-        or not 0.0 < float(alpha) < 1.0
-    ):
-        raise ValueError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}.")
-    return float(alpha)
-
-
-def check_choice(value, options, name):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}; got {value!r}.")
-    return value
-
-
 def cap_for(n_units, max_rows, max_fraction):
     """Largest number of units to remove: ``max_rows`` if given, else
     ``floor(max_fraction · n_units)`` (at least 1); ``max_fraction=None``: ``n_units − 1``."""
@@ -121,17 +103,6 @@ def cap_for(n_units, max_rows, max_fraction):
         return check_positive_int(max_rows, "max_rows", n_units - 1)
     if max_fraction is None:
         return n_units - 1
-    import numbers
-
-    if (
-        isinstance(max_fraction, (bool, np.bool_))
-        or not isinstance(max_fraction, (numbers.Real, np.floating))
-        or not 0.0 < float(max_fraction) < 1.0
-    ):
-        raise ValueError(
-            f"max_fraction must be a number strictly between 0 and 1 (or None for no "
-            f"cap); got {max_fraction!r}."
-        )
     return max(1, min(n_units - 1, int(math.floor(float(max_fraction) * n_units))))
 
 
@@ -155,12 +126,7 @@ def prepare(est, state, j, conclusion, alpha, cov_type, groups, unit, use_t):
     """
     from .._utils.groups import check_groups
 
-    check_choice(conclusion, CONCLUSIONS, "conclusion")
-    check_choice(cov_type, COV_TYPES, "cov_type")
-    check_choice(unit, UNITS, "unit")
-    alpha = check_alpha(alpha)
-    if use_t is not None and not isinstance(use_t, (bool, np.bool_)):
-        raise ValueError(f"use_t must be True, False or None; got {use_t!r}.")
+    # Choices, alpha and use_t are declared constraints of the estimator's methods.
     family, reason = family_of(state.objective, state.n_outputs)
     needs_se = conclusion != "sign" or cov_type != "nonrobust"
     if needs_se and j is None:
@@ -429,13 +395,15 @@ def summary(est, coefs, *, alpha, cov_type, groups, unit, max_rows, max_fraction
     """Build an :class:`AMIPSummary` (see :meth:`~skrif.InfluenceEstimator.amip_summary`)."""
     state = est._fitted_removal()
     family, reason = family_of(state.objective, state.n_outputs)
-    names = getattr(est, "feature_names_in_", None)
+    # The attributed model's coefficients (a pipeline's: get_feature_names_out).
+    names = est._coef_names()
+    n_coef = state.design.n_features
     if coefs is None:
-        indices = list(range(est.n_features_in_))
+        indices = list(range(n_coef))
     else:
         if isinstance(coefs, (str, int, np.integer)):
             coefs = [coefs]
-        indices = [resolve_coef(c, est.n_features_in_, names) for c in coefs]
+        indices = [resolve_coef(c, n_coef, names) for c in coefs]
     conclusions = CONCLUSIONS if family is not None else ("sign",)
     index = getattr(est, "training_index_", None)
     results, labels, reasons = {}, {}, {}

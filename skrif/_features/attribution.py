@@ -25,7 +25,6 @@ nothing here knows which.
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from .._linalg.design import AugmentedDesign
 from .._removal.methods import ADDITIVE_METHODS  # noqa: F401  (re-exported)
 from .._utils.checks import is_integer
 from .._utils.params import Integer, check_params
@@ -78,7 +77,7 @@ def removal_effect(rm, idx, X_eval, Y_eval, target, method, linearized=False, fr
     plus two products with ``X̃_eval`` (O(nnz(X_eval) q)).
     """
     delta = rm.parameter_change(idx, method, fraction)
-    design = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design = rm.design.for_rows(X_eval)
     Z = design.matvec(rm.theta.T)
     dZ = design.matvec(delta.T)
     J = target.derivative(Z, Y_eval) if linearized else None
@@ -90,6 +89,22 @@ def _eval_blocks(m, n_params, per_column=1):
     and at most ``_SOLVE_FLOATS / per_column`` (the temporary per evaluation row)."""
     step = max(1, min(m, _SOLVE_FLOATS // max(n_params, per_column, 1)))
     return [slice(start, min(start + step, m)) for start in range(0, m, step)]
+
+
+def _effect_blocks(rm, X_eval, Y_eval, target, method, linearized):
+    """Yield ``(training rows, evaluation rows, effects (c, b, r))`` block by block:
+    the effect of removing each training row alone on each evaluation row."""
+    design_eval = rm.design.for_rows(X_eval)
+    m = design_eval.n_samples
+    n, q = rm.n_samples, rm.n_outputs
+    Z = design_eval.matvec(rm.theta.T)
+    J = target.derivative(Z, Y_eval) if linearized else None
+    for block in _eval_blocks(m, design_eval.n_params, n * max(q, target.n_outputs)):
+        sub = rm.design.for_rows(X_eval[block])
+        Y_b = None if Y_eval is None else Y_eval[block]
+        J_b = None if J is None else J[block]
+        for sl, dZ in rm.predictor_changes(sub, method, n):
+            yield sl, block, _apply(target, Z[block], dZ, Y_b, J_b, linearized)
 
 
 def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
@@ -110,19 +125,25 @@ def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
     in total; temporary memory O(p̃ b + n b q) beyond the (n, m, r) result —
     independent of ``m``; sparse ``X_eval`` is never densified whole.
     """
-    design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
-    m = design_eval.n_samples
-    n, q = rm.n_samples, rm.n_outputs
-    r = target.n_outputs
-    Z = design_eval.matvec(rm.theta.T)
-    J = target.derivative(Z, Y_eval) if linearized else None
-    out = np.empty((n, m, r))
-    for block in _eval_blocks(m, design_eval.n_params, n * max(q, r)):
-        sub = AugmentedDesign(X_eval[block], rm.design.fit_intercept)
-        Y_b = None if Y_eval is None else Y_eval[block]
-        J_b = None if J is None else J[block]
-        for sl, dZ in rm.predictor_changes(sub, method, n):
-            out[sl, block] = _apply(target, Z[block], dZ, Y_b, J_b, linearized)
+    out = np.empty((rm.n_samples, X_eval.shape[0], target.n_outputs))
+    for rows, block, values in _effect_blocks(rm, X_eval, Y_eval, target, method, linearized):
+        out[rows, block] = values
+    return out
+
+
+def total_effects(rm, X_eval, Y_eval, target, method, linearized=False):
+    """Effect of removing each training row alone on ``Σ_j F_j`` over the evaluation
+    rows: shape (n, r).
+
+    By default each evaluation row's target is evaluated at the row's predicted
+    parameters, ``Σ_j [F_j(θ̂ + Δ_i) − F_j(θ̂)]`` — with ``"rif"`` the exact
+    leave-one-out change for least squares — where :func:`additive_scores` gives
+    the linearized sum ``Σ_j ∇F_j·Δ_i`` from one solve. The blocks of
+    :func:`influence_scores` (O(n p̃ m) time), keeping only the (n, r) sums.
+    """
+    out = np.zeros((rm.n_samples, target.n_outputs))
+    for rows, _, values in _effect_blocks(rm, X_eval, Y_eval, target, method, linearized):
+        out[rows] += values.sum(axis=1)
     return out
 
 
@@ -173,7 +194,7 @@ def additive_scores(rm, X_eval, Y_eval, target, method, output=0):
     O(nnz(X_eval) q + p̃² q + nnz(X) q) after the factorization (rank-one per-row
     Hessians; O(n p̃²) otherwise).
     """
-    design_eval = AugmentedDesign(X_eval, rm.design.fit_intercept)
+    design_eval = rm.design.for_rows(X_eval)
     Z = design_eval.matvec(rm.theta.T)
     J = target.derivative(Z, Y_eval)[:, output, :]  # (m, q)
     G = design_eval.rmatvec(np.ascontiguousarray(J))  # (p̃, q)

@@ -120,7 +120,11 @@ class FlipResult:
         Lower bound on any flipping set (least squares), see the user guide.
     predicted_statistic : str
         What ``predicted_change`` predicts: the ``"coefficient"`` (or decision
-        function) for sign flips, its ``"t-statistic"`` for significance.
+        function) for sign flips, its ``"t-statistic"`` for significance, the
+        ``"functional"`` for ``conclusion="threshold"``.
+    threshold : float
+        For a functional (``conclusion="threshold"``): the value it had to reach
+        or pass; NaN otherwise.
     """
 
     rows: np.ndarray
@@ -146,6 +150,7 @@ class FlipResult:
     cap: object = None
     certificate: object = None
     predicted_statistic: str = "coefficient"
+    threshold: float = float("nan")
 
     @property
     def n_removed(self):
@@ -268,18 +273,45 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
     Hessian factorizations; each extension after a failed refit one more
     factorization (re-scoring on the remaining rows).
     """
+    return flip_search(
+        rm,
+        lambda theta: _quantity(A, theta),
+        np.zeros(A.shape[0]),
+        lambda state: linear_scores(state, A, method),
+        names, max_rows, max_refits,
+    )
+
+
+#: How the search's messages name its goal: crossing zero (a sign) by default.
+SIGN_GOAL = ("zero", "flip the sign", "flips the sign", "flip its sign")
+
+
+def flip_search(rm, quantity, offset, score, names, max_rows, max_refits, goal=SIGN_GOAL):
+    """Greedy smallest removal set that moves some quantity ``Q_j(θ)`` past
+    ``offset[j]`` (reaching it counts).
+
+    ``quantity(theta)`` returns the ``m`` quantities (m,); ``score(state)`` the
+    single-row effects (n_state, m) of the rows of a RemovalModel ``state`` (the
+    fitted one, or the remaining rows at a refitted optimum: ``state.theta``) on
+    them. ``goal`` names the crossing in the messages (what, verb, verbs, verb
+    with "its"). See the module docstring for the search.
+    """
     n, theta = rm.n_samples, rm.theta
-    initial = _quantity(A, theta)
-    sign = np.sign(initial)
-    As = A * sign[:, None, None]  # all functionals positive at θ̂
-    scores0 = linear_scores(rm, As, method)
+    initial = quantity(theta)
+    sign = np.where(initial >= offset, 1.0, -1.0)
+
+    def distance(th):  # positive until the quantity reaches its offset
+        return sign * (quantity(th) - offset)
+
+    scores0 = score(rm) * sign
     available = np.ones(n, dtype=bool)
-    rows, j = _greedy_prefix(scores0, sign * initial, available, max_rows)
+    rows, j = _greedy_prefix(scores0, sign * (initial - offset), available, max_rows)
     predicted_to_flip = rows is not None
     if rows is None:
         # Additive effects underestimate groups that push the same way: still try the
         # rows that help most (up to max_rows); verification decides.
-        rows, j = _all_helpful(scores0, sign * initial, max_rows)
+        rows, j = _all_helpful(scores0, sign * (initial - offset), max_rows)
+    toward, verb, verbs, its = goal
 
     def result(rows, j, flipped, actual, n_refits, message):
         rows = np.asarray([] if rows is None else rows, dtype=np.intp)
@@ -299,8 +331,8 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
     if rows is None:
         return result(
             None, None, False, np.nan, 0,
-            "No training row's removal moves the quantity towards zero: no set is "
-            "predicted to flip its sign.",
+            f"No training row's removal moves the quantity towards {toward}: no set is "
+            f"predicted to {its}.",
         )
 
     n_refits = 0
@@ -324,26 +356,25 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
             chosen = chosen[: max(n_kept, len(chosen) // 2)]
             continue
         n_kept = len(chosen)
-        values = sign * _quantity(A, theta_s)
+        values = distance(theta_s)
         if np.min(values) <= 0:
             j = int(np.argmin(values))
             break
         if n_refits >= max_refits or len(chosen) >= max_rows:
-            actual = (_quantity(A, theta_s) - initial)[j]
+            actual = (quantity(theta_s) - initial)[j]
             return result(
                 chosen, j, False, actual, n_refits,
-                f"The exact refit without the {len(chosen)} chosen rows does not flip the "
-                f"sign, and the budget (max_refits={max_refits}, max_rows={max_rows}) is "
+                f"The exact refit without the {len(chosen)} chosen rows does not {verb}, "
+                f"and the budget (max_refits={max_refits}, max_rows={max_rows}) is "
                 "exhausted."
                 + ("" if predicted_to_flip else " No set within max_rows was predicted to "
-                   "flip it either."),
+                   f"{verb} either."),
             )
         # Re-score on the remaining rows at the refitted model and extend the set.
         kept = np.ones(n, dtype=bool)
         kept[chosen] = False
         kept_idx = np.flatnonzero(kept)
-        sub = rm.subset(kept_idx, theta_s)
-        sub_scores = linear_scores(sub, As, method)
+        sub_scores = score(rm.subset(kept_idx, theta_s)) * sign
         extra, j_new = _greedy_prefix(
             sub_scores, values, np.ones(kept_idx.size, dtype=bool), max_rows - len(chosen)
         )
@@ -351,9 +382,9 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
             extra, j_new = _all_helpful(sub_scores, values, max_rows - len(chosen))
         if extra is None:
             return result(
-                chosen, j, False, (_quantity(A, theta_s) - initial)[j], n_refits,
-                "The exact refit does not flip the sign and, at the refitted model, no "
-                "remaining row's removal moves the quantity towards zero.",
+                chosen, j, False, (quantity(theta_s) - initial)[j], n_refits,
+                f"The exact refit does not {verb} and, at the refitted model, no "
+                f"remaining row's removal moves the quantity towards {toward}.",
             )
         chosen.extend(kept_idx[extra].tolist())
         j, start = j_new, theta_s
@@ -369,7 +400,7 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
         except (ValueError, np.linalg.LinAlgError):
             lo = mid
             continue
-        values = sign * _quantity(A, theta_t)
+        values = distance(theta_t)
         if np.min(values) <= 0:
             hi, best_theta, j = mid, theta_t, int(np.argmin(values))
         else:
@@ -383,13 +414,13 @@ def removal_to_flip(rm, A, names, method, max_rows, max_refits):
             theta_t = refit(np.array(trial), best_theta)
         except (ValueError, np.linalg.LinAlgError):
             continue
-        values = sign * _quantity(A, theta_t)
+        values = distance(theta_t)
         if np.min(values) <= 0:
             chosen, best_theta, j = trial, theta_t, int(np.argmin(values))
-    actual = (_quantity(A, best_theta) - initial)[j]
+    actual = (quantity(best_theta) - initial)[j]
     return result(
         chosen, j, True, actual, n_refits,
-        f"The exact refit without these {len(chosen)} rows flips the sign.",
+        f"The exact refit without these {len(chosen)} rows {verbs}.",
     )
 
 
@@ -423,9 +454,8 @@ def flip_functionals(design, theta, X_row, coef, output, classes=None):
             )
         output = int(output) % q
     if X_row is not None:
-        from .._linalg.design import AugmentedDesign
 
-        xt = AugmentedDesign(X_row, design.fit_intercept).rows(slice(None))[0]
+        xt = design.for_rows(X_row).rows(slice(None))[0]
         z = theta @ xt
         if q == 1 or output is not None:
             k = 0 if output is None else output

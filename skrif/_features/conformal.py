@@ -39,7 +39,6 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
-from scipy.special import expit, softmax
 from sklearn.model_selection import KFold
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
@@ -55,21 +54,6 @@ _BLOCK_FLOATS = 1 << 21
 
 
 # -- validation -------------------------------------------------------------------------
-def check_alpha(alpha):
-    """Return ``alpha`` as a float in (0, 1) or raise."""
-    if (
-        isinstance(alpha, (bool, np.bool_))
-        or not isinstance(alpha, numbers.Real)
-        or not np.isfinite(alpha)
-        or not 0.0 < alpha < 1.0
-    ):
-        raise ValueError(
-            f"alpha must be a float in the open interval (0, 1) (the miscoverage "
-            f"level, e.g. 0.1 for 90% coverage); got {alpha!r}."
-        )
-    return float(alpha)
-
-
 def conformal_rank(alpha, n):
     """``k = ⌈(1 − α)(n + 1)⌉``, computed exactly for the float ``alpha``.
 
@@ -91,12 +75,6 @@ def check_enough_rows(alpha, n):
             "conformal quantile of level 1 - alpha does not exist (the interval or set "
             "would be unbounded). Use a larger alpha or more training rows."
         )
-
-
-def _check_method(method, allowed):
-    if not isinstance(method, str) or method not in allowed:
-        raise ValueError(f"method must be one of {allowed}; got {method!r}.")
-    return method
 
 
 def _validate_X(est, X):
@@ -124,7 +102,7 @@ def _kth_largest(V, k):
 # -- regression: jackknife, jackknife+, jackknife-minmax, CV+ ------------------------
 def _inverse_link(rm, Z):
     """The mean at linear predictors ``Z`` (the family's inverse link)."""
-    return rm.objective.exponential_family().mean(Z)
+    return rm.objective.link.inverse(Z)
 
 
 def _folds(cv, X, y, n):
@@ -140,10 +118,6 @@ def _folds(cv, X, y, n):
         if cv > n:
             raise ValueError(f"cv={cv} folds is more than the {n} training rows.")
         cv = KFold(n_splits=int(cv))
-    elif isinstance(cv, (str, bool, np.bool_)) or not hasattr(cv, "get_n_splits"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     folds = [np.asarray(test, dtype=int) for _, test in cv.split(X, y)]
     if len(folds) < 2:
         raise ValueError(f"method='cv+' needs at least 2 folds; the splitter gave {len(folds)}.")
@@ -157,26 +131,22 @@ def _folds(cv, X, y, n):
     return folds
 
 
-def _fold_changes(est, folds, q, method):
-    """Δθ of each fold as ``(coef (K, q, p), intercept (K, q))``: ``method="newton"``
-    (one group Newton step, Woodbury) or ``"refit"`` (Newton to convergence)."""
-    coefs, intercepts = [], []
-    for fold in folds:
-        change = est.influence(fold, method=method)
-        coefs.append(np.reshape(change.coef, (q, -1)))
-        intercepts.append(np.broadcast_to(np.reshape(change.intercept, (-1,)), (q,)))
-    return np.array(coefs), np.array(intercepts)
+def _fold_changes(est, folds, method):
+    """Δθ of each fold, (K, p̃) (single output): ``method="newton"`` (one group Newton
+    step, Woodbury) or ``"refit"`` (Newton to convergence)."""
+    rm = est._fitted_removal()
+    return np.array([rm.parameter_change(fold, method)[0] for fold in folds])
 
 
-def _fold_shift(coef, intercept, X):
-    """``δz_k(x)`` for every fold ``k`` and row ``x``: shape (K, m) (single output)."""
-    return np.asarray(X @ coef[:, 0, :].T).T + intercept[:, :1]
+def _fold_shift(rm, deltas, X):
+    """``δz_k(x)`` for every fold ``k`` (rows of ``deltas``) and row ``x`` of ``X``:
+    shape (K, m), through the family's design of those rows."""
+    return rm.design.for_rows(X).matvec(deltas.T).T
 
 
 def predict_interval(est, X, alpha, method, cv):
     """Conformal prediction intervals; see :meth:`InfluenceEstimator.predict_interval`."""
-    method = _check_method(method, INTERVAL_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)  # validated by the estimator's declared constraints
     if cv is not None and method != "cv+":
         raise ValueError(f"cv is used only by method='cv+'; got cv={cv!r} with method={method!r}.")
     rm = est._fitted_removal()
@@ -196,13 +166,13 @@ def predict_interval(est, X, alpha, method, cv):
         folds = _folds(cv, rm.design.X, y, n)
         # Exact leave-fold-out models: the group Newton step for least squares,
         # K warm-started refits otherwise (one Newton step is visibly off for a fold).
-        coef, intercept = _fold_changes(est, folds, 1, "newton" if rm.objective.quadratic else "refit")
+        deltas = _fold_changes(est, folds, "newton" if rm.objective.quadratic else "refit")
         fold_of = np.empty(n, dtype=int)
         residuals = np.empty(n)
         z_train = rm.linear_predictor()[:, 0]
         for f, rows in enumerate(folds):
             fold_of[rows] = f
-            shift = _fold_shift(coef[f:f + 1], intercept[f:f + 1], rm.design.X[rows])[0]
+            shift = _fold_shift(rm, deltas[f:f + 1], rm.design.X[rows])[0]
             residuals[rows] = np.abs(y[rows] - _inverse_link(rm, z_train[rows] + shift))
     else:
         loo = est.loo_predict(target="predict")
@@ -223,7 +193,7 @@ def predict_interval(est, X, alpha, method, cv):
     width = _kth_smallest(residuals, k) if method == "jackknife-minmax" else None
     for block in _blocks(m, n):
         if method == "cv+":
-            shift = _fold_shift(coef, intercept, Xv[block])[fold_of]  # (n, b)
+            shift = _fold_shift(rm, deltas, Xv[block])[fold_of]  # (n, b)
         else:
             shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         # μ̂_{−i}(x_j) as (b, n), C-contiguous: the selections run along rows.
@@ -238,14 +208,6 @@ def predict_interval(est, X, alpha, method, cv):
 
 
 # -- classification: LAC and APS sets (jackknife+) -----------------------------------
-def _probabilities(Z):
-    """Class probabilities from linear predictors ``Z`` (..., q), as the models do."""
-    if Z.shape[-1] == 1:
-        p = expit(Z[..., 0])
-        return np.stack([1.0 - p, p], axis=-1)
-    return softmax(Z, axis=-1)
-
-
 def class_scores(P, method):
     """Nonconformity of every label: shape of ``P`` (..., K).
 
@@ -266,8 +228,7 @@ def _true_classes(Y):
 
 def predict_set(est, X, alpha, method):
     """Conformal prediction sets; see :meth:`InfluenceEstimator.predict_set`."""
-    method = _check_method(method, SET_METHODS)
-    alpha = check_alpha(alpha)
+    alpha = float(alpha)
     rm = est._fitted_removal()
     Xv = _validate_X(est, X)
     n, m = rm.n_samples, Xv.shape[0]
@@ -285,12 +246,13 @@ def predict_set(est, X, alpha, method):
     n_classes = loo.shape[1]
     q = rm.theta.shape[0]
     z = rm.linear_predictor_of(Xv)
+    proba = est._target("predict_proba")  # the family's probabilities of z
     out = np.empty((m, n_classes), dtype=bool)
     per_row = n * n_classes * (n_classes if method == "aps" else 1)
     for block in _blocks(m, per_row):
         shift = est.influence_scores(_safe_indexing(X, block), target="decision_function")
         Z = z[block][None, :, :] + shift.reshape(n, len(block), q)
-        T = class_scores(_probabilities(Z), method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
+        T = class_scores(proba.value(Z), method)  # s(x_j, y; μ̂_{−i}), (n, b, K)
         below = np.count_nonzero(scores[:, None, None] < T - TIE_TOL, axis=0)
         out[block] = below < k
     return out

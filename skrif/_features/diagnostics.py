@@ -125,7 +125,8 @@ def compute_diagnostics(est, columns=None):
     family = objective.exponential_family()
     if family is None:
         raise ValueError(
-            f"diagnostics() is not available for this model: {objective.no_diagnostics_reason}."
+            f"diagnostics() is not available for {objective.estimator_name}: "
+            f"{objective.no_diagnostics_reason}."
         )
     d2 = np.asarray(rm.curvature_coefficients, dtype=float)
     eps_all = rm.penalty_share_coefficients

@@ -168,10 +168,6 @@ def fold_splits(cv, X, y, groups):
         if cv < 2:
             raise ValueError(f"cv must be at least 2 folds; got {cv}.")
         cv = GroupKFold(n_splits=cv) if groups is not None else KFold(n_splits=cv)
-    if not hasattr(cv, "split"):
-        raise ValueError(
-            f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-        )
     splits = list(cv.split(X, y, groups))
     n = X.shape[0]
     seen = np.zeros(n, dtype=int)

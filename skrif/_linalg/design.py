@@ -27,12 +27,20 @@ class AugmentedDesign:
         Whether a column of ones is appended (the intercept is the last parameter).
     """
 
+    #: Parameters after the linear ones (intercept included) that no row's linear
+    #: predictor uses (:class:`ExtraParameterDesign`).
+    n_extra = 0
+
     def __init__(self, X, fit_intercept):
         self.X = X
         self.fit_intercept = bool(fit_intercept)
         self.sparse = sp.issparse(X)
         self.n_samples, self.n_features = X.shape
         self.n_params = self.n_features + int(self.fit_intercept)
+
+    def for_rows(self, X):
+        """The same operator on other rows ``X`` (e.g. evaluation rows)."""
+        return AugmentedDesign(X, self.fit_intercept)
 
     def matvec(self, V):
         """Return ``X̃ V`` for ``V`` of shape (n_params, m); cost O(nnz(X) m)."""
@@ -85,7 +93,7 @@ class AugmentedDesign:
         plus O(nnz) for the intercept's terms; dense ``X``: a GEMM, O(n p̃²).
         """
         p = self.n_features
-        A = Sinv[:p, :p] if self.fit_intercept else Sinv
+        A = Sinv[:p, :p]
         if self.sparse:
             from .inverse import pair_quadratic
 
@@ -111,8 +119,9 @@ class AugmentedDesign:
         """
         W = np.asarray(W, dtype=float)
         n, m = W.shape
-        p, pt = self.n_features, self.n_params
-        out = np.empty((m, pt, pt))
+        # Parameters the rows use (an extra parameter no row uses gets zeros).
+        p, pt = self.n_features, self.n_features + int(self.fit_intercept)
+        out = np.zeros((m, self.n_params, self.n_params))
         if self.sparse:
             X = self.X
             for j in range(m):
@@ -150,7 +159,7 @@ class AugmentedDesign:
             acc = dgemm(1.0, R, WR, beta=1.0, c=acc, trans_a=1, overwrite_c=1)
         if symmetric:
             _symmetrize_lower(acc)
-        out[:] = acc.reshape(pt, m, pt).transpose(1, 0, 2)
+        out[:, :pt, :pt] = acc.reshape(pt, m, pt).transpose(1, 0, 2)
         return out
 
     @property
@@ -248,6 +257,46 @@ def scatter_sparse(M, out=None):
     coo.sum_duplicates()  # a temporary product: no-op when already canonical
     out[coo.row, coo.col] = coo.data
     return out
+
+
+class ExtraParameterDesign(AugmentedDesign):
+    """``X̃ = [X, 1]`` with one more parameter, last, that no row's linear predictor
+    uses (e.g. HuberRegressor's scale σ): ``z = X̃ θ[:-1]``.
+
+    Products with parameter vectors ignore the extra entry; products giving
+    parameter vectors (``rmatvec``, rows) carry a zero there. Same costs as
+    :class:`AugmentedDesign`.
+    """
+
+    n_extra = 1
+
+    def __init__(self, X, fit_intercept):
+        super().__init__(X, fit_intercept)
+        self.n_params += 1
+
+    def for_rows(self, X):
+        return ExtraParameterDesign(X, self.fit_intercept)
+
+    @staticmethod
+    def _pad_rows(A):
+        return np.vstack([A, np.zeros((1,) + A.shape[1:])])
+
+    # ``matvec`` and ``rows_matvec`` read θ[:n_features] and the intercept only.
+    def rmatvec(self, R):
+        return self._pad_rows(super().rmatvec(R))
+
+    def rows_rmatvec(self, idx, R):
+        return self._pad_rows(super().rows_rmatvec(idx, R))
+
+    def rows(self, idx):
+        block = super().rows(idx)
+        return np.hstack([block, np.zeros((block.shape[0], 1))])
+
+    def weighted_gram(self, d):
+        inner = AugmentedDesign(self.X, self.fit_intercept).weighted_gram(d)
+        G = np.zeros((self.n_params, self.n_params), order="F")
+        G[:-1, :-1] = inner
+        return G
 
 
 def _symmetrize_lower(G, block=512):

@@ -5,7 +5,8 @@ and model-based standard errors need to know (mean, variance function, dispersio
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
+
+from ._link import IDENTITY, LOGIT, Link
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,11 @@ class ExponentialFamily:
     kappa: float
     fixed_dispersion: bool
     power: float = 0.0
-    log_link: bool = False
+    link: Link = IDENTITY
 
     def mean(self, Z):
         """The mean ``μ`` at linear predictors ``Z``."""
-        if self.name == "binomial":
-            return expit(Z)
-        return np.exp(Z) if self.log_link else Z
+        return self.link.inverse(Z)
 
     def variance(self, mu):
         """The variance function ``V(μ)``."""
@@ -40,4 +39,4 @@ class ExponentialFamily:
 
 GAUSSIAN_SQUARED = ExponentialFamily("gaussian", kappa=2.0, fixed_dispersion=False)
 GAUSSIAN_HALF = ExponentialFamily("gaussian", kappa=1.0, fixed_dispersion=False)
-BINOMIAL = ExponentialFamily("binomial", kappa=1.0, fixed_dispersion=True)
+BINOMIAL = ExponentialFamily("binomial", kappa=1.0, fixed_dispersion=True, link=LOGIT)

@@ -33,14 +33,16 @@ import numpy as np
 from scipy.special import xlogy
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
-from ._base import Objective
+from ._base import NEWTON_CHOLESKY, Objective
 from ._family import GAUSSIAN_HALF, ExponentialFamily
+from ._link import IDENTITY, LOG
 
 
 class GLMObjective(Objective):
     estimator_types = (PoissonRegressor, GammaRegressor, TweedieRegressor)
     mean_form = True
     hessian_kind = "penalty_share"
+    tight_fit = NEWTON_CHOLESKY
 
     def __init__(self, estimator):
         super().__init__(estimator)
@@ -52,6 +54,7 @@ class GLMObjective(Objective):
             self.power = float(estimator.power)
             link = estimator.link
             self.log_link = link == "log" or (link == "auto" and self.power > 0)
+        self.link = LOG if self.log_link else IDENTITY
         self.loss_scale = 1.0
         self.penalty_coef = 0.0
         self.penalty_intercept = 0.0
@@ -84,7 +87,7 @@ class GLMObjective(Objective):
             return GAUSSIAN_HALF
         return ExponentialFamily(
             "poisson" if self.power == 1 else "tweedie", kappa=1.0,
-            fixed_dispersion=self.power == 1, power=self.power, log_link=self.log_link,
+            fixed_dispersion=self.power == 1, power=self.power, link=self.link,
         )
 
     def standard_error_family(self):
@@ -99,11 +102,6 @@ class GLMObjective(Objective):
                 "no standard error in statsmodels' sense; use alpha=0"
             )
         return "poisson", None
-
-    @classmethod
-    def tight_fit_params(cls, estimator):
-        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
-        return {"solver": "newton-cholesky", "tol": 1e-10}
 
     def loss(self, Y, Z):
         """Half Tweedie deviance (scikit-learn's constants: 0 at ``μ = y``)."""

@@ -18,7 +18,7 @@ class is refused (scikit-learn would then fit a model with fewer classes).
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from ._base import Objective, class_weighted
+from ._base import NEWTON_CHOLESKY, Objective, class_weighted
 
 
 class MultinomialObjective(Objective):
@@ -28,6 +28,7 @@ class MultinomialObjective(Objective):
     is_classifier = True
     recession = "multinomial"
     hessian_kind = "block"
+    tight_fit = NEWTON_CHOLESKY
     no_diagnostics_reason = (
         "multinomial logistic regression has K × K curvature blocks per row, for which "
         "R and statsmodels define no influence table. Use influence(), self_influence() "
@@ -60,11 +61,6 @@ class MultinomialObjective(Objective):
                 f"Removing these rows leaves no training row of class index {missing}: "
                 "the multinomial model without them has fewer classes."
             )
-
-    @classmethod
-    def tight_fit_params(cls, estimator):
-        # lbfgs stops short of 1e-10 whatever its tol; Newton–Cholesky converges.
-        return {"solver": "newton-cholesky", "tol": 1e-10}
 
     def loss(self, Y, Z):
         return (logsumexp(Z, axis=1) - np.sum(Y * Z, axis=1))[:, None]

@@ -28,15 +28,23 @@ Two consequences, both documented for users:
   its weight, so a row with weight 0 still carries its share ``(α/2)‖w‖²`` of the
   penalty (it changes ``n``). skrif's removals remove the share too.
 
+``penalty="l1"`` / ``"elasticnet"`` add ``α ρ ‖w‖₁`` (``ρ = l1_ratio``, 1 for "l1")
+and scale the L2 part by ``1 − ρ``: the optimum of ``Lasso`` / ``ElasticNet(alpha,
+l1_ratio)`` (unweighted rows) or ``LogisticRegression(C=1/(nα), l1_ratio=ρ)``. Each
+row's share then includes its L1 part, and the objective is solved and attributed on
+its active set (:mod:`skrif._core.active_set`), after polishing like every SGD fit.
+
 Multi-class ``SGDClassifier`` (one-vs-rest: K binary problems with different
-Hessians) and every other loss/penalty are refused.
+Hessians) and every other loss are refused.
 """
 
 import numpy as np
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 from ._base import Objective, check_class_weight, check_two_classes_left
+from ._enet import ElasticNetObjective
 from ._family import BINOMIAL, GAUSSIAN_HALF
+from ._link import LOGIT
 from ._logistic import LogisticObjective
 
 
@@ -53,18 +61,29 @@ class SGDRegressorObjective(Objective):
         self.loss_scale = 1.0
         self.penalty_coef = 0.0
         self.penalty_intercept = 0.0
-        self.penalty_share_coef = 0.0 if estimator.penalty is None else float(estimator.alpha)
+        alpha, ratio = self.penalty_of(estimator)
+        # α(ρ‖w‖₁ + ½(1 − ρ)‖w‖²) per unit of share; an L1 part goes to the active set.
+        self.penalty_share_coef = alpha * (1.0 - ratio)
+        if ratio > 0:
+            self.problem_kind = "l1"
+            self.polish_tol = 1e-15
+            self.no_diagnostics_reason = ElasticNetObjective.no_diagnostics_reason
+            self.l1_share_coef = alpha * ratio
+
+    @staticmethod
+    def penalty_of(estimator):
+        """``(α, ρ)``: the penalty's strength and L1 share (``sklearn/linear_model/
+        _sgd_fast.pyx``: L2 steps shrink by ``1 − (1 − ρ)ηα``, L1 steps truncate by
+        ``ρηα``)."""
+        if estimator.penalty is None:
+            return 0.0, 0.0
+        ratio = {"l2": 0.0, "l1": 1.0}.get(estimator.penalty, float(estimator.l1_ratio))
+        return float(estimator.alpha), ratio
 
     @classmethod
     def check_supported(cls, estimator):
         if estimator.loss != cls._loss_name:
             cls._refuse(estimator, f"loss={estimator.loss!r}", f"Use loss={cls._loss_name!r}.")
-        if estimator.penalty not in ("l2", None):
-            cls._refuse(
-                estimator,
-                f"penalty={estimator.penalty!r}",
-                "Use penalty='l2' (or None): L1 terms are not differentiable.",
-            )
 
     def penalty_shares(self, weights, original_weights):
         # (1/n) Σ s_i ℓ_i + (α/2)‖w‖², times n: every row present owns one share,
@@ -77,11 +96,15 @@ class SGDRegressorObjective(Objective):
         return 1.0 if fraction == 1 else 0.0
 
     def exponential_family(self):
-        return GAUSSIAN_HALF
+        return None if self.l1_share_coef else GAUSSIAN_HALF
 
     @staticmethod
-    def _twin(n_alpha):
-        """The estimator that reaches the same optimum exactly, given ``n α``."""
+    def _twin(n_alpha, alpha, ratio):
+        """The estimator that reaches the same optimum exactly (unweighted rows)."""
+        if ratio == 1.0:
+            return f"Lasso(alpha={alpha:.6g}, tol=1e-12)"
+        if ratio > 0:
+            return f"ElasticNet(alpha={alpha:.6g}, l1_ratio={ratio:.6g}, tol=1e-12)"
         return f"Ridge(alpha={n_alpha:.6g})"
 
     @classmethod
@@ -89,7 +112,8 @@ class SGDRegressorObjective(Objective):
         name = type(estimator).__name__
         if not estimator.alpha or estimator.penalty is None:
             return super().optimality_advice(estimator, n_samples)
-        twin = cls._twin(n_samples * estimator.alpha)
+        alpha, ratio = cls.penalty_of(estimator)
+        twin = cls._twin(n_samples * alpha, alpha, ratio)
         return (
             f"{name} does not reach the optimum at any tolerance; {twin} minimises the "
             "same objective exactly (same coefficients as a converged run) and does not warn."
@@ -107,14 +131,20 @@ class SGDClassifierObjective(SGDRegressorObjective):
 
     estimator_types = (SGDClassifier,)
     is_classifier = True
+    link = LOGIT
     recession = "binary"
     _loss_name = "log_loss"
     @staticmethod
-    def _twin(n_alpha):
+    def _twin(n_alpha, alpha, ratio):
+        if ratio > 0:
+            return (
+                f"LogisticRegression(C={1 / n_alpha:.6g}, l1_ratio={ratio:.6g}, "
+                "solver='saga', tol=1e-12, max_iter=100000)"
+            )
         return f"LogisticRegression(C={1 / n_alpha:.6g}, solver='newton-cholesky', tol=1e-10)"
 
     def exponential_family(self):
-        return BINOMIAL
+        return None if self.l1_share_coef else BINOMIAL
 
     @classmethod
     def check_supported(cls, estimator):

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 from sklearn.linear_model import LinearRegression, Ridge
 
-from ._base import Objective
+from ._base import Objective, check_not_positive
 from ._family import GAUSSIAN_SQUARED
 
 
@@ -26,13 +26,7 @@ class SquaredObjective(Objective):
 
     @classmethod
     def check_supported(cls, estimator):
-        if getattr(estimator, "positive", False):
-            cls._refuse(
-                estimator,
-                "positive=True",
-                "The positivity constraint makes the solution non-smooth in the data; "
-                "use positive=False.",
-            )
+        check_not_positive(cls, estimator)
         alpha = getattr(estimator, "alpha", 0.0)
         if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
             cls._refuse(

@@ -160,6 +160,20 @@ class Curvature:
             )
         return degenerate
 
+    def row_coefficients(self, rows, d1, method, fraction=1.0):
+        """``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``: ``t d1_i`` ("if") or
+        ``t d1_i / (1 − t h_i)`` ("rif"; NaN rows, warned, at leverage one)."""
+        _check_method(method, ADDITIVE)
+        rows = self._row_index(rows)
+        t = float(fraction)
+        coef = t * np.array(d1[rows], dtype=float)
+        if method == "rif":
+            one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
+            bad = self._guard(one_minus, rows, stacklevel=5)
+            coef /= np.where(bad, 1.0, one_minus)[:, None]
+            coef[bad] = np.nan
+        return coef
+
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):  # pragma: no cover
         raise NotImplementedError
 
@@ -188,6 +202,25 @@ class Curvature:
             D = self.row_steps(rows[sl], d1, theta, method, fraction)
             out[sl] = D @ G
         return out
+
+    # -- active sets: kinds with a support or margin set override these ----------
+    #: What a change of this kind's active set is, for messages.
+    active_set_description = "an L1 coefficient crossing zero or entering the support"
+
+    def support_changes(self, idx, delta, d1, fraction=1.0):
+        """Coordinates (``(output, parameter)`` pairs) whose active-set status the step
+        ``delta`` for removing rows ``idx`` flips; none for smooth objectives."""
+        return []
+
+    def crossing_rows(self, idx, delta, fraction=1.0):
+        """Training rows that the step ``delta`` for removing rows ``idx`` moves to
+        another piece of a piecewise-quadratic loss (across a margin or threshold);
+        none for other objectives."""
+        return np.zeros(0, dtype=np.intp)
+
+    def changing_rows(self, d1, theta, method):
+        """Boolean (n,): rows whose removal alone changes the active set; none here."""
+        return np.zeros(self.design.n_samples, dtype=bool)
 
     def solve_without(self, idx, R):
         """Return ``(H − Σ_{i∈T} d_i x̃_i x̃_iᵀ)⁻¹ R`` by Woodbury.

@@ -243,12 +243,6 @@ class BlockCurvature(Curvature):
         W = np.moveaxis(W, 0, 1).reshape(W.shape[1], -1)
         return W.T @ W
 
-    def parameter_change(self, problem, theta, d1, idx, method):
-        """Compatibility alias of :meth:`set_change` (removal)."""
-        from .penalty_share import _cached_single_row
-
-        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
-
     @property
     def _amplifiers(self):
         """``(I − A_i M_i)⁻¹`` for every row (n, K, K), NaN at leverage one (cached)."""
@@ -448,18 +442,6 @@ class DualBlockCurvature(BlockCurvature):
         z = self._Z(Wv).reshape(-1)
         y = sla.cho_solve((self._chol, True), z, check_finite=False).reshape(n, K)
         return (Wv - self._Zt(y)) / self._lam
-
-    def _solve_theta(self, T):
-        """``H⁺ t`` for one θ-shaped (K, p̃) array."""
-        p = self.design.n_features
-        if not self._border:
-            return self._Hww_solve(T)
-        Gw, gb = T[:, :p], self._Q.T @ T[:, p]
-        Hg = self._Hww_solve(Gw)
-        rhs = gb - np.einsum("mkj,kj->m", self._UC, Gw)
-        beta = sla.cho_solve((self._S_chol, True), rhs, check_finite=False)
-        W = Hg - np.einsum("mkj,m->kj", self._UC, beta)
-        return np.hstack([W, (self._Q @ beta)[:, None]])
 
     def _Hww_solve_batch(self, Wv):
         """:meth:`_Hww_solve` for a batch ``Wv`` of shape (m, K, p): one solve with m

@@ -67,10 +67,11 @@ class HessianOperator:
             for start in range(0, X.shape[0], step):
                 block = np.asarray(X[start : start + step], dtype=float)
                 top += (block * block).T @ weights[start : start + step]
-        diag = top
+        diag = np.zeros((self.penalty.size, q))  # a parameter no row uses: penalty only
+        diag[: top.shape[0]] = top
         if self.design.fit_intercept:
-            diag = np.vstack([top, weights.sum(axis=0, keepdims=True)])
-        diag = diag + self.penalty[:, None]
+            diag[top.shape[0]] = weights.sum(axis=0)
+        diag += self.penalty[:, None]
         return np.where(diag > 0, diag, 1.0)
 
     def null_projection(self):

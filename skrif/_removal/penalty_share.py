@@ -45,23 +45,6 @@ from .base import (
 from .rank_one import REFINE_BELOW, factor_curvature
 
 
-def _cached_single_row(hess, idx, d1, theta, method):
-    """Single-row additive changes for callers that still ask one row at a time
-    (``parameter_change``): the vectorized :meth:`row_steps` of the block of rows
-    containing it is computed once and kept (memory O(block · q · p̃))."""
-    if idx.size != 1 or method not in ADDITIVE:
-        return hess.set_change(idx, d1, theta, method)
-    i = int(idx[0])
-    start = (i // _ROW_BLOCK) * _ROW_BLOCK
-    key = (method, start, id(d1), id(theta))
-    cache = getattr(hess, "_single_row_cache", None)
-    if cache is None or cache[0] != key:
-        rows = np.arange(start, min(start + _ROW_BLOCK, hess.design.n_samples))
-        cache = (key, hess.row_steps(rows, d1, theta, method))
-        hess._single_row_cache = cache
-    return cache[1][i - start].copy()
-
-
 def _full_share(fraction):
     """Default share rule: reweighting by ``1 − t`` removes ``t`` of the row's share."""
     return float(fraction)
@@ -263,10 +246,6 @@ class MeanFormCurvature(Curvature):
     def inner(self, idx):
         W = self._whiten(self._rows(idx).T)
         return W.T @ W
-
-    def parameter_change(self, problem, theta, d1, idx, method):
-        """Compatibility alias of :meth:`set_change` (removal)."""
-        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
 
     def _coefs_omega(self, theta):
         wt = np.array(theta, dtype=float)
@@ -530,10 +509,6 @@ class UniformShareCurvature(Curvature):
 
     def inner(self, idx):
         return self._full.inner(idx)
-
-    def parameter_change(self, problem, theta, d1, idx, method):
-        """Compatibility alias of :meth:`set_change` (removal)."""
-        return _cached_single_row(self, np.asarray(idx), d1, theta, method)
 
     def _factor_without_share(self, eps):
         """The rank-one factorization of ``H − ε P`` (cached for the LOO share)."""

@@ -46,7 +46,6 @@ from .base import (
     Curvature,
     _as_slice,
     _check_method,
-    _fraction_one_minus,
     _step_table,
     solve_block_rows,
 )
@@ -99,7 +98,9 @@ class _LinearCurvature(Curvature):
             block = CenteredDesign(design.X, self._mean)
         else:
             block = design
-        penalty = np.full(block.n_params, float(penalty_coef))
+        # λ_w: one value, or one per column (e.g. an unpenalised extra column).
+        penalty = np.empty(block.n_params)
+        penalty[: design.n_features] = penalty_coef
         if block.n_params > design.n_features:
             penalty[-1] = penalty_intercept
         self._block_design = block
@@ -129,6 +130,18 @@ class _LinearCurvature(Curvature):
             quad = self._block_quadratic()
             self._quad = quad + 1.0 / self._delta if self._border else quad
         return self._quad
+
+    def prediction_reach(self):
+        """``‖x̃_i‖_{H⁻¹} = √(x̃_iᵀH⁻¹x̃_i)`` for every training row (n,): by
+        Cauchy–Schwarz, a change ``Δ`` moves row i's linear predictor by at most
+        ``‖x̃_i‖_{H⁻¹} ‖Δ‖_H``. From :meth:`self_quadratic` (cached)."""
+        return np.sqrt(np.maximum(self.self_quadratic(), 0.0))
+
+    def step_reach(self, rows, d1, method, fraction=1.0):
+        """``‖Δ_j‖_H`` of the single-row changes ``Δ_j = H⁻¹x̃_j c_j`` of ``rows``
+        (len(rows),): ``|c_j| ‖x̃_j‖_{H⁻¹}`` (largest over outputs); NaN at leverage one."""
+        coef = self.row_coefficients(rows, d1, method, fraction)
+        return np.max(np.abs(coef), axis=1) * self.prediction_reach()[rows]
 
     def solve(self, G):
         if not self._border:
@@ -218,20 +231,6 @@ class _LinearCurvature(Curvature):
         return C
 
     # -- the protocol ------------------------------------------------------------
-    def row_coefficients(self, rows, d1, method, fraction=1.0):
-        """``c_i`` (len(rows), q) with ``Δ_i = H⁻¹ x̃_i c_i``: ``t d1_i`` ("if") or
-        ``t d1_i / (1 − t h_i)`` ("rif"; NaN rows, warned, at leverage one)."""
-        _check_method(method, ADDITIVE)
-        rows = self._row_index(rows)
-        t = float(fraction)
-        coef = t * np.array(d1[rows], dtype=float)
-        if method == "rif":
-            one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
-            bad = self._guard(one_minus, rows, stacklevel=5)
-            coef /= np.where(bad, 1.0, one_minus)[:, None]
-            coef[bad] = np.nan
-        return coef
-
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         """Single-row changes ``Δ_i = H⁻¹ x̃_i c_i``: (len(rows), q, p̃).
 
@@ -558,8 +557,9 @@ class DualCurvature(_LinearCurvature):
         return True
 
     def _factor(self, block, d, penalty):
-        if not np.all(penalty > 0):
-            raise ValueError("The dual form needs a positive penalty on every coefficient.")
+        coefs = penalty[: self.design.n_features]
+        if not np.all(penalty > 0) or (coefs.size and np.ptp(coefs) > 0):
+            raise ValueError("The dual form needs one positive penalty on every coefficient.")
         self._block = block
         self._inv_pen = 1.0 / penalty
         self._kernel_args = (self._inv_pen[0], self._inv_pen[-1] if block.fit_intercept else 0)
@@ -766,8 +766,10 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     design : AugmentedDesign
     d : ndarray of shape (n_samples,)
         Non-negative per-row curvature.
-    penalty_coef, penalty_intercept : float
-        Diagonal L2 penalty on the coefficients and on the intercept.
+    penalty_coef : float or ndarray of shape (n_features,)
+        Diagonal L2 penalty on the coefficients (one value, or one per column).
+    penalty_intercept : float
+        The L2 penalty on the intercept.
     mode : {"auto", "primal", "dual"}
         "auto" uses the dual form when there are at least as many parameters as rows
         and every coefficient is penalised.
@@ -775,6 +777,7 @@ def factor_curvature(design, d, penalty_coef, penalty_intercept, mode="auto"):
     if mode == "auto":
         # p̃ ≥ n: the dual costs no more, and near interpolation (p̃ ≈ n) its
         # I − Ĥ = λ-form solves are exact where the primal loses θ̂'s digits.
-        mode = "dual" if (design.n_params >= design.n_samples and penalty_coef > 0) else "primal"
+        uniform = np.ndim(penalty_coef) == 0
+        mode = "dual" if (design.n_params >= design.n_samples and uniform and penalty_coef > 0) else "primal"
     cls = DualCurvature if mode == "dual" else PrimalCurvature
     return cls(design, np.asarray(d, dtype=float), penalty_coef, penalty_intercept)

@@ -23,8 +23,9 @@ MIN_TEST_ROWS = 5
 MAX_CSV_BYTES = 1 << 30
 
 
-class ReportError(Exception):
-    """A bad input or environment: reported as one line, exit status 1."""
+class ReportError(ValueError):
+    """A bad input or environment: reported as one line, exit status 1 (a
+    ``ValueError`` for :func:`skrif.report`)."""
 
 
 # -- data -----------------------------------------------------------------------------
@@ -350,7 +351,10 @@ def _load_csv(args):
             + (", stratified by class" if stratify is not None else "")
             + f", --random-state {args.random_state})"
         ),
-        "features_text": "; ".join(transform),
+        "features_text": "; ".join(transform) + (
+            " (this preprocessing is held fixed when rows are removed: the report "
+            "attributes the model on these features)" if (numeric and not args.no_standardize) or text else ""
+        ),
     }
 
 

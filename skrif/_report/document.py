@@ -4,19 +4,25 @@ The report answers "which training rows drive my model, and what would it be wit
 them?" before it checks the approximations:
 
 1. data and model, with the quality of the fitted model on the test split;
-2. the most influential training rows — on their own loss, on the test loss
+2. labels that are probably wrong (classifiers; :mod:`skrif._report.cleaning`);
+3. the most influential training rows — on their own loss, on the test loss
    (harmful and helpful rows) and on the test predictions — with their labels,
-   feature values and one plain sentence each;
-3. the model refitted without the most harmful rows (test quality and largest
-   coefficients, exact refit);
-4. placeholders for the regression diagnostics and the robustness audit
+   feature values and one plain sentence each; every per-row change is evaluated
+   at the row's predicted parameters θ̂ + Δ_i;
+4. whether removing the harmful rows helps on unseen test rows: the cross-fitted
+   removal curve against random removals, beside the in-sample one
+   (:mod:`skrif._report.cleaning`);
+5. the model refitted without the rows ranked most harmful on the whole test split
+   (test quality and largest coefficients, exact refit), labelled as selected on
+   the rows it is scored on, with the set answer's error estimate;
+6. the regression diagnostics and the robustness audit
    (:func:`diagnostics_section`, :func:`robustness_headline`);
-5. the approximation check (IF, RIF, NS against exact refits: table and figure);
-6. a glossary of every term and sign, and the columns of every CSV file.
+7. the approximation check (IF, RIF, NS against exact refits: table and figure);
+8. a glossary of every term and sign, and the columns of every CSV file.
 
 The document is a list of blocks (:class:`~skrif._report.render.Block`) rendered
-by :mod:`skrif._report.render`. Every function here is private to the command line
-(``skrif.cli``); nothing is public API.
+by :mod:`skrif._report.render`. Every function here is private to the report
+(:mod:`skrif._report.run`, behind ``skrif report`` and :func:`skrif.report`).
 """
 
 import copy
@@ -24,7 +30,10 @@ import warnings
 
 import numpy as np
 
+from .._core.set_error import relative_gap, warn_unverified
 from .._removal.methods import label
+from .cleaning import verification_note
+from .glossary import files_doc, glossary
 from .render import Block, fmt, sig
 
 #: Rows per criterion shown (with a sentence each) in summary.md / summary.html.
@@ -37,20 +46,6 @@ SHOWN_COEFS = 8
 #: single-row removal on the test predictions.
 _PREDICTION_BLOCK_FLOATS = 4_000_000
 
-#: Criteria of ``influential_rows.csv``, in order, with their documentation.
-CRITERIA = {
-    "own_loss": "change of the row's own loss when it alone is removed (≥ 0: the model "
-    "fits the row partly because the row is in the training set)",
-    "test_loss_harmful": "change of the total loss over the test split when the row "
-    "alone is removed, rows with a negative change (removing them lowers the test loss), "
-    "most negative first",
-    "test_loss_helpful": "same change, rows with a positive change (removing them raises "
-    "the test loss), largest first",
-    "test_predictions": "mean absolute change of the test predictions (probability of "
-    "class 1 for binary classifiers; half the summed absolute change of the class "
-    "probabilities for multiclass; the prediction for regressors) when the row alone "
-    "is removed, largest first",
-}
 #: Leading columns of ``influential_rows.csv``; one column per feature follows.
 INFLUENTIAL_COLUMNS = (
     "criterion", "rank", "row", "id", "label", "fitted", "leverage", "rif", "if",
@@ -133,7 +128,9 @@ def leak_flags(data, quality, classifier):
         )
     from scipy.stats import rankdata
 
-    if classifier and len(np.unique(y)) == 2:
+    if hasattr(X, "toarray"):  # sparse features: no per-column check (never densified)
+        pass
+    elif classifier and len(np.unique(y)) == 2:
         # One feature alone separating the classes: its AUC (rank-sum form) ≈ 0 or 1.
         positive = y == np.unique(y)[1]
         n1, n0 = positive.sum(), (~positive).sum()
@@ -178,14 +175,13 @@ def _prediction_changes(est, X_test, method):
     linearized, so probabilities stay probabilities). Blocked over training rows:
     memory ``O(block · n_test · q)``; time ``O(n_train · nnz(X_test) · q)``.
     """
-    from .._linalg.design import AugmentedDesign
 
     target_name = _prediction_target(est)
     target = est._target(target_name)
     removal = est._fitted_removal()
     theta = removal.theta
     q, p_aug = theta.shape
-    design = AugmentedDesign(est._validate_X(X_test), removal.design.fit_intercept)
+    design = removal.design.for_rows(est._validate_X(X_test))
     Z = design.matvec(theta.T)  # (m, q)
     base = np.asarray(target.value(Z), dtype=float)
     n, m = est.leverages_.shape[0], Z.shape[0]
@@ -209,6 +205,18 @@ def _prediction_changes(est, X_test, method):
             mean[i], where[i] = change.mean(), int(np.argmax(change))
             best[i] = change[where[i]]
     return mean, best, where, target_name
+
+
+def _test_loss_effects(est, X_test, y_test, method):
+    """Per training row: change of the total test loss when it alone is removed,
+    evaluated at ``θ̂ + Δ_i`` (with RIF the exact leave-one-out change for least
+    squares): O(n p̃ m), blockwise."""
+    from .._features.attribution import total_effects
+
+    loss = est._target("loss")
+    X, Y = est._validate_eval(X_test, y_test, loss)
+    values = total_effects(est._fitted_removal(), X, Y, loss, method).sum(axis=1)
+    return est._nan_undefined_removals(values)
 
 
 def _fitted_values(est, X_train, y_train):
@@ -252,13 +260,11 @@ def influential_rows(est, data, top):
     """The four rankings of training rows: a tidy frame and the pieces the text needs."""
     import pandas as pd
 
-    from ..validation import total_loss_scores
-
     X_test, y_test = data["X_test"], data["y_test"]
     y_train = np.asarray(data["y_train"])
     own = {m: np.asarray(est.self_influence(target="loss", method=m), dtype=float) for m in ("rif", "if")}
     own = {m: v if v.ndim == 1 else v.sum(axis=1) for m, v in own.items()}
-    test = {m: total_loss_scores(est, X_test, y_test, method=m) for m in ("rif", "if")}
+    test = {m: _test_loss_effects(est, X_test, y_test, m) for m in ("rif", "if")}
     pred = {m: _prediction_changes(est, X_test, m) for m in ("rif", "if")}
     fitted = _fitted_values(est, data["X_train"], y_train)
     n = len(own["rif"])
@@ -323,6 +329,11 @@ def without_harmful(est, data, scores, classifier):
         newton = float(np.sum(est.removal_effect(rows, X_test, y_test, target="loss", method="newton")))
     except (ValueError, np.linalg.LinAlgError):
         newton = np.nan
+    predicted_rif = float(np.sum(scores["test"]["rif"][rows]))
+    # The set answer's error estimates (warning, recorded, when large) and whether the
+    # refit contradicts the prediction (VerificationWarning, recorded too).
+    error_estimate = est.influence(rows, method="rif").error_estimate
+    warn_unverified(predicted_rif, actual, f"the {k} most harmful rows", stacklevel=2)
     with_model = est.estimator_
     without = copy.deepcopy(with_model)
     without.coef_ = with_model.coef_ + change.coef
@@ -337,7 +348,9 @@ def without_harmful(est, data, scores, classifier):
         "rows": rows,
         "k": k,
         "ids": np.asarray(data["ids_train"])[rows],
-        "predicted_rif": float(np.sum(scores["test"]["rif"][rows])),
+        "predicted_rif": predicted_rif,
+        "error_estimate": error_estimate,
+        "newton_gap": relative_gap(predicted_rif, newton) if np.isfinite(newton) else np.nan,
         "predicted_if": float(np.sum(scores["test"]["if"][rows])),
         "predicted_newton": newton,
         "actual": actual,
@@ -543,8 +556,10 @@ def _rows_table(criterion, scores, data, describe):
     return header, rows
 
 
-def build_document(est, data, info, scores, result, warnings_seen, approximation):
-    """The report as a list of :class:`Block`."""
+def build_document(est, data, info, scores, result, warnings_seen, approximation, cleaning=None):
+    """The report as a list of :class:`Block`; ``cleaning`` holds the block lists
+    ``"labels"`` and ``"curve"`` of :mod:`skrif._report.cleaning`."""
+    cleaning = cleaning or {}
     classifier = est._fitted_removal().objective.is_classifier
     m = scores["n_test"]
     n_train, p = data["X_train"].shape
@@ -602,7 +617,10 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
     if headline:
         B.append(Block("p", headline))
 
-    # 2. influential rows
+    # 2. labels that are probably wrong
+    B += cleaning.get("labels", [])
+
+    # 3. influential rows
     B.append(Block("h2", "Which training rows drive the model"))
     B.append(Block(
         "p",
@@ -632,8 +650,11 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
             _row_sentence(criterion, i, scores, data, describe, est, m) for i in order
         ]))
 
-    # 3. the model without the most harmful rows
-    B.append(Block("h2", "The model without the most harmful rows"))
+    # 4. does removing them help unseen rows? (cross-fitted)
+    B += cleaning.get("curve", [])
+
+    # 5. the model without the most harmful rows (selected on the whole test split)
+    B.append(Block("h2", "The model without the most harmful rows (selected on the test split)"))
     if result is None:
         B.append(Block("p", "No training row lowers the test loss when removed: there is "
                             "nothing harmful to remove."))
@@ -645,12 +666,16 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
         ids = ", ".join(_value_text(v) for v in result["ids"])
         B.append(Block(
             "p",
-            f"Refitting exactly without the {k} most harmful rows (ids {ids}) changes the "
-            f"total test loss by {sig(result['actual'], 4)}; RIF predicted "
-            f"{sig(result['predicted_rif'], 4)} (the sum of the single-row effects), IF "
-            f"{sig(result['predicted_if'], 4)}, the group Newton step "
+            f"The {k} rows ranked most harmful on the whole test split (ids {ids}) are "
+            "removed and the model refitted exactly. The rows were selected on the same "
+            "test rows that score them below, so the improvement is optimistic (selection "
+            "bias); the cross-fitted curve above says what holds for unseen rows. "
+            f"The refit changes the total test loss by {sig(result['actual'], 4)}; RIF "
+            f"predicted {sig(result['predicted_rif'], 4)} (the sum of the single-row "
+            f"effects), IF {sig(result['predicted_if'], 4)}, the group Newton step "
             f"{sig(result['predicted_newton'], 4)}.",
         ))
+        B.append(Block("list", items=verification_note(result)))
         qw, qo = result["quality_with"], result["quality_without"]
         keys = (("accuracy", 3), ("roc_auc", 3), ("log_loss", 4)) if classifier else (("r2", 4), ("rmse", 4))
         labels = {"accuracy": "accuracy", "roc_auc": "ROC AUC", "log_loss": "log-loss per row",
@@ -681,13 +706,13 @@ def build_document(est, data, info, scores, result, warnings_seen, approximation
             "an exact refit, not a prediction.",
         ))
 
-    # 4. diagnostics (issue 13 plugs in here)
+    # 6. diagnostics (issue 13 plugs in here)
     B += diagnostics_section(est, data)
 
-    # 5. the approximation check
+    # 7. the approximation check
     B += approximation
 
-    # 6. glossary and files
+    # 8. glossary and files
     B.append(Block("h2", "Glossary"))
     B.append(Block("list", items=glossary(info, classifier)))
     B.append(Block("h2", "Files"))
@@ -722,67 +747,3 @@ def approximation_blocks(summary, verdict, sets_text, nan_note, figure):
         B.append(Block("p", verdict))
     B.append(Block("image", text="predicted vs actual", image=figure, anchor="predicted_vs_actual.png"))
     return B
-
-
-def glossary(info, classifier):
-    loss = "log-loss −log P(true class)" if classifier else "squared error (y − prediction)²"
-    return [
-        "change / effect: the value WITHOUT the removed rows minus the value WITH them "
-        "(negative: removing the rows lowers it).",
-        f"loss: the model's own pointwise loss, {loss}, unweighted, without the penalty.",
-        "own loss (influential_rows criterion own_loss): a row's loss when it alone is "
-        "removed, minus its loss in the fitted model; large values mean the model fits the "
-        "row only because it is in the training set.",
-        "test loss: the loss summed over the rows of the test split (the rows held out "
-        "by --test-size, never used to fit).",
-        "harmful row: removing it alone lowers the test loss (negative test-loss change); "
-        "helpful row: removing it raises the test loss.",
-        f"test subset: the {info['n_eval']} test rows the approximation check evaluates its "
-        "targets on — half the test rows with the highest loss under the fitted model, "
-        "half drawn at random from the others (all test rows when there are at most "
-        f"{info['n_eval']}). The sections above use the whole test split.",
-        "leverage h_i: how much row i pulls the fit toward itself (0 to 1); 1 − h_i is "
-        "the factor by which RIF rescales a row's influence. Leverage near 1 means the row "
-        "alone determines a direction of the model.",
-        "IF: classical influence function, the first-order change −H⁻¹g_i (H the Hessian "
-        "of the objective, g_i the row's gradient); underestimates when p is comparable to n.",
-        "RIF: rescaled influence function, −H⁻¹g_i/(1 − h_i) per row (Rubinstein & "
-        "Hopkins, NeurIPS 2025); exact leave-one-out for least squares; additive over a set.",
-        "NS: the group Newton step, one Newton step on the objective without the whole set.",
-        "exact refit: the model refitted to the optimum without the rows — the ground truth.",
-        "slope: least-squares slope through the origin of predicted on actual changes "
-        "(1 = unbiased, < 1 = underestimates); pearson/spearman: correlations; "
-        "median_rel_error: median |predicted − actual| / |actual|.",
-        "removal-set strategies: random (uniform rows), feature (rows with the largest "
-        "values of a random feature), distance (the rows nearest a random anchor row), "
-        "top_score (a random half of the rows with the highest, or lowest, additive "
-        "test-loss effect).",
-        "optimality gap: the relative Newton step at the fitted coefficients; attribution "
-        "assumes it is tiny (skrif polishes the fit otherwise).",
-        "n/a: a statistic that is undefined (e.g. no set with a finite refit); never a result.",
-    ]
-
-
-def files_doc(info):
-    feature_note = "then one column per feature with the row's original value"
-    return [
-        "summary.md / summary.html: this report (the HTML file is self-contained, the "
-        "figure embedded).",
-        "predicted_vs_actual.png: the figure of the approximation check.",
-        "influential_rows.csv: one line per criterion × rank; columns criterion ("
-        + "; ".join(f"{k}: {v}" for k, v in CRITERIA.items())
-        + "), rank (1 = strongest), row (0-based position among the training rows), id "
-        "(see the influential rows section), label (the row's target), fitted (fitted "
-        "probability of the label, or prediction), leverage (h_i), rif and if (the change "
-        f"for this criterion by RIF and by IF, sign: without minus with), {feature_note}.",
-        "coefficients.csv: columns output (the class a coefficient belongs to, empty for "
-        "a single output), feature ('(intercept)' for the intercept), coef (fitted), "
-        "coef_without_harmful (exact refit without the most harmful rows), change "
-        "(without minus with).",
-        "results.csv: one line per removal set × target × method; columns set_id, "
-        "strategy, size (rows removed), fraction (of the training rows), target, method "
-        "(if, rif, newton), predicted and actual (exact refit) change of the target, "
-        "relative_error (|predicted − actual| / |actual|; empty when undefined), "
-        "removed_rows (the set's training-row positions, separated by spaces) and "
-        "removed_ids (their ids).",
-    ]

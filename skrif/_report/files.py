@@ -17,8 +17,12 @@ OUTPUT_FILES = (
 )
 
 
-#: Written when the model has them (the diagnostics figure: not for multinomial models).
-OPTIONAL_OUTPUT_FILES = ("diagnostics.png",)
+#: Written when the model has them (the diagnostics figure: not for multinomial models;
+#: label issues: classifiers with probabilities; the removal curve: unless a removal
+#: leaves a model that cannot be refitted).
+OPTIONAL_OUTPUT_FILES = (
+    "diagnostics.png", "label_issues.csv", "removal_curve.csv", "removal_curve.png",
+)
 
 
 # -- output folder ---------------------------------------------------------------------

@@ -92,9 +92,8 @@ def _hessian_diagonal(problem, d2):
     with np.errstate(all="ignore"):
         if sp.issparse(design.X):
             return np.asarray(design.X.multiply(design.X).T @ d).ravel()
-        out = np.zeros(design.n_features)
-        for sl in design.row_slices():
-            block = design.X[sl]
+        out = np.zeros(design.n_params)
+        for sl, block in design.row_chunks():
             out += (block * block).T @ d[sl]
         return out
 

@@ -32,7 +32,11 @@ def _training_index(est, pd):
 
 
 def _feature_names(est):
-    names = getattr(est, "feature_names_in_", None)
+    names = est._coef_names() if hasattr(est, "_coef_names") else None
+    if names is None and getattr(est, "_preprocessing", None) is not None:
+        names = [f"x{j}" for j in range(est._removal.design.n_features)]
+    if names is None:
+        names = getattr(est, "feature_names_in_", None)
     if names is None:
         names = [f"x{j}" for j in range(est.n_features_in_)]
     return list(names)

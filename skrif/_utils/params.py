@@ -12,7 +12,7 @@ scikit-learn's generic description would be less helpful.
 
 import functools
 import inspect
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import (
@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import (
     make_constraint,
 )
 
-__all__ = ["InvalidParameterError", "Integer", "check_params", "validate_arguments"]
+__all__ = ["InvalidParameterError", "Integer", "RealNumber", "check_params", "validate_arguments"]
 
 
 def _describe(constraints):
@@ -87,6 +87,16 @@ class Integer(Interval):
 
     def __init__(self, left, right, *, closed="both"):
         super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+class RealNumber(Interval):
+    """``Interval(Real, ...)`` without booleans (``True`` is not a level or a share)."""
+
+    def __init__(self, left, right, *, closed="both"):
+        super().__init__(Real, left, right, closed=closed)
 
     def is_satisfied_by(self, val):
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)

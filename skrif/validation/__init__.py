@@ -10,10 +10,12 @@ step (NS), and compare with the exact effect, obtained by refitting without the 
 * :func:`select_eval_rows` — the test subset (half highest-loss rows, half random);
 * :func:`validate_influence` — the whole experiment, returning a tidy table;
 * :func:`summarize` — per method and target: slope through the origin, Pearson and
-  Spearman correlations, median relative error.
+  Spearman correlations, median relative error;
+* :func:`removal_curve` — does removing the top-ranked training rows help on
+  evaluation rows they were not chosen on (cross-fitted), against random removals.
 
 Modules: :mod:`.sets` (removal sets), :mod:`.experiment` (the experiment),
-:mod:`.summary` (summaries), with the fitted-state adapter in :mod:`._state` and
+:mod:`.summary` (summaries), :mod:`.removal_curve` (removal curves), with the fitted-state adapter in :mod:`._state` and
 shared checks in :mod:`._common`. Floor 9: may import :mod:`skrif._estimator`
 (for the type check), :mod:`skrif._dask` (lazily) and everything below.
 
@@ -30,6 +32,13 @@ from ._common import MAX_N_SETS as MAX_N_SETS  # the limit on n_sets, read by ca
 from ._common import MAX_SET_ROWS as MAX_SET_ROWS
 from ._common import RESULT_COLUMNS, STRATEGIES, SUMMARY_COLUMNS, VALIDATION_TARGETS
 from .experiment import validate_influence
+from .removal_curve import (
+    CURVE_COLUMNS,
+    FRACTIONS,
+    RANKINGS,
+    RemovalCurve,
+    removal_curve,
+)
 from .sets import (
     GROUP_STRATEGIES,
     group_removal_sets,
@@ -52,4 +61,9 @@ __all__ = [
     "summarize",
     "group_removal_sets",
     "interaction_calibration",
+    "removal_curve",
+    "RemovalCurve",
+    "CURVE_COLUMNS",
+    "FRACTIONS",
+    "RANKINGS",
 ]

@@ -10,7 +10,6 @@ import numpy as np
 from .._core.set_error import (
     second_newton_step,
 )
-from .._linalg.design import AugmentedDesign
 from .._utils.dask import fitted_on_dask
 from ._common import check_influence_estimator
 
@@ -43,6 +42,8 @@ class _InMemoryRemovals:
         self.n_samples, self.n_params, self.n_outputs = rm.n_samples, rm.n_params, rm.n_outputs
         self.theta, self.objective = rm.theta, rm.objective
         self.fit_intercept = rm.design.fit_intercept
+        #: The design of evaluation rows (kernel rows for KernelRidge).
+        self.design_of = rm.design.for_rows
         self.X = rm.design.X
         self._second_step, self._Z_train = None, None
 
@@ -81,6 +82,51 @@ class _InMemoryRemovals:
         return [float(np.sum(loss.value(Z + design.matvec(d.T), Y) - base)) for d in deltas]
 
 
+class _PipelineRemovals(_InMemoryRemovals):
+    """What validation reads of ``InfluenceEstimator(pipeline, preprocessing="refit")``:
+    removals from the whole pipeline (:class:`~skrif._preprocess.removal.PipelineRemoval`).
+
+    A "parameter change" here is an :class:`~skrif._preprocess.removal.Answer` (the
+    refitted preprocessing and model, or the rows' additive changes); its effects on
+    the targets are evaluated on the raw evaluation rows by :class:`_PipelineEvaluator`.
+    Evaluation rows are validated to the old features (to rank them by loss, as for
+    any model) and kept raw for the refitted preprocessing.
+    """
+
+    def __init__(self, est, pr):
+        super().__init__(est, pr.rm)
+        self.pipeline = pr
+
+    def total_loss_scores(self, X, Y, target, method, raw=None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ev = self.pipeline.eval_rows(raw, X)
+            dZ = self.pipeline.row_predictor_changes(ev, method)
+            J = target.derivative(ev.base, Y)
+            return np.einsum("imq,mrq->ir", dZ, J)[:, 0]
+
+    def parameter_change(self, idx, method):
+        answer = self.pipeline.answer(idx, method)
+        answer.compute()  # inside the caller's timing and error handling
+        return answer
+
+    def second_step(self, idx, delta):
+        raise ValueError("no second step for whole-pipeline answers")
+
+    def evaluator(self, est, X_eval, y_eval, Y_eval, raw):
+        return _PipelineEvaluator(self, est, X_eval, y_eval, Y_eval, raw)
+
+
+def is_answer(delta):
+    """Whether ``delta`` is a whole-pipeline answer (not a parameter array)."""
+    return hasattr(delta, "predictor_change")
+
+
+def finite(delta):
+    """Whether a parameter change (or a whole-pipeline answer) is usable."""
+    return is_answer(delta) or bool(np.all(np.isfinite(delta)))
+
+
 def _removals(est, caller="skrif.validation"):
     """The removal state of a fitted InfluenceEstimator (checked), in memory or on Dask."""
     check_influence_estimator(est, caller)
@@ -88,6 +134,10 @@ def _removals(est, caller="skrif.validation"):
         from .._dask import validation_state
 
         return validation_state(est)
+    pr = getattr(est, "_pipeline_removal", None)
+    if pr is not None:
+        est._fitted_removal().check_data()
+        return _PipelineRemovals(est, pr)
     rm = est._fitted_removal()
     # Refits below turn errors into NaN rows: a changed X must raise here instead.
     rm.check_data()
@@ -106,10 +156,12 @@ class _TargetEvaluator:
     pass over the training rows for all the changes of a set).
     """
 
-    def __init__(self, state, est, X_eval, y_eval, Y_eval):
+    def __init__(self, state, est, X_eval, y_eval, Y_eval, functional=None):
         self.state = state
+        #: A functional bound to its reference rows (``Reference``): a fourth target.
+        self.functional = functional
         self.theta = state.theta
-        self.design_eval = AugmentedDesign(X_eval, state.fit_intercept)
+        self.design_eval = state.design_of(X_eval)
         self.Y_eval = Y_eval
         self.loss = state.target("loss")
         self.kind = "test_prediction"
@@ -124,6 +176,8 @@ class _TargetEvaluator:
         else:
             self.prediction = state.target("predict")
         self.names = (self.kind, "test_loss", "self_loss")
+        if functional is not None:
+            self.names += (functional.functional.name,)
         self.Z_eval = self.design_eval.matvec(self.theta.T)
         self.base = self._test_values(self.Z_eval)
 
@@ -159,4 +213,36 @@ class _TargetEvaluator:
             values = self._test_values(self.Z_eval + self.design_eval.matvec(delta.T))
             out[key] = {t: float(np.sum(values[t] - self.base[t])) for t in values}
             out[key]["self_loss"] = train[key]
+            if self.functional is not None:
+                out[key][self.names[3]] = self.functional.change(delta)
+        return out
+
+
+class _PipelineEvaluator(_TargetEvaluator):
+    """:class:`_TargetEvaluator` for whole-pipeline answers: the test rows' linear
+    predictor moves as the refitted pipeline predicts them (raw rows through the
+    refitted preprocessing); the training loss likewise, row by row."""
+
+    def __init__(self, state, est, X_eval, y_eval, Y_eval, raw):
+        super().__init__(state, est, X_eval, y_eval, Y_eval)
+        pr = state.pipeline
+        self.ev = pr.eval_rows(raw, X_eval)
+        self.train = pr.eval_rows(pr.X, pr.rm.design.X)
+        self.train_base = self.loss.value(self.train.base, pr.rm.problem.Y)
+
+    def effects(self, deltas):
+        out = {}
+        Y = self.state.pipeline.rm.problem.Y
+        for key, answer in deltas.items():
+            if not is_answer(answer):
+                out[key] = dict.fromkeys(self.names, np.nan)
+                continue
+            try:
+                values = self._test_values(self.Z_eval + answer.predictor_change(self.ev))
+                train = self.loss.value(self.train.base + answer.predictor_change(self.train), Y)
+            except (ValueError, np.linalg.LinAlgError):
+                out[key] = dict.fromkeys(self.names, np.nan)
+                continue
+            out[key] = {t: float(np.sum(values[t] - self.base[t])) for t in values}
+            out[key]["self_loss"] = float(np.sum(train - self.train_base))
         return out

@@ -30,7 +30,7 @@ from ._common import (
     _validated,
     _want_frame,
 )
-from ._state import _removals, _TargetEvaluator
+from ._state import _removals, _TargetEvaluator, finite
 from .sets import group_removal_sets, removal_sets, select_eval_rows, total_loss_scores
 from .summary import summarize
 
@@ -67,7 +67,7 @@ def _one_set(state, evaluator, rows, methods):
 def _reference_delta(state, idx, newton):
     """The additive methods' error reference: NS plus one more Newton step where
     available (:func:`skrif._core.set_error.second_newton_step`)."""
-    if not np.all(np.isfinite(newton)):
+    if not finite(newton):
         return newton
     try:
         return newton + state.second_step(idx, newton)
@@ -152,6 +152,7 @@ def validate_influence(
     as_frame="auto",
     random_state=None,
     groups=None,
+    functional=None,
 ):
     """Compare predicted removal effects with exact refits on your own model.
 
@@ -214,6 +215,12 @@ def validate_influence(
         whole groups (:func:`group_removal_sets`; strategies ``"random"`` and
         ``"top_score"``, sizes as fractions of the number of groups). A dask
         array is computed (one label per training row on the client).
+
+    functional : Functional, default=None
+        Also check a functional of the model's outputs (:mod:`skrif.functionals`)
+        on **all** the rows of ``X`` (with ``y``): a fourth target named after it,
+        evaluated at the predicted parameters ``θ̂ + Δ`` of each method and at the
+        exact refit.
 
     Returns
     -------
@@ -304,7 +311,12 @@ def validate_influence(
     # estimator fitted on a DataFrame does not warn about missing feature names.
     eval_rows = select_eval_rows(est, X_given, y, n_rows=n_eval_rows, random_state=rng)
     X_eval, y_eval = X[eval_rows], y[eval_rows]
-    X_eval_given = X_given.iloc[eval_rows] if hasattr(X_given, "iloc") else X_eval
+    if hasattr(X_given, "iloc"):
+        X_eval_given = X_given.iloc[eval_rows]
+    elif hasattr(X_given, "shape"):
+        X_eval_given = X_given[eval_rows]
+    else:
+        X_eval_given = X_eval
     Y_eval = state.objective.encode_targets(y_eval, est.estimator_)
     scores = None
     if "top_score" in strategies:
@@ -316,7 +328,26 @@ def validate_influence(
         sets = removal_sets(state.X, **draw)
     else:
         sets = group_removal_sets(training_groups(_in_memory(groups), state.n_samples), **draw)
-    evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval)
+    reference = None
+    make_evaluator = getattr(state, "evaluator", None)
+    if functional is not None:
+        if state.distributed:
+            raise NotImplementedError(
+                "validate_influence(functional=...) is not available for an estimator "
+                "fitted on Dask."
+            )
+        if make_evaluator is not None:
+            raise NotImplementedError(
+                "validate_influence(functional=...) is not available for "
+                "InfluenceEstimator(pipeline, preprocessing='refit'); use "
+                "preprocessing='fixed' (the final model with the preprocessing held fixed)."
+            )
+        # The functional is bound to all the rows of X (e.g. its groups), not the subset.
+        reference = est._functional_reference(functional, X_given, y)
+    if make_evaluator is not None:  # whole-pipeline answers: raw rows too
+        evaluator = make_evaluator(est, X_eval, y_eval, Y_eval, X_eval_given)
+    else:
+        evaluator = _TargetEvaluator(state, est, X_eval, y_eval, Y_eval, reference)
     targets = evaluator.names
 
     progress_bar = _Progress(len(sets), progress, "refits")

@@ -7,7 +7,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .._linalg.design import AugmentedDesign
 from .._utils.dask import is_dask
 from .._utils.frames import align_to_training_rows, training_index_of
 from ._common import (
@@ -264,7 +263,7 @@ def select_eval_rows(est, X, y, *, n_rows=100, random_state=None):
     if n_rows >= m:
         return np.arange(m)
     rng = check_random_state(random_state)
-    Z = AugmentedDesign(X, state.fit_intercept).matvec(state.theta.T)
+    Z = state.design_of(X).matvec(state.theta.T)
     loss = loss.value(Z, Y)[:, 0]
     n_top = (n_rows + 1) // 2
     top = np.argsort(-loss, kind="stable")[:n_top]
@@ -317,7 +316,10 @@ def total_loss_scores(est, X, y, *, method=None):
     state = _removals(est, "total_loss_scores")
     target = state.target("loss")
     method = est._additive_method(method, "total_loss_scores")
-    X, Y = state.validate_eval(_in_memory(X), _in_memory(y), target)
+    raw = _in_memory(X)
+    X, Y = state.validate_eval(raw, _in_memory(y), target)
+    if hasattr(state, "pipeline"):  # whole-pipeline answers need the raw rows too
+        return state.total_loss_scores(X, Y, target, method, raw=raw)
     return state.total_loss_scores(X, Y, target, method)
 
 
