@@ -300,3 +300,19 @@ def test_iterative_solver_refuses_unsupported_models():
         InfluenceEstimator(LogisticRegression(), solver="cg").fit(X, y % 2)
     est = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-12))
     assert est.fit(X, y % 2).solver_ == "direct"
+
+
+def test_n_jobs_runs_in_process_when_workers_do_not_pay():
+    from skrif.validation import validate_influence
+
+    rng = np.random.default_rng(25)
+    X = rng.standard_normal((120, 4))
+    y = X @ np.ones(4) + rng.standard_normal(120)
+    est = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    out = validate_influence(est, X[:20], y[:20], n_sets=4, n_jobs=2, random_state=0)
+    single = validate_influence(est, X[:20], y[:20], n_sets=4, random_state=0)
+    assert out.jobs and "ran in this process" in out.jobs[-1]
+    assert single.jobs == []
+    np.testing.assert_array_equal(
+        np.asarray(out.results["actual"]), np.asarray(single.results["actual"])
+    )
