@@ -35,13 +35,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+import numpy as np
+from scale_fit import sparse_rows
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 
-from scale_fit import sparse_rows  # noqa: E402
-from skrif import InfluenceEstimator  # noqa: E402
-from skrif.exceptions import LeverageEstimateWarning  # noqa: E402
+from skrif import InfluenceEstimator
+from skrif.exceptions import LeverageEstimateWarning
 
 
 def peak_gib():

@@ -36,11 +36,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+import numpy as np
+from scale_fit import dense_classes
+from sklearn.linear_model import LogisticRegression
 
-from scale_fit import dense_classes  # noqa: E402
-from skrif import InfluenceEstimator  # noqa: E402
+from skrif import InfluenceEstimator
 
 
 def timed(fn, repeats):
@@ -70,8 +70,10 @@ def main():
     model = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12).fit(X, y)
     est = InfluenceEstimator(model).fit(X, y)
     rows = [
-        "| m | pyinfluence fit (CPU / wall s) | pyinfluence explain | pyinfluence total "
-        "| skrif IF scores | skrif RIF scores | pyinfluence total ÷ skrif IF | max rel. diff IF |",
+        (
+            "| m | pyinfluence fit (CPU / wall s) | pyinfluence explain | pyinfluence total "
+            "| skrif IF scores | skrif RIF scores | pyinfluence total ÷ skrif IF | max rel. diff IF |"
+        ),
         "|---|---|---|---|---|---|---|---|",
     ]
     for m in args.m:
@@ -79,11 +81,12 @@ def main():
         fw, fc, attr = timed(
             lambda: InfluenceFunctions(mode="loss", damping=0.0).fit(model, X, y), args.repeats
         )
-        ew, ec, theirs = timed(lambda: attr.explain(Xe, ye), args.repeats)
+        ew, ec, theirs = timed(lambda a=attr, x=Xe, t=ye: a.explain(x, t), args.repeats)
         iw, ic, ours = timed(
-            lambda: est.influence_scores(Xe, ye, target="loss", method="if"), args.repeats
+            lambda x=Xe, t=ye: est.influence_scores(x, t, target="loss", method="if"),
+            args.repeats,
         )
-        rw, rc, _ = timed(lambda: est.influence_scores(Xe, ye, target="loss"), args.repeats)
+        rw, rc, _ = timed(lambda x=Xe, t=ye: est.influence_scores(x, t, target="loss"), args.repeats)
         # pyinfluence: −(1/n)·∇L_test·H_mean⁻¹·g_i with H_mean = H/n: = −∇L·H⁻¹g_i,
         # skrif's IF removal effect: +∇L·H⁻¹g_i (the change when the row leaves).
         theirs_t = np.asarray(theirs).T  # (n, m)

@@ -15,7 +15,6 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
 from skrif import InfluenceEstimator
-from skrif.exceptions import LeverageEstimateWarning, SetInteractionWarning
 from skrif._core.newton import NewtonSteps
 from skrif._linalg import inverse as inverse_module
 from skrif._linalg.cg import block_pcg, pcg
@@ -24,6 +23,7 @@ from skrif._linalg.inverse import pair_quadratic
 from skrif._removal.block import BlockCurvature, _block_hessian, _softmax_roots
 from skrif._removal.iterative import IterativeCurvature
 from skrif._removal.rank_one import DualCurvature, PrimalCurvature
+from skrif.exceptions import LeverageEstimateWarning, SetInteractionWarning
 
 from .conftest import change_vector, exact_refit, keep_mask, theta
 

@@ -20,6 +20,7 @@ import numpy as np
 from .._linalg.cg import pcg
 from .._removal import factorization_cost, product_cost
 from .._removal.iterative import MAX_ITER as ITERATIVE_MAX_ITER
+from .problem import backtrack
 
 #: Relative preconditioned residual at which a step's conjugate gradients stop:
 #: the step is then exact to working precision for the stopping rule below.
@@ -181,16 +182,8 @@ def newton(problem, theta, weights=None, *, tol=1e-11, max_iter=100, steps=None)
         step = steps.solve(theta, d2, grad).T
         size = np.linalg.norm(step)
         # Backtracking (Armijo); near the optimum the full step is taken.
-        slope = np.sum(grad.T * step)
-        t, accepted = 1.0, False
-        while t >= 1e-8:
-            trial = theta + t * step
-            trial_value = problem.value(trial, s)
-            if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
+        t, trial, trial_value = backtrack(problem, theta, step, value, grad, s, 1e-8)
+        if trial is None:
             # No decrease along an exact Newton step: this is the optimum only if
             # the step is negligible, otherwise the solve has stalled: say so.
             converged = size <= tol * max(1.0, np.linalg.norm(theta))

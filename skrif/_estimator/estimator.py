@@ -37,8 +37,8 @@ from .._core.problem import Problem, warn_not_converged
 from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
-from .._removal import SOLVERS, choose_solver
 from .._preprocess.sets import as_design
+from .._removal import SOLVERS, choose_solver
 from .._utils.checks import (
     check_class_weight_values,
     check_effective_weights,

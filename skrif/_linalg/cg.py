@@ -75,7 +75,7 @@ def pcg(matvec, b, precond=None, *, rtol=1e-10, maxiter=100, project=None):
         # Preconditioned on the complement of the null space (P M⁻¹ P): rounding in
         # b or in M⁻¹r along the null space would otherwise stall the iteration.
         inner = precond if precond is not None else (lambda v: v)
-        precond = lambda v: project(inner(v))  # noqa: E731
+        precond = lambda v: project(inner(v))
         b = project(b)
     x = np.zeros_like(b, dtype=float)
     r = np.array(b, dtype=float)

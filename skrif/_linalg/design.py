@@ -109,6 +109,19 @@ class AugmentedDesign:
         magnitude = np.abs(quad) + np.abs(cross) + abs(Sinv[p, p])
         return quad + cross + Sinv[p, p], magnitude
 
+    def shifted_rows(self, sl, shift=None):
+        """Dense rows ``[x_i − shift, 1]`` (the intercept column if fitted) for the
+        rows ``sl`` of dense ``X``: a fresh (len, n_features + fit_intercept) array."""
+        p = self.n_features
+        R = np.empty((sl.stop - sl.start, p + int(self.fit_intercept)))
+        if shift is None:
+            R[:, :p] = self.X[sl]
+        else:
+            np.subtract(self.X[sl], shift, out=R[:, :p])
+        if self.fit_intercept:
+            R[:, p] = 1.0
+        return R
+
     def weighted_grams(self, W, shift=None):
         """``X̃ᵀ diag(W[:, j]) X̃`` for every column of ``W`` (n, m), any signs: shape
         (m, n_params, n_params). With ``shift``, rows are ``[x_i − shift, 1]``.
@@ -143,13 +156,7 @@ class AugmentedDesign:
         step = max(1, _BLOCK_FLOATS // (m * pt))
         for start in range(0, n, step):
             sl = slice(start, min(start + step, n))
-            R = np.empty((sl.stop - sl.start, pt))
-            if shift is None:
-                R[:, :p] = self.X[sl]
-            else:
-                np.subtract(self.X[sl], shift, out=R[:, :p])
-            if self.fit_intercept:
-                R[:, p] = 1.0
+            R = self.shifted_rows(sl, shift)
             if symmetric:
                 # One non-negative weighting: a symmetric rank-k update (half the flops).
                 R *= np.sqrt(W[sl, :1])

@@ -22,9 +22,9 @@ import numpy as np
 
 from .base import Curvature
 from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
-from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
 from .iterative import IterativeCurvature
 from .operator import HessianOperator
+from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
 from .rank_one import DualCurvature, PrimalCurvature, factor_curvature
 
 RemovalHessian = Curvature

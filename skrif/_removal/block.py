@@ -82,7 +82,7 @@ class BlockCurvature(Curvature):
     def __init__(self, design, A, penalty_coef, penalty_intercept):
         super().__init__(design, None)
         self.A = np.asarray(A, dtype=float)
-        n, K, _ = self.A.shape
+        K = self.A.shape[1]
         self.n_classes = K
         pt = design.n_params
         self.n_params = K * pt
@@ -553,7 +553,7 @@ def _block_hessian(design, A, shift):
     (:meth:`~skrif._linalg.design.AugmentedDesign.weighted_grams`).
     """
     n, K, _ = A.shape
-    pt, p = design.n_params, design.n_features
+    pt = design.n_params
     b = None if design.sparse else _softmax_roots(A)
     if b is None:
         upper_k, upper_m = np.triu_indices(K)
@@ -569,13 +569,7 @@ def _block_hessian(design, A, shift):
     step = max(256, (1 << 21) // (K * pt))
     for start in range(0, n, step):
         sl = slice(start, min(start + step, n))
-        R = np.empty((sl.stop - sl.start, pt))
-        if shift is None:
-            R[:, :p] = design.X[sl]
-        else:
-            np.subtract(design.X[sl], shift, out=R[:, :p])
-        if design.fit_intercept:
-            R[:, p] = 1.0
+        R = design.shifted_rows(sl, shift)
         Z = (b[sl, :, None] * R[:, None, :]).reshape(R.shape[0], K * pt)
         H = blas.dsyrk(-1.0, Z.T, beta=1.0, c=H, trans=0, lower=1, overwrite_c=1)
         for k in range(K):

@@ -35,7 +35,11 @@ import numpy as np
 from scipy.stats import f as f_dist
 
 from .._linalg.cg import block_pcg, pcg
-from ..exceptions import LeverageEstimateWarning, NotConvergedWarning, NotPositiveDefiniteError
+from ..exceptions import (
+    LeverageEstimateWarning,
+    NotConvergedWarning,
+    NotPositiveDefiniteError,
+)
 from .base import ADDITIVE, Curvature, _check_method, _fraction_one_minus
 from .operator import HessianOperator
 
