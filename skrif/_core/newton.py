@@ -20,7 +20,6 @@ import numpy as np
 from .._linalg.cg import pcg
 from .._removal import factorization_cost, product_cost
 from .._removal.iterative import MAX_ITER as ITERATIVE_MAX_ITER
-from .problem import backtrack
 
 #: Relative preconditioned residual at which a step's conjugate gradients stop:
 #: the step is then exact to working precision for the stopping rule below.
@@ -194,3 +193,19 @@ def newton(problem, theta, weights=None, *, tol=1e-11, max_iter=100, steps=None)
         if t * size <= tol * max(1.0, np.linalg.norm(theta)):
             return theta, it, True
     return theta, max_iter, False
+
+
+def backtrack(problem, theta, step, value, grad, weights, smallest):
+    """Armijo backtracking along ``step`` from ``theta`` (objective ``value``, gradient
+    ``grad`` as columns): ``(t, θ + t·step, J there)`` for the first halving
+    ``t ≥ smallest`` that decreases ``J(·; weights)`` enough, ``(t, None, None)`` if
+    none does. A point where ``J`` is infinite (outside its domain) is never taken."""
+    slope = float(np.sum(grad.T * step))
+    t = 1.0
+    while t >= smallest:
+        trial = theta + t * step
+        trial_value = problem.value(trial, weights)
+        if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
+            return t, trial, trial_value
+        t *= 0.5
+    return t, None, None

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .._linalg.design import AugmentedDesign
+from .newton import NewtonSteps, newton
 
 
 class Problem:
@@ -149,8 +150,6 @@ class Problem:
         n_iter : int
         converged : bool
         """
-        from .newton import NewtonSteps, newton
-
         s = self.weights if weights is None else weights
         if steps is None:
             steps = NewtonSteps(self, s, factor=curvature)
@@ -160,22 +159,6 @@ class Problem:
         """Relative Newton step ``‖H⁻¹∇J(θ)‖ / max(‖θ‖, 1e-300)``: distance to the optimum."""
         step = curvature.solve(self.gradient(theta, d1))
         return float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300))
-
-
-def backtrack(problem, theta, step, value, grad, weights, smallest):
-    """Armijo backtracking along ``step`` from ``theta`` (objective ``value``, gradient
-    ``grad`` as columns): ``(t, θ + t·step, J there)`` for the first halving
-    ``t ≥ smallest`` that decreases ``J(·; weights)`` enough, ``(t, None, None)`` if
-    none does. A point where ``J`` is infinite (outside its domain) is never taken."""
-    slope = float(np.sum(grad.T * step))
-    t = 1.0
-    while t >= smallest:
-        trial = theta + t * step
-        trial_value = problem.value(trial, weights)
-        if trial_value <= value + 1e-4 * t * slope + 1e-13 * abs(value):
-            return t, trial, trial_value
-        t *= 0.5
-    return t, None, None
 
 
 def warn_not_converged(n_iter, what, stacklevel=3):

@@ -22,7 +22,8 @@ import numpy as np
 from .._linalg.design import ExtraParameterDesign
 from .._removal.joint_scale import JointScaleCurvature
 from .._removal.pieces import PiecewiseCurvature
-from .problem import Problem, backtrack
+from .newton import backtrack
+from .problem import Problem
 
 #: A point is optimal when ``|∇J|`` is below this fraction of the sum of the absolute
 #: per-row gradient terms, entry by entry (rounding of the sum is ~1e-16 of it).
