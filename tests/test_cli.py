@@ -15,7 +15,8 @@ matplotlib.use("Agg")
 from matplotlib.image import imread  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 
-from skrif._report.document import COEFFICIENT_COLUMNS, CRITERIA  # noqa: E402
+from skrif._report.document import COEFFICIENT_COLUMNS  # noqa: E402
+from skrif._report.glossary import CRITERIA  # noqa: E402
 from skrif.cli import INFLUENTIAL_COLUMNS, OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, main  # noqa: E402
 from skrif.datasets import load_breast_cancer_quadratic, make_planted_logistic  # noqa: E402
 from skrif.validation import RESULT_COLUMNS, summarize  # noqa: E402
