@@ -316,3 +316,19 @@ def test_n_jobs_runs_in_process_when_workers_do_not_pay():
     np.testing.assert_array_equal(
         np.asarray(out.results["actual"]), np.asarray(single.results["actual"])
     )
+
+
+def test_auto_solver_goes_iterative_past_a_dense_factor():
+    from types import SimpleNamespace
+
+    from skrif._removal import choose_solver
+
+    huge = SimpleNamespace(n_samples=200_000, n_params=200_001)
+    small = SimpleNamespace(n_samples=20_000, n_params=5_001)
+    assert choose_solver("auto", "rank_one", huge, 1.0) == "iterative"
+    assert choose_solver("auto", "rank_one", small, 1.0) == "direct"
+    # Kinds (or unpenalised models) the matrix-free path does not support stay direct.
+    assert choose_solver("auto", "block", huge, 1.0) == "direct"
+    assert choose_solver("auto", "rank_one", huge, 0.0) == "direct"
+    with pytest.raises(ValueError, match="penalty"):
+        choose_solver("iterative", "rank_one", small, 0.0)
