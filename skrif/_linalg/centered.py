@@ -39,8 +39,12 @@ class CenteredDesign(AugmentedDesign):
     def rows(self, idx):
         return super().rows(idx) - self.shift
 
-    def rows_matvec(self, idx, V):
-        return super().rows_matvec(idx, V) - self.shift @ V
+    def rows_matvec(self, idx, V, out=None):
+        if out is None:
+            return super().rows_matvec(idx, V) - self.shift @ V
+        out = super().rows_matvec(idx, V, out=out)
+        out -= self.shift @ V
+        return out
 
     def rows_rmatvec(self, idx, R):
         return super().rows_rmatvec(idx, R) - np.outer(self.shift, R.sum(axis=0))

@@ -64,14 +64,24 @@ class AugmentedDesign:
             block = np.hstack([block, np.ones((block.shape[0], 1))])
         return block
 
-    def rows_matvec(self, idx, V):
-        """Return ``X̃[idx] V`` for ``V`` of shape (n_params, m) without densifying rows.
+    def rows_matvec(self, idx, V, out=None):
+        """Return ``X̃[idx] V`` for ``V`` of shape (n_params, m) without densifying rows
+        (written into ``out`` when given: dense rows by one GEMM into it).
 
         Cost O(nnz(X[idx]) m).
         """
-        out = np.asarray(self.X[idx] @ V[: self.n_features])
+        rows = self.X[idx]
+        if out is None:
+            out = np.asarray(rows @ V[: self.n_features])
+            if self.fit_intercept:
+                out = out + V[self.n_features]
+            return out
+        if self.sparse:
+            out[...] = rows @ V[: self.n_features]
+        else:
+            np.matmul(rows, V[: self.n_features], out=out)
         if self.fit_intercept:
-            out = out + V[self.n_features]
+            out += V[self.n_features]
         return out
 
     def rows_rmatvec(self, idx, R):

@@ -42,6 +42,7 @@ from .._linalg.inverse import (
 from .._linalg.woodbury import capacitance_coefficients, check_capacitance
 from .base import (
     _ROW_BLOCK,
+    _SOLVE_FLOATS,
     ADDITIVE,
     Curvature,
     _as_slice,
@@ -88,6 +89,9 @@ class _LinearCurvature(Curvature):
     """
 
     kind = "rank_one"
+    #: Row effects come from one n-space solve (the dual's push-through), not from
+    #: products of the training rows with ``H⁻¹G``.
+    _dual_effects = False
 
     def __init__(self, design, d, penalty_coef, penalty_intercept):
         super().__init__(design, d)
@@ -266,8 +270,43 @@ class _LinearCurvature(Curvature):
         return coef[:, :, None] * M[:, None, :]
 
     def _rows_times_solve(self, rows, G):
-        """``X̃[rows] H⁻¹ G`` (len(rows), m)."""
-        return self.design.rows_matvec(rows, self.solve(G))
+        """``X̃[rows] H⁻¹ G`` (len(rows), m); a run of consecutive rows is read as a
+        view of X (no gathered copy)."""
+        return self.design.rows_matvec(_as_slice(rows), self.solve(G))
+
+    def _effect_blocks(self, G):
+        """``(rows, X̃[rows] H⁻¹ G)`` over blocks of training rows: one solve, then
+        one product per block of about ``_SOLVE_FLOATS / m`` rows (temporaries below
+        the allocator's fresh-pages threshold)."""
+        V = self.solve(G)
+        n, step = self.design.n_samples, max(1, _SOLVE_FLOATS // max(G.shape[1], 1))
+        for start in range(0, n, step):
+            sl = slice(start, min(start + step, n))
+            yield sl, self.design.rows_matvec(sl, V)
+
+    def row_effects_into(self, G, d1, theta, method, out, fraction=1.0):
+        """:meth:`row_effects` for every training row, written into ``out`` (n, q, m)
+        block by block of training rows (each block's rows of ``out`` contiguous;
+        no (n, m) temporary): one solve with G's m columns, then O(nnz(X) m)."""
+        coef = self.row_coefficients(slice(None), d1, method, fraction)
+        G = np.asarray(G, dtype=float)
+        if coef.shape[1] == 1 and not self._dual_effects:
+            # One output: each block's product goes straight into ``out``, then is
+            # scaled in place (no temporary of the block's size).
+            V = self.solve(G)
+            dest2d = out[:, 0, :]
+            n = self.design.n_samples
+            # Dense rows: one GEMM into the result (no temporary at all); sparse rows
+            # make a temporary product per block.
+            step = max(1, _SOLVE_FLOATS // max(G.shape[1], 1)) if self.design.sparse else n
+            for start in range(0, n, step):
+                sl = slice(start, min(start + step, n))
+                block = self.design.rows_matvec(sl, V, out=dest2d[sl])
+                block *= coef[sl]
+            return out
+        for rows, M in self._effect_blocks(G):
+            np.multiply(coef[rows, :, None], M[:, None, :], out=out[rows])
+        return out
 
     def set_change(self, idx, d1, theta, method, fraction=1.0):
         """``Δθ`` (q, p̃) for reweighting rows ``idx`` by ``1 − t`` (``t = fraction``).
@@ -673,6 +712,11 @@ class DualCurvature(_LinearCurvature):
         if self._border:
             out += gb[None, :] / self._delta
         return out[rows]
+
+    _dual_effects = True
+
+    def _effect_blocks(self, G):
+        yield slice(None), self._rows_times_solve(slice(None), G)
 
     def _set_inner(self, idx):
         """``(None, M_T)``: ``M_T`` from kernel rows (O(k nnz(X) + n² k)); the dual
