@@ -332,3 +332,18 @@ def test_auto_solver_goes_iterative_past_a_dense_factor():
     assert choose_solver("auto", "rank_one", huge, 0.0) == "direct"
     with pytest.raises(ValueError, match="penalty"):
         choose_solver("iterative", "rank_one", small, 0.0)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_influence_scores_fast_path_matches_removal_effect_and_keeps_X(fit_intercept):
+    rng = np.random.default_rng(26)
+    X = rng.standard_normal((150, 5))
+    y = (X[:, 0] + rng.logistic(size=150) > 0).astype(int)
+    X_before = X.copy()
+    model = LogisticRegression(fit_intercept=fit_intercept, solver="newton-cholesky", tol=1e-12)
+    est = InfluenceEstimator(model).fit(X, y)
+    scores = est.influence_scores(X[:7], y[:7], target="loss")
+    np.testing.assert_array_equal(X, X_before)
+    for i in (0, 42):
+        one = est.removal_effect([i], X[:7], y[:7], target="loss", linearized=True)
+        np.testing.assert_allclose(scores[i], one, rtol=1e-10, atol=1e-14)

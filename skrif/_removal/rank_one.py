@@ -295,10 +295,15 @@ class _LinearCurvature(Curvature):
             # scaled in place (no temporary of the block's size).
             V = self.solve(G)
             dest2d = out[:, 0, :]
-            n = self.design.n_samples
-            # Dense rows: one GEMM into the result (no temporary at all); sparse rows
-            # make a temporary product per block.
-            step = max(1, _SOLVE_FLOATS // max(G.shape[1], 1)) if self.design.sparse else n
+            if not self.design.sparse:
+                # Dense rows: each block of rows scaled by its coefficients (intercept
+                # column included) times H⁻¹G, one GEMM straight into the result: one
+                # pass over the (n, m) output.
+                for sl, rows in self.design.row_chunks():
+                    # A new scaled block: rows may be a view of the user's X.
+                    np.matmul(rows * coef[sl], V, out=dest2d[sl])
+                return out
+            n, step = self.design.n_samples, max(1, _SOLVE_FLOATS // max(G.shape[1], 1))
             for start in range(0, n, step):
                 sl = slice(start, min(start + step, n))
                 block = self.design.rows_matvec(sl, V, out=dest2d[sl])
