@@ -20,6 +20,7 @@ __all__ = [
     "VerificationWarning",
     "DiagnosticsWarning",
     "ActiveSetChangeWarning",
+    "LeverageEstimateWarning",
 ]
 
 import numpy as np
@@ -128,3 +129,11 @@ class ActiveSetChangeWarning(UserWarning):
     predicted change (IF, RIF or the group Newton step, all computed with the active
     set held fixed) is only a first-order answer; ``method="refit"`` is exact.
     The message names the coordinates or rows."""
+
+
+class LeverageEstimateWarning(UserWarning):
+    """With ``solver="iterative"`` the all-row leverages are randomized estimates
+    (each with a confidence interval, ``leverage_bounds_``); for some rows the
+    interval leaves the rescale factor ``1 / (1 − h_i)`` uncertain by more than 25%
+    (typically near ``h_i = 1``), so their RIF values are uncertain too. Requested
+    rows and sets (``influence``, ``removal_effect``) use exact leverages."""

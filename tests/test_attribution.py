@@ -11,7 +11,6 @@
 """
 
 import itertools
-
 import warnings
 
 import numpy as np

@@ -120,7 +120,7 @@ TABLE = [
     ("predict_interval", "poisson", lambda e, X, y: e.predict_interval(X[:6], method="cv+", cv=3), "equal"),
     ("predict_log_proba", "binary", lambda e, X, y: e.predict_log_proba(X[:5]), "equal"),
     ("predict_proba", "multinomial", lambda e, X, y: e.predict_proba(X[:5]), "equal"),
-    ("predict_set", "multinomial", lambda e, X, y: e.predict_set(X[:6], method="aps"), "equal"),
+    ("predict_set", "multinomial", lambda e, X, y: e.predict_set(X[:6], method="aps", random_state=0), "equal"),
     ("removal_effect", "poisson", lambda e, X, y: e.removal_effect([4, 77], X[:5], target="predict", method="newton"), "equal"),
     ("removal_effect", "multinomial", lambda e, X, y: e.removal_effect([3], X[:5], y[:5], target="loss", linearized=True), "equal"),
     ("removal_to_flip", "binary", lambda e, X, y: e.removal_to_flip(X[:1]), "equal"),

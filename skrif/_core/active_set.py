@@ -36,6 +36,8 @@ class L1Problem(Problem):
     and ``l1_intercept`` (``λ₁ᵇ``, liblinear's penalised intercept).
     """
 
+    matrix_free_steps = False  # its own Newton driver
+
     def l1_weights(self, weights=None):
         """L1 weight of every parameter (n_params,) under sample ``weights``."""
         objective = self.objective

@@ -478,7 +478,10 @@ class RemovalModel:
         """
         self.check_data()
         start = self.theta if start is None else start
-        theta, n_iter, converged = self.problem.newton(start, weights)
+        # The full-data factorization preconditions the steps: the Hessian without a
+        # few rows is a low-rank change of it, so no new factorization is needed.
+        near = self.curvature if self.problem.matrix_free_steps else None
+        theta, n_iter, converged = self.problem.newton(start, weights, curvature=near)
         # An overflowed objective would stop Newton at once with a "zero change".
         check_finite_state(self.problem, theta, weights=weights, what="the exact refit")
         if not converged:
@@ -516,10 +519,12 @@ class RemovalModel:
             kept = np.ones(self.n_samples, dtype=bool)
             kept[idx] = False
             self.check_data()
+            solver = problem.solver
             problem = type(problem)(
                 problem.objective, problem.design.X[kept], problem.Y[kept],
                 problem.weights[kept],
             )
+            problem.solver = solver
             start = self.theta if start is None else start
             theta, n_iter, converged = problem.newton(start)
             check_finite_state(problem, theta, what="the exact refit")
@@ -568,6 +573,7 @@ class RemovalModel:
         self.check_data(rows)
         p = self.problem
         sub = type(p)(p.objective, p.design.X[rows], p.Y[rows], p.weights[rows])
+        sub.solver = p.solver
         d1, d2 = sub.row_derivatives(theta)
         return RemovalModel(sub, theta, d1, sub.curvature(d2, theta=theta), check_data=False)
 

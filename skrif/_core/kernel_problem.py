@@ -22,6 +22,8 @@ from .problem import Problem
 class KernelProblem(Problem):
     """:class:`~skrif._core.problem.Problem` of ``KernelRidge`` (module docstring)."""
 
+    matrix_free_steps = False  # a representer-form gradient: steps by its factor
+
     def __init__(self, objective, X, Y, weights):
         super().__init__(objective, X, Y, weights)
         self.design = KernelDesign(X, X, objective.kernel)

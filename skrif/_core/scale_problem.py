@@ -22,7 +22,8 @@ import numpy as np
 from .._linalg.design import ExtraParameterDesign
 from .._removal.joint_scale import JointScaleCurvature
 from .._removal.pieces import PiecewiseCurvature
-from .problem import Problem, backtrack
+from .newton import Point, backtrack
+from .problem import Problem
 
 #: A point is optimal when ``|∇J|`` is below this fraction of the sum of the absolute
 #: per-row gradient terms, entry by entry (rounding of the sum is ~1e-16 of it).
@@ -38,6 +39,8 @@ class ScaleProblem(Problem):
     ``θ`` has shape (1, p̃ + 1): ``(w, b, σ)``; its design is an
     :class:`~skrif._linalg.design.ExtraParameterDesign` (σ enters no linear predictor).
     """
+
+    matrix_free_steps = False  # its own Newton driver
 
     def __init__(self, objective, X, Y, weights):
         super().__init__(objective, X, Y, weights)
@@ -147,10 +150,13 @@ class ScaleProblem(Problem):
             step = -factor.solve(grad).T
             factor = None
             # ``value`` is infinite for σ ≤ 0: such steps are halved.
-            t, trial, trial_value = backtrack(self, theta, step, value, grad, s, 1e-12)
+            t, trial = backtrack(
+                lambda th: Point(self, th, s), theta, step, value,
+                float(np.sum(grad.T * step)), 1e-12,
+            )
             if trial is None:
                 break
-            theta, value = trial, trial_value
+            theta, value = trial.theta, trial.value
             if t * np.linalg.norm(step) <= tol * max(1.0, np.linalg.norm(theta)):
                 break
         converged = self.relative_gradient(theta, s) <= GRADIENT_TOL

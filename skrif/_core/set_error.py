@@ -45,7 +45,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
-from ..exceptions import NotPositiveDefiniteError, SetInteractionWarning, VerificationWarning
+from ..exceptions import (
+    NotPositiveDefiniteError,
+    SetInteractionWarning,
+    VerificationWarning,
+)
 
 #: A relative gap above this between an answer and its reference raises a
 #: :class:`~skrif.exceptions.SetInteractionWarning` (calibrated on

@@ -10,7 +10,7 @@ What lives here, and what it may import:
   pass of the Newton solver (loss, gradient, Gram), and wrappers that bind the
   in-memory Hessian kinds and :class:`~skrif._core.fitted.RemovalModel` to a block;
 * :mod:`._engine` — :class:`DaskDesign` (blocks, reductions, gathers) and the
-  objective evaluated for skrif's one Newton solver (:func:`skrif._core.problem.newton`);
+  objective evaluated for skrif's one Newton solver (:func:`skrif._core.newton.newton`);
 * :mod:`._removal` — :class:`DaskRemovalModel`, the ``RemovalModel`` protocol
   on Dask (per-row methods lazy, set methods on gathered rows — or, for large sets,
   the kept rows' Hessian from one pass — refits distributed);
@@ -29,7 +29,13 @@ May import every floor below it (:mod:`skrif._features` and down); never
 :mod:`skrif._estimator`.
 """
 
-from ._estimator import decision_function, lazy_effect, predict, predict_log_proba, predict_proba
+from ._estimator import (
+    decision_function,
+    lazy_effect,
+    predict,
+    predict_log_proba,
+    predict_proba,
+)
 from ._fit import check_dask_X, fit
 
 __all__ = [

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
-from .._linalg.design import AugmentedDesign
 from .._core.problem import row_derivatives
+from .._linalg.design import AugmentedDesign
 
 
 def block_inputs(Xb, Yb, Sb):

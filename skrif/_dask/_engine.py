@@ -9,16 +9,16 @@ What runs where:
   than a few blocks and a p̃ × p̃ (or K p̃ × K p̃) partial sum;
 * **the client** holds θ, the summed gradient and Gram, factors the Hessian with
   the in-memory kinds (:func:`skrif._removal.hessian_from_gram`) and runs skrif's
-  one Newton solver (:func:`skrif._core.problem.newton`).
+  one Newton solver (:func:`skrif._core.newton.newton`).
 
 Each Newton iteration is one pass over ``X`` (O(n p̃²) flops for the Gram, O(n p̃)
 when the previous factorization is reused); memory on the client is O(p̃²), on a
 worker O(block · p̃ + p̃²).
 """
 
-import numpy as np
 import dask
 import dask.array as da
+import numpy as np
 
 from .._removal import hessian_from_gram
 from . import _blocks
@@ -182,7 +182,7 @@ class DaskDesign:
 
 class Objective:
     """The penalised training objective on a :class:`DaskDesign`, for
-    :func:`skrif._core.problem.newton`: one pass per evaluated point.
+    :func:`skrif._core.newton.newton`: one pass per evaluated point.
 
     Parameters
     ----------
@@ -222,10 +222,15 @@ class Objective:
         )
 
     def minimize(self, theta, tol=1e-11, max_iter=100):
-        """``(θ, n_iter, converged)``: :func:`skrif._core.problem.newton` from ``theta``."""
-        from .._core.problem import newton
+        """``(θ, n_iter, converged)``: :func:`skrif._core.newton.newton` from ``theta``,
+        each step solved with the factor of the Hessian at its point (its Gram comes
+        from the same pass as the value and gradient, so a point costs one pass)."""
+        from .._core.newton import newton
 
-        return newton(self.point, theta, tol=tol, max_iter=max_iter)
+        return newton(
+            self.point, self.point(theta), solve=lambda p: -p.factor().solve(p.gradient),
+            tol=tol, max_iter=max_iter,
+        )
 
     def pilot(self, max_rows=100_000):
         """A starting point for :meth:`minimize`: the optimum on a few blocks, in memory.

@@ -6,8 +6,8 @@ for a Dask fit as in memory, on the fit's removal model
 (:class:`~skrif._dask._removal.DaskRemovalModel`).
 """
 
-import numpy as np
 import dask.array as da
+import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._features import attribution as _attribution

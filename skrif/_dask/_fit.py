@@ -3,24 +3,24 @@ the removal model at θ̂ (:func:`build`)."""
 
 import warnings
 
-import numpy as np
 import dask
 import dask.array as da
+import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import type_of_target
 
+from .._core.fitting import (
+    check_prefit,
+    optimality_gap,
+    optimality_message,
+    polish_tol,
+)
+from .._core.problem import warn_not_converged
 from .._objectives import objective_class_for
 from .._objectives._registry import dask_estimator_names
 from .._utils.dask import is_dask
-from .._core.fitting import (
-    check_prefit,
-    polish_tol,
-    optimality_gap,
-    optimality_message,
-)
-from .._core.problem import warn_not_converged
 from ..exceptions import OptimalityWarning, UnsupportedModelError
 from . import _blocks
 from ._engine import DaskDesign, Objective

@@ -26,18 +26,21 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._utils.checks import finite_change
 from .._core.fitted import RemovalModel, identified_rank, refuse_unidentified
+from .._core.fitting import warn_leverage_one_rows, warn_singular
 from .._core.group_step import (
-    KeptSolver, check_kept_rank, group_method_by_cost, hessian_norms, joint_leverage,
+    KeptSolver,
+    check_kept_rank,
+    group_method_by_cost,
+    hessian_norms,
+    joint_leverage,
     kept_is_cheaper,
 )
-from .._core.fitting import warn_leverage_one_rows, warn_singular
 from .._core.problem import warn_not_converged
+from .._utils.checks import finite_change
 from . import _blocks
 from ._engine import DaskDesign, Objective, constant
 from ._selection import kth_smallest, top_k
-
 
 #: Floats of gathered rows :meth:`DaskRemovalModel.prefetch` keeps on the client (128 MB).
 PREFETCH_FLOATS = 1 << 24

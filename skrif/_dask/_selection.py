@@ -5,9 +5,9 @@ values at most twice, keeping O(k) (top-k) or O(blocks · sketch) (order statist
 values on the client.
 """
 
-import numpy as np
 import dask
 import dask.array as da
+import numpy as np
 
 from . import _blocks
 

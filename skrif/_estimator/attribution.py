@@ -19,7 +19,6 @@ from .._utils.dask import fitted_on_dask, is_dask
 from .._utils.frames import (
     change_as_frame,
 )
-
 from .dask_routing import dask_aware
 
 

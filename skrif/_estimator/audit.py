@@ -12,14 +12,13 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.set_error import verification_gap
-from .._utils.checks import check_bool
-from .._utils.progress import Progress
-from ..exceptions import VerificationWarning
-
 from .._features import amip as _amip
 from .._features import audit as _audit
 from .._features.robust_se import COV_TYPES
+from .._utils.checks import check_bool
 from .._utils.params import Integer, RealNumber, validate_arguments
+from .._utils.progress import Progress
+from ..exceptions import VerificationWarning
 from . import whole_pipeline
 from .dask_routing import dask_aware
 

@@ -16,8 +16,8 @@ from .._utils.checks import (
     check_eval_targets,
 )
 from .._utils.frames import (
-    _training_index,
     _import_pandas,
+    _training_index,
     as_frame,
     output_labels,
     removed_rows_from_pandas,

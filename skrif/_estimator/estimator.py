@@ -34,11 +34,13 @@ from .._core.fitting import (
     warn_singular,
 )
 from .._core.fitting import optimality_message as _optimality_message
-from .._core.problem import warn_not_converged
+from .._core.newton import NewtonSteps
+from .._core.problem import Problem, warn_not_converged
 from .._core.problems import make_problem
 from .._core.separation import check_finite_optimum, check_polish_bounded
 from .._objectives import objective_class_for
 from .._preprocess.sets import as_design
+from .._removal import SOLVERS, choose_solver
 from .._utils.checks import (
     check_class_weight_values,
     check_effective_weights,
@@ -210,6 +212,15 @@ class InfluenceEstimator(
         (selection included, then the exact optimum at the value it selects). The
         approximate methods always hold the selection fixed. Ignored for other
         estimators.
+    solver : {"auto", "direct", "iterative"}, default="auto"
+        How the Hessian is solved. ``"direct"`` factors it (p̃ × p̃, or n × n when
+        parameters outnumber rows); ``"iterative"`` never forms it: conjugate
+        gradients on Hessian-vector products, exact (to a relative residual of
+        1e-10) for the rows and sets asked, with all-row leverages estimated by a
+        randomized sketch with per-row intervals (:attr:`leverage_bounds_`; models
+        with a rank-one per-row Hessian and a penalty on every coefficient only).
+        ``"auto"`` is direct unless two dense ``min(n, p̃)²`` arrays would exceed
+        8 GiB. See the guide page "Large and sparse problems".
 
     Attributes
     ----------
@@ -232,6 +243,12 @@ class InfluenceEstimator(
         mean-form models (GLMs, SGD) ``H`` is the Hessian without the row's share
         of the penalty; for multinomial models ``h_i`` is the largest eigenvalue
         of the row's K × K leverage block (see the "Supported models" guide).
+    leverage_bounds_ : ndarray of shape (n_samples, 2)
+        A 95% interval for each leverage: both ends equal to ``leverages_`` when
+        they are exact (``solver_="direct"``, and rows recomputed exactly), the
+        randomized estimate's exact F-distribution interval otherwise.
+    solver_ : {"direct", "iterative"}
+        The solver used (``solver="auto"`` resolved).
     rescale_factors_ : ndarray of shape (n_samples,)
         ``1 / (1 − h_i)``: the factor by which RIF exceeds IF for each row when
         per-row Hessians are rank one (least squares, binary logistic); the
@@ -294,17 +311,19 @@ class InfluenceEstimator(
         "polish": ["boolean"],
         "preprocessing": [StrOptions({"refit", "fixed"})],
         "hyperparameters": [StrOptions({"fixed", "reselect"})],
+        "solver": [StrOptions(set(SOLVERS))],
     }
 
     def __init__(
         self, estimator=None, *, rescaled=True, polish=True, preprocessing="refit",
-        hyperparameters="fixed",
+        hyperparameters="fixed", solver="auto",
     ):
         self.estimator = estimator
         self.rescaled = rescaled
         self.polish = polish
         self.preprocessing = preprocessing
         self.hyperparameters = hyperparameters
+        self.solver = solver
 
     # -- scikit-learn plumbing -----------------------------------------------
     def _get_estimator(self):
@@ -341,6 +360,7 @@ class InfluenceEstimator(
                 "preprocessing": "'refit' (the whole pipeline) or 'fixed' (the final model "
                                  "with the preprocessing held fixed)",
                 "hyperparameters": "'fixed' or 'reselect'",
+                "solver": "'auto', 'direct' or 'iterative'",
             },
             estimator_params=True,
         )
@@ -558,12 +578,29 @@ class InfluenceEstimator(
         names = self._coef_names()
         model_name = type(self._attributed.holder).__name__
         what = f"the fitted {model_name}"
+        problem.solver = self.solver_ = choose_solver(
+            self.solver, problem.objective.hessian_kind, problem.design,
+            float(problem.penalty[: problem.design.n_features].min(initial=np.inf)),
+        )
         with np.errstate(over="ignore", invalid="ignore"):
             d1, d2 = problem.row_derivatives(theta)
         check_finite_state(problem, theta, d1, d2, what=what)
-        curvature = problem.curvature(d2, theta=theta)
+        # The Newton step at the fit measures the gap. For smooth objectives it is
+        # solved matrix-free when factoring costs far more than Hessian products (the
+        # fit's one factorization then happens at the polished optimum), else by the
+        # factorization that serves as the fitted state when no polishing is needed.
+        steps, curvature = None, None
         with np.errstate(over="ignore", invalid="ignore"):
-            self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
+            if type(problem).newton is Problem.newton:  # the shared Newton driver
+                steps = NewtonSteps(problem, matrix_free=problem.matrix_free_steps)
+                step = steps.solve(theta, d2, problem.gradient(theta, d1))
+                self.optimality_gap_ = float(
+                    np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300)
+                )
+                curvature = steps.factor if steps.current else None
+            else:
+                curvature = problem.curvature(d2, theta=theta)
+                self.optimality_gap_ = problem.optimality_gap(theta, curvature, d1)
         if not np.isfinite(self.optimality_gap_) and np.isfinite(problem.value(theta)):
             # A finite objective whose Newton step overflows: a fit far out where the
             # loss saturates (e.g. SGD on unscaled columns). Infinitely far from the
@@ -580,10 +617,15 @@ class InfluenceEstimator(
             self.polish, problem.design.n_samples,
         )
         if self.polish and self.optimality_gap_ > polish_tol(problem.objective):
-            # The factorization at the starting point serves the first Newton step;
-            # release it before refactoring at the polished optimum.
+            # The gap's step strategy continues (its first step is solved); any
+            # factorization preconditions the next steps and is released before the
+            # one at the polished optimum.
             start = theta
-            theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
+            if steps is not None:
+                theta, self.n_polish_steps_, converged = problem.newton(theta, steps=steps)
+                steps.factor = None
+            else:
+                theta, self.n_polish_steps_, converged = problem.newton(theta, curvature=curvature)
             curvature = None
             check_polish_bounded(problem, start, theta, converged, names, model_name)
             if not frozen:
@@ -592,6 +634,9 @@ class InfluenceEstimator(
                 d1, d2 = problem.row_derivatives(theta)
             check_finite_state(problem, theta, d1, d2, what=f"{what} after polishing")
             curvature = problem.curvature(d2, theta=theta)
+        elif curvature is None:
+            curvature = problem.curvature(d2, theta=theta)
+        del steps
 
         # No finite optimum (separable classes, a level pinned by one feature): a
         # converged point with a nonsingular Hessian certifies one; otherwise an LP
@@ -613,6 +658,10 @@ class InfluenceEstimator(
             warn_singular(curvature.rank, curvature.n_params, stacklevel=3)
         one_minus = curvature.one_minus_leverage
         self.leverages_ = np.clip(1.0 - one_minus, 0.0, 1.0)
+        bounds = getattr(curvature, "leverage_bounds", None)
+        self.leverage_bounds_ = (
+            np.column_stack([self.leverages_, self.leverages_]) if bounds is None else bounds
+        )
         tol = curvature.leverage_tol
         degenerate = one_minus <= tol
         with np.errstate(divide="ignore"):

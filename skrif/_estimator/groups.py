@@ -13,8 +13,8 @@ from .._core.set_error import verification_gap, warn_unverified
 from .._features import attribution as _attribution
 from .._features import audit as _audit
 from .._features.groups import (
-    fold_splits,
     describe_methods,
+    fold_splits,
     group_changes,
     group_method,
     group_scores,
@@ -26,7 +26,6 @@ from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
 from .._utils.progress import Progress
 from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning
-
 from . import whole_pipeline
 
 

@@ -42,7 +42,6 @@ import numpy as np
 
 from .._utils.progress import Progress
 from ..exceptions import VerificationWarning
-
 from .amip_search import (
     LinearCriterion,
     StandardErrorCriterion,

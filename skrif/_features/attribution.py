@@ -127,6 +127,19 @@ def influence_scores(rm, X_eval, Y_eval, target, method, linearized=True):
     independent of ``m``; sparse ``X_eval`` is never densified whole.
     """
     out = np.empty((rm.n_samples, X_eval.shape[0], target.n_outputs))
+    into = getattr(rm.curvature, "row_effects_into", None)
+    if linearized and rm.n_outputs == 1 and target.n_outputs == 1 and into is not None:
+        # One output, and a kind that writes row effects in place: the target's
+        # derivative folds into the evaluation rows (A_j = J_j x̃_j), each block of
+        # evaluation rows is one solve and one product per block of training rows,
+        # written straight into the result (as one GEMM would).
+        rm.check_data()
+        design_eval = rm.design.for_rows(X_eval)
+        J = target.derivative(design_eval.matvec(rm.theta.T), Y_eval)[:, 0, 0]
+        for block in _eval_blocks(X_eval.shape[0], design_eval.n_params):
+            G = rm.design.for_rows(X_eval[block]).rows(slice(None)).T * J[block]
+            into(G, rm.d1, rm.theta, method, out[:, block, :].transpose(0, 2, 1))
+        return out
     for rows, block, values in _effect_blocks(rm, X_eval, Y_eval, target, method, linearized):
         out[rows, block] = values
     return out

@@ -39,11 +39,31 @@ class CenteredDesign(AugmentedDesign):
     def rows(self, idx):
         return super().rows(idx) - self.shift
 
-    def rows_matvec(self, idx, V):
-        return super().rows_matvec(idx, V) - self.shift @ V
+    def rows_matvec(self, idx, V, out=None):
+        if out is None:
+            return super().rows_matvec(idx, V) - self.shift @ V
+        out = super().rows_matvec(idx, V, out=out)
+        out -= self.shift @ V
+        return out
 
     def rows_rmatvec(self, idx, R):
         return super().rows_rmatvec(idx, R) - np.outer(self.shift, R.sum(axis=0))
+
+    def row_quadratic(self, Sinv):
+        """``(x_i − s)ᵀ S⁻¹ (x_i − s)`` for every row in the expanded form
+        ``x_iᵀS⁻¹x_i − 2 x_i·S⁻¹s + sᵀS⁻¹s`` (sparse ``X`` stays sparse), with the
+        size of the terms for a cancellation check; dense ``X``: centred blocks."""
+        if not self.sparse:
+            quad = np.empty(self.n_samples)
+            for sl in self.row_slices():
+                R = self.rows(sl)
+                quad[sl] = np.einsum("ij,ij->i", R @ Sinv, R)
+            return quad, np.abs(quad)
+        quad, magnitude = AugmentedDesign(self.X, False).row_quadratic(Sinv)
+        u = Sinv @ self.shift
+        cross = 2.0 * np.asarray(self.X @ u).ravel()
+        c = float(self.shift @ u)
+        return quad - cross + c, magnitude + np.abs(cross) + abs(c)
 
     def weighted_gram(self, d):
         """``(X − 1sᵀ)ᵀ D (X − 1sᵀ)``: O(n p²) dense by centred row blocks, O(nnz·p) sparse."""

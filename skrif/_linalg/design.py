@@ -8,7 +8,7 @@ computed on ``X`` and the intercept column separately.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dgemm, dsyrk
 
 # Dense floats per row block in chunked products (16 MB): bounds temporary memory
 # (a few blocks are alive at once) while keeping blocks large enough for BLAS-3
@@ -64,14 +64,24 @@ class AugmentedDesign:
             block = np.hstack([block, np.ones((block.shape[0], 1))])
         return block
 
-    def rows_matvec(self, idx, V):
-        """Return ``X̃[idx] V`` for ``V`` of shape (n_params, m) without densifying rows.
+    def rows_matvec(self, idx, V, out=None):
+        """Return ``X̃[idx] V`` for ``V`` of shape (n_params, m) without densifying rows
+        (written into ``out`` when given: dense rows by one GEMM into it).
 
         Cost O(nnz(X[idx]) m).
         """
-        out = np.asarray(self.X[idx] @ V[: self.n_features])
+        rows = self.X[idx]
+        if out is None:
+            out = np.asarray(rows @ V[: self.n_features])
+            if self.fit_intercept:
+                out = out + V[self.n_features]
+            return out
+        if self.sparse:
+            out[...] = rows @ V[: self.n_features]
+        else:
+            np.matmul(rows, V[: self.n_features], out=out)
         if self.fit_intercept:
-            out = out + V[self.n_features]
+            out += V[self.n_features]
         return out
 
     def rows_rmatvec(self, idx, R):
@@ -83,6 +93,91 @@ class AugmentedDesign:
         if not self.fit_intercept:
             return top
         return np.vstack([top, R.sum(axis=0, keepdims=True)])
+
+    def row_quadratic(self, Sinv):
+        """``x̃_iᵀ S⁻¹ x̃_i`` for every row, from the explicit symmetric ``S⁻¹``
+        (n_params × n_params), with the size of the terms summed (for a
+        cancellation check): ``(quad, magnitude)``, each of shape (n_samples,).
+
+        Sparse ``X``: ``Σ nnz_i²`` gathers (:func:`~skrif._linalg.inverse.pair_quadratic`)
+        plus O(nnz) for the intercept's terms; dense ``X``: a GEMM, O(n p̃²).
+        """
+        p = self.n_features
+        A = Sinv[:p, :p]
+        if self.sparse:
+            from .inverse import pair_quadratic
+
+            quad = pair_quadratic(self.X, A)
+        else:
+            quad = np.empty(self.n_samples)
+            for sl in self.row_slices():
+                R = np.asarray(self.X[sl], dtype=float)
+                quad[sl] = np.einsum("ij,ij->i", R @ A, R)
+        if not self.fit_intercept:
+            return quad, np.abs(quad)
+        cross = 2.0 * np.asarray(self.X @ Sinv[:p, p]).ravel()
+        magnitude = np.abs(quad) + np.abs(cross) + abs(Sinv[p, p])
+        return quad + cross + Sinv[p, p], magnitude
+
+    def shifted_rows(self, sl, shift=None):
+        """Dense rows ``[x_i − shift, 1]`` (the intercept column if fitted) for the
+        rows ``sl`` of dense ``X``: a fresh (len, n_features + fit_intercept) array."""
+        p = self.n_features
+        R = np.empty((sl.stop - sl.start, p + int(self.fit_intercept)))
+        if shift is None:
+            R[:, :p] = self.X[sl]
+        else:
+            np.subtract(self.X[sl], shift, out=R[:, :p])
+        if self.fit_intercept:
+            R[:, p] = 1.0
+        return R
+
+    def weighted_grams(self, W, shift=None):
+        """``X̃ᵀ diag(W[:, j]) X̃`` for every column of ``W`` (n, m), any signs: shape
+        (m, n_params, n_params). With ``shift``, rows are ``[x_i − shift, 1]``.
+
+        Dense ``X``: one GEMM per block of rows for all m weightings at once (centred
+        blocks, so no digits are lost to large column means), O(n m p̃²); sparse
+        ``X``: one sparse product per weighting, the shift applied to the products.
+        """
+        W = np.asarray(W, dtype=float)
+        n, m = W.shape
+        # Parameters the rows use (an extra parameter no row uses gets zeros).
+        p, pt = self.n_features, self.n_features + int(self.fit_intercept)
+        out = np.zeros((m, self.n_params, self.n_params))
+        if self.sparse:
+            X = self.X
+            for j in range(m):
+                d = W[:, j]
+                G = out[j]
+                scatter_sparse(X.T @ X.multiply(d[:, None]).tocsr(), G[:p, :p])
+                col = np.asarray(X.T @ d).ravel()
+                if shift is not None:
+                    total = d.sum()
+                    G[:p, :p] -= np.outer(col, shift) + np.outer(shift, col) - total * np.outer(shift, shift)
+                    col = col - total * shift
+                if self.fit_intercept:
+                    G[:p, p] = col
+                    G[p, :p] = col
+                    G[p, p] = d.sum()
+            return out
+        symmetric = m == 1 and bool(np.all(W >= 0))
+        acc = np.zeros((pt, m * pt), order="F")
+        step = max(1, _BLOCK_FLOATS // (m * pt))
+        for start in range(0, n, step):
+            sl = slice(start, min(start + step, n))
+            R = self.shifted_rows(sl, shift)
+            if symmetric:
+                # One non-negative weighting: a symmetric rank-k update (half the flops).
+                R *= np.sqrt(W[sl, :1])
+                acc = dsyrk(1.0, R.T, beta=1.0, c=acc, trans=0, lower=1, overwrite_c=1)
+                continue
+            WR = (W[sl, :, None] * R[:, None, :]).reshape(R.shape[0], m * pt)
+            acc = dgemm(1.0, R, WR, beta=1.0, c=acc, trans_a=1, overwrite_c=1)
+        if symmetric:
+            _symmetrize_lower(acc)
+        out[:, :pt, :pt] = acc.reshape(pt, m, pt).transpose(1, 0, 2)
+        return out
 
     @property
     def chunk_rows(self):
@@ -105,16 +200,12 @@ class AugmentedDesign:
 
         Cost O(n p̃²) dense: one symmetric rank-k update (BLAS ``dsyrk``, half the
         flops of a general product) per block of :attr:`chunk_rows` rows, accumulated in
-        place; O(nnz·p) sparse. Temporary memory: one block of ``_BLOCK_FLOATS`` floats.
+        place; O(Σ nnz_i²) sparse (a sparse product). Temporary memory: one block of ``_BLOCK_FLOATS`` floats.
         """
         p = self.n_features
         if self.sparse:
-            Xd = self.X.multiply(d[:, None]).tocsr()
-            if not self.fit_intercept:
-                # Symmetric, so the C-ordered dense result is also its Fortran form.
-                return (self.X.T @ Xd).toarray().T
-            G = np.empty((self.n_params, self.n_params), order="F")
-            G[:p, :p] = (self.X.T @ Xd).toarray()
+            G = np.zeros((self.n_params, self.n_params), order="F")
+            scatter_sparse(self.X.T @ self.X.multiply(d[:, None]).tocsr(), G[:p, :p])
             if self.fit_intercept:
                 col = np.asarray(self.X.T @ d).ravel()
                 G[:p, p] = col
@@ -148,7 +239,7 @@ class AugmentedDesign:
             XT = self.X.T
             for start in range(0, self.n_samples, step):
                 sl = slice(start, min(start + step, self.n_samples))
-                K[sl] = (self.X[sl] @ XT).toarray()
+                scatter_sparse(self.X[sl] @ XT, K[sl])
         else:
             K = self.X @ self.X.T  # NumPy uses a symmetric rank-k update for A @ A.T
         K *= inv_penalty_coef
@@ -162,13 +253,27 @@ class AugmentedDesign:
         Cost O(len(idx) · nnz(X)) (dense: O(len(idx) n p)).
         """
         if self.sparse:
-            K = (self.X[idx] @ self.X.T).toarray()
+            K = scatter_sparse(self.X[idx] @ self.X.T)
         else:
             K = self.X[idx] @ self.X.T
         K *= inv_penalty_coef
         if self.fit_intercept and inv_penalty_intercept:
             K += inv_penalty_intercept
         return K
+
+
+def scatter_sparse(M, out=None):
+    """The sparse matrix ``M`` written into the dense ``out`` (zeroed first; a new
+    array by default). Several times faster than scipy's ``toarray`` for the
+    products of sparse designs (Gram and kernel blocks)."""
+    if out is None:
+        out = np.zeros(M.shape)
+    else:
+        out[...] = 0.0
+    coo = M.tocoo()
+    coo.sum_duplicates()  # a temporary product: no-op when already canonical
+    out[coo.row, coo.col] = coo.data
+    return out
 
 
 class ExtraParameterDesign(AugmentedDesign):

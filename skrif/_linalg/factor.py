@@ -135,6 +135,21 @@ class SPDFactor:
             return sla.cho_solve((self.chol, True), G, overwrite_b=overwrite, check_finite=False)
         return self.F @ (self.F.T @ G)
 
+    def inverse(self):
+        """The full symmetric ``S⁻¹`` (or ``S⁺``), p × p: LAPACK ``potri`` on a copy of
+        the Cholesky factor (2p³/3 flops, p² more memory), ``F Fᵀ`` on the
+        pseudo-inverse path. Callers check its answers against solves
+        (:func:`skrif._linalg.inverse.check_rows`)."""
+        if self.chol is None:
+            return self.F @ self.F.T
+        inv, info = lapack.dpotri(self.chol, lower=1)
+        if info != 0:  # pragma: no cover - a successful Cholesky has no zero pivot
+            raise np.linalg.LinAlgError("potri failed on a Cholesky factor")
+        from .design import _symmetrize_lower
+
+        _symmetrize_lower(inv)
+        return inv
+
     def inverse_diagonal(self):
         """``diag(S⁻¹)`` (or of ``S⁺``): squared column norms of ``L⁻¹`` (one
         triangular solve with the identity, O(p³/3) with trtri), or of ``Fᵀ``."""

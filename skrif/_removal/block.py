@@ -37,9 +37,11 @@ with nK × nK matrices instead: O(n² p + (nK)³) time, O((nK)²) memory.
 
 import numpy as np
 import scipy.linalg as sla
+from scipy.linalg import blas
 
-from .._linalg.design import AugmentedDesign
+from .._linalg.design import AugmentedDesign, _symmetrize_lower
 from .._linalg.factor import SINGULAR_RTOL, SPDFactor, shift_null_space
+from .._linalg.inverse import InverseCheck, probe_rows, verdict
 from ..exceptions import NotPositiveDefiniteError
 from .base import (
     _ROW_BLOCK,
@@ -50,7 +52,7 @@ from .base import (
     _step_table,
 )
 from .leverage import BLOCK_LEVERAGE_TOL
-from .penalty_share import column_means, signed_gram
+from .penalty_share import column_means
 
 
 class BlockCurvature(Curvature):
@@ -80,16 +82,10 @@ class BlockCurvature(Curvature):
     def __init__(self, design, A, penalty_coef, penalty_intercept):
         super().__init__(design, None)
         self.A = np.asarray(A, dtype=float)
-        n, K, _ = self.A.shape
-        pt = design.n_params
+        K = self.A.shape[1]
         xbar = _centring_shift(design, penalty_intercept)
-        H = np.zeros((K, pt, K, pt))
-        for k in range(K):
-            for m in range(k, K):
-                block = signed_gram(design, self.A[:, k, m], xbar)
-                H[k, :, m, :] = block
-                H[m, :, k, :] = block.T
-        self._factor(H.reshape(K * pt, K * pt), K, xbar, penalty_coef, penalty_intercept)
+        self._factor(_block_hessian(design, self.A, xbar), K, xbar, penalty_coef,
+                     penalty_intercept)
 
     @classmethod
     def from_gram(cls, gram, n_classes, n_features, fit_intercept, penalty_coef,
@@ -143,21 +139,75 @@ class BlockCurvature(Curvature):
         self._amp_cache = None
         self._single_row_cache = None
 
+    #: How the per-row blocks were computed (:class:`~skrif._linalg.inverse.InverseCheck`).
+    inverse_check = None
+
     @property
     def _M(self):
         """Per-row K × K blocks ``M_i = V_i H⁺ V_iᵀ`` (computed on first use: Newton
-        steps of a refit never need them), by whitened rows in chunks."""
+        steps of a refit never need them), the cheaper exact way.
+
+        Solves: whitened expanded rows, ``n K (K p̃)²/2`` multiply-adds. Explicit
+        ``H⁺`` (``(K p̃)³/3`` more, and K p̃ × K p̃ memory): ``M_i[k, l] =
+        x̃_iᵀ(H⁺)_{kl}x̃_i`` by GEMMs, ``n K(K+1)/2 p̃²`` — K times fewer. The explicit
+        route is checked against solves on probe rows (``inverse_check``).
+        """
         if self._M_cache is None:
             n, K, _ = self.A.shape
             pt = self.design.n_params
-            M = np.empty((n, K, K))
-            chunk = max(1, 2**22 // (K * K * pt))
-            for start in range(0, n, chunk):
-                sl = slice(start, min(start + chunk, n))
-                W = self._whiten(self._expand(self._rows(sl)))  # (r, Kp̃', K)
-                M[sl] = np.einsum("rak,ral->rkl", W, W)
+            inverse = float(K * pt) ** 3 / 3.0 + n * K * (K + 1) / 2.0 * pt * pt
+            solves = n * K * float(K * pt) ** 2 / 2.0
+            reason = f"cost model: inverse {inverse:.3g} vs solves {solves:.3g} multiply-adds"
+            self.inverse_check = InverseCheck("solve", reason)
+            M = None
+            if inverse < solves and self._spd.chol is not None:
+                M = self._blocks_from_inverse()
+                probes = probe_rows(np.abs(M).max(axis=(1, 2)))
+                reference = self._solved_blocks(probes)
+                scale = np.maximum(np.abs(reference).max(axis=(1, 2)), np.finfo(float).tiny)
+                err = float(np.max(np.abs(M[probes] - reference).max(axis=(1, 2)) / scale))
+                self.inverse_check = verdict(err, probes.size, reason)
+                if self.inverse_check.strategy != "inverse":
+                    M = None
+            if M is None:
+                M = self._solved_blocks(slice(None))
             self._M_cache = M
         return self._M_cache
+
+    def _solved_blocks(self, rows):
+        """``M_i`` for ``rows`` by whitened expanded rows (n_rows, K, K)."""
+        n, K, _ = self.A.shape
+        pt = self.design.n_params
+        idx = np.arange(n)[rows]
+        M = np.empty((idx.size, K, K))
+        chunk = max(1, 2**22 // (K * K * pt))
+        for start in range(0, idx.size, chunk):
+            part = idx[start : start + chunk]
+            W = self._whiten(self._expand(self._rows(part)))  # (r, Kp̃', K)
+            M[start : start + part.size] = np.einsum("rak,ral->rkl", W, W)
+        return M
+
+    def _blocks_from_inverse(self):
+        """``M_i`` for every row from the explicit ``H⁺ = P H'⁻¹ P`` (P: off the
+        null space), by GEMMs with its blocks ``(H⁺)_{k, k:}`` for row chunks."""
+        n, K, _ = self.A.shape
+        pt = self.design.n_params
+        Hinv = self._spd.inverse()
+        if self._n_null:
+            N = self._N
+            Hinv -= N @ (N.T @ Hinv)
+            Hinv -= (Hinv @ N) @ N.T
+        M = np.empty((n, K, K))
+        step = max(1, (1 << 21) // (K * pt))
+        for start in range(0, n, step):
+            sl = slice(start, min(start + step, n))
+            R = self._rows(sl)
+            for k in range(K):
+                T = (R @ Hinv[k * pt : (k + 1) * pt, k * pt :]).reshape(R.shape[0], K - k, pt)
+                vals = np.einsum("rlp,rp->rl", T, R)
+                M[sl, k, k:] = vals
+                M[sl, k:, k] = vals
+        return M
 
     @property
     def one_minus_leverage(self):
@@ -496,6 +546,74 @@ class DualBlockCurvature(BlockCurvature):
 
     def inner(self, idx):
         return self._row_blocks(idx)
+
+
+def _softmax_roots(A, rtol=1e-12):
+    """``b`` (n, K) with ``A_i = diag(b_i Σ_k b_ik) − b_i b_iᵀ`` — the softmax
+    curvature ``w (diag(p) − ppᵀ)``, ``b = √w p`` — or ``None`` when ``A`` is not of
+    that form to ``rtol`` (checked on every entry).
+
+    ``b_k² = −A_kl A_km / A_lm`` for the two other classes l, m with the largest
+    diagonal entries (their ``b`` are not tiny, so nothing underflows). O(n K²).
+    """
+    n, K, _ = A.shape
+    if K < 3 or n == 0:
+        return None
+    cols = np.arange(K)
+    diag = A[:, cols, cols]
+    top = np.argsort(-diag, axis=1, kind="stable")[:, :3]
+    rows = np.arange(n)[:, None]
+    first = np.where(cols[None, :] == top[:, :1], top[:, 1:2], top[:, :1])
+    second = np.where(
+        (cols[None, :] == top[:, :1]) | (cols[None, :] == top[:, 1:2]), top[:, 2:3], top[:, 1:2]
+    )
+    with np.errstate(all="ignore"):
+        b2 = -A[rows, cols[None, :], first] * A[rows, cols[None, :], second] / A[rows, first, second]
+    b = np.sqrt(np.where(np.isfinite(b2) & (b2 > 0), b2, 0.0))
+    rebuilt = -b[:, :, None] * b[:, None, :]
+    rebuilt[:, cols, cols] += b * b.sum(axis=1, keepdims=True)
+    scale = np.abs(A).max(initial=0.0)
+    if not np.abs(rebuilt - A).max(initial=0.0) <= rtol * max(scale, np.finfo(float).tiny):
+        return None
+    return b
+
+
+def _block_hessian(design, A, shift):
+    """``Σ_i A_i ⊗ r_i r_iᵀ`` (K p̃ × K p̃), ``r_i = [x_i − shift, 1]``.
+
+    Softmax curvature on dense ``X`` (:func:`_softmax_roots`): ``Σ_i diag(u_i) ⊗
+    r_ir_iᵀ − ZᵀZ`` with rows ``b_i ⊗ r_i`` of Z — symmetric rank-k updates, the
+    cheapest BLAS shape (n K² p̃²/2 multiply-adds). Otherwise the K(K+1)/2
+    distinct blocks ``Σ_i A_i[k, m] r_ir_iᵀ`` in one pass over X
+    (:meth:`~skrif._linalg.design.AugmentedDesign.weighted_grams`).
+    """
+    n, K, _ = A.shape
+    pt = design.n_params
+    b = None if design.sparse else _softmax_roots(A)
+    if b is None:
+        upper_k, upper_m = np.triu_indices(K)
+        grams = design.weighted_grams(A[:, upper_k, upper_m], shift)
+        H = np.empty((K, pt, K, pt))
+        for block, k, m in zip(grams, upper_k, upper_m):
+            H[k, :, m, :] = block
+            H[m, :, k, :] = block.T
+        return H.reshape(K * pt, K * pt)
+    u = b * b.sum(axis=1, keepdims=True)
+    H = np.zeros((K * pt, K * pt), order="F")
+    diag = [np.zeros((pt, pt), order="F") for _ in range(K)]
+    step = max(256, (1 << 21) // (K * pt))
+    for start in range(0, n, step):
+        sl = slice(start, min(start + step, n))
+        R = design.shifted_rows(sl, shift)
+        Z = (b[sl, :, None] * R[:, None, :]).reshape(R.shape[0], K * pt)
+        H = blas.dsyrk(-1.0, Z.T, beta=1.0, c=H, trans=0, lower=1, overwrite_c=1)
+        for k in range(K):
+            Rk = R * np.sqrt(u[sl, k : k + 1])
+            diag[k] = blas.dsyrk(1.0, Rk.T, beta=1.0, c=diag[k], trans=0, lower=1, overwrite_c=1)
+    for k in range(K):
+        H[k * pt : (k + 1) * pt, k * pt : (k + 1) * pt] += diag[k]
+    _symmetrize_lower(H)
+    return H
 
 
 def _centring_shift(design, penalty_intercept):

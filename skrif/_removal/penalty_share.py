@@ -59,32 +59,10 @@ def column_means(X):
 
 
 def signed_gram(design, d, shift=None):
-    """``X̃ᵀ diag(d) X̃`` for any sign of ``d``, with rows ``[x_i − shift, 1]`` if given.
-
-    O(n p̃²) dense (centred row blocks: no digits lost to large column means),
-    O(nnz·p̃) sparse (the shift is applied to the products).
-    """
-    p = design.n_features
-    G = np.empty((design.n_params, design.n_params))
-    if design.sparse:
-        G[:p, :p] = (design.X.T @ design.X.multiply(d[:, None]).tocsr()).toarray()
-        col = np.asarray(design.X.T @ d).ravel()
-        if shift is not None:
-            G[:p, :p] -= np.outer(col, shift) + np.outer(shift, col) - d.sum() * np.outer(shift, shift)
-            col = col - d.sum() * shift
-    else:
-        G[:p, :p] = 0.0
-        col = np.zeros(p)
-        for start in range(0, design.n_samples, _CHUNK_ROWS):
-            sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
-            rows = design.X[sl] if shift is None else design.X[sl] - shift
-            G[:p, :p] += (rows * d[sl, None]).T @ rows
-            col += rows.T @ d[sl]
-    if design.fit_intercept:
-        G[:p, p] = col
-        G[p, :p] = col
-        G[p, p] = d.sum()
-    return G
+    """``X̃ᵀ diag(d) X̃`` for any sign of ``d``, with rows ``[x_i − shift, 1]`` if given
+    (:meth:`~skrif._linalg.design.AugmentedDesign.weighted_grams`): O(n p̃²) dense,
+    O(nnz·p̃) sparse."""
+    return design.weighted_grams(np.asarray(d, dtype=float)[:, None], shift)[0]
 
 
 class MeanFormCurvature(Curvature):
@@ -124,9 +102,9 @@ class MeanFormCurvature(Curvature):
         xbar = None
         if design.fit_intercept and penalty_intercept == 0 and design.n_features:
             xbar = column_means(design.X)
-        H = signed_gram(design, self.d, xbar)
-        self._factor(H, xbar, penalty_coef, penalty_intercept, share_coef,
-                     bool(np.all(self.d >= 0)), shares is not None, share_of_fraction)
+        self._factor(lambda: signed_gram(design, self.d, xbar), xbar, penalty_coef,
+                     penalty_intercept, share_coef, bool(np.all(self.d >= 0)),
+                     share_of_fraction)
         self.shares = shares
         if shares is not None:
             self._bind_rows(shares=shares)
@@ -140,86 +118,127 @@ class MeanFormCurvature(Curvature):
 
         ``shift`` must be the column means when the intercept is fitted and
         unpenalised, else ``None``; ``convex`` whether every ``d_i ≥ 0``;
-        ``removals`` also prepares the generalized eigenpairs (then bind rows, with
-        their penalty shares, by :meth:`on_rows`). O(p̃³).
+        ``removals``: rows (with their penalty shares) will be bound by
+        :meth:`on_rows` for removals, not only solves. O(p̃³).
         """
         design = AugmentedDesign(np.zeros((0, n_features)), fit_intercept)
         self = cls.__new__(cls)
         Curvature.__init__(self, design, np.zeros(0))
         xbar = None if shift is None else np.asarray(shift, dtype=float)
-        self._factor(np.array(gram, dtype=float), xbar, penalty_coef, penalty_intercept,
-                     share_coef, convex, removals, share_of_fraction)
+        gram = np.asarray(gram, dtype=float)
+        self._factor(lambda: gram.copy(), xbar, penalty_coef, penalty_intercept,
+                     share_coef, convex, share_of_fraction)
         self.shares = np.zeros(0) if removals else None
         return self
 
-    def _factor(self, H, xbar, penalty_coef, penalty_intercept, share_coef, convex,
-                removals, share_of_fraction):
-        """Factor ``H`` (centred by ``xbar``) plus the penalty; with ``removals`` also
-        the generalized eigenpairs ``P V = H V diag(π)``."""
+    def _factor(self, gram, xbar, penalty_coef, penalty_intercept, share_coef, convex,
+                share_of_fraction):
+        """Factor ``gram() + Λ`` (``gram()``: a fresh unpenalised Gram, centred by
+        ``xbar``; built again instead of kept when the rank test needs it twice)."""
         design = self.design
         #: ``ρ(t)``: the fraction of a row's penalty share that reweighting it by
         #: ``1 − t`` removes (``t`` for the GLMs; for SGD 1 at ``t = 1``, else 0).
         self.share_of_fraction = share_of_fraction or _full_share
         self._xbar = xbar
         p = design.n_features
-        H[np.arange(p), np.arange(p)] += penalty_coef
-        if design.fit_intercept:
-            H[p, p] += penalty_intercept
+        self._penalty = (float(penalty_coef), float(penalty_intercept))
+
+        def penalised_gram():
+            H = gram()
+            H[np.arange(p), np.arange(p)] += penalty_coef
+            if design.fit_intercept:
+                H[p, p] += penalty_intercept
+            return H
+
         penalised = penalty_coef > 0 and (not design.fit_intercept or penalty_intercept > 0)
-        Hcopy = H.copy()
         # Scale-invariant rank decision; refuses a Hessian with a negative eigenvalue
         # (the objective is not convex there, e.g. Tweedie power > 2 with a log link).
         self._spd = SPDFactor(
-            H, penalised=penalised and convex, rebuild=lambda: Hcopy.copy(), check_psd=True,
+            penalised_gram(), penalised=penalised and convex, rebuild=penalised_gram,
+            check_psd=True,
         )
         self._chol = self._spd.chol
         self.rank = self._spd.rank
-        H = Hcopy
         self.share_coef = float(share_coef)
         self._convex = convex
-        if not removals:
-            return
-        # Generalized eigenproblem P v = π H v with VᵀHV = I (P singular is fine);
-        # on the range of H when it is singular (then V Vᵀ = H⁺).
-        Pdiag = np.ones(self.n_params)
-        if design.fit_intercept:
-            Pdiag[p] = 0.0
-        if self._chol is not None:
-            self._pi, self._V = sla.eigh(np.diag(Pdiag), H, check_finite=False)
-        else:
-            F = self._spd.F  # H⁺ = F Fᵀ and FᵀHF = I
-            self._pi, Vr = np.linalg.eigh((F.T * Pdiag) @ F)
-            self._V = F @ Vr
-        self._Pdiag = Pdiag
-        self._pen = np.where(Pdiag > 0, penalty_coef, penalty_intercept)
+        self._spectrum = None
+
+    def _spectral(self):
+        """``(π, V, P)`` of the generalized eigenproblem ``P v = π H v``, ``VᵀHV = I``
+        (on the range of ``H`` when singular: then ``V Vᵀ = H⁺``), from the factor:
+        with ``H = LLᵀ``, ``V = L⁻ᵀY`` for the eigenvectors ``Y`` of ``L⁻¹PL⁻ᵀ``.
+        Computed on first use (solves and Newton steps never need it): O(p̃³)."""
+        if self._spectrum is None:
+            p = self.design.n_features
+            Pdiag = np.ones(self.n_params)
+            if self.design.fit_intercept:
+                Pdiag[p] = 0.0
+            if self._chol is not None:
+                # L⁻¹P^½ (P diagonal 0/1): the columns of L⁻¹ on the coefficients.
+                W = sla.solve_triangular(self._chol, np.diag(Pdiag), lower=True, check_finite=False)
+                pi, Y = np.linalg.eigh(W @ W.T)
+                V = sla.solve_triangular(self._chol, Y, lower=True, trans=1, check_finite=False)
+            else:
+                F = self._spd.F  # H⁺ = F Fᵀ and FᵀHF = I
+                pi, Vr = np.linalg.eigh((F.T * Pdiag) @ F)
+                V = F @ Vr
+            self._spectrum = (pi, V, Pdiag)
+        return self._spectrum
+
+    @property
+    def _pi(self):
+        return self._spectral()[0]
+
+    @property
+    def _V(self):
+        return self._spectral()[1]
+
+    @property
+    def _Pdiag(self):
+        return self._spectral()[2]
+
+    @property
+    def _pen(self):
+        """The diagonal of ``Λ``."""
+        coef, intercept = self._penalty
+        return np.where(self._Pdiag > 0, coef, intercept)
 
     def _bind_rows(self, shares=None, s1=None):
         """Per-row parts of the rows (bound by :meth:`on_rows` or the constructor):
-        penalty shares ``ε_j = α m_j``, ``s1_j = x̃_jᵀ(H − ε_jP)⁻¹x̃_j`` and the cheap
-        ``1 − h_j`` (refined here when every training row is bound). O(c p̃²)."""
-        design = self.design
+        penalty shares ``ε_j = α m_j`` and, if known, ``s1_j`` (:attr:`_s1`)."""
         self.shares = shares
         self._eps = self.share_coef * np.asarray(shares, dtype=float)
         self._s3_cache = None
         self._single_row_cache = None
-        given = self._one_minus
-        if s1 is not None:
-            self._s1 = np.asarray(s1, dtype=float)
-        else:
-            self._s1 = np.empty(design.n_samples)
-            for start in range(0, design.n_samples, _CHUNK_ROWS):
-                sl = slice(start, min(start + _CHUNK_ROWS, design.n_samples))
+        self._s1_cache = None if s1 is None else np.asarray(s1, dtype=float)
+
+    @property
+    def _s1(self):
+        """``s1_j = x̃_jᵀ(H − ε_jP)⁻¹x̃_j`` for every bound row (on first use):
+        O(n p̃²)."""
+        if self._s1_cache is None:
+            n = self.design.n_samples
+            s1 = np.empty(n)
+            for start in range(0, n, _CHUNK_ROWS):
+                sl = slice(start, min(start + _CHUNK_ROWS, n))
                 U = self._rows(sl) @ self._V
                 Dinv = self._shift(self._eps[sl])
-                self._s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)  # x̃_jᵀ(H − ε_jP)⁻¹x̃_j
-        if given is not None:
-            return
-        self.one_minus_leverage = 1.0 - self.d * self._s1
+                s1[sl] = np.einsum("ij,ij->i", U * Dinv, U)
+            self._s1_cache = s1
+        return self._s1_cache
+
+    def _compute_one_minus_leverage(self):
+        """The cheap ``1 − d_j s1_j``, refined where it lost digits when every
+        training row is bound (:meth:`refine_candidates`)."""
+        if self.shares is None:
+            raise ValueError("This factorization was made for solves only (no penalty shares).")
+        one_minus = 1.0 - self.d * self._s1
         if not self._bound:
-            refine = self.refine_candidates(self.one_minus_leverage)
+            refine = self.refine_candidates(one_minus)
             for start in range(0, refine.size, _ROW_BLOCK):
                 R = refine[start : start + _ROW_BLOCK]
-                self.one_minus_leverage[R] = self._exact_one_minus(R)
+                one_minus[R] = self._exact_one_minus(R)
+        return one_minus
 
     def refine_candidates(self, one_minus):
         """Rows whose cheap ``1 − h_j`` is below ``REFINE_BELOW`` (convex rows of a

@@ -20,17 +20,21 @@ import numpy as np
 from .._removal.methods import LABELS as _METHOD_LABELS
 from .._removal.methods import PREDICTED_METHODS
 from .._utils.progress import Progress
+from ..validation._jobs import available_cpus, plan_jobs
 from . import cleaning
 from . import document as _report
 from .data import MIN_TEST_ROWS, ReportError, _need
-from .files import OPTIONAL_OUTPUT_FILES, OUTPUT_FILES, _prepare_out, _write_report, csv_text
+from .files import (
+    OPTIONAL_OUTPUT_FILES,
+    OUTPUT_FILES,
+    _prepare_out,
+    _write_report,
+    csv_text,
+)
 from .render import fmt, render_html, render_markdown, sig
 
 #: Largest number of removal sets (each set costs an exact refit).
 MAX_SETS = 2000
-#: Seconds to start one joblib worker process (import numpy, scipy, scikit-learn and
-#: skrif, unpickle the estimator), measured on the 2-core machine of the benchmarks.
-WORKER_START_SECONDS = 1.5
 
 
 @dataclass
@@ -103,48 +107,13 @@ def _verdict(summary):
 
 
 def _available_cpus():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cpus()
 
 
 def _plan_jobs(requested, est, n_sets):
-    """Effective number of jobs and the notes that explain it.
-
-    Capped at the CPUs available (``--n-jobs 1000`` on 2 cores started ~130
-    processes). More than one job only pays when the refits take longer than
-    starting the worker processes: one refit is timed and the plan is stated.
-    """
-    notes = []
-    cpus = _available_cpus()
-    n_jobs = 1 if requested is None else requested
-    if n_jobs < 0:  # joblib's convention: -1 all CPUs, -2 all but one, ...
-        n_jobs = max(1, cpus + 1 + n_jobs)
-    if n_jobs > cpus:
-        notes.append(f"--n-jobs {requested} capped at the {cpus} CPUs available.")
-        n_jobs = cpus
-    if n_jobs == 1:
-        return 1, notes
-    n = est.leverages_.shape[0]
-    rows = np.arange(max(1, int(0.05 * n)))
-    start = time.perf_counter()
-    try:
-        est.influence(rows, method="refit")
-    except (ValueError, np.linalg.LinAlgError):
-        pass
-    estimate = (time.perf_counter() - start) * n_sets
-    if estimate < WORKER_START_SECONDS * n_jobs:
-        notes.append(
-            f"--n-jobs {requested}: the {n_sets} exact refits take about {estimate:.2g} s in "
-            f"all, less than starting {n_jobs} worker processes (~{WORKER_START_SECONDS} s "
-            "each), so they ran in this process."
-        )
-        return 1, notes
-    notes.append(
-        f"refits ran in {n_jobs} worker processes, {max(1, cpus // n_jobs)} BLAS thread(s) each."
-    )
-    return n_jobs, notes
+    """Effective number of jobs and the notes that explain it
+    (:func:`skrif.validation._jobs.plan_jobs`)."""
+    return plan_jobs(requested, est, n_sets, name="--n-jobs")
 
 
 def _sets_text(sets, n_requested, n_train):

@@ -31,6 +31,7 @@ from ._common import (
     _validated,
     _want_frame,
 )
+from ._jobs import plan_jobs
 from ._state import _removals, _TargetEvaluator, finite
 from .sets import (
     GROUP_STRATEGIES,
@@ -216,9 +217,12 @@ def validate_influence(
     n_eval_rows : int, default=100
         Size of the test subset.
     n_jobs : int, default=None
-        Parallel jobs over sets (joblib; ``None`` means 1, ``-1`` all cores).
-        Must be ``None`` or 1 for an estimator fitted on Dask (its refits run
-        on the cluster).
+        Parallel jobs over sets (joblib; ``None`` means 1, ``-1`` all cores),
+        capped at the CPUs available. Worker processes are used only where they
+        pay: one refit is timed, and when all the refits would take less than
+        starting the workers they run in this process instead (``jobs`` in the
+        result says which). Must be ``None`` or 1 for an estimator fitted on Dask
+        (its refits run on the cluster).
     progress : bool or "auto", default="auto"
         Progress bar over the sets (tqdm if installed, else a counter) on stderr;
         ``"auto"`` shows it only when stderr is a terminal.
@@ -260,6 +264,7 @@ def validate_influence(
         (indices into ``X``). ``timings``: seconds per method summed over sets
         (``"refit"`` is the ground truth; the time to compute each parameter
         change, the targets of all changes of a set being evaluated together). ``targets``, ``methods``.
+        ``jobs``: sentences saying how ``n_jobs`` was honoured (empty for one process).
 
     Notes
     -----
@@ -379,6 +384,10 @@ def validate_influence(
     progress_bar = _Progress(len(sets), progress, "refits")
     outputs = []
     try:
+        jobs_notes = []
+        if n_jobs not in (None, 1) and not state.distributed:
+            # Worker processes only where they pay (one refit is timed, the plan stated).
+            n_jobs, jobs_notes = plan_jobs(n_jobs, est, len(sets))
         if n_jobs in (None, 1):
             with blas_limits(est):
                 for strategy, rows in sets:
@@ -434,4 +443,5 @@ def validate_influence(
         timings=timings,
         targets=targets,
         methods=methods,
+        jobs=jobs_notes,
     )
