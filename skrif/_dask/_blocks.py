@@ -15,15 +15,24 @@ in-memory Hessian kinds bound to the block's rows
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
+import scipy.sparse as sp
 
 from .._core.problem import row_derivatives
 from .._linalg.design import AugmentedDesign
 
 
+def block_rows(Xb):
+    """A block of ``X`` as floats: a NumPy array, or a CSR matrix for a sparse block
+    (never densified)."""
+    if sp.issparse(Xb):
+        return sp.csr_matrix(Xb, dtype=float)
+    return np.asarray(Xb, dtype=float)
+
+
 def block_inputs(Xb, Yb, Sb):
-    """A block's rows, targets and weights as floats: ``X`` (c, p), ``Y`` (c, q), ``s`` (c,)."""
-    return (np.asarray(Xb, dtype=float), np.asarray(Yb, dtype=float),
+    """A block's rows, targets and weights as floats: ``X`` (c, p; dense or CSR),
+    ``Y`` (c, q), ``s`` (c,)."""
+    return (block_rows(Xb), np.asarray(Yb, dtype=float),
             np.asarray(Sb, dtype=float).reshape(-1))
 
 
@@ -44,24 +53,6 @@ def scaled_weights(s, start, removed, scale=0.0):
     return s
 
 
-def centred_rows(X, shift, fit_intercept):
-    """Dense rows ``[x_i − shift, 1]`` (``shift`` None: ``[x_i, 1]``): shape (c, p̃)."""
-    c, p = X.shape
-    B = np.empty((c, p + int(fit_intercept)))
-    if shift is None:
-        B[:, :p] = X
-    else:
-        np.subtract(X, shift, out=B[:, :p])
-    if fit_intercept:
-        B[:, p] = 1.0
-    return B
-
-
-def symmetrize(G):
-    """Full symmetric matrix from a lower triangle."""
-    return G + np.tril(G, -1).T
-
-
 # -- passes: partial sums ----------------------------------------------------------
 
 
@@ -71,9 +62,9 @@ def check_block(Xb, Yb, Sb, *, objective, n_classes):
     Returns ``[Σ x_i (p), n_rows, Σ s_i, Σ m_i (penalty shares), positive-weight rows
     per class or output (n_classes or 1)]``.
     """
-    Xb = np.asarray(Xb, dtype=float)
+    Xb = block_rows(Xb)
     s = np.asarray(Sb, dtype=float).reshape(-1)
-    if not np.all(np.isfinite(Xb)):
+    if not np.all(np.isfinite(Xb.data if sp.issparse(Xb) else Xb)):
         raise ValueError("Input X contains NaN or infinity.")
     if not np.all(np.isfinite(s)):
         raise ValueError("sample_weight contains NaN or infinity.")
@@ -92,7 +83,8 @@ def check_block(Xb, Yb, Sb, *, objective, n_classes):
     else:
         counts = (pos @ Y).astype(float)
     shares = float(np.sum(objective.penalty_shares(s, s))) if objective.mean_form else 0.0
-    return np.concatenate([Xb.sum(axis=0), [Xb.shape[0], s.sum(), shares], counts])[None, :]
+    column_sums = np.asarray(Xb.sum(axis=0)).ravel()
+    return np.concatenate([column_sums, [Xb.shape[0], s.sum(), shares], counts])[None, :]
 
 
 def newton_block(Xb, Yb, Sb, start, *, objective, shift, theta, gram, weights):
@@ -102,10 +94,13 @@ def newton_block(Xb, Yb, Sb, start, *, objective, shift, theta, gram, weights):
     ``weights``: ``(removed, scale)`` (rows whose weights are multiplied by ``scale``)
     or a per-row multiplier is passed as ``Sb`` already. Returns one row
     ``[loss, ∇ (p̃ q), #(d_i < 0), Gram]``: the Gram ``Σ d_i b_i b_iᵀ`` over centred rows
-    ``b_i = [x_i − shift, 1]`` (lower triangle), or its K² class blocks for coupled
+    ``b_i = [x_i − shift, 1]`` (symmetric), or its class blocks ``k ≤ m`` for coupled
     outputs. The value and gradient are those of :class:`~skrif._core.problem.Problem`
-    on the block (same products); the Gram is centred so that large column means
-    cost no digits. O(c p̃²) with the Gram, O(c p̃ q) without.
+    on the block (same products); the Gram is that of
+    :meth:`~skrif._linalg.design.AugmentedDesign.weighted_grams`, as in memory: dense
+    blocks are centred so that large column means cost no digits, sparse blocks are
+    never densified (sparse products, the shift applied to them). O(c p̃²) dense,
+    O(Σ nnz_i² + p̃²) sparse with the Gram; O(nnz p̃ q) without.
     """
     X, Y, s = block_inputs(Xb, Yb, Sb)
     s = scaled_weights(s, start, *weights)
@@ -116,25 +111,18 @@ def newton_block(Xb, Yb, Sb, start, *, objective, shift, theta, gram, weights):
     parts = [np.array([value]), design.rmatvec(d1).ravel()]
     if gram:
         parts.append([float(np.sum(d2 < 0)) if d2.ndim == 1 else 0.0])
-        B = centred_rows(X, shift, objective.fit_intercept)
         if d2.ndim == 3:  # K × K blocks per row: class blocks (k ≤ m)
-            K, pt = d2.shape[1], B.shape[1]
+            K, pt = d2.shape[1], design.n_params
+            pairs = [(k, m) for k in range(K) for m in range(k, K)]
+            W = np.column_stack([d2[:, k, m] for k, m in pairs])
+            grams = design.weighted_grams(W, shift)
             H = np.zeros((K, pt, K, pt))
-            for k in range(K):
-                for m in range(k, K):
-                    H[k, :, m, :] = (B * d2[:, k, m, None]).T @ B
+            for (k, m), G in zip(pairs, grams):
+                H[k, :, m, :] = G
             parts.append(H.ravel())
         else:
-            parts.append(lower_gram(B, d2).ravel())
+            parts.append(design.weighted_grams(d2[:, None], shift)[0].ravel())
     return np.concatenate(parts)[None, :]
-
-
-def lower_gram(B, d):
-    """Lower triangle of ``Bᵀ diag(d) B`` (upper part zero): one BLAS ``dsyrk`` (half
-    the flops of a product) when ``d ≥ 0``."""
-    if np.all(d >= 0):
-        return dsyrk(1.0, (B * np.sqrt(d)[:, None]).T, trans=0, lower=1)
-    return np.tril((B * d[:, None]).T @ B)
 
 
 def target_changes_block(Xb, Yb, Sb, *, objective, theta, deltas, target):
@@ -153,17 +141,18 @@ def target_changes_block(Xb, Yb, Sb, *, objective, theta, deltas, target):
 def identification_block(Xb, Yb, Sb, start, *, shift, removed):
     """``[Σ w, Σ w (x − shift), Σ w (x − shift)(x − shift)ᵀ]`` over the block's rows with
     positive weight outside ``removed`` (``w`` = 1 there): the support's Gram for the
-    identification rank (:func:`skrif._core.fitted.identified_rank`). O(c p²)."""
+    identification rank (:func:`skrif._core.fitted.identified_rank`). O(c p²) dense,
+    O(Σ nnz_i² + p²) sparse."""
     X, _, s = block_inputs(Xb, Yb, Sb)
     w = (scaled_weights(s, start, removed, 0.0) > 0).astype(float)
-    C = X - shift
-    u = C.T @ w
-    return np.concatenate([[w.sum()], u, ((C * w[:, None]).T @ C).ravel()])[None, :]
+    u = np.asarray(X.T @ w).ravel() - w.sum() * shift
+    G = AugmentedDesign(X, False).weighted_grams(w[:, None], shift)[0]
+    return np.concatenate([[w.sum()], u, G.ravel()])[None, :]
 
 
 def eval_block(Xb, *, fit_intercept, theta):
     """Linear predictor ``Z`` (c, q) of a block (for predictions at ``theta``)."""
-    return AugmentedDesign(np.asarray(Xb, dtype=float), fit_intercept).matvec(theta.T)
+    return AugmentedDesign(block_rows(Xb), fit_intercept).matvec(theta.T)
 
 
 # -- the fitted state on the workers ------------------------------------------------
@@ -185,7 +174,7 @@ class RowModel:
     curvature: object
 
     def bind(self, X, Y, s, one_minus=None, quad=None, row_ids=None, row_sums=None):
-        """``(curvature on the rows, Z, d1)`` for dense rows ``X`` (c, p)."""
+        """``(curvature on the rows, Z, d1)`` for rows ``X`` (c, p; dense or CSR)."""
         objective = self.objective
         design = AugmentedDesign(X, objective.fit_intercept)
         Z = design.matvec(self.theta.T)

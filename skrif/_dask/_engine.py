@@ -19,6 +19,7 @@ worker O(block · p̃ + p̃²).
 import dask
 import dask.array as da
 import numpy as np
+import scipy.sparse as sp
 
 from .._removal import hessian_from_gram
 from . import _blocks
@@ -53,7 +54,8 @@ class DaskDesign:
     Parameters
     ----------
     X : dask.array.Array of shape (n_samples, n_features)
-        Chunked along rows only (one column chunk).
+        Chunked along rows only (one column chunk); blocks are NumPy arrays or
+        ``scipy.sparse`` matrices (never densified: the kernels use sparse products).
     Y : dask.array.Array of shape (n_samples, q)
         Encoded targets, chunked like ``X``'s rows.
     S : dask.array.Array of shape (n_samples, 1)
@@ -152,32 +154,56 @@ class DaskDesign:
                 for m in range(k + 1, q):
                     H[m, :, k, :] = H[k, :, m, :].T
             return value, grad, negative, H.reshape(q * pt, q * pt)
-        return value, grad, negative, _blocks.symmetrize(G.reshape(pt, pt))
+        return value, grad, negative, G.reshape(pt, pt)
 
     def sample(self, max_rows, max_fraction=0.25):
         """In-memory ``(X, Y, s)`` of a few evenly spaced blocks: at most ``max_rows``
-        rows and ``max_fraction`` of the blocks (at least one block)."""
+        rows and ``max_fraction`` of the blocks (at least one block); ``X`` CSR for
+        sparse blocks."""
         sizes = np.asarray(self.X.chunks[0])
         n_pick = max(1, min(int(max_fraction * len(sizes)), len(sizes)))
         picks = np.unique(np.linspace(0, len(sizes) - 1, n_pick).round().astype(int))
         keep = picks[np.cumsum(sizes[picks]) <= max(max_rows, sizes[picks[0]])]
         parts = [(self.X.blocks[i], self.Y.blocks[i], self.S.blocks[i]) for i in keep]
         parts = dask.compute(*parts)
-        return tuple(np.concatenate([part[j] for part in parts]) for j in range(3))
+        return tuple(_stack([part[j] for part in parts]) for j in range(3))
 
     def rows(self, idx, *extra):
-        """``(X_T, Y_T, s_T, *extra_T)`` as NumPy for sorted row positions ``idx``
-        (``extra``: per-row dask arrays): gathers the k rows only."""
+        """``(X_T, Y_T, s_T, *extra_T)`` in memory for sorted row positions ``idx``
+        (``extra``: per-row dask arrays chunked like ``X``; ``X_T`` CSR for sparse
+        blocks): gathers the k rows only, from the blocks that hold them.
+
+        Each block is indexed on its own (``A.blocks[b][local]``) rather than by
+        ``X[idx]``: for arrays read through a getter (``da.from_array`` of a
+        non-NumPy array, e.g. a sparse matrix) the latter's graph renames the
+        block's task, which the distributed scheduler reports as a conflicting
+        ``run_spec`` while results that depend on the block are held.
+        """
         idx = np.asarray(idx, dtype=np.intp)
-        got = dask.compute(self.X[idx], self.Y[idx], self.S[idx], *(e[idx] for e in extra))
+        bounds = np.cumsum((0,) + self.X.chunks[0])
+        arrays = (self.X, self.Y, self.S, *extra)
+        parts = []
+        for b in np.unique(np.searchsorted(bounds, idx, side="right") - 1):
+            lo, hi = np.searchsorted(idx, bounds[b : b + 2])
+            local = idx[lo:hi] - bounds[b]
+            parts.append(tuple(A.blocks[b][local] for A in arrays))
+        got = dask.compute(*parts) if parts else [dask.compute(*(A[:0] for A in arrays))]
+        got = [_stack([part[j] for part in got]) for j in range(len(arrays))]
         X, Y, S = got[:3]
-        return (np.asarray(X, dtype=float), np.asarray(Y, dtype=float),
+        return (_blocks.block_rows(X), np.asarray(Y, dtype=float),
                 np.asarray(S, dtype=float).reshape(-1), *got[3:])
 
     def take(self, idx):
         """The design of the rows ``idx`` (sorted positions; lazy, known chunks)."""
         idx = np.asarray(idx, dtype=np.intp)
         return DaskDesign(self.X[idx], self.Y[idx], self.S[idx], self.objective, self.shift)
+
+
+def _stack(parts):
+    """Row blocks stacked: CSR for sparse blocks, else a NumPy array."""
+    if sp.issparse(parts[0]):
+        return sp.vstack([_blocks.block_rows(b) for b in parts], format="csr")
+    return np.concatenate([np.asarray(b) for b in parts])
 
 
 class Objective:

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._features import attribution as _attribution
 from .._linalg.design import AugmentedDesign
+from . import _blocks
 from ._fit import as_rows, check_dask_X, encode_block
 
 
@@ -47,7 +48,7 @@ def decision_function(est, X):
 
 
 def _effect_block(Xb, Yb=None, *, fit_intercept, theta, delta, target, linearized):
-    design = AugmentedDesign(np.asarray(Xb, dtype=float), fit_intercept)
+    design = AugmentedDesign(_blocks.block_rows(Xb), fit_intercept)
     Z = design.matvec(theta.T)
     Y = None if Yb is None else np.asarray(Yb, dtype=float)
     J = target.derivative(Z, Y) if linearized else None

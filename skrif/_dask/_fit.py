@@ -59,10 +59,11 @@ def check_dask_X(X, n_features=None, name="X"):
         raise ValueError(f"Expected a 2-D dask array for {name}; got {X.ndim} dimension(s).")
     _check_chunks(X, name)
     meta = getattr(X, "_meta", None)
-    if sp.issparse(meta) or type(meta).__module__.startswith("sparse"):
+    if not sp.issparse(meta) and type(meta).__module__.startswith("sparse"):
         raise TypeError(
-            f"{name} has sparse blocks: skrif on Dask supports dense blocks only; "
-            "densify them (X.map_blocks(lambda b: b.toarray())) or fit in memory."
+            f"{name} has pydata/sparse blocks: skrif on Dask supports NumPy and "
+            "scipy.sparse blocks; convert them (X.map_blocks(lambda b: b.tocsr())) or "
+            "fit in memory."
         )
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric; got dtype {X.dtype}.")
