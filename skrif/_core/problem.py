@@ -53,6 +53,12 @@ class Problem:
         )
         self.penalty = self.penalty_for(None)
 
+    def __getstate__(self):
+        # The kept linear predictor is a cache: not shipped to worker processes.
+        state = self.__dict__.copy()
+        state.pop("_last_predictor", None)
+        return state
+
     def _penalty_scalars(self, weights=None):
         """``(λ_w, λ_b)`` for ``weights``; mean-form objectives add ``α Σ_i m_i``."""
         coef = self.objective.penalty_coef
@@ -82,7 +88,18 @@ class Problem:
         (nothing for smooth objectives)."""
 
     def linear_predictor(self, theta):
-        return self.design.matvec(theta.T)
+        """``Z = X̃ θᵀ`` (n, q), read-only: the last one is kept, since the value, the
+        row derivatives and the checks at one point all need it (one O(nnz q)
+        product instead of two or three)."""
+        theta = np.asarray(theta, dtype=float)
+        key = (theta.shape, theta.tobytes())
+        cached = getattr(self, "_last_predictor", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        Z = self.design.matvec(theta.T)
+        Z.flags.writeable = False
+        self._last_predictor = (key, Z)
+        return Z
 
     def value(self, theta, weights=None):
         s = self.weights if weights is None else weights
