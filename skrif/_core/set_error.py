@@ -39,12 +39,12 @@ When the gap exceeds :data:`SET_INTERACTION_THRESHOLD`, skrif warns with
 the exact refit instead of the group step.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
+from .._utils.warn import warn
 from ..exceptions import (
     NotPositiveDefiniteError,
     SetInteractionWarning,
@@ -133,18 +133,17 @@ def _ratio(diff, scale):
     return out
 
 
-def warn_unverified(predicted, actual, what, stacklevel):
+def warn_unverified(predicted, actual, what):
     """Warn (:class:`~skrif.exceptions.VerificationWarning`) when a refit contradicts
     the prediction it verifies; return ``(relative gap, disagrees)``."""
     gap, disagrees = verification_gap(predicted, actual)
     if disagrees:
         sign = " (opposite sign)" if np.sign(predicted) != np.sign(actual) else ""
-        warnings.warn(
+        warn(
             f"The exact refit of {what} gives {actual:.4g} where the prediction was "
             f"{predicted:.4g}{sign}, {_percent(gap)} off: the rows interact and the "
             "refit is the answer.",
             VerificationWarning,
-            stacklevel=stacklevel + 1,
         )
     return gap, disagrees
 
@@ -218,20 +217,19 @@ def removal_algebra(rm, fraction=1.0, change=None):
     )
 
 
-def warn_set_interaction(est_error, n_rows, what, stacklevel):
+def warn_set_interaction(est_error, n_rows, what):
     """Warn once that an answer for ``n_rows`` rows is likely off."""
     if not est_error.warned:
         return
     method = est_error.method
     gap = est_error.relative_gap
     if method == "newton":
-        warnings.warn(
+        warn(
             f"The group Newton step ('newton') {what} for these {n_rows} rows is likely "
             f"off: one more Newton step on the objective without them moves it by "
             f"{_percent(gap)}. The loss is far from quadratic over this change (e.g. "
             "the rows nearly separate the classes); use method='refit' (exact).",
             SetInteractionWarning,
-            stacklevel=stacklevel + 1,
         )
         return
     if np.isfinite(gap):
@@ -257,12 +255,11 @@ def warn_set_interaction(est_error, n_rows, what, stacklevel):
         why = "the rows interact (e.g. they share a one-hot level or a cluster)"
     else:
         why = "the loss is far from quadratic over this change, so one Newton step per row is not enough"
-    warnings.warn(
+    warn(
         f"The additive {method!r} {what} for these {n_rows} rows is likely off: {how}"
         f"{joint}. {why[0].upper() + why[1:]}; use method='newton' (group Newton "
         "step) or method='refit' (exact).",
         SetInteractionWarning,
-        stacklevel=stacklevel + 1,
     )
 
 
@@ -297,7 +294,7 @@ def _reference(algebra, idx, newton):
         return newton  # the moved point's Hessian is not usable: NS alone
 
 
-def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
+def answer_set(algebra, idx, method, *, measure=None, what):
     """Answer a set query with ``method``, with an error estimate of the answer returned.
 
     Parameters
@@ -340,7 +337,7 @@ def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
         else:
             reference = _reference(algebra, idx, newton)
         error = _estimate(algebra, idx, method, delta, reference, measure)
-        warn_set_interaction(error, idx.size, what, stacklevel=stacklevel + 1)
+        warn_set_interaction(error, idx.size, what)
         return delta, method, error
     try:
         newton = algebra.change(idx, "newton")
@@ -354,7 +351,7 @@ def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
         if error.warned:
             return algebra.change(idx, "refit"), "refit", None
         return newton, "newton", error
-    warn_set_interaction(error, idx.size, what, stacklevel=stacklevel + 1)
+    warn_set_interaction(error, idx.size, what)
     return newton, "newton", error
 
 

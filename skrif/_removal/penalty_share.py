@@ -333,7 +333,7 @@ class MeanFormCurvature(Curvature):
         Du = Dinv * U
         td = t * self.d[rows]
         one_minus = 1.0 - td * np.einsum("kp,kp->k", U, Du)
-        bad = self._guard(one_minus, rows, stacklevel=5)
+        bad = self._guard(one_minus, rows)
         proj = np.einsum("kp,kqp->kq", U, Da)
         coords = Da + Du[:, None, :] * (td[:, None] * proj / np.where(bad, 1.0, one_minus)[:, None])[:, :, None]
         coords[bad] = np.nan
@@ -392,7 +392,7 @@ class MeanFormCurvature(Curvature):
                 s1[sl] = np.einsum("ij,ij->i", U * self._shift(eps[sl]), U)
         s3 = self._s3(theta, rows, eps, rho == 1.0) if np.any(eps) else 0.0
         one_minus = 1.0 - t * self.d * s1
-        bad = self._guard(one_minus, rows, stacklevel=4)
+        bad = self._guard(one_minus, rows)
         out = (t * d1 * s1[:, None] + eps[:, None] * s3) / np.where(bad, 1.0, one_minus)[:, None]
         out[bad] = np.nan
         return out
@@ -418,7 +418,7 @@ class MeanFormCurvature(Curvature):
             if method == "rif":
                 s1 = self._s1[sl]
                 one_minus = 1.0 - self.d[sl] * s1
-                bad = self._guard(one_minus, sl, stacklevel=5)
+                bad = self._guard(one_minus, sl)
                 uDa = d1s * s1[:, None] + eps[:, None] * s3[start : start + sl.size]
                 beta = self.d[sl][:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
                 res += beta[:, :, None] * P1[:, None, :]
@@ -480,7 +480,7 @@ class MeanFormCurvature(Curvature):
             if method == "rif":
                 s1 = np.einsum("ij,ij->i", U, DU)
                 one_minus = 1.0 - t * self.d[sl] * s1
-                bad = self._guard(one_minus, sl, stacklevel=4)
+                bad = self._guard(one_minus, sl)
                 uDa = tdl * s1[:, None] + eps[:, None] * (DU @ omega)
                 beta = (t * self.d[sl])[:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
                 res = res + beta[:, :, None] * P1[:, None, :]
@@ -603,7 +603,7 @@ class UniformShareCurvature(Curvature):
         a = A.solve(wt.T)  # (p̃, q)
         coef = t * (d1[rows] + (eps * self.d[rows])[:, None] * self.design.rows_matvec(rows, a))
         one_minus = _fraction_one_minus(A.one_minus_leverage[rows], t)
-        bad = self._guard(one_minus, rows, stacklevel=5)
+        bad = self._guard(one_minus, rows)
         coef = coef / np.where(bad, 1.0, one_minus)[:, None]
         coef[bad] = np.nan
         return A, coef, eps, a

@@ -394,7 +394,7 @@ def without_harmful(est, data, scores, classifier):
     # The set answer's error estimates (warning, recorded, when large) and whether the
     # refit contradicts the prediction (VerificationWarning, recorded too).
     error_estimate = est.influence(rows, method="rif").error_estimate
-    warn_unverified(predicted_rif, actual, f"the {k} most harmful rows", stacklevel=2)
+    warn_unverified(predicted_rif, actual, f"the {k} most harmful rows")
     # The refitted model's test predictions: the fitted ones plus the exact change (for
     # a whole pipeline, through the refitted preprocessing).
     q_with = test_quality(est, X_test, y_test, classifier, data["y_train"])
