@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skrif._linalg.design import AugmentedDesign
-from skrif._removal.rank_one import factor_curvature
+from skrif._removal.dual import factor_curvature
 from skrif.exceptions import NotPositiveDefiniteError
 
 

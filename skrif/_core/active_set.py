@@ -18,8 +18,8 @@ import numpy as np
 
 from .._removal import make_hessian
 from .._removal.active_set import ActiveSetCurvature, KKTBounds, reduced_design
+from .._removal.dual import factor_curvature
 from .._removal.fixed_direction import FixedDirectionCurvature
-from .._removal.rank_one import factor_curvature
 from .._utils.warn import warn
 from ..exceptions import ActiveSetChangeWarning
 from .problem import Problem

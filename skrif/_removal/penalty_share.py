@@ -43,7 +43,8 @@ from .base import (
     _step_table,
     solve_block_rows,
 )
-from .rank_one import REFINE_BELOW, factor_curvature
+from .dual import factor_curvature
+from .rank_one import REFINE_BELOW
 
 
 def _full_share(fraction):
@@ -632,7 +633,7 @@ class UniformShareCurvature(Curvature):
         """``Δθ`` (n_outputs, n_params) for reweighting ``idx`` by ``1 − t``.
 
         "newton": factors ``A = H − ρ ε_T P`` (O(n² p̃ + n³) dual) and applies the
-        exact capacitance of :class:`~skrif._removal.rank_one.DualCurvature` to
+        exact capacitance of :class:`~skrif._removal.dual.DualCurvature` to
         ``(A − t X̃_TᵀD_TX̃_T)⁻¹ (t X̃_Tᵀd1_T + ρ ε_T w̃)``.
         """
         idx = np.asarray(idx)
@@ -662,7 +663,7 @@ def mean_form_curvature(
     """Factor a mean-form Hessian in the cheapest exact form.
 
     The dual form (no p̃ × p̃ matrix) applies when ``p̃ > n``, the coefficients are
-    penalised and ``d ≥ 0``: plain :func:`~skrif._removal.rank_one.factor_curvature` for
+    penalised and ``d ≥ 0``: plain :func:`~skrif._removal.dual.factor_curvature` for
     solves (``shares=None``), :class:`UniformShareCurvature` for removals when the
     penalty shares are uniform. Everything else uses :class:`MeanFormCurvature`
     (primal, any shares, any sign of ``d``).
