@@ -447,6 +447,14 @@ class RemovalModel:
         empty for other models. Cost O(nnz(X)) for a piecewise model."""
         return self.curvature.crossing_rows(np.asarray(idx), delta, fraction)
 
+    def active_set_changed(self, idx, delta, fraction=1.0):
+        """Whether the change ``delta`` for removing rows ``idx`` moves the active set
+        (:meth:`support_changes` or :meth:`crossing_rows` non-empty)."""
+        return bool(
+            len(self.support_changes(idx, delta, fraction))
+            or len(self.crossing_rows(idx, delta, fraction))
+        )
+
     def changing_rows(self, method):
         """Boolean (n,): whether removing each training row alone changes the active
         set (for ``method``'s single-row steps); all False without an active set."""

@@ -95,6 +95,13 @@ class SetErrorEstimate:
         Whether ``relative_gap`` exceeds :data:`SET_INTERACTION_THRESHOLD`.
     method : str
         The answer it describes: ``"if"``, ``"rif"`` or ``"newton"``.
+    active_set_changed : bool
+        Whether the group step changes the model's active set (an L1 coefficient
+        crossing zero or leaving its KKT bound, a row crossing a margin or a
+        threshold of a piecewise loss). The local quadratic model behind every
+        approximate answer and behind the reference then no longer holds:
+        ``relative_gap`` is ``inf`` (undetermined) and ``warned`` is set, so
+        ``method="auto"`` refits.
     """
 
     relative_gap: float
@@ -102,8 +109,15 @@ class SetErrorEstimate:
     max_leverage: float
     warned: bool
     method: str = "rif"
+    active_set_changed: bool = False
 
     def __str__(self):
+        if self.active_set_changed:
+            return (
+                f"{self.method!r} answer undetermined: removing these rows changes the "
+                "model's active set (support, margin or threshold set); only an exact "
+                f"refit answers (largest row leverage {self.max_leverage:.3g})"
+            )
         if self.method == "newton":
             head = f"group Newton step {_percent(self.relative_gap)} from one more Newton step"
         else:
@@ -191,6 +205,9 @@ class SetAlgebra:
         ``joint_leverage(idx)`` → the set's joint leverage (``nan`` if undefined).
     max_leverage : callable
         ``max_leverage(idx)`` → the largest single-row leverage of the set.
+    active_set_changed : callable or None
+        ``active_set_changed(idx, delta)`` → whether the change ``delta`` moves the
+        model's active set (``None``: the model has none).
     """
 
     change: object
@@ -198,6 +215,7 @@ class SetAlgebra:
     hessian_norms: object
     joint_leverage: object
     max_leverage: object
+    active_set_changed: object = None
 
 
 def removal_algebra(rm, fraction=1.0, change=None):
@@ -214,12 +232,14 @@ def removal_algebra(rm, fraction=1.0, change=None):
         hessian_norms=rm.hessian_norms,
         joint_leverage=rm.joint_leverage,
         max_leverage=lambda idx: float(np.max(rm.leverages_of(idx))),
+        active_set_changed=lambda idx, delta: rm.active_set_changed(idx, delta, fraction),
     )
 
 
 def warn_set_interaction(est_error, n_rows, what):
     """Warn once that an answer for ``n_rows`` rows is likely off."""
-    if not est_error.warned:
+    if not est_error.warned or est_error.active_set_changed:
+        # An active-set change is reported by its own ActiveSetChangeWarning.
         return
     method = est_error.method
     gap = est_error.relative_gap
@@ -263,8 +283,13 @@ def warn_set_interaction(est_error, n_rows, what):
     )
 
 
-def _estimate(algebra, idx, method, answer, reference, measure):
-    if reference is None:
+def _estimate(algebra, idx, method, answer, reference, measure, group_step=None):
+    changed = bool(
+        algebra.active_set_changed is not None
+        and group_step is not None
+        and algebra.active_set_changed(idx, group_step)
+    )
+    if reference is None or changed:
         gap = np.inf
     elif measure is None:
         gap = parameter_gap(algebra.hessian_norms, answer, reference)
@@ -275,7 +300,7 @@ def _estimate(algebra, idx, method, answer, reference, measure):
     warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
     return SetErrorEstimate(
         relative_gap=float(gap), joint_leverage=float(joint), max_leverage=max_lev,
-        warned=warned, method=method,
+        warned=warned, method=method, active_set_changed=changed,
     )
 
 
@@ -336,7 +361,8 @@ def answer_set(algebra, idx, method, *, measure=None, what):
             return delta, method, None  # a singular Hessian: no group step
         else:
             reference = _reference(algebra, idx, newton)
-        error = _estimate(algebra, idx, method, delta, reference, measure)
+        error = _estimate(algebra, idx, method, delta, reference, measure,
+                          None if reference is None else newton)
         warn_set_interaction(error, idx.size, what)
         return delta, method, error
     try:
@@ -346,7 +372,7 @@ def answer_set(algebra, idx, method, *, measure=None, what):
             return algebra.change(idx, "refit"), "refit", None
         raise
     reference = _reference(algebra, idx, newton)
-    error = _estimate(algebra, idx, "newton", newton, reference, measure)
+    error = _estimate(algebra, idx, "newton", newton, reference, measure, newton)
     if method == "auto":
         if error.warned:
             return algebra.change(idx, "refit"), "refit", None

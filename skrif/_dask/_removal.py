@@ -209,6 +209,10 @@ class DaskRemovalModel:
         objectives only; models with an L1 term are refused in ``fit``)."""
         return []
 
+    def active_set_changed(self, idx, delta, fraction=1.0):
+        """Whether a set's answer moves the active set: never (smooth objectives)."""
+        return False
+
     def changing_rows(self, method):
         """Rows whose removal alone changes the active set: none (smooth objectives)."""
         return da.zeros(self.n_samples, dtype=bool, chunks=(self.design.X.chunks[0],))
