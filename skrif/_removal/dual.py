@@ -162,9 +162,23 @@ class DualCurvature(_LinearCurvature):
         yield slice(None), self._rows_times_solve(slice(None), G)
 
     def _set_inner(self, idx):
-        """``(None, M_T)``: ``M_T`` from kernel rows (O(k nnz(X) + n² k)); the dual
-        capacitance needs no p̃ × k block solve."""
-        M = self.inner(np.asarray(idx))
+        """``(None, M_T)`` without a p̃ × k block solve, O(n² k).
+
+        Where every ``d_i > 0`` in the set, from the exact capacitance
+        (:meth:`_capacitance`, ``C_T = I − D_T^½ M_T D_T^½`` from the n × n factor):
+        ``M_T = D_T^-½ (I − C_T) D_T^-½``. A product of kernel rows gives the same
+        matrix with an absolute error near ``cond(B)·ε``, which the group step
+        multiplies by ``C_T⁻¹`` — about ``1/(1 − h)`` for rows of leverage near 1
+        (1e-9 relative errors at ``1 − h = 1e-7``, where this form keeps 1e-14).
+        """
+        idx = np.asarray(idx)
+        root = np.sqrt(self.d[idx])
+        if np.all(root > 0):
+            M = -self._capacitance(idx)
+            M[np.diag_indices_from(M)] += 1.0
+            M /= root[:, None] * root[None, :]
+        else:
+            M = self.inner(idx)
         return None, 0.5 * (M + M.T)
 
     def _weighted_residuals(self, B):
