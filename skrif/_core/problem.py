@@ -172,7 +172,7 @@ class Problem:
         if steps is None:
             steps = NewtonSteps(self, s, factor=curvature)
         return newton(
-            lambda th: Point(self, th, s), start, solve=steps.step_at, tol=tol,
+            lambda th: Point(self, th, s), start, steps=steps, tol=tol,
             max_iter=max_iter,
         )
 
