@@ -450,16 +450,16 @@ def test_small_data_sets_are_distinct_and_sizes_vary(tmp_path):
 def test_every_skrif_warning_is_surfaced(tmp_path, capsys, monkeypatch):
     import warnings as _warnings
 
-    from skrif._report import document as _report
+    from skrif._report import quality
     from skrif.exceptions import OptimalityWarning
 
-    real = _report.test_quality
+    real = quality.test_quality
 
     def warn_then_measure(*args, **kwargs):
         _warnings.warn("probe: the fitted model is off its optimum", OptimalityWarning)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_report, "test_quality", warn_then_measure)
+    monkeypatch.setattr(quality, "test_quality", warn_then_measure)
     X, y = make_planted_logistic(80, 3, scale=3.0, random_state=1)
     path = tmp_path / "d.csv"
     pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(path, index=False)

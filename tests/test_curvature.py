@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skrif._linalg.design import AugmentedDesign
-from skrif._removal.rank_one import factor_curvature
+from skrif._removal.dual import factor_curvature
 from skrif.exceptions import NotPositiveDefiniteError
 
 
@@ -119,3 +119,37 @@ def test_design_products_never_form_augmented_matrix(rng):
     np.testing.assert_allclose(design.weighted_gram(d), Xt.T @ (d[:, None] * Xt))
     np.testing.assert_allclose(design.rows([3, 7]), Xt[[3, 7]])
     assert sp.issparse(design.X)
+
+
+def _svd_ridge(X, y, alpha):
+    """Ridge without intercept by the SVD of X (independent of skrif)."""
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    return Vt.T @ ((s / (s**2 + alpha)) * (U.T @ y))
+
+
+def test_dual_group_step_near_leverage_one_against_svd_refits():
+    # p ≫ n with a tiny penalty: leverages within 1e-7 of 1. The group step's
+    # capacitance is inverted there (≈ 1/(1 − h)), so the set's inner products must
+    # come from the exact capacitance, not from kernel rows (those left 6e-9).
+    import warnings
+
+    from sklearn.linear_model import Ridge
+
+    from skrif import InfluenceEstimator
+
+    rng = np.random.default_rng(0)
+    n, p, alpha = 100, 1000, 1e-4
+    X = rng.standard_normal((n, p))
+    y = X @ rng.standard_normal(p) + rng.standard_normal(n)
+    est = InfluenceEstimator(Ridge(alpha=alpha, fit_intercept=False)).fit(X, y)
+    assert est._fitted_removal().curvature.form == "dual"
+    assert 1 - est.leverages_.max() < 1e-7
+    full = _svd_ridge(X, y, alpha)
+    top = np.argsort(est.leverages_)[::-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for rows in ([top[0]], [top[1]], list(top[:3])):
+            keep = np.setdiff1d(np.arange(n), rows)
+            true = _svd_ridge(X[keep], y[keep], alpha) - full
+            got = est.influence(rows, method="newton").coef.ravel()
+            assert np.linalg.norm(got - true) <= 1e-11 * np.linalg.norm(true), rows

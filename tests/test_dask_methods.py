@@ -135,6 +135,8 @@ TABLE = [
     # skrif.validation
     ("validate_influence", "multinomial", lambda e, X, y: _validation_results(e, X, y), "equal"),
     ("validate_influence", "ols", lambda e, X, y: _validation_results(e, X, y), "equal"),
+    ("validate_influence", "binary", lambda e, X, y: validation.validate_influence(
+        e, X[:20], y[:20], n_sets=4, functional=mean_loss(), as_frame=False), "refused"),
     ("select_eval_rows", "poisson", lambda e, X, y: validation.select_eval_rows(e, X[:30], y[:30], n_rows=8, random_state=1), "equal"),
     ("total_loss_scores", "binary", lambda e, X, y: validation.total_loss_scores(e, X[:10], y[:10]), "equal"),
     ("summarize", "ols", lambda e, X, y: validation.summarize(_validation_results(e, X, y)["results"], as_frame=False), "equal"),
@@ -153,6 +155,7 @@ DASK_REFUSED = {
     ("functional_influence", "binary"): "not available for an estimator fitted on Dask",
     ("functional_effect", "binary"): "not available for an estimator fitted on Dask",
     ("removal_curve", "ols"): "runs in memory",
+    ("validate_influence", "binary"): "functional=.*fit it on in-memory data",
 }
 
 

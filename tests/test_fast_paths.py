@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from skrif._linalg.centered import CenteredDesign
 from skrif._linalg.design import AugmentedDesign
-from skrif._removal.rank_one import factor_curvature
+from skrif._removal.dual import factor_curvature
 
 
 def _data(seed, n, p, sparse):

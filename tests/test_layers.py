@@ -164,3 +164,14 @@ def test_developer_guide_names_every_module():
         if f"``{name}``" not in text:
             missing.append(module)
     assert missing == []
+
+
+def test_warnings_raised_through_the_user_line_helper():
+    # A fixed stacklevel is right for one call path only; skrif._utils.warn.warn
+    # finds the user's frame whichever public method reached the warning.
+    offenders = [
+        str(path.relative_to(ROOT.parent))
+        for path in sorted(ROOT.rglob("*.py"))
+        if path != ROOT / "_utils" / "warn.py" and "warnings.warn(" in path.read_text()
+    ]
+    assert offenders == []

@@ -24,6 +24,7 @@ from skrif import InfluenceEstimator
 from skrif.exceptions import (
     ActiveSetChangeWarning,
     OptimalityWarning,
+    SetInteractionWarning,
     UnsupportedModelError,
 )
 
@@ -117,6 +118,39 @@ def test_support_change_of_a_set_is_warned_and_the_refit_is_exact():
         warnings.simplefilter("error", ActiveSetChangeWarning)
         refit = est.influence(idx, method="refit").coef
     assert np.linalg.norm(refit - truth) <= 1e-8 * np.linalg.norm(truth)
+
+
+def test_set_error_estimate_counts_a_support_change_and_auto_refits():
+    # The group step of these rows changes the support: no local estimate holds, so
+    # the estimate is undetermined (not a small gap measured on the wrong support)
+    # and "auto" answers with the exact refit.
+    X, y, _ = _regression(seed=3, n=40)
+    model = ElasticNet(alpha=0.2, l1_ratio=0.7, **TIGHT)
+    est = InfluenceEstimator(model).fit(X, y)
+    flags = est._fitted_removal().changing_rows("rif")
+    idx = np.concatenate([np.flatnonzero(flags)[:1], np.flatnonzero(~flags)[:2]])
+    truth, part = _sklearn_change(model, X, y, idx)
+    assert np.any(_support(part.coef_) != _support(est.estimator_.coef_))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rif = est.influence(idx, method="rif")
+    kinds = {w.category for w in caught}
+    assert ActiveSetChangeWarning in kinds and SetInteractionWarning not in kinds
+    assert rif.error_estimate.active_set_changed
+    assert rif.error_estimate.relative_gap == np.inf and rif.error_estimate.warned
+    assert "active set" in str(rif.error_estimate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ActiveSetChangeWarning)
+        auto = est.influence(idx, method="auto")
+    assert auto.method == "refit"
+    assert np.linalg.norm(auto.coef - truth) <= 1e-8 * np.linalg.norm(truth)
+    # Rows whose group step keeps the support keep a finite estimate.
+    kept = np.flatnonzero(~flags)[2:5]
+    _, part = _sklearn_change(model, X, y, kept)
+    assert np.all(_support(part.coef_) == _support(est.estimator_.coef_))
+    newton = est.influence(kept, method="newton")
+    assert not newton.error_estimate.active_set_changed
+    assert np.isfinite(newton.error_estimate.relative_gap)
 
 
 def test_multi_target_lasso_has_one_support_per_target():

@@ -21,8 +21,9 @@ from skrif._linalg.cg import block_pcg, pcg
 from skrif._linalg.design import AugmentedDesign
 from skrif._linalg.inverse import pair_quadratic
 from skrif._removal.block import BlockCurvature, _block_hessian, _softmax_roots
+from skrif._removal.dual import DualCurvature
 from skrif._removal.iterative import IterativeCurvature
-from skrif._removal.rank_one import DualCurvature, PrimalCurvature
+from skrif._removal.rank_one import PrimalCurvature
 from skrif.exceptions import LeverageEstimateWarning, SetInteractionWarning
 
 from .conftest import change_vector, exact_refit, keep_mask, theta

@@ -13,14 +13,14 @@ minimum-norm subgradient, zero exactly at the optimum, so the optimality gap and
 stopping rule measure the KKT conditions, not a step size alone.
 """
 
-import warnings
 
 import numpy as np
 
 from .._removal import make_hessian
 from .._removal.active_set import ActiveSetCurvature, KKTBounds, reduced_design
+from .._removal.dual import factor_curvature
 from .._removal.fixed_direction import FixedDirectionCurvature
-from .._removal.rank_one import factor_curvature
+from .._utils.warn import warn
 from ..exceptions import ActiveSetChangeWarning
 from .problem import Problem
 
@@ -74,13 +74,12 @@ class L1Problem(Problem):
         optimum ``theta`` has no non-zero coefficient."""
         coefs = theta[:, : self.design.n_features]
         if coefs.size and not np.any(coefs):
-            warnings.warn(
+            warn(
                 "Every coefficient is zero at this penalty (the L1 term dominates): "
                 "only the intercept is fitted, and removals that make a coefficient "
                 "enter the model change its active set (flagged). Lower the penalty "
                 "for attributions of the coefficients.",
                 ActiveSetChangeWarning,
-                stacklevel=5,
             )
 
     def kkt_violation(self, theta, d1, weights=None):

@@ -17,13 +17,13 @@ Sign convention everywhere: **value without the rows minus value with them**.
 """
 
 import functools
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._removal.methods import ADDITIVE_METHODS
 from .._utils.checks import check_finite_state
+from .._utils.warn import warn
 from ..exceptions import (
     ActiveSetChangeWarning,
     DataChangedError,
@@ -447,6 +447,14 @@ class RemovalModel:
         empty for other models. Cost O(nnz(X)) for a piecewise model."""
         return self.curvature.crossing_rows(np.asarray(idx), delta, fraction)
 
+    def active_set_changed(self, idx, delta, fraction=1.0):
+        """Whether the change ``delta`` for removing rows ``idx`` moves the active set
+        (:meth:`support_changes` or :meth:`crossing_rows` non-empty)."""
+        return bool(
+            len(self.support_changes(idx, delta, fraction))
+            or len(self.crossing_rows(idx, delta, fraction))
+        )
+
     def changing_rows(self, method):
         """Boolean (n,): whether removing each training row alone changes the active
         set (for ``method``'s single-row steps); all False without an active set."""
@@ -457,7 +465,7 @@ class RemovalModel:
         single-row answers hold a changing active set fixed."""
         rows = np.flatnonzero(self.changing_rows(method))
         if rows.size:
-            warnings.warn(
+            warn(
                 f"Removing any one of {rows.size} training rows (e.g. rows "
                 f"{rows[:10].tolist()}) changes the fitted model's active set "
                 f"({self.curvature.active_set_description}): their single-row "
@@ -465,7 +473,6 @@ class RemovalModel:
                 "answers only; est._fitted_removal().changing_rows(method) lists them, "
                 "and method='refit' is exact.",
                 ActiveSetChangeWarning,
-                stacklevel=4,
             )
 
     def refit(self, weights, start=None):
@@ -485,7 +492,7 @@ class RemovalModel:
         # An overflowed objective would stop Newton at once with a "zero change".
         check_finite_state(self.problem, theta, weights=weights, what="the exact refit")
         if not converged:
-            warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+            warn_not_converged(n_iter, "the exact refit")
         return theta
 
     def refit_kept(self, keep, start=None):
@@ -529,7 +536,7 @@ class RemovalModel:
             theta, n_iter, converged = problem.newton(start)
             check_finite_state(problem, theta, what="the exact refit")
             if not converged:
-                warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+                warn_not_converged(n_iter, "the exact refit")
             return theta
         return self.refit(weights, start)
 
@@ -650,7 +657,7 @@ class RemovalModel:
         yield slice(0, self.n_samples), D.transpose(0, 2, 1)
 
 
-def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stacklevel=4,
+def warn_active_set_change(changes, method, n_rows, n_features, n_outputs,
                            crossing=(), crossed=None):
     """One :class:`~skrif.exceptions.ActiveSetChangeWarning` naming the coordinates
     ``changes`` (``(output, parameter)`` pairs) a predicted set change would flip, or
@@ -672,10 +679,9 @@ def warn_active_set_change(changes, method, n_rows, n_features, n_outputs, stack
             f"active set (the step moves {len(crossing)} other training rows, e.g. rows "
             f"{shown}, across {crossed or 'their piece boundaries'})"
         )
-    warnings.warn(
+    warn(
         f"Removing these {n_rows} rows changes the fitted model's {what}: the "
         f"{method!r} answer holds the active set fixed, so it is a first-order answer "
         "only; method='refit' is exact.",
         ActiveSetChangeWarning,
-        stacklevel=stacklevel,
     )

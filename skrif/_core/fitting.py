@@ -9,6 +9,8 @@ warnings about the fitted state.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.warn import warn
+
 #: Below this relative distance to the optimum the fit is used as is; above it,
 #: skrif polishes with Newton steps (one or two reach machine precision).
 POLISH_TOL = 1e-10
@@ -80,32 +82,28 @@ def optimality_message(fitted, objective, gap, frozen, polish, n_samples):
     )
 
 
-def warn_singular(rank, n_params, stacklevel):
+def warn_singular(rank, n_params):
     """The :class:`~skrif.exceptions.SingularHessianWarning` of a fit."""
-    import warnings
 
     from ..exceptions import SingularHessianWarning
 
-    warnings.warn(
+    warn(
         f"The Hessian of the objective is singular (rank {rank} < "
         f"{n_params} parameters): the data do not determine every "
         "parameter. skrif uses its pseudo-inverse (minimum-norm changes); add "
         "a penalty for well-defined attributions.",
         SingularHessianWarning,
-        stacklevel=stacklevel + 1,
     )
 
 
-def warn_leverage_one_rows(rows, tol, stacklevel):
+def warn_leverage_one_rows(rows, tol):
     """The :class:`~skrif.exceptions.HighLeverageWarning` of a fit with leverage-one rows."""
-    import warnings
 
     from ..exceptions import HighLeverageWarning
 
-    warnings.warn(
+    warn(
         f"{rows.size} training rows have leverage 1 (1 - h_i <= {tol:g}), "
         f"e.g. rows {rows[:10].tolist()}: each alone determines a parameter "
         "direction, so their rescaled influence is undefined (NaN).",
         HighLeverageWarning,
-        stacklevel=stacklevel + 1,
     )

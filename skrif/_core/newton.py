@@ -118,8 +118,11 @@ class NewtonSteps:
         self._last = (key, step)
         return step
 
-    def step_at(self, point):
-        """:meth:`solve` at a :class:`Point` (the ``solve`` of :func:`newton`)."""
+    #: Every step solves the Newton system at its own point (to ``STEP_RTOL``).
+    exact = True
+
+    def step(self, point):
+        """:meth:`solve` at a :class:`Point` (the step strategy of :func:`newton`)."""
         return self.solve(point.theta, point.d2, point.gradient)
 
     def _solve(self, d2, grad):
@@ -192,13 +195,13 @@ class Point:
         return self._gradient
 
 
-def newton(point_at, start, *, solve, tol=1e-11, max_iter=100):
-    """skrif's one Newton driver: damped exact Newton steps from ``start``.
+def newton(point_at, start, *, steps, tol=1e-11, max_iter=100):
+    """skrif's one Newton driver: damped Newton steps from ``start``.
 
     Used by the in-memory fit, polish and refits
     (:meth:`~skrif._core.problem.Problem.newton`, steps by :class:`NewtonSteps`) and
-    by the distributed ones on Dask (:mod:`skrif._dask._engine`, steps by the
-    factor of each point's Gram), each with its own evaluation of the objective.
+    by the distributed ones on Dask (:mod:`skrif._dask._engine`, steps by the factor
+    of a pass's Gram), each with its own evaluation of the objective.
 
     Parameters
     ----------
@@ -207,12 +210,17 @@ def newton(point_at, start, *, solve, tol=1e-11, max_iter=100):
         ``value`` and ``gradient`` (columns, (n_params, n_outputs)).
     start : point
         ``point_at`` of the starting ``θ``.
-    solve : callable
-        ``solve(point)`` → the exact Newton step ``−H⁻¹∇J`` there, as columns.
+    steps : object
+        The step strategy: ``steps.step(point)`` → a Newton step ``−H̃⁻¹∇J`` there,
+        as columns; ``steps.exact`` whether that step used the Hessian at the point
+        itself (else a nearby one: a simplified-Newton step, which contracts only
+        linearly); ``steps.refactor()`` (strategies with such steps only) makes
+        the next step exact.
     tol : float
-        Stop once a step is below ``tol · max(1, ‖θ‖)``: an exact Newton step of
-        that size leaves an error of order its square (below rounding), so a step
-        computed that small is taken without evaluating the objective there.
+        Stop once a step is below ``tol · max(1, ‖θ‖)`` (``1e-3 · tol`` for a
+        simplified step): an exact Newton step of that size leaves an error of
+        order its square (below rounding), so a step computed that small is taken
+        without evaluating the objective there.
     max_iter : int
 
     Returns
@@ -225,24 +233,29 @@ def newton(point_at, start, *, solve, tol=1e-11, max_iter=100):
     Notes
     -----
     Backtracking is Armijo's; near the optimum the full step is taken, so
-    convergence is quadratic. Cost: one ``solve`` and one or more evaluations
-    per step.
+    convergence is quadratic. A simplified step that does not decrease the
+    objective is retried with the Hessian at the point. Cost: one ``step`` and one
+    or more evaluations per step.
     """
     point = start
     for it in range(1, max_iter + 1):
         theta = point.theta
-        step = solve(point).T
+        step = steps.step(point).T
         size = np.linalg.norm(step)
-        if size <= tol * max(1.0, np.linalg.norm(theta)):
+        threshold = tol if steps.exact else 1e-3 * tol
+        if size <= threshold * max(1.0, np.linalg.norm(theta)):
             return theta + step, it, True
         slope = float(np.sum(point.gradient.T * step))
         t, trial = backtrack(point_at, theta, step, point.value, slope, 1e-8)
         if trial is None:
+            if not steps.exact:  # the nearby Hessian misled the step: refactor here
+                steps.refactor()
+                continue
             # No decrease along an exact Newton step larger than the tolerance:
             # the solve has stalled (rounding dominates the gradient); say so.
             return theta, it, False
         point = trial
-        if t * size <= tol * max(1.0, np.linalg.norm(point.theta)):
+        if t * size <= threshold * max(1.0, np.linalg.norm(point.theta)):
             return point.theta, it, True
     return point.theta, max_iter, False
 

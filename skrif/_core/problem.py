@@ -4,11 +4,11 @@ Parameters are handled as ``θ`` of shape (n_outputs, n_params) with the interce
 last; solves work on column blocks (n_params, n_outputs), i.e. ``θᵀ``.
 """
 
-import warnings
 
 import numpy as np
 
 from .._linalg.design import AugmentedDesign
+from .._utils.warn import warn
 from .newton import NewtonSteps, Point, newton
 
 
@@ -189,7 +189,7 @@ class Problem:
         if steps is None:
             steps = NewtonSteps(self, s, factor=curvature)
         return newton(
-            lambda th: Point(self, th, s), start, solve=steps.step_at, tol=tol,
+            lambda th: Point(self, th, s), start, steps=steps, tol=tol,
             max_iter=max_iter,
         )
 
@@ -199,14 +199,13 @@ class Problem:
         return float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-300))
 
 
-def warn_not_converged(n_iter, what, stacklevel=3):
+def warn_not_converged(n_iter, what):
     """Emit a :class:`~skrif.exceptions.NotConvergedWarning` (a scikit-learn
     ``ConvergenceWarning``, and a ``RuntimeWarning`` as before)."""
     from ..exceptions import NotConvergedWarning
 
-    warnings.warn(
+    warn(
         f"skrif's Newton solve for {what} did not converge in {n_iter} iterations; "
         "the result may be inaccurate.",
         NotConvergedWarning,
-        stacklevel=stacklevel,
     )

@@ -39,12 +39,12 @@ When the gap exceeds :data:`SET_INTERACTION_THRESHOLD`, skrif warns with
 the exact refit instead of the group step.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._removal.methods import ADDITIVE_METHODS
+from .._utils.warn import warn
 from ..exceptions import (
     NotPositiveDefiniteError,
     SetInteractionWarning,
@@ -95,6 +95,13 @@ class SetErrorEstimate:
         Whether ``relative_gap`` exceeds :data:`SET_INTERACTION_THRESHOLD`.
     method : str
         The answer it describes: ``"if"``, ``"rif"`` or ``"newton"``.
+    active_set_changed : bool
+        Whether the group step changes the model's active set (an L1 coefficient
+        crossing zero or leaving its KKT bound, a row crossing a margin or a
+        threshold of a piecewise loss). The local quadratic model behind every
+        approximate answer and behind the reference then no longer holds:
+        ``relative_gap`` is ``inf`` (undetermined) and ``warned`` is set, so
+        ``method="auto"`` refits.
     """
 
     relative_gap: float
@@ -102,8 +109,15 @@ class SetErrorEstimate:
     max_leverage: float
     warned: bool
     method: str = "rif"
+    active_set_changed: bool = False
 
     def __str__(self):
+        if self.active_set_changed:
+            return (
+                f"{self.method!r} answer undetermined: removing these rows changes the "
+                "model's active set (support, margin or threshold set); only an exact "
+                f"refit answers (largest row leverage {self.max_leverage:.3g})"
+            )
         if self.method == "newton":
             head = f"group Newton step {_percent(self.relative_gap)} from one more Newton step"
         else:
@@ -133,18 +147,17 @@ def _ratio(diff, scale):
     return out
 
 
-def warn_unverified(predicted, actual, what, stacklevel):
+def warn_unverified(predicted, actual, what):
     """Warn (:class:`~skrif.exceptions.VerificationWarning`) when a refit contradicts
     the prediction it verifies; return ``(relative gap, disagrees)``."""
     gap, disagrees = verification_gap(predicted, actual)
     if disagrees:
         sign = " (opposite sign)" if np.sign(predicted) != np.sign(actual) else ""
-        warnings.warn(
+        warn(
             f"The exact refit of {what} gives {actual:.4g} where the prediction was "
             f"{predicted:.4g}{sign}, {_percent(gap)} off: the rows interact and the "
             "refit is the answer.",
             VerificationWarning,
-            stacklevel=stacklevel + 1,
         )
     return gap, disagrees
 
@@ -192,6 +205,9 @@ class SetAlgebra:
         ``joint_leverage(idx)`` → the set's joint leverage (``nan`` if undefined).
     max_leverage : callable
         ``max_leverage(idx)`` → the largest single-row leverage of the set.
+    active_set_changed : callable or None
+        ``active_set_changed(idx, delta)`` → whether the change ``delta`` moves the
+        model's active set (``None``: the model has none).
     """
 
     change: object
@@ -199,6 +215,7 @@ class SetAlgebra:
     hessian_norms: object
     joint_leverage: object
     max_leverage: object
+    active_set_changed: object = None
 
 
 def removal_algebra(rm, fraction=1.0, change=None):
@@ -215,23 +232,24 @@ def removal_algebra(rm, fraction=1.0, change=None):
         hessian_norms=rm.hessian_norms,
         joint_leverage=rm.joint_leverage,
         max_leverage=lambda idx: float(np.max(rm.leverages_of(idx))),
+        active_set_changed=lambda idx, delta: rm.active_set_changed(idx, delta, fraction),
     )
 
 
-def warn_set_interaction(est_error, n_rows, what, stacklevel):
+def warn_set_interaction(est_error, n_rows, what):
     """Warn once that an answer for ``n_rows`` rows is likely off."""
-    if not est_error.warned:
+    if not est_error.warned or est_error.active_set_changed:
+        # An active-set change is reported by its own ActiveSetChangeWarning.
         return
     method = est_error.method
     gap = est_error.relative_gap
     if method == "newton":
-        warnings.warn(
+        warn(
             f"The group Newton step ('newton') {what} for these {n_rows} rows is likely "
             f"off: one more Newton step on the objective without them moves it by "
             f"{_percent(gap)}. The loss is far from quadratic over this change (e.g. "
             "the rows nearly separate the classes); use method='refit' (exact).",
             SetInteractionWarning,
-            stacklevel=stacklevel + 1,
         )
         return
     if np.isfinite(gap):
@@ -257,17 +275,21 @@ def warn_set_interaction(est_error, n_rows, what, stacklevel):
         why = "the rows interact (e.g. they share a one-hot level or a cluster)"
     else:
         why = "the loss is far from quadratic over this change, so one Newton step per row is not enough"
-    warnings.warn(
+    warn(
         f"The additive {method!r} {what} for these {n_rows} rows is likely off: {how}"
         f"{joint}. {why[0].upper() + why[1:]}; use method='newton' (group Newton "
         "step) or method='refit' (exact).",
         SetInteractionWarning,
-        stacklevel=stacklevel + 1,
     )
 
 
-def _estimate(algebra, idx, method, answer, reference, measure):
-    if reference is None:
+def _estimate(algebra, idx, method, answer, reference, measure, group_step=None):
+    changed = bool(
+        algebra.active_set_changed is not None
+        and group_step is not None
+        and algebra.active_set_changed(idx, group_step)
+    )
+    if reference is None or changed:
         gap = np.inf
     elif measure is None:
         gap = parameter_gap(algebra.hessian_norms, answer, reference)
@@ -278,7 +300,7 @@ def _estimate(algebra, idx, method, answer, reference, measure):
     warned = bool(not gap <= SET_INTERACTION_THRESHOLD) and not np.isnan(gap)
     return SetErrorEstimate(
         relative_gap=float(gap), joint_leverage=float(joint), max_leverage=max_lev,
-        warned=warned, method=method,
+        warned=warned, method=method, active_set_changed=changed,
     )
 
 
@@ -297,7 +319,7 @@ def _reference(algebra, idx, newton):
         return newton  # the moved point's Hessian is not usable: NS alone
 
 
-def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
+def answer_set(algebra, idx, method, *, measure=None, what):
     """Answer a set query with ``method``, with an error estimate of the answer returned.
 
     Parameters
@@ -339,8 +361,9 @@ def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
             return delta, method, None  # a singular Hessian: no group step
         else:
             reference = _reference(algebra, idx, newton)
-        error = _estimate(algebra, idx, method, delta, reference, measure)
-        warn_set_interaction(error, idx.size, what, stacklevel=stacklevel + 1)
+        error = _estimate(algebra, idx, method, delta, reference, measure,
+                          None if reference is None else newton)
+        warn_set_interaction(error, idx.size, what)
         return delta, method, error
     try:
         newton = algebra.change(idx, "newton")
@@ -349,12 +372,12 @@ def answer_set(algebra, idx, method, *, measure=None, what, stacklevel):
             return algebra.change(idx, "refit"), "refit", None
         raise
     reference = _reference(algebra, idx, newton)
-    error = _estimate(algebra, idx, "newton", newton, reference, measure)
+    error = _estimate(algebra, idx, "newton", newton, reference, measure, newton)
     if method == "auto":
         if error.warned:
             return algebra.change(idx, "refit"), "refit", None
         return newton, "newton", error
-    warn_set_interaction(error, idx.size, what, stacklevel=stacklevel + 1)
+    warn_set_interaction(error, idx.size, what)
     return newton, "newton", error
 
 

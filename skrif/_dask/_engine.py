@@ -248,13 +248,13 @@ class Objective:
         )
 
     def minimize(self, theta, tol=1e-11, max_iter=100):
-        """``(θ, n_iter, converged)``: :func:`skrif._core.newton.newton` from ``theta``,
-        each step solved with the factor of the Hessian at its point (its Gram comes
-        from the same pass as the value and gradient, so a point costs one pass)."""
+        """``(θ, n_iter, converged)``: :func:`skrif._core.newton.newton` from ``theta``
+        with :class:`_GramSteps` (one pass over the blocks per evaluated point)."""
         from .._core.newton import newton
 
+        steps = _GramSteps()
         return newton(
-            self.point, self.point(theta), solve=lambda p: -p.factor().solve(p.gradient),
+            lambda th: self.point(th, steps.wants_gram()), self.point(theta), steps=steps,
             tol=tol, max_iter=max_iter,
         )
 
@@ -291,6 +291,45 @@ class Objective:
         if not converged or not np.all(np.isfinite(theta)):
             return zeros
         return theta
+
+
+class _GramSteps:
+    """Newton steps of a distributed fit (the step strategy of
+    :func:`skrif._core.newton.newton`).
+
+    A point's pass brings its Gram (O(n p̃²) work) with its value and gradient,
+    and the step is solved with that Hessian. While steps contract at least
+    8-fold (quadratic convergence near the optimum) the next points are evaluated
+    without the Gram (O(n p̃)) and solved with the last factor: simplified-Newton
+    steps, as long as they keep contracting; otherwise the point's Gram is
+    computed (one more pass) and the step solved with it.
+    """
+
+    def __init__(self):
+        self.factor, self.exact, self.previous, self._contracting = None, True, None, False
+
+    def wants_gram(self):
+        """Whether the next point's pass should bring its Gram."""
+        return not self._contracting
+
+    def step(self, point):
+        fresh = point.has_hessian or self.factor is None
+        if fresh:
+            self.factor = point.factor()
+        step = -self.factor.solve(point.gradient)
+        size = float(np.linalg.norm(step))
+        if not fresh and not size <= 0.125 * self.previous:
+            # The old factor no longer contracts fast: the Hessian at this point.
+            self.factor, fresh = point.factor(), True
+            step = -self.factor.solve(point.gradient)
+            size = float(np.linalg.norm(step))
+        self.exact = fresh
+        self._contracting = self.previous is not None and size <= 0.125 * self.previous
+        self.previous = size
+        return step
+
+    def refactor(self):
+        self.factor, self._contracting = None, False
 
 
 class _Point:

@@ -1,7 +1,6 @@
 """Fitting an InfluenceEstimator on dask arrays: input checks, the distributed fit,
 the removal model at θ̂ (:func:`build`)."""
 
-import warnings
 
 import dask
 import dask.array as da
@@ -21,6 +20,7 @@ from .._core.problem import warn_not_converged
 from .._objectives import objective_class_for
 from .._objectives._registry import dask_estimator_names
 from .._utils.dask import is_dask
+from .._utils.warn import warn
 from ..exceptions import OptimalityWarning, UnsupportedModelError
 from . import _blocks
 from ._engine import DaskDesign, Objective
@@ -234,7 +234,7 @@ def fit(est, X, y, sample_weight=None):
     if frozen:
         message = optimality_message(model, objective, gap, True, est.polish, n)
         if message is not None:
-            warnings.warn(message, OptimalityWarning, stacklevel=3)
+            warn(message, OptimalityWarning)
         if est.polish and gap > polish_tol(objective):
             theta, n_polish_steps, converged = problem.minimize(theta)
             if not converged:

@@ -209,6 +209,10 @@ class DaskRemovalModel:
         objectives only; models with an L1 term are refused in ``fit``)."""
         return []
 
+    def active_set_changed(self, idx, delta, fraction=1.0):
+        """Whether a set's answer moves the active set: never (smooth objectives)."""
+        return False
+
     def changing_rows(self, method):
         """Rows whose removal alone changes the active set: none (smooth objectives)."""
         return da.zeros(self.n_samples, dtype=bool, chunks=(self.design.X.chunks[0],))
@@ -355,7 +359,7 @@ class DaskRemovalModel:
         problem = self._objective_without(idx, scale, rows)
         theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
         if not converged:
-            warn_not_converged(n_iter, "the exact refit", stacklevel=4)
+            warn_not_converged(n_iter, "the exact refit")
         return theta
 
     def refit_without(self, idx, start=None, rows=None):
@@ -400,7 +404,7 @@ class DaskRemovalModel:
         _, problem, _ = self._reweighted(weights)
         theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
         if not converged:
-            warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+            warn_not_converged(n_iter, "the exact refit")
         return theta
 
     def refit_kept(self, keep, start=None):
@@ -410,7 +414,7 @@ class DaskRemovalModel:
         self._check_counts(kept)
         theta, n_iter, converged = problem.minimize(self.theta if start is None else start)
         if not converged:
-            warn_not_converged(n_iter, "the exact refit", stacklevel=3)
+            warn_not_converged(n_iter, "the exact refit")
         return theta
 
     def functional_changes_kept(self, A, method, keep, theta):
@@ -591,7 +595,7 @@ def build(design, problem, theta, counts, classes, point=None, warn=True):
     point.factor()  # the Gram at θ (one pass if not already there)
     curvature = problem.factor(point._gram, point._negative, removals=True)
     if warn and curvature.singular:
-        warn_singular(curvature.rank, curvature.n_params, stacklevel=4)
+        warn_singular(curvature.rank, curvature.n_params)
     model = _blocks.RowModel(design.objective, theta, curvature)
     parts = design.per_row(
         _blocks.leverage_block, (3,), with_start=True,
@@ -613,7 +617,7 @@ def build(design, problem, theta, counts, classes, point=None, warn=True):
         tol = curvature.leverage_tol
         degenerate = np.flatnonzero(np.asarray((one_minus <= tol).compute()))
         if degenerate.size:
-            warn_leverage_one_rows(degenerate, tol, stacklevel=4)
+            warn_leverage_one_rows(degenerate, tol)
     return rm
 
 

@@ -1,4 +1,4 @@
-"""Floor 8: :class:`~skrif.InfluenceEstimator`, the scikit-learn meta-estimator.
+"""Floor 9: :class:`~skrif.InfluenceEstimator`, the scikit-learn meta-estimator.
 
 scikit-learn plumbing (clone, fit, validation, delegation, routing, tags) plus thin
 public methods that delegate to :mod:`skrif._features`; routing of dask input to

@@ -545,7 +545,7 @@ class AttributionMixin:
         result = InfluentialRows(*found)
         if verify:
             warn_unverified(result.predicted, result.actual,
-                            f"the {k} most influential rows", stacklevel=3)
+                            f"the {k} most influential rows")
         return self._with_labels(result, as_frame)
 
     def _with_labels(self, result, as_frame):

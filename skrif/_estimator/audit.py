@@ -5,7 +5,6 @@ Thin wrappers over :mod:`skrif._features.audit` and :mod:`skrif._features.amip`.
 """
 
 
-import warnings
 
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
@@ -18,6 +17,7 @@ from .._features.robust_se import COV_TYPES
 from .._utils.checks import check_bool
 from .._utils.params import Integer, RealNumber, validate_arguments
 from .._utils.progress import Progress
+from .._utils.warn import warn
 from ..exceptions import VerificationWarning
 from . import whole_pipeline
 from .dask_routing import dask_aware
@@ -458,11 +458,10 @@ def _warn_unverified(result):
     # The significance searches predict the t-statistic, not the change reported.
     comparable = getattr(result, "predicted_statistic", "coefficient") in (None, "coefficient")
     if len(result.rows) and comparable and verification_gap(predicted, actual)[1]:
-        warnings.warn(
+        warn(
             f"Verified by an exact refit, removing the {len(result.rows)} chosen rows "
             f"changes {result.quantity} by {actual:.4g}, not the predicted "
             f"{predicted:.4g}: the additive prediction that chose them was off, so "
             "the set may not be the smallest.",
             VerificationWarning,
-            stacklevel=4,
         )

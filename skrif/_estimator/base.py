@@ -1,7 +1,6 @@
 """Shared by the feature mixins of :class:`~skrif.InfluenceEstimator`: resolving the
 removal method, the removed rows and the target, and validating evaluation rows."""
 
-import warnings
 
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
@@ -24,6 +23,7 @@ from .._utils.frames import (
     row_labels,
 )
 from .._utils.params import check_params
+from .._utils.warn import warn
 from ..exceptions import (
     UndefinedRemovalWarning,
 )
@@ -99,7 +99,6 @@ class RemovalQueries:
 
         return answer_set(
             removal_algebra(rm, fraction, change), idx, method, measure=measure, what=what,
-            stacklevel=3,
         )
 
     def _reselects(self):
@@ -191,12 +190,11 @@ class RemovalQueries:
         rows = self._removal.undefined_single_removals()
         if rows.size:
             values[rows] = np.nan
-            warnings.warn(
+            warn(
                 f"Removing training row(s) {rows[:10].tolist()} alone leaves a model "
                 "that cannot be fitted (each is the only training row of its class): "
                 "their single-row effects are undefined and reported as NaN.",
                 UndefinedRemovalWarning,
-                stacklevel=3,
             )
         return values
 

@@ -8,7 +8,6 @@ question is answered.
 """
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
@@ -52,6 +51,7 @@ from .._utils.frames import (
     training_index_of,
 )
 from .._utils.params import check_params
+from .._utils.warn import warn
 from ..exceptions import (
     DataChangedError,
     OptimalityWarning,
@@ -649,13 +649,13 @@ class InfluenceEstimator(
         # act: polishing disabled or failed, or a frozen model kept off its optimum.
         polished = self.polish and not frozen and converged
         if optimality_message is not None and not polished:
-            warnings.warn(optimality_message, OptimalityWarning, stacklevel=3)
+            warn(optimality_message, OptimalityWarning)
         if self.n_polish_steps_ and not converged:
             warn_not_converged(self.n_polish_steps_, "polishing the fit")
         self._removal = RemovalModel(problem, theta, d1, curvature)
         self.hessian_rank_ = curvature.rank
         if curvature.singular:
-            warn_singular(curvature.rank, curvature.n_params, stacklevel=3)
+            warn_singular(curvature.rank, curvature.n_params)
         one_minus = curvature.one_minus_leverage
         self.leverages_ = np.clip(1.0 - one_minus, 0.0, 1.0)
         bounds = getattr(curvature, "leverage_bounds", None)
@@ -667,7 +667,7 @@ class InfluenceEstimator(
         with np.errstate(divide="ignore"):
             self.rescale_factors_ = np.where(degenerate, np.inf, 1.0 / np.maximum(one_minus, tol))
         if np.any(degenerate):
-            warn_leverage_one_rows(np.flatnonzero(degenerate), tol, stacklevel=3)
+            warn_leverage_one_rows(np.flatnonzero(degenerate), tol)
 
     def get_metadata_routing(self):
         """Get the metadata routing of this object.

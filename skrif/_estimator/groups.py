@@ -3,7 +3,6 @@
 """
 
 
-import warnings
 
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, StrOptions
@@ -25,6 +24,7 @@ from .._removal.methods import METHODS
 from .._utils.checks import check_bool
 from .._utils.params import Integer, validate_arguments
 from .._utils.progress import Progress
+from .._utils.warn import warn
 from ..exceptions import SetInteractionWarning, UndefinedRemovalWarning
 from . import whole_pipeline
 
@@ -38,7 +38,7 @@ class GroupsMixin:
         rm = self._fitted_removal()
         groups = self._groups(groups)
         method = group_method(method, groups)
-        changes, used = group_changes(rm, groups, method, stacklevel=3)
+        changes, used = group_changes(rm, groups, method)
         if log is not None:
             log.line(f"{groups.n_groups} groups: {describe_methods(used)}")
         return changes, groups
@@ -78,27 +78,25 @@ class GroupsMixin:
         try:
             joint = summed(group_method_by_cost(rm, rows.size)) if k > 1 else predicted
         except (ValueError, np.linalg.LinAlgError):
-            warnings.warn(
+            warn(
                 f"Removing groups {labels.tolist()[:10]} together leaves a model that "
                 "cannot be fitted (e.g. no row of some class, or a parameter no "
                 "remaining row determines): their joint effect is undefined (NaN).",
                 UndefinedRemovalWarning,
-                stacklevel=3,
             )
             joint, predicted = None, np.nan
         if joint is not None and verification_gap(predicted, joint)[1]:
-            warnings.warn(
+            warn(
                 f"The summed single-group effects of groups {labels.tolist()[:10]} "
                 f"({predicted:.4g}) differ from their joint removal ({joint:.4g}): the "
                 "groups interact. Use verify=True, or removal_effect on their rows "
                 "with method='newton' or 'refit'.",
                 SetInteractionWarning,
-                stacklevel=3,
             )
         actual = None
         if check_bool(verify, "verify") and np.isfinite(predicted):
             actual = summed("refit")
-            warn_unverified(predicted, actual, f"the {k} most influential groups", stacklevel=3)
+            warn_unverified(predicted, actual, f"the {k} most influential groups")
         result = InfluentialRows(rows, predicted, actual)
         result.groups = labels
         return result

@@ -91,7 +91,7 @@ def _answer(est, idx, method, measure=None, what="parameter change"):
     # The parameters as one vector (their units move with the preprocessing; the
     # Hessian metric of the final model is not theirs).
     measure = (lambda a: np.ravel(a.parameter_change())) if measure is None else measure
-    return answer_set(algebra, idx, method, measure=measure, what=what, stacklevel=4)
+    return answer_set(algebra, idx, method, measure=measure, what=what)
 
 
 def _eval(est, X, y, target):

@@ -1,4 +1,4 @@
-"""Floor 6: what users ask of a fitted model, each feature one module.
+"""Floor 7: what users ask of a fitted model, each feature one module.
 
 Attribution (:mod:`.attribution`), removal of whole groups (:mod:`.groups`),
 auditing and leave-one-out (:mod:`.audit`), the AMIP robustness audit
@@ -8,5 +8,7 @@ conformal prediction (:mod:`.conformal`) and the top-k result object
 :class:`~skrif._core.fitted.RemovalModel` (or its Dask twin), never the estimator's
 private members.
 
-May import: :mod:`skrif._core` and everything below it.
+May import: :mod:`skrif._preprocess`, :mod:`skrif._core` and everything below
+them (none needs the pipeline path today: it reaches features through the
+estimator).
 """

@@ -30,12 +30,12 @@ plus ``diag(H⁻¹)`` (from the factor, O(p̃³)). Memory: the table itself (O(n
 one block; never an n × n or p̃ × p̃ matrix beyond the fitted factorization.
 """
 
-import warnings
 
 import numpy as np
 from scipy.stats import f as f_dist
 
 from .._removal.leverage import LEVERAGE_TOL, warn_leverage_one
+from .._utils.warn import warn
 from ..exceptions import DiagnosticsWarning
 
 # Floats of parameter changes per row block (c × q × p̃): 24 MB, so that the
@@ -146,7 +146,7 @@ def compute_diagnostics(est, columns=None):
     # Warnings once for the whole table, pointing at the caller of
     # InfluenceEstimator.diagnostics.
     if np.any(result["warn"]):
-        warn_leverage_one(np.flatnonzero(result["warn"]), stacklevel=4)
+        warn_leverage_one(np.flatnonzero(result["warn"]))
     _warn_unreliable(family, totals, rm.n_outputs, totals[0] - result["p_eff"],
                      result["flags"]["influential"], result["boundary"])
     result["names"] = [names[j] for j in keep]
@@ -407,17 +407,16 @@ def _warn_unreliable(family, totals, q, df, influential, boundary):
         perfect = dev_total / df < PERFECT_FIT_RTOL * scale
         if np.any(perfect):
             n_flagged = int(np.count_nonzero(np.any(influential, axis=1)))
-            warnings.warn(
+            warn(
                 "Essentially perfect fit: the residuals are rounding noise (residual "
                 f"variance below {PERFECT_FIT_RTOL:g} of the fitted values' mean square, "
                 "R's test in summary.lm), so residual-based diagnostics and the "
                 f"{n_flagged} rows flagged influential mean nothing.",
                 DiagnosticsWarning,
-                stacklevel=4,
             )
     if np.any(boundary):
         rows = np.flatnonzero(boundary)
-        warnings.warn(
+        warn(
             f"{rows.size} training rows have a fitted mean on the boundary of its range "
             f"(a probability of exactly 0 or 1, or a mean of 0), e.g. rows "
             f"{rows[:10].tolist()}: their variance is 0, so their Pearson, "
@@ -425,7 +424,6 @@ def _warn_unreliable(family, totals, q, df, influential, boundary):
             "undefined (NaN). A stronger penalty (smaller C) keeps fitted values off "
             "the boundary.",
             DiagnosticsWarning,
-            stacklevel=4,
         )
 
 

@@ -16,13 +16,13 @@ groups and ``m`` evaluation rows. Never an n × n or G × n matrix, nor a k × k
 where the p̃ × p̃ form is cheaper.
 """
 
-import warnings
 
 import numpy as np
 
 from .._core.group_step import group_method_by_cost
 from .._removal.methods import METHODS
 from .._utils.groups import check_groups, codes_of_labels
+from .._utils.warn import warn
 from ..exceptions import SetInteractionWarning
 
 #: Methods a per-group answer can use: the method table's, and "auto" (by cost, see
@@ -59,7 +59,7 @@ def group_method(method, groups=None):
     return method
 
 
-def group_changes(rm, groups, method, stacklevel=2):
+def group_changes(rm, groups, method):
     """Parameter changes of removing each group on its own.
 
     Returns ``(changes, used)``: ``changes`` (n_groups, q, p̃), ``used`` a dict of
@@ -88,11 +88,10 @@ def group_changes(rm, groups, method, stacklevel=2):
         )
     out = np.stack([np.full_like(like, np.nan) if d is None else d for d in out])
     if undetermined:
-        warnings.warn(
+        warn(
             f"Removing group(s) {list(undetermined)[:10]} on its own leaves a model that "
             "is not determined (or not defined, e.g. a whole class): their effects are NaN.",
             SetInteractionWarning,
-            stacklevel=stacklevel + 1,
         )
     return out, used
 

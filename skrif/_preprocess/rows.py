@@ -33,10 +33,10 @@ answered by the exact leave-that-row-out statistics and one Newton step
 (:mod:`skrif._preprocess.sets`).
 """
 
-import warnings
 
 import numpy as np
 
+from .._utils.warn import warn
 from ..exceptions import NotConvergedWarning
 from .change import RowChange
 
@@ -163,7 +163,7 @@ class RowAlgebra:
         if method == "if":
             return curv.solve(rhs.reshape(b * q, pt).T).T.reshape(b, q, pt)
         one_minus = curv.one_minus_leverage[rows]
-        bad = curv._guard(one_minus, rows, stacklevel=6)
+        bad = curv._guard(one_minus, rows)
         Vr = curv.rows_solve(rows).T                                   # (b, p̃) H⁻¹ z̃_r
         d = np.asarray(curv.d, dtype=float)[rows]
         scale = np.where(bad, 0.0, d / np.where(bad, 1.0, one_minus))
@@ -205,10 +205,10 @@ class RowAlgebra:
             rz = rz_new
         else:
             if not np.all(done):
-                warnings.warn(
+                warn(
                     "skrif's per-row solve with the preprocessing term did not converge "
                     f"in {CG_MAX_ITER} iterations for some rows; their answers may be "
-                    "inaccurate.", NotConvergedWarning, stacklevel=4,
+                    "inaccurate.", NotConvergedWarning,
                 )
         x[bad] = np.nan
         return x

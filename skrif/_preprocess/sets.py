@@ -131,7 +131,7 @@ def refit_without(pipe_state, idx, method):
     elif method == "refit":
         theta, n_iter, converged = new.newton(theta)
         if not converged:
-            warn_not_converged(n_iter, "the exact refit of the pipeline", stacklevel=4)
+            warn_not_converged(n_iter, "the exact refit of the pipeline")
     else:  # pragma: no cover - callers pass newton or refit
         raise ValueError(method)
     return SetRefit(pre, theta, problem.design.fit_intercept, problem.design.n_extra)

@@ -5,7 +5,7 @@ Every kind implements the protocol of :class:`skrif._removal.base.Curvature`
 ``self_change``, ``row_effects``, ``set_change``):
 
 * ``"rank_one"`` — :class:`~skrif._removal.rank_one.PrimalCurvature` /
-  :class:`~skrif._removal.rank_one.DualCurvature` (least squares, binary logistic,
+  :class:`~skrif._removal.dual.DualCurvature` (least squares, binary logistic,
   RidgeClassifier);
 * ``"block"`` — :class:`~skrif._removal.block.BlockCurvature` /
   :class:`~skrif._removal.block.DualBlockCurvature` (multinomial);
@@ -41,10 +41,11 @@ import numpy as np
 
 from .base import Curvature
 from .block import BlockCurvature, DualBlockCurvature, factor_block_curvature
+from .dual import DualCurvature, factor_curvature
 from .iterative import IterativeCurvature
 from .operator import HessianOperator
 from .penalty_share import MeanFormCurvature, UniformShareCurvature, mean_form_curvature
-from .rank_one import DualCurvature, PrimalCurvature, factor_curvature
+from .rank_one import PrimalCurvature
 
 RemovalHessian = Curvature
 

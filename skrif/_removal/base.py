@@ -176,12 +176,12 @@ class Curvature:
         """Positional row indices from a slice or an index array."""
         return np.arange(self.design.n_samples)[rows]
 
-    def _guard(self, one_minus, rows, stacklevel=4):
+    def _guard(self, one_minus, rows):
         """Boolean mask of leverage-one rows (warned about once, by global position)."""
         degenerate = one_minus <= self.leverage_tol
         if np.any(degenerate) and not self._quiet:
             warn_leverage_one(
-                self._ids(np.asarray(rows)[degenerate]), stacklevel=stacklevel,
+                self._ids(np.asarray(rows)[degenerate]),
                 tol=self.leverage_tol,
             )
         return degenerate
@@ -195,7 +195,7 @@ class Curvature:
         coef = t * np.array(d1[rows], dtype=float)
         if method == "rif":
             one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
-            bad = self._guard(one_minus, rows, stacklevel=5)
+            bad = self._guard(one_minus, rows)
             coef /= np.where(bad, 1.0, one_minus)[:, None]
             coef[bad] = np.nan
         return coef

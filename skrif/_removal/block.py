@@ -320,7 +320,7 @@ class BlockCurvature(Curvature):
         if method == "if":
             return r
         one_minus = _fraction_one_minus(self.one_minus_leverage[rows], t)
-        bad = self._guard(one_minus, rows, stacklevel=5)
+        bad = self._guard(one_minus, rows)
         if t == 1.0:
             amp = self._amplifiers[rows]
             return sum(amp[:, :, l] * r[:, l : l + 1] for l in range(r.shape[1]))

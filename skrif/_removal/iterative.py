@@ -29,12 +29,12 @@ Requires a positive penalty on every coefficient (the kind never forms anything
 it could rank-check). Implements the rank-one kind's protocol.
 """
 
-import warnings
 
 import numpy as np
 from scipy.stats import f as f_dist
 
 from .._linalg.cg import block_pcg, pcg
+from .._utils.warn import warn
 from ..exceptions import (
     LeverageEstimateWarning,
     NotConvergedWarning,
@@ -124,12 +124,11 @@ class IterativeCurvature(Curvature):
         )
         self.n_products += result.n_iter * B.shape[1]
         if not np.all(result.converged):
-            warnings.warn(
+            warn(
                 f"Conjugate gradients did not reach the tolerance {rtol:g} in "
                 f"{result.n_iter} iterations (worst relative residual "
                 f"{np.max(result.residual):.2g}); the answers may be inaccurate.",
                 NotConvergedWarning,
-                stacklevel=3,
             )
         return result.x[:, 0] if flat else result.x
 
@@ -196,7 +195,7 @@ class IterativeCurvature(Curvature):
             bounds[refine] = (1.0 - exact)[:, None]
             uncertain = np.setdiff1d(uncertain, refine)
         if uncertain.size:
-            warnings.warn(
+            warn(
                 f"The randomized leverage estimate ({m} probes, "
                 f"{LEVERAGE_CONFIDENCE:.0%} intervals in leverage_bounds_) leaves the "
                 f"rescale factor 1/(1 − h) of {uncertain.size} rows uncertain by more "
@@ -205,7 +204,6 @@ class IterativeCurvature(Curvature):
                 "RIF values (self_influence, loo_predict, influence_scores) are "
                 "uncertain; influence() on specific rows uses exact leverages.",
                 LeverageEstimateWarning,
-                stacklevel=4,
             )
         one_minus[self.d == 0] = 1.0
         bounds[self.d == 0] = 0.0
@@ -226,7 +224,7 @@ class IterativeCurvature(Curvature):
         coef = t * np.array(d1[rows], dtype=float)
         if method == "rif":
             one_minus = _fraction_one_minus(one_minus, t)
-            bad = self._guard(one_minus, rows, stacklevel=6)
+            bad = self._guard(one_minus, rows)
             coef /= np.where(bad, 1.0, one_minus)[:, None]
             coef[bad] = np.nan
         return coef
@@ -291,11 +289,10 @@ class IterativeCurvature(Curvature):
                 "the remaining rows do not determine every parameter."
             )
         if not result.converged:
-            warnings.warn(
+            warn(
                 f"Conjugate gradients for the group Newton step did not reach "
                 f"{ITERATIVE_RTOL:g} in {result.n_iter} iterations.",
                 NotConvergedWarning,
-                stacklevel=3,
             )
         return result.x.T
 

@@ -28,8 +28,8 @@ import scipy.sparse as sp
 
 from .._linalg.design import AugmentedDesign
 from .base import Curvature, _step_table
+from .dual import factor_curvature
 from .fixed_direction import FixedDirectionCurvature
-from .rank_one import factor_curvature
 
 
 class JointScaleCurvature(Curvature):

@@ -1,6 +1,6 @@
 """Leverage-one rows: one threshold and one warning for every curvature and method."""
 
-import warnings
+from .._utils.warn import warn
 
 #: Rows with ``1 − h_i`` at or below this are treated as leverage one: removing
 #: such a row leaves a parameter direction undetermined by the remaining rows.
@@ -13,19 +13,15 @@ LEVERAGE_TOL = 1e-10
 BLOCK_LEVERAGE_TOL = 1e-8
 
 
-def warn_leverage_one(rows, stacklevel, tol=LEVERAGE_TOL):
-    """Warn that ``rows`` have leverage 1, so their rescaled influence is NaN.
-
-    ``stacklevel`` counts from the caller of this function (as for
-    :func:`warnings.warn` called there).
-    """
+def warn_leverage_one(rows, tol=LEVERAGE_TOL):
+    """Warn that ``rows`` have leverage 1, so their rescaled influence is NaN
+    (at the user's line: :func:`skrif._utils.warn.warn`)."""
     from ..exceptions import HighLeverageWarning
 
-    warnings.warn(
+    warn(
         f"Rows {list(map(int, rows[:20]))} have leverage 1 (1 - h_i <= {tol:g}): "
         "removing one of them leaves a parameter direction undetermined, so their "
         "rescaled influence is undefined and reported as NaN. Method 'if' stays "
         "finite; a penalty makes it well defined.",
         HighLeverageWarning,
-        stacklevel=stacklevel + 1,
     )

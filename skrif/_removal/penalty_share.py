@@ -43,7 +43,8 @@ from .base import (
     _step_table,
     solve_block_rows,
 )
-from .rank_one import REFINE_BELOW, factor_curvature
+from .dual import factor_curvature
+from .rank_one import REFINE_BELOW
 
 
 def _full_share(fraction):
@@ -333,7 +334,7 @@ class MeanFormCurvature(Curvature):
         Du = Dinv * U
         td = t * self.d[rows]
         one_minus = 1.0 - td * np.einsum("kp,kp->k", U, Du)
-        bad = self._guard(one_minus, rows, stacklevel=5)
+        bad = self._guard(one_minus, rows)
         proj = np.einsum("kp,kqp->kq", U, Da)
         coords = Da + Du[:, None, :] * (td[:, None] * proj / np.where(bad, 1.0, one_minus)[:, None])[:, :, None]
         coords[bad] = np.nan
@@ -392,7 +393,7 @@ class MeanFormCurvature(Curvature):
                 s1[sl] = np.einsum("ij,ij->i", U * self._shift(eps[sl]), U)
         s3 = self._s3(theta, rows, eps, rho == 1.0) if np.any(eps) else 0.0
         one_minus = 1.0 - t * self.d * s1
-        bad = self._guard(one_minus, rows, stacklevel=4)
+        bad = self._guard(one_minus, rows)
         out = (t * d1 * s1[:, None] + eps[:, None] * s3) / np.where(bad, 1.0, one_minus)[:, None]
         out[bad] = np.nan
         return out
@@ -418,7 +419,7 @@ class MeanFormCurvature(Curvature):
             if method == "rif":
                 s1 = self._s1[sl]
                 one_minus = 1.0 - self.d[sl] * s1
-                bad = self._guard(one_minus, sl, stacklevel=5)
+                bad = self._guard(one_minus, sl)
                 uDa = d1s * s1[:, None] + eps[:, None] * s3[start : start + sl.size]
                 beta = self.d[sl][:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
                 res += beta[:, :, None] * P1[:, None, :]
@@ -480,7 +481,7 @@ class MeanFormCurvature(Curvature):
             if method == "rif":
                 s1 = np.einsum("ij,ij->i", U, DU)
                 one_minus = 1.0 - t * self.d[sl] * s1
-                bad = self._guard(one_minus, sl, stacklevel=4)
+                bad = self._guard(one_minus, sl)
                 uDa = tdl * s1[:, None] + eps[:, None] * (DU @ omega)
                 beta = (t * self.d[sl])[:, None] * uDa / np.where(bad, 1.0, one_minus)[:, None]
                 res = res + beta[:, :, None] * P1[:, None, :]
@@ -603,7 +604,7 @@ class UniformShareCurvature(Curvature):
         a = A.solve(wt.T)  # (p̃, q)
         coef = t * (d1[rows] + (eps * self.d[rows])[:, None] * self.design.rows_matvec(rows, a))
         one_minus = _fraction_one_minus(A.one_minus_leverage[rows], t)
-        bad = self._guard(one_minus, rows, stacklevel=5)
+        bad = self._guard(one_minus, rows)
         coef = coef / np.where(bad, 1.0, one_minus)[:, None]
         coef[bad] = np.nan
         return A, coef, eps, a
@@ -632,7 +633,7 @@ class UniformShareCurvature(Curvature):
         """``Δθ`` (n_outputs, n_params) for reweighting ``idx`` by ``1 − t``.
 
         "newton": factors ``A = H − ρ ε_T P`` (O(n² p̃ + n³) dual) and applies the
-        exact capacitance of :class:`~skrif._removal.rank_one.DualCurvature` to
+        exact capacitance of :class:`~skrif._removal.dual.DualCurvature` to
         ``(A − t X̃_TᵀD_TX̃_T)⁻¹ (t X̃_Tᵀd1_T + ρ ε_T w̃)``.
         """
         idx = np.asarray(idx)
@@ -662,7 +663,7 @@ def mean_form_curvature(
     """Factor a mean-form Hessian in the cheapest exact form.
 
     The dual form (no p̃ × p̃ matrix) applies when ``p̃ > n``, the coefficients are
-    penalised and ``d ≥ 0``: plain :func:`~skrif._removal.rank_one.factor_curvature` for
+    penalised and ``d ≥ 0``: plain :func:`~skrif._removal.dual.factor_curvature` for
     solves (``shares=None``), :class:`UniformShareCurvature` for removals when the
     penalty shares are uniform. Everything else uses :class:`MeanFormCurvature`
     (primal, any shares, any sign of ``d``).

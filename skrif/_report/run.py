@@ -21,7 +21,7 @@ from .._removal.methods import LABELS as _METHOD_LABELS
 from .._removal.methods import PREDICTED_METHODS
 from .._utils.progress import Progress
 from ..validation._jobs import available_cpus, plan_jobs
-from . import cleaning
+from . import cleaning, quality
 from . import document as _report
 from .data import MIN_TEST_ROWS, ReportError, _need
 from .files import (
@@ -189,8 +189,10 @@ def _compute(est, data, options, start, t_fit):
     classifier = est._fitted_removal().objective.is_classifier
 
     log = Progress(options.verbose, "skrif report", min_elapsed=PROGRESS_AFTER, start=start)
-    quality = _report.test_quality(est, data["X_test"], data["y_test"], classifier, data["y_train"])
-    leaks = _report.leak_flags(data, quality, classifier)
+    test_quality = quality.test_quality(
+        est, data["X_test"], data["y_test"], classifier, data["y_train"]
+    )
+    leaks = quality.leak_flags(data, test_quality, classifier)
     log.line("ranking the training rows by their influence")
     influential, scores = _report.influential_rows(est, data, options.top)
     log.line("label issues and the cross-fitted removal curve (exact refits)")
@@ -245,7 +247,7 @@ def _compute(est, data, options, start, t_fit):
     timings = out["timings"]
     fit_text = "fit: yours" if t_fit is None else f"fit + factorization {t_fit:.2f} s"
     info = {
-        "quality": quality,
+        "quality": test_quality,
         "leaks": leaks,
         "model_text": estimator_text(est),
         "coefficients": coefficients,
@@ -341,7 +343,7 @@ def printable(data, parts, seen, out):
     lines = [f"skrif report: {data['name']}"]
     lines.append(f"  {data['split']}; {data['X_train'].shape[1]} features")
     lines.append(f"  model: {info['model_text']}")
-    lines.append("  test quality: " + _report.quality_text(info["quality"], classifier))
+    lines.append("  test quality: " + quality.quality_text(info["quality"], classifier))
     labels = parts["labels"]
     if labels is not None:
         issues = labels["issues"]

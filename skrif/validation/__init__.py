@@ -16,7 +16,7 @@ step (NS), and compare with the exact effect, obtained by refitting without the 
 
 Modules: :mod:`.sets` (removal sets), :mod:`.experiment` (the experiment),
 :mod:`.summary` (summaries), :mod:`.removal_curve` (removal curves), with the fitted-state adapter in :mod:`._state` and
-shared checks in :mod:`._common`. Floor 9: may import :mod:`skrif._estimator`
+shared checks in :mod:`._common`. Floor 10: may import :mod:`skrif._estimator`
 (for the type check), :mod:`skrif._dask` (lazily) and everything below.
 
 Sign convention everywhere: **value without the rows minus value with them**.

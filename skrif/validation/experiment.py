@@ -365,7 +365,8 @@ def validate_influence(
         if state.distributed:
             raise NotImplementedError(
                 "validate_influence(functional=...) is not available for an estimator "
-                "fitted on Dask."
+                "fitted on Dask: fit it on in-memory data (e.g. on X.compute()), or "
+                "validate the parameter, prediction or loss targets on Dask."
             )
         if make_evaluator is not None:
             raise NotImplementedError(
