@@ -755,3 +755,24 @@ def test_zero_row_chunks_in_row_reductions(client):
     assert rel(np.asarray(dsk.cv_predict()), mem.cv_predict()) <= 1e-10
     np.testing.assert_array_equal(dsk.most_influential(X[:3], y[:3], k=3).rows,
                                   mem.most_influential(X[:3], y[:3], k=3).rows)
+
+
+def test_distributed_newton_reuses_the_factor_near_the_optimum(client, monkeypatch):
+    # Near the optimum Newton contracts quadratically: the passes there skip the
+    # Gram (O(n p̃) instead of O(n p̃²)) and solve with the last factor; the result
+    # is still the optimum (equal to scikit-learn's tight fit).
+    from skrif._dask import _engine
+
+    calls = {True: 0, False: 0}
+    original = _engine.DaskDesign.newton_pass
+
+    def counted(self, theta, gram, *args, **kwargs):
+        calls[bool(gram)] += 1
+        return original(self, theta, gram, *args, **kwargs)
+
+    monkeypatch.setattr(_engine.DaskDesign, "newton_pass", counted)
+    model, X, y = _case("binary")
+    est = InfluenceEstimator(model).fit(da.from_array(X, chunks=CHUNKS), y)
+    reference = tight(model).fit(X, y)
+    assert calls[False] >= 1, calls
+    assert rel(est.estimator_.coef_, reference.coef_) <= 1e-9
