@@ -162,7 +162,7 @@ class DualCurvature(_LinearCurvature):
         yield slice(None), self._rows_times_solve(slice(None), G)
 
     def _set_inner(self, idx):
-        """``(None, M_T)`` without a p̃ × k block solve, O(n² k).
+        """``(M_T, exact)`` without a p̃ × k block solve, O(n² k).
 
         Where every ``d_i > 0`` in the set, from the exact capacitance
         (:meth:`_capacitance`, ``C_T = I − D_T^½ M_T D_T^½`` from the n × n factor):
@@ -174,12 +174,13 @@ class DualCurvature(_LinearCurvature):
         idx = np.asarray(idx)
         root = np.sqrt(self.d[idx])
         if np.all(root > 0):
-            M = -self._capacitance(idx)
+            C = self._capacitance(idx)  # once: the set step needs it as well
+            M = -C
             M[np.diag_indices_from(M)] += 1.0
             M /= root[:, None] * root[None, :]
-        else:
-            M = self.inner(idx)
-        return None, 0.5 * (M + M.T)
+            return 0.5 * (M + M.T), lambda: C
+        M = self.inner(idx)
+        return 0.5 * (M + M.T), lambda: self._capacitance(idx)
 
     def _weighted_residuals(self, B):
         if self._house is None:

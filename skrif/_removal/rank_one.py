@@ -195,9 +195,12 @@ class _LinearCurvature(Curvature):
         return np.vstack([W, gb / self._delta - self._mean @ W])
 
     def _set_inner(self, idx):
-        """``(W, M_T)``: the block solves ``S⁻¹B̃_Tᵀ`` (p̃ × k) and ``X̃_T H⁻¹ X̃_Tᵀ``."""
+        """``(M_T, exact)``: ``X̃_T H⁻¹ X̃_Tᵀ`` from the block solves ``W = S⁻¹B̃_Tᵀ``
+        (p̃ × k), and ``exact()``, the cancellation-free capacitance ``I − B_T``
+        (:meth:`_capacitance`, from the same ``W``; computed only when asked)."""
         W = self._rows_block_solve(idx)
-        return W, self._inner_from(idx, W)
+        M = self._inner_from(idx, W)
+        return M, lambda: self._capacitance(idx, W, M)
 
     def _inner_from(self, idx, W):
         """``X̃_T H⁻¹ X̃_Tᵀ`` from ``W = S⁻¹ B̃_Tᵀ`` (k × k, symmetrized)."""
@@ -373,10 +376,10 @@ class _LinearCurvature(Curvature):
         NotPositiveDefiniteError
             If the reweighted Hessian is not positive definite.
         """
-        W, M = self._set_inner(idx)
+        M, exact = self._set_inner(idx)
         root = np.sqrt(self.d[idx])
         if t > 0:
-            C = t * self._capacitance(idx, W, M)
+            C = t * exact()
             C[np.diag_indices_from(C)] += 1.0 - t
         else:
             C = -t * (root[:, None] * M * root[None, :])
