@@ -351,3 +351,29 @@ class Curvature:
         C = -(root[:, None] * self.inner(idx) * root[None, :])
         C[np.diag_indices_from(C)] += 1.0
         return C
+
+
+class WrappingCurvature(Curvature):
+    """A kind built on another kind of the same rows (``inner_kind``), sharing its
+    factor: leverages, solves, the inverse diagonal and inner products of rows are
+    the inner kind's; subclasses change what a removal does (a direction held fixed:
+    :mod:`skrif._removal.fixed_direction`; rows crossing the pieces of a loss:
+    :mod:`skrif._removal.pieces`)."""
+
+    def __init__(self, inner, design):
+        super().__init__(design, inner.d)
+        self.inner_kind = inner
+        self.rank = inner.rank
+
+    @property
+    def one_minus_leverage(self):
+        return self.inner_kind.one_minus_leverage
+
+    def solve(self, G):
+        return self.inner_kind.solve(G)
+
+    def inverse_diagonal(self):
+        return self.inner_kind.inverse_diagonal()
+
+    def inner(self, idx):
+        return self.inner_kind.inner(idx)

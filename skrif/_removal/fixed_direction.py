@@ -21,10 +21,10 @@ multiples of ``a``: no new factorization, O(p̃²) more per call than the rank-o
 
 import numpy as np
 
-from .base import ADDITIVE, Curvature, _check_method
+from .base import ADDITIVE, WrappingCurvature, _check_method
 
 
-class FixedDirectionCurvature(Curvature):
+class FixedDirectionCurvature(WrappingCurvature):
     """A rank-one kind plus per-row gradient components ``μ_j γ`` (module docstring).
 
     Parameters
@@ -43,12 +43,10 @@ class FixedDirectionCurvature(Curvature):
     kind = "fixed_direction"
 
     def __init__(self, inner, gamma, mu, share_of_fraction=None):
-        super().__init__(inner.design, inner.d)
-        self.inner_kind = inner
+        super().__init__(inner, inner.design)
         self.gamma = np.asarray(gamma, dtype=float)
         self.mu = np.asarray(mu, dtype=float)
         self.share_of_fraction = share_of_fraction or float
-        self.rank = inner.rank
         self._a = None
 
     @property
@@ -57,19 +55,6 @@ class FixedDirectionCurvature(Curvature):
         if self._a is None:
             self._a = self.inner_kind.solve(self.gamma)
         return self._a
-
-    @property
-    def one_minus_leverage(self):
-        return self.inner_kind.one_minus_leverage
-
-    def solve(self, G):
-        return self.inner_kind.solve(G)
-
-    def inverse_diagonal(self):
-        return self.inner_kind.inverse_diagonal()
-
-    def inner(self, idx):
-        return self.inner_kind.inner(idx)
 
     def _coefficients(self, rows, d1, method, t):
         """``(d1', ρμ)``: rank-one coefficients that give ``c_j`` through the inner kind,

@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 
 from ..exceptions import HighLeverageWarning
-from .base import _ROW_BLOCK, Curvature
+from .base import _ROW_BLOCK, WrappingCurvature
 
 #: Relative slack on the screening bound (rounding in the reaches and the boundaries).
 _SCREEN_SLACK = 1e-6
@@ -46,7 +46,7 @@ _PAIR_FLOATS = 1 << 20
 _FIRST_CHUNK = 64
 
 
-class PiecewiseCurvature(Curvature):
+class PiecewiseCurvature(WrappingCurvature):
     """A factored generalized Hessian with its rows' pieces watched (module docstring).
 
     Every removal question is the inner kind's; this wrapper adds the checks of
@@ -72,9 +72,7 @@ class PiecewiseCurvature(Curvature):
 
     def __init__(self, inner, design, boundaries, slopes, weights, *, scale_slopes=None,
                  scale_index=None, piece_name="its piece boundary"):
-        super().__init__(design, inner.d)
-        self.inner_kind = inner
-        self.rank = inner.rank
+        super().__init__(inner, design)
         self.boundaries = np.asarray(boundaries, dtype=float)
         self.slopes = np.asarray(slopes, dtype=float)
         self.scale_slopes = None if scale_slopes is None else np.asarray(scale_slopes, dtype=float)
@@ -93,16 +91,6 @@ class PiecewiseCurvature(Curvature):
         return f"another training row crossing {self.piece_name}"
 
     # -- the protocol: the inner kind's --------------------------------------------
-    @property
-    def one_minus_leverage(self):
-        return self.inner_kind.one_minus_leverage
-
-    def solve(self, G):
-        return self.inner_kind.solve(G)
-
-    def inverse_diagonal(self):
-        return self.inner_kind.inverse_diagonal()
-
     def row_steps(self, rows, d1, theta, method, fraction=1.0, out=None):
         return self.inner_kind.row_steps(rows, d1, theta, method, fraction, out=out)
 
@@ -117,9 +105,6 @@ class PiecewiseCurvature(Curvature):
 
     # Members of the rank-one kind that the set-error estimate uses (``kind`` is the
     # inner kind's, so it asks for them only when the inner kind has them).
-    def inner(self, idx):
-        return self.inner_kind.inner(idx)
-
     def solve_without(self, idx, R):
         return self.inner_kind.solve_without(idx, R)
 
