@@ -523,3 +523,22 @@ def test_non_smooth_final_models_refit_and_refuse_approximations():
     for method in ("rif", "newton"):
         with pytest.raises(UnsupportedModelError, match="method='refit'"):
             est.removal_effect([3], X, method=method)
+
+
+def test_group_loo_predict_and_self_influence_equal_pipeline_refits():
+    # Leave-one-group-out through the whole pipeline (the scaler refitted without the
+    # group): least squares behind a scaler, so the group Newton step is exact.
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, -2.0]
+    y = X @ [1.0, 0.2, -3.0] + rng.normal(size=60)
+    groups = np.arange(60) % 5
+    pipe = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    est = InfluenceEstimator(pipe).fit(X, y)
+    loo = est.loo_predict(groups=groups, method="newton")
+    own = est.self_influence(groups=groups, method="newton", target="predict")
+    full = clone(pipe).fit(X, y).predict(X)
+    for g in range(5):
+        rows, keep = groups == g, groups != g
+        refit = clone(pipe).fit(X[keep], y[keep]).predict(X[rows])
+        np.testing.assert_allclose(loo[rows], refit, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(own[g], np.sum(refit - full[rows]), rtol=1e-8, atol=1e-9)

@@ -233,6 +233,18 @@ def _own_group_changes(est, groups, method):
     return dZ, groups
 
 
+def _own_changes(est, groups, method, name):
+    """``(dZ (n, q), groups)``: each training row's own linear predictor change when
+    its group goes (``groups``) or it goes alone (``method``, additive; ``groups``
+    then ``None``)."""
+    if groups is not None:
+        return _own_group_changes(est, groups, method)
+    method = est._additive_method(method, name)
+    pr = _state(est)
+    pr.check_method(method)
+    return pr.own_predictor_changes(method), None
+
+
 def self_influence(est, *, target="loss", method=None, linearized=False, groups=None,
                    as_frame=False):
     target = est._target(target)
@@ -241,12 +253,7 @@ def self_influence(est, *, target="loss", method=None, linearized=False, groups=
     pr = _state(est)
     Z = pr.rm.linear_predictor()
     Y = pr.rm.problem.Y if target.needs_y else None
-    if groups is not None:
-        dZ, groups = _own_group_changes(est, groups, method)
-    else:
-        method = est._additive_method(method, "self_influence")
-        pr.check_method(method)
-        dZ = pr.own_predictor_changes(method)
+    dZ, groups = _own_changes(est, groups, method, "self_influence")
     J = target.derivative(Z, Y) if linearized else None
     with np.errstate(invalid="ignore"):
         values = _attribution._apply(target, Z, dZ, Y, J, linearized)
@@ -302,15 +309,12 @@ def loo_predict(est, *, target="predict", method=None, groups=None, as_frame=Fal
     pr = _state(est)
     Z = pr.rm.linear_predictor()
     Y = pr.rm.problem.Y if target.needs_y else None
+    dZ, _ = _own_changes(est, groups, method, "loo_predict")
     if groups is not None:
-        dZ, _ = _own_group_changes(est, groups, method)
         with np.errstate(invalid="ignore"):
             values = target.finalize(target.value(Z + dZ, Y))
     else:
-        method = est._additive_method(method, "loo_predict")
-        pr.check_method(method)
-        values = target.value(Z + pr.own_predictor_changes(method), Y)
-        values = target.finalize(est._nan_undefined_removals(values))
+        values = target.finalize(est._nan_undefined_removals(target.value(Z + dZ, Y)))
     if labels_out:
         values = est._class_labels(values)
     return est._rows_output(values, name, as_frame)
